@@ -1,0 +1,27 @@
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import gradcheck
+
+settings.register_profile("tinykd", deadline=None, max_examples=40,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+settings.register_profile("thorough", deadline=None, max_examples=500,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "tinykd"))
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if gradcheck.WORST:
+        err, where = max(gradcheck.WORST)
+        terminalreporter.write_line(f"gradient checks: {len(gradcheck.WORST)} comparisons, worst relative error "
+                                    f"{err:.2e} ({where}); norm: ||num - ana||_2 / max(||num||_2, ||ana||_2, 1e-4)")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

@@ -1,0 +1,187 @@
+import numpy as np
+import pytest
+import scipy.special
+from hypothesis import given
+from hypothesis import strategies as st
+
+import gradcheck
+from tinykd import functional as F
+
+batches = st.integers(1, 16)
+classes = st.integers(2, 32)
+seeds = st.integers(0, 2**32 - 1)
+temperatures = st.sampled_from([0.5, 1.0, 2.0, 4.0, 20.0, 100.0]) | st.floats(0.5, 100.0)
+scales = st.sampled_from([0.1, 1.0, 10.0, 100.0, 1000.0])
+
+
+def logits_of(seed, n, c, scale, dtype=np.float64):
+    return (np.random.default_rng(seed).standard_normal((n, c)) * scale).astype(dtype)
+
+
+# ------------------------------------------------------------------------------------------ finite differences
+@given(n=batches, c=classes, t=temperatures, scale=scales, seed=seeds)
+def test_softmax_backward_matches_finite_differences(n, c, t, scale, seed):
+    z = logits_of(seed, n, c, scale)
+    g = np.random.default_rng(seed + 1).standard_normal((n, c))
+    p = F.softmax(z, t)
+    gradcheck.check(lambda: (g * F.softmax(z, t)).sum(), z, F.softmax_backward(p, g, t), "softmax_backward")
+
+
+@given(n=batches, c=classes, t=temperatures, scale=scales, seed=seeds)
+def test_log_softmax_backward_matches_finite_differences(n, c, t, scale, seed):
+    z = logits_of(seed, n, c, scale)
+    g = np.random.default_rng(seed + 1).standard_normal((n, c))
+    lp = F.log_softmax(z, t)
+    gradcheck.check(lambda: (g * F.log_softmax(z, t)).sum(), z, F.log_softmax_backward(lp, g, t),
+                    "log_softmax_backward")
+
+
+@given(n=batches, c=classes, scale=scales, seed=seeds)
+def test_cross_entropy_gradient(n, c, scale, seed):
+    z = logits_of(seed, n, c, scale)
+    y = np.random.default_rng(seed + 1).integers(0, c, n)
+    _, grad = F.cross_entropy(z, y)
+    gradcheck.check(lambda: F.cross_entropy(z, y)[0], z, grad, "cross_entropy")
+
+
+@pytest.mark.parametrize("loss", [F.soft_cross_entropy, F.kl_divergence])
+@pytest.mark.parametrize("t_squared", [False, True])
+@given(n=batches, c=classes, t=temperatures, scale=scales, seed=seeds)
+def test_soft_target_gradient(loss, t_squared, n, c, t, scale, seed):
+    zs = logits_of(seed, n, c, scale)
+    zt = logits_of(seed + 1, n, c, scale)
+    _, grad = loss(zs, zt, t, t_squared)
+    # the loss sums log-probabilities as large as max|z|/τ, times τ² with Hinton's factor: round-off grows alike
+    floor = gradcheck.FLOOR * max(1.0, max(np.abs(zs).max(), np.abs(zt).max()) / t) * (t * t if t_squared else 1)
+    gradcheck.check(lambda: loss(zs, zt, t, t_squared)[0], zs, grad, f"{loss.__name__}(t_squared={t_squared})",
+                    floor=floor)
+    # the closed form of docs/derivations.md: (P_S^τ − P_T^τ)/(τN), times τ² with Hinton's factor
+    expected = (scipy.special.softmax(zs / t, axis=1) - scipy.special.softmax(zt / t, axis=1)) / (t * n)
+    np.testing.assert_allclose(grad, expected * (t * t if t_squared else 1), rtol=1e-9, atol=1e-14 * max(1.0, t))
+
+
+@given(n=batches, scale=scales, seed=seeds, shape2d=st.booleans())
+def test_logistic_loss_gradient(n, scale, seed, shape2d):
+    r = np.random.default_rng(seed)
+    z = r.standard_normal((n, 1) if shape2d else n) * scale
+    t = r.random(z.shape)
+    _, grad = F.logistic_loss(z, t)
+    gradcheck.check(lambda: F.logistic_loss(z, t)[0], z, grad, "logistic_loss")
+
+
+# ------------------------------------------------------------------------------------ independent references
+@given(n=batches, c=classes, t=temperatures, scale=scales, seed=seeds)
+def test_softmax_matches_scipy(n, c, t, scale, seed):
+    z = logits_of(seed, n, c, scale)
+    np.testing.assert_allclose(F.softmax(z, t), scipy.special.softmax(z / t, axis=1), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(F.log_softmax(z, t), scipy.special.log_softmax(z / t, axis=1), rtol=1e-12,
+                               atol=1e-9)
+
+
+def test_cross_entropy_value_matches_reference(rng):
+    z = rng.standard_normal((7, 5))
+    y = rng.integers(0, 5, 7)
+    loss, _ = F.cross_entropy(z, y)
+    expected = -np.mean(scipy.special.log_softmax(z, axis=1)[np.arange(7), y])
+    assert float(loss) == pytest.approx(expected, rel=1e-12)
+
+
+def test_kl_is_zero_iff_equal_and_differs_from_cross_entropy_by_entropy(rng):
+    z = rng.standard_normal((6, 10)) * 3
+    kl, grad = F.kl_divergence(z, z.copy(), 4.0)
+    assert abs(float(kl)) < 1e-14 and np.abs(grad).max() < 1e-15
+    zs = rng.standard_normal((6, 10))
+    h, _ = F.soft_cross_entropy(zs, z, 4.0)
+    kl, _ = F.kl_divergence(zs, z, 4.0)
+    pt = scipy.special.softmax(z / 4.0, axis=1)
+    entropy = -(pt * np.log(pt)).sum() / 6
+    assert float(h) == pytest.approx(float(kl) + entropy, rel=1e-12)
+    assert float(kl) > 0
+
+
+def test_t_squared_scales_value_and_gradient(rng):
+    zs, zt = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    h1, g1 = F.soft_cross_entropy(zs, zt, 5.0)
+    h2, g2 = F.soft_cross_entropy(zs, zt, 5.0, t_squared=True)
+    assert float(h2) == pytest.approx(25 * float(h1), rel=1e-12)
+    np.testing.assert_allclose(g2, 25 * g1, rtol=1e-12)
+
+
+def test_logistic_loss_matches_reference(rng):
+    z = rng.standard_normal(50) * 5
+    t = (rng.random(50) < 0.5).astype(float)
+    s = scipy.special.expit(z)
+    expected = np.mean(-t * np.log(s) - (1 - t) * np.log(1 - s))
+    assert float(F.logistic_loss(z, t)[0]) == pytest.approx(expected, rel=1e-10)
+    np.testing.assert_allclose(F.sigmoid(z), s, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------- stability
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stable_for_huge_logits(dtype):
+    z = np.array([[-1000, 1], [1e4, -1e4], [-1e4, 1e4], [3e4, 3e4 - 1]], dtype=dtype)
+    zt = z[::-1].copy()
+    y = np.array([0, 0, 0, 1])
+    for t in (0.5, 1.0, 20.0, 100.0):
+        for out in (F.softmax(z, t), F.log_softmax(z, t), *F.soft_cross_entropy(z, zt, t), *F.kl_divergence(z, zt, t)):
+            assert np.isfinite(out).all()
+    loss, grad = F.cross_entropy(z, y)
+    assert np.isfinite(loss) and np.isfinite(grad).all()
+    # row 1: label 0 loses by 1001, exactly
+    assert float(F.cross_entropy(z[:1], y[:1])[0]) == pytest.approx(1001.0, rel=1e-6)
+    zl = np.array([-1e4, -50.0, 0.0, 50.0, 1e4], dtype=dtype)
+    loss, grad = F.logistic_loss(zl, np.ones_like(zl))
+    assert np.isfinite(loss) and np.isfinite(grad).all()
+    assert float(loss) == pytest.approx((1e4 + 50 + np.log(2)) / 5, rel=1e-5)
+    np.testing.assert_array_equal(F.sigmoid(np.array([-1e4, 1e4], dtype=dtype)), [0, 1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_is_preserved(dtype, rng):
+    z = rng.standard_normal((5, 4)).astype(dtype)
+    y = np.array([0, 1, 2, 3, 0])
+    outs = [F.softmax(z, 3.0), F.log_softmax(z, 3.0), F.softmax_backward(F.softmax(z), z),
+            F.log_softmax_backward(F.log_softmax(z), z), *F.cross_entropy(z, y),
+            *F.soft_cross_entropy(z, z[::-1].copy(), 3.0, True), *F.kl_divergence(z, z[::-1].copy(), 3.0),
+            *F.logistic_loss(z[:, 0], np.ones(5, dtype=dtype)), F.sigmoid(z)]
+    for out in outs:
+        assert out.dtype == dtype
+
+
+# -------------------------------------------------------------------------------------------------- bad input
+def test_bad_inputs_raise_clear_errors():
+    z = np.zeros((3, 4))
+    with pytest.raises(ValueError, match="labels must have shape"):
+        F.cross_entropy(z, np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\)"):
+        F.cross_entropy(z, np.array([0, 1, 4]))
+    with pytest.raises(ValueError, match="labels must lie"):
+        F.cross_entropy(z, np.array([0, -1, 2]))
+    with pytest.raises(TypeError, match="labels must be an integer array"):
+        F.cross_entropy(z, np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(TypeError, match="logits must be a floating array"):
+        F.cross_entropy(np.zeros((3, 4), dtype=int), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="logits must have shape"):
+        F.cross_entropy(np.zeros(4), np.array([0]))
+    bad = z.copy()
+    bad[1, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        F.cross_entropy(bad, np.array([0, 1, 2]))
+    bad[1, 2] = np.inf
+    with pytest.raises(ValueError, match="teacher_logits contains NaN or inf"):
+        F.soft_cross_entropy(z, bad, 2.0)
+    for t in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="temperature must be finite and > 0"):
+            F.soft_cross_entropy(z, z, t)
+    with pytest.raises(TypeError, match="temperature must be a real number"):
+        F.kl_divergence(z, z, "2")
+    with pytest.raises(ValueError, match="teacher_logits must have the student's shape"):
+        F.soft_cross_entropy(z, np.zeros((3, 5)))
+    with pytest.raises(TypeError, match="differs from student_logits dtype"):
+        F.soft_cross_entropy(z, z.astype(np.float32))
+    with pytest.raises(ValueError, match="targets must have the logits' shape"):
+        F.logistic_loss(np.zeros(3), np.zeros(2))
+    with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\]"):
+        F.logistic_loss(np.zeros(3), np.array([0, 2.0, 1]))
+    with pytest.raises(ValueError, match="z contains NaN"):
+        F.logistic_loss(np.array([np.nan]), np.array([1.0]))

@@ -1,0 +1,93 @@
+"""NumPy or CuPy: pick once, then every function takes its array module from its inputs.
+
+A model is built on one array module (``xp``); after that nothing chooses again. Functions call
+``get_array_module(*arrays)`` so that a NumPy array is computed with NumPy and a CuPy array with CuPy, and no
+function ever hides a host<->device copy. ``to_device`` and ``to_host`` are the only two doors between them.
+"""
+import os
+
+import numpy as np
+
+BACKENDS = ("numpy", "cupy")
+
+
+def get_array_module(*arrays):
+    """The array module (``numpy`` or ``cupy``) that owns ``arrays``; NumPy when none is a CuPy array.
+
+    CuPy is imported only when one of the arrays already is a CuPy array, so this costs nothing without a GPU.
+    """
+    for a in arrays:
+        if type(a).__module__.split(".", 1)[0] == "cupy":
+            import cupy
+
+            return cupy
+    return np
+
+
+def resolve(backend=None):
+    """The array module for ``backend`` (``"numpy"``, ``"cupy"``, or a module), else ``$TINYKD_BACKEND``, else NumPy.
+
+    Raises ``ValueError`` for an unknown name and ``RuntimeError`` when CuPy is asked for but cannot run.
+    """
+    if backend is None:
+        backend = os.environ.get("TINYKD_BACKEND", "numpy") or "numpy"
+    if backend is np:
+        return np
+    if not isinstance(backend, str):
+        if getattr(backend, "__name__", None) == "cupy":
+            return backend
+        raise TypeError(f"backend must be 'numpy', 'cupy' or an array module, got {type(backend).__name__}")
+    name = backend.strip().lower()
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS} (argument or $TINYKD_BACKEND), got {backend!r}")
+    if name == "numpy":
+        return np
+    try:
+        import cupy
+    except ImportError as e:
+        raise RuntimeError(
+            "backend 'cupy' was asked for but CuPy is not importable "
+            f"({e}); install it with pip install 'tinykd[gpu]' (CUDA 12) or pip install cupy-cuda13x (CUDA 13)"
+        ) from e
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # CUDA driver missing or broken: CuPy raises its own runtime errors
+        raise RuntimeError(f"backend 'cupy' was asked for but no usable CUDA device was found ({e})") from e
+    if count < 1:
+        raise RuntimeError("backend 'cupy' was asked for but no CUDA device is present")
+    return cupy
+
+
+def cupy_available():
+    """True when CuPy imports and sees at least one GPU (used to skip GPU tests with a reason)."""
+    try:
+        resolve("cupy")
+    except RuntimeError:
+        return False
+    return True
+
+
+def to_device(array, xp, dtype=None):
+    """Move a host array to ``xp`` (one copy), optionally casting to ``dtype``."""
+    if xp is np:
+        return np.asarray(array, dtype=dtype)
+    return xp.asarray(array, dtype=dtype)
+
+
+def to_host(array):
+    """A NumPy copy of ``array`` (for reporting and saving only, never inside the training loop)."""
+    if get_array_module(array) is np:
+        return np.asarray(array)
+    return array.get()
+
+
+def default_rng(seed, xp=np):
+    """A seeded random generator living where ``xp`` computes (NumPy's PCG64 or CuPy's generator).
+
+    All randomness in tinykd (initialisation, dropout, shuffling, jitter) comes from generators made here, so one
+    seed reproduces a run. Weight initialisation always uses a NumPy generator, so CPU and GPU models built with
+    the same seed start from identical weights.
+    """
+    if seed is not None and not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+    return xp.random.default_rng(seed)

@@ -1,0 +1,183 @@
+"""Pure math: softmax with temperature, and the losses of distillation, each returning (value, gradient).
+
+Every loss is a mean over the batch (axis 0) and returns ``(loss, grad)`` where ``loss`` is a 0-d array of the
+logits' dtype (no hidden float64, no device->host synchronisation) and ``grad`` has the logits' shape and dtype.
+The derivations are in ``docs/derivations.md``; the finite-difference checks in ``tests/test_functional.py``.
+"""
+import numbers
+
+from .backend import get_array_module
+
+
+# ----------------------------------------------------------------------------------------------- input checks
+def check_logits(logits, name="logits"):
+    """Raise unless ``logits`` is a finite floating array of shape (batch, classes)."""
+    xp = get_array_module(logits)
+    if not hasattr(logits, "dtype") or not hasattr(logits, "ndim"):
+        raise TypeError(f"{name} must be an array of shape (batch, classes), got {type(logits).__name__}")
+    if logits.dtype.kind != "f":
+        raise TypeError(f"{name} must be a floating array (float32 or float64), got dtype {logits.dtype}")
+    if logits.ndim != 2 or logits.shape[0] < 1 or logits.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (batch, classes) with both >= 1, got shape {logits.shape}")
+    if not bool(xp.isfinite(logits).all()):
+        raise ValueError(f"{name} contains NaN or inf; every logit must be finite")
+
+
+def check_temperature(temperature):
+    """Raise unless ``temperature`` is a finite real number > 0."""
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
+        raise TypeError(f"temperature must be a real number > 0, got {type(temperature).__name__}")
+    if not (0 < float(temperature) < float("inf")):
+        raise ValueError(f"temperature must be finite and > 0, got {temperature}")
+
+
+def check_labels(labels, batch, classes):
+    """Raise unless ``labels`` is an integer vector of length ``batch`` with values in [0, classes)."""
+    if not hasattr(labels, "dtype") or labels.dtype.kind not in "iu":
+        kind = getattr(labels, "dtype", type(labels).__name__)
+        raise TypeError(f"labels must be an integer array of class indices, got {kind}")
+    if labels.shape != (batch,):
+        raise ValueError(f"labels must have shape ({batch},) to match the logits' batch, got {labels.shape}")
+    # CuPy wraps out-of-range indices around instead of raising, so the range is checked explicitly.
+    if bool(labels.min() < 0) or bool(labels.max() >= classes):
+        raise ValueError(f"labels must lie in [0, {classes}) for {classes} classes, "
+                         f"got values in [{int(labels.min())}, {int(labels.max())}]")
+
+
+# ----------------------------------------------------------------------------------------- softmax family
+def log_softmax(logits, temperature=1.0):
+    """log P^τ along the last axis: ``log softmax(z/τ) = z/τ − logsumexp(z/τ)``.
+
+    Subtracting the row maximum first makes every exponent <= 0, so nothing overflows for any finite logits
+    (``log(softmax(z))`` would turn an underflowed 0 into -inf).
+    """
+    xp = get_array_module(logits)
+    z = logits / logits.dtype.type(temperature)
+    z -= z.max(axis=-1, keepdims=True)
+    z -= xp.log(xp.exp(z).sum(axis=-1, keepdims=True))
+    return z
+
+
+def softmax(logits, temperature=1.0):
+    """P^τ = softmax(z/τ) along the last axis (row maximum subtracted first, so exp never overflows)."""
+    xp = get_array_module(logits)
+    p = logits / logits.dtype.type(temperature)
+    p -= p.max(axis=-1, keepdims=True)
+    xp.exp(p, out=p)
+    p /= p.sum(axis=-1, keepdims=True)
+    return p
+
+
+def softmax_backward(probs, grad, temperature=1.0):
+    """Vector-Jacobian product of ``softmax``: given P^τ and g = dL/dP, ``dL/dz = P ⊙ (g − <g, P>) / τ``."""
+    dz = grad - (grad * probs).sum(axis=-1, keepdims=True)
+    dz *= probs
+    dz /= probs.dtype.type(temperature)
+    return dz
+
+
+def log_softmax_backward(log_probs, grad, temperature=1.0):
+    """Vector-Jacobian product of ``log_softmax``: given log P^τ and g = dL/dlogP, ``dL/dz = (g − P Σg) / τ``."""
+    xp = get_array_module(log_probs)
+    dz = grad - xp.exp(log_probs) * grad.sum(axis=-1, keepdims=True)
+    dz /= log_probs.dtype.type(temperature)
+    return dz
+
+
+# ------------------------------------------------------------------------------------------------- losses
+def cross_entropy(logits, labels):
+    """Mean cross-entropy against integer labels, ``H(y, P) = −(1/N) Σ_i log P_{i,y_i}``.
+
+    Gradient: ``dH/dz = (P − onehot(y)) / N``.
+    """
+    check_logits(logits)
+    n, c = logits.shape
+    check_labels(labels, n, c)
+    xp = get_array_module(logits)
+    rows = xp.arange(n)
+    logp = log_softmax(logits)
+    loss = -logp[rows, labels].sum() / logits.dtype.type(n)
+    grad = xp.exp(logp, out=logp)
+    grad[rows, labels] -= 1
+    grad /= logits.dtype.type(n)
+    return loss, grad
+
+
+def _soft_target_terms(student_logits, teacher_logits, temperature, t_squared):
+    check_logits(student_logits, "student_logits")
+    check_logits(teacher_logits, "teacher_logits")
+    if teacher_logits.shape != student_logits.shape:
+        raise ValueError(f"teacher_logits must have the student's shape {student_logits.shape}, "
+                         f"got {teacher_logits.shape}")
+    if teacher_logits.dtype != student_logits.dtype:
+        raise TypeError(f"teacher_logits dtype {teacher_logits.dtype} differs from student_logits dtype "
+                        f"{student_logits.dtype}; cast one so nothing upcasts silently")
+    check_temperature(temperature)
+    xp = get_array_module(student_logits)
+    t = student_logits.dtype.type(temperature)
+    n = student_logits.shape[0]
+    weight = t * t / n if t_squared else student_logits.dtype.type(1.0) / n
+    log_ps = log_softmax(student_logits, temperature)
+    log_pt = log_softmax(teacher_logits, temperature)
+    pt = xp.exp(log_pt)
+    grad = xp.exp(log_ps)
+    grad -= pt
+    grad *= weight / t
+    return log_ps, log_pt, pt, weight, grad
+
+
+def soft_cross_entropy(student_logits, teacher_logits, temperature=1.0, t_squared=False):
+    """Soft-target cross-entropy of Hinton, Vinyals & Dean (2015), "Distilling the knowledge in a neural network".
+
+    ``H(P_T^τ, P_S^τ) = −(1/N) Σ_i Σ_k P_T^τ[i,k] log P_S^τ[i,k]`` with ``P^τ = softmax(a/τ)``.
+
+    Gradient w.r.t. the student logits: ``(P_S^τ − P_T^τ) / (τ N)``. With ``t_squared=True`` the value and the
+    gradient are multiplied by τ², Hinton's factor that keeps the soft term's gradient comparable across τ.
+    """
+    log_ps, _, pt, weight, grad = _soft_target_terms(student_logits, teacher_logits, temperature, t_squared)
+    loss = -(pt * log_ps).sum() * weight
+    return loss, grad
+
+
+def kl_divergence(student_logits, teacher_logits, temperature=1.0, t_squared=False):
+    """KL(P_T^τ ‖ P_S^τ) = H(P_T^τ, P_S^τ) − H(P_T^τ), mean over the batch (optionally times τ²).
+
+    Same gradient as ``soft_cross_entropy`` (the teacher's entropy does not depend on the student); unlike it,
+    the value is 0 exactly when the student's and teacher's distributions agree.
+    """
+    log_ps, log_pt, pt, weight, grad = _soft_target_terms(student_logits, teacher_logits, temperature, t_squared)
+    loss = (pt * (log_pt - log_ps)).sum() * weight
+    return loss, grad
+
+
+def sigmoid(z):
+    """σ(z) = 1/(1+e^{−z}), computed from e^{−|z|} so neither branch overflows."""
+    xp = get_array_module(z)
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def logistic_loss(z, targets):
+    """Mean binary cross-entropy of a logistic output on its logit ``z`` against targets ``t ∈ [0, 1]``.
+
+    ``ℓ(z, t) = −t log σ(z) − (1−t) log(1−σ(z)) = max(z, 0) − z t + log(1 + e^{−|z|})`` (the right-hand form is
+    exact and never overflows). Gradient: ``dℓ/dz = (σ(z) − t) / N``.
+    """
+    xp = get_array_module(z)
+    if not hasattr(z, "dtype") or z.dtype.kind != "f":
+        raise TypeError(f"z must be a floating array of logits, got {getattr(z, 'dtype', type(z).__name__)}")
+    if z.ndim not in (1, 2) or (z.ndim == 2 and z.shape[1] != 1) or z.shape[0] < 1:
+        raise ValueError(f"z must have shape (batch,) or (batch, 1), got {z.shape}")
+    if not bool(xp.isfinite(z).all()):
+        raise ValueError("z contains NaN or inf; every logit must be finite")
+    if not hasattr(targets, "shape") or targets.shape != z.shape:
+        raise ValueError(f"targets must have the logits' shape {z.shape}, got {getattr(targets, 'shape', None)}")
+    if bool((targets < 0).any()) or bool((targets > 1).any()):
+        raise ValueError("targets must lie in [0, 1] (0 = teacher, 1 = student for the discriminator)")
+    t = targets.astype(z.dtype, copy=False)
+    n = z.dtype.type(z.shape[0])
+    loss = (xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))).sum() / n
+    grad = sigmoid(z)
+    grad -= t
+    grad /= n
+    return loss, grad

@@ -1,0 +1,264 @@
+"""Dense, ReLU, Dropout and the MLP that chains them, each with ``forward(x, train)`` and a hand-written ``backward``.
+
+A layer owns its parameters and gradients (dicts by name: ``params["W"]``, ``grads["W"]``) and keeps exactly
+what its backward needs from the last forward. ``backward(grad)`` fills ``grads`` and returns the gradient
+w.r.t. the layer's input. Derivations: ``docs/derivations.md``; checks: ``tests/test_layers.py``.
+"""
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from .backend import get_array_module, resolve, to_host
+
+
+class Dense:
+    """Affine map ``y = x W + b`` with ``W`` of shape (in, out).
+
+    Backward, for g = dL/dy: ``dW = xᵀ g``, ``db = Σ_rows g``, ``dx = g Wᵀ``. The input gradient is skipped when
+    ``needs_input_grad`` is False (the first layer of a network, whose input is data), saving one matrix product.
+    """
+
+    def __init__(self, n_in, n_out, init="he", rng=None, xp=np, dtype=np.float32):
+        if not (isinstance(n_in, (int, np.integer)) and isinstance(n_out, (int, np.integer))) or n_in < 1 \
+                or n_out < 1:
+            raise ValueError(f"Dense sizes must be positive integers, got n_in={n_in!r}, n_out={n_out!r}")
+        rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        # He et al. (2015) keep the variance of ReLU activations constant (2/fan_in); Glorot & Bengio (2010)
+        # balance forward and backward variance (2/(fan_in+fan_out)) for layers with no ReLU after them.
+        if init == "he":
+            std = np.sqrt(2.0 / n_in)
+        elif init == "glorot":
+            std = np.sqrt(2.0 / (n_in + n_out))
+        else:
+            raise ValueError(f"init must be 'he' or 'glorot', got {init!r}")
+        w = (rng.standard_normal((n_in, n_out)) * std).astype(dtype)
+        self.params = {"W": xp.asarray(w), "b": xp.zeros(n_out, dtype=dtype)}
+        self.grads = {k: xp.zeros_like(v) for k, v in self.params.items()}
+        self.needs_input_grad = True
+        self._x = None
+
+    def forward(self, x, train=False):
+        self._x = x if train else None
+        y = x @ self.params["W"]
+        y += self.params["b"]
+        return y
+
+    def backward(self, grad):
+        xp = get_array_module(grad)
+        if self._x is None:
+            raise RuntimeError("Dense.backward called without a forward(x, train=True) before it")
+        xp.matmul(self._x.T, grad, out=self.grads["W"])
+        grad.sum(axis=0, out=self.grads["b"])
+        self._x = None
+        return grad @ self.params["W"].T if self.needs_input_grad else None
+
+
+class ReLU:
+    """``y = max(x, 0)``; backward ``dx = g ⊙ [x > 0]`` (the kink at 0 gets gradient 0)."""
+
+    params = grads = {}
+
+    def __init__(self):
+        self._mask = None
+
+    def forward(self, x, train=False):
+        xp = get_array_module(x)
+        y = xp.maximum(x, 0)
+        self._mask = y > 0 if train else None
+        return y
+
+    def backward(self, grad):
+        grad = grad * self._mask
+        self._mask = None
+        return grad
+
+
+class Dropout:
+    """Inverted dropout (Srivastava et al. 2014): in training ``y = x ⊙ m / (1−p)``, ``m ~ Bernoulli(1−p)``.
+
+    Dividing by the keep probability during training makes ``E[y] = x``, so inference is the identity.
+    Backward: ``dx = g ⊙ m / (1−p)``. The mask comes from the generator ``rng`` (same array module as x).
+    """
+
+    params = grads = {}
+
+    def __init__(self, p, rng):
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+            raise ValueError(f"dropout probability p must be a number in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.rng = rng
+        self._scale = None
+
+    def forward(self, x, train=False):
+        if not train or self.p == 0:
+            self._scale = None
+            return x
+        keep = x.dtype.type(1 - self.p)
+        scale = self.rng.random(x.shape, dtype=x.dtype) < keep
+        scale = scale.astype(x.dtype)
+        scale /= keep
+        self._scale = scale
+        return x * scale
+
+    def backward(self, grad):
+        if self._scale is None:
+            return grad
+        grad = grad * self._scale
+        self._scale = None
+        return grad
+
+
+class MLP:
+    """A multilayer perceptron from layer sizes, e.g. ``MLP([784, 1200, 1200, 10])``.
+
+    Layers: [Dropout(input)] Dense ReLU [Dropout] Dense ReLU [Dropout] ... Dense (logits). The hidden layer
+    ``h`` (1-based, after its ReLU) can be read with ``forward(x, stop=model.hidden_index(h))`` and a gradient
+    injected there with ``backward(g, start=model.hidden_index(h))`` (FitNets hints use this).
+    """
+
+    def __init__(self, sizes, dropout=0.0, input_dropout=0.0, seed=0, backend=None, dtype=np.float32):
+        sizes = list(sizes)
+        if len(sizes) < 2 or not all(isinstance(s, (int, np.integer)) and s >= 1 for s in sizes):
+            raise ValueError(f"sizes must list at least two positive integers (input, ..., classes), got {sizes}")
+        if np.dtype(dtype).kind != "f":
+            raise TypeError(f"dtype must be a floating type, got {dtype}")
+        self.xp = resolve(backend)
+        self.sizes = [int(s) for s in sizes]
+        self.dtype = np.dtype(dtype)
+        self.dropout, self.input_dropout, self.seed = float(dropout), float(input_dropout), seed
+        init_rng = np.random.default_rng(seed)
+        self.rng = self.xp.random.default_rng(None if seed is None else seed + 1)
+        self.layers = []
+        if input_dropout:
+            self.layers.append(Dropout(input_dropout, self.rng))
+        for i, (a, b) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            last = i == len(self.sizes) - 2
+            self.layers.append(Dense(a, b, init="glorot" if last else "he", rng=init_rng, xp=self.xp, dtype=dtype))
+            if not last:
+                self.layers.append(ReLU())
+                if dropout:
+                    self.layers.append(Dropout(dropout, self.rng))
+        self._first_dense().needs_input_grad = False
+
+    def _first_dense(self):
+        return next(layer for layer in self.layers if isinstance(layer, Dense))
+
+    def config(self):
+        return {"sizes": self.sizes, "dropout": self.dropout, "input_dropout": self.input_dropout,
+                "dtype": self.dtype.name}
+
+    # -------------------------------------------------------------------------------------------- structure
+    def hidden_index(self, h):
+        """Position in ``layers`` just after hidden layer ``h``'s ReLU (1 <= h <= number of hidden layers)."""
+        n_hidden = len(self.sizes) - 2
+        if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or not 1 <= h <= n_hidden:
+            raise ValueError(f"hidden layer must be an integer in [1, {n_hidden}] for sizes {self.sizes}, got {h!r}")
+        relus = [i for i, layer in enumerate(self.layers) if isinstance(layer, ReLU)]
+        return relus[h - 1] + 1
+
+    def named_parameters(self):
+        """[(name, param, grad)] in layer order, names like ``"dense0.W"``."""
+        out, k = [], 0
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                for name in ("W", "b"):
+                    out.append((f"dense{k}.{name}", layer.params[name], layer.grads[name]))
+                k += 1
+        return out
+
+    def count_params(self, biases=True):
+        """Number of parameters; ``biases=False`` counts weights only (the founding report's convention)."""
+        return sum(int(p.size) for name, p, _ in self.named_parameters() if biases or name.endswith(".W"))
+
+    # ------------------------------------------------------------------------------------------------ passes
+    def forward(self, x, train=False, stop=None):
+        """Logits for a batch ``x`` of shape (batch, sizes[0]); ``stop`` returns the output of layers[:stop]."""
+        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
+            raise ValueError(f"x must have shape (batch, {self.sizes[0]}), got {x.shape}")
+        if x.dtype != self.dtype:
+            raise TypeError(f"x has dtype {x.dtype} but the model is {self.dtype}; cast the data once, up front")
+        for layer in self.layers[:stop]:
+            x = layer.forward(x, train)
+        return x
+
+    def backward(self, grad, start=None):
+        """Backpropagate ``grad`` (w.r.t. the output of layers[:start], the logits by default) to every parameter."""
+        for layer in reversed(self.layers[:start]):
+            grad = layer.backward(grad)
+            if grad is None:
+                break
+
+    def predict(self, x, batch_size=10000):
+        """Predicted classes, evaluated in large batches (inference mode)."""
+        xp = self.xp
+        return xp.concatenate([self.forward(x[i:i + batch_size]).argmax(axis=1)
+                               for i in range(0, x.shape[0], batch_size)])
+
+    def logits(self, x, batch_size=10000):
+        """Inference-mode logits for a whole data set, in large batches."""
+        return self.xp.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+
+    # ------------------------------------------------------------------------------------------ save / load
+    def state_dict(self):
+        return {name: to_host(p) for name, p, _ in self.named_parameters()}
+
+    def save(self, path):
+        """Write the weights and architecture to ``path`` (.npz) atomically: a temp file, then a rename."""
+        save_npz(path, self.state_dict(), {"model": "MLP", **self.config()})
+
+    def load(self, path):
+        """Load weights saved by ``save``; raises ValueError naming the mismatch for another architecture."""
+        arrays, meta = load_npz(path)
+        if meta.get("model") != "MLP" or meta.get("sizes") != self.sizes:
+            raise ValueError(f"checkpoint {path} holds {meta.get('model')} with sizes {meta.get('sizes')}, "
+                             f"but this model is MLP with sizes {self.sizes}")
+        self.load_state_dict(arrays, source=path)
+        return self
+
+    def load_state_dict(self, arrays, source="state"):
+        for name, p, _ in self.named_parameters():
+            if name not in arrays or arrays[name].shape != p.shape:
+                raise ValueError(f"{source}: parameter {name} missing or of the wrong shape "
+                                 f"(expected {p.shape}, got {getattr(arrays.get(name), 'shape', None)})")
+            p[...] = self.xp.asarray(arrays[name], dtype=p.dtype)
+
+    @classmethod
+    def from_checkpoint(cls, path, backend=None):
+        """Build the MLP a checkpoint describes and load its weights."""
+        _, meta = load_npz(path)
+        if meta.get("model") != "MLP":
+            raise ValueError(f"checkpoint {path} holds {meta.get('model')!r}, not an MLP")
+        model = cls(meta["sizes"], dropout=meta["dropout"], input_dropout=meta["input_dropout"],
+                    backend=backend, dtype=meta["dtype"])
+        return model.load(path)
+
+
+def save_npz(path, arrays, meta):
+    """Save ``arrays`` plus a JSON ``meta`` record to ``path`` atomically (temp file in the same folder, rename)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def load_npz(path):
+    """(arrays, meta) from a file written by ``save_npz``; ValueError for a file that is not one."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read checkpoint {path}: {e}") from e
+    if "__meta__" not in arrays:
+        raise ValueError(f"{path} is not a tinykd checkpoint (no __meta__ record)")
+    meta = json.loads(str(arrays.pop("__meta__")))
+    return arrays, meta
