@@ -6,7 +6,9 @@ from hypothesis import HealthCheck, settings
 
 import gradcheck
 
-settings.register_profile("tinykd", deadline=None, max_examples=40,
+# CI runs a fixed, derandomised set of examples (a red CI means a real bug, never an unlucky draw);
+# HYPOTHESIS_PROFILE=thorough explores 500 fresh random examples per test.
+settings.register_profile("tinykd", deadline=None, max_examples=40, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 settings.register_profile("thorough", deadline=None, max_examples=500,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from tinykd import backend
+from tinykd.backend import cupy_available
+
+
+def test_numpy_is_the_default(monkeypatch):
+    monkeypatch.delenv("TINYKD_BACKEND", raising=False)
+    assert backend.resolve() is np
+    assert backend.resolve("numpy") is np and backend.resolve(np) is np
+    assert backend.get_array_module(np.zeros(2), np.ones(1)) is np
+    monkeypatch.setenv("TINYKD_BACKEND", "NumPy")
+    assert backend.resolve() is np
+
+
+def test_unknown_backend_is_a_clear_error(monkeypatch):
+    with pytest.raises(ValueError, match=r"backend must be one of \('numpy', 'cupy'\).*'torch'"):
+        backend.resolve("torch")
+    monkeypatch.setenv("TINYKD_BACKEND", "jax")
+    with pytest.raises(ValueError, match="TINYKD_BACKEND"):
+        backend.resolve()
+    with pytest.raises(TypeError, match="backend must be"):
+        backend.resolve(3)
+
+
+@pytest.mark.skipif(cupy_available(), reason="CuPy and a GPU are present: the missing-CuPy error cannot occur")
+def test_cupy_missing_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="backend 'cupy' was asked for"):
+        backend.resolve("cupy")
+
+
+def test_seeded_generators_reproduce():
+    a = backend.default_rng(7).random(5)
+    b = backend.default_rng(7).random(5)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        backend.default_rng("7")
+
+
+def test_host_round_trip():
+    x = np.arange(6, dtype=np.float32)
+    assert backend.to_device(x, np) is x
+    assert backend.to_device(x, np, np.float64).dtype == np.float64
+    np.testing.assert_array_equal(backend.to_host(x), x)

@@ -1,0 +1,194 @@
+import os
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import gradcheck
+from tinykd import MLP
+from tinykd import functional as F
+from tinykd.layers import Dense, Dropout, ReLU
+
+batches = st.integers(1, 16)
+widths = st.integers(1, 32)
+seeds = st.integers(0, 2**32 - 1)
+# A ReLU network is differentiable only away from its kinks: every pre-activation must stay farther from 0
+# than the finite-difference stencil (±2h, times the input's size) can move it.
+KINK = 5e-4
+H_RELU = gradcheck.H_RELU
+
+
+def pre_activations(model, x, dropouts=(), seed=0):
+    for k, layer in enumerate(dropouts):
+        layer.rng = np.random.default_rng([seed, k])
+    out, z = [], x
+    for layer in model.layers:
+        z = layer.forward(z, train=True)
+        if isinstance(layer, Dense):
+            out.append(z)
+    return out[:-1]
+
+
+@given(n=batches, a=widths, b=widths, seed=seeds)
+def test_dense_backward(n, a, b, seed):
+    r = np.random.default_rng(seed)
+    layer = Dense(a, b, rng=r, dtype=np.float64)
+    layer.params["b"][...] = r.standard_normal(b)
+    x, g = r.standard_normal((n, a)), r.standard_normal((n, b))
+
+    def f():
+        return (g * layer.forward(x)).sum()
+
+    layer.forward(x, train=True)
+    dx = layer.backward(g)
+    gradcheck.check(f, x, dx, "Dense.backward dx")
+    for name in ("W", "b"):
+        gradcheck.check(f, layer.params[name], layer.grads[name], f"Dense.backward d{name}")
+
+
+@given(n=batches, a=widths, seed=seeds)
+def test_relu_backward(n, a, seed):
+    r = np.random.default_rng(seed)
+    x = r.standard_normal((n, a))
+    x += np.where(x >= 0, KINK, -KINK)
+    g = r.standard_normal((n, a))
+    relu = ReLU()
+    relu.forward(x, train=True)
+    gradcheck.check(lambda: (g * relu.forward(x)).sum(), x, relu.backward(g), "ReLU.backward", h=H_RELU)
+
+
+@given(n=batches, a=widths, p=st.floats(0.0, 0.9), seed=seeds)
+def test_dropout_backward_is_its_mask(n, a, p, seed):
+    r = np.random.default_rng(seed)
+    x, g = r.standard_normal((n, a)), r.standard_normal((n, a))
+
+    def f():  # the same mask every call: the stochastic layer is a fixed linear map once its mask is drawn
+        layer.rng = np.random.default_rng(seed)
+        return (g * layer.forward(x, train=True)).sum()
+
+    layer = Dropout(p, None)
+    f()
+    gradcheck.check(f, x, layer.backward(g), "Dropout.backward")
+
+
+@given(sizes=st.lists(widths, min_size=2, max_size=4), n=batches, dropout=st.sampled_from([0.0, 0.3]),
+       seed=seeds)
+def test_mlp_end_to_end_gradients(sizes, n, dropout, seed):
+    sizes = [*sizes[:-1], max(2, sizes[-1])]
+    model = MLP(sizes, dropout=dropout, input_dropout=dropout / 2, seed=seed, dtype=np.float64)
+    r = np.random.default_rng(seed)
+    for _, p, _ in model.named_parameters():
+        p[...] += r.standard_normal(p.shape) * 0.1
+    x = r.standard_normal((n, sizes[0]))
+    y = r.integers(0, sizes[-1], n)
+    dropouts = [layer for layer in model.layers if isinstance(layer, Dropout)]
+
+    def loss_and_grad():
+        for k, layer in enumerate(dropouts):  # one fixed mask per dropout layer across evaluations
+            layer.rng = np.random.default_rng([seed, k])
+        return F.cross_entropy(model.forward(x, train=True), y)
+
+    loss_and_grad()
+    assume(all(np.abs(z).min() > KINK for z in pre_activations(model, x, dropouts, seed)))
+    model.backward(loss_and_grad()[1])
+    for name, p, g in model.named_parameters():
+        gradcheck.check(lambda: loss_and_grad()[0], p, g.copy(), f"MLP+cross_entropy d{name}", h=H_RELU,
+                        floor=1e-3)
+
+
+@given(n=batches, seed=seeds, h=st.integers(1, 2))
+def test_hidden_layer_read_and_injection(n, seed, h):
+    model = MLP([6, 5, 4, 3], seed=seed, dtype=np.float64)
+    r = np.random.default_rng(seed)
+    x = r.standard_normal((n, 6))
+    stop = model.hidden_index(h)
+    g = r.standard_normal((n, model.sizes[h]))
+    assume(all(np.abs(z).min() > KINK for z in pre_activations(model, x)))
+    hidden = model.forward(x, train=True, stop=stop)
+    assert hidden.shape == (n, model.sizes[h]) and (hidden >= 0).all()
+    model.backward(g, start=stop)
+    first = model.named_parameters()[0]
+    gradcheck.check(lambda: (g * model.forward(x, stop=stop)).sum(), first[1], first[2].copy(),
+                    f"hidden {h} injection", h=H_RELU, floor=1e-3)
+
+
+# ----------------------------------------------------------------------------------------------------- dtypes
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_layer_keeps_its_dtype(dtype, rng):
+    x = rng.standard_normal((4, 5)).astype(dtype)
+    for layer in (Dense(5, 5, dtype=dtype), ReLU(), Dropout(0.5, np.random.default_rng(0))):
+        y = layer.forward(x, train=True)
+        dx = layer.backward(np.ones_like(y))
+        assert y.dtype == dtype and dx.dtype == dtype
+        assert all(g.dtype == dtype for g in layer.grads.values())
+    model = MLP([5, 7, 3], dropout=0.5, dtype=dtype)
+    logits = model.forward(x, train=True)
+    assert logits.dtype == dtype
+    model.backward(F.cross_entropy(logits, np.array([0, 1, 2, 0]))[1])
+    assert all(p.dtype == dtype and g.dtype == dtype for _, p, g in model.named_parameters())
+
+
+def test_dropout_statistics():
+    layer = Dropout(0.3, np.random.default_rng(0))
+    x = np.ones((2000, 500), dtype=np.float32)
+    y = layer.forward(x, train=True)
+    assert abs(float((y == 0).mean()) - 0.3) < 0.005
+    assert abs(float(y.mean()) - 1.0) < 0.01  # inverted dropout keeps the expected value
+    np.testing.assert_array_equal(np.unique(y), np.array([0, 1 / 0.7], dtype=np.float32))
+    assert layer.forward(x, train=False) is x
+
+
+def test_dense_skips_input_gradient_for_first_layer():
+    model = MLP([3, 4, 2])
+    model.forward(np.ones((2, 3), np.float32), train=True)
+    assert model.layers[0].needs_input_grad is False
+    assert model.layers[0].backward(np.ones((2, 4), np.float32)) is None
+
+
+# ------------------------------------------------------------------------------------------ counts, save/load
+def test_parameter_counts_match_the_report():
+    teacher, student = MLP([784, 1200, 1200, 10]), MLP([784, 800, 800, 10])
+    assert teacher.count_params(biases=False) == 2_392_800
+    assert teacher.count_params() == 2_392_800 + 1200 + 1200 + 10
+    assert student.count_params(biases=False) == 784 * 800 + 800 * 800 + 800 * 10
+
+
+def test_save_load_round_trip(tmp_path):
+    a, b = MLP([5, 7, 3], seed=1), MLP([5, 7, 3], seed=2)
+    path = tmp_path / "sub" / "m.npz"
+    a.save(path)
+    assert os.listdir(path.parent) == ["m.npz"]  # no temp file left behind
+    b.load(path)
+    for (_, pa, _), (_, pb, _) in zip(a.named_parameters(), b.named_parameters()):
+        np.testing.assert_array_equal(pa, pb)
+    c = MLP.from_checkpoint(path)
+    x = np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32)
+    np.testing.assert_array_equal(a.forward(x), c.forward(x))
+    with pytest.raises(ValueError, match=r"sizes \[5, 7, 3\].*sizes \[5, 8, 3\]"):
+        MLP([5, 8, 3]).load(path)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="cannot read checkpoint"):
+        b.load(tmp_path / "junk.npz")
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="sizes must list"):
+        MLP([784])
+    with pytest.raises(ValueError, match="sizes must list"):
+        MLP([784, 0, 10])
+    with pytest.raises(ValueError, match="dropout probability"):
+        MLP([4, 4, 2], dropout=1.0)
+    with pytest.raises(ValueError, match="init must be"):
+        Dense(3, 3, init="xavier")
+    model = MLP([4, 5, 6, 2])
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, 4\)"):
+        model.forward(np.zeros((3, 5), np.float32))
+    with pytest.raises(TypeError, match="x has dtype float64 but the model is float32"):
+        model.forward(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"hidden layer must be an integer in \[1, 2\]"):
+        model.hidden_index(3)
+    with pytest.raises(ValueError, match="hidden layer"):
+        model.hidden_index(0)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        MLP([4, 2], backend="tpu")

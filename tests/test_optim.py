@@ -1,0 +1,91 @@
+import math
+
+import numpy as np
+import pytest
+
+from tinykd import MLP, SGD, Adam
+
+
+def triple(value, grad):
+    return [("w", np.array(value, dtype=np.float64), np.array(grad, dtype=np.float64))]
+
+
+def test_adam_three_steps_by_hand():
+    # Kingma & Ba, Algorithm 1, with lr=0.1, betas (0.9, 0.999), eps=1e-8, written out independently of the
+    # implementation's folded form. First step: m̂ = g, v̂ = g², so θ moves by lr·sign(g) exactly.
+    params = triple([1.0, -2.0], [0.0, 0.0])
+    opt = Adam(params, lr=0.1)
+    theta, g = params[0][1], params[0][2]
+    expected = np.array([1.0, -2.0])
+    m = v = np.zeros(2)
+    for t, grad in enumerate(([0.5, -3.0], [-1.0, 0.25], [2.0, 1e-3]), start=1):
+        g[...] = grad
+        opt.step()
+        m = 0.9 * m + 0.1 * np.array(grad)
+        v = 0.999 * v + 0.001 * np.array(grad) ** 2
+        m_hat, v_hat = m / (1 - 0.9**t), v / (1 - 0.999**t)
+        expected = expected - 0.1 * m_hat / (np.sqrt(v_hat) + 1e-8)
+        np.testing.assert_allclose(theta, expected, rtol=1e-12)
+        if t == 1:
+            np.testing.assert_allclose(theta, [0.9, -1.9], rtol=1e-8)
+    # after three steps (step two, first entry, by hand: m̂ = -0.2894737, √v̂ = 0.7906880, θ = 0.9366104)
+    np.testing.assert_allclose(theta, [0.89464479, -1.79259261], rtol=1e-7)
+
+
+def test_sgd_momentum_and_nesterov():
+    for nesterov in (False, True):
+        params = triple([1.0], [0.0])
+        opt = SGD(params, lr=0.5, momentum=0.9, nesterov=nesterov)
+        theta, g = params[0][1], params[0][2]
+        expected, buf = 1.0, 0.0
+        for grad in (1.0, -2.0, 0.5):
+            g[...] = grad
+            opt.step()
+            buf = 0.9 * buf + grad
+            expected -= 0.5 * ((grad + 0.9 * buf) if nesterov else buf)
+            assert theta[0] == pytest.approx(expected, rel=1e-12)
+    params = triple([1.0], [2.0])
+    SGD(params, lr=0.25).step()
+    assert params[0][1][0] == 0.5
+
+
+def test_weight_decay_applies_to_weights_only():
+    model = MLP([3, 2], seed=0, dtype=np.float64)
+    (_, w, gw), (_, b, gb) = model.named_parameters()
+    b[...] = 1.0
+    w0 = w.copy()
+    gw[...] = 0
+    gb[...] = 0
+    SGD(model, lr=0.1, weight_decay=0.5).step()
+    np.testing.assert_allclose(w, w0 * (1 - 0.1 * 0.5))
+    np.testing.assert_array_equal(b, 1.0)
+
+
+@pytest.mark.parametrize("make", [lambda p: Adam(p, weight_decay=1e-4),
+                                  lambda p: SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)])
+def test_updates_in_place_and_keep_float32(make):
+    model = MLP([6, 5, 3])
+    before = [(p, p.ctypes.data, p.copy()) for _, p, _ in model.named_parameters()]
+    for _, _, g in model.named_parameters():
+        g[...] = 0.1
+    opt = make(model)
+    opt.step()
+    for (p, address, old), (_, p_now, _) in zip(before, model.named_parameters()):
+        assert p_now is p and p.ctypes.data == address and p.dtype == np.float32
+        assert not np.array_equal(p, old)
+    assert all(a.dtype == np.float32 for state in opt.state for a in state)
+
+
+def test_bad_hyperparameters():
+    params = triple([1.0], [0.0])
+    for kwargs in ({"lr": 0}, {"lr": -1}, {"lr": float("nan")}, {"betas": (1.0, 0.9)}, {"eps": -1},
+                   {"weight_decay": -0.1}):
+        with pytest.raises(ValueError):
+            Adam(params, **kwargs)
+    with pytest.raises(ValueError, match="nesterov=True needs momentum"):
+        SGD(params, nesterov=True)
+    with pytest.raises(ValueError, match="momentum"):
+        SGD(params, momentum=1.5)
+    with pytest.raises(ValueError, match="at least one"):
+        Adam([])
+    assert math.isclose(Adam(params, lr=1).lr, 1.0)
