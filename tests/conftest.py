@@ -6,6 +6,8 @@ from hypothesis import HealthCheck, settings
 
 import gradcheck
 
+os.environ["TINYKD_OFFLINE"] = "1"  # no test ever reaches the network; download tests serve local files
+
 # CI runs a fixed, derandomised set of examples (a red CI means a real bug, never an unlucky draw);
 # HYPOTHESIS_PROFILE=thorough explores 500 fresh random examples per test.
 settings.register_profile("tinykd", deadline=None, max_examples=40, derandomize=True,

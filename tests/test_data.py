@@ -1,0 +1,339 @@
+import gzip
+import hashlib
+import http.server
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+
+from conftest import SHARED_DATA
+from tinykd import data
+from tinykd.data import DataError
+
+
+def fake_images(n, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+
+
+def write_mnist_folder(folder, n_train=50, n_test=20, gz=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    r = np.random.default_rng(0)
+    arrays = {"train_images": fake_images(n_train), "train_labels": r.integers(0, 10, n_train, dtype=np.uint8),
+              "test_images": fake_images(n_test, 1), "test_labels": r.integers(0, 10, n_test, dtype=np.uint8)}
+    for key, name in data.MNIST_FILES.items():
+        data.write_idx(folder / (name + (".gz" if gz else "")), arrays[key])
+    return arrays
+
+
+# ------------------------------------------------------------------------------------------------- IDX parser
+def test_real_mnist_loads_verified_and_fast():
+    ds = data.load("mnist")
+    assert ds.x_train.shape == (60000, 784) and ds.x_test.shape == (10000, 784)
+    assert ds.x_train.dtype == np.float32 and 0 <= ds.x_train.min() and ds.x_train.max() == 1
+    assert np.bincount(ds.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED_DATA, "mnist")), reason="../shared/data is not here")
+def test_shared_files_match_repository_copies():
+    for name in data.MNIST_FILES.values():
+        a = data.read_idx(os.path.join(SHARED_DATA, "mnist", name + ".gz"))
+        b = data.read_idx(data.REPO_DATA / "mnist" / (name + ".gz"))
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_round_trip(tmp_path, dtype, gz):
+    a = (np.random.default_rng(0).standard_normal((3, 4, 5)) * 50).astype(dtype)
+    path = tmp_path / ("a.idx" + (".gz" if gz else ""))
+    data.write_idx(path, a)
+    b = data.read_idx(path)
+    assert b.dtype == np.dtype(dtype) and b.dtype.isnative
+    np.testing.assert_array_equal(a, b)
+
+
+def test_corrupted_idx_files_raise_naming_the_file(tmp_path):
+    good = (data.REPO_DATA / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    raw = gzip.decompress(good)
+    cases = {
+        "truncated.gz": good[: len(good) // 2],
+        "short-payload": raw[:-10],
+        "long-payload": raw + b"\0",
+        "bad-magic": b"\x01" + raw[1:],
+        "bad-dtype": raw[:2] + b"\x07" + raw[3:],
+        "bad-ndim": raw[:3] + b"\x09" + raw[4:],
+        "tiny": raw[:2],
+    }
+    messages = {"truncated.gz": "corrupted or truncated gzip", "short-payload": "truncated or corrupted",
+                "long-payload": "truncated or corrupted", "bad-magic": "bad IDX magic", "bad-dtype": "unknown IDX dtype",
+                "bad-ndim": "declares 9 dimensions", "tiny": "too short"}
+    for name, payload in cases.items():
+        path = tmp_path / name
+        path.write_bytes(payload)
+        with pytest.raises(DataError, match=messages[name]) as e:
+            data.read_idx(path)
+        assert str(path) in str(e.value)
+
+
+def test_checksum_mismatch_is_caught(tmp_path, monkeypatch):
+    folder = tmp_path / "mnist"
+    write_mnist_folder(folder)  # valid IDX files, but not MNIST's content
+    monkeypatch.setattr(data, "REPO_DATA", tmp_path / "nothing")
+    with pytest.raises(DataError, match=r"checksum mismatch .* expected 6bbc9ace"):
+        data.load("mnist", data_dir=tmp_path, download=False)
+
+
+# ------------------------------------------------------------------------------------------ search and download
+def test_search_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("TINYKD_DATA", str(tmp_path / "env"))
+    monkeypatch.setattr(data, "REPO_DATA", tmp_path / "repo")
+    places = [tmp_path / "explicit", tmp_path / "env" / "mnist", tmp_path / "repo" / "mnist",
+              tmp_path / "cache" / "tinykd" / "mnist"]
+    for p in places:
+        write_mnist_folder(p, n_train=1, n_test=1)
+    for expected in places:
+        found = data.locate("mnist", "train_images", data_dir=tmp_path / "explicit", download=False)
+        assert found.parent == expected
+        for f in expected.iterdir():
+            f.unlink()
+    with pytest.raises(DataError) as e:
+        data.locate("mnist", "train_images", data_dir=tmp_path / "explicit", download=False)
+    for p in places:
+        assert str(p) in str(e.value)
+    assert "downloading is off" in str(e.value) and "TINYKD_DATA" in str(e.value)
+
+
+class _Server:
+    """A local HTTP server on 127.0.0.1 serving generated files; ``lie`` makes it announce more bytes than sent."""
+
+    def __init__(self, files, lie=False):
+        files_ = files
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = files_.get(self.path.lstrip("/"))
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body) + (1000 if lie else 0)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_download_verifies_and_leaves_nothing_partial(tmp_path):
+    body = os.urandom(300_000)
+    md5 = hashlib.md5(body).hexdigest()
+    server = _Server({"f.bin": body})
+    try:
+        target = tmp_path / "cache" / "f.bin"
+        data.fetch(server.url + "f.bin", target, md5, progress=False)
+        assert target.read_bytes() == body
+        target.unlink()
+        with pytest.raises(DataError, match="checksum mismatch"):
+            data.fetch(server.url + "f.bin", target, "0" * 32, progress=False)
+        assert list(target.parent.iterdir()) == []
+        with pytest.raises(OSError):
+            data.fetch(server.url + "missing.bin", target, md5, progress=False)
+        assert list(target.parent.iterdir()) == []
+    finally:
+        server.close()
+    liar = _Server({"f.bin": body}, lie=True)
+    try:
+        with pytest.raises(DataError, match="broke off|truncated"):
+            data.fetch(liar.url + "f.bin", target, md5, progress=False)
+        assert list(target.parent.iterdir()) == []
+    finally:
+        liar.close()
+    src = tmp_path / "src.bin"
+    src.write_bytes(body)
+    data.fetch(src.as_uri(), target, md5, progress=False)
+    assert target.read_bytes() == body
+
+
+def test_load_downloads_into_the_cache_when_nothing_is_local(tmp_path, monkeypatch):
+    src = tmp_path / "mirror"
+    arrays = write_mnist_folder(src)
+    files = {p.name: p.read_bytes() for p in src.iterdir()}
+    server = _Server(files)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("TINYKD_OFFLINE", raising=False)
+    monkeypatch.setattr(data, "REPO_DATA", tmp_path / "repo")
+    registry = {}
+    for key, name in data.MNIST_FILES.items():
+        raw = gzip.decompress(files[name + ".gz"])
+        registry[key] = data.Resource(name, hashlib.md5(raw).hexdigest(),
+                                      ("http://127.0.0.1:9/unreachable/" + name + ".gz", server.url + name + ".gz"),
+                                      hashlib.md5(files[name + ".gz"]).hexdigest())
+    monkeypatch.setitem(data.REGISTRY, "mnist", registry)
+    try:
+        ds = data.load("mnist", progress=False)
+    finally:
+        server.close()
+    assert sorted(p.name for p in (tmp_path / "cache" / "tinykd" / "mnist").iterdir()) == sorted(files)
+    np.testing.assert_array_equal(ds.x_train, arrays["train_images"].reshape(50, -1) / np.float32(255))
+    monkeypatch.setenv("TINYKD_OFFLINE", "1")  # now served from the cache, no network needed
+    assert data.load("mnist").x_test.shape == (20, 784)
+
+
+# ------------------------------------------------------------------------------------------ notMNIST and SVHN
+def test_notmnist_says_the_training_split_is_missing_and_splits_on_request(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with pytest.raises(DataError, match="(?s)training split is missing.*split_test=0.5"):
+        data.load("notmnist", download=False)
+    ds = data.load("notmnist", split_test=0.3, download=False)
+    assert ds.x_train.shape == (7000, 784) and ds.x_test.shape == (3000, 784)
+    assert np.bincount(ds.y_test).tolist() == [300] * 10 and ds.classes[0] == "A"
+    assert "not comparable" in ds.note
+    with pytest.raises(ValueError, match="split_test must be a fraction"):
+        data.load("notmnist", split_test=1.5, download=False)
+
+
+def write_svhn_mat(path, n, seed=0, **override):
+    r = np.random.default_rng(seed)
+    mat = {"X": r.integers(0, 256, (32, 32, 3, n), dtype=np.uint8), "y": r.integers(1, 11, (n, 1)).astype(np.uint8)}
+    mat.update(override)
+    scipy.io.savemat(path, mat)
+    return mat
+
+
+def test_svhn_from_mat_files(tmp_path, monkeypatch):
+    monkeypatch.setitem(data.REGISTRY, "svhn", {k: data.Resource(r.name) for k, r in data.REGISTRY["svhn"].items()})
+    train = write_svhn_mat(tmp_path / "train_32x32.mat", 30)
+    write_svhn_mat(tmp_path / "test_32x32.mat", 12, seed=1)
+    ds = data.load("svhn", data_dir=tmp_path, download=False)
+    assert ds.x_train.shape == (30, 784) and ds.input_shape == (28, 28)
+    assert ds.x_train.dtype == np.float32 and 0 <= ds.x_train.min() and ds.x_train.max() <= 1
+    np.testing.assert_array_equal(ds.y_train, train["y"].ravel() % 10)
+    # a uniform grey image stays that grey after the resize
+    flat = np.full((1, 32, 32, 3), 200, np.uint8)
+    np.testing.assert_allclose(data.svhn_to_grey28(flat)[0, 3:-3, 3:-3], 200, rtol=1e-5)
+    rgb = data.load("svhn", data_dir=tmp_path, download=False, form="rgb32")
+    assert rgb.x_train.shape == (30, 3072) and rgb.input_shape == (32, 32, 3)
+    np.testing.assert_allclose(rgb.x_train[0].reshape(32, 32, 3), train["X"][..., 0] / 255, rtol=1e-6)
+
+
+def test_bad_svhn_files(tmp_path):
+    scipy.io.savemat(tmp_path / "noX.mat", {"y": np.ones((3, 1))})
+    with pytest.raises(DataError, match="no variable 'X'"):
+        data.read_svhn_mat(tmp_path / "noX.mat")
+    write_svhn_mat(tmp_path / "badlabels.mat", 4, y=np.array([[1], [2], [11], [3]]))
+    with pytest.raises(DataError, match=r"labels must lie in 1\.\.10"):
+        data.read_svhn_mat(tmp_path / "badlabels.mat")
+    write_svhn_mat(tmp_path / "shape.mat", 4, X=np.zeros((28, 28, 3, 4), np.uint8))
+    with pytest.raises(DataError, match="expected 32x32x3xN"):
+        data.read_svhn_mat(tmp_path / "shape.mat")
+    (tmp_path / "junk.mat").write_bytes(b"junk")
+    with pytest.raises(DataError, match="not a readable .mat file"):
+        data.read_svhn_mat(tmp_path / "junk.mat")
+    with pytest.raises(ValueError, match="form must be"):
+        data.load_svhn(tmp_path, download=False, form="rgb28")
+
+
+# ------------------------------------------------------------------------------------------- your own data
+def test_bring_your_own_folder_and_arrays(tmp_path):
+    arrays = write_mnist_folder(tmp_path / "mine", gz=False)
+    ds = data.load(tmp_path / "mine", val=10)
+    assert ds.x_train.shape == (40, 784) and ds.x_val.shape == (10, 784) and ds.x_test.shape == (20, 784)
+    (tmp_path / "mine" / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(DataError, match="missing t10k-labels-idx1-ubyte"):
+        data.load(tmp_path / "mine")
+    ds = data.from_arrays(arrays["train_images"], arrays["train_labels"], arrays["test_images"],
+                          arrays["test_labels"])
+    assert ds.input_shape == (28, 28) and ds.x_train.max() <= 1
+    with pytest.raises(ValueError, match="y_train has labels outside"):
+        data.from_arrays(np.zeros((2, 3)), np.array([0, 5]), np.zeros((1, 3)), np.array([0]), classes=["a", "b"])
+    with pytest.raises(TypeError, match="integer class indices"):
+        data.from_arrays(np.zeros((2, 3)), np.array([0.0, 1.0]), np.zeros((1, 3)), np.array([0]))
+
+
+def test_labels_outside_0_9_in_idx(tmp_path):
+    write_mnist_folder(tmp_path)
+    data.write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.full(50, 12, np.uint8))
+    with pytest.raises(DataError, match="labels must lie in 0..9"):
+        data.load(tmp_path)
+
+
+def test_unknown_names_and_options():
+    with pytest.raises(ValueError, match="unknown data set 'cifar'"):
+        data.load("cifar")
+    with pytest.raises(TypeError, match="unexpected options for mnist"):
+        data.load("mnist", form="grey28")
+    with pytest.raises(ValueError, match="val must be an integer"):
+        data.load("mnist", val=-1)
+
+
+# ---------------------------------------------------------------------------------- preprocessing, batches
+def test_validation_split_and_standardisation():
+    ds = data.load("mnist", val=5000, standardize=True, seed=3)
+    assert ds.x_train.shape[0] == 55000 and ds.x_val.shape[0] == 5000
+    np.testing.assert_allclose(ds.x_train.mean(axis=0), 0, atol=1e-4)
+    std = ds.x_train.std(axis=0)
+    assert np.all((np.abs(std - 1) < 1e-3) | (std == 0))
+    assert ds.x_train.dtype == np.float32
+    again = data.load("mnist", val=5000, seed=3)
+    assert np.array_equal(again.y_val, ds.y_val)
+
+
+def test_batches_cover_every_sample_once_and_reproduce():
+    x = np.arange(103, dtype=np.float32)[:, None]
+    y = np.arange(103)
+    out = list(data.batches(x, y, 10, np.random.default_rng(5)))
+    assert [len(b[1]) for b in out] == [10] * 10 + [3]
+    seen = np.concatenate([b[1] for b in out])
+    assert sorted(seen) == list(range(103)) and not np.array_equal(seen, y)
+    assert all(np.array_equal(bx[:, 0], by) for bx, by in out)
+    again = np.concatenate([b[1] for b in data.batches(x, y, 10, np.random.default_rng(5))])
+    np.testing.assert_array_equal(seen, again)
+    assert np.array_equal(np.concatenate([b[1] for b in data.batches(x, y, 10)]), y)
+
+
+def test_jitter_moves_pixels_by_up_to_k_and_reproduces():
+    x = np.random.default_rng(0).random((64, 28 * 28)).astype(np.float32)
+    out = data.jitter(x, (28, 28), 2, np.random.default_rng(1))
+    assert out.shape == x.shape and out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
+    assert not np.array_equal(out, x)
+    again = data.jitter(x, (28, 28), 2, np.random.default_rng(1))
+    np.testing.assert_array_equal(out, again)
+    # every output equals its input shifted by some (dy, dx) in [-2, 2]^2 with zero fill
+    imgs, outs = x.reshape(-1, 28, 28), out.reshape(-1, 28, 28)
+    shifts = set()
+    for img, o in zip(imgs, outs):
+        matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if np.array_equal(o, shift(img, dy, dx))]
+        assert len(matches) == 1
+        shifts.add(matches[0])
+    assert len(shifts) > 10  # the shifts really vary across the batch
+    assert data.jitter(x, (28, 28), 0, None) is x
+    rgb = np.random.default_rng(0).random((4, 32 * 32 * 3)).astype(np.float32)
+    assert data.jitter(rgb, (32, 32, 3), 3, np.random.default_rng(0)).shape == rgb.shape
+
+
+def shift(img, dy, dx):
+    out = np.zeros_like(img)
+    h, w = img.shape
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = img[max(-dy, 0):h - max(dy, 0),
+                                                                    max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
+def test_dataset_moves_to_the_backend_once():
+    ds = data.load("mnist", val=100)
+    moved = ds.to(np)
+    assert moved.x_train.dtype == np.float32 and moved.y_train.dtype == np.int64
+    assert "train=59900, val=100, test=10000" in repr(moved)
+    assert isinstance(Path(data.REPO_DATA), Path)
