@@ -293,14 +293,14 @@ def test_validation_split_and_standardisation():
 def test_batches_cover_every_sample_once_and_reproduce():
     x = np.arange(103, dtype=np.float32)[:, None]
     y = np.arange(103)
-    out = list(data.batches(x, y, 10, np.random.default_rng(5)))
+    out = list(data.batches(x, y, batch_size=10, rng=np.random.default_rng(5)))
     assert [len(b[1]) for b in out] == [10] * 10 + [3]
     seen = np.concatenate([b[1] for b in out])
     assert sorted(seen) == list(range(103)) and not np.array_equal(seen, y)
     assert all(np.array_equal(bx[:, 0], by) for bx, by in out)
-    again = np.concatenate([b[1] for b in data.batches(x, y, 10, np.random.default_rng(5))])
+    again = np.concatenate([b[1] for b in data.batches(x, y, batch_size=10, rng=np.random.default_rng(5))])
     np.testing.assert_array_equal(seen, again)
-    assert np.array_equal(np.concatenate([b[1] for b in data.batches(x, y, 10)]), y)
+    assert np.array_equal(np.concatenate([b[1] for b in data.batches(x, y, batch_size=10)]), y)
 
 
 def test_jitter_moves_pixels_by_up_to_k_and_reproduces():

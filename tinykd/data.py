@@ -495,21 +495,23 @@ def preprocess(ds, val=0, standardize=False, seed=0):
 
 
 # --------------------------------------------------------------------------------------- batches, augmentation
-def batches(x, y, batch_size, rng=None):
-    """Mini-batches ``(x_b, y_b)`` of one epoch, shuffled by the NumPy generator ``rng`` (None: in order).
+def batches(*arrays, batch_size, rng=None):
+    """Mini-batches (tuples of aligned slices of ``arrays``) of one epoch, shuffled by the NumPy generator ``rng``.
 
-    The permutation is drawn on the host (the same stream on CPU and GPU) and applied once per epoch, so
-    every batch is a contiguous slice of an array already on the device.
+    The permutation is drawn on the host (the same stream on CPU and GPU) and applied once per epoch, so every
+    batch is a contiguous slice of an array already on the device. ``rng=None`` keeps the order.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    n = x.shape[0]
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    n = arrays[0].shape[0]
+    if any(a.shape[0] != n for a in arrays):
+        raise ValueError(f"arrays to batch together must share their first dimension, got "
+                         f"{[a.shape[0] for a in arrays]}")
     if rng is not None:
-        xp = get_array_module(x)
-        perm = to_device(rng.permutation(n), xp)
-        x, y = x[perm], y[perm]
+        perm = to_device(rng.permutation(n), get_array_module(arrays[0]))
+        arrays = [a[perm] for a in arrays]
     for i in range(0, n, batch_size):
-        yield x[i:i + batch_size], y[i:i + batch_size]
+        yield tuple(a[i:i + batch_size] for a in arrays)
 
 
 def jitter(x, image_shape, max_shift, rng):

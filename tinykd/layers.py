@@ -118,7 +118,8 @@ class MLP:
     injected there with ``backward(g, start=model.hidden_index(h))`` (FitNets hints use this).
     """
 
-    def __init__(self, sizes, dropout=0.0, input_dropout=0.0, seed=0, backend=None, dtype=np.float32):
+    def __init__(self, sizes, dropout=0.0, input_dropout=0.0, seed=0, backend=None, dtype=np.float32,
+                 input_grad=False):
         sizes = list(sizes)
         if len(sizes) < 2 or not all(isinstance(s, (int, np.integer)) and s >= 1 for s in sizes):
             raise ValueError(f"sizes must list at least two positive integers (input, ..., classes), got {sizes}")
@@ -140,14 +141,17 @@ class MLP:
                 self.layers.append(ReLU())
                 if dropout:
                     self.layers.append(Dropout(dropout, self.rng))
-        self._first_dense().needs_input_grad = False
+        # A network fed with data needs no gradient w.r.t. its input (one matrix product saved per step); one fed
+        # with another network's outputs (the discriminator) does.
+        self._first_dense().needs_input_grad = bool(input_grad)
+        self.input_grad = bool(input_grad)
 
     def _first_dense(self):
         return next(layer for layer in self.layers if isinstance(layer, Dense))
 
     def config(self):
         return {"sizes": self.sizes, "dropout": self.dropout, "input_dropout": self.input_dropout,
-                "dtype": self.dtype.name}
+                "dtype": self.dtype.name, "input_grad": self.input_grad}
 
     # -------------------------------------------------------------------------------------------- structure
     def hidden_index(self, h):
@@ -184,11 +188,15 @@ class MLP:
         return x
 
     def backward(self, grad, start=None):
-        """Backpropagate ``grad`` (w.r.t. the output of layers[:start], the logits by default) to every parameter."""
+        """Backpropagate ``grad`` (w.r.t. the output of layers[:start], the logits by default) to every parameter.
+
+        Returns the gradient w.r.t. the network's input when built with ``input_grad=True``, else None.
+        """
         for layer in reversed(self.layers[:start]):
             grad = layer.backward(grad)
             if grad is None:
                 break
+        return grad
 
     def predict(self, x, batch_size=10000):
         """Predicted classes, evaluated in large batches (inference mode)."""
@@ -231,7 +239,7 @@ class MLP:
         if meta.get("model") != "MLP":
             raise ValueError(f"checkpoint {path} holds {meta.get('model')!r}, not an MLP")
         model = cls(meta["sizes"], dropout=meta["dropout"], input_dropout=meta["input_dropout"],
-                    backend=backend, dtype=meta["dtype"])
+                    backend=backend, dtype=meta["dtype"], input_grad=meta.get("input_grad", False))
         return model.load(path)
 
 

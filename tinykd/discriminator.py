@@ -1,0 +1,103 @@
+"""The logistic discriminator of adversarial KD: is this logit vector the teacher's (label 0) or the student's (1)?
+
+``D(a) = σ(f(φ(a)))`` where ``f`` is an affine map (logistic regression, the founding report's choice) or a
+one-hidden-layer ReLU net, and ``φ`` chooses what the discriminator sees:
+
+- ``"raw"``: the logits themselves (the report's form). Softmax is shift-invariant, so a student can fool a
+  linear D on raw logits by adding one constant c to every logit: ``f`` moves by ``c Σ_k w_k`` while no
+  prediction changes. Nothing bounds that drift;
+- ``"centred"``: ``a − mean_k(a)``, which removes exactly that shift;
+- ``"logprob"``: ``log softmax(a/τ)``, shift-invariant too, and scaled like the probabilities KD matches.
+
+The gradient w.r.t. the logits runs through ``f`` (hand-written MLP backward) and ``φ``:
+raw ``g``; centred ``g − mean_k(g)``; logprob ``log_softmax_backward``. Derivation: ``docs/derivations.md``.
+"""
+import numpy as np
+
+from . import functional as F
+from .backend import get_array_module
+from .layers import MLP
+from .optim import Adam
+
+FEATURES = ("raw", "centred", "logprob")
+
+
+class Discriminator:
+    """Logistic discriminator on logit vectors, with its own Adam optimiser."""
+
+    def __init__(self, n_classes, hidden=0, features="raw", temperature=1.0, lr=1e-3, seed=0, backend=None,
+                 dtype=np.float32):
+        if features not in FEATURES:
+            raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
+        F.check_temperature(temperature)
+        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 0:
+            raise ValueError(f"hidden must be an integer >= 0 (0 = logistic regression), got {hidden!r}")
+        self.features, self.temperature, self.hidden = features, float(temperature), hidden
+        sizes = [n_classes, hidden, 1] if hidden else [n_classes, 1]
+        self.net = MLP(sizes, seed=seed, backend=backend, dtype=dtype, input_grad=True)
+        self.opt = Adam(self.net, lr=lr)
+
+    def _phi(self, a):
+        if self.features == "raw":
+            return a
+        if self.features == "centred":
+            return a - a.mean(axis=1, keepdims=True)
+        return F.log_softmax(a, self.temperature)
+
+    def _phi_backward(self, phi, g):
+        if self.features == "raw":
+            return g
+        if self.features == "centred":
+            return g - g.mean(axis=1, keepdims=True)
+        return F.log_softmax_backward(phi, g, self.temperature)
+
+    def logit(self, a):
+        """The discriminator's logit z = f(φ(a)), shape (batch,); D(a) = σ(z) is P(student | a)."""
+        return self.net.forward(self._phi(a))[:, 0]
+
+    def loss(self, a, label, train=False):
+        """``L_class(a | x=label)``: the mean logistic loss of calling the logits ``a`` class ``label``.
+
+        Returns (loss, dloss/da). The discriminator's own parameter gradients are filled too (used by ``step``).
+        """
+        xp = get_array_module(a)
+        phi = self._phi(a)
+        z = self.net.forward(phi, train=True)
+        targets = xp.full(z.shape, label, dtype=z.dtype)
+        value, dz = F.logistic_loss(z, targets)
+        dphi = self.net.backward(dz)
+        return value, self._phi_backward(phi, dphi)
+
+    def step(self, teacher_logits, student_logits):
+        """One Adam step on a balanced batch: teacher logits labelled 0, student logits labelled 1."""
+        xp = get_array_module(teacher_logits)
+        a = xp.concatenate([teacher_logits, student_logits])
+        labels = xp.concatenate([xp.zeros(teacher_logits.shape[0], a.dtype), xp.ones(student_logits.shape[0], a.dtype)])
+        z = self.net.forward(self._phi(a), train=True)
+        value, dz = F.logistic_loss(z, labels[:, None])
+        self.net.backward(dz)
+        self.opt.step()
+        return value
+
+    def accuracy(self, teacher_logits, student_logits):
+        """Fraction of teacher logits called 0 and student logits called 1 (a balanced accuracy)."""
+        t = float((self.logit(teacher_logits) < 0).mean())
+        s = float((self.logit(student_logits) >= 0).mean())
+        return (t + s) / 2
+
+    def fit(self, teacher_logits, student_logits, epochs=5, batch_size=256, holdout=0.2, seed=0):
+        """Train on paired logits of the training set, holding out a fraction; returns the held-out accuracy."""
+        xp = get_array_module(teacher_logits)
+        n = teacher_logits.shape[0]
+        perm = np.random.default_rng(seed).permutation(n)
+        n_out = int(n * holdout)
+        held, used = xp.asarray(perm[:n_out]), perm[n_out:]
+        rng = np.random.default_rng(seed + 1)
+        for _ in range(epochs):
+            order = xp.asarray(rng.permutation(used))
+            for i in range(0, order.shape[0], batch_size):
+                idx = order[i:i + batch_size]
+                self.step(teacher_logits[idx], student_logits[idx])
+        if n_out == 0:
+            return self.accuracy(teacher_logits, student_logits)
+        return self.accuracy(teacher_logits[held], student_logits[held])

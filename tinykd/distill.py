@@ -1,0 +1,202 @@
+"""One objective per method: ``objective(outputs, labels, teacher_outputs) -> (loss, d loss / d outputs)``.
+
+The training loop knows nothing about any method: it feeds each objective the student's outputs on a batch, the
+batch's labels and, when ``objective.needs_teacher``, the teacher's outputs on the same inputs. A new method is a
+new objective. Derivations: ``docs/derivations.md``; finite-difference checks: ``tests/test_distill.py``.
+"""
+import numbers
+
+import numpy as np
+
+from . import functional as F
+from .backend import get_array_module
+from .layers import Dense
+
+
+def _weight(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+class Supervised:
+    """Cross-entropy on the labels, ``H(y, P_S)``: the student (or teacher) trained alone."""
+
+    needs_teacher = False
+
+    def __call__(self, logits, labels, teacher_logits=None):
+        return F.cross_entropy(logits, labels)
+
+    def describe(self):
+        return {"method": "supervised"}
+
+
+class KD:
+    """Knowledge distillation (Hinton, Vinyals & Dean 2015), in one of two weightings.
+
+    - ``form="report"`` (the founding report's): ``H(y, P_S) + λ · H(P_T^τ, P_S^τ)``, with ``weight = λ``;
+    - ``form="hinton"``: ``(1 − a) · H(y, P_S) + a · τ² · H(P_T^τ, P_S^τ)``, with ``weight = a ∈ [0, 1]``; the τ²
+      keeps the soft term's gradient, ``τ (P_S^τ − P_T^τ) / N``, from shrinking as 1/τ² at high temperature.
+
+    ``P^τ = softmax(a/τ)``. The soft term is the soft-target cross-entropy (its value includes the teacher's
+    entropy, its gradient is the KL's). Gradient: ``c_hard (P_S − onehot y)/N + c_soft (P_S^τ − P_T^τ)/(τN)``.
+    """
+
+    needs_teacher = True
+
+    def __init__(self, temperature=4.0, weight=1.0, form="report"):
+        F.check_temperature(temperature)
+        if form not in ("report", "hinton"):
+            raise ValueError(f"form must be 'report' or 'hinton', got {form!r}")
+        self.temperature, self.weight, self.form = float(temperature), _weight("weight", weight), form
+        if form == "hinton" and self.weight > 1:
+            raise ValueError(f"the hinton form's weight a must lie in [0, 1], got {weight}")
+
+    def __call__(self, logits, labels, teacher_logits):
+        hard, g_hard = F.cross_entropy(logits, labels)
+        soft, g_soft = F.soft_cross_entropy(logits, teacher_logits, self.temperature,
+                                            t_squared=self.form == "hinton")
+        c_hard = 1.0 - self.weight if self.form == "hinton" else 1.0
+        dt = logits.dtype.type
+        g_hard *= dt(c_hard)
+        g_hard += dt(self.weight) * g_soft
+        return dt(c_hard) * hard + dt(self.weight) * soft, g_hard
+
+    def describe(self):
+        return {"method": "kd", "form": self.form, "temperature": self.temperature, "weight": self.weight}
+
+
+class AdversarialKD:
+    """Adversarial KD, the founding report's method: fool a discriminator that tells teacher from student logits.
+
+    The student minimises ``α · H(y, P_S) − β · L_class(a_S | x=1)`` (``form="minimax"``, the report's), where
+    ``L_class(a | x=1) = −log D(a)`` is the discriminator's loss for calling student logits "student". Or, with
+    ``form="nonsaturating"``, ``α · H(y, P_S) + β · L_class(a_S | x=0)``: the student minimises the loss of
+    being called "teacher" (Goodfellow et al. 2014). Why the minimax form saturates: ``d(−log D)/dz = −(1 − D)``
+    vanishes when D is sure the logits are the student's (D → 1), which is when the student most needs a signal;
+    and it is unbounded below once D is fooled (``−log D → ∞`` as ``D → 0``), so nothing stops the drift.
+    ``kd_weight = λ > 0`` adds ``λ · H(P_T^τ, P_S^τ)`` (an adversarial term on top of KD).
+
+    ``updates="fixed"`` keeps the discriminator as pre-trained (the report's recipe); ``"alternating"`` takes
+    ``d_steps`` discriminator steps on the batch's teacher and student logits before each student step (GAN
+    style). The discriminator's input (``features``) decides what it can be fooled by: see ``discriminator.py``.
+    """
+
+    def __init__(self, discriminator, alpha=1.0, beta=0.1, form="minimax", updates="fixed", d_steps=1,
+                 kd_weight=0.0, temperature=4.0):
+        if form not in ("minimax", "nonsaturating"):
+            raise ValueError(f"form must be 'minimax' or 'nonsaturating', got {form!r}")
+        if updates not in ("fixed", "alternating"):
+            raise ValueError(f"updates must be 'fixed' or 'alternating', got {updates!r}")
+        if isinstance(d_steps, bool) or not isinstance(d_steps, int) or d_steps < 1:
+            raise ValueError(f"d_steps must be an integer >= 1, got {d_steps!r}")
+        F.check_temperature(temperature)
+        self.discriminator = discriminator
+        self.alpha, self.beta = _weight("alpha", alpha), _weight("beta", beta)
+        self.kd_weight = _weight("kd_weight", kd_weight)
+        self.form, self.updates, self.d_steps, self.temperature = form, updates, d_steps, float(temperature)
+        self.needs_teacher = updates == "alternating" or self.kd_weight > 0
+
+    def __call__(self, logits, labels, teacher_logits=None):
+        if self.updates == "alternating":
+            for _ in range(self.d_steps):
+                self.discriminator.step(teacher_logits, logits)
+        dt = logits.dtype.type
+        hard, grad = F.cross_entropy(logits, labels)
+        grad *= dt(self.alpha)
+        loss = dt(self.alpha) * hard
+        if self.form == "minimax":
+            adv, g_adv = self.discriminator.loss(logits, 1)
+            loss -= dt(self.beta) * adv
+            grad -= dt(self.beta) * g_adv
+        else:
+            adv, g_adv = self.discriminator.loss(logits, 0)
+            loss += dt(self.beta) * adv
+            grad += dt(self.beta) * g_adv
+        if self.kd_weight:
+            soft, g_soft = F.soft_cross_entropy(logits, teacher_logits, self.temperature)
+            loss += dt(self.kd_weight) * soft
+            grad += dt(self.kd_weight) * g_soft
+        return loss, grad
+
+    def describe(self):
+        d = self.discriminator
+        return {"method": "adversarial_kd", "form": self.form, "updates": self.updates, "alpha": self.alpha,
+                "beta": self.beta, "kd_weight": self.kd_weight, "features": d.features, "hidden": d.hidden}
+
+
+# --------------------------------------------------------------------------------------------- FitNets hints
+class HintLoss:
+    """FitNets stage 1 (Romero et al. 2014): ``½ ‖r(h_S) − h_T‖²`` summed over units, mean over the batch.
+
+    ``h_T`` is the teacher's hint layer, ``r(h_S)`` the regressor's map of the student's guided layer.
+    Gradient w.r.t. the regressor's output: ``(r(h_S) − h_T) / N``.
+    """
+
+    needs_teacher = True
+
+    def __call__(self, outputs, labels, teacher_hidden):
+        if outputs.shape != teacher_hidden.shape:
+            raise ValueError(f"regressor output {outputs.shape} and teacher hint {teacher_hidden.shape} differ")
+        diff = outputs - teacher_hidden
+        n = outputs.dtype.type(outputs.shape[0])
+        loss = (diff * diff).sum() / (2 * n)
+        diff /= n
+        return loss, diff
+
+    def describe(self):
+        return {"method": "fitnets_hint"}
+
+
+class HintNet:
+    """The student up to its guided hidden layer, followed by a linear regressor onto the teacher's hint layer.
+
+    Training this with ``HintLoss`` is FitNets' stage 1; the student's lower layers are trained in place (the
+    arrays are shared), so stage 2 (KD on the whole student) starts from them.
+    """
+
+    def __init__(self, student, guided_layer, hint_width, seed=0):
+        self.student = student
+        self.stop = student.hidden_index(guided_layer)
+        width = student.sizes[guided_layer]
+        self.regressor = Dense(width, hint_width, init="glorot", rng=np.random.default_rng(seed), xp=student.xp,
+                               dtype=student.dtype)
+        self.sizes, self.dtype, self.xp = student.sizes, student.dtype, student.xp
+
+    def forward(self, x, train=False):
+        return self.regressor.forward(self.student.forward(x, train, stop=self.stop), train)
+
+    def backward(self, grad):
+        self.student.backward(self.regressor.backward(grad), start=self.stop)
+
+    def named_parameters(self):
+        n_dense = sum(1 for layer in self.student.layers[:self.stop] if isinstance(layer, Dense))
+        own = self.student.named_parameters()[:2 * n_dense]
+        return own + [(f"regressor.{k}", self.regressor.params[k], self.regressor.grads[k]) for k in ("W", "b")]
+
+
+def teacher_hidden(teacher, hint_layer):
+    """A function x -> the teacher's hint layer (inference mode), for ``train.fit``'s ``teacher`` argument."""
+    stop = teacher.hidden_index(hint_layer)
+    return lambda x: teacher.forward(x, stop=stop)
+
+
+def check_pair(teacher, student):
+    """Raise before training when a teacher and student cannot be paired."""
+    if teacher.sizes[0] != student.sizes[0] or teacher.sizes[-1] != student.sizes[-1]:
+        raise ValueError(f"teacher {teacher.sizes} and student {student.sizes} must agree on input size and "
+                         "number of classes")
+    if teacher.dtype != student.dtype:
+        raise TypeError(f"teacher dtype {teacher.dtype} differs from student dtype {student.dtype}")
+    if get_array_module(teacher.layers[-1].params["W"]) is not get_array_module(student.layers[-1].params["W"]):
+        raise ValueError("teacher and student live on different backends; build both with the same backend")
+
+
+OBJECTIVES = {"supervised": Supervised, "kd": KD, "adversarial_kd": AdversarialKD}
+
+
+def make_objective(name, **kwargs):
+    """Build an objective by name (``supervised``, ``kd``, ``adversarial_kd``); unknown names raise ValueError."""
+    if name not in OBJECTIVES:
+        raise ValueError(f"unknown method {name!r}: expected one of {sorted(OBJECTIVES)}")
+    return OBJECTIVES[name](**kwargs)
