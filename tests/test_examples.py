@@ -42,3 +42,11 @@ def test_reproduce_table_rejects_bad_input_before_training(args, message, tmp_pa
     out = run_example("reproduce_table.py", *args, "--out-dir", str(tmp_path))
     assert out.returncode != 0 and message in out.stderr
     assert not os.listdir(tmp_path)
+
+
+def test_fitnets_example_on_a_subset(tmp_path):
+    out = run_example("mnist_fitnets.py", "--quick", "--subset", "600", "--teacher-epochs", "1", "--hint-epochs", "1",
+                      "--kd-epochs", "1", "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
+    assert out.returncode == 0, out.stderr
+    record = json.loads((tmp_path / "r" / "mnist_fitnets_quick.json").read_text())
+    assert 0 <= record["FitNets: hints, then KD"]["errors"] <= 10000 and "KD only" in record

@@ -39,6 +39,14 @@ def cosine_lr(base_lr, epochs, final_fraction=0.01):
     return lr
 
 
+def train_step(model, objective, optimizer, x, y, target=None):
+    """One step: forward, objective, backward, update. Returns the loss (a 0-d array: no synchronisation)."""
+    loss, grad = objective(model.forward(x, train=True), y, target)
+    model.backward(grad)
+    optimizer.step()
+    return loss
+
+
 def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None, x_eval=None, y_eval=None,
         eval_model=None, lr_schedule=None, jitter_pixels=0, image_shape=(28, 28), seed=0, checkpoint=None,
         resume=False, progress=True, label="train", cache_teacher=True):
@@ -83,15 +91,13 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
                 xb = jitter(xb, image_shape, jitter_pixels, aug_rng)
             target = batch[2] if cached is not None else (teacher(xb) if use_teacher else None)
             try:
-                loss, grad = objective(model.forward(xb, train=True), yb, target)
+                loss = train_step(model, objective, optimizer, xb, yb, target)
             except ValueError as e:
                 if "NaN or inf" not in str(e):
                     raise
                 kept = f"; the last good checkpoint is {checkpoint}" if checkpoint else ""
                 raise TrainingError(f"[{label}] non-finite values at epoch {epoch + 1}, step {step + 1}: {e}{kept}") \
                     from e
-            model.backward(grad)
-            optimizer.step()
             total += loss
             if progress and sys.stderr.isatty() and step % max(1, steps // 20) == 0:
                 print(f"\r[{label}] epoch {epoch + 1}/{epochs} {'#' * (20 * step // steps):20s}", end="",
