@@ -26,7 +26,7 @@ def pre_activations(model, x, dropouts=(), seed=0):
     for layer in model.layers:
         z = layer.forward(z, train=True)
         if isinstance(layer, Dense):
-            out.append(z)
+            out.append(z.copy())  # the MLP's ReLU then overwrites z in place
     return out[:-1]
 
 

@@ -74,6 +74,7 @@ def test_updates_in_place_and_keep_float32(make):
         assert p_now is p and p.ctypes.data == address and p.dtype == np.float32
         assert not np.array_equal(p, old)
     assert all(a.dtype == np.float32 for state in opt.state for a in state)
+    assert all(a.dtype == np.float32 for block in opt._blocks for a in block[1:])
 
 
 def test_bad_hyperparameters():
@@ -89,3 +90,24 @@ def test_bad_hyperparameters():
     with pytest.raises(ValueError, match="at least one"):
         Adam([])
     assert math.isclose(Adam(params, lr=1).lr, 1.0)
+
+
+def test_blocked_updates_match_the_whole_array_formula():
+    # 100,000 entries span several blocks of tinykd.optim.BLOCK; the last block is a partial one
+    from tinykd import optim
+    assert 100_000 > 3 * optim.BLOCK and 100_000 % optim.BLOCK
+    r = np.random.default_rng(0)
+    theta0 = r.standard_normal((250, 400))
+    params = [("w", theta0.copy(), np.zeros_like(theta0)), ("b", np.ones(7), np.zeros(7))]
+    opt = Adam(params, lr=0.01, weight_decay=0.1)
+    expected, m, v = theta0.copy(), 0, 0
+    for t in range(1, 4):
+        grad = r.standard_normal(theta0.shape)
+        params[0][2][...] = grad
+        opt.step()
+        grad = grad + 0.1 * expected
+        m = 0.9 * m + 0.1 * grad
+        v = 0.999 * v + 0.001 * grad**2
+        expected = expected - 0.01 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+    np.testing.assert_allclose(params[0][1], expected, rtol=1e-10)
+    np.testing.assert_array_equal(params[1][1], 1.0)  # zero gradient, no decay on biases: Adam leaves it

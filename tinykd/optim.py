@@ -1,12 +1,15 @@
 """Adam and SGD with momentum, updating parameters in place.
 
 Both take ``model.named_parameters()``: a list of ``(name, param, grad)`` where ``grad`` is the array the layer
-fills in ``backward``. Nothing allocates per step: each parameter owns its state and one scratch buffer.
+fills in ``backward``. Nothing allocates per step: each parameter owns its state, and the update runs block by
+block over views built once, through one shared scratch buffer.
 Weight decay, when asked for, is L2 regularisation added to the gradient in place (``g ← g + wd·θ``, not
 AdamW's decoupled form) and applies to weight matrices only, never to biases.
 Derivations: ``docs/derivations.md``; checks: ``tests/test_optim.py``.
 """
 import math
+
+import numpy as np
 
 from .backend import get_array_module
 
@@ -29,11 +32,37 @@ def _check_hyper(name, value, low=0.0, high=math.inf, low_open=False):
     return float(value)
 
 
+# Elements per block. An update makes ~12 passes over four arrays; done block by block, the arrays of one block
+# (5 × 128 KiB) stay in the core's L2 cache between passes instead of streaming from memory twelve times.
+# CuPy gets whole arrays: there every pass is one kernel launch, and fewer launches win.
+BLOCK = 1 << 15
+
+
+def _blocks(params, state, block=BLOCK):
+    """Per-block tuples of flat views ``(decay, p, g, *state_arrays, scratch)``, built once so a step allocates
+    nothing; ``decay`` says whether weight decay applies (weight matrices, not biases)."""
+    xp = get_array_module(params[0][1])
+    if xp is not np:
+        block = None
+    largest = max(p.size for _, p, _ in params)
+    scratch = xp.empty(largest if block is None else min(block, largest), dtype=params[0][1].dtype)
+    out = []
+    for (_, p, g), arrays in zip(params, state):
+        whole = (p, g, *arrays)
+        flat = [a.reshape(-1) for a in whole]
+        if xp is np and not all(np.shares_memory(f, a) for f, a in zip(flat, whole)):
+            raise ValueError("optimiser arrays must be contiguous so that updates land in place")
+        step = p.size if block is None else block
+        for i in range(0, p.size, step):
+            views = [f[i:i + step] for f in flat]
+            out.append((p.ndim > 1, *views, scratch[:views[0].size]))
+    return out
+
+
 def _decay(xp, p, g, tmp, weight_decay):
-    """Add ``weight_decay · p`` to the gradient ``g`` in place, for weight matrices only."""
-    if weight_decay and p.ndim > 1:
-        xp.multiply(p, weight_decay, out=tmp)
-        g += tmp
+    """Add ``weight_decay · p`` to the gradient ``g`` in place."""
+    xp.multiply(p, weight_decay, out=tmp)
+    g += tmp
 
 
 class Adam:
@@ -53,10 +82,8 @@ class Adam:
         self.eps = _check_hyper("eps", eps)
         self.weight_decay = _check_hyper("weight_decay", weight_decay)
         self.t = 0
-        self.state = []
-        for _, p, _ in self.params:
-            xp = get_array_module(p)
-            self.state.append((xp.zeros_like(p), xp.zeros_like(p), xp.empty_like(p)))
+        self.state = [(get_array_module(p).zeros_like(p), get_array_module(p).zeros_like(p)) for _, p, _ in self.params]
+        self._blocks = _blocks(self.params, self.state)
 
     def step(self):
         self.t += 1
@@ -64,9 +91,10 @@ class Adam:
         c2 = math.sqrt(1 - b2 ** self.t)
         step_size = self.lr * c2 / (1 - b1 ** self.t)
         eps_hat = self.eps * c2
-        for (_, p, g), (m, v, tmp) in zip(self.params, self.state):
+        for decay, p, g, m, v, tmp in self._blocks:
             xp = get_array_module(p)
-            _decay(xp, p, g, tmp, self.weight_decay)
+            if decay and self.weight_decay:
+                _decay(xp, p, g, tmp, self.weight_decay)
             m *= b1
             xp.multiply(g, 1 - b1, out=tmp)
             m += tmp
@@ -81,11 +109,11 @@ class Adam:
             p -= tmp
 
     def state_dict(self):
-        return {"t": self.t, "m": [m for m, _, _ in self.state], "v": [v for _, v, _ in self.state]}
+        return {"t": self.t, "m": [m for m, _ in self.state], "v": [v for _, v in self.state]}
 
     def load_state_dict(self, state):
         self.t = int(state["t"])
-        for (m, v, _), m_new, v_new in zip(self.state, state["m"], state["v"]):
+        for (m, v), m_new, v_new in zip(self.state, state["m"], state["v"]):
             m[...] = get_array_module(m).asarray(m_new)
             v[...] = get_array_module(v).asarray(v_new)
 
@@ -105,16 +133,15 @@ class SGD:
         if nesterov and not self.momentum:
             raise ValueError("nesterov=True needs momentum > 0")
         self.nesterov = bool(nesterov)
-        self.state = []
-        for _, p, _ in self.params:
-            xp = get_array_module(p)
-            self.state.append((xp.zeros_like(p), xp.empty_like(p)))
+        self.state = [(get_array_module(p).zeros_like(p),) for _, p, _ in self.params]
+        self._blocks = _blocks(self.params, self.state)
 
     def step(self):
         mu = self.momentum
-        for (_, p, g), (buf, tmp) in zip(self.params, self.state):
+        for decay, p, g, buf, tmp in self._blocks:
             xp = get_array_module(p)
-            _decay(xp, p, g, tmp, self.weight_decay)
+            if decay and self.weight_decay:
+                _decay(xp, p, g, tmp, self.weight_decay)
             direction = g
             if mu:
                 buf *= mu
@@ -128,8 +155,8 @@ class SGD:
             p -= tmp
 
     def state_dict(self):
-        return {"buf": [b for b, _ in self.state]}
+        return {"buf": [b for b, in self.state]}
 
     def load_state_dict(self, state):
-        for (b, _), b_new in zip(self.state, state["buf"]):
+        for (b,), b_new in zip(self.state, state["buf"]):
             b[...] = get_array_module(b).asarray(b_new)
