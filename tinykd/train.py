@@ -40,10 +40,16 @@ def cosine_lr(base_lr, epochs, final_fraction=0.01):
 
 
 def train_step(model, objective, optimizer, x, y, target=None):
-    """One step: forward, objective, backward, update. Returns the loss (a 0-d array: no synchronisation)."""
+    """One step: forward, objective, backward, update. Returns the loss (a 0-d array: no synchronisation).
+
+    A model with parameter constraints (a binary net's weight clipping) applies them in ``after_step``.
+    """
     loss, grad = objective(model.forward(x, train=True), y, target)
     model.backward(grad)
     optimizer.step()
+    after = getattr(model, "after_step", None)
+    if after is not None:
+        after()
     return loss
 
 

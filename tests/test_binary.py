@@ -1,0 +1,177 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import gradcheck
+from tinykd import MLP, Adam, data
+from tinykd import functional as F
+from tinykd.binary import (BatchNorm, BinaryDense, BinaryMLP, PackedBinaryMLP, binarize, pack_signs, unpack_signs,
+                           xnor_popcount_dot)
+from tinykd.train import fit
+
+batches = st.integers(1, 16)
+widths = st.integers(1, 32)
+seeds = st.integers(0, 2**32 - 1)
+
+
+def away_from_zero(a, gap=1e-2):
+    """Keep every entry at least ``gap`` from 0, so the finite-difference stencil never flips a sign."""
+    return a + np.where(a >= 0, gap, -gap)
+
+
+def layer_problem(seed, n, a, b, mode):
+    r = np.random.default_rng(seed)
+    layer = BinaryDense(a, b, mode, rng=r, dtype=np.float64)
+    layer.params["W"][...] = away_from_zero(r.uniform(-1.5, 1.5, (a, b)))  # some beyond the STE's |w| <= 1
+    layer.params["b"][...] = r.standard_normal(b)
+    layer.ste = False
+    return layer, away_from_zero(r.standard_normal((n, a))), r.standard_normal((n, b))
+
+
+@pytest.mark.parametrize("mode", ["bwn", "xnor"])
+@given(n=batches, a=widths, b=widths, seed=seeds)
+def test_scaling_factor_gradients_are_exact(mode, n, a, b, seed):
+    """With the STE off, backward is the true gradient: through α (and β), the signs held fixed."""
+    layer, x, g = layer_problem(seed, n, a, b, mode)
+
+    def f():
+        return (g * layer.forward(x)).sum()
+
+    layer.forward(x, train=True)
+    dx = layer.backward(g)
+    for name in ("W", "b"):
+        gradcheck.check(f, layer.params[name], layer.grads[name].copy(), f"BinaryDense({mode}) d{name}")
+    gradcheck.check(f, x, dx, f"BinaryDense({mode}) dx")
+
+
+@pytest.mark.parametrize("mode", ["bwn", "xnor"])
+def test_straight_through_term_is_its_definition(mode):
+    layer, x, g = layer_problem(7, 5, 9, 4, mode)
+    layer.forward(x, train=True)
+    dx_true = layer.backward(g)
+    dw_true = layer.grads["W"].copy()
+    layer.ste = True
+    layer.forward(x, train=True)
+    dx = layer.backward(g)
+    w = layer.params["W"]
+    alpha = np.abs(w).mean(axis=0)
+    xt = binarize(x) * np.abs(x).mean(axis=1)[:, None] if mode == "xnor" else x
+    g_wt = xt.T @ g                                      # dL/dW̃, W̃ = sign(W) α
+    np.testing.assert_allclose(layer.grads["W"] - dw_true, alpha * g_wt * (np.abs(w) <= 1), rtol=1e-12, atol=1e-12)
+    assert ((np.abs(w) > 1) & (layer.grads["W"] != dw_true)).sum() == 0
+    if mode == "xnor":
+        beta = np.abs(x).mean(axis=1)[:, None]
+        g_xt = (g * alpha) @ binarize(w).T
+        np.testing.assert_allclose(dx - dx_true, beta * g_xt * (np.abs(x) <= 1), rtol=1e-12, atol=1e-12)
+    else:
+        np.testing.assert_array_equal(dx, dx_true)  # BWN does not binarise its input: no STE on x
+
+
+@given(n=st.integers(2, 16), a=widths, seed=seeds)
+def test_batchnorm_gradients(n, a, seed):
+    r = np.random.default_rng(seed)
+    bn = BatchNorm(a, dtype=np.float64)
+    bn.params["gamma"][...] = r.standard_normal(a)
+    bn.params["beta"][...] = r.standard_normal(a)
+    x, g = r.standard_normal((n, a)) * 3 + 1, r.standard_normal((n, a))
+
+    def f():
+        return (g * bn.forward(x, train=True)).sum()
+
+    f()
+    dx = bn.backward(g)
+    gradcheck.check(f, x, dx, "BatchNorm dx")
+    for name in ("gamma", "beta"):
+        gradcheck.check(f, bn.params[name], bn.grads[name].copy(), f"BatchNorm d{name}")
+
+
+def test_batchnorm_running_statistics_and_inference():
+    r = np.random.default_rng(0)
+    bn = BatchNorm(3)
+    x = (r.standard_normal((500, 3)) * [1, 2, 3] + [5, -1, 0]).astype(np.float32)
+    y = bn.forward(x, train=True)
+    np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(y.std(axis=0), 1, atol=1e-3)
+    for _ in range(200):
+        bn.forward(x, train=True)
+    np.testing.assert_allclose(bn.running_mean, x.mean(axis=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn.running_var, x.var(axis=0, ddof=1), rtol=1e-4)
+    np.testing.assert_allclose(bn.forward(x), y, rtol=2e-3, atol=1e-3)  # running var is the unbiased one
+    assert bn.forward(x).dtype == np.float32
+
+
+def test_binarize_sends_zero_to_plus_one():
+    np.testing.assert_array_equal(binarize(np.array([-2.0, -0.0, 0.0, 3.0])), [-1, 1, 1, 1])
+
+
+@pytest.mark.parametrize("width", [1, 7, 63, 64, 65, 130, 800])
+def test_packing_round_trip_and_popcount_dot_with_padding(width):
+    r = np.random.default_rng(width)
+    s = binarize(r.standard_normal((5, width)).astype(np.float32))
+    words, n = pack_signs(s)
+    assert words.dtype == np.uint64 and words.shape == (5, -(-width // 64)) and n == width
+    np.testing.assert_array_equal(unpack_signs(words, n), s)
+    w = binarize(r.standard_normal((9, width)))
+    ww, _ = pack_signs(w)
+    np.testing.assert_array_equal(xnor_popcount_dot(words, ww, n), (s @ w.T).astype(np.int64))
+
+
+@pytest.fixture(scope="module")
+def mnist_small():
+    ds = data.load("mnist")
+    return ds.x_train[:3000], ds.y_train[:3000], ds.x_test[:1000], ds.y_test[:1000]
+
+
+@pytest.mark.parametrize("mode", ["bwn", "xnor"])
+def test_packed_inference_is_bit_exact_and_small(mode, mnist_small):
+    x, y, xt, yt = mnist_small
+    model = BinaryMLP([784, 200, 130, 10], mode=mode, seed=0)  # 130 and 200: not multiples of 64
+    from tinykd.distill import Supervised
+    history = fit(model, Supervised(), Adam(model, lr=1e-2), x, y, 2, 100, x_eval=xt, y_eval=yt, progress=False)
+    assert history[-1]["errors"] < 300, history  # it learns (a 3,000-image subset, two epochs)
+    assert all(np.abs(layer.params["W"]).max() <= 1 for layer in model.layers if isinstance(layer, BinaryDense))
+    packed = PackedBinaryMLP(model)
+    np.testing.assert_array_equal(packed.forward(xt), model.logits(xt))
+    np.testing.assert_array_equal(packed.predict(xt), model.predict(xt))
+    float_weight_bytes = 4 * sum(p.size for name, p, _ in model.named_parameters() if name.endswith(".W"))
+    packed_weight_bytes = sum(s[2].nbytes for s in packed.steps if s[0] == "dense")
+    assert 28 < float_weight_bytes / packed_weight_bytes <= 32  # 32x, less the padding to 64-bit words
+    assert packed.nbytes() < float_weight_bytes / 20
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="2-D array"):
+        pack_signs(np.ones(5))
+    with pytest.raises(TypeError, match="numeric array"):
+        pack_signs(np.ones((2, 3), dtype=bool))
+    with pytest.raises(TypeError, match="2-D uint64"):
+        unpack_signs(np.ones((2, 3), dtype=np.uint8), 3)
+    with pytest.raises(ValueError, match="packed widths differ"):
+        xnor_popcount_dot(np.zeros((2, 1), np.uint64), np.zeros((2, 2), np.uint64), 64)
+    with pytest.raises(ValueError, match="mode must be"):
+        BinaryMLP([4, 3], mode="ternary")
+    MLP([784, 20, 10]).save(tmp_path / "float.npz")
+    with pytest.raises(ValueError, match="holds MLP .* this model is BinaryMLP"):
+        BinaryMLP([784, 20, 10]).load(tmp_path / "float.npz")
+    with pytest.raises(TypeError, match="packs a BinaryMLP"):
+        PackedBinaryMLP(MLP([4, 2]))
+
+
+def test_binary_save_load_round_trip(tmp_path):
+    a = BinaryMLP([6, 5, 3], mode="xnor", seed=0)
+    a.forward(np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32), train=True)
+    a.save(tmp_path / "b.npz")
+    b = BinaryMLP([6, 5, 3], mode="xnor", seed=1).load(tmp_path / "b.npz")
+    x = np.random.default_rng(1).standard_normal((4, 6)).astype(np.float32)
+    np.testing.assert_array_equal(a.forward(x), b.forward(x))
+
+
+def test_binary_student_distils(mnist_small):
+    from tinykd.distill import KD
+    x, y, xt, yt = mnist_small
+    teacher = MLP([784, 64, 10], seed=0)
+    student = BinaryMLP([784, 128, 10], mode="bwn", seed=0)
+    fit(student, KD(4.0, 0.9, "hinton"), Adam(student, lr=1e-2), x, y, 1, 100, teacher=teacher.logits,
+        progress=False)
+    assert np.isfinite(F.cross_entropy(student.logits(xt), yt)[0])
