@@ -50,3 +50,13 @@ def test_fitnets_example_on_a_subset(tmp_path):
     assert out.returncode == 0, out.stderr
     record = json.loads((tmp_path / "r" / "mnist_fitnets_quick.json").read_text())
     assert 0 <= record["FitNets: hints, then KD"]["errors"] <= 10000 and "KD only" in record
+
+
+def test_xnor_kd_example_on_a_subset(tmp_path):
+    out = run_example("mnist_xnor_kd.py", "--quick", "--subset", "600", "--teacher-epochs", "1", "--epochs", "1",
+                      "--sizes", "784", "100", "10", "--out-dir", str(tmp_path / "r"),
+                      "--checkpoint-dir", str(tmp_path / "ck"))
+    assert out.returncode == 0, out.stderr
+    record = json.loads((tmp_path / "r" / "mnist_xnor_kd_quick.json").read_text())
+    assert all(run["packed_matches_emulation"] for v in record["runs"].values() for run in v["runs"])
+    assert record["xnor_bytes"]["packed_model"] < record["xnor_bytes"]["float32_model"] / 20
