@@ -38,9 +38,10 @@ def _check_hyper(name, value, low=0.0, high=math.inf, low_open=False):
 BLOCK = 1 << 15
 
 
-def _blocks(params, state, block=BLOCK):
+def _blocks(params, state, block=None):
     """Per-block tuples of flat views ``(decay, p, g, *state_arrays, scratch)``, built once so a step allocates
     nothing; ``decay`` says whether weight decay applies (weight matrices, not biases)."""
+    block = block or BLOCK
     xp = get_array_module(params[0][1])
     if xp is not np:
         block = None
@@ -69,12 +70,14 @@ class Adam:
     """Adam (Kingma & Ba, 2015, Algorithm 1) with bias correction.
 
     ``m ← β1 m + (1−β1) g``, ``v ← β2 v + (1−β2) g²``, ``θ ← θ − α m̂ / (√v̂ + ε)`` with ``m̂ = m/(1−β1^t)``,
-    ``v̂ = v/(1−β2^t)``. Computed in the paper's equivalent efficient form (end of its Section 2):
-    ``θ ← θ − α_t m / (√v + ε̂)`` with ``α_t = α √(1−β2^t)/(1−β1^t)`` and ``ε̂ = ε √(1−β2^t)``, which folds both
-    corrections into two scalars.
+    ``v̂ = v/(1−β2^t)``. Computed in the paper's equivalent efficient form (end of its Section 2),
+    ``θ ← θ − α_t m / (√v + ε̂)`` with ``α_t = α √(1−β2^t)/(1−β1^t)`` and ``ε̂ = ε √(1−β2^t)``, and with the
+    moments stored scaled, ``u = m/(1−β1)`` and ``w = v/(1−β2)``, so that their updates ``u ← β1 u + g`` and
+    ``w ← β2 w + g²`` take two passes over memory instead of three; the constant factors move into the two
+    scalars.
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, block=None):
         self.params = _triples(params)
         self.lr = _check_hyper("lr", lr, low_open=True)
         self.beta1 = _check_hyper("betas[0]", betas[0], high=1.0)
@@ -83,39 +86,39 @@ class Adam:
         self.weight_decay = _check_hyper("weight_decay", weight_decay)
         self.t = 0
         self.state = [(get_array_module(p).zeros_like(p), get_array_module(p).zeros_like(p)) for _, p, _ in self.params]
-        self._blocks = _blocks(self.params, self.state)
+        self._blocks = _blocks(self.params, self.state, block)
 
     def step(self):
         self.t += 1
         b1, b2 = self.beta1, self.beta2
         c2 = math.sqrt(1 - b2 ** self.t)
-        step_size = self.lr * c2 / (1 - b1 ** self.t)
-        eps_hat = self.eps * c2
-        for decay, p, g, m, v, tmp in self._blocks:
+        # α_t (1−β1) u / (√(1−β2) √w + ε̂) = step · u / (√w + eps_w)
+        step = self.lr * c2 / (1 - b1 ** self.t) * (1 - b1) / math.sqrt(1 - b2)
+        eps_w = self.eps * c2 / math.sqrt(1 - b2)
+        for decay, p, g, u, w, tmp in self._blocks:
             xp = get_array_module(p)
             if decay and self.weight_decay:
                 _decay(xp, p, g, tmp, self.weight_decay)
-            m *= b1
-            xp.multiply(g, 1 - b1, out=tmp)
-            m += tmp
-            v *= b2
+            u *= b1
+            u += g
             xp.multiply(g, g, out=tmp)
-            tmp *= 1 - b2
-            v += tmp
-            xp.sqrt(v, out=tmp)
-            tmp += eps_hat
-            xp.divide(m, tmp, out=tmp)
-            tmp *= step_size
+            w *= b2
+            w += tmp
+            xp.sqrt(w, out=tmp)
+            tmp += eps_w
+            xp.divide(u, tmp, out=tmp)
+            tmp *= step
             p -= tmp
 
     def state_dict(self):
-        return {"t": self.t, "m": [m for m, _ in self.state], "v": [v for _, v in self.state]}
+        """The step count and the scaled moments ``u = m/(1−β1)``, ``w = v/(1−β2)`` as stored (exact resume)."""
+        return {"t": self.t, "u": [u for u, _ in self.state], "w": [w for _, w in self.state]}
 
     def load_state_dict(self, state):
         self.t = int(state["t"])
-        for (m, v), m_new, v_new in zip(self.state, state["m"], state["v"]):
-            m[...] = get_array_module(m).asarray(m_new)
-            v[...] = get_array_module(v).asarray(v_new)
+        for (u, w), u_new, w_new in zip(self.state, state["u"], state["w"]):
+            u[...] = get_array_module(u).asarray(u_new)
+            w[...] = get_array_module(w).asarray(w_new)
 
 
 class SGD:
@@ -125,7 +128,7 @@ class SGD:
     al. 2013 as written in PyTorch). With ``momentum=0`` this is ``θ ← θ − η g``.
     """
 
-    def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, block=None):
         self.params = _triples(params)
         self.lr = _check_hyper("lr", lr, low_open=True)
         self.momentum = _check_hyper("momentum", momentum, high=1.0)
@@ -134,7 +137,7 @@ class SGD:
             raise ValueError("nesterov=True needs momentum > 0")
         self.nesterov = bool(nesterov)
         self.state = [(get_array_module(p).zeros_like(p),) for _, p, _ in self.params]
-        self._blocks = _blocks(self.params, self.state)
+        self._blocks = _blocks(self.params, self.state, block)
 
     def step(self):
         mu = self.momentum
