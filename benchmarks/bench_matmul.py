@@ -7,7 +7,7 @@ is the GEMM bound; everything else in a step is overhead on top of it.
     python benchmarks/bench_matmul.py                 # all shapes (a few minutes on 2 cores)
     python benchmarks/bench_matmul.py --quick         # batch 128, the two report networks only
 
-Writes benchmarks/results/bench_<backend>.json and .md. Times are medians over repeated runs; compare ratios
+Writes benchmarks/results/bench_<backend>_<BLAS kernel>.json and .md. Times are medians over repeated runs; compare ratios
 measured in one run, never absolute seconds across runs or machines.
 """
 import argparse
@@ -187,7 +187,8 @@ def main():
         rows.append({"net": net_name, "eval_images_per_s": n / t})
         print(json.dumps(rows[-1]), flush=True)
     os.makedirs(args.out_dir, exist_ok=True)
-    stem = os.path.join(args.out_dir, f"bench_{args.backend}{'_quick' if args.quick else ''}")
+    kernel = next((b.get("architecture") for b in info["blas"] if b.get("architecture")), "unknown")
+    stem = os.path.join(args.out_dir, f"bench_{args.backend}_{kernel}{'_quick' if args.quick else ''}")
     with open(stem + ".json", "w") as f:
         json.dump({"info": info, "rows": rows}, f, indent=1)
     md = summary(info, rows)
