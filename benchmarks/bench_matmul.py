@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tinykd import MLP, Adam  # noqa: E402
 from tinykd.backend import resolve  # noqa: E402
+from tinykd.binary import BinaryMLP, PackedBinaryMLP  # noqa: E402
 from tinykd.discriminator import Discriminator  # noqa: E402
 from tinykd.distill import KD, AdversarialKD, Supervised  # noqa: E402
 from tinykd.train import train_step  # noqa: E402
@@ -123,6 +124,25 @@ def torch_step(sizes, batch, rng, dropout=0.0, device="cpu"):
     return step
 
 
+def binary_rows(timer, rng, sizes=(784, 1200, 1200, 10), n=2000):
+    """Packed (XNOR-popcount) inference against the float emulation and a float32 MLP of the same shape."""
+    x = rng.random((n, sizes[0]), dtype=np.float32)
+    float_model = MLP(list(sizes), seed=0)
+    t_float = timer(lambda: float_model.forward(x))
+    rows = []
+    for mode in ("bwn", "xnor"):
+        model = BinaryMLP(list(sizes), mode=mode, seed=0)
+        packed = PackedBinaryMLP(model)
+        rows.append({"binary": mode, "sizes": list(sizes), "images": n,
+                     "packed_images_per_s": n / timer(lambda: packed.forward(x)),
+                     "emulation_images_per_s": n / timer(lambda: model.forward(x)),
+                     "float32_images_per_s": n / t_float,
+                     "packed_bytes": packed.nbytes(), "float32_bytes": 4 * float_model.count_params(),
+                     "weight_bytes_ratio": 4 * float_model.count_params(biases=False)
+                     / sum(s[2].nbytes for s in packed.steps if s[0] == "dense")})
+    return rows
+
+
 def blas_info():
     try:
         from threadpoolctl import threadpool_info
@@ -186,6 +206,10 @@ def main():
         t = timer(fn)
         rows.append({"net": net_name, "eval_images_per_s": n / t})
         print(json.dumps(rows[-1]), flush=True)
+    if xp is np:
+        rows += binary_rows(timer, rng)
+        for r in rows[-2:]:
+            print(json.dumps(r), flush=True)
     os.makedirs(args.out_dir, exist_ok=True)
     kernel = next((b.get("architecture") for b in info["blas"] if b.get("architecture")), "unknown")
     stem = os.path.join(args.out_dir, f"bench_{args.backend}_{kernel}{'_quick' if args.quick else ''}")
@@ -217,7 +241,15 @@ def summary(info, rows):
                      f"{r['kd_ms']:.2f} ({r['kd_over_supervised']:.2f}) | {r['adversarial_kd_ms']:.2f} | "
                      f"{torch_cols} |")
     lines.append("")
-    lines += [f"Evaluation, {r['net']}: {r['eval_images_per_s']:,.0f} images/s" for r in rows if "batch" not in r]
+    lines += [f"Evaluation, {r['net']}: {r['eval_images_per_s']:,.0f} images/s" for r in rows
+              if "eval_images_per_s" in r]
+    for r in rows:
+        if "binary" in r:
+            lines.append(f"Binary {r['binary'].upper()} {'-'.join(map(str, r['sizes']))}: packed "
+                         f"{r['packed_images_per_s']:,.0f} images/s, float emulation "
+                         f"{r['emulation_images_per_s']:,.0f}, float32 MLP {r['float32_images_per_s']:,.0f}; "
+                         f"{r['packed_bytes']:,} bytes packed vs {r['float32_bytes']:,} float32 "
+                         f"(weights {r['weight_bytes_ratio']:.1f}x smaller)")
     return "\n".join(lines) + "\n"
 
 
