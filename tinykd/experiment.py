@@ -244,7 +244,8 @@ def write(record, cfg):
         diff = v["w/o KD"]["mean"] - v["KD"]["mean"]
         sd = math.sqrt((v["KD"]["std"] ** 2 + v["w/o KD"]["std"] ** 2) / 2)
         ratio = diff / sd if sd else float("inf")
-        lines.append(f"KD vs w/o KD: {diff:.1f} fewer errors; pooled std {sd:.1f} ({ratio:.1f} std).")
+        lines.append(f"KD vs w/o KD: {abs(diff):.1f} {'fewer' if diff >= 0 else 'more'} errors with KD; pooled std "
+                     f"{sd:.1f} ({ratio:+.1f} std).")
     if record["note"]:
         lines.append(f"Note: {record['note']}.")
     md = "\n".join(lines) + "\n"
