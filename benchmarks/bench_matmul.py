@@ -7,8 +7,8 @@ is the GEMM bound; everything else in a step is overhead on top of it.
     python benchmarks/bench_matmul.py                 # all shapes (a few minutes on 2 cores)
     python benchmarks/bench_matmul.py --quick         # batch 128, the two report networks only
 
-Writes benchmarks/results/bench_<backend>_<BLAS kernel>.json and .md. Times are medians over repeated runs; compare ratios
-measured in one run, never absolute seconds across runs or machines.
+Writes benchmarks/results/bench_<backend>_<BLAS kernel>.json and .md. Times are medians over repeated runs;
+compare ratios measured in one run, never absolute seconds across runs or machines.
 """
 import argparse
 import json

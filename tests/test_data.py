@@ -68,7 +68,8 @@ def test_corrupted_idx_files_raise_naming_the_file(tmp_path):
         "tiny": raw[:2],
     }
     messages = {"truncated.gz": "corrupted or truncated gzip", "short-payload": "truncated or corrupted",
-                "long-payload": "truncated or corrupted", "bad-magic": "bad IDX magic", "bad-dtype": "unknown IDX dtype",
+                "long-payload": "truncated or corrupted", "bad-magic": "bad IDX magic",
+                "bad-dtype": "unknown IDX dtype",
                 "bad-ndim": "declares 9 dimensions", "tiny": "too short"}
     for name, payload in cases.items():
         path = tmp_path / name

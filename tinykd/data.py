@@ -17,7 +17,6 @@ import gzip
 import hashlib
 import http.client
 import os
-import shutil
 import sys
 import tempfile
 import urllib.error

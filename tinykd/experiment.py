@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import data as data_mod
-from .backend import resolve, to_host
+from .backend import resolve
 from .discriminator import Discriminator
 from .distill import KD, AdversarialKD, Supervised, check_pair
 from .layers import MLP
