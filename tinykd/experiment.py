@@ -87,7 +87,7 @@ class Config:
                 raise ValueError(f"{name} must be a non-negative integer (seeds and batch_size >= 1), got {value!r}")
 
 
-QUICK = dict(teacher_epochs=6, student_epochs=4, finetune_epochs=3, seeds=1, preset="quick",
+QUICK = dict(teacher_epochs=10, student_epochs=3, finetune_epochs=3, seeds=1, preset="quick",
              variants=["w/o KD", "KD", "adv. KD (report: raw, fixed, minimax)", "adv. KD + KD (logprob, alternating)"])
 
 
