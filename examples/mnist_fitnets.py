@@ -5,48 +5,34 @@ then KD on the whole student, compared with KD alone from the same random start 
 
 Writes results/mnist_fitnets.json. The teacher is the one of examples/mnist_adv_kd.py (its checkpoint is reused).
 """
-import argparse
 import json
 import os
 import sys
 import time
 
-from tinykd import MLP, Adam, data
-from tinykd.backend import resolve
-from tinykd.distill import KD, HintLoss, HintNet, teacher_hidden
-from tinykd.experiment import QUICK, Config, train_or_load
-from tinykd.train import cosine_lr, errors, fit
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _cli import common, config  # noqa: E402
+
+from tinykd import MLP, Adam  # noqa: E402
+from tinykd.backend import resolve  # noqa: E402
+from tinykd.distill import KD, HintLoss, HintNet, teacher_hidden  # noqa: E402
+from tinykd.experiment import prepare  # noqa: E402
+from tinykd.train import cosine_lr, errors, fit  # noqa: E402
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--teacher-epochs", type=int, default=None)
+    p = common(__doc__.splitlines()[0])
     p.add_argument("--hint-epochs", type=int, default=None)
     p.add_argument("--kd-epochs", type=int, default=None)
     p.add_argument("--hint-layer", type=int, default=1, help="teacher hidden layer giving the hint")
     p.add_argument("--guided-layer", type=int, default=1, help="student hidden layer it guides")
-    p.add_argument("--subset", type=int, default=0)
-    p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
-    p.add_argument("--data-dir")
-    p.add_argument("--checkpoint-dir", default="checkpoints")
-    p.add_argument("--out-dir", default="results")
     args = p.parse_args()
-    preset = dict(QUICK) if args.quick else {}
-    if args.teacher_epochs is not None:
-        preset["teacher_epochs"] = args.teacher_epochs
-    cfg = Config(**preset, subset=args.subset, backend=args.backend,
-                 data_dir=args.data_dir, checkpoint_dir=args.checkpoint_dir, out_dir=args.out_dir)
+    cfg = config(args)
     hint_epochs = args.hint_epochs if args.hint_epochs is not None else (1 if args.quick else 5)
     kd_epochs = args.kd_epochs if args.kd_epochs is not None else (3 if args.quick else 20)
     xp = resolve(cfg.backend)
-    ds = data.load("mnist", data_dir=cfg.data_dir)
-    if cfg.subset:
-        ds.x_train, ds.y_train = ds.x_train[:cfg.subset], ds.y_train[:cfg.subset]
-    dev = ds.to(xp)
-    x, y, xt, yt = dev.x_train, dev.y_train, dev.x_test, dev.y_test
-    teacher, _, _ = train_or_load(cfg, "teacher", cfg.teacher_sizes, cfg.teacher_epochs, cfg.teacher_lr,
-                                  cfg.teacher_dropout, cfg.teacher_input_dropout, cfg.jitter, x, y, xt, yt, seed=0)
+    _, (x, y, xt, yt), teacher, _ = prepare(cfg)
     hint_width = teacher.sizes[args.hint_layer]
     results = {"teacher_errors": errors(teacher, xt, yt), "hint_layer": args.hint_layer,
                "guided_layer": args.guided_layer, "hint_epochs": hint_epochs, "kd_epochs": kd_epochs}

@@ -7,7 +7,6 @@ The student is 784-1200-1200-10, the teacher's own shape: binarisation is the on
 take 2,392,800 bits (299 KB) against the float teacher's 9.6 MB. The teacher is examples/mnist_adv_kd.py's (its
 checkpoint is reused or trained). Writes results/mnist_xnor_kd.json and .md.
 """
-import argparse
 import json
 import os
 import sys
@@ -15,12 +14,16 @@ import time
 
 import numpy as np
 
-from tinykd import Adam, data
-from tinykd.backend import resolve, to_host
-from tinykd.binary import BinaryMLP, PackedBinaryMLP
-from tinykd.distill import KD, Supervised
-from tinykd.experiment import QUICK, Config, train_or_load
-from tinykd.train import cosine_lr, errors, fit
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _cli import common, config  # noqa: E402
+
+from tinykd import Adam  # noqa: E402
+from tinykd.backend import resolve, to_host  # noqa: E402
+from tinykd.binary import BinaryMLP, PackedBinaryMLP  # noqa: E402
+from tinykd.distill import KD, Supervised  # noqa: E402
+from tinykd.experiment import prepare  # noqa: E402
+from tinykd.train import cosine_lr, errors, fit  # noqa: E402
 
 
 def images_per_second(fn, x, repeats=3):
@@ -33,36 +36,19 @@ def images_per_second(fn, x, repeats=3):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
+    p = common(__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--teacher-epochs", type=int, default=None)
     p.add_argument("--sizes", type=int, nargs="+", default=[784, 1200, 1200, 10])
     p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--subset", type=int, default=0)
-    p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
-    p.add_argument("--data-dir")
-    p.add_argument("--checkpoint-dir", default="checkpoints")
-    p.add_argument("--out-dir", default="results")
     args = p.parse_args()
-    preset = dict(QUICK) if args.quick else {}
-    if args.teacher_epochs is not None:
-        preset["teacher_epochs"] = args.teacher_epochs
-    cfg = Config(**preset, subset=args.subset, backend=args.backend, data_dir=args.data_dir,
-                 checkpoint_dir=args.checkpoint_dir, out_dir=args.out_dir)
-    seeds = args.seeds or (1 if args.quick else 2)
-    epochs = args.epochs or (2 if args.quick else 15)
     if args.sizes[0] != 784 or args.sizes[-1] != 10:
         raise SystemExit("error: --sizes must start with 784 and end with 10 for MNIST")
+    cfg = config(args)
+    seeds = args.seeds or (1 if args.quick else 2)
+    epochs = args.epochs or (2 if args.quick else 15)
     xp = resolve(cfg.backend)
-    ds = data.load("mnist", data_dir=cfg.data_dir)
-    if cfg.subset:
-        ds.x_train, ds.y_train = ds.x_train[:cfg.subset], ds.y_train[:cfg.subset]
-    dev = ds.to(xp)
-    x, y, xt, yt = dev.x_train, dev.y_train, dev.x_test, dev.y_test
-    teacher, _, _ = train_or_load(cfg, "teacher", cfg.teacher_sizes, cfg.teacher_epochs, cfg.teacher_lr,
-                                  cfg.teacher_dropout, cfg.teacher_input_dropout, cfg.jitter, x, y, xt, yt, seed=0)
+    _, (x, y, xt, yt), teacher, _ = prepare(cfg)
     record = {"sizes": args.sizes, "epochs": epochs, "lr": args.lr, "seeds": seeds,
               "teacher_errors": errors(teacher, xt, yt), "runs": {}}
     xt_host = to_host(xt)

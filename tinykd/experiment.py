@@ -127,9 +127,8 @@ def logit_stats(model, x):
     return {"mean_logit": float(a.mean()), "max_abs_logit": float(abs(a).max())}
 
 
-def run(cfg):
-    """Run the protocol; returns the results record (also written as JSON and Markdown under cfg.out_dir)."""
-    t_start = time.perf_counter()
+def prepare(cfg):
+    """Load the data set (on the backend) and train or load the teacher: (dataset, (x, y, xt, yt), teacher, info)."""
     xp = resolve(cfg.backend)
     options = {"split_test": cfg.split_test} if cfg.split_test else {}
     ds = data_mod.load(cfg.dataset, data_dir=cfg.data_dir, **options)
@@ -140,20 +139,28 @@ def run(cfg):
                          f"{cfg.teacher_sizes[0]}")
     dev = ds.to(xp)
     x, y, xt, yt = dev.x_train, dev.y_train, dev.x_test, dev.y_test
-    n_test = int(xt.shape[0])
     _log(f"{ds!r} on {cfg.backend}; teacher {cfg.teacher_sizes}, student {cfg.student_sizes}")
-
-    teacher, t_sec, t_loaded = train_or_load(cfg, "teacher", cfg.teacher_sizes, cfg.teacher_epochs, cfg.teacher_lr,
+    teacher, seconds, loaded = train_or_load(cfg, "teacher", cfg.teacher_sizes, cfg.teacher_epochs, cfg.teacher_lr,
                                              cfg.teacher_dropout, cfg.teacher_input_dropout, cfg.jitter,
                                              x, y, xt, yt, seed=0)
+    info = {"errors": errors(teacher, xt, yt), "params": teacher.count_params(biases=False),
+            "params_with_biases": teacher.count_params(), "seconds": seconds, "loaded": loaded}
+    return ds, (x, y, xt, yt), teacher, info
+
+
+def run(cfg):
+    """Run the protocol; returns the results record (also written as JSON and Markdown under cfg.out_dir)."""
+    t_start = time.perf_counter()
+    xp = resolve(cfg.backend)
+    ds, (x, y, xt, yt), teacher, teacher_info = prepare(cfg)
+    n_test = int(xt.shape[0])
     student0, s_sec, s_loaded = train_or_load(cfg, "student", cfg.student_sizes, cfg.student_epochs,
                                               cfg.student_lr, 0.0, 0.0, 0, x, y, xt, yt, seed=0)
     check_pair(teacher, student0)
     record = {"config": asdict(cfg), "dataset": repr(ds), "note": ds.note, "n_test": n_test,
               "machine": {"python": platform.python_version(), "numpy": np.__version__,
                           "processor": platform.machine(), "cpus": os.cpu_count()},
-              "teacher": {"errors": errors(teacher, xt, yt), "params": teacher.count_params(biases=False),
-                          "params_with_biases": teacher.count_params(), "seconds": t_sec, "loaded": t_loaded},
+              "teacher": teacher_info,
               "student_initial": {"errors": errors(student0, xt, yt), "params": student0.count_params(biases=False),
                                   "params_with_biases": student0.count_params(), "seconds": s_sec,
                                   "loaded": s_loaded, **logit_stats(student0, xt)},
