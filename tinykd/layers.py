@@ -103,9 +103,10 @@ class Dropout:
         if not train or self.p == 0:
             self._scale = None
             return x
+        xp = get_array_module(x)
         keep = x.dtype.type(1 - self.p)
-        scale = self.rng.random(x.shape, dtype=x.dtype) < keep
-        scale = scale.astype(x.dtype)
+        scale = self.rng.random(x.shape, dtype=x.dtype)
+        xp.less(scale, keep, out=scale)  # the Bernoulli mask, written over the uniforms: no second array
         scale /= keep
         self._scale = scale
         return x * scale
