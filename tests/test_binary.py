@@ -68,7 +68,9 @@ def test_straight_through_term_is_its_definition(mode):
         np.testing.assert_array_equal(dx, dx_true)  # BWN does not binarise its input: no STE on x
 
 
-@given(n=st.integers(2, 16), a=widths, seed=seeds)
+# Batch >= 3: with two samples the normalised outputs are ±1 whatever x is, so dx vanishes (up to ε) and a
+# relative check would only measure finite-difference noise.
+@given(n=st.integers(3, 16), a=widths, seed=seeds)
 def test_batchnorm_gradients(n, a, seed):
     r = np.random.default_rng(seed)
     bn = BatchNorm(a, dtype=np.float64)
