@@ -3,7 +3,6 @@ import hashlib
 import http.server
 import os
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -337,4 +336,3 @@ def test_dataset_moves_to_the_backend_once():
     moved = ds.to(np)
     assert moved.x_train.dtype == np.float32 and moved.y_train.dtype == np.int64
     assert "train=59900, val=100, test=10000" in repr(moved)
-    assert isinstance(Path(data.REPO_DATA), Path)
