@@ -14,7 +14,7 @@ rule through them, plus the STE term. Derivations: ``docs/derivations.md`` §13�
 import numpy as np
 
 from .backend import get_array_module, resolve, to_host
-from .layers import Dense, load_npz, save_npz
+from .layers import Dense, Network, ReLU, batched, load_npz, save_npz
 
 WORD = 64  # bits per packed word
 
@@ -153,7 +153,7 @@ class BatchNorm:
         return dx
 
 
-class BinaryMLP:
+class BinaryMLP(Network):
     """A binary MLP from layer sizes.
 
     ``mode="bwn"``: [BinaryDense(bwn) → BatchNorm → ReLU] × hidden → BinaryDense(bwn).
@@ -171,8 +171,6 @@ class BinaryMLP:
             raise ValueError(f"sizes must list at least two positive integers, got {sizes}")
         self.xp, self.sizes, self.mode, self.dtype = resolve(backend), sizes, mode, np.dtype(dtype)
         rng = np.random.default_rng(seed)
-        from .layers import ReLU
-
         self.layers = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
             layer_mode = "xnor" if (mode == "xnor" and i > 0) else "bwn"
@@ -190,35 +188,11 @@ class BinaryMLP:
                 out.append((f"{type(layer).__name__.lower()}{i}.{k}", layer.params[k], layer.grads[k]))
         return out
 
-    def forward(self, x, train=False, stop=None):
-        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
-            raise ValueError(f"x must have shape (batch, {self.sizes[0]}), got {x.shape}")
-        for layer in self.layers[:stop]:
-            x = layer.forward(x, train)
-        return x
-
-    def backward(self, grad, start=None):
-        for layer in reversed(self.layers[:start]):
-            grad = layer.backward(grad)
-            if grad is None:
-                break
-        return grad
-
     def after_step(self):
         """Clip latent weights to [−1, 1]: beyond it the STE passes no gradient and the weight would be stuck."""
         for layer in self.layers:
             if isinstance(layer, BinaryDense):
                 self.xp.clip(layer.params["W"], -1, 1, out=layer.params["W"])
-
-    def predict(self, x, batch_size=10000):
-        return self.xp.concatenate([self.forward(x[i:i + batch_size]).argmax(axis=1)
-                                    for i in range(0, x.shape[0], batch_size)])
-
-    def logits(self, x, batch_size=10000):
-        return self.xp.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
-
-    def count_params(self, biases=True):
-        return sum(int(p.size) for name, p, _ in self.named_parameters() if biases or name.endswith(".W"))
 
     def save(self, path):
         arrays = {name: to_host(p) for name, p, _ in self.named_parameters()}
@@ -336,8 +310,7 @@ class PackedBinaryMLP:
         return x
 
     def predict(self, x, batch_size=10000):
-        return np.concatenate([self.forward(x[i:i + batch_size]).argmax(axis=1) for i in range(0, x.shape[0],
-                                                                                           batch_size)])
+        return batched(lambda xb: self.forward(xb).argmax(axis=1), to_host(x), batch_size)
 
     def nbytes(self):
         """Bytes of the packed model: sign words plus float32 α, biases and BatchNorm parameters/statistics."""

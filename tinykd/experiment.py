@@ -21,7 +21,7 @@ from .discriminator import Discriminator
 from .distill import KD, AdversarialKD, Supervised, check_pair
 from .layers import MLP
 from .optim import Adam
-from .train import cosine_lr, errors, fit, outputs
+from .train import cosine_lr, errors, fit
 
 SIZES = {"mnist": ([784, 1200, 1200, 10], [784, 800, 800, 10]),
          "notmnist": ([784, 1200, 1200, 1200, 10], [784, 800, 800, 800, 10]),
@@ -168,7 +168,7 @@ def run(cfg):
     _log(f"teacher errors {record['teacher']['errors']}/{n_test}; "
          f"student (initial) errors {record['student_initial']['errors']}/{n_test}")
 
-    teacher_logits = outputs(teacher.logits, x)
+    teacher_logits = teacher.logits(x)
     initial_state = student0.state_dict()
     discriminators = {}
     for name in cfg.variants:
@@ -191,7 +191,7 @@ def run(cfg):
             run_rec = {"seed": seed, "errors": errors(student, xt, yt), "seconds": time.perf_counter() - t0,
                        "final_loss": history[-1]["loss"] if history else None, **logit_stats(student, xt), **d_info}
             if d is not None:
-                run_rec["d_accuracy_after"] = d.accuracy(teacher_logits, outputs(student.logits, x))
+                run_rec["d_accuracy_after"] = d.accuracy(teacher_logits, student.logits(x))
             runs.append(run_rec)
             _log(f"  {name:48s} seed {seed}: {run_rec['errors']:5d} errors  ({run_rec['seconds']:.0f} s, "
                  f"mean logit {run_rec['mean_logit']:.3g}, max |logit| {run_rec['max_abs_logit']:.3g})")
@@ -210,7 +210,7 @@ def _pretrained_discriminator(spec, seed, teacher_logits, student0, x, xp, cache
                       seed=seed, backend=xp)
     key = "student0"
     if key not in cache:
-        cache[key] = outputs(student0.logits, x)
+        cache[key] = student0.logits(x)
     acc = d.fit(teacher_logits, cache[key], epochs=3, batch_size=256, holdout=0.2, seed=seed)
     return d, {"d_heldout_accuracy": acc}
 

@@ -119,7 +119,51 @@ class Dropout:
         return grad
 
 
-class MLP:
+def batched(fn, x, batch_size=10000):
+    """``fn`` applied to ``x`` in large batches and concatenated (evaluation, cached teacher outputs)."""
+    xp = get_array_module(x)
+    return xp.concatenate([fn(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+
+
+class Network:
+    """What every network in tinykd shares: a list of ``layers`` run forward and backward, evaluation in large
+    batches, and parameter counts. Subclasses build ``layers`` and name their parameters."""
+
+    def forward(self, x, train=False, stop=None):
+        """Logits for a batch ``x`` of shape (batch, sizes[0]); ``stop`` returns the output of layers[:stop]."""
+        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
+            raise ValueError(f"x must have shape (batch, {self.sizes[0]}), got {x.shape}")
+        if x.dtype != self.dtype:
+            raise TypeError(f"x has dtype {x.dtype} but the model is {self.dtype}; cast the data once, up front")
+        for layer in self.layers[:stop]:
+            x = layer.forward(x, train)
+        return x
+
+    def backward(self, grad, start=None):
+        """Backpropagate ``grad`` (w.r.t. the output of layers[:start], the logits by default) to every parameter.
+
+        Returns the gradient w.r.t. the network's input when its first layer computes one, else None.
+        """
+        for layer in reversed(self.layers[:start]):
+            grad = layer.backward(grad)
+            if grad is None:
+                break
+        return grad
+
+    def predict(self, x, batch_size=10000):
+        """Predicted classes, evaluated in large batches (inference mode)."""
+        return batched(lambda xb: self.forward(xb).argmax(axis=1), x, batch_size)
+
+    def logits(self, x, batch_size=10000):
+        """Inference-mode logits for a whole data set, in large batches."""
+        return batched(self.forward, x, batch_size)
+
+    def count_params(self, biases=True):
+        """Number of parameters; ``biases=False`` counts weights only (the founding report's convention)."""
+        return sum(int(p.size) for name, p, _ in self.named_parameters() if biases or name.endswith(".W"))
+
+
+class MLP(Network):
     """A multilayer perceptron from layer sizes, e.g. ``MLP([784, 1200, 1200, 10])``.
 
     Layers: [Dropout(input)] Dense ReLU [Dropout] Dense ReLU [Dropout] ... Dense (logits). The hidden layer
@@ -180,42 +224,6 @@ class MLP:
                     out.append((f"dense{k}.{name}", layer.params[name], layer.grads[name]))
                 k += 1
         return out
-
-    def count_params(self, biases=True):
-        """Number of parameters; ``biases=False`` counts weights only (the founding report's convention)."""
-        return sum(int(p.size) for name, p, _ in self.named_parameters() if biases or name.endswith(".W"))
-
-    # ------------------------------------------------------------------------------------------------ passes
-    def forward(self, x, train=False, stop=None):
-        """Logits for a batch ``x`` of shape (batch, sizes[0]); ``stop`` returns the output of layers[:stop]."""
-        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
-            raise ValueError(f"x must have shape (batch, {self.sizes[0]}), got {x.shape}")
-        if x.dtype != self.dtype:
-            raise TypeError(f"x has dtype {x.dtype} but the model is {self.dtype}; cast the data once, up front")
-        for layer in self.layers[:stop]:
-            x = layer.forward(x, train)
-        return x
-
-    def backward(self, grad, start=None):
-        """Backpropagate ``grad`` (w.r.t. the output of layers[:start], the logits by default) to every parameter.
-
-        Returns the gradient w.r.t. the network's input when built with ``input_grad=True``, else None.
-        """
-        for layer in reversed(self.layers[:start]):
-            grad = layer.backward(grad)
-            if grad is None:
-                break
-        return grad
-
-    def predict(self, x, batch_size=10000):
-        """Predicted classes, evaluated in large batches (inference mode)."""
-        xp = self.xp
-        return xp.concatenate([self.forward(x[i:i + batch_size]).argmax(axis=1)
-                               for i in range(0, x.shape[0], batch_size)])
-
-    def logits(self, x, batch_size=10000):
-        """Inference-mode logits for a whole data set, in large batches."""
-        return self.xp.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
 
     # ------------------------------------------------------------------------------------------ save / load
     def state_dict(self):

@@ -14,7 +14,7 @@ import numpy as np
 
 from .backend import get_array_module, to_host
 from .data import batches, jitter
-from .layers import load_npz, save_npz
+from .layers import batched, load_npz, save_npz
 
 
 class TrainingError(RuntimeError):
@@ -24,12 +24,6 @@ class TrainingError(RuntimeError):
 def errors(model, x, y, batch_size=10000):
     """Number of misclassified samples (inference mode, large batches)."""
     return int((model.predict(x, batch_size) != y).sum())
-
-
-def outputs(fn, x, batch_size=10000):
-    """``fn`` applied to ``x`` in large batches and concatenated (for caching a teacher's outputs)."""
-    xp = get_array_module(x)
-    return xp.concatenate([fn(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
 
 
 def cosine_lr(base_lr, epochs, final_fraction=0.01):
@@ -83,7 +77,7 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
         if progress:
             print(f"[{label}] resumed from {checkpoint} after epoch {start}", file=sys.stderr)
     use_teacher = teacher is not None and getattr(objective, "needs_teacher", False)
-    cached = outputs(teacher, x) if use_teacher and cache_teacher and not jitter_pixels else None
+    cached = batched(teacher, x) if use_teacher and cache_teacher and not jitter_pixels else None
     arrays = (x, y) if cached is None else (x, y, cached)
     steps = -(-x.shape[0] // batch_size)
     for epoch in range(start, epochs):
