@@ -55,6 +55,11 @@ def test_cached_teacher_gives_the_same_losses(small):
         histories.append(fit(student, KD(4.0, 1.0), Adam(student), x, y, 2, 100, teacher=teacher.logits,
                              cache_teacher=cache, progress=False))
     assert [h["loss"] for h in histories[0]] == pytest.approx([h["loss"] for h in histories[1]], rel=1e-6)
+    student = MLP([784, 16, 10], seed=3)  # the same, from teacher logits computed beforehand
+    given = fit(student, KD(4.0, 1.0), Adam(student), x, y, 2, 100, teacher=teacher.logits(x), progress=False)
+    assert [h["loss"] for h in given] == [h["loss"] for h in histories[0]]
+    with pytest.raises(ValueError, match="one row per sample"):
+        fit(student, KD(), Adam(student), x, y, 1, 100, teacher=teacher.logits(x[:10]), progress=False)
 
 
 def test_nan_stops_with_epoch_and_step(small, tmp_path):

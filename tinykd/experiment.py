@@ -185,7 +185,7 @@ def run(cfg):
             objective = make(d)
             t0 = time.perf_counter()
             history = fit(student, objective, Adam(student, lr=cfg.finetune_lr), x, y, cfg.finetune_epochs,
-                          cfg.batch_size, teacher=teacher.logits, lr_schedule=cosine_lr(cfg.finetune_lr,
+                          cfg.batch_size, teacher=teacher_logits, lr_schedule=cosine_lr(cfg.finetune_lr,
                                                                                          cfg.finetune_epochs),
                           seed=100 + seed, label=f"{name} seed {seed}", progress=False)
             run_rec = {"seed": seed, "errors": errors(student, xt, yt), "seconds": time.perf_counter() - t0,

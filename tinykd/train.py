@@ -52,7 +52,8 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
         resume=False, progress=True, label="train", cache_teacher=True):
     """Train ``model`` on (x, y) for ``epochs``; returns the history, one dict per epoch.
 
-    ``teacher``: a function x -> teacher outputs (logits or a hint layer) for objectives that need them.
+    ``teacher``: a function x -> teacher outputs (logits or a hint layer) for objectives that need them, or those
+    outputs already computed for every row of ``x`` (then nothing is recomputed; not with jitter).
     ``x_eval, y_eval``: counted as errors after each epoch by ``eval_model`` (default ``model``).
     ``lr_schedule``: a function epoch -> learning rate. ``jitter_pixels``: random translation per batch.
     ``cache_teacher``: compute the teacher's outputs once (ignored with jitter, where they change every batch).
@@ -77,7 +78,13 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
         if progress:
             print(f"[{label}] resumed from {checkpoint} after epoch {start}", file=sys.stderr)
     use_teacher = teacher is not None and getattr(objective, "needs_teacher", False)
-    cached = batched(teacher, x) if use_teacher and cache_teacher and not jitter_pixels else None
+    if use_teacher and hasattr(teacher, "shape"):
+        if teacher.shape[0] != x.shape[0] or jitter_pixels:
+            raise ValueError(f"precomputed teacher outputs must have one row per sample ({x.shape[0]}, got "
+                             f"{teacher.shape[0]}) and cannot follow jittered inputs; pass a function instead")
+        cached = teacher
+    else:
+        cached = batched(teacher, x) if use_teacher and cache_teacher and not jitter_pixels else None
     arrays = (x, y) if cached is None else (x, y, cached)
     steps = -(-x.shape[0] // batch_size)
     for epoch in range(start, epochs):
