@@ -51,20 +51,20 @@ _MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann
 _NOTMNIST_MIRROR = "https://github.com/davidflanagan/notMNIST-to-MNIST/raw/master/"
 _SVHN_MIRROR = "http://ufldl.stanford.edu/housenumbers/"
 
+
+
+def _mnist(key, content_md5, gz_md5):
+    """An MNIST file: MD5 of its uncompressed content, and of the .gz as published on the mirrors."""
+    name = MNIST_FILES[key]
+    return Resource(name, content_md5, tuple(m + name + ".gz" for m in _MNIST_MIRRORS), gz_md5)
+
+
 REGISTRY = {
     "mnist": {
-        "train_images": Resource("train-images-idx3-ubyte", "6bbc9ace898e44ae57da46a324031adb",
-                                 tuple(m + "train-images-idx3-ubyte.gz" for m in _MNIST_MIRRORS),
-                                 "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-        "train_labels": Resource("train-labels-idx1-ubyte", "a25bea736e30d166cdddb491f175f624",
-                                 tuple(m + "train-labels-idx1-ubyte.gz" for m in _MNIST_MIRRORS),
-                                 "d53e105ee54ea40749a09fcbcd1e9432"),
-        "test_images": Resource("t10k-images-idx3-ubyte", "2646ac647ad5339dbf082846283269ea",
-                                tuple(m + "t10k-images-idx3-ubyte.gz" for m in _MNIST_MIRRORS),
-                                "9fb629c4189551a2d022fa330f9573f3"),
-        "test_labels": Resource("t10k-labels-idx1-ubyte", "27ae3e4e09519cfbb04c329615203637",
-                                tuple(m + "t10k-labels-idx1-ubyte.gz" for m in _MNIST_MIRRORS),
-                                "ec29112dd5afa0611ce80d1b7f02629c"),
+        "train_images": _mnist("train_images", "6bbc9ace898e44ae57da46a324031adb", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        "train_labels": _mnist("train_labels", "a25bea736e30d166cdddb491f175f624", "d53e105ee54ea40749a09fcbcd1e9432"),
+        "test_images": _mnist("test_images", "2646ac647ad5339dbf082846283269ea", "9fb629c4189551a2d022fa330f9573f3"),
+        "test_labels": _mnist("test_labels", "27ae3e4e09519cfbb04c329615203637", "ec29112dd5afa0611ce80d1b7f02629c"),
     },
     # notMNIST (Yaroslav Bulatov) as converted to IDX by the notMNIST-to-MNIST project. The test split's MD5s
     # were computed here from a verified copy; the project publishes no checksums for its training split, so
