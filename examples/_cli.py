@@ -1,45 +1,136 @@
-"""Command-line options shared by the Table 1 examples."""
+"""Command-line options shared by the examples, and how they report a user's mistake: one line, exit code 2."""
 import argparse
+import sys
 
-from tinykd.experiment import QUICK, VARIANTS, Config
+from tinykd.checkpoint import CheckpointError
+from tinykd.data import DataError
+from tinykd.experiment import PRESETS, VARIANTS, Config, ConfigError
+from tinykd.report import OutputError
+from tinykd.train import TrainingError
+
+# What a user can get wrong (arguments, data, folders, checkpoints): said in one line, never a traceback.
+USER_ERRORS = (ConfigError, DataError, CheckpointError, OutputError)
 
 
-def common(description):
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """--help shows the example's whole docstring as written, and every option's default (options whose default
+    depends on the preset say so in their own help)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" not in text and action.default not in (None, False, argparse.SUPPRESS):
+            text += f" (default: {action.default})"
+        return text.strip()
+
+
+def _count(low):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+    return parse
+
+
+def common(doc, dataset_choice=False):
     """Options every example shares: preset, backend, data, teacher budget, where checkpoints and results go."""
-    p = argparse.ArgumentParser(description=description)
-    p.add_argument("--quick", action="store_true", help="a few epochs of everything (minutes, not an hour)")
-    p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
-    p.add_argument("--data-dir", help="folder holding the data set's files (searched first)")
-    p.add_argument("--teacher-epochs", type=int)
-    p.add_argument("--subset", type=int, default=0, help="train on the first N training images (smoke tests)")
-    p.add_argument("--checkpoint-dir", default="checkpoints")
-    p.add_argument("--out-dir", default="results")
-    return p
-
-
-def parser(description, dataset_choice=False):
-    """The Table 1 examples' options."""
-    p = common(description)
+    p = argparse.ArgumentParser(description=doc, formatter_class=_Formatter)
+    p.add_argument("--quick", action="store_true", help="the quick preset: a few epochs of everything")
+    p.add_argument("--backend", choices=["numpy", "cupy"], default=None,
+                   help="array backend (default: $TINYKD_BACKEND, else numpy)")
     if dataset_choice:
-        p.add_argument("--dataset", choices=["mnist", "notmnist", "svhn"], default="mnist")
-    p.add_argument("--seeds", type=int, help="student seeds per main variant (default 3; 1 with --quick)")
-    p.add_argument("--split-test", type=float, help="notMNIST without its training split: split the test file")
-    p.add_argument("--student-epochs", type=int)
-    p.add_argument("--finetune-epochs", type=int)
-    p.add_argument("--variants", nargs="+", choices=list(VARIANTS), metavar="VARIANT",
-                   help="which student variants to run: " + "; ".join(VARIANTS))
+        p.add_argument("--dataset", choices=["mnist", "notmnist", "svhn"], default="mnist",
+                       help="the data set, and the recipe (network sizes) it comes with")
+    else:
+        p.set_defaults(dataset="mnist")
+    p.add_argument("--data", metavar="PATH",
+                   help="your own data instead of the named set: a folder of the four MNIST-named IDX files, or an "
+                        ".npz with x_train, y_train, x_test, y_test (not checksummed; fingerprinted in the results)")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="the folder holding the named data set's files (only it is searched; default: the search "
+                        "order in the README)")
+    p.add_argument("--val", type=_count(0), metavar="N",
+                   help="training images held out for validation, stratified (default: 1/12 of the training set, "
+                        "5,000 for MNIST; 0: none)")
+    p.add_argument("--teacher-epochs", type=_count(0), metavar="N", help="teacher epochs (default 60; 10 with --quick)")
+    p.add_argument("--subset", type=_count(1), metavar="N",
+                   help="train on the first N training images only (default: all)")
+    p.add_argument("--checkpoint-dir", default="checkpoints", metavar="DIR", help="trained networks, reused when "
+                   "data and settings match")
+    p.add_argument("--out-dir", default="results", metavar="DIR", help="results (JSON and Markdown)")
     return p
 
 
-def config(args, dataset="mnist"):
-    """A ``Config`` from parsed options (the ``--quick`` preset first, explicit options over it)."""
-    kw = dict(QUICK) if args.quick else {}
-    for name in ("seeds", "teacher_epochs", "student_epochs", "finetune_epochs", "variants"):
+def parser(doc, dataset_choice=False):
+    """The Table 1 examples' options."""
+    p = common(doc, dataset_choice)
+    p.add_argument("--seeds", type=_count(1), metavar="N",
+                   help="student seeds per main variant (default 3; 1 with --quick)")
+    if dataset_choice:
+        p.add_argument("--split-test", type=float, metavar="FRACTION",
+                       help="notMNIST without its training split: split its test file, this fraction for testing")
+    p.add_argument("--student-epochs", type=_count(0), metavar="N",
+                   help="S (initial) epochs (default 20; 3 with --quick)")
+    p.add_argument("--finetune-epochs", type=_count(0), metavar="N",
+                   help="each student variant's epochs from S (initial) (default 15; 3 with --quick)")
+    p.add_argument("--variants", nargs="+", choices=list(VARIANTS), metavar="ID",
+                   help="student variants to run, by id (default: all; four with --quick): " +
+                        "; ".join(f"{k} = {v.name}" for k, v in VARIANTS.items()))
+    return p
+
+
+def config(p, args):
+    """A ``Config`` from parsed options (the ``--quick`` preset first, explicit options over it); a bad
+    combination ends the program with one ``error:`` line and exit code 2."""
+    kw = dict(PRESETS["quick"]) if args.quick else {}
+    for name in ("seeds", "teacher_epochs", "student_epochs", "finetune_epochs", "variants", "val", "split_test"):
         if getattr(args, name, None) is not None:
             kw[name] = getattr(args, name)
+    return guarded(p, lambda: Config(dataset=args.dataset, data=args.data, data_dir=args.data_dir,
+                                     backend=args.backend, subset=args.subset or 0,
+                                     checkpoint_dir=args.checkpoint_dir, out_dir=args.out_dir, **kw))
+
+
+TEACHER_SETTINGS = ("dataset", "data", "val", "val_seed", "subset", "teacher_sizes", "teacher_epochs", "batch_size",
+                    "teacher_lr", "teacher_dropout", "teacher_input_dropout", "jitter")
+
+
+def deviations(cfg, args, defaults):
+    """What an example's run changes from its preset: the teacher's settings and data (from ``cfg``) and the
+    example's own options that differ from ``defaults`` (a dict of option -> preset value)."""
+    out = {k: v for k, v in cfg.deviations().items() if k in TEACHER_SETTINGS}
+    out.update({k: getattr(args, k) for k, v in defaults.items() if getattr(args, k) != v})
+    return out
+
+
+def guarded(p, fn):
+    """Run ``fn``; a user's mistake becomes ``<prog>: error: <one line>`` and exit code 2, a training failure
+    ``<prog>: error: ...`` and exit code 1. Anything else is a bug and keeps its traceback."""
     try:
-        return Config(dataset=getattr(args, "dataset", dataset), backend=args.backend, data_dir=args.data_dir,
-                      split_test=getattr(args, "split_test", None), subset=args.subset,
-                      checkpoint_dir=args.checkpoint_dir, out_dir=args.out_dir, **kw)
-    except (ValueError, TypeError) as e:
-        raise SystemExit(f"error: {e}") from None
+        return fn()
+    except USER_ERRORS as e:
+        p.exit(2, f"{p.prog}: error: {_one_line(e)}\n")
+    except TrainingError as e:
+        p.exit(1, f"{p.prog}: error: {_one_line(e)}\n")
+
+
+def _one_line(e):
+    return " ".join(str(e).split())
+
+
+def main(doc, body, dataset_choice=False, extra=None, argv=None):
+    """Parse the options (``extra(parser)`` adds an example's own instead of the Table 1 ones), build the config,
+    and run ``body(cfg, args)``."""
+    p = parser(doc, dataset_choice) if extra is None else common(doc)
+    if extra is not None:
+        extra(p)
+    args = p.parse_args(argv)
+    cfg = config(p, args)
+    return guarded(p, lambda: body(cfg, args))
+
+
+if __name__ == "__main__":
+    sys.exit("this module holds the examples' shared options; run an example instead")

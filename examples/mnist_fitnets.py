@@ -3,57 +3,78 @@ then KD on the whole student, compared with KD alone from the same random start 
 
     python examples/mnist_fitnets.py [--quick]
 
-Writes results/mnist_fitnets.json. The teacher is the one of examples/mnist_adv_kd.py (its checkpoint is reused).
+The teacher is the one of examples/mnist_adv_kd.py (its checkpoint is reused when data and settings match).
+Validation errors are recorded per epoch; test errors are counted once per final model.
+Writes results/mnist_fitnets.json and .md (mnist_fitnets_quick.* with --quick; other runs _custom-<hash>).
 """
-import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _cli import common, config  # noqa: E402
+from _cli import deviations, main  # noqa: E402
 
-from tinykd import MLP, Adam  # noqa: E402
+from tinykd import MLP, Adam, report  # noqa: E402
 from tinykd.backend import resolve  # noqa: E402
 from tinykd.distill import KD, HintLoss, HintNet, teacher_hidden  # noqa: E402
 from tinykd.experiment import prepare  # noqa: E402
 from tinykd.train import cosine_lr, errors, fit  # noqa: E402
 
+PRESET = {False: {"hint_epochs": 5, "kd_epochs": 20, "hint_layer": 1, "guided_layer": 1},
+          True: {"hint_epochs": 1, "kd_epochs": 3, "hint_layer": 1, "guided_layer": 1}}
 
-def main():
-    p = common(__doc__.splitlines()[0])
-    p.add_argument("--hint-epochs", type=int, default=None)
-    p.add_argument("--kd-epochs", type=int, default=None)
+
+def options(p):
+    p.add_argument("--hint-epochs", type=int, help="stage 1 epochs (default 5; 1 with --quick)")
+    p.add_argument("--kd-epochs", type=int, help="stage 2 epochs (default 20; 3 with --quick)")
     p.add_argument("--hint-layer", type=int, default=1, help="teacher hidden layer giving the hint")
     p.add_argument("--guided-layer", type=int, default=1, help="student hidden layer it guides")
-    args = p.parse_args()
-    cfg = config(args)
-    hint_epochs = args.hint_epochs if args.hint_epochs is not None else (1 if args.quick else 5)
-    kd_epochs = args.kd_epochs if args.kd_epochs is not None else (3 if args.quick else 20)
+
+
+def body(cfg, args):
+    preset = PRESET[args.quick]
+    for k in ("hint_epochs", "kd_epochs"):
+        if getattr(args, k) is None:
+            setattr(args, k, preset[k])
+    out = report.stem(cfg.out_dir, f"mnist_fitnets{'_quick' if args.quick else ''}", deviations(cfg, args, preset))
     xp = resolve(cfg.backend)
-    _, (x, y, xt, yt), teacher, _ = prepare(cfg)
+    _, (x, y, xv, yv, xt, yt), teacher, d, t_rec = prepare(cfg)
     hint_width = teacher.sizes[args.hint_layer]
-    results = {"teacher_errors": errors(teacher, xt, yt), "hint_layer": args.hint_layer,
-               "guided_layer": args.guided_layer, "hint_epochs": hint_epochs, "kd_epochs": kd_epochs}
+    record = {"data": d, "teacher": t_rec, "hint_layer": args.hint_layer, "guided_layer": args.guided_layer,
+              "hint_epochs": args.hint_epochs, "kd_epochs": args.kd_epochs, "runs": {}}
     kd = KD(temperature=4.0, weight=0.9, form="hinton")
     for name, hinted in (("KD only", False), ("FitNets: hints, then KD", True)):
         student = MLP(cfg.student_sizes, seed=1, backend=xp)
         t0 = time.perf_counter()
         if hinted:
             net = HintNet(student, args.guided_layer, hint_width, seed=2)
-            fit(net, HintLoss(), Adam(net, lr=1e-3), x, y, hint_epochs, cfg.batch_size,
+            fit(net, HintLoss(), Adam(net, lr=1e-3), x, y, args.hint_epochs, cfg.batch_size,
                 teacher=teacher_hidden(teacher, args.hint_layer), label="hints")
         # the same total budget: KD alone gets the hint epochs too
-        epochs = kd_epochs + (0 if hinted else hint_epochs)
-        fit(student, kd, Adam(student, lr=1e-3), x, y, epochs, cfg.batch_size, teacher=teacher.logits,
-            lr_schedule=cosine_lr(1e-3, epochs), x_eval=xt, y_eval=yt, label=name)
-        results[name] = {"errors": errors(student, xt, yt), "seconds": time.perf_counter() - t0}
-        print(f"{name}: {results[name]['errors']} errors out of {xt.shape[0]}", flush=True)
-    os.makedirs(cfg.out_dir, exist_ok=True)
-    with open(os.path.join(cfg.out_dir, f"mnist_fitnets{'_quick' if args.quick else ''}.json"), "w") as f:
-        json.dump(results, f, indent=1)
+        epochs = args.kd_epochs + (0 if hinted else args.hint_epochs)
+        history = fit(student, kd, Adam(student, lr=1e-3), x, y, epochs, cfg.batch_size, teacher=teacher.logits,
+                      lr_schedule=cosine_lr(1e-3, epochs), x_val=xv, y_val=yv, label=name)
+        record["runs"][name] = {"errors": errors(student, xt, yt), "seconds": time.perf_counter() - t0,
+                                "validation_errors": history[-1].get("val_errors") if history else None,
+                                "history": history}
+        print(f"{name}: {record['runs'][name]['errors']} errors out of {xt.shape[0]}", flush=True)
+        report.write(out, record, markdown(record, cfg, deviations(cfg, args, preset)))
+    print(markdown(record, cfg, deviations(cfg, args, preset)))
+
+
+def markdown(r, cfg, dev):
+    lines = [f"FitNets on MNIST: hints from teacher layer {r['hint_layer']} to student layer {r['guided_layer']} for "
+             f"{r['hint_epochs']} epochs, then KD (τ = 4, a = 0.9) for {r['kd_epochs']}; KD alone for both budgets "
+             "together. Test errors out of "
+             f"{r['data']['n_test']:,} (one seed each).", ""]
+    lines += report.data_lines(r["data"], "quick" if cfg.preset == "quick" else "full", dev)
+    lines += ["", "| student | test errors | validation errors | seconds |", "|---|---|---|---|"]
+    for name, run in r["runs"].items():
+        lines.append(f"| {name} | {run['errors']} | {run['validation_errors']} | {run['seconds']:.0f} |")
+    lines.append(f"\nTeacher: {r['teacher']['errors']} test errors, {r['teacher']['validation_errors']} on validation.")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(__doc__, body, extra=options)

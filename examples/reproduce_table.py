@@ -3,15 +3,17 @@ MNIST 784-1200-1200-10 vs 784-800-800-10; notMNIST 3x1200 vs 3x800; SVHN (28x28 
 
     python examples/reproduce_table.py --dataset notmnist --split-test 0.5
     python examples/reproduce_table.py --dataset svhn       # downloads SVHN (~600 MB) on first use
+
+Writes results/<dataset>_table.json and .md (see examples/mnist_adv_kd.py for the naming of other runs).
 """
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _cli import config, parser  # noqa: E402
+from _cli import main  # noqa: E402
 
 from tinykd.experiment import run  # noqa: E402
 
 if __name__ == "__main__":
-    run(config(parser(__doc__.splitlines()[0], dataset_choice=True).parse_args()))
+    main(__doc__, lambda cfg, args: run(cfg), dataset_choice=True)

@@ -2,14 +2,19 @@ import gzip
 import hashlib
 import http.server
 import os
+import re
+import shutil
 import threading
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
+from hypothesis import given, strategies as st
 
 from conftest import SHARED_DATA
-from tinykd import data
+from tinykd import backend, data
 from tinykd.data import DataError
 
 
@@ -88,23 +93,76 @@ def test_checksum_mismatch_is_caught(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------------------------ search and download
 def test_search_order(tmp_path, monkeypatch):
+    # without data_dir: $TINYKD_DATA, the repository's data/, the cache, in that order
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("TINYKD_DATA", str(tmp_path / "env"))
     monkeypatch.setattr(data, "REPO_DATA", tmp_path / "repo")
-    places = [tmp_path / "explicit", tmp_path / "env" / "mnist", tmp_path / "repo" / "mnist",
-              tmp_path / "cache" / "tinykd" / "mnist"]
+    places = [tmp_path / "env" / "mnist", tmp_path / "repo" / "mnist", tmp_path / "cache" / "tinykd" / "mnist"]
     for p in places:
         write_mnist_folder(p, n_train=1, n_test=1)
     for expected in places:
-        found = data.locate("mnist", "train_images", data_dir=tmp_path / "explicit", download=False)
-        assert found.parent == expected
+        assert data.locate("mnist", "train_images", download=False).parent == expected
         for f in expected.iterdir():
             f.unlink()
     with pytest.raises(DataError) as e:
-        data.locate("mnist", "train_images", data_dir=tmp_path / "explicit", download=False)
-    for p in places:
-        assert str(p) in str(e.value)
-    assert "downloading is off" in str(e.value) and "TINYKD_DATA" in str(e.value)
+        data.locate("mnist", "train_images", download=False)
+    message = str(e.value)
+    assert all(str(p) in message for p in places)
+    assert "downloading is off" in message and "TINYKD_DATA" in message and "\n" not in message
+    # with data_dir: the folder itself, then data_dir/<name>/
+    explicit = tmp_path / "explicit"
+    write_mnist_folder(explicit, n_train=1, n_test=1)
+    write_mnist_folder(explicit / "mnist", n_train=1, n_test=1)
+    assert data.locate("mnist", "train_images", data_dir=explicit).parent == explicit
+    for f in explicit.glob("*.gz"):
+        f.unlink()
+    assert data.locate("mnist", "train_images", data_dir=explicit).parent == explicit / "mnist"
+
+
+def test_explicit_data_dir_is_searched_alone_and_never_downloads(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("TINYKD_DATA", str(tmp_path / "env"))
+    monkeypatch.delenv("TINYKD_OFFLINE")  # downloading would be allowed, were data_dir not given
+    monkeypatch.setattr(data, "fetch", lambda *a, **k: pytest.fail("downloaded although data_dir was given"))
+    (tmp_path / "empty").mkdir()
+    for folder in (tmp_path / "empty", tmp_path / "missing"):  # the repository's MNIST must not stand in
+        with pytest.raises(DataError) as e:
+            data.load("mnist", data_dir=folder)
+        message = str(e.value)
+        assert "\n" not in message and str(folder) in message and str(folder / "mnist") in message
+        assert all(f in message for f in data.MNIST_FILES.values())
+        assert "leave out data_dir" in message
+    assert "does not exist" in message
+    partial = tmp_path / "partial"
+    write_mnist_folder(partial)
+    for f in partial.glob("t10k-*"):
+        f.unlink()
+    with pytest.raises(DataError) as e:
+        data.load("mnist", data_dir=partial)
+    message = str(e.value)
+    assert "t10k-images-idx3-ubyte" in message and "t10k-labels-idx1-ubyte" in message
+    assert "train-images" not in message.split(" not found")[0]
+
+
+def test_notmnist_explicit_folder_splits_only_its_own_test_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("TINYKD_DATA", raising=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError) as e:  # not the repository's test file
+        data.load("notmnist", data_dir=tmp_path / "empty", split_test=0.5)
+    assert str(tmp_path / "empty") in str(e.value) and "t10k-images-idx3-ubyte" in str(e.value)
+    mine = tmp_path / "mine" / "notmnist"
+    shutil.copytree(data.REPO_DATA / "notmnist", mine)
+    ds = data.load("notmnist", data_dir=tmp_path / "mine", split_test=0.5)
+    assert ds.x_train.shape == (5000, 784) and ds.source == str(mine.resolve())
+    with pytest.raises(DataError, match="training split is missing") as e:
+        data.load("notmnist", data_dir=tmp_path / "mine")
+    assert "\n" not in str(e.value) and str(mine) in str(e.value)
+    # a training split that is there but damaged is an error, never a reason to split the test file
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (mine / name).write_bytes(b"junk")
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz: bad IDX magic"):
+        data.load("notmnist", data_dir=tmp_path / "mine", split_test=0.5)
 
 
 class _Server:
@@ -262,6 +320,74 @@ def test_bring_your_own_folder_and_arrays(tmp_path):
         data.from_arrays(np.zeros((2, 3)), np.array([0.0, 1.0]), np.zeros((1, 3)), np.array([0]))
 
 
+def test_your_own_npz(tmp_path):
+    r = np.random.default_rng(0)
+    x, y = fake_images(30), r.integers(0, 3, 30)
+    path = tmp_path / "letters.npz"
+    np.savez(path, x_train=x[:20], y_train=y[:20], x_test=x[20:], y_test=y[20:], classes=np.array(["a", "b", "c"]))
+    ds = data.load(path)
+    assert ds.name == "letters" and ds.classes == ["a", "b", "c"] and ds.source == str(path.resolve())
+    assert ds.x_train.shape == (20, 784) and ds.input_shape == (28, 28) and ds.x_val is None
+    np.testing.assert_array_equal(ds.x_train, x[:20].reshape(20, -1) / np.float32(255))
+    np.testing.assert_array_equal(ds.y_test, y[20:])
+    named = data.load(str(path), name="mydigits", val=6)
+    assert named.name == "mydigits" and named.x_val.shape == (6, 784) and named.x_train.shape == (14, 784)
+    with_val = tmp_path / "with_val.npz"
+    np.savez(with_val, x_train=x[:15], y_train=y[:15], x_val=x[15:20], y_val=y[15:20], x_test=x[20:], y_test=y[20:])
+    ds = data.load(with_val)
+    np.testing.assert_array_equal(ds.y_val, y[15:20])
+    assert ds.classes == ["0", "1", "2"]
+    with pytest.raises(ValueError, match="already has a validation split"):
+        data.load(with_val, val=5)
+
+
+def test_bad_own_data_is_a_one_line_error_naming_the_path(tmp_path):
+    good = dict(x_train=np.zeros((4, 2, 2), np.uint8), y_train=np.arange(4) % 2, x_test=np.zeros((2, 2, 2), np.uint8),
+                y_test=np.array([0, 1]))
+    no_y_test = {k: v for k, v in good.items() if k != "y_test"}
+    cases = {"no_key.npz": (no_y_test, "missing y_test"),
+             "typo.npz": ({**good, "x_vall": np.zeros((1, 2, 2))}, "unexpected x_vall"),
+             "flat.npz": ({**good, "x_train": np.zeros(4)}, "at least 2 dimensions"),
+             "rows.npz": ({**good, "y_train": np.arange(3)}, "the same N"),
+             "float_labels.npz": ({**good, "y_train": np.zeros(4)}, "integer class indices"),
+             "half_val.npz": ({**good, "x_val": np.zeros((1, 2, 2))}, "x_val and y_val go together"),
+             "int_classes.npz": ({**good, "classes": np.arange(2)}, "classes must be a 1-D array of strings"),
+             "few_classes.npz": ({**good, "classes": np.array(["only"])}, "labels outside"),
+             "objects.npz": ({**good, "classes": np.array(["a", 1], dtype=object)}, "cannot be read")}
+    for fname, (arrays, message) in cases.items():
+        np.savez(tmp_path / fname, **arrays)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip file")
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    (tmp_path / "one.npy").rename(tmp_path / "one.npz")
+    (tmp_path / "notes.txt").write_text("hello")
+    folder = tmp_path / "folder"
+    write_mnist_folder(folder)
+    for f in folder.glob("t10k-*"):
+        f.unlink()
+    cases.update({"junk.npz": (None, "not a readable .npz file"), "one.npz": (None, "holds one array"),
+                  "notes.txt": (None, "neither a folder nor a .npz"), "nowhere": (None, "does not exist"),
+                  "folder": (None, re.escape("missing t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]"))})
+    for fname, (_, message) in cases.items():
+        with pytest.raises(DataError, match=message) as e:
+            data.load(tmp_path / fname)
+        assert str(tmp_path / fname) in str(e.value) and "\n" not in str(e.value), fname
+
+
+def test_a_registered_name_is_always_the_named_data_set(tmp_path, monkeypatch):
+    write_mnist_folder(tmp_path / "mnist")
+    monkeypatch.chdir(tmp_path)
+    ds = data.load("MNIST")  # the folder ./mnist does not shadow the named data set
+    assert ds.x_train.shape == (60000, 784) and ds.source == str(data.REPO_DATA / "mnist")
+    mine = data.load(Path("mnist"))  # a Path is always a path
+    assert mine.x_train.shape == (50, 784) and mine.name == "mnist"
+    assert mine.source == str((tmp_path / "mnist").resolve())
+    assert data.load("./mnist", name="mydigits").name == "mydigits"
+    with pytest.raises(TypeError, match="name= is for your own data"):
+        data.load("mnist", name="x")
+    with pytest.raises(TypeError, match="data_dir is for the named data sets"):
+        data.load("./mnist", data_dir=tmp_path)
+
+
 def test_labels_outside_0_9_in_idx(tmp_path):
     write_mnist_folder(tmp_path)
     data.write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.full(50, 12, np.uint8))
@@ -336,3 +462,136 @@ def test_dataset_moves_to_the_backend_once():
     moved = ds.to(np)
     assert moved.x_train.dtype == np.float32 and moved.y_train.dtype == np.int64
     assert "train=59900, val=100, test=10000" in repr(moved)
+
+
+# ------------------------------------------------------------------------------------- provenance, subsets
+def small(n=12, n_test=4, seed=0):
+    r = np.random.default_rng(seed)
+    return data.from_arrays(r.random((n, 3, 2)), r.integers(0, 3, n), r.random((n_test, 3, 2)),
+                            r.integers(0, 3, n_test))
+
+
+def test_source_says_where_the_data_came_from(tmp_path):
+    ds = data.load("mnist")
+    assert ds.source == str(data.REPO_DATA / "mnist") and Path(ds.source).is_absolute()
+    assert ds.to(np).source == ds.source and ds.subset(10).source == ds.source
+    assert data.preprocess(ds, val=10).source == ds.source
+    assert small().source == "arrays"
+
+
+def test_fingerprint_is_the_content_not_the_path(tmp_path, monkeypatch):
+    ds = data.load("mnist")
+    fp = ds.fingerprint()
+    assert len(fp) == 64 and int(fp, 16) >= 0
+    shutil.copytree(data.REPO_DATA / "mnist", tmp_path / "copy")
+    monkeypatch.setenv("TINYKD_DATA", str(tmp_path / "elsewhere"))
+    shutil.copytree(data.REPO_DATA / "mnist", tmp_path / "elsewhere" / "mnist")
+    again = data.load("mnist")
+    assert again.source == str(tmp_path / "elsewhere" / "mnist")
+    assert again.fingerprint() == fp == data.load(tmp_path / "copy").fingerprint() == ds.to(np).fingerprint()
+    variants = [ds.subset(59999), ds.subset(100), data.preprocess(ds, val=100, seed=0),
+                data.preprocess(ds, val=100, seed=1), data.preprocess(ds, val=101, seed=0),
+                data.preprocess(ds, standardize=True), ds.to(np, np.float64), replace(ds, classes=ds.classes + ["x"]),
+                replace(ds, input_shape=(784,)), replace(ds, x_train=ds.x_test, y_train=ds.y_test, x_test=ds.x_train,
+                                                          y_test=ds.y_train),
+                data.load("notmnist", split_test=0.5)]
+    fps = [v.fingerprint() for v in variants]
+    assert len(set(fps + [fp])) == len(variants) + 1
+    assert ds.fingerprint() == fp  # nothing above touched the original
+
+
+def test_fingerprint_marks_absent_splits_and_ignores_names():
+    ds = small()
+    empty_val = replace(ds, x_val=np.zeros((0, 6)), y_val=np.zeros(0, np.int64))
+    assert empty_val.fingerprint() != ds.fingerprint()
+    assert replace(ds, name="other", note="n", source="/x").fingerprint() == ds.fingerprint()
+
+
+@pytest.mark.skipif(not backend.cupy_available(), reason="CuPy and a GPU are needed to move the data set")
+def test_fingerprint_is_the_same_on_the_gpu():
+    ds = small()
+    assert ds.to(backend.resolve("cupy"), np.float64).fingerprint() == ds.fingerprint()
+
+
+def test_subset_takes_the_first_n_training_images_or_refuses():
+    ds = data.preprocess(small(20), val=5)
+    sub = ds.subset(3)
+    np.testing.assert_array_equal(sub.x_train, ds.x_train[:3])
+    np.testing.assert_array_equal(sub.y_train, ds.y_train[:3])
+    assert sub.x_val is ds.x_val and sub.x_test is ds.x_test and sub.y_test is ds.y_test
+    assert ds.subset(15).x_train.shape == ds.x_train.shape
+    for bad in (0, -1, -14, 16, 2.5, True, "3", None):
+        with pytest.raises(ValueError, match=r"subset must be an integer in \[1, 15\]"):
+            ds.subset(bad)
+
+
+# --------------------------------------------------------------------------------- validation, stratification
+def indexed(y):
+    """A data set whose image i is the number i, so every row can be traced through a split."""
+    y = np.asarray(y)
+    return data.from_arrays(np.repeat(np.arange(y.size, dtype=np.float32)[:, None], 2, axis=1), y,
+                            np.zeros((1, 2), np.float32), np.array([0]))
+
+
+@pytest.mark.parametrize("val", [1, 17, 50, 99])
+def test_validation_split_is_stratified_exact_seeded_and_keeps_the_training_order(val):
+    y = np.random.default_rng(0).permutation(np.repeat(np.arange(5), [7, 13, 50, 1, 29]))
+    ds = indexed(y)
+    out = data.preprocess(ds, val=val, seed=3)
+    tr, va = out.x_train[:, 0].astype(int), out.x_val[:, 0].astype(int)
+    assert va.size == val and tr.size == y.size - val
+    assert set(tr).isdisjoint(va) and sorted(np.concatenate([tr, va]).tolist()) == list(range(y.size))
+    assert np.all(np.diff(tr) > 0) and np.all(np.diff(va) > 0)  # both parts keep the original order
+    np.testing.assert_array_equal(out.y_train, y[tr])
+    np.testing.assert_array_equal(out.y_val, y[va])
+    ideal = val * np.bincount(y) / y.size
+    assert np.all(np.abs(np.bincount(out.y_val, minlength=5) - ideal) < 1)
+    np.testing.assert_array_equal(data.preprocess(ds, val=val, seed=3).x_val, out.x_val)
+    others = [data.preprocess(ds, val=val, seed=s).x_val for s in (4, 5, 6)]
+    assert any(not np.array_equal(o, out.x_val) for o in others)
+
+
+def test_load_holds_out_a_stratified_validation_split():
+    ds = data.load("mnist", val=1000, seed=7)
+    full = data.load("mnist")
+    ideal = 1000 * np.bincount(full.y_train) / 60000
+    assert ds.x_val.shape == (1000, 784) and np.all(np.abs(np.bincount(ds.y_val) - ideal) < 1)
+    mask = data.stratified_mask(full.y_train, 1000, 7)
+    np.testing.assert_array_equal(ds.x_train, full.x_train[~mask])
+    np.testing.assert_array_equal(ds.y_val, full.y_train[mask])
+
+
+@given(st.lists(st.integers(0, 30), min_size=1, max_size=6).filter(sum), st.integers(0, 2**32 - 1), st.data())
+def test_stratified_mask_is_exact_and_proportional(sizes, seed, draw):
+    y = np.random.default_rng(seed).permutation(np.repeat(np.arange(len(sizes)), sizes))
+    count = draw.draw(st.integers(0, y.size))
+    mask = data.stratified_mask(y, count, seed)
+    assert mask.dtype == bool and mask.shape == y.shape and mask.sum() == count
+    ideal = count * np.asarray(sizes) / y.size
+    assert np.all(np.abs(np.bincount(y[mask], minlength=len(sizes)) - ideal) < 1)
+    np.testing.assert_array_equal(mask, data.stratified_mask(y, count, seed))
+
+
+def test_validation_split_refuses_bad_counts_and_a_second_split():
+    ds = indexed(np.arange(100) % 4)
+    for bad in (-1, 100, 2.5, True, "3"):
+        with pytest.raises(ValueError, match=r"val must be an integer in \[0, 100\)"):
+            data.preprocess(ds, val=bad)
+    assert data.preprocess(ds, val=0).x_val is None
+    with_val = data.preprocess(ds, val=10)
+    with pytest.raises(ValueError, match="already has a validation split"):
+        data.preprocess(with_val, val=5)
+    assert data.preprocess(with_val, val=0).x_val is with_val.x_val
+    with pytest.raises(ValueError, match="count must be an integer"):
+        data.stratified_mask(ds.y_train, 101, 0)
+
+
+def test_notmnist_test_file_split_uses_the_same_stratification(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("TINYKD_DATA", raising=False)
+    ds = data.load("notmnist", split_test=0.3, seed=5, download=False)
+    y = data.read_idx(data.REPO_DATA / "notmnist" / "t10k-labels-idx1-ubyte.gz")
+    is_test = data.stratified_mask(y, 3000, 5)
+    np.testing.assert_array_equal(ds.y_test, y[is_test])
+    np.testing.assert_array_equal(ds.y_train, y[~is_test])
+    assert ds.source == str(data.REPO_DATA / "notmnist")

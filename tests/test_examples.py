@@ -1,62 +1,210 @@
-"""Smoke tests: the examples run end to end on a data subset and write their results."""
+"""The examples as a user runs them: end to end on small data, on the user's own data, and every mistake a user can
+make answered with one `error:` line and exit code 2, before any training."""
 import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from tinykd import checkpoint, data
+from tinykd.backend import cupy_available
+from tinykd.train import errors
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--teacher-epochs", "1", "--student-epochs", "1", "--finetune-epochs", "1"]
 
 
-def run_example(script, *args):
+def run_example(script, *args, env=None):
     return subprocess.run([sys.executable, os.path.join(ROOT, "examples", script), *args], capture_output=True,
-                          text=True, timeout=600, cwd=ROOT)
+                          text=True, timeout=600, cwd=ROOT, env={**os.environ, **(env or {})})
+
+
+def write_digits_folder(folder, seed, n_train=700, n_test=300):
+    """An MNIST-format folder that is not MNIST: MNIST digits with their pixels permuted (learnable, but other
+    data: its fingerprint and its checksums differ)."""
+    mnist = data.load("mnist")
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(784)
+    folder.mkdir(parents=True)
+    for split, n in (("train", n_train), ("test", n_test)):
+        x = (getattr(mnist, f"x_{split}")[:n, perm] * 255).round().astype(np.uint8).reshape(n, 28, 28)
+        prefix = "train" if split == "train" else "t10k"
+        data.write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", x)
+        data.write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", getattr(mnist, f"y_{split}")[:n].astype(np.uint8))
+    return folder
 
 
 def test_mnist_adv_kd_quick_on_a_subset(tmp_path):
-    out = run_example("mnist_adv_kd.py", "--quick", "--subset", "600", "--teacher-epochs", "1",
-                      "--student-epochs", "1", "--finetune-epochs", "1", "--out-dir", str(tmp_path / "r"),
+    out = run_example("mnist_adv_kd.py", "--quick", "--subset", "1200", *TINY, "--out-dir", str(tmp_path / "r"),
                       "--checkpoint-dir", str(tmp_path / "ck"))
     assert out.returncode == 0, out.stderr
-    record = json.loads((tmp_path / "r" / "mnist_quick_table.json").read_text())
+    # a run that differs from the quick preset never writes the preset's reference files
+    assert not (tmp_path / "r" / "mnist_quick_table.json").exists()
+    (stem,) = {p.rsplit(".", 1)[0] for p in os.listdir(tmp_path / "r")}
+    assert stem.startswith("mnist_quick_table_custom-")
+    record = json.loads((tmp_path / "r" / f"{stem}.json").read_text())
+    assert record["complete"] and record["deviations"]["subset"] == 1200
     assert record["teacher"]["params"] == 2_392_800 and record["student_initial"]["params"] == 1_275_200
-    assert set(record["variants"]) >= {"w/o KD", "KD", "adv. KD (report: raw, fixed, minimax)"}
+    assert set(record["variants"]) == {"wo-kd", "kd", "adv-report", "adv-logprob-kd"}
+    d = record["data"]
+    assert d["n_train"] + d["n_val"] == 1200 and d["n_val"] == 100 and d["n_test"] == 10000
+    # the numbers are those of the models on disk, and a 1-epoch teacher on 1,100 images has learnt something
+    teacher = checkpoint.load_model(record["teacher"]["checkpoint"])
+    ds = data.load("mnist")
+    assert errors(teacher, ds.x_test, ds.y_test) == record["teacher"]["errors"] < 5000
+    assert record["teacher"]["history"][-1]["val_errors"] == record["teacher"]["validation_errors"]
     for v in record["variants"].values():
-        assert 0 <= v["mean"] <= 10000
-    assert "| T | S (initial) | S (w/o KD) | S (KD) |" in (tmp_path / "r" / "mnist_quick_table.md").read_text()
-    # the teacher checkpoint is reused on a second run
-    again = run_example("mnist_adv_kd.py", "--quick", "--subset", "600", "--teacher-epochs", "1",
-                        "--student-epochs", "1", "--finetune-epochs", "1", "--variants", "KD",
+        (run,) = v["runs"]
+        assert v["mean"] == run["errors"] < 5000 and len(run["history"]) == 1
+        assert run["history"][0]["val_errors"] == run["validation_errors"] <= 100
+    md = (tmp_path / "r" / f"{stem}.md").read_text()
+    assert "| T | S (initial) | S (w/o KD) | S (KD) |" in md and "subset = 1200" in md and "1,100 training" in md
+    # the teacher and student checkpoints are reused on a second run with the same data and settings
+    again = run_example("mnist_adv_kd.py", "--quick", "--subset", "1200", *TINY, "--variants", "kd",
                         "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
     assert again.returncode == 0, again.stderr
-    assert "teacher: loaded" in again.stdout
+    assert "teacher: loaded" in again.stdout and "student: loaded" in again.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--dataset", "cifar"], "invalid choice: 'cifar'"),
-    (["--dataset", "notmnist", "--quick", "--seeds", "0"], "seeds must be"),
-    (["--dataset", "notmnist", "--quick", "--variants", "GAN"], "invalid choice: 'GAN'"),
+def test_own_data_trains_afresh_and_is_fingerprinted(tmp_path):
+    """A folder of MNIST-format files that are not MNIST: no checksum failure, its fingerprint in the results,
+    and a second run on different data does not reuse the first one's teacher."""
+    common = ["--quick", *TINY, "--variants", "kd", "--checkpoint-dir", str(tmp_path / "ck")]
+    records = []
+    for seed in (0, 1):
+        folder = write_digits_folder(tmp_path / f"digits{seed}", seed)
+        out = run_example("mnist_adv_kd.py", "--data", str(folder), *common, "--out-dir", str(tmp_path / f"r{seed}"))
+        assert out.returncode == 0, out.stderr
+        assert "loaded" not in out.stdout
+        (name,) = [p for p in os.listdir(tmp_path / f"r{seed}") if p.endswith(".json")]
+        records.append(json.loads((tmp_path / f"r{seed}" / name).read_text()))
+    a, b = records
+    for r, seed in ((a, 0), (b, 1)):
+        assert int(r["data"]["fingerprint"], 16) and len(r["data"]["fingerprint"]) == 64
+        assert r["data"]["source"] == str(tmp_path / f"digits{seed}") and r["data"]["name"] == f"digits{seed}"
+        for role in ("teacher", "student_initial"):
+            assert r[role]["loaded"] is False and os.path.exists(r[role]["checkpoint"])
+            assert r[role]["identity"]["data"] == r["data"]["fingerprint"]
+    assert a["data"]["fingerprint"] != b["data"]["fingerprint"]
+    assert a["teacher"]["checkpoint"] != b["teacher"]["checkpoint"]
+    # the same data again: loaded, from the checkpoint the first run wrote
+    out = run_example("mnist_adv_kd.py", "--data", str(tmp_path / "digits0"), *common, "--out-dir",
+                      str(tmp_path / "r2"))
+    assert out.returncode == 0 and "teacher: loaded" in out.stdout
+    (name,) = [p for p in os.listdir(tmp_path / "r2") if p.endswith(".json")]
+    again = json.loads((tmp_path / "r2" / name).read_text())
+    assert again["teacher"]["loaded"] is True and again["teacher"]["checkpoint"] == a["teacher"]["checkpoint"]
+    assert again["teacher"]["errors"] == a["teacher"]["errors"]
+
+
+def test_own_npz_data(tmp_path):
+    mnist = data.load("mnist")
+    np.savez(tmp_path / "mine.npz", x_train=mnist.x_train[:600], y_train=mnist.y_train[:600],
+             x_test=mnist.x_test[:200], y_test=mnist.y_test[:200])
+    out = run_example("mnist_adv_kd.py", "--data", str(tmp_path / "mine.npz"), "--quick", *TINY, "--variants", "kd",
+                      "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
+    assert out.returncode == 0, out.stderr
+    (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
+    record = json.loads((tmp_path / "r" / name).read_text())
+    assert record["data"]["name"] == "mine" and record["n_test"] == 200 and record["data"]["n_val"] == 50
+
+
+def test_a_teacher_worse_than_its_student_is_flagged(tmp_path):
+    out = run_example("mnist_adv_kd.py", "--quick", "--subset", "1200", "--teacher-epochs", "0",
+                      "--student-epochs", "1", "--finetune-epochs", "1", "--variants", "kd",
+                      "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
+    assert out.returncode == 0, out.stderr
+    assert "WARNING: the teacher is NOT better than S (initial)" in out.stdout
+    (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
+    record = json.loads((tmp_path / "r" / name).read_text())
+    assert record["teacher_not_better"] is True
+    assert "**WARNING: the teacher is NOT better" in (tmp_path / "r" / name.replace(".json", ".md")).read_text()
+
+
+def _user_error(out, message):
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and message in lines[-1] and "error: " in lines[-1], out.stderr
+    return lines
+
+
+@pytest.mark.parametrize("script, args, message", [
+    ("reproduce_table.py", ["--dataset", "cifar"], "invalid choice: 'cifar'"),
+    ("reproduce_table.py", ["--dataset", "notmnist", "--quick", "--seeds", "0"], "must be an integer >= 1"),
+    ("reproduce_table.py", ["--dataset", "notmnist", "--quick", "--variants", "GAN"], "invalid choice: 'GAN'"),
+    ("reproduce_table.py", ["--dataset", "mnist", "--split-test", "0.5"], "only for the named notMNIST"),
+    ("mnist_adv_kd.py", ["--split-test", "0.5"], "unrecognized arguments: --split-test"),
+    ("mnist_adv_kd.py", ["--subset", "-59900"], "must be an integer >= 1, got -59900"),
+    ("mnist_adv_kd.py", ["--subset", "70000"], "subset"),
+    ("mnist_adv_kd.py", ["--val", "60000"], "val"),
+    ("mnist_adv_kd.py", ["--data-dir", "/no/such/folder", "--quick"], "/no/such/folder"),
+    ("mnist_adv_kd.py", ["--data", "/no/such/folder", "--quick"], "/no/such/folder"),
+    ("mnist_fitnets.py", ["--data-dir", "/no/such/folder"], "/no/such/folder"),
+    ("mnist_xnor_kd.py", ["--sizes", "100", "10"], "--sizes must start with 784"),
 ])
-def test_reproduce_table_rejects_bad_input_before_training(args, message, tmp_path):
-    out = run_example("reproduce_table.py", *args, "--out-dir", str(tmp_path))
-    assert out.returncode != 0 and message in out.stderr
-    assert not os.listdir(tmp_path)
+def test_user_mistakes_are_one_line_errors_before_training(script, args, message, tmp_path):
+    out = run_example(script, *args, "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
+    _user_error(out, message)
+    assert not os.path.exists(tmp_path / "ck") or not os.listdir(tmp_path / "ck")
+    assert not os.path.exists(tmp_path / "r") or not os.listdir(tmp_path / "r")
+
+
+def test_an_unusable_out_dir_is_refused_before_training(tmp_path):
+    (tmp_path / "file").write_text("I am a file")
+    out = run_example("mnist_adv_kd.py", "--quick", "--out-dir", str(tmp_path / "file"),
+                      "--checkpoint-dir", str(tmp_path / "ck"))
+    _user_error(out, "is a file, not a folder")
+    assert not os.path.exists(tmp_path / "ck") or not os.listdir(tmp_path / "ck")
+    if os.geteuid() != 0:  # root writes anywhere
+        (tmp_path / "ro").mkdir(mode=0o500)
+        out = run_example("mnist_adv_kd.py", "--quick", "--out-dir", str(tmp_path / "ro"))
+        _user_error(out, "cannot be written")
+
+
+@pytest.mark.skipif(cupy_available(), reason="CuPy sees a GPU here: the missing-CuPy message cannot be shown")
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_cupy_without_a_gpu_is_one_line(how, tmp_path):
+    args, env = (["--backend", "cupy"], None) if how == "option" else ([], {"TINYKD_BACKEND": "cupy"})
+    out = run_example("mnist_adv_kd.py", "--quick", *args, "--out-dir", str(tmp_path), env=env)
+    _user_error(out, "backend 'cupy' was asked for")
+
+
+def test_an_unknown_backend_in_the_environment_is_refused(tmp_path):
+    out = run_example("mnist_adv_kd.py", "--quick", "--out-dir", str(tmp_path), env={"TINYKD_BACKEND": "jax"})
+    _user_error(out, "backend must be one of")
+
+
+def test_help_shows_the_description_and_defaults():
+    out = run_example("mnist_adv_kd.py", "--help")
+    assert out.returncode == 0
+    assert "python examples/mnist_adv_kd.py --quick" in out.stdout   # the whole docstring, as written
+    assert "(default: results)" in out.stdout and "(default: checkpoints)" in out.stdout
+    assert "adv-report = adv. KD (report: raw, fixed, minimax)" in " ".join(out.stdout.split())
 
 
 def test_fitnets_example_on_a_subset(tmp_path):
-    out = run_example("mnist_fitnets.py", "--quick", "--subset", "600", "--teacher-epochs", "1", "--hint-epochs", "1",
-                      "--kd-epochs", "1", "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
+    out = run_example("mnist_fitnets.py", "--quick", "--subset", "1200", "--teacher-epochs", "1", "--hint-epochs",
+                      "1", "--kd-epochs", "1", "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
     assert out.returncode == 0, out.stderr
-    record = json.loads((tmp_path / "r" / "mnist_fitnets_quick.json").read_text())
-    assert 0 <= record["FitNets: hints, then KD"]["errors"] <= 10000 and "KD only" in record
+    assert not (tmp_path / "r" / "mnist_fitnets_quick.json").exists()
+    (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
+    record = json.loads((tmp_path / "r" / name).read_text())
+    for run in record["runs"].values():
+        assert run["errors"] < 5000 and run["validation_errors"] <= 100
+    assert len(record["runs"]["KD only"]["history"]) == 2   # the same budget: hint epochs + KD epochs
+    assert record["data"]["fingerprint"] and record["teacher"]["checkpoint"]
 
 
 def test_xnor_kd_example_on_a_subset(tmp_path):
-    out = run_example("mnist_xnor_kd.py", "--quick", "--subset", "600", "--teacher-epochs", "1", "--epochs", "1",
+    out = run_example("mnist_xnor_kd.py", "--quick", "--subset", "1200", "--teacher-epochs", "1", "--epochs", "1",
                       "--sizes", "784", "100", "10", "--out-dir", str(tmp_path / "r"),
                       "--checkpoint-dir", str(tmp_path / "ck"))
     assert out.returncode == 0, out.stderr
-    record = json.loads((tmp_path / "r" / "mnist_xnor_kd_quick.json").read_text())
+    (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
+    assert name.startswith("mnist_xnor_kd_quick_custom-")
+    record = json.loads((tmp_path / "r" / name).read_text())
     assert all(run["packed_matches_emulation"] for v in record["runs"].values() for run in v["runs"])
+    assert all(run["errors"] < 5000 for v in record["runs"].values() for run in v["runs"])
     assert record["xnor_bytes"]["packed_model"] < record["xnor_bytes"]["float32_model"] / 20

@@ -16,10 +16,10 @@ def test_training_reduces_errors(small):
     x, y, xt, yt = small
     model = MLP([784, 64, 10], seed=0)
     before = errors(model, xt, yt)
-    history = fit(model, Supervised(), Adam(model, lr=3e-3), x, y, 3, 64, x_eval=xt, y_eval=yt,
+    history = fit(model, Supervised(), Adam(model, lr=3e-3), x, y, 3, 64, x_val=xt, y_val=yt,
                   lr_schedule=cosine_lr(3e-3, 3), progress=False)
     assert [h["epoch"] for h in history] == [1, 2, 3]
-    assert history[-1]["errors"] < before / 3 and history[-1]["errors"] < 200
+    assert history[-1]["val_errors"] < before / 3 and history[-1]["val_errors"] < 200
     assert history[-1]["loss"] < history[0]["loss"]
     assert history[0]["lr"] == pytest.approx(3e-3)
 
@@ -40,7 +40,7 @@ def test_resume_continues_exactly(small, tmp_path):
     for a, b in zip(runs[0][0], runs[1][0]):
         np.testing.assert_array_equal(a, b)
     assert [h["loss"] for h in runs[0][1]] == [h["loss"] for h in runs[1][1]]
-    with pytest.raises(ValueError, match="written for architecture"):
+    with pytest.raises(ValueError, match="was written for MLP"):
         other = MLP([784, 16, 10])
         fit(other, Supervised(), Adam(other), x, y, 3, 100, checkpoint=tmp_path / "ckTrue.npz", resume=True,
             progress=False)
@@ -76,8 +76,8 @@ def test_nan_stops_with_epoch_and_step(small, tmp_path):
     path = tmp_path / "good.npz"
     with pytest.raises(TrainingError, match=r"epoch 2, step 2: .*NaN or inf.*last good checkpoint is .*good.npz"):
         fit(model, poisoned, Adam(model), x, y, 3, 500, checkpoint=path, progress=False)
-    from tinykd.layers import load_npz
-    assert load_npz(path)[1]["epoch"] == 1  # the checkpoint still holds the last good epoch
+    from tinykd.checkpoint import meta_of
+    assert meta_of(path)["epoch"] == 1  # the checkpoint still holds the last good epoch
 
 
 def test_bad_arguments_fail_before_training(small):

@@ -1,13 +1,19 @@
 """The founding report's Table 1 protocol, shared by ``examples/mnist_adv_kd.py`` and ``reproduce_table.py``.
 
-1. Train the teacher (dropout, jitter) on the labels; reuse its checkpoint when one exists.
-2. Train the student alone on the labels: this is "S (initial)"; every student variant starts from it.
-3. For each seed, continue the initial student for the same budget with each objective: labels only
+1. Load the data, hold out a stratified validation split of the training set, and fingerprint the result.
+2. Train the teacher (dropout, jitter) on the labels; reuse a checkpoint only when it was produced from the same
+   data fingerprint with the same settings.
+3. Train the student alone on the labels: this is "S (initial)"; every student variant starts from it. Compare
+   teacher and S (initial) on validation and flag a teacher that is not better.
+4. For each seed, continue the initial student for the same budget with each objective: labels only
    ("S w/o KD"), KD, adversarial KD (the report's recipe and variants that avoid its traps).
-4. Count test misclassifications; report mean ± std over seeds, parameter counts and wall time.
+5. Count test misclassifications once per final model (every model keeps its last weights: a fixed budget,
+   nothing chosen); report mean ± std over seeds, validation errors per epoch, parameter counts and wall time.
+   Results are rewritten after every finished model.
 """
+import dataclasses
+import hashlib
 import json
-import math
 import os
 import platform
 import time
@@ -15,40 +21,69 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from . import checkpoint as ckpt
 from . import data as data_mod
+from . import report
 from .backend import resolve
 from .discriminator import Discriminator
 from .distill import KD, AdversarialKD, Supervised, check_pair
 from .layers import MLP
 from .optim import Adam
-from .train import cosine_lr, errors, fit
+from .train import best_path, cosine_lr, errors, fit
 
 SIZES = {"mnist": ([784, 1200, 1200, 10], [784, 800, 800, 10]),
          "notmnist": ([784, 1200, 1200, 1200, 10], [784, 800, 800, 800, 10]),
          "svhn": ([784, 4096, 4096, 10], [784, 3072, 3072, 10])}
 
-# name -> (table column or None, objective factory (discriminator or None) -> objective, discriminator spec)
-# A discriminator spec is (features, hidden) or None.
+
+@dataclass(frozen=True)
+class Variant:
+    """A student variant: its name in tables, how to build its objective from a discriminator (or None), and the
+    discriminator it needs: ``(features, hidden units)`` or None."""
+    name: str
+    make: object
+    discriminator: tuple = None
+
+
 VARIANTS = {
-    "w/o KD": (lambda d: Supervised(), None),
-    "KD": (lambda d: KD(temperature=4.0, weight=0.9, form="hinton"), None),
-    "adv. KD (report: raw, fixed, minimax)": (lambda d: AdversarialKD(d, alpha=1.0, beta=0.1), ("raw", 0)),
-    "adv. KD (raw, fixed, non-saturating)": (lambda d: AdversarialKD(d, alpha=1.0, beta=0.1,
-                                                                      form="nonsaturating"), ("raw", 0)),
-    "adv. KD (centred, fixed, minimax)": (lambda d: AdversarialKD(d, alpha=1.0, beta=0.1), ("centred", 0)),
-    "adv. KD (logprob, alternating, non-saturating)": (
-        lambda d: AdversarialKD(d, alpha=1.0, beta=0.1, form="nonsaturating", updates="alternating",
-                                temperature=4.0), ("logprob", 64)),
-    "adv. KD + KD (logprob, alternating)": (
-        lambda d: AdversarialKD(d, alpha=0.1, beta=0.1, form="nonsaturating", updates="alternating",
-                                kd_weight=0.9 * 16, temperature=4.0), ("logprob", 64)),
+    "wo-kd": Variant("w/o KD", lambda d: Supervised()),
+    "kd": Variant("KD", lambda d: KD(temperature=4.0, weight=0.9, form="hinton")),
+    "adv-report": Variant("adv. KD (report: raw, fixed, minimax)",
+                          lambda d: AdversarialKD(d, alpha=1.0, beta=0.1), ("raw", 0)),
+    "adv-raw-ns": Variant("adv. KD (raw, fixed, non-saturating)",
+                          lambda d: AdversarialKD(d, alpha=1.0, beta=0.1, form="nonsaturating"), ("raw", 0)),
+    "adv-centred": Variant("adv. KD (centred, fixed, minimax)",
+                           lambda d: AdversarialKD(d, alpha=1.0, beta=0.1), ("centred", 0)),
+    "adv-logprob": Variant("adv. KD (logprob, alternating, non-saturating)",
+                           lambda d: AdversarialKD(d, alpha=1.0, beta=0.1, form="nonsaturating",
+                                                   updates="alternating", temperature=4.0), ("logprob", 64)),
+    "adv-logprob-kd": Variant("adv. KD + KD (logprob, alternating)",
+                              lambda d: AdversarialKD(d, alpha=0.1, beta=0.1, form="nonsaturating",
+                                                      updates="alternating", kd_weight=0.9 * 16, temperature=4.0),
+                              ("logprob", 64)),
 }
-MAIN = ["w/o KD", "KD", "adv. KD (report: raw, fixed, minimax)", "adv. KD + KD (logprob, alternating)"]
+MAIN = ["wo-kd", "kd", "adv-report", "adv-logprob-kd"]   # these get cfg.seeds seeds; the others cfg.ablation_seeds
+_BY_NAME = {v.name: k for k, v in VARIANTS.items()}
+
+
+class ConfigError(ValueError):
+    """A setting of the protocol cannot be run as given."""
+
+
+def variant_id(name):
+    """The short id of a variant, given its id or its table name."""
+    if name in VARIANTS:
+        return name
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    raise ConfigError(f"unknown variant {name!r}: expected one of {', '.join(VARIANTS)}")
 
 
 @dataclass
 class Config:
-    dataset: str = "mnist"
+    dataset: str = "mnist"             # the recipe (network sizes) and, without `data`, the named data set
+    data: str = None                   # your own data: a folder of MNIST-format IDX files or an .npz file
+    data_dir: str = None               # where the named data set's files are (only there; no fallback)
     teacher_sizes: list = None
     student_sizes: list = None
     teacher_epochs: int = 60
@@ -64,9 +99,10 @@ class Config:
     seeds: int = 3
     ablation_seeds: int = 1
     variants: list = field(default_factory=lambda: list(VARIANTS))
-    subset: int = 0                    # train on the first N images only (smoke tests)
-    backend: str = "numpy"
-    data_dir: str = None
+    val: int = None                    # validation images held out of training; None: 5,000 per 60,000 (1/12)
+    val_seed: int = 0
+    subset: int = 0                    # train on the first N training images only (smoke tests); 0: all
+    backend: str = None                # None: $TINYKD_BACKEND, else numpy
     split_test: float = None           # notMNIST without its training split
     checkpoint_dir: str = "checkpoints"
     out_dir: str = "results"
@@ -74,52 +110,137 @@ class Config:
 
     def __post_init__(self):
         if self.dataset not in SIZES:
-            raise ValueError(f"unknown data set {self.dataset!r}: expected one of {sorted(SIZES)}")
+            raise ConfigError(f"unknown data set {self.dataset!r}: expected one of {sorted(SIZES)}")
         t, s = SIZES[self.dataset]
-        self.teacher_sizes = list(self.teacher_sizes or t)
-        self.student_sizes = list(self.student_sizes or s)
-        unknown = [v for v in self.variants if v not in VARIANTS]
-        if unknown:
-            raise ValueError(f"unknown variants {unknown}: expected names from {list(VARIANTS)}")
-        for name in ("teacher_epochs", "student_epochs", "finetune_epochs", "seeds", "batch_size"):
+        self.teacher_sizes = [int(v) for v in (self.teacher_sizes or t)]
+        self.student_sizes = [int(v) for v in (self.student_sizes or s)]
+        self.variants = [variant_id(v) for v in self.variants]
+        if not self.variants:
+            raise ConfigError("no variants to run")
+        for name in ("teacher_epochs", "student_epochs", "finetune_epochs", "seeds", "ablation_seeds", "batch_size",
+                     "jitter", "subset", "val_seed") + (() if self.val is None else ("val",)):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < (1 if name in ("seeds", "batch_size") else 0):
-                raise ValueError(f"{name} must be a non-negative integer (seeds and batch_size >= 1), got {value!r}")
+            low = 1 if name in ("seeds", "batch_size") else 0
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        for name in ("teacher_lr", "student_lr", "finetune_lr"):
+            if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) > 0):
+                raise ConfigError(f"{name} must be a number > 0, got {getattr(self, name)!r}")
+        for name in ("teacher_dropout", "teacher_input_dropout"):
+            if not (isinstance(getattr(self, name), (int, float)) and 0 <= getattr(self, name) < 1):
+                raise ConfigError(f"{name} must be a probability in [0, 1), got {getattr(self, name)!r}")
+        if self.split_test is not None and (self.dataset != "notmnist" or self.data):
+            raise ConfigError("split_test (--split-test) is only for the named notMNIST data set, whose training "
+                              "split may be missing")
+        if self.data and self.data_dir:
+            raise ConfigError("give either data (--data, your own files) or data_dir (--data-dir, where the named "
+                              "data set is), not both")
+        try:
+            resolve(self.backend)
+        except (RuntimeError, ValueError, TypeError) as e:
+            raise ConfigError(str(e)) from None
+        self.backend = self.backend or os.environ.get("TINYKD_BACKEND") or "numpy"
+
+    def deviations(self):
+        """What this configuration changes from its preset's reference run, in what shapes the numbers."""
+        reference = Config(dataset=self.dataset, backend="numpy", **PRESETS[self.preset])
+        ignore = {"data_dir", "checkpoint_dir", "out_dir", "backend", "preset"}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in ignore and getattr(self, f.name) != getattr(reference, f.name)}
 
 
-QUICK = dict(teacher_epochs=10, student_epochs=3, finetune_epochs=3, seeds=1, preset="quick",
-             variants=["w/o KD", "KD", "adv. KD (report: raw, fixed, minimax)", "adv. KD + KD (logprob, alternating)"])
-
-
-def _ckpt_name(cfg, role, sizes, epochs, extra=""):
-    tag = "x".join(str(s) for s in sizes)
-    sub = f"-sub{cfg.subset}" if cfg.subset else ""
-    split = f"-split{cfg.split_test}" if cfg.split_test else ""
-    return os.path.join(cfg.checkpoint_dir, f"{cfg.dataset}{sub}{split}-{role}-{tag}-e{epochs}{extra}.npz")
+PRESETS = {"full": {},
+           "quick": dict(teacher_epochs=10, student_epochs=3, finetune_epochs=3, seeds=1, preset="quick",
+                         variants=["wo-kd", "kd", "adv-report", "adv-logprob-kd"])}
+QUICK = PRESETS["quick"]
 
 
 def _log(msg):
     print(msg, flush=True)
 
 
-def train_or_load(cfg, role, sizes, epochs, lr, dropout, input_dropout, jitter, x, y, xt, yt, seed):
-    """Train a network on the labels, or load it from its checkpoint when a finished one exists."""
+# ----------------------------------------------------------------------------------------------------- data
+def load_data(cfg):
+    """The data set as asked (named, or the user's own), subset and validation split applied, on the host."""
+    if cfg.data:
+        ds = data_mod.load(cfg.data)
+    else:
+        options = {"split_test": cfg.split_test} if cfg.split_test else {}
+        ds = data_mod.load(cfg.dataset, data_dir=cfg.data_dir, **options)
+    n = ds.x_train.shape[0]
+    if cfg.subset > n:
+        raise ConfigError(f"subset {cfg.subset} is larger than the {n:,} training images of {ds.name}")
+    if cfg.subset:
+        ds = ds.subset(cfg.subset)
+        n = cfg.subset
+    if ds.x_val is not None:
+        if cfg.val is not None:
+            raise ConfigError(f"{cfg.data} brings its own validation split; leave out val (--val)")
+        return _check_shapes(ds, cfg)
+    n_val = cfg.val if cfg.val is not None else int(round(n / 12))
+    if n_val >= n:
+        raise ConfigError(f"val {n_val} leaves no training images of {n:,}; hold out fewer")
+    return _check_shapes(data_mod.preprocess(ds, val=n_val, seed=cfg.val_seed), cfg)
+
+
+def _check_shapes(ds, cfg):
+    if ds.x_train.shape[1] != cfg.teacher_sizes[0]:
+        raise ConfigError(f"{ds.name} images have {ds.x_train.shape[1]} inputs but the networks expect "
+                          f"{cfg.teacher_sizes[0]}")
+    n_classes = len(ds.classes)
+    if n_classes != cfg.teacher_sizes[-1]:
+        raise ConfigError(f"{ds.name} has {n_classes} classes but the networks have {cfg.teacher_sizes[-1]} outputs")
+    return ds
+
+
+def data_record(ds, cfg):
+    return {"name": ds.name, "source": ds.source, "fingerprint": ds.fingerprint(), "n_train": int(ds.x_train.shape[0]),
+            "n_val": 0 if ds.x_val is None else int(ds.x_val.shape[0]), "n_test": int(ds.x_test.shape[0]),
+            "val_seed": cfg.val_seed, "subset": cfg.subset, "note": ds.note}
+
+
+# ---------------------------------------------------------------------------------------- trained networks
+def identity(fingerprint, cfg, role, sizes, epochs, lr, dropout, input_dropout, jitter, seed):
+    """Everything that shapes a network trained on the labels: the data's fingerprint and every setting."""
+    return {"data": fingerprint, "role": role, "sizes": list(sizes), "dropout": dropout,
+            "input_dropout": input_dropout, "epochs": epochs, "lr": lr, "schedule": "cosine to 1%",
+            "optimizer": "Adam", "batch_size": cfg.batch_size, "jitter": jitter, "seed": seed,
+            "backend": cfg.backend, "dtype": "float32", "objective": "supervised"}
+
+
+def checkpoint_path(cfg, ident):
+    """A checkpoint's name carries a hash of its identity, so other data or settings never find it."""
+    tag = hashlib.sha256(json.dumps(ckpt.normalise(ident), sort_keys=True).encode()).hexdigest()[:12]
+    sizes = "x".join(str(s) for s in ident["sizes"])
+    return os.path.join(cfg.checkpoint_dir, f"{cfg.dataset}-{ident['role']}-{sizes}-{tag}.npz")
+
+
+def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_dropout, jitter, arrays, seed):
+    """Train a network on the labels, or load it when a finished checkpoint of exactly this identity exists.
+
+    Returns (model, record): the record says whether it was loaded, from where, and what produced it.
+    """
+    x, y, xv, yv = arrays
     xp = resolve(cfg.backend)
-    path = _ckpt_name(cfg, role, sizes, epochs, f"-d{dropout}-j{jitter}-s{seed}")
+    ident = identity(fingerprint, cfg, role, sizes, epochs, lr, dropout, input_dropout, jitter, seed)
+    path = checkpoint_path(cfg, ident)
     if os.path.exists(path):
-        model = MLP.from_checkpoint(path, backend=xp)
-        _log(f"{role}: loaded {path}")
-        return model, 0.0, True
+        model = MLP.from_checkpoint(path, backend=xp, identity=ident)
+        info = ckpt.meta_of(path)["info"]
+        _log(f"{role}: loaded {path} (same data fingerprint and settings)")
+        return model, {"loaded": True, "checkpoint": path, "identity": ident, **info}
     model = MLP(sizes, dropout=dropout, input_dropout=input_dropout, seed=seed, backend=xp)
     t0 = time.perf_counter()
-    fit(model, Supervised(), Adam(model, lr=lr), x, y, epochs, cfg.batch_size, x_eval=xt, y_eval=yt,
-        lr_schedule=cosine_lr(lr, epochs), jitter_pixels=jitter, seed=seed, label=role,
-        checkpoint=path + ".partial", resume=True)
-    seconds = time.perf_counter() - t0
-    model.save(path)
-    if os.path.exists(path + ".partial"):
-        os.remove(path + ".partial")
-    return model, seconds, False
+    run_path = path[:-4] + ".run.npz"
+    history = fit(model, Supervised(), Adam(model, lr=lr), x, y, epochs, cfg.batch_size, x_val=xv, y_val=yv,
+                  lr_schedule=cosine_lr(lr, epochs), jitter_pixels=jitter, seed=seed, label=role,
+                  checkpoint=run_path, resume=True, identity=ident)
+    info = {"seconds": time.perf_counter() - t0, "history": history}
+    model.save(path, ident, **info)
+    for leftover in (run_path, best_path(run_path)):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    return model, {"loaded": False, "checkpoint": path, "identity": ident, **info}
 
 
 def logit_stats(model, x):
@@ -127,138 +248,160 @@ def logit_stats(model, x):
     return {"mean_logit": float(a.mean()), "max_abs_logit": float(abs(a).max())}
 
 
+def _model_record(model, trained, arrays):
+    _, _, xv, yv, xt, yt = arrays
+    return {"errors": errors(model, xt, yt), "validation_errors": errors(model, xv, yv) if xv is not None else None,
+            "params": model.count_params(biases=False), "params_with_biases": model.count_params(), **trained}
+
+
 def prepare(cfg):
-    """Load the data set (on the backend) and train or load the teacher: (dataset, (x, y, xt, yt), teacher, info)."""
-    xp = resolve(cfg.backend)
-    options = {"split_test": cfg.split_test} if cfg.split_test else {}
-    ds = data_mod.load(cfg.dataset, data_dir=cfg.data_dir, **options)
-    if cfg.subset:
-        ds.x_train, ds.y_train = ds.x_train[:cfg.subset], ds.y_train[:cfg.subset]
-    if ds.x_train.shape[1] != cfg.teacher_sizes[0]:
-        raise ValueError(f"{cfg.dataset} images have {ds.x_train.shape[1]} inputs but the networks expect "
-                         f"{cfg.teacher_sizes[0]}")
-    dev = ds.to(xp)
-    x, y, xt, yt = dev.x_train, dev.y_train, dev.x_test, dev.y_test
-    _log(f"{ds!r} on {cfg.backend}; teacher {cfg.teacher_sizes}, student {cfg.student_sizes}")
-    teacher, seconds, loaded = train_or_load(cfg, "teacher", cfg.teacher_sizes, cfg.teacher_epochs, cfg.teacher_lr,
-                                             cfg.teacher_dropout, cfg.teacher_input_dropout, cfg.jitter,
-                                             x, y, xt, yt, seed=0)
-    info = {"errors": errors(teacher, xt, yt), "params": teacher.count_params(biases=False),
-            "params_with_biases": teacher.count_params(), "seconds": seconds, "loaded": loaded}
-    return ds, (x, y, xt, yt), teacher, info
+    """Check the output folders, load the data on the backend, train or load the teacher.
+
+    Returns (dataset, (x, y, x_val, y_val, x_test, y_test), teacher, data record, teacher record).
+    """
+    report.check_writable(cfg.out_dir, "--out-dir")
+    report.check_writable(cfg.checkpoint_dir, "--checkpoint-dir")
+    ds = load_data(cfg)
+    d = data_record(ds, cfg)
+    dev = ds.to(resolve(cfg.backend))
+    arrays = (dev.x_train, dev.y_train, dev.x_val, dev.y_val, dev.x_test, dev.y_test)
+    _log(f"{ds!r} from {ds.source} (fingerprint {d['fingerprint'][:16]}) on {cfg.backend}; teacher "
+         f"{cfg.teacher_sizes}, student {cfg.student_sizes}")
+    teacher, trained = train_or_load(cfg, d["fingerprint"], "teacher", cfg.teacher_sizes, cfg.teacher_epochs,
+                                     cfg.teacher_lr, cfg.teacher_dropout, cfg.teacher_input_dropout, cfg.jitter,
+                                     arrays[:4], seed=0)
+    return ds, arrays, teacher, d, _model_record(teacher, trained, arrays)
 
 
+def teacher_check(t, s):
+    """``teacher_not_better`` (on validation) and the line that says so, or (None, reason) without validation."""
+    if t["validation_errors"] is None:
+        return None, "no validation split (val = 0): whether the teacher beats S (initial) was not checked"
+    if t["validation_errors"] >= s["validation_errors"]:
+        return True, (f"WARNING: the teacher is NOT better than S (initial) on validation ({t['validation_errors']} "
+                      f"vs {s['validation_errors']} errors); KD from it is still run, but flagged")
+    return False, (f"the teacher beats S (initial) on validation ({t['validation_errors']} vs "
+                   f"{s['validation_errors']} errors)")
+
+
+# ------------------------------------------------------------------------------------------------ the protocol
 def run(cfg):
-    """Run the protocol; returns the results record (also written as JSON and Markdown under cfg.out_dir)."""
+    """Run the protocol; returns the results record, written as JSON and Markdown after every finished model."""
     t_start = time.perf_counter()
     xp = resolve(cfg.backend)
-    ds, (x, y, xt, yt), teacher, teacher_info = prepare(cfg)
-    n_test = int(xt.shape[0])
-    student0, s_sec, s_loaded = train_or_load(cfg, "student", cfg.student_sizes, cfg.student_epochs,
-                                              cfg.student_lr, 0.0, 0.0, 0, x, y, xt, yt, seed=0)
+    deviations = cfg.deviations()
+    base = f"{cfg.dataset}{'_' + cfg.preset if cfg.preset != 'full' else ''}_table"
+    out = report.stem(cfg.out_dir, base, deviations)
+    ds, arrays, teacher, d, t_rec = prepare(cfg)
+    x, y, xv, yv, xt, yt = arrays
+    student0, trained = train_or_load(cfg, d["fingerprint"], "student", cfg.student_sizes, cfg.student_epochs,
+                                      cfg.student_lr, 0.0, 0.0, 0, arrays[:4], seed=0)
     check_pair(teacher, student0)
-    record = {"config": asdict(cfg), "dataset": repr(ds), "note": ds.note, "n_test": n_test,
+    s_rec = {**_model_record(student0, trained, arrays), **logit_stats(student0, xt)}
+    flag, line = teacher_check(t_rec, s_rec)
+    record = {"config": asdict(cfg), "deviations": deviations, "data": d, "n_test": d["n_test"],
               "machine": {"python": platform.python_version(), "numpy": np.__version__,
                           "processor": platform.machine(), "cpus": os.cpu_count()},
-              "teacher": teacher_info,
-              "student_initial": {"errors": errors(student0, xt, yt), "params": student0.count_params(biases=False),
-                                  "params_with_biases": student0.count_params(), "seconds": s_sec,
-                                  "loaded": s_loaded, **logit_stats(student0, xt)},
-              "variants": {}}
-    _log(f"teacher errors {record['teacher']['errors']}/{n_test}; "
-         f"student (initial) errors {record['student_initial']['errors']}/{n_test}")
+              "teacher": t_rec, "student_initial": s_rec, "teacher_not_better": flag, "teacher_check": line,
+              "variants": {}, "complete": False}
+    _log(f"teacher errors {t_rec['errors']}/{d['n_test']}; student (initial) errors {s_rec['errors']}/{d['n_test']}")
+    _log(line)
+    _write(out, record, cfg, time.perf_counter() - t_start)
 
     teacher_logits = teacher.logits(x)
     initial_state = student0.state_dict()
-    discriminators = {}
-    for name in cfg.variants:
-        make, d_spec = VARIANTS[name]
-        n_seeds = cfg.seeds if name in MAIN else min(cfg.seeds, cfg.ablation_seeds)
+    student0_logits = student0.logits(x)
+    for vid in cfg.variants:
+        variant = VARIANTS[vid]
+        n_seeds = cfg.seeds if vid in MAIN else min(cfg.seeds, cfg.ablation_seeds)
         runs = []
         for seed in range(n_seeds):
             student = MLP(cfg.student_sizes, seed=seed, backend=xp)
             student.load_state_dict(initial_state)
-            d_info = {}
-            d = None
-            if d_spec is not None:
-                d, d_info = _pretrained_discriminator(d_spec, seed, teacher_logits, student0, x, xp, discriminators)
-            objective = make(d)
+            d_info, disc = {}, None
+            if variant.discriminator is not None:
+                disc, d_info = _pretrained_discriminator(variant.discriminator, seed, teacher_logits, student0_logits,
+                                                         xp)
+            objective = variant.make(disc)
             t0 = time.perf_counter()
             history = fit(student, objective, Adam(student, lr=cfg.finetune_lr), x, y, cfg.finetune_epochs,
-                          cfg.batch_size, teacher=teacher_logits, lr_schedule=cosine_lr(cfg.finetune_lr,
-                                                                                         cfg.finetune_epochs),
-                          seed=100 + seed, label=f"{name} seed {seed}", progress=False)
-            run_rec = {"seed": seed, "errors": errors(student, xt, yt), "seconds": time.perf_counter() - t0,
-                       "final_loss": history[-1]["loss"] if history else None, **logit_stats(student, xt), **d_info}
-            if d is not None:
-                run_rec["d_accuracy_after"] = d.accuracy(teacher_logits, student.logits(x))
+                          cfg.batch_size, teacher=teacher_logits, x_val=xv, y_val=yv,
+                          lr_schedule=cosine_lr(cfg.finetune_lr, cfg.finetune_epochs), seed=100 + seed,
+                          label=f"{vid} seed {seed}", progress=False, explode_factor=None)
+            run_rec = {"seed": seed, "errors": errors(student, xt, yt),
+                       "validation_errors": errors(student, xv, yv) if xv is not None else None,
+                       "seconds": time.perf_counter() - t0, "final_loss": history[-1]["loss"] if history else None,
+                       "history": history, **logit_stats(student, xt), **d_info}
+            if disc is not None:
+                run_rec["d_accuracy_after"] = disc.accuracy(teacher_logits, student.logits(x))
             runs.append(run_rec)
-            _log(f"  {name:48s} seed {seed}: {run_rec['errors']:5d} errors  ({run_rec['seconds']:.0f} s, "
+            record["variants"][vid] = {"name": variant.name, "objective": objective.describe(), "runs": runs,
+                                       **report.mean_std([r["errors"] for r in runs])}
+            _write(out, record, cfg, time.perf_counter() - t_start)
+            _log(f"  {variant.name:48s} seed {seed}: {run_rec['errors']:5d} errors  ({run_rec['seconds']:.0f} s, "
                  f"mean logit {run_rec['mean_logit']:.3g}, max |logit| {run_rec['max_abs_logit']:.3g})")
-        e = np.array([r["errors"] for r in runs], dtype=float)
-        record["variants"][name] = {"objective": objective.describe(), "runs": runs, "mean": float(e.mean()),
-                                    "std": float(e.std(ddof=1)) if len(e) > 1 else None, "n": len(e)}
-    record["seconds_total"] = time.perf_counter() - t_start
-    write(record, cfg)
+    record["complete"] = True
+    md = _write(out, record, cfg, time.perf_counter() - t_start)
+    print(md)
+    _log(f"results: {out}.json and {out}.md")
     return record
 
 
-def _pretrained_discriminator(spec, seed, teacher_logits, student0, x, xp, cache):
+def _pretrained_discriminator(spec, seed, teacher_logits, student0_logits, xp):
     """A discriminator trained on teacher (0) vs initial-student (1) logits of the training set, per seed."""
     features, hidden = spec
     d = Discriminator(teacher_logits.shape[1], hidden=hidden, features=features, temperature=4.0, lr=1e-3,
                       seed=seed, backend=xp)
-    key = "student0"
-    if key not in cache:
-        cache[key] = student0.logits(x)
-    acc = d.fit(teacher_logits, cache[key], epochs=3, batch_size=256, holdout=0.2, seed=seed)
+    acc = d.fit(teacher_logits, student0_logits, epochs=3, batch_size=256, holdout=0.2, seed=seed)
     return d, {"d_heldout_accuracy": acc}
 
 
-def fmt(v):
-    if v["std"] is None:
-        return f"{v['mean']:.0f}"
-    return f"{v['mean']:.1f} ± {v['std']:.1f}"
+def _write(out, record, cfg, seconds):
+    record["seconds_total"] = seconds
+    md = markdown(record, cfg)
+    report.write(out, record, md)
+    return md
 
 
-def write(record, cfg):
-    """Write ``<dataset>_table.json`` and ``.md`` under cfg.out_dir; return the Markdown."""
-    os.makedirs(cfg.out_dir, exist_ok=True)
-    stem = os.path.join(cfg.out_dir, f"{cfg.dataset}{'_' + cfg.preset if cfg.preset != 'full' else ''}_table")
+def markdown(record, cfg):
+    """The Markdown table of a Table-1 record (complete or not)."""
     v = record["variants"]
     n = record["n_test"]
-    main_cols = [("S (w/o KD)", "w/o KD"), ("S (KD)", "KD"), ("S (adv. KD, report's recipe)",
-                                                              "adv. KD (report: raw, fixed, minimax)")]
+    main_cols = [("S (w/o KD)", "wo-kd"), ("S (KD)", "kd"), ("S (adv. KD, report's recipe)", "adv-report")]
     head = ["T", "S (initial)"] + [c for c, k in main_cols if k in v]
-    row = [str(record["teacher"]["errors"]), str(record["student_initial"]["errors"])] + \
-          [fmt(v[k]) for _, k in main_cols if k in v]
-    lines = [f"Test misclassifications out of {n:,} ({cfg.dataset}; students: mean ± std over seeds).", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head), "| " + " | ".join(row) + " |", "",
-             "| student variant (from S initial, same budget) | errors | seeds | mean logit | max abs logit | "
-             "D held-out acc. | s per run |", "|---|---|---|---|---|---|---|"]
-    for name, rec in v.items():
+    t, s = record["teacher"], record["student_initial"]
+    row = [str(t["errors"]), str(s["errors"])] + [report.fmt(v[k]) for _, k in main_cols if k in v]
+    lines = [f"Test misclassifications out of {n:,} ({cfg.dataset} recipe; students: mean ± std over seeds; every "
+             "model's last weights, counted once on the test set).", ""]
+    lines += report.data_lines(record["data"], cfg.preset, record["deviations"])
+    if not record["complete"]:
+        lines += ["", "**Incomplete: the run is still going or stopped early; the rows below are what finished.**"]
+    flag = record["teacher_not_better"]
+    lines += ["", f"**{record['teacher_check']}**" if flag else record["teacher_check"][0].upper() +
+              record["teacher_check"][1:] + ".", "",
+              "| " + " | ".join(head) + " |", "|" + "---|" * len(head), "| " + " | ".join(row) + " |", "",
+              f"Validation errors (out of {record['data']['n_val']:,}): T {t['validation_errors']}, S (initial) "
+              f"{s['validation_errors']}.", "",
+              "| student variant (from S initial, same budget) | id | test errors | validation errors | seeds | "
+              "mean logit | max abs logit | D held-out acc. | s per run |", "|---|---|---|---|---|---|---|---|---|"]
+    for vid, rec in v.items():
         runs = rec["runs"]
         acc = [r["d_heldout_accuracy"] for r in runs if "d_heldout_accuracy" in r]
-        lines.append(f"| {name} | {fmt(rec)} | {rec['n']} | {np.mean([r['mean_logit'] for r in runs]):.3g} | "
+        val = [r["validation_errors"] for r in runs if r["validation_errors"] is not None]
+        lines.append(f"| {rec['name']} | `{vid}` | {report.fmt(rec)} | "
+                     f"{report.fmt(report.mean_std(val)) if val else '–'} | {rec['n']} | "
+                     f"{np.mean([r['mean_logit'] for r in runs]):.3g} | "
                      f"{np.max([r['max_abs_logit'] for r in runs]):.3g} | "
                      f"{f'{np.mean(acc):.3f}' if acc else '–'} | {np.mean([r['seconds'] for r in runs]):.0f} |")
-    t, s = record["teacher"], record["student_initial"]
-    teacher_time = "loaded from its checkpoint" if t["loaded"] else f"{t['seconds'] / 60:.1f} min"
+    timing = {k: ("loaded from its checkpoint, trained in " if m["loaded"] else "") + f"{m['seconds'] / 60:.1f} min"
+              for k, m in (("teacher", t), ("S (initial)", s))}
     lines += ["", f"Parameters (weights only, as the report counts): teacher {t['params']:,}, student "
                   f"{s['params']:,}. Wall time: {record['seconds_total'] / 60:.1f} min in all (teacher "
-                  f"{teacher_time})."]
-    if "KD" in v and "w/o KD" in v and v["KD"]["std"] is not None:
-        diff = v["w/o KD"]["mean"] - v["KD"]["mean"]
-        sd = math.sqrt((v["KD"]["std"] ** 2 + v["w/o KD"]["std"] ** 2) / 2)
-        ratio = diff / sd if sd else float("inf")
-        lines.append(f"KD vs w/o KD: {abs(diff):.1f} {'fewer' if diff >= 0 else 'more'} errors with KD; pooled std "
-                     f"{sd:.1f} ({ratio:+.1f} std).")
-    if record["note"]:
-        lines.append(f"Note: {record['note']}.")
-    md = "\n".join(lines) + "\n"
-    with open(stem + ".json", "w") as f:
-        json.dump(record, f, indent=1, default=float)
-    with open(stem + ".md", "w") as f:
-        f.write(md)
-    print(md)
-    return md
+                  f"{timing['teacher']}; S (initial) {timing['S (initial)']})."]
+    if "kd" in v and "wo-kd" in v:
+        gap = report.pooled_gap(v["kd"], v["wo-kd"])
+        if gap is not None:
+            diff, sd, ratio = gap
+            lines.append(f"KD vs w/o KD: {abs(diff):.1f} {'fewer' if diff >= 0 else 'more'} errors with KD; pooled "
+                         f"std {sd:.1f} ({ratio:+.1f} std).")
+    return "\n".join(lines) + "\n"

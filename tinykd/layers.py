@@ -4,13 +4,10 @@ A layer owns its parameters and gradients (dicts by name: ``params["W"]``, ``gra
 what its backward needs from the last forward. ``backward(grad)`` fills ``grads`` and returns the gradient
 w.r.t. the layer's input. Derivations: ``docs/derivations.md``; checks: ``tests/test_layers.py``.
 """
-import json
-import os
-import tempfile
-
 import numpy as np
 
-from .backend import get_array_module, resolve, to_host
+from . import checkpoint
+from .backend import get_array_module, resolve
 
 
 class Dense:
@@ -162,6 +159,35 @@ class Network:
         """Number of parameters; ``biases=False`` counts weights only (the founding report's convention)."""
         return sum(int(p.size) for name, p, _ in self.named_parameters() if biases or name.endswith(".W"))
 
+    def named_buffers(self):
+        """[(name, array)] of state that is not trained by gradient but shapes the outputs (batch-norm statistics)."""
+        return []
+
+    # ------------------------------------------------------------------ state, through tinykd/checkpoint.py
+    def state_dict(self):
+        """Host copies of the parameters and buffers, by name."""
+        return checkpoint.network_arrays(self)
+
+    def load_state_dict(self, arrays, source="state"):
+        """Load ``state_dict()``'s arrays; every name with its exact shape (nothing is broadcast)."""
+        checkpoint.load_network_arrays(self, arrays, source)
+
+    def save(self, path, identity=None, **info):
+        """Write parameters, buffers and configuration to ``path`` (.npz) atomically; see ``tinykd.checkpoint``."""
+        checkpoint.save_model(path, self, identity, **info)
+
+    def load(self, path, identity=None):
+        """Load a model checkpoint written for this configuration; ``CheckpointError`` naming any mismatch."""
+        return checkpoint.load_weights(self, path, identity)
+
+    @classmethod
+    def from_checkpoint(cls, path, backend=None, identity=None):
+        """Build the network a checkpoint describes and load it."""
+        model = checkpoint.load_model(path, backend, identity)
+        if not isinstance(model, cls):
+            raise checkpoint.CheckpointError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
 
 class MLP(Network):
     """A multilayer perceptron from layer sizes, e.g. ``MLP([784, 1200, 1200, 10])``.
@@ -203,7 +229,8 @@ class MLP(Network):
         return next(layer for layer in self.layers if isinstance(layer, Dense))
 
     def config(self):
-        return {"sizes": self.sizes, "dropout": self.dropout, "input_dropout": self.input_dropout,
+        """What rebuilds this network (``checkpoint.build``): its kind and constructor arguments."""
+        return {"model": "MLP", "sizes": self.sizes, "dropout": self.dropout, "input_dropout": self.input_dropout,
                 "dtype": self.dtype.name, "input_grad": self.input_grad}
 
     # -------------------------------------------------------------------------------------------- structure
@@ -224,66 +251,3 @@ class MLP(Network):
                     out.append((f"dense{k}.{name}", layer.params[name], layer.grads[name]))
                 k += 1
         return out
-
-    # ------------------------------------------------------------------------------------------ save / load
-    def state_dict(self):
-        return {name: to_host(p) for name, p, _ in self.named_parameters()}
-
-    def save(self, path):
-        """Write the weights and architecture to ``path`` (.npz) atomically: a temp file, then a rename."""
-        save_npz(path, self.state_dict(), {"model": "MLP", **self.config()})
-
-    def load(self, path):
-        """Load weights saved by ``save``; raises ValueError naming the mismatch for another architecture."""
-        arrays, meta = load_npz(path)
-        if meta.get("model") != "MLP" or meta.get("sizes") != self.sizes:
-            raise ValueError(f"checkpoint {path} holds {meta.get('model')} with sizes {meta.get('sizes')}, "
-                             f"but this model is MLP with sizes {self.sizes}")
-        self.load_state_dict(arrays, source=path)
-        return self
-
-    def load_state_dict(self, arrays, source="state"):
-        for name, p, _ in self.named_parameters():
-            if name not in arrays or arrays[name].shape != p.shape:
-                raise ValueError(f"{source}: parameter {name} missing or of the wrong shape "
-                                 f"(expected {p.shape}, got {getattr(arrays.get(name), 'shape', None)})")
-            p[...] = self.xp.asarray(arrays[name], dtype=p.dtype)
-
-    @classmethod
-    def from_checkpoint(cls, path, backend=None):
-        """Build the MLP a checkpoint describes and load its weights."""
-        _, meta = load_npz(path)
-        if meta.get("model") != "MLP":
-            raise ValueError(f"checkpoint {path} holds {meta.get('model')!r}, not an MLP")
-        model = cls(meta["sizes"], dropout=meta["dropout"], input_dropout=meta["input_dropout"],
-                    backend=backend, dtype=meta["dtype"], input_grad=meta.get("input_grad", False))
-        return model.load(path)
-
-
-def save_npz(path, arrays, meta):
-    """Save ``arrays`` plus a JSON ``meta`` record to ``path`` atomically (temp file in the same folder, rename)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def load_npz(path):
-    """(arrays, meta) from a file written by ``save_npz``; ValueError for a file that is not one."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise ValueError(f"cannot read checkpoint {path}: {e}") from e
-    if "__meta__" not in arrays:
-        raise ValueError(f"{path} is not a tinykd checkpoint (no __meta__ record)")
-    meta = json.loads(str(arrays.pop("__meta__")))
-    return arrays, meta

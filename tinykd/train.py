@@ -1,9 +1,15 @@
-"""The training loop: epochs of shuffled mini-batches, evaluation, history, progress, checkpoints and resume.
+"""The training loop: epochs of shuffled mini-batches, validation, history, progress, checkpoints and resume.
 
 It knows nothing about any method. Each step: ``out = model.forward(x, train=True)`` ->
 ``loss, grad = objective(out, y, teacher_out)`` -> ``model.backward(grad)`` -> ``optimizer.step()``.
 The teacher's outputs are computed once for the whole training set and cached when nothing random touches the
 inputs (no jitter), else per batch on the same jittered inputs the student sees.
+
+Each step's loss stays where it was computed (a device array on the GPU); the losses of an epoch reach the host
+once, at its end, where they are checked: a loss that is not finite, or one that has exploded (above
+``explode_factor`` times the first epoch's), stops the run naming the epoch and the first bad step, before anything
+overwrites the checkpoints. Two checkpoints are kept: the latest run state (to resume) and, with a validation set,
+the model at its best validation epoch, which a diverging run never touches.
 """
 import math
 import os
@@ -12,13 +18,14 @@ import time
 
 import numpy as np
 
+from . import checkpoint as ckpt
 from .backend import get_array_module, to_host
 from .data import batches, jitter
-from .layers import batched, load_npz, save_npz
+from .layers import batched
 
 
 class TrainingError(RuntimeError):
-    """Training cannot go on (a NaN loss, say); the message names the epoch and step."""
+    """Training cannot go on (a loss that is NaN or has exploded); the message names the epoch and step."""
 
 
 def errors(model, x, y, batch_size=10000):
@@ -31,6 +38,12 @@ def cosine_lr(base_lr, epochs, final_fraction=0.01):
     def lr(epoch):
         return base_lr * (final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * epoch / epochs)))
     return lr
+
+
+def best_path(path):
+    """Where ``fit`` keeps the best-by-validation model beside the run checkpoint ``path``: ``x.npz`` -> ``x.best.npz``."""
+    path = os.fspath(path)
+    return (path[:-4] if path.endswith(".npz") else path) + ".best.npz"
 
 
 def train_step(model, objective, optimizer, x, y, target=None):
@@ -47,34 +60,51 @@ def train_step(model, objective, optimizer, x, y, target=None):
     return loss
 
 
-def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None, x_eval=None, y_eval=None,
-        eval_model=None, lr_schedule=None, jitter_pixels=0, image_shape=(28, 28), seed=0, checkpoint=None,
-        resume=False, progress=True, label="train", cache_teacher=True):
+def _positive_int(name, value, low=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None, x_val=None, y_val=None,
+        lr_schedule=None, jitter_pixels=0, image_shape=(28, 28), seed=0, checkpoint=None, resume=False,
+        identity=None, restore_best=False, explode_factor=100.0, progress=True, label="train", cache_teacher=True):
     """Train ``model`` on (x, y) for ``epochs``; returns the history, one dict per epoch.
 
     ``teacher``: a function x -> teacher outputs (logits or a hint layer) for objectives that need them, or those
     outputs already computed for every row of ``x`` (then nothing is recomputed; not with jitter).
-    ``x_eval, y_eval``: counted as errors after each epoch by ``eval_model`` (default ``model``).
-    ``lr_schedule``: a function epoch -> learning rate. ``jitter_pixels``: random translation per batch.
+    ``x_val, y_val``: a validation set, counted as errors after each epoch (``val_errors`` in the history); the
+    best epoch is the one with fewest (the earliest on ties). ``restore_best``: end with the weights of that epoch.
+    ``lr_schedule``: a function epoch -> learning rate (> 0). ``jitter_pixels``: random translation per batch.
     ``cache_teacher``: compute the teacher's outputs once (ignored with jitter, where they change every batch).
-    ``checkpoint``: a .npz path written atomically after every epoch; with ``resume=True`` an existing one is
-    loaded first (it must come from the same architecture) and training continues after its last epoch with the
-    same shuffling stream (dropout masks and jitter draw fresh random numbers).
+    ``checkpoint``: a .npz path; the run state is written there atomically after every good epoch, and with a
+    validation set the best model goes to ``best_path(checkpoint)``. ``resume=True`` continues an existing run
+    checkpoint after its last epoch with the same shuffling stream (dropout masks and jitter draw fresh random
+    numbers); it must come from the same architecture, optimiser and ``identity`` (what produced the run: data
+    fingerprint and settings, stored in the checkpoint).
+    ``explode_factor``: stop when a step's loss exceeds this many times the first epoch's mean loss (at least 1
+    nat; the first step's loss during the first epoch); ``None`` turns the check off. A loss that is not finite
+    always stops the run. A last batch of a single row is skipped (batch statistics need two rows); shuffling
+    changes which row every epoch.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    _positive_int("epochs", epochs, 0)
+    _positive_int("batch_size", batch_size)
     if getattr(objective, "needs_teacher", False) and teacher is None:
         raise ValueError(f"objective {type(objective).__name__} needs a teacher, but teacher=None")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x has {x.shape[0]} samples but y has {y.shape[0]}")
+    if (x_val is None) != (y_val is None) or (x_val is not None and x_val.shape[0] != y_val.shape[0]):
+        raise ValueError("x_val and y_val go together, with one label per row "
+                         f"(got {getattr(x_val, 'shape', None)} and {getattr(y_val, 'shape', None)})")
+    if explode_factor is not None and not (isinstance(explode_factor, (int, float)) and explode_factor > 1):
+        raise ValueError(f"explode_factor must be a number > 1 or None, got {explode_factor!r}")
+    if resume and not checkpoint:
+        raise ValueError("resume=True needs a checkpoint path")
     xp = get_array_module(x)
     rng = np.random.default_rng(seed)
     aug_rng = xp.random.default_rng(seed + 1)
     history, start = [], 0
-    if checkpoint and resume and os.path.exists(checkpoint):
-        start, history = load_checkpoint(checkpoint, model, optimizer, rng)
+    if resume and os.path.exists(checkpoint):
+        start, history = ckpt.load_run(checkpoint, model, optimizer, rng, identity)
         if progress:
             print(f"[{label}] resumed from {checkpoint} after epoch {start}", file=sys.stderr)
     use_teacher = teacher is not None and getattr(objective, "needs_teacher", False)
@@ -87,75 +117,102 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
         cached = batched(teacher, x) if use_teacher and cache_teacher and not jitter_pixels else None
     arrays = (x, y) if cached is None else (x, y, cached)
     steps = -(-x.shape[0] // batch_size)
+    best = _Best(model, history, checkpoint, identity, restore_best)
     for epoch in range(start, epochs):
         if lr_schedule is not None:
-            optimizer.lr = float(lr_schedule(epoch))
+            lr = float(lr_schedule(epoch))
+            if not (math.isfinite(lr) and lr > 0):
+                raise ValueError(f"lr_schedule gave learning rate {lr} for epoch {epoch + 1}; it must be finite "
+                                 "and > 0 (a negative rate would climb the loss)")
+            optimizer.lr = lr
         t0 = time.perf_counter()
-        total = xp.zeros((), dtype=np.float64)
+        losses = xp.zeros(steps, dtype=np.float64)
+        done = 0
         for step, batch in enumerate(batches(*arrays, batch_size=batch_size, rng=rng)):
             xb, yb = batch[0], batch[1]
+            if xb.shape[0] == 1 and steps > 1:
+                continue
             if jitter_pixels:
                 xb = jitter(xb, image_shape, jitter_pixels, aug_rng)
             target = batch[2] if cached is not None else (teacher(xb) if use_teacher else None)
             try:
-                loss = train_step(model, objective, optimizer, xb, yb, target)
+                losses[step] = train_step(model, objective, optimizer, xb, yb, target)
             except ValueError as e:
                 if "NaN or inf" not in str(e):
                     raise
-                kept = f"; the last good checkpoint is {checkpoint}" if checkpoint else ""
-                raise TrainingError(f"[{label}] non-finite values at epoch {epoch + 1}, step {step + 1}: {e}{kept}") \
-                    from e
-            total += loss
+                raise TrainingError(f"[{label}] non-finite values at epoch {epoch + 1}, step {step + 1}: {e}"
+                                    f"{_kept(checkpoint, history, best)}") from e
+            done = step + 1
             if progress and sys.stderr.isatty() and step % max(1, steps // 20) == 0:
                 print(f"\r[{label}] epoch {epoch + 1}/{epochs} {'#' * (20 * step // steps):20s}", end="",
                       file=sys.stderr)
-        mean_loss = float(total) / steps
-        if not math.isfinite(mean_loss):
-            raise TrainingError(f"[{label}] the loss became {mean_loss} in epoch {epoch + 1}")
-        record = {"epoch": epoch + 1, "loss": mean_loss, "lr": getattr(optimizer, "lr", None),
+        host = to_host(losses[:done])                      # the epoch's one transfer of losses to the host
+        _check_losses(host, history, explode_factor, f"[{label}] epoch {epoch + 1}",
+                      _kept(checkpoint, history, best))
+        record = {"epoch": epoch + 1, "loss": float(host.sum() / max(done, 1)), "lr": getattr(optimizer, "lr", None),
                   "seconds": time.perf_counter() - t0}
-        if x_eval is not None:
-            record["errors"] = errors(eval_model or model, x_eval, y_eval)
+        if x_val is not None:
+            record["val_errors"] = errors(model, x_val, y_val)
         history.append(record)
+        best.update(record)
         if checkpoint:
-            save_checkpoint(checkpoint, model, optimizer, epoch + 1, history, rng)
+            ckpt.save_run(checkpoint, model, optimizer, epoch + 1, history, rng, identity)
         if progress:
-            err = f"  errors {record['errors']}/{x_eval.shape[0]}" if x_eval is not None else ""
-            print(f"\r[{label}] epoch {epoch + 1:3d}/{epochs}  loss {mean_loss:.4f}{err}  "
+            val = f"  validation errors {record['val_errors']}/{x_val.shape[0]}" if x_val is not None else ""
+            print(f"\r[{label}] epoch {epoch + 1:3d}/{epochs}  loss {record['loss']:.4f}{val}  "
                   f"({record['seconds']:.1f} s)", file=sys.stderr)
+    best.restore()
     return history
 
 
-def _arch(model):
-    return {"sizes": list(getattr(model, "sizes", [])),
-            "params": [[name, list(p.shape)] for name, p, _ in model.named_parameters()]}
+def _check_losses(host, history, factor, where, kept):
+    """Raise ``TrainingError`` at the first step whose loss is not finite or has exploded."""
+    bad = np.flatnonzero(~np.isfinite(host))
+    if bad.size:
+        raise TrainingError(f"{where}, step {bad[0] + 1}: the loss became {host[bad[0]]}{kept}")
+    if factor is None or not host.size:
+        return
+    first, what = (history[0]["loss"], "the first epoch's mean") if history else (float(host[0]), "the first step's")
+    reference = max(abs(first), 1.0)
+    over = np.flatnonzero(host > factor * reference)
+    if over.size:
+        raise TrainingError(f"{where}, step {over[0] + 1}: the loss exploded to {host[over[0]]:.4g}, more than "
+                            f"{factor:g} × {reference:.4g} ({what} loss, at least 1); lower the learning rate{kept}")
 
 
-def save_checkpoint(path, model, optimizer, epoch, history, rng):
-    """Weights, optimiser state, epoch, history and the shuffling generator's state, written atomically."""
-    arrays = {f"param/{name}": to_host(p) for name, p, _ in model.named_parameters()}
-    state = optimizer.state_dict()
-    for key, value in state.items():
-        if isinstance(value, list):
-            arrays.update({f"opt/{key}/{i}": to_host(v) for i, v in enumerate(value)})
-    meta = {"model": "checkpoint", "arch": _arch(model), "epoch": epoch, "history": history,
-            "opt_scalars": {k: v for k, v in state.items() if not isinstance(v, list)},
-            "rng": rng.bit_generator.state}
-    save_npz(path, arrays, meta)
+def _kept(checkpoint, history, best):
+    if not checkpoint:
+        return ""
+    latest = f"; the last good checkpoint is {checkpoint} (epoch {history[-1]['epoch']})" if history else \
+        "; no epoch finished, so no checkpoint was written"
+    kept = f", the best model {best.path} (epoch {best.epoch})" if best.epoch is not None and best.path else ""
+    return latest + kept
 
 
-def load_checkpoint(path, model, optimizer, rng):
-    arrays, meta = load_npz(path)
-    if meta.get("model") != "checkpoint" or meta.get("arch") != _arch(model):
-        raise ValueError(f"checkpoint {path} was written for architecture {meta.get('arch', {}).get('sizes')}, "
-                         f"not this model's {_arch(model)['sizes']}; delete it or choose another path")
-    for name, p, _ in model.named_parameters():
-        p[...] = get_array_module(p).asarray(arrays[f"param/{name}"])
-    state = dict(meta["opt_scalars"])
-    for key in optimizer.state_dict():
-        if key not in state:
-            n = sum(1 for k in arrays if k.startswith(f"opt/{key}/"))
-            state[key] = [arrays[f"opt/{key}/{i}"] for i in range(n)]
-    optimizer.load_state_dict(state)
-    rng.bit_generator.state = meta["rng"]
-    return meta["epoch"], meta["history"]
+class _Best:
+    """The best epoch by validation errors: written to ``best_path(checkpoint)`` and kept in memory when asked."""
+
+    def __init__(self, model, history, checkpoint, identity, keep):
+        self.model, self.identity, self.keep = model, identity, keep
+        self.path = best_path(checkpoint) if checkpoint else None
+        scored = [h for h in history if "val_errors" in h]
+        self.epoch = min(scored, key=lambda h: h["val_errors"])["epoch"] if scored else None
+        self.errors = min(h["val_errors"] for h in scored) if scored else None
+        self.state = None
+        if keep and self.epoch is not None:
+            if not (self.path and os.path.exists(self.path)):
+                raise ValueError("restore_best after a resume needs the best checkpoint written before it")
+            self.state = ckpt.read(self.path)[0]
+
+    def update(self, record):
+        if "val_errors" not in record or (self.errors is not None and record["val_errors"] >= self.errors):
+            return
+        self.epoch, self.errors = record["epoch"], record["val_errors"]
+        if self.keep:
+            self.state = ckpt.network_arrays(self.model)
+        if self.path and hasattr(self.model, "config"):
+            ckpt.save_model(self.path, self.model, self.identity, epoch=self.epoch, val_errors=self.errors)
+
+    def restore(self):
+        if self.keep and self.state is not None:
+            ckpt.load_network_arrays(self.model, self.state, "the best epoch")

@@ -1,0 +1,168 @@
+"""Run state on disk (tinykd/checkpoint.py) and what the training loop does with it: buffers kept, optimisers and
+identities checked, unreadable files named, the best model kept apart from a run that diverges."""
+import numpy as np
+import pytest
+
+from tinykd import MLP, SGD, Adam, checkpoint, data
+from tinykd.binary import BinaryMLP
+from tinykd.checkpoint import CheckpointError
+from tinykd.distill import Supervised
+from tinykd.train import TrainingError, best_path, cosine_lr, errors, fit
+
+
+@pytest.fixture(scope="module")
+def small():
+    ds = data.load("mnist")
+    return ds.x_train[:1001], ds.y_train[:1001], ds.x_test[:500], ds.y_test[:500]
+
+
+def _params(model):
+    return [p.copy() for _, p, _ in model.named_parameters()]
+
+
+def test_binary_resume_keeps_batchnorm_statistics(small, tmp_path):
+    """Resuming a BinaryMLP gives bit-identical logits to an uninterrupted run (the running statistics travel)."""
+    x, y, xt, _ = small
+    logits = []
+    for split in (False, True):
+        model = BinaryMLP([784, 32, 32, 10], mode="xnor", seed=0)
+        path = tmp_path / f"run{split}.npz"
+        if split:
+            fit(model, Supervised(), Adam(model), x, y, 1, 100, checkpoint=path, progress=False)
+            model = BinaryMLP([784, 32, 32, 10], mode="xnor", seed=5)
+        fit(model, Supervised(), Adam(model), x, y, 2, 100, checkpoint=path, resume=True, progress=False)
+        logits.append(model.logits(xt))
+    np.testing.assert_array_equal(logits[0], logits[1])
+
+
+def test_model_checkpoint_holds_buffers(tmp_path):
+    a = BinaryMLP([6, 5, 3], mode="bwn", seed=0)
+    a.forward(np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32), train=True)
+    a.save(tmp_path / "b.npz")
+    b = checkpoint.load_model(tmp_path / "b.npz")
+    for (na, va), (nb, vb) in zip(a.named_buffers(), b.named_buffers()):
+        assert na == nb and not np.array_equal(va, np.zeros_like(va))
+        np.testing.assert_array_equal(va, vb)
+
+
+def test_a_scalar_where_a_matrix_belongs_is_refused(tmp_path):
+    a = MLP([4, 3, 2])
+    a.save(tmp_path / "m.npz")
+    arrays, meta = checkpoint.read(tmp_path / "m.npz")
+    arrays["dense0.W"] = np.float32(0.5)  # broadcasting would fill the matrix with 0.5
+    checkpoint.write(tmp_path / "bad.npz", arrays, {k: v for k, v in meta.items() if k != "format"})
+    with pytest.raises(CheckpointError, match=r"dense0.W is float32\(\), this model needs float32\(4, 3\)"):
+        MLP([4, 3, 2]).load(tmp_path / "bad.npz")
+    with pytest.raises(CheckpointError, match="dense0.W"):
+        BinaryMLP([4, 3, 2]).load_state_dict({**BinaryMLP([4, 3, 2]).state_dict(), "binarydense0.W": np.ones(3)})
+
+
+def test_unreadable_files_name_their_path(tmp_path):
+    model = MLP([4, 3, 2])
+    model.save(tmp_path / "good.npz")
+    good = (tmp_path / "good.npz").read_bytes()
+    cases = {"truncated.npz": good[: len(good) // 2], "text.npz": b"hello, I am a text file\n",
+             "empty.npz": b""}
+    for name, payload in cases.items():
+        (tmp_path / name).write_bytes(payload)
+        with pytest.raises(CheckpointError, match=r"cannot read checkpoint .*" + name + ".*not a readable .npz"):
+            MLP([4, 3, 2]).load(tmp_path / name)
+    np.savez(tmp_path / "plain.npz", a=np.ones(3))
+    with pytest.raises(CheckpointError, match="without tinykd's __meta__"):
+        MLP([4, 3, 2]).load(tmp_path / "plain.npz")
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        MLP([4, 3, 2]).load(tmp_path / "missing.npz")
+
+
+def test_resume_with_another_optimiser_is_refused(small, tmp_path):
+    x, y, _, _ = small
+    for first, second in ((SGD, Adam), (Adam, SGD)):
+        path = tmp_path / f"{first.__name__}.npz"
+        model = MLP([784, 8, 10])
+        fit(model, Supervised(), first(model, lr=1e-3), x, y, 1, 250, checkpoint=path, progress=False)
+        before = path.read_bytes()
+        other = MLP([784, 8, 10])
+        with pytest.raises(CheckpointError, match=f"holds {first.__name__} state, but this run uses "
+                                                  f"{second.__name__}"):
+            fit(other, Supervised(), second(other, lr=1e-3), x, y, 2, 250, checkpoint=path, resume=True,
+                progress=False)
+        assert path.read_bytes() == before  # nothing was overwritten
+
+
+def test_resume_of_another_run_is_refused(small, tmp_path):
+    x, y, _, _ = small
+    path = tmp_path / "run.npz"
+    model = MLP([784, 8, 10])
+    fit(model, Supervised(), Adam(model), x, y, 1, 250, checkpoint=path, identity={"data": "aaa", "lr": 1e-3},
+        progress=False)
+    with pytest.raises(CheckpointError, match=r"produced by another run \(differs in: data, lr\)"):
+        fit(model, Supervised(), Adam(model), x, y, 2, 250, checkpoint=path, resume=True,
+            identity={"data": "bbb", "lr": 0.05}, progress=False)
+
+
+def test_divergence_stops_and_keeps_the_best_model(small, tmp_path):
+    """Adam at lr 1e6: the loss explodes; the run stops naming epoch and step, before it writes a bad epoch."""
+    x, y, xt, yt = small
+    model = MLP([784, 16, 10], seed=0)
+    path = tmp_path / "run.npz"
+    rates = [3e-3, 3e-3, 1e6, 1e6]
+    with pytest.raises(TrainingError, match=r"epoch 3, step \d+: the loss (exploded|became).*run.npz \(epoch 2\).*"
+                                            r"run.best.npz \(epoch [12]\)"):
+        fit(model, Supervised(), Adam(model, lr=1e-3), x, y, 4, 100, x_val=xt, y_val=yt,
+            lr_schedule=lambda e: rates[e], checkpoint=path, progress=False)
+    run = checkpoint.meta_of(path)
+    assert run["epoch"] == 2  # the latest state is the last good epoch, not the diverged one
+    best = checkpoint.load_model(best_path(path))
+    info = checkpoint.meta_of(best_path(path))["info"]
+    assert info["val_errors"] == min(h["val_errors"] for h in run["history"])
+    assert errors(best, xt, yt) == info["val_errors"] < 250
+
+
+def test_explosion_without_nan_is_caught(small):
+    x, y, _, _ = small
+    model = MLP([784, 16, 10], seed=0)
+    with pytest.raises(TrainingError, match=r"epoch 1, step \d+: the loss exploded to .* more than 100 ×"):
+        fit(model, Supervised(), Adam(model, lr=1e6), x, y, 5, 100, progress=False)
+
+
+def test_restore_best_returns_the_best_epoch(small):
+    x, y, xt, yt = small
+    model = MLP([784, 16, 10], seed=0)
+    rates = [3e-3, 3e-3, 0.5]  # the last epoch wrecks the model
+    history = fit(model, Supervised(), Adam(model), x, y, 3, 100, x_val=xt, y_val=yt,
+                  lr_schedule=lambda e: rates[e], restore_best=True, explode_factor=None, progress=False)
+    best = min(history, key=lambda h: h["val_errors"])
+    assert history[-1]["val_errors"] > best["val_errors"]
+    assert errors(model, xt, yt) == best["val_errors"]
+
+
+def test_bad_training_arguments(small):
+    x, y, xt, yt = small
+    model = MLP([784, 8, 10])
+    with pytest.raises(ValueError, match="x_val and y_val go together"):
+        fit(model, Supervised(), Adam(model), x, y, 1, x_val=xt)
+    with pytest.raises(ValueError, match="learning rate -0.001 for epoch 1"):
+        fit(model, Supervised(), Adam(model), x, y, 1, lr_schedule=lambda e: -1e-3)
+    with pytest.raises(ValueError, match="resume=True needs a checkpoint"):
+        fit(model, Supervised(), Adam(model), x, y, 1, resume=True)
+
+
+def test_a_last_batch_of_one_row_is_skipped(small):
+    """1001 rows in batches of 100: the last batch holds one row, which batch norm cannot train on."""
+    x, y, _, _ = small
+    model = BinaryMLP([784, 16, 10], mode="bwn")
+    history = fit(model, Supervised(), Adam(model), x, y, 1, 100, progress=False)
+    assert np.isfinite(history[0]["loss"])
+    assert np.all(model.layers[1].running_var > 1e-3)
+
+
+def test_identity_records_compare_after_a_json_round_trip():
+    a = {"sizes": (784, 10), "lr": np.float64(1e-3), "nested": {"seed": np.int64(3)}}
+    b = {"sizes": [784, 10], "lr": 1e-3, "nested": {"seed": 3}}
+    assert checkpoint.differences(checkpoint.normalise(a), checkpoint.normalise(b)) == []
+    assert checkpoint.differences({"a": 1, "b": {"c": 2}}, {"a": 1, "b": {"c": 3}, "d": 0}) == ["b.c", "d"]
+
+
+def test_cosine_schedule_is_positive():
+    lr = cosine_lr(1e-3, 10)
+    assert all(lr(e) > 0 for e in range(10))
