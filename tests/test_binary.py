@@ -130,8 +130,8 @@ def test_packed_inference_is_bit_exact_and_small(mode, mnist_small):
     x, y, xt, yt = mnist_small
     model = BinaryMLP([784, 200, 130, 10], mode=mode, seed=0)  # 130 and 200: not multiples of 64
     from tinykd.distill import Supervised
-    history = fit(model, Supervised(), Adam(model, lr=1e-2), x, y, 2, 100, x_eval=xt, y_eval=yt, progress=False)
-    assert history[-1]["errors"] < 300, history  # it learns (a 3,000-image subset, two epochs)
+    history = fit(model, Supervised(), Adam(model, lr=1e-2), x, y, 2, 100, x_val=xt, y_val=yt, progress=False)
+    assert history[-1]["val_errors"] < 300, history  # it learns (a 3,000-image subset, two epochs)
     assert all(np.abs(layer.params["W"]).max() <= 1 for layer in model.layers if isinstance(layer, BinaryDense))
     packed = PackedBinaryMLP(model)
     np.testing.assert_array_equal(packed.forward(xt), model.logits(xt))
@@ -177,3 +177,50 @@ def test_binary_student_distils(mnist_small):
     fit(student, KD(4.0, 0.9, "hinton"), Adam(student, lr=1e-2), x, y, 1, 100, teacher=teacher.logits,
         progress=False)
     assert np.isfinite(F.cross_entropy(student.logits(xt), yt)[0])
+
+
+def test_binary_mlp_sizes_must_be_positive_integers():
+    for sizes in ([784, 100.7, 10], [4, True, 2], [4, 0, 2], [4, -3, 2], [4], [4, "3", 2]):
+        with pytest.raises(ValueError, match="sizes must list at least two positive integers"):
+            BinaryMLP(sizes)
+    assert BinaryMLP([4, np.int64(3), 2]).sizes == [4, 3, 2]
+
+
+@pytest.mark.parametrize("width", [1, 64, 100])
+def test_packed_width_must_match_the_words(width):
+    s = binarize(np.random.default_rng(width).standard_normal((3, width)))
+    words, n = pack_signs(s)
+    wide = 64 * words.shape[1]
+    for bad in (-1, wide + 1, wide + 64, 2.0, True):
+        with pytest.raises(ValueError, match=rf"n must be an integer in \[0, {wide}\]"):
+            unpack_signs(words, bad)
+    assert unpack_signs(words, 0).shape == (3, 0) and unpack_signs(words, wide).shape == (3, wide)
+    assert unpack_signs(words, np.int64(n)).shape == (3, width)
+    low = wide - 63
+    for bad in (low - 1, wide + 1, 0, float(n)):  # low - 1: a bit of the last word unaccounted for
+        with pytest.raises(ValueError, match=rf"n must be an integer in \[{low}, {wide}\]"):
+            xnor_popcount_dot(words, words, bad)
+    np.testing.assert_array_equal(xnor_popcount_dot(words, words, n), (s @ s.T).astype(np.int64))
+
+
+def test_batchnorm_training_needs_two_rows():
+    bn = BatchNorm(3)
+    x = np.array([[1.0, -2.0, 5.0]], dtype=np.float32)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        bn.forward(x, train=True)
+    np.testing.assert_array_equal(bn.running_var, 1.0)  # left as it was, not dragged towards 0
+    np.testing.assert_array_equal(bn.running_mean, 0.0)
+    assert bn.forward(x).shape == (1, 3)  # inference on one row uses the running statistics: fine
+    assert bn.forward(np.concatenate([x, -x]), train=True).shape == (2, 3)
+
+
+def test_numpy_floor_has_bitwise_count():
+    # packed inference calls np.bitwise_count, new in NumPy 2.0: setup.cfg must not allow an older NumPy
+    import configparser
+    import pathlib
+    import re
+    cfg = configparser.ConfigParser()
+    cfg.read(pathlib.Path(__file__).parent.parent / "setup.cfg")
+    floor = re.search(r"^numpy>=(\d+)", cfg["options"]["install_requires"], re.M)
+    assert floor and int(floor.group(1)) >= 2, cfg["options"]["install_requires"]
+    assert hasattr(np, "bitwise_count")

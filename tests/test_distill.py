@@ -148,3 +148,42 @@ def test_bad_objective_arguments():
         HintNet(MLP([4, 5, 5, 2]), 3, 5)
     with pytest.raises(ValueError, match="regressor output"):
         HintLoss()(np.zeros((2, 3)), None, np.zeros((2, 4)))
+
+
+def test_adversarial_kd_needs_a_discriminator_at_construction():
+    for bad in (None, MLP([10, 1])):  # an MLP has no loss(logits, label) or step(teacher, student)
+        with pytest.raises(TypeError, match="discriminator must have loss and step methods"):
+            AdversarialKD(bad)
+
+    class Duck:
+        def loss(self, a, label):
+            return a.sum(), np.ones_like(a)
+
+        def step(self, teacher_logits, student_logits):
+            return 0.0
+
+    AdversarialKD(Duck())
+
+
+def test_discriminator_fit_rejects_arguments_that_would_train_nothing(rng):
+    t, s = rng.standard_normal((20, 10)).astype(np.float32), rng.standard_normal((20, 10)).astype(np.float32)
+    d = Discriminator(10)
+    before = d.net.layers[0].params["W"].copy()
+    for kwargs, match in (({"holdout": 1.5}, "holdout must be a fraction"),
+                          ({"holdout": -0.1}, "holdout must be a fraction"),
+                          ({"holdout": "0.2"}, "holdout must be a fraction"),
+                          ({"holdout": 1.0}, "leaves none to train on"),
+                          ({"epochs": -1}, "epochs must be an integer >= 0"),
+                          ({"epochs": 2.5}, "epochs must be an integer >= 0"),
+                          ({"batch_size": 0}, "batch_size must be an integer >= 1")):
+        with pytest.raises(ValueError, match=match):
+            d.fit(t, s, **kwargs)
+    for tl, sl, match in ((t, s[:15], "must pair row by row"),
+                          (t[:, :9], s[:, :9], "teacher_logits must have 10 columns"),
+                          (t, s[:, :9], "student_logits must have 10 columns")):
+        with pytest.raises(ValueError, match=match):
+            d.fit(tl, sl)
+    with pytest.raises(TypeError, match="student_logits must be a floating array"):
+        d.fit(t, s.astype(int))
+    assert d.opt.t == 0 and np.array_equal(before, d.net.layers[0].params["W"])
+    assert 0 <= d.fit(t, s, epochs=0, holdout=0.5) <= 1  # no epochs: just the held-out accuracy

@@ -185,3 +185,22 @@ def test_bad_inputs_raise_clear_errors():
         F.logistic_loss(np.zeros(3), np.array([0, 2.0, 1]))
     with pytest.raises(ValueError, match="z contains NaN"):
         F.logistic_loss(np.array([np.nan]), np.array([1.0]))
+
+
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax])
+def test_softmax_family_rejects_integer_logits_and_bad_temperatures(fn):
+    # on integer logits τ was cast to the logits' dtype: τ = 2.7 became 2, and τ = 0.5 became 0 (NaN)
+    for t in (2.7, 0.5):
+        with pytest.raises(TypeError, match="logits must be a floating array"):
+            fn(np.array([[1, 2, 3]]), t)
+    with pytest.raises(ValueError, match="logits must have shape"):
+        fn(np.zeros(3), 1.0)
+    z = np.array([[1.0, 2.0, 3.0]])
+    np.testing.assert_allclose(F.softmax(z, 2.7), scipy.special.softmax(z / 2.7, axis=1), rtol=1e-12)
+    p, lp, g = F.softmax(z), F.log_softmax(z), np.ones_like(z)
+    for t in (0, -1.0, float("nan"), float("inf")):
+        for call in (lambda: fn(z, t), lambda: F.softmax_backward(p, g, t), lambda: F.log_softmax_backward(lp, g, t)):
+            with pytest.raises(ValueError, match="temperature must be finite and > 0"):
+                call()
+    with pytest.raises(TypeError, match="temperature must be a real number"):
+        fn(z, "2")

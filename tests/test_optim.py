@@ -111,3 +111,34 @@ def test_blocked_updates_match_the_whole_array_formula():
         expected = expected - 0.01 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
     np.testing.assert_allclose(params[0][1], expected, rtol=1e-10)
     np.testing.assert_array_equal(params[1][1], 1.0)  # zero gradient, no decay on biases: Adam leaves it
+
+
+@pytest.mark.parametrize("make", [lambda p: Adam(p, lr=0.01, weight_decay=0.1),
+                                  lambda p: SGD(p, lr=0.1, weight_decay=0.1),
+                                  lambda p: SGD(p, lr=0.1, momentum=0.9, weight_decay=0.1),
+                                  lambda p: SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)],
+                         ids=["adam", "sgd", "momentum", "nesterov"])
+def test_weight_decay_leaves_the_gradients_untouched(make):
+    # the gradient arrays belong to the layers: weight decay is g + wd·θ in the scratch buffer, never in g.
+    # 100,000 entries span several blocks; the gradient is kept across steps, so a decay added into it would
+    # compound, and the parameters would leave the reference below.
+    r = np.random.default_rng(0)
+    theta0 = r.standard_normal((250, 400))
+    params = [("w", theta0.copy(), r.standard_normal(theta0.shape)), ("b", np.ones(7), r.standard_normal(7))]
+    grads = [g.copy() for _, _, g in params]
+    opt = make(params)
+    expected, m, v, buf = theta0.copy(), 0, 0, 0
+    for t in range(1, 4):
+        opt.step()
+        for (_, _, g), g0 in zip(params, grads):
+            np.testing.assert_array_equal(g, g0)
+        g = grads[0] + 0.1 * expected
+        if isinstance(opt, Adam):
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g**2
+            expected = expected - 0.01 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        else:
+            buf = opt.momentum * buf + g
+            direction = (g + opt.momentum * buf) if opt.nesterov else (buf if opt.momentum else g)
+            expected = expected - 0.1 * direction
+    np.testing.assert_allclose(params[0][1], expected, rtol=1e-10)

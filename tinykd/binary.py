@@ -14,7 +14,7 @@ rule through them, plus the STE term. Derivations: ``docs/derivations.md`` §13�
 import numpy as np
 
 from .backend import get_array_module, resolve, to_host
-from .layers import Dense, Network, ReLU, batched, load_npz, save_npz
+from .layers import Dense, Network, ReLU, batched
 
 WORD = 64  # bits per packed word
 
@@ -128,13 +128,18 @@ class BatchNorm:
     def forward(self, x, train=False):
         xp = get_array_module(x)
         if train:
-            mean, var = x.mean(axis=0), x.var(axis=0)
             n = x.shape[0]
+            # one row has variance 0: the output would be all zeros and running_var would be dragged towards 0
+            if n < 2:
+                raise ValueError(f"BatchNorm in training mode needs a batch of at least 2 rows for its batch "
+                                 f"statistics, got {n}; pick a batch size that leaves no last batch of 1, or drop "
+                                 "the last partial batch")
+            mean, var = x.mean(axis=0), x.var(axis=0)
             m = x.dtype.type(self.momentum)
             self.running_mean *= 1 - m
             self.running_mean += m * mean
             self.running_var *= 1 - m
-            self.running_var += m * var * x.dtype.type(n / max(n - 1, 1))
+            self.running_var += m * var * x.dtype.type(n / (n - 1))
         else:
             mean, var = self.running_mean, self.running_var
         inv = 1 / xp.sqrt(var + x.dtype.type(self.eps))
@@ -166,9 +171,12 @@ class BinaryMLP(Network):
     def __init__(self, sizes, mode="bwn", seed=0, backend=None, dtype=np.float32):
         if mode not in ("bwn", "xnor"):
             raise ValueError(f"mode must be 'bwn' or 'xnor', got {mode!r}")
+        sizes = list(sizes)
+        # int() would truncate a width of 100.7 to 100 without a word; bools are ints to Python but not widths
+        if len(sizes) < 2 or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
+                                     for s in sizes):
+            raise ValueError(f"sizes must list at least two positive integers (input, ..., classes), got {sizes}")
         sizes = [int(s) for s in sizes]
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(f"sizes must list at least two positive integers, got {sizes}")
         self.xp, self.sizes, self.mode, self.dtype = resolve(backend), sizes, mode, np.dtype(dtype)
         rng = np.random.default_rng(seed)
         self.layers = []
@@ -194,27 +202,19 @@ class BinaryMLP(Network):
             if isinstance(layer, BinaryDense):
                 self.xp.clip(layer.params["W"], -1, 1, out=layer.params["W"])
 
-    def save(self, path):
-        arrays = {name: to_host(p) for name, p, _ in self.named_parameters()}
+    def named_buffers(self):
+        """Batch-norm running statistics by name: not trained by gradient, but they shape inference outputs, so a
+        checkpoint must hold them (``tinykd.checkpoint``)."""
+        out = []
         for i, layer in enumerate(self.layers):
             if isinstance(layer, BatchNorm):
-                arrays[f"batchnorm{i}.running_mean"] = to_host(layer.running_mean)
-                arrays[f"batchnorm{i}.running_var"] = to_host(layer.running_var)
-        save_npz(path, arrays, {"model": "BinaryMLP", "sizes": self.sizes, "mode": self.mode,
-                                "dtype": self.dtype.name})
+                out += [(f"batchnorm{i}.running_mean", layer.running_mean),
+                        (f"batchnorm{i}.running_var", layer.running_var)]
+        return out
 
-    def load(self, path):
-        arrays, meta = load_npz(path)
-        if meta.get("model") != "BinaryMLP" or meta.get("sizes") != self.sizes or meta.get("mode") != self.mode:
-            raise ValueError(f"checkpoint {path} holds {meta.get('model')} {meta.get('mode', '')} with sizes "
-                             f"{meta.get('sizes')}; this model is BinaryMLP {self.mode} with sizes {self.sizes}")
-        for name, p, _ in self.named_parameters():
-            p[...] = self.xp.asarray(arrays[name])
-        for i, layer in enumerate(self.layers):
-            if isinstance(layer, BatchNorm):
-                layer.running_mean[...] = self.xp.asarray(arrays[f"batchnorm{i}.running_mean"])
-                layer.running_var[...] = self.xp.asarray(arrays[f"batchnorm{i}.running_var"])
-        return self
+    def config(self):
+        """What rebuilds this network (``checkpoint.build``): its kind and constructor arguments."""
+        return {"model": "BinaryMLP", "sizes": self.sizes, "mode": self.mode, "dtype": self.dtype.name}
 
 
 # ------------------------------------------------------------------------------------------ bit-packed inference
@@ -238,10 +238,18 @@ def pack_signs(s):
     return np.ascontiguousarray(packed).view(np.uint64), n
 
 
+def _check_width(n, words, low):
+    """Raise unless ``n`` is an integer with ``low <= n <= 64 · words``."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not low <= n <= WORD * words:
+        raise ValueError(f"n must be an integer in [{low}, {WORD * words}] for rows packed into {words} words "
+                         f"of {WORD} bits, got {n!r}; pass the n that pack_signs returned")
+
+
 def unpack_signs(words, n, dtype=np.float32):
-    """Inverse of ``pack_signs``: the ±1 matrix of width n."""
+    """Inverse of ``pack_signs``: the ±1 matrix of width n (0 <= n <= 64 · words)."""
     if words.dtype != np.uint64 or words.ndim != 2:
         raise TypeError(f"unpack_signs needs a 2-D uint64 array, got {words.dtype} with shape {words.shape}")
+    _check_width(n, words.shape[1], 0)
     bits = np.unpackbits(words.view(np.uint8), axis=1, bitorder="little")[:, :n]
     one = np.dtype(dtype).type(1)
     return np.where(bits.astype(bool), one, -one)
@@ -250,10 +258,12 @@ def unpack_signs(words, n, dtype=np.float32):
 def xnor_popcount_dot(x_words, w_words, n, rows=256):
     """``sign(x) @ sign(W)ᵀ`` from packed rows: ``n − 2·popcount(x XOR w)`` for every (sample, unit) pair.
 
-    ``x_words`` (N, words), ``w_words`` (units, words). Computed in row blocks to bound memory.
+    ``x_words`` (N, words), ``w_words`` (units, words). Computed in row blocks to bound memory. ``n`` must satisfy
+    ``64 (words − 1) < n <= 64 words``: only bits beyond n are padding, zero in both and so never counted.
     """
     if x_words.shape[1] != w_words.shape[1]:
         raise ValueError(f"packed widths differ: {x_words.shape[1]} vs {w_words.shape[1]} words")
+    _check_width(n, x_words.shape[1], WORD * (x_words.shape[1] - 1) + 1)
     out = np.empty((x_words.shape[0], w_words.shape[0]), dtype=np.int64)
     for i in range(0, x_words.shape[0], rows):
         diff = np.bitwise_count(x_words[i:i + rows, None, :] ^ w_words[None, :, :])

@@ -12,6 +12,8 @@ one-hidden-layer ReLU net, and ``φ`` chooses what the discriminator sees:
 The gradient w.r.t. the logits runs through ``f`` (hand-written MLP backward) and ``φ``:
 raw ``g``; centred ``g − mean_k(g)``; logprob ``log_softmax_backward``. Derivation: ``docs/derivations.md``.
 """
+import numbers
+
 import numpy as np
 
 from . import functional as F
@@ -33,6 +35,7 @@ class Discriminator:
         if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 0:
             raise ValueError(f"hidden must be an integer >= 0 (0 = logistic regression), got {hidden!r}")
         self.features, self.temperature, self.hidden = features, float(temperature), hidden
+        self.n_classes = n_classes
         sizes = [n_classes, hidden, 1] if hidden else [n_classes, 1]
         self.net = MLP(sizes, seed=seed, backend=backend, dtype=dtype, input_grad=True)
         self.opt = Adam(self.net, lr=lr)
@@ -86,11 +89,30 @@ class Discriminator:
         return (t + s) / 2
 
     def fit(self, teacher_logits, student_logits, epochs=5, batch_size=256, holdout=0.2, seed=0):
-        """Train on paired logits of the training set, holding out a fraction; returns the held-out accuracy."""
+        """Train on paired logits of the training set, holding out a fraction; returns the held-out accuracy.
+
+        Arguments are checked first (shapes and types only): a bad one would otherwise train on nothing, or on
+        truncated pairs, without a word.
+        """
+        for name, a in (("teacher_logits", teacher_logits), ("student_logits", student_logits)):
+            F.check_logits_shape(a, name)
+            if a.shape[1] != self.n_classes:
+                raise ValueError(f"{name} must have {self.n_classes} columns, the discriminator's n_classes, "
+                                 f"got shape {a.shape}")
+        if teacher_logits.shape != student_logits.shape:
+            raise ValueError(f"teacher_logits {teacher_logits.shape} and student_logits {student_logits.shape} must "
+                             "pair row by row: compute both on the same inputs")
+        for name, value, low in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if isinstance(holdout, bool) or not isinstance(holdout, numbers.Real) or not 0 <= holdout <= 1:
+            raise ValueError(f"holdout must be a fraction in [0, 1], got {holdout!r}")
         xp = get_array_module(teacher_logits)
         n = teacher_logits.shape[0]
-        perm = np.random.default_rng(seed).permutation(n)
         n_out = int(n * holdout)
+        if n_out == n:
+            raise ValueError(f"holdout={holdout} holds out all {n} rows and leaves none to train on; lower holdout")
+        perm = np.random.default_rng(seed).permutation(n)
         held, used = xp.asarray(perm[:n_out]), perm[n_out:]
         rng = np.random.default_rng(seed + 1)
         for _ in range(epochs):

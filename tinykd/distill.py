@@ -84,6 +84,9 @@ class AdversarialKD:
 
     def __init__(self, discriminator, alpha=1.0, beta=0.1, form="minimax", updates="fixed", d_steps=1,
                  kd_weight=0.0, temperature=4.0):
+        if not all(callable(getattr(discriminator, m, None)) for m in ("loss", "step")):
+            raise TypeError("discriminator must have loss and step methods (a tinykd.discriminator.Discriminator), "
+                            f"got {discriminator!r}")
         if form not in ("minimax", "nonsaturating"):
             raise ValueError(f"form must be 'minimax' or 'nonsaturating', got {form!r}")
         if updates not in ("fixed", "alternating"):

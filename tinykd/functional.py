@@ -10,15 +10,21 @@ from .backend import get_array_module
 
 
 # ----------------------------------------------------------------------------------------------- input checks
-def check_logits(logits, name="logits"):
-    """Raise unless ``logits`` is a finite floating array of shape (batch, classes)."""
-    xp = get_array_module(logits)
+def check_logits_shape(logits, name="logits"):
+    """Raise unless ``logits`` is a floating array of shape (batch, classes): dtype and shape only, so it reads no
+    values and never synchronises the GPU."""
     if not hasattr(logits, "dtype") or not hasattr(logits, "ndim"):
         raise TypeError(f"{name} must be an array of shape (batch, classes), got {type(logits).__name__}")
     if logits.dtype.kind != "f":
         raise TypeError(f"{name} must be a floating array (float32 or float64), got dtype {logits.dtype}")
     if logits.ndim != 2 or logits.shape[0] < 1 or logits.shape[1] < 1:
         raise ValueError(f"{name} must have shape (batch, classes) with both >= 1, got shape {logits.shape}")
+
+
+def check_logits(logits, name="logits"):
+    """Raise unless ``logits`` is a finite floating array of shape (batch, classes)."""
+    check_logits_shape(logits, name)
+    xp = get_array_module(logits)
     if not bool(xp.isfinite(logits).all()):
         raise ValueError(f"{name} contains NaN or inf; every logit must be finite")
 
@@ -49,8 +55,11 @@ def log_softmax(logits, temperature=1.0):
     """log P^τ along the last axis: ``log softmax(z/τ) = z/τ − logsumexp(z/τ)``.
 
     Subtracting the row maximum first makes every exponent <= 0, so nothing overflows for any finite logits
-    (``log(softmax(z))`` would turn an underflowed 0 into -inf).
+    (``log(softmax(z))`` would turn an underflowed 0 into -inf). Integer logits raise: τ would be cast to the
+    logits' dtype and rounded.
     """
+    check_logits_shape(logits)
+    check_temperature(temperature)
     xp = get_array_module(logits)
     z = logits / logits.dtype.type(temperature)
     z -= z.max(axis=-1, keepdims=True)
@@ -60,6 +69,8 @@ def log_softmax(logits, temperature=1.0):
 
 def softmax(logits, temperature=1.0):
     """P^τ = softmax(z/τ) along the last axis (row maximum subtracted first, so exp never overflows)."""
+    check_logits_shape(logits)
+    check_temperature(temperature)
     xp = get_array_module(logits)
     p = logits / logits.dtype.type(temperature)
     p -= p.max(axis=-1, keepdims=True)
@@ -70,6 +81,7 @@ def softmax(logits, temperature=1.0):
 
 def softmax_backward(probs, grad, temperature=1.0):
     """Vector-Jacobian product of ``softmax``: given P^τ and g = dL/dP, ``dL/dz = P ⊙ (g − <g, P>) / τ``."""
+    check_temperature(temperature)
     dz = grad - (grad * probs).sum(axis=-1, keepdims=True)
     dz *= probs
     dz /= probs.dtype.type(temperature)
@@ -78,6 +90,7 @@ def softmax_backward(probs, grad, temperature=1.0):
 
 def log_softmax_backward(log_probs, grad, temperature=1.0):
     """Vector-Jacobian product of ``log_softmax``: given log P^τ and g = dL/dlogP, ``dL/dz = (g − P Σg) / τ``."""
+    check_temperature(temperature)
     xp = get_array_module(log_probs)
     dz = grad - xp.exp(log_probs) * grad.sum(axis=-1, keepdims=True)
     dz /= log_probs.dtype.type(temperature)

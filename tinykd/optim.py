@@ -3,8 +3,9 @@
 Both take ``model.named_parameters()``: a list of ``(name, param, grad)`` where ``grad`` is the array the layer
 fills in ``backward``. Nothing allocates per step: each parameter owns its state, and the update runs block by
 block over views built once, through one shared scratch buffer.
-Weight decay, when asked for, is L2 regularisation added to the gradient in place (``g ← g + wd·θ``, not
-AdamW's decoupled form) and applies to weight matrices only, never to biases.
+Weight decay, when asked for, is L2 regularisation added to the gradient (``g + wd·θ``, not AdamW's decoupled
+form), formed in the scratch buffer so the layers' gradient arrays are only read, never written; it applies to
+weight matrices only, never to biases.
 Derivations: ``docs/derivations.md``; checks: ``tests/test_optim.py``.
 """
 import math
@@ -61,9 +62,11 @@ def _blocks(params, state, block=None):
 
 
 def _decay(xp, p, g, tmp, weight_decay):
-    """Add ``weight_decay · p`` to the gradient ``g`` in place."""
+    """``g + weight_decay · p`` written into the scratch ``tmp`` and returned; ``g`` belongs to the layer and is
+    left as it was (a caller may read it after the step)."""
     xp.multiply(p, weight_decay, out=tmp)
-    g += tmp
+    tmp += g
+    return tmp
 
 
 class Adam:
@@ -98,7 +101,7 @@ class Adam:
         for decay, p, g, u, w, tmp in self._blocks:
             xp = get_array_module(p)
             if decay and self.weight_decay:
-                _decay(xp, p, g, tmp, self.weight_decay)
+                g = _decay(xp, p, g, tmp, self.weight_decay)   # g is tmp now: squared in place below
             u *= b1
             u += g
             xp.multiply(g, g, out=tmp)
@@ -125,7 +128,8 @@ class SGD:
     """Stochastic gradient descent with momentum μ (and Nesterov's variant).
 
     ``b ← μ b + g``; plain momentum ``θ ← θ − η b``; Nesterov ``θ ← θ − η (g + μ b)`` (the form of Sutskever et
-    al. 2013 as written in PyTorch). With ``momentum=0`` this is ``θ ← θ − η g``.
+    al. 2013 as written in PyTorch), applied as ``θ ← θ − η g`` then ``θ ← θ − ημ b`` because the decayed
+    gradient may occupy the one scratch buffer. With ``momentum=0`` this is ``θ ← θ − η g``.
     """
 
     def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, block=None):
@@ -144,17 +148,17 @@ class SGD:
         for decay, p, g, buf, tmp in self._blocks:
             xp = get_array_module(p)
             if decay and self.weight_decay:
-                _decay(xp, p, g, tmp, self.weight_decay)
-            direction = g
+                g = _decay(xp, p, g, tmp, self.weight_decay)
+            direction, rate = g, self.lr
             if mu:
                 buf *= mu
                 buf += g
                 direction = buf
                 if self.nesterov:
-                    xp.multiply(buf, mu, out=tmp)
-                    tmp += g
-                    direction = tmp
-            xp.multiply(direction, self.lr, out=tmp)
+                    xp.multiply(g, rate, out=tmp)   # θ −= η g here, θ −= ημ b below
+                    p -= tmp
+                    rate *= mu
+            xp.multiply(direction, rate, out=tmp)
             p -= tmp
 
     def state_dict(self):

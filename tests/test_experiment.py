@@ -1,0 +1,79 @@
+"""The Table 1 protocol's bookkeeping, in process: what a checkpoint's identity covers, which results file a run
+writes, and that a late failure keeps what was finished."""
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tinykd import checkpoint, experiment
+from tinykd.experiment import VARIANTS, Config, ConfigError, Variant
+from tinykd.layers import MLP
+
+
+def _teacher_path(cfg, fingerprint="f" * 64):
+    ident = experiment.identity(fingerprint, cfg, "teacher", cfg.teacher_sizes, cfg.teacher_epochs, cfg.teacher_lr,
+                                cfg.teacher_dropout, cfg.teacher_input_dropout, cfg.jitter, 0)
+    return experiment.checkpoint_path(cfg, ident), ident
+
+
+@pytest.mark.parametrize("change", [dict(teacher_lr=0.05), dict(batch_size=32), dict(teacher_input_dropout=0.0),
+                                    dict(teacher_dropout=0.3), dict(teacher_epochs=59), dict(jitter=1),
+                                    dict(teacher_sizes=[784, 1000, 10])])
+def test_every_setting_that_shapes_the_teacher_changes_its_checkpoint(change, tmp_path):
+    """Config(teacher_lr=0.05, ...) must not load a teacher trained at lr 1e-3 (it used to, keeping the new value
+    in its record)."""
+    base = Config(checkpoint_dir=str(tmp_path))
+    path, ident = _teacher_path(base)
+    other_path, other = _teacher_path(dataclasses.replace(base, **change))
+    assert other_path != path and checkpoint.differences(ident, other)
+
+
+def test_other_data_changes_the_checkpoint_and_a_renamed_file_is_refused(tmp_path):
+    cfg = Config(checkpoint_dir=str(tmp_path))
+    path_a, ident_a = _teacher_path(cfg, "a" * 64)
+    path_b, ident_b = _teacher_path(cfg, "b" * 64)
+    assert path_a != path_b
+    MLP(cfg.teacher_sizes).save(path_a, ident_a)
+    os.rename(path_a, path_b)  # a file under the other run's name still says what produced it
+    with pytest.raises(checkpoint.CheckpointError, match=r"produced by another run \(differs in: data\)"):
+        MLP.from_checkpoint(path_b, identity=ident_b)
+
+
+def test_results_names_never_overwrite_a_preset(tmp_path):
+    quick = Config(**experiment.PRESETS["quick"])
+    assert quick.deviations() == {}
+    assert Config().deviations() == {}
+    assert Config(subset=2000, **experiment.PRESETS["quick"]).deviations() == {"subset": 2000}
+    assert set(Config(seeds=1, data="/x").deviations()) == {"seeds", "data"}
+    # where the data was found, the backend and the folders do not change the numbers' meaning
+    assert Config(data_dir="/elsewhere", out_dir="o", checkpoint_dir="c").deviations() == {}
+
+
+def test_bad_settings_are_refused():
+    for kw, message in ((dict(split_test=0.5), "only for the named notMNIST"), (dict(variants=["gan"]), "unknown"),
+                        (dict(teacher_lr=-1.0), "teacher_lr"), (dict(subset=-3), "subset"),
+                        (dict(data="a", data_dir="b"), "not both"), (dict(backend="jax"), "backend must be"),
+                        (dict(teacher_dropout=1.0), "teacher_dropout")):
+        with pytest.raises(ConfigError, match=message):
+            Config(**kw)
+    assert Config(variants=["KD", "adv-report"]).variants == ["kd", "adv-report"]  # names or ids
+
+
+def test_a_late_failure_keeps_the_finished_variants(tmp_path, monkeypatch):
+    def broken(d):
+        raise RuntimeError("the last variant breaks")
+
+    monkeypatch.setitem(VARIANTS, "broken", Variant("broken", broken))
+    cfg = Config(subset=600, teacher_epochs=1, student_epochs=1, finetune_epochs=1, seeds=1,
+                 variants=["wo-kd", "kd", "broken"], out_dir=str(tmp_path / "r"),
+                 checkpoint_dir=str(tmp_path / "ck"))
+    with pytest.raises(RuntimeError, match="the last variant breaks"):
+        experiment.run(cfg)
+    (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
+    record = json.loads((tmp_path / "r" / name).read_text())
+    assert record["complete"] is False and set(record["variants"]) == {"wo-kd", "kd"}
+    assert all(np.isfinite(v["mean"]) for v in record["variants"].values())
+    assert "**Incomplete" in (tmp_path / "r" / name.replace(".json", ".md")).read_text()
+    assert not [p for p in os.listdir(tmp_path / "r") if p.startswith(".tmp")]  # nothing half-written
