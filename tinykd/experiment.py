@@ -297,7 +297,7 @@ def run(cfg):
     student0, trained = train_or_load(cfg, d["fingerprint"], "student", cfg.student_sizes, cfg.student_epochs,
                                       cfg.student_lr, 0.0, 0.0, 0, arrays[:4], seed=0)
     check_pair(teacher, student0)
-    s_rec = {**_model_record(student0, trained, arrays), **logit_stats(student0, xt)}
+    s_rec = {**_model_record(student0, trained, arrays), **logit_stats(student0, xv if xv is not None else x)}
     flag, line = teacher_check(t_rec, s_rec)
     record = {"config": asdict(cfg), "deviations": deviations, "data": d, "n_test": d["n_test"],
               "machine": {"python": platform.python_version(), "numpy": np.__version__,
@@ -309,6 +309,7 @@ def run(cfg):
     _write(out, record, cfg, time.perf_counter() - t_start)
 
     teacher_logits = teacher.logits(x)
+    teacher_val_logits = teacher.logits(xv) if xv is not None else None
     initial_state = student0.state_dict()
     student0_logits = student0.logits(x)
     for vid in cfg.variants:
@@ -327,11 +328,12 @@ def run(cfg):
             history = fit(student, objective, Adam(student, lr=cfg.finetune_lr), x, y, cfg.finetune_epochs,
                           cfg.batch_size, teacher=teacher_logits, x_val=xv, y_val=yv,
                           lr_schedule=cosine_lr(cfg.finetune_lr, cfg.finetune_epochs), seed=100 + seed,
-                          label=f"{vid} seed {seed}", progress=False, explode_factor=None)
+                          label=f"{vid} seed {seed}", progress=False, explode_factor=None,
+                          epoch_end=_drift_probe(disc, xv, teacher_val_logits))
             run_rec = {"seed": seed, "errors": errors(student, xt, yt),
                        "validation_errors": errors(student, xv, yv) if xv is not None else None,
                        "seconds": time.perf_counter() - t0, "final_loss": history[-1]["loss"] if history else None,
-                       "history": history, **logit_stats(student, xt), **d_info}
+                       "history": history, **logit_stats(student, xv if xv is not None else x), **d_info}
             if disc is not None:
                 run_rec["d_accuracy_after"] = disc.accuracy(teacher_logits, student.logits(x))
             runs.append(run_rec)
@@ -345,6 +347,21 @@ def run(cfg):
     print(md)
     _log(f"results: {out}.json and {out}.md")
     return record
+
+
+def _drift_probe(disc, xv, teacher_val_logits):
+    """Per-epoch measurements of a student variant on the validation set: its logits' mean and largest magnitude
+    (the adversarial drift) and, with a discriminator, how well it still tells teacher from student."""
+    if xv is None:
+        return None
+
+    def probe(student):
+        logits = student.logits(xv)
+        out = {"mean_logit": float(logits.mean()), "max_abs_logit": float(abs(logits).max())}
+        if disc is not None:
+            out["d_accuracy"] = disc.accuracy(teacher_val_logits, logits)
+        return out
+    return probe
 
 
 def _pretrained_discriminator(spec, seed, teacher_logits, student0_logits, xp):
@@ -383,7 +400,7 @@ def markdown(record, cfg):
               f"Validation errors (out of {record['data']['n_val']:,}): T {t['validation_errors']}, S (initial) "
               f"{s['validation_errors']}.", "",
               "| student variant (from S initial, same budget) | id | test errors | validation errors | seeds | "
-              "mean logit | max abs logit | D held-out acc. | s per run |", "|---|---|---|---|---|---|---|---|---|"]
+              "mean logit (val.) | max abs logit (val.) | D held-out acc. | s per run |", "|---|---|---|---|---|---|---|---|---|"]
     for vid, rec in v.items():
         runs = rec["runs"]
         acc = [r["d_heldout_accuracy"] for r in runs if "d_heldout_accuracy" in r]

@@ -67,7 +67,8 @@ def _positive_int(name, value, low=1):
 
 def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None, x_val=None, y_val=None,
         lr_schedule=None, jitter_pixels=0, image_shape=(28, 28), seed=0, checkpoint=None, resume=False,
-        identity=None, restore_best=False, explode_factor=100.0, progress=True, label="train", cache_teacher=True):
+        identity=None, restore_best=False, explode_factor=100.0, epoch_end=None, progress=True, label="train",
+        cache_teacher=True):
     """Train ``model`` on (x, y) for ``epochs``; returns the history, one dict per epoch.
 
     ``teacher``: a function x -> teacher outputs (logits or a hint layer) for objectives that need them, or those
@@ -81,6 +82,8 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     checkpoint after its last epoch with the same shuffling stream (dropout masks and jitter draw fresh random
     numbers); it must come from the same architecture, optimiser and ``identity`` (what produced the run: data
     fingerprint and settings, stored in the checkpoint).
+    ``epoch_end``: a function model -> dict of extra measurements to record in each epoch's history (logit
+    statistics, a discriminator's accuracy), called after validation.
     ``explode_factor``: stop when a step's loss exceeds this many times the first epoch's mean loss (at least 1
     nat; the first step's loss during the first epoch); ``None`` turns the check off. A loss that is not finite
     always stops the run. A last batch of a single row is skipped (batch statistics need two rows); shuffling
@@ -153,6 +156,8 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
                   "seconds": time.perf_counter() - t0}
         if x_val is not None:
             record["val_errors"] = errors(model, x_val, y_val)
+        if epoch_end is not None:
+            record.update(epoch_end(model))
         history.append(record)
         best.update(record)
         if checkpoint:
