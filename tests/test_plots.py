@@ -1,0 +1,75 @@
+"""Every figure renders to a PNG from a small synthetic results record, and the command line redraws from a file."""
+import json
+
+import numpy as np
+import pytest
+
+from tinykd import plots
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _history(n, start=100, **extra):
+    return [{"epoch": e + 1, "loss": 1.0 / (e + 1), "val_errors": start - 5 * e,
+             **{k: v * (e + 1) for k, v in extra.items()}} for e in range(n)]
+
+
+def table_record():
+    run = {"errors": 120, "validation_errors": 60}
+    variants = {
+        "wo-kd": {"name": "w/o KD", "runs": [{**run, "history": _history(3)}]},
+        "kd": {"name": "KD", "runs": [{**run, "history": _history(3, mean_logit=-1.0, max_abs_logit=10.0)}] * 2},
+        "adv-report": {"name": "adv. KD (report)", "runs": [{**run, "d_heldout_accuracy": 0.55,
+                                                             "history": _history(3, mean_logit=1e3, max_abs_logit=1e5,
+                                                                                 d_accuracy=0.2)}]},
+    }
+    return {"data": {"name": "mnist", "n_val": 5000}, "teacher": {"history": _history(5, 200)},
+            "student_initial": {"history": _history(4, 150), "mean_logit": -2.0, "max_abs_logit": 30.0},
+            "variants": variants}
+
+
+def dark_record():
+    rng = np.random.default_rng(0)
+    digits = [{"index": i, "label": d, "image": rng.random(784).round(3).tolist(),
+               "probs": {str(t): (np.ones(10) / 10).tolist() for t in (1, 4, 20)}} for i, d in enumerate((2, 3))]
+    sweep = {w: [{"temperature": t, "errors": 100 + i} for i, t in enumerate([1, 2, 2.5, 4, 8, 20])]
+             for w in ("800", "30")}
+    return {"n_test": 10000, "soft_targets": {"temperatures": [1, 4, 20], "digits": digits},
+            "temperature_sweep": {"temperatures": [1, 2, 2.5, 4, 8, 20], "widths": sweep},
+            "omit_3": {"bias_shift": 2.5, "n_val": 5000,
+                       "search": [{"shift": s, "val_errors": 100 - s, "val_errors_on_3": 50 - s} for s in range(6)]}}
+
+
+def binary_record():
+    runs = {f"{m} {k}": {"runs": [{"history": _history(4)}]} for m in ("BWN", "XNOR")
+            for k in ("without KD", "with KD")}
+    return {"data": {"n_val": 5000}, "runs": runs}
+
+
+@pytest.mark.parametrize("make, names", [
+    (table_record, ["learning_curves", "adversarial_drift"]),
+    (dark_record, ["soft_targets", "temperature_sweep", "bias_shift"]),
+    (binary_record, ["binary_curves"]),
+])
+def test_every_figure_renders_from_a_record(make, names, tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(make()))
+    assert [name for name, _ in plots.figures_for(make())] == names
+    pngs = plots.draw(str(path))
+    for png, name in zip(pngs, names):
+        assert png.endswith(f"r_{name}.png")
+        with open(png, "rb") as f:
+            head = f.read()
+        assert head.startswith(PNG) and len(head) > 5000
+
+
+def test_the_command_line_redraws_and_refuses_what_it_cannot_draw(tmp_path, capsys):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(table_record()))
+    plots.main([str(path), "--out-dir", str(tmp_path / "figs")])
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["t_adversarial_drift.png",
+                                                                      "t_learning_curves.png"]
+    (tmp_path / "other.json").write_text("{}")
+    with pytest.raises(SystemExit) as e:
+        plots.main([str(tmp_path / "other.json")])
+    assert e.value.code == 2 and "no figure to draw" in capsys.readouterr().err

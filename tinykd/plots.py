@@ -1,0 +1,241 @@
+"""Figures from results records: learning curves, the adversarial drift, soft targets, the temperature sweep, the
+bias-shift search, binary students. Every figure is drawn from a results JSON alone, so it can be redrawn without
+training:
+
+    python -m tinykd.plots results/mnist_table.json            # writes results/mnist_table_<figure>.png
+    python -m tinykd.plots results/dark_knowledge.json --out-dir docs/figures
+
+matplotlib is optional (``pip install "tinykd[plot]"``) and imported only here, with the Agg backend (no screen).
+"""
+import argparse
+import json
+import os
+import sys
+
+WIDTH = 7.0   # inches: readable at README width
+
+
+def _plt():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("figures need matplotlib: pip install 'tinykd[plot]' (or pip install matplotlib)") \
+            from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    return path
+
+
+def _mean_curve(runs, key):
+    """Per-epoch mean over runs of ``history[key]`` (epochs every run reached)."""
+    curves = [[h[key] for h in r["history"] if key in h] for r in runs]
+    n = min((len(c) for c in curves), default=0)
+    return [sum(c[i] for c in curves) / len(curves) for i in range(n)]
+
+
+# ------------------------------------------------------------------------------------------------ Table 1
+def learning_curves(record, path):
+    """Validation errors per epoch of the teacher, S (initial) and every student variant (mean over seeds), the
+    variants continuing S (initial)'s epochs."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.2))
+    n_val = record["data"]["n_val"]
+    t = [h["val_errors"] for h in record["teacher"].get("history", []) if "val_errors" in h]
+    s = [h["val_errors"] for h in record["student_initial"].get("history", []) if "val_errors" in h]
+    ax.plot(range(1, len(t) + 1), t, color="black", lw=2, label="teacher")
+    ax.plot(range(1, len(s) + 1), s, color="grey", lw=2, label="S (initial)")
+    for vid, v in record["variants"].items():
+        curve = _mean_curve(v["runs"], "val_errors")
+        ax.plot(range(len(s) + 1, len(s) + len(curve) + 1), curve, label=v.get("name", vid))
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch (variants continue from S (initial))")
+    ax.set_ylabel(f"validation errors (out of {n_val:,})")
+    ax.set_title(f"Learning curves, {record['data']['name']} (mean over seeds)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def adversarial_drift(record, path):
+    """Mean logit, largest |logit| and the discriminator's accuracy per epoch, for each adversarial variant against
+    KD: the picture of why a fixed linear discriminator on raw logits fails."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(WIDTH * 1.5, 3.8))
+    s0 = record["student_initial"]
+    shown = [(vid, v) for vid, v in record["variants"].items() if vid == "kd" or vid.startswith("adv")]
+    for i, (vid, v) in enumerate(shown):
+        style = dict(color=f"C{i}", label=v.get("name", vid))
+        mean = [s0.get("mean_logit", float("nan"))] + _mean_curve(v["runs"], "mean_logit")
+        peak = [s0.get("max_abs_logit", float("nan"))] + _mean_curve(v["runs"], "max_abs_logit")
+        axes[0].plot(range(len(mean)), [abs(m) for m in mean], **style)
+        axes[1].plot(range(len(peak)), peak, **style)
+        acc = _mean_curve(v["runs"], "d_accuracy")
+        if acc:   # epoch 0: the pre-trained discriminator's held-out accuracy
+            start = sum(r.get("d_heldout_accuracy", float("nan")) for r in v["runs"]) / len(v["runs"])
+            axes[2].plot(range(len(acc) + 1), [start] + acc, **style)
+    from matplotlib.ticker import MaxNLocator
+    for ax, ylabel in zip(axes, ("|mean logit| (validation)", "max |logit| (validation)", "D balanced accuracy")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch from S (initial)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_yscale("log")
+    axes[1].set_yscale("log")
+    axes[2].set_ylim(0, 1)
+    axes[2].axhline(0.5, color="grey", ls=":", lw=1)
+    axes[0].set_title("logit drift: mean")
+    axes[1].set_title("logit drift: largest")
+    axes[2].set_title("discriminator accuracy")
+    axes[1].legend(fontsize=6)
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------------------------------- dark knowledge
+def soft_targets(record, path):
+    """The teacher's P^τ for a few test digits at several temperatures: the dark knowledge made visible."""
+    plt = _plt()
+    st = record["soft_targets"]
+    temps, digits = st["temperatures"], st["digits"]
+    fig, axes = plt.subplots(len(digits), 1 + len(temps), figsize=(WIDTH, 1.35 * len(digits) + 0.6),
+                             squeeze=False)
+    classes = st.get("classes", [str(i) for i in range(10)])
+    for row, d in zip(axes, digits):
+        row[0].imshow([d["image"][i:i + 28] for i in range(0, 784, 28)], cmap="gray_r")
+        row[0].set_xticks([])
+        row[0].set_yticks([])
+        row[0].set_ylabel(f"label {d['label']}", fontsize=8)
+        for ax, tau in zip(row[1:], temps):
+            probs = d["probs"][str(tau)]
+            ax.bar(range(len(probs)), probs, color=["C3" if i == d["label"] else "C0" for i in range(len(probs))])
+            ax.set_ylim(0, 1)
+            ax.set_xticks(range(len(probs)))
+            ax.set_xticklabels(classes, fontsize=6)
+            ax.tick_params(axis="y", labelsize=6)
+    for ax, tau in zip(axes[0][1:], temps):
+        ax.set_title(f"P^τ, τ = {tau}", fontsize=9)
+    fig.suptitle("The teacher's soft targets (probability per class; the label in red)", fontsize=10)
+    return _save(fig, path)
+
+
+def temperature_sweep(record, path):
+    """Test errors against the temperature for students of two widths."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 3.8))
+    for width, rows in record["temperature_sweep"]["widths"].items():
+        taus = [r["temperature"] for r in rows]
+        ax.plot(taus, [r["errors"] for r in rows], marker="o", label=f"{width} units per layer")
+    ax.set_xscale("log")
+    ax.set_xticks(record["temperature_sweep"]["temperatures"])
+    ax.set_xticklabels([f"{t:g}" for t in record["temperature_sweep"]["temperatures"]])
+    ax.set_xlabel("temperature τ")
+    ax.set_ylabel(f"test errors (out of {record['n_test']:,})")
+    ax.set_title("Distilled students against temperature")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def bias_shift(record, path):
+    """The mythical-digit experiment's search: validation errors in total and on 3s against the 3's bias shift,
+    the chosen shift marked."""
+    plt = _plt()
+    o = record["omit_3"]
+    curve = o["search"]
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 3.8))
+    shifts = [c["shift"] for c in curve]
+    ax.plot(shifts, [c["val_errors"] for c in curve], label="all digits")
+    ax.plot(shifts, [c["val_errors_on_3"] for c in curve], label="3s only")
+    ax.axvline(o["bias_shift"], color="grey", ls="--", lw=1, label=f"chosen: +{o['bias_shift']:g}")
+    ax.set_xlabel("shift added to the 3's output bias")
+    ax.set_ylabel(f"validation errors (out of {o['n_val']:,})")
+    ax.set_title("A digit never seen in the transfer set (3s omitted)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------------------------------- binary students
+def binary_curves(record, path):
+    """Validation errors per epoch of binary (and float) students, with and without KD (mean over seeds)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.0))
+    for i, (name, v) in enumerate(record["runs"].items()):
+        curve = _mean_curve(v["runs"], "val_errors")
+        ax.plot(range(1, len(curve) + 1), curve, color=f"C{i // 2}", ls="-" if "with KD" in name else "--",
+                label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"validation errors (out of {record['data']['n_val']:,})")
+    ax.set_title("Binary students: validation errors (solid: with KD)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------------------------------- drawing
+def figures_for(record):
+    """The figures a record can give: [(name, function)]."""
+    out = []
+    if "student_initial" in record and "variants" in record:
+        out.append(("learning_curves", learning_curves))
+        if any(k.startswith("adv") for k in record["variants"]):
+            out.append(("adversarial_drift", adversarial_drift))
+    if "soft_targets" in record:
+        out.append(("soft_targets", soft_targets))
+    if "temperature_sweep" in record:
+        out.append(("temperature_sweep", temperature_sweep))
+    if "omit_3" in record and "search" in record["omit_3"]:
+        out.append(("bias_shift", bias_shift))
+    if "runs" in record and any(k.startswith(("BWN", "XNOR")) for k in record["runs"]):
+        out.append(("binary_curves", binary_curves))
+    return out
+
+
+def draw(json_path, out_dir=None):
+    """Draw every figure a results file gives, as ``<stem>_<figure>.png`` (in ``out_dir`` or beside the file)."""
+    with open(json_path) as f:
+        record = json.load(f)
+    stem = os.path.splitext(os.path.basename(json_path))[0]
+    out_dir = out_dir or os.path.dirname(os.path.abspath(json_path))
+    os.makedirs(out_dir, exist_ok=True)
+    figures = figures_for(record)
+    if not figures:
+        raise ValueError(f"{json_path}: no figure to draw from this record")
+    return [fn(record, os.path.join(out_dir, f"{stem}_{name}.png")) for name, fn in figures]
+
+
+def draw_if_possible(json_path, out_dir=None):
+    """What the examples call after writing results: draw, or say in one line how to get the figures."""
+    try:
+        paths = draw(json_path, out_dir)
+    except ImportError as e:
+        print(f"figures: {e}; then python -m tinykd.plots {json_path}", flush=True)
+        return []
+    print("figures: " + ", ".join(paths), flush=True)
+    return paths
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tinykd.plots", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("results", nargs="+", help="results JSON files")
+    p.add_argument("--out-dir", help="where the PNGs go (default: beside each JSON)")
+    args = p.parse_args(argv)
+    for path in args.results:
+        try:
+            for png in draw(path, args.out_dir):
+                print(png)
+        except (OSError, ValueError, KeyError, ImportError) as e:
+            p.exit(2, f"{p.prog}: error: {path}: {e}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Transfer sets and output-bias shifts: the pieces of Hinton, Vinyals & Dean's (2015, §3) MNIST experiments.
+
+A *transfer set* is what the student is distilled on: here a selection of the training set's rows (with the
+teacher's logits on them). ``without_classes`` drops whole classes (the "mythical digit": no 3 at all),
+``only_classes`` keeps a few (only 7s and 8s), ``partly_labelled`` keeps every row but hides most labels
+(``UNLABELLED`` = −1), so soft targets can teach where hard labels are missing.
+
+A student that never saw a class in its transfer set gives it too low a bias; Hinton et al. raise (or lower) the
+output biases of those classes by one shift. ``bias_shift_search`` chooses that shift on a *validation* set: it
+is given validation logits and labels only, so the test set cannot leak into the choice (the paper chose its
+shifts on the test set).
+"""
+import numpy as np
+
+from .data import stratified_mask
+
+UNLABELLED = -1
+
+
+def _check_classes(y, classes):
+    classes = [int(c) for c in classes]
+    if not classes:
+        raise ValueError("name at least one class")
+    present = set(np.unique(y).tolist())
+    missing = [c for c in classes if c not in present]
+    if missing:
+        raise ValueError(f"classes {missing} do not occur in the labels")
+    return classes
+
+
+def without_classes(y, classes):
+    """Indices of the rows whose label is not in ``classes`` (e.g. every 3 removed)."""
+    classes = _check_classes(y, classes)
+    return np.flatnonzero(~np.isin(y, classes))
+
+
+def only_classes(y, classes):
+    """Indices of the rows whose label is in ``classes`` (e.g. only 7s and 8s)."""
+    classes = _check_classes(y, classes)
+    return np.flatnonzero(np.isin(y, classes))
+
+
+def partly_labelled(y, fraction, seed=0):
+    """Labels with all but a stratified, seeded ``fraction`` replaced by ``UNLABELLED`` (−1)."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must lie in (0, 1], got {fraction!r}")
+    y = np.asarray(y)
+    keep = stratified_mask(y, int(round(fraction * y.shape[0])), seed)
+    return np.where(keep, y, UNLABELLED).astype(y.dtype)
+
+
+def shifted_predictions(logits, classes, shift):
+    """Predicted classes after adding ``shift`` to the output bias (so to the logits) of each of ``classes``."""
+    logits = np.array(logits, dtype=np.float64)
+    logits[:, list(classes)] += shift
+    return logits.argmax(axis=1)
+
+
+def bias_shift_search(val_logits, val_labels, classes, shifts):
+    """The shift of ``classes``' output biases with the fewest validation errors (the smallest |shift| on ties).
+
+    Returns ``(best_shift, curve)`` with ``curve`` a list of ``{"shift", "val_errors", "val_errors_on_classes"}``.
+    Only validation logits and labels come in: the choice cannot see the test set.
+    """
+    val_labels = np.asarray(val_labels)
+    shifts = sorted(float(s) for s in shifts)
+    if not shifts:
+        raise ValueError("give at least one shift to try")
+    on = np.isin(val_labels, list(classes))
+    curve = []
+    for s in shifts:
+        wrong = shifted_predictions(val_logits, classes, s) != val_labels
+        curve.append({"shift": s, "val_errors": int(wrong.sum()), "val_errors_on_classes": int(wrong[on].sum())})
+    best = min(curve, key=lambda c: (c["val_errors"], abs(c["shift"])))
+    return best["shift"], curve
