@@ -99,7 +99,9 @@ def evaluation(sizes, xp, rng, n=10000):
     return lambda: model.predict(x, batch_size=n), n
 
 
-def torch_step(sizes, batch, rng, dropout=0.0, device="cpu"):
+def torch_step(sizes, batch, rng, dropout=0.0, device="cpu", sync=True):
+    """One PyTorch training step of the same MLP (Adam, cross-entropy); on CUDA it waits for its queue unless
+    ``sync=False`` (``bench_gpu.py`` times with CUDA events instead)."""
     import torch
 
     layers = []
@@ -121,7 +123,7 @@ def torch_step(sizes, batch, rng, dropout=0.0, device="cpu"):
         opt.zero_grad(set_to_none=False)
         loss_fn(net(x), y).backward()
         opt.step()
-        if device == "cuda":
+        if device == "cuda" and sync:
             torch.cuda.synchronize()  # PyTorch's own queue, before the clock is read
     return step
 

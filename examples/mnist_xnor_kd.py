@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _cli import deviations, main  # noqa: E402
 
-from tinykd import Adam, report  # noqa: E402
+from tinykd import MLP, Adam, plots, report  # noqa: E402
 from tinykd.backend import resolve, to_host  # noqa: E402
 from tinykd.binary import BinaryMLP, PackedBinaryMLP  # noqa: E402
 from tinykd.distill import KD, Supervised  # noqa: E402
@@ -59,30 +59,36 @@ def body(cfg, args):
     xp = resolve(cfg.backend)
     _, (x, y, xv, yv, xt, yt), teacher, d, t_rec = prepare(cfg)
     record = {"data": d, "deviations": dev, "sizes": args.sizes, "epochs": epochs, "lr": args.lr, "seeds": seeds,
-              "teacher_errors": t_rec["errors"], "teacher": t_rec, "runs": {}}
+              "teacher_errors": t_rec["errors"], "teacher": t_rec, "runs": {}, "complete": False}
     xt_host = to_host(xt)
-    for mode in ("bwn", "xnor"):
+    preset_name = "quick" if args.quick else "full"
+    for mode in ("float", "bwn", "xnor"):
         for use_kd in (False, True):
             name = f"{mode.upper()} {'with KD' if use_kd else 'without KD'}"
             runs = []
             for seed in range(seeds):
-                model = BinaryMLP(args.sizes, mode=mode, seed=seed, backend=xp)
+                model = MLP(args.sizes, seed=seed, backend=xp) if mode == "float" else \
+                    BinaryMLP(args.sizes, mode=mode, seed=seed, backend=xp)
                 objective = KD(4.0, 0.9, "hinton") if use_kd else Supervised()
                 t0 = time.perf_counter()
                 history = fit(model, objective, Adam(model, lr=args.lr), x, y, epochs, cfg.batch_size,
                               teacher=teacher.logits, x_val=xv, y_val=yv, lr_schedule=cosine_lr(args.lr, epochs),
                               seed=seed, label=f"{name} seed {seed}", progress=False)
-                packed = PackedBinaryMLP(model)
-                n_err = errors(model, xt, yt)
-                exact = bool(np.array_equal(packed.predict(xt_host), to_host(model.predict(xt))))
-                runs.append({"seed": seed, "errors": n_err, "seconds": time.perf_counter() - t0,
-                             "validation_errors": history[-1].get("val_errors") if history else None,
-                             "packed_matches_emulation": exact, "history": history})
-                print(f"{name:20s} seed {seed}: {n_err} errors out of {xt.shape[0]} "
-                      f"({runs[-1]['seconds']:.0f} s; packed inference identical: {exact})", flush=True)
-            record["runs"][name] = {"runs": runs, **report.mean_std([r["errors"] for r in runs])}
-        float_bytes = 4 * model.count_params()
-        record[f"{mode}_bytes"] = {"float32_model": float_bytes, "packed_model": packed.nbytes(),
+                run = {"seed": seed, "errors": errors(model, xt, yt), "seconds": time.perf_counter() - t0,
+                       "validation_errors": history[-1].get("val_errors") if history else None, "history": history}
+                if mode != "float":
+                    packed = PackedBinaryMLP(model)
+                    run["packed_matches_emulation"] = bool(np.array_equal(packed.predict(xt_host),
+                                                                          to_host(model.predict(xt))))
+                runs.append(run)
+                record["runs"][name] = {"runs": runs, **report.mean_std([r["errors"] for r in runs])}
+                report.write(out, record, table(record, preset_name))
+                print(f"{name:20s} seed {seed}: {run['errors']} errors out of {xt.shape[0]} ({run['seconds']:.0f} s"
+                      f"{'' if mode == 'float' else '; packed inference identical: '}"
+                      f"{run.get('packed_matches_emulation', '')})", flush=True)
+        if mode == "float":
+            continue
+        record[f"{mode}_bytes"] = {"float32_model": 4 * model.count_params(), "packed_model": packed.nbytes(),
                                    "packed_weight_words": int(sum(s[2].nbytes for s in packed.steps
                                                                   if s[0] == "dense"))}
         record[f"{mode}_images_per_s"] = {"packed": images_per_second(packed.predict, xt_host),
@@ -90,24 +96,32 @@ def body(cfg, args):
                                                                                xt)}
     record["teacher_images_per_s"] = images_per_second(lambda a: to_host(teacher.predict(a)), xt)
     record["teacher_bytes"] = 4 * teacher.count_params()
-    md = table(record, "quick" if args.quick else "full")
+    record["complete"] = True
+    md = table(record, preset_name)
     report.write(out, record, md)
     print(md)
+    plots.draw_if_possible(out + ".json")
 
 
 def table(r, preset):
+    """The results table (a partial record gives the rows that finished)."""
     fmt = report.fmt
-    lines = [f"Binary students {'-'.join(map(str, r['sizes']))}, {r['epochs']} epochs, {r['seeds']} seed(s); "
-             f"float teacher: {r['teacher_errors']} errors out of {r['data']['n_test']:,}; test errors, mean ± std.",
-             ""] + report.data_lines(r["data"], preset, r["deviations"]) + ["",
-             "| student | without KD | with KD | packed bytes (float32 bytes) | images/s packed | images/s float "
-             "emulation |", "|---|---|---|---|---|---|"]
-    for mode in ("bwn", "xnor"):
-        b, s = r[f"{mode}_bytes"], r[f"{mode}_images_per_s"]
-        lines.append(f"| {mode.upper()} | {fmt(r['runs'][f'{mode.upper()} without KD'])} | "
-                     f"{fmt(r['runs'][f'{mode.upper()} with KD'])} | {b['packed_model']:,} ({b['float32_model']:,}) | "
-                     f"{s['packed']:,.0f} | {s['float_emulation']:,.0f} |")
-    lines.append(f"\nFloat32 teacher: {r['teacher_bytes']:,} bytes, {r['teacher_images_per_s']:,.0f} images/s.")
+    lines = [f"Students {'-'.join(map(str, r['sizes']))}, {r['epochs']} epochs, {r['seeds']} seed(s); float "
+             f"teacher: {r['teacher_errors']} errors out of {r['data']['n_test']:,}; test errors, mean ± std "
+             "(validation errors per epoch in the JSON).", ""] + report.data_lines(r["data"], preset, r["deviations"])
+    if not r.get("complete"):
+        lines += ["", "**Incomplete: the run is still going or stopped early; the rows below are what finished.**"]
+    lines += ["", "| student | without KD | with KD | packed bytes (float32 bytes) | images/s packed | images/s float "
+                  "emulation |", "|---|---|---|---|---|---|"]
+    for mode in ("float", "bwn", "xnor"):
+        cells = [fmt(r["runs"][k]) if k in r["runs"] else "–" for k in (f"{mode.upper()} without KD",
+                                                                         f"{mode.upper()} with KD")]
+        b, s = r.get(f"{mode}_bytes"), r.get(f"{mode}_images_per_s")
+        size = f"{b['packed_model']:,} ({b['float32_model']:,})" if b else "–"
+        speed = [f"{s['packed']:,.0f}", f"{s['float_emulation']:,.0f}"] if s else ["–", "–"]
+        lines.append(f"| {mode.upper()} | {' | '.join(cells)} | {size} | {' | '.join(speed)} |")
+    if "teacher_bytes" in r:
+        lines.append(f"\nFloat32 teacher: {r['teacher_bytes']:,} bytes, {r['teacher_images_per_s']:,.0f} images/s.")
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import gradcheck
+from tinykd import backend
 
 os.environ["TINYKD_OFFLINE"] = "1"  # no test ever reaches the network; download tests serve local files
 
@@ -29,3 +30,34 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+CUPY = backend.cupy_available()
+
+
+CUPY_MISSING = "CuPy cases need CuPy and a CUDA GPU (run benchmarks/gpu_check.sh on a GPU machine)"
+
+
+@pytest.fixture(params=["numpy", "cupy"])
+def xp(request):
+    """The array module a test runs on: NumPy always, CuPy when it sees a GPU."""
+    return backend.resolve(request.param)
+
+
+def pytest_runtest_setup(item):
+    """Without a GPU, skip every CuPy case here, in one place, so that ``pytest -ra`` shows them as one line."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("xp") == "cupy" and not CUPY:
+        pytest.skip(CUPY_MISSING)
+
+
+@pytest.fixture
+def debug(monkeypatch):
+    """``TINYKD_DEBUG=1`` for one test: functions check the values they receive on every call."""
+    monkeypatch.setattr(backend, "_DEBUG", True)
+
+
+@pytest.fixture
+def no_debug(monkeypatch):
+    """``TINYKD_DEBUG`` off for one test, whatever the environment says (per-call value checks do not run)."""
+    monkeypatch.setattr(backend, "_DEBUG", False)

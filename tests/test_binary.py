@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gradcheck
+from backends import assert_close, host, move
 from tinykd import MLP, Adam, data
 from tinykd import functional as F
 from tinykd.binary import (BatchNorm, BinaryDense, BinaryMLP, PackedBinaryMLP, binarize, pack_signs, unpack_signs,
@@ -20,11 +21,11 @@ def away_from_zero(a, gap=1e-2):
     return a + np.where(a >= 0, gap, -gap)
 
 
-def layer_problem(seed, n, a, b, mode):
+def layer_problem(seed, n, a, b, mode, xp=np, dtype=np.float64):
     r = np.random.default_rng(seed)
-    layer = BinaryDense(a, b, mode, rng=r, dtype=np.float64)
-    layer.params["W"][...] = away_from_zero(r.uniform(-1.5, 1.5, (a, b)))  # some beyond the STE's |w| <= 1
-    layer.params["b"][...] = r.standard_normal(b)
+    layer = BinaryDense(a, b, mode, rng=r, xp=xp, dtype=dtype)
+    layer.params["W"][...] = move(xp, away_from_zero(r.uniform(-1.5, 1.5, (a, b))), dtype=dtype)  # some |w| > 1
+    layer.params["b"][...] = move(xp, r.standard_normal(b), dtype=dtype)
     layer.ste = False
     return layer, away_from_zero(r.standard_normal((n, a))), r.standard_normal((n, b))
 
@@ -46,20 +47,43 @@ def test_scaling_factor_gradients_are_exact(mode, n, a, b, seed):
 
 
 @pytest.mark.parametrize("mode", ["bwn", "xnor"])
-def test_straight_through_term_is_its_definition(mode):
-    layer, x, g = layer_problem(7, 5, 9, 4, mode)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_layer_on_every_backend_matches_a_float64_reference(mode, dtype, xp):
+    """Forward, and backward with and without the STE, in ``dtype`` on ``xp`` against float64 NumPy (every weight
+    and input away from 0, so both see the same signs)."""
+    results = []
+    for on, dt in ((np, np.float64), (xp, dtype)):
+        layer, x, g = layer_problem(3, 6, 70, 9, mode, xp=on, dtype=dt)  # 70 inputs: more than one 64-bit word
+        x, g = move(on, x, g, dtype=dt)
+        out = [layer.forward(x, train=True)]
+        for ste in (False, True):
+            layer.ste = ste
+            layer.forward(x, train=True)
+            out += [layer.backward(g.copy()), layer.grads["W"].copy(), layer.grads["b"].copy()]
+        results.append([host(a) for a in out])
+    for ref, a in zip(*results):
+        assert a.dtype == dtype
+        assert_close(a, ref, dtype, scale=10)
+
+
+@pytest.mark.parametrize("mode", ["bwn", "xnor"])
+def test_straight_through_term_is_its_definition(mode, xp):
+    layer, x, g = layer_problem(7, 5, 9, 4, mode, xp=xp)
+    x, g = move(xp, x, g)
     layer.forward(x, train=True)
-    dx_true = layer.backward(g)
-    dw_true = layer.grads["W"].copy()
+    dx_true = host(layer.backward(g))
+    dw_true = host(layer.grads["W"]).copy()
     layer.ste = True
     layer.forward(x, train=True)
-    dx = layer.backward(g)
-    w = layer.params["W"]
+    dx = host(layer.backward(g))
+    x, g = host(x), host(g)
+    w = host(layer.params["W"])
     alpha = np.abs(w).mean(axis=0)
     xt = binarize(x) * np.abs(x).mean(axis=1)[:, None] if mode == "xnor" else x
     g_wt = xt.T @ g                                      # dL/dW̃, W̃ = sign(W) α
-    np.testing.assert_allclose(layer.grads["W"] - dw_true, alpha * g_wt * (np.abs(w) <= 1), rtol=1e-12, atol=1e-12)
-    assert ((np.abs(w) > 1) & (layer.grads["W"] != dw_true)).sum() == 0
+    np.testing.assert_allclose(host(layer.grads["W"]) - dw_true, alpha * g_wt * (np.abs(w) <= 1), rtol=1e-12,
+                               atol=1e-12)
+    assert ((np.abs(w) > 1) & (host(layer.grads["W"]) != dw_true)).sum() == 0
     if mode == "xnor":
         beta = np.abs(x).mean(axis=1)[:, None]
         g_xt = (g * alpha) @ binarize(w).T
@@ -88,35 +112,46 @@ def test_batchnorm_gradients(n, a, seed):
         gradcheck.check(f, bn.params[name], bn.grads[name].copy(), f"BatchNorm d{name}")
 
 
-def test_batchnorm_running_statistics_and_inference():
+def test_batchnorm_running_statistics_and_inference(xp):
     r = np.random.default_rng(0)
-    bn = BatchNorm(3)
-    x = (r.standard_normal((500, 3)) * [1, 2, 3] + [5, -1, 0]).astype(np.float32)
-    y = bn.forward(x, train=True)
+    bn = BatchNorm(3, xp=xp)
+    x = move(xp, (r.standard_normal((500, 3)) * [1, 2, 3] + [5, -1, 0]).astype(np.float32))
+    y = host(bn.forward(x, train=True))
     np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(y.std(axis=0), 1, atol=1e-3)
     for _ in range(200):
         bn.forward(x, train=True)
-    np.testing.assert_allclose(bn.running_mean, x.mean(axis=0), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(bn.running_var, x.var(axis=0, ddof=1), rtol=1e-4)
-    np.testing.assert_allclose(bn.forward(x), y, rtol=2e-3, atol=1e-3)  # running var is the unbiased one
-    assert bn.forward(x).dtype == np.float32
+    x = host(x)
+    np.testing.assert_allclose(host(bn.running_mean), x.mean(axis=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(host(bn.running_var), x.var(axis=0, ddof=1), rtol=1e-4)
+    out = bn.forward(move(xp, x))
+    np.testing.assert_allclose(host(out), y, rtol=2e-3, atol=1e-3)  # running var is the unbiased one
+    assert out.dtype == np.float32
 
 
-def test_binarize_sends_zero_to_plus_one():
-    np.testing.assert_array_equal(binarize(np.array([-2.0, -0.0, 0.0, 3.0])), [-1, 1, 1, 1])
+def test_binarize_sends_zero_to_plus_one(xp):
+    np.testing.assert_array_equal(host(binarize(move(xp, np.array([-2.0, -0.0, 0.0, 3.0])))), [-1, 1, 1, 1])
 
 
 @pytest.mark.parametrize("width", [1, 7, 63, 64, 65, 130, 800])
-def test_packing_round_trip_and_popcount_dot_with_padding(width):
+def test_packing_round_trip_and_popcount_dot_with_padding(width, xp):
     r = np.random.default_rng(width)
     s = binarize(r.standard_normal((5, width)).astype(np.float32))
-    words, n = pack_signs(s)
+    words, n = pack_signs(move(xp, s))  # a device array is packed on the host
     assert words.dtype == np.uint64 and words.shape == (5, -(-width // 64)) and n == width
     np.testing.assert_array_equal(unpack_signs(words, n), s)
     w = binarize(r.standard_normal((9, width)))
     ww, _ = pack_signs(w)
     np.testing.assert_array_equal(xnor_popcount_dot(words, ww, n), (s @ w.T).astype(np.int64))
+
+
+@pytest.mark.parametrize("m", [1, 4, 5, 8, 300])
+def test_popcount_dot_is_exact_for_any_batch(m):
+    """Few rows take one broadcast XOR, more go word by word in row blocks (300 rows: two blocks of 128, one of 44)."""
+    r = np.random.default_rng(m)
+    x, w = binarize(r.standard_normal((m, 130))), binarize(r.standard_normal((70, 130)))
+    (xw, n), (ww, _) = pack_signs(x), pack_signs(w)
+    np.testing.assert_array_equal(xnor_popcount_dot(xw, ww, n, rows=128), (x @ w.T).astype(np.int64))
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +170,9 @@ def test_packed_inference_is_bit_exact_and_small(mode, mnist_small):
     assert all(np.abs(layer.params["W"]).max() <= 1 for layer in model.layers if isinstance(layer, BinaryDense))
     packed = PackedBinaryMLP(model)
     np.testing.assert_array_equal(packed.forward(xt), model.logits(xt))
+    np.testing.assert_array_equal(packed.forward(xt[:1]), model.forward(xt[:1]))  # batch 1 takes other paths
+    with pytest.raises(TypeError, match="x has dtype float64 but the model is float32"):
+        packed.forward(xt[:2].astype(np.float64))
     np.testing.assert_array_equal(packed.predict(xt), model.predict(xt))
     float_weight_bytes = 4 * sum(p.size for name, p, _ in model.named_parameters() if name.endswith(".W"))
     packed_weight_bytes = sum(s[2].nbytes for s in packed.steps if s[0] == "dense")
@@ -160,23 +198,24 @@ def test_bad_input(tmp_path):
         PackedBinaryMLP(MLP([4, 2]))
 
 
-def test_binary_save_load_round_trip(tmp_path):
-    a = BinaryMLP([6, 5, 3], mode="xnor", seed=0)
-    a.forward(np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32), train=True)
+def test_binary_save_load_round_trip(tmp_path, xp):
+    a = BinaryMLP([6, 5, 3], mode="xnor", seed=0, backend=xp)
+    a.forward(move(xp, np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32)), train=True)
     a.save(tmp_path / "b.npz")
-    b = BinaryMLP([6, 5, 3], mode="xnor", seed=1).load(tmp_path / "b.npz")
-    x = np.random.default_rng(1).standard_normal((4, 6)).astype(np.float32)
-    np.testing.assert_array_equal(a.forward(x), b.forward(x))
+    b = BinaryMLP([6, 5, 3], mode="xnor", seed=1, backend=xp).load(tmp_path / "b.npz")
+    x = move(xp, np.random.default_rng(1).standard_normal((4, 6)).astype(np.float32))
+    np.testing.assert_array_equal(host(a.forward(x)), host(b.forward(x)))
 
 
-def test_binary_student_distils(mnist_small):
+@pytest.mark.parametrize("mode", ["bwn", "xnor"])
+def test_binary_student_distils(mnist_small, mode, xp):
     from tinykd.distill import KD
-    x, y, xt, yt = mnist_small
-    teacher = MLP([784, 64, 10], seed=0)
-    student = BinaryMLP([784, 128, 10], mode="bwn", seed=0)
+    x, y, xt, yt = move(xp, *mnist_small)
+    teacher = MLP([784, 64, 10], seed=0, backend=xp)
+    student = BinaryMLP([784, 128, 10], mode=mode, seed=0, backend=xp)
     fit(student, KD(4.0, 0.9, "hinton"), Adam(student, lr=1e-2), x, y, 1, 100, teacher=teacher.logits,
         progress=False)
-    assert np.isfinite(F.cross_entropy(student.logits(xt), yt)[0])
+    assert np.isfinite(host(F.cross_entropy(student.logits(xt), yt)[0]))
 
 
 def test_binary_mlp_sizes_must_be_positive_integers():

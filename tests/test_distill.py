@@ -4,6 +4,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import gradcheck
+from backends import assert_close, host, move
 from tinykd import MLP
 from tinykd import functional as F
 from tinykd.discriminator import Discriminator
@@ -28,8 +29,8 @@ def test_kd_objective_gradient(form, n, c, t, w, seed):
     gradcheck.check(lambda: obj(zs, y, zt)[0], zs, grad, f"KD({form})", floor=gradcheck.FLOOR * t * t)
 
 
-def test_kd_forms_match_their_formulas(rng):
-    zs, zt, y = problem(0, 8, 10)
+def test_kd_forms_match_their_formulas(rng, xp):
+    zs, zt, y = move(xp, *problem(0, 8, 10))
     h, _ = F.cross_entropy(zs, y)
     s, _ = F.soft_cross_entropy(zs, zt, 4.0)
     assert float(KD(4.0, 0.7)(zs, y, zt)[0]) == pytest.approx(float(h) + 0.7 * float(s), rel=1e-12)
@@ -38,11 +39,11 @@ def test_kd_forms_match_their_formulas(rng):
     assert float(Supervised()(zs, y)[0]) == pytest.approx(float(h))
 
 
-def discriminator(seed, c, hidden, features, kink_inputs=None):
-    d = Discriminator(c, hidden=hidden, features=features, temperature=2.0, seed=seed, dtype=np.float64)
+def discriminator(seed, c, hidden, features, kink_inputs=None, xp=np, dtype=np.float64):
+    d = Discriminator(c, hidden=hidden, features=features, temperature=2.0, seed=seed, dtype=dtype, backend=xp)
     r = np.random.default_rng(seed)
     for _, p, _ in d.net.named_parameters():
-        p[...] = r.standard_normal(p.shape)
+        p[...] = move(xp, r.standard_normal(p.shape), dtype=dtype)
     if hidden and kink_inputs is not None:  # keep the hidden ReLU's inputs away from its kink
         pre = d.net.layers[0].forward(d._phi(kink_inputs))
         assume(np.abs(pre).min() > 1e-3)
@@ -62,6 +63,31 @@ def test_adversarial_objective_gradient_through_the_discriminator(features, form
                     h=h, floor=1e-3 if hidden else gradcheck.FLOOR)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("method", ["kd_report", "kd_hinton", "hint", "adv_minimax_raw", "adv_nonsaturating_centred",
+                                    "adv_minimax_logprob_kd", "adv_nonsaturating_logprob_hidden"])
+def test_objectives_on_every_backend_match_a_float64_reference(xp, dtype, method):
+    """Loss and gradient w.r.t. the student's outputs, in ``dtype`` on ``xp`` against float64 NumPy."""
+    zs, zt, y = problem(5, 12, 10)
+
+    def objective(on, dt):
+        if method.startswith("kd"):
+            return KD(4.0, 0.7, method[3:])
+        if method == "hint":
+            return HintLoss()
+        _, form, features, *rest = method.split("_")
+        hidden = 6 if "hidden" in rest else 0
+        d = discriminator(0, 10, hidden, features, xp=on, dtype=dt)
+        return AdversarialKD(d, alpha=0.8, beta=0.3, form=form, kd_weight=0.5 if "kd" in rest else 0.0,
+                             temperature=2.0)
+
+    ref_loss, ref_grad = objective(np, np.float64)(zs, y, zt)
+    loss, grad = objective(xp, dtype)(*move(xp, zs, y, zt, dtype=dtype))
+    assert loss.dtype == grad.dtype == dtype
+    assert_close(loss, ref_loss, dtype, scale=10)
+    assert_close(grad, ref_grad, dtype)
+
+
 @pytest.mark.parametrize("features", ["raw", "centred", "logprob"])
 @given(n=batches, c=classes, seed=seeds)
 def test_discriminator_loss_gradient(features, n, c, seed):
@@ -72,36 +98,37 @@ def test_discriminator_loss_gradient(features, n, c, seed):
         gradcheck.check(lambda: d.loss(zs, label)[0], zs, grad, f"Discriminator.loss({features})")
 
 
-def test_shift_invariant_features_ignore_a_constant_shift(rng):
-    a = rng.standard_normal((5, 10))
+def test_shift_invariant_features_ignore_a_constant_shift(rng, xp):
+    a = move(xp, rng.standard_normal((5, 10)))
     for features in ("centred", "logprob"):
-        d = discriminator(0, 10, 0, features)
-        np.testing.assert_allclose(d.logit(a + 1e3), d.logit(a), rtol=1e-9, atol=1e-9)
+        d = discriminator(0, 10, 0, features, xp=xp)
+        np.testing.assert_allclose(host(d.logit(a + 1e3)), host(d.logit(a)), rtol=1e-9, atol=1e-9)
         _, g = d.loss(a, 1)
-        np.testing.assert_allclose(g.sum(axis=1), 0, atol=1e-12)  # no gradient along the shift direction
-    d = discriminator(0, 10, 0, "raw")
-    assert not np.allclose(d.logit(a + 1e3), d.logit(a))
+        np.testing.assert_allclose(host(g.sum(axis=1)), 0, atol=1e-12)  # no gradient along the shift direction
+    d = discriminator(0, 10, 0, "raw", xp=xp)
+    assert not np.allclose(host(d.logit(a + 1e3)), host(d.logit(a)))
 
 
-def test_discriminator_learns_to_tell_apart(rng):
+def test_discriminator_learns_to_tell_apart(rng, xp):
     teacher = rng.standard_normal((2000, 10)).astype(np.float32)
     student = rng.standard_normal((2000, 10)).astype(np.float32)
     teacher[:, 0] += 3  # the teacher is surer of class 0: linearly separable, up to the tails
     student[:, 0] -= 3
-    d = Discriminator(10, lr=1e-2, seed=0)
+    teacher, student = move(xp, teacher, student)
+    d = Discriminator(10, lr=1e-2, seed=0, backend=xp)
     assert d.accuracy(teacher, student) < 0.9
     acc = d.fit(teacher, student, epochs=20, batch_size=128)
     assert acc > 0.99
 
 
-def test_alternating_updates_move_the_discriminator(rng):
-    zs, zt, y = (a.astype(np.float32) if a.dtype.kind == "f" else a for a in problem(0, 16, 10))
-    d = Discriminator(10, seed=0)
-    before = d.net.layers[0].params["W"].copy()
+def test_alternating_updates_move_the_discriminator(rng, xp):
+    zs, zt, y = move(xp, *problem(0, 16, 10), dtype=np.float32)
+    d = Discriminator(10, seed=0, backend=xp)
+    before = host(d.net.layers[0].params["W"]).copy()
     obj = AdversarialKD(d, updates="alternating", d_steps=2)
     assert obj.needs_teacher
     obj(zs, y, zt)
-    assert d.opt.t == 2 and not np.array_equal(before, d.net.layers[0].params["W"])
+    assert d.opt.t == 2 and not np.array_equal(before, host(d.net.layers[0].params["W"]))
     assert not AdversarialKD(d).needs_teacher
 
 
@@ -185,5 +212,9 @@ def test_discriminator_fit_rejects_arguments_that_would_train_nothing(rng):
             d.fit(tl, sl)
     with pytest.raises(TypeError, match="student_logits must be a floating array"):
         d.fit(t, s.astype(int))
+    bad = t.copy()
+    bad[3, 4] = np.nan
+    with pytest.raises(ValueError, match="teacher_logits contains NaN or inf"):  # checked once, where data enters
+        d.fit(bad, s)
     assert d.opt.t == 0 and np.array_equal(before, d.net.layers[0].params["W"])
     assert 0 <= d.fit(t, s, epochs=0, holdout=0.5) <= 1  # no epochs: just the held-out accuracy

@@ -42,8 +42,9 @@ def test_mnist_adv_kd_quick_on_a_subset(tmp_path):
     assert out.returncode == 0, out.stderr
     # a run that differs from the quick preset never writes the preset's reference files
     assert not (tmp_path / "r" / "mnist_quick_table.json").exists()
-    (stem,) = {p.rsplit(".", 1)[0] for p in os.listdir(tmp_path / "r")}
+    (stem,) = {p.rsplit(".", 1)[0] for p in os.listdir(tmp_path / "r") if p.endswith((".json", ".md"))}
     assert stem.startswith("mnist_quick_table_custom-")
+    assert {f"{stem}_learning_curves.png", f"{stem}_adversarial_drift.png"} <= set(os.listdir(tmp_path / "r"))
     record = json.loads((tmp_path / "r" / f"{stem}.json").read_text())
     assert record["complete"] and record["deviations"]["subset"] == 1200
     assert record["teacher"]["params"] == 2_392_800 and record["student_initial"]["params"] == 1_275_200
@@ -205,6 +206,8 @@ def test_xnor_kd_example_on_a_subset(tmp_path):
     (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
     assert name.startswith("mnist_xnor_kd_quick_custom-")
     record = json.loads((tmp_path / "r" / name).read_text())
-    assert all(run["packed_matches_emulation"] for v in record["runs"].values() for run in v["runs"])
+    assert set(record["runs"]) == {f"{m} {k} KD" for m in ("FLOAT", "BWN", "XNOR") for k in ("with", "without")}
+    assert all(run["packed_matches_emulation"] for k, v in record["runs"].items() if not k.startswith("FLOAT")
+               for run in v["runs"])
     assert all(run["errors"] < 5000 for v in record["runs"].values() for run in v["runs"])
     assert record["xnor_bytes"]["packed_model"] < record["xnor_bytes"]["float32_model"] / 20

@@ -5,7 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gradcheck
+from backends import assert_close, host, move
 from tinykd import functional as F
+from tinykd.backend import get_array_module
 
 batches = st.integers(1, 16)
 classes = st.integers(2, 32)
@@ -70,6 +72,22 @@ def test_logistic_loss_gradient(n, scale, seed, shape2d):
 
 
 # ------------------------------------------------------------------------------------ independent references
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_losses_on_every_backend_match_a_float64_reference(xp, dtype):
+    r = np.random.default_rng(0)
+    zs, zt = r.standard_normal((16, 10)) * 5, r.standard_normal((16, 10)) * 5
+    y = r.integers(0, 10, 16)
+    t = (y % 2).astype(np.float64)
+    for fn, args in ((F.cross_entropy, (zs, y)), (F.soft_cross_entropy, (zs, zt, 4.0, True)),
+                     (F.kl_divergence, (zs, zt, 2.0)), (F.logistic_loss, (zs[:, 0], t)),
+                     (lambda z: (F.softmax(z, 3.0), F.log_softmax(z, 3.0)), (zs,))):
+        reference = fn(*args)
+        out = fn(*(move(xp, a, dtype=dtype) if isinstance(a, np.ndarray) else a for a in args))
+        for value, ref in zip(out, reference):
+            assert value.dtype == dtype and get_array_module(value) is xp
+            assert_close(value, ref, dtype, scale=10)
+
+
 @given(n=batches, c=classes, t=temperatures, scale=scales, seed=seeds)
 def test_softmax_matches_scipy(n, c, t, scale, seed):
     z = logits_of(seed, n, c, scale)
@@ -78,95 +96,99 @@ def test_softmax_matches_scipy(n, c, t, scale, seed):
                                atol=1e-9)
 
 
-def test_cross_entropy_value_matches_reference(rng):
+def test_cross_entropy_value_matches_reference(rng, xp):
     z = rng.standard_normal((7, 5))
     y = rng.integers(0, 5, 7)
-    loss, _ = F.cross_entropy(z, y)
+    loss, _ = F.cross_entropy(*move(xp, z, y))
     expected = -np.mean(scipy.special.log_softmax(z, axis=1)[np.arange(7), y])
     assert float(loss) == pytest.approx(expected, rel=1e-12)
 
 
-def test_kl_is_zero_iff_equal_and_differs_from_cross_entropy_by_entropy(rng):
+def test_kl_is_zero_iff_equal_and_differs_from_cross_entropy_by_entropy(rng, xp):
     z = rng.standard_normal((6, 10)) * 3
-    kl, grad = F.kl_divergence(z, z.copy(), 4.0)
-    assert abs(float(kl)) < 1e-14 and np.abs(grad).max() < 1e-15
+    kl, grad = F.kl_divergence(*move(xp, z, z.copy()), 4.0)
+    assert abs(float(kl)) < 1e-14 and np.abs(host(grad)).max() < 1e-15
     zs = rng.standard_normal((6, 10))
-    h, _ = F.soft_cross_entropy(zs, z, 4.0)
-    kl, _ = F.kl_divergence(zs, z, 4.0)
+    h, _ = F.soft_cross_entropy(*move(xp, zs, z), 4.0)
+    kl, _ = F.kl_divergence(*move(xp, zs, z), 4.0)
     pt = scipy.special.softmax(z / 4.0, axis=1)
     entropy = -(pt * np.log(pt)).sum() / 6
     assert float(h) == pytest.approx(float(kl) + entropy, rel=1e-12)
     assert float(kl) > 0
 
 
-def test_t_squared_scales_value_and_gradient(rng):
-    zs, zt = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+def test_t_squared_scales_value_and_gradient(rng, xp):
+    zs, zt = move(xp, rng.standard_normal((4, 3)), rng.standard_normal((4, 3)))
     h1, g1 = F.soft_cross_entropy(zs, zt, 5.0)
     h2, g2 = F.soft_cross_entropy(zs, zt, 5.0, t_squared=True)
     assert float(h2) == pytest.approx(25 * float(h1), rel=1e-12)
-    np.testing.assert_allclose(g2, 25 * g1, rtol=1e-12)
+    np.testing.assert_allclose(host(g2), 25 * host(g1), rtol=1e-12)
 
 
-def test_logistic_loss_matches_reference(rng):
+def test_logistic_loss_matches_reference(rng, xp):
     z = rng.standard_normal(50) * 5
     t = (rng.random(50) < 0.5).astype(float)
     s = scipy.special.expit(z)
     expected = np.mean(-t * np.log(s) - (1 - t) * np.log(1 - s))
-    assert float(F.logistic_loss(z, t)[0]) == pytest.approx(expected, rel=1e-10)
-    np.testing.assert_allclose(F.sigmoid(z), s, rtol=1e-12)
+    assert float(F.logistic_loss(*move(xp, z, t))[0]) == pytest.approx(expected, rel=1e-10)
+    np.testing.assert_allclose(host(F.sigmoid(move(xp, z))), s, rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------------------------- stability
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_stable_for_huge_logits(dtype):
-    z = np.array([[-1000, 1], [1e4, -1e4], [-1e4, 1e4], [3e4, 3e4 - 1]], dtype=dtype)
+def test_stable_for_huge_logits(dtype, xp):
+    z = xp.asarray(np.array([[-1000, 1], [1e4, -1e4], [-1e4, 1e4], [3e4, 3e4 - 1]], dtype=dtype))
     zt = z[::-1].copy()
-    y = np.array([0, 0, 0, 1])
+    y = xp.asarray(np.array([0, 0, 0, 1]))
     for t in (0.5, 1.0, 20.0, 100.0):
         for out in (F.softmax(z, t), F.log_softmax(z, t), *F.soft_cross_entropy(z, zt, t), *F.kl_divergence(z, zt, t)):
-            assert np.isfinite(out).all()
+            assert np.isfinite(host(out)).all()
     loss, grad = F.cross_entropy(z, y)
-    assert np.isfinite(loss) and np.isfinite(grad).all()
+    assert np.isfinite(host(loss)) and np.isfinite(host(grad)).all()
     # row 1: label 0 loses by 1001, exactly
     assert float(F.cross_entropy(z[:1], y[:1])[0]) == pytest.approx(1001.0, rel=1e-6)
-    zl = np.array([-1e4, -50.0, 0.0, 50.0, 1e4], dtype=dtype)
-    loss, grad = F.logistic_loss(zl, np.ones_like(zl))
-    assert np.isfinite(loss) and np.isfinite(grad).all()
+    zl = xp.asarray(np.array([-1e4, -50.0, 0.0, 50.0, 1e4], dtype=dtype))
+    loss, grad = F.logistic_loss(zl, xp.ones_like(zl))
+    assert np.isfinite(host(loss)) and np.isfinite(host(grad)).all()
     assert float(loss) == pytest.approx((1e4 + 50 + np.log(2)) / 5, rel=1e-5)
-    np.testing.assert_array_equal(F.sigmoid(np.array([-1e4, 1e4], dtype=dtype)), [0, 1])
+    np.testing.assert_array_equal(host(F.sigmoid(xp.asarray(np.array([-1e4, 1e4], dtype=dtype)))), [0, 1])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_dtype_is_preserved(dtype, rng):
-    z = rng.standard_normal((5, 4)).astype(dtype)
-    y = np.array([0, 1, 2, 3, 0])
+def test_dtype_is_preserved(dtype, rng, xp):
+    z = xp.asarray(rng.standard_normal((5, 4)).astype(dtype))
+    y = xp.asarray(np.array([0, 1, 2, 3, 0]))
     outs = [F.softmax(z, 3.0), F.log_softmax(z, 3.0), F.softmax_backward(F.softmax(z), z),
             F.log_softmax_backward(F.log_softmax(z), z), *F.cross_entropy(z, y),
             *F.soft_cross_entropy(z, z[::-1].copy(), 3.0, True), *F.kl_divergence(z, z[::-1].copy(), 3.0),
-            *F.logistic_loss(z[:, 0], np.ones(5, dtype=dtype)), F.sigmoid(z)]
+            *F.logistic_loss(z[:, 0], xp.ones(5, dtype=dtype)), F.sigmoid(z)]
     for out in outs:
         assert out.dtype == dtype
 
 
 # -------------------------------------------------------------------------------------------------- bad input
-def test_bad_inputs_raise_clear_errors():
-    z = np.zeros((3, 4))
+def test_bad_inputs_raise_clear_errors(xp, debug):
+    """Value checks (labels in range, finite logits, targets in [0, 1]) run per call in debug mode only (the
+    training loop checks its data once instead: tests/test_train.py); type and shape checks always."""
+    def a(*args, **kwargs):
+        return xp.asarray(np.array(*args, **kwargs))
+    z = xp.zeros((3, 4))
     with pytest.raises(ValueError, match="labels must have shape"):
-        F.cross_entropy(z, np.array([0, 1]))
+        F.cross_entropy(z, a([0, 1]))
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\)"):
-        F.cross_entropy(z, np.array([0, 1, 4]))
+        F.cross_entropy(z, a([0, 1, 4]))
     with pytest.raises(ValueError, match="labels must lie"):
-        F.cross_entropy(z, np.array([0, -1, 2]))
+        F.cross_entropy(z, a([0, -1, 2]))
     with pytest.raises(TypeError, match="labels must be an integer array"):
-        F.cross_entropy(z, np.array([0.0, 1.0, 2.0]))
+        F.cross_entropy(z, a([0.0, 1.0, 2.0]))
     with pytest.raises(TypeError, match="logits must be a floating array"):
-        F.cross_entropy(np.zeros((3, 4), dtype=int), np.array([0, 1, 2]))
+        F.cross_entropy(xp.zeros((3, 4), dtype=int), a([0, 1, 2]))
     with pytest.raises(ValueError, match="logits must have shape"):
-        F.cross_entropy(np.zeros(4), np.array([0]))
+        F.cross_entropy(xp.zeros(4), a([0]))
     bad = z.copy()
     bad[1, 2] = np.nan
     with pytest.raises(ValueError, match="NaN or inf"):
-        F.cross_entropy(bad, np.array([0, 1, 2]))
+        F.cross_entropy(bad, a([0, 1, 2]))
     bad[1, 2] = np.inf
     with pytest.raises(ValueError, match="teacher_logits contains NaN or inf"):
         F.soft_cross_entropy(z, bad, 2.0)
@@ -180,11 +202,31 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(TypeError, match="differs from student_logits dtype"):
         F.soft_cross_entropy(z, z.astype(np.float32))
     with pytest.raises(ValueError, match="targets must have the logits' shape"):
-        F.logistic_loss(np.zeros(3), np.zeros(2))
+        F.logistic_loss(xp.zeros(3), xp.zeros(2))
     with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\]"):
-        F.logistic_loss(np.zeros(3), np.array([0, 2.0, 1]))
+        F.logistic_loss(xp.zeros(3), a([0, 2.0, 1]))
     with pytest.raises(ValueError, match="z contains NaN"):
-        F.logistic_loss(np.array([np.nan]), np.array([1.0]))
+        F.logistic_loss(a([np.nan]), a([1.0]))
+
+
+def test_value_checks_run_per_call_only_in_debug_mode(no_debug, monkeypatch):
+    """Without TINYKD_DEBUG a bad value flows through (a NaN loss, which the training loop stops at); shapes and
+    dtypes are still checked."""
+    from tinykd import backend
+    bad = np.zeros((3, 4))
+    bad[1, 2] = np.nan
+    assert np.isnan(F.cross_entropy(bad, np.array([0, 1, 2]))[0])
+    assert np.isnan(F.logistic_loss(np.array([np.nan]), np.array([1.0]))[0])
+    with pytest.raises(TypeError, match="labels must be an integer array"):
+        F.cross_entropy(bad, np.array([0.0, 1.0, 2.0]))
+    monkeypatch.setattr(backend, "_DEBUG", None)
+    monkeypatch.setenv("TINYKD_DEBUG", "yes")
+    with pytest.raises(ValueError, match="TINYKD_DEBUG must be 1"):
+        backend.debug()
+    monkeypatch.setenv("TINYKD_DEBUG", "1")
+    assert backend.debug() is True
+    monkeypatch.setenv("TINYKD_DEBUG", "0")
+    assert backend.debug() is True  # read once: later changes of the environment do not count
 
 
 @pytest.mark.parametrize("fn", [F.softmax, F.log_softmax])

@@ -6,7 +6,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import gradcheck
-from tinykd import MLP
+from backends import assert_close, host, move
+from tinykd import MLP, SGD
+from tinykd.backend import default_rng
 from tinykd import functional as F
 from tinykd.layers import Dense, Dropout, ReLU
 
@@ -115,35 +117,58 @@ def test_hidden_layer_read_and_injection(n, seed, h):
 
 # ----------------------------------------------------------------------------------------------------- dtypes
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_every_layer_keeps_its_dtype(dtype, rng):
-    x = rng.standard_normal((4, 5)).astype(dtype)
-    for layer in (Dense(5, 5, dtype=dtype), ReLU(), Dropout(0.5, np.random.default_rng(0))):
+def test_every_layer_keeps_its_dtype(dtype, rng, xp):
+    x = move(xp, rng.standard_normal((4, 5)).astype(dtype))
+    for layer in (Dense(5, 5, xp=xp, dtype=dtype), ReLU(), Dropout(0.5, default_rng(0, xp))):
         y = layer.forward(x, train=True)
-        dx = layer.backward(np.ones_like(y))
+        dx = layer.backward(xp.ones_like(y))
         assert y.dtype == dtype and dx.dtype == dtype
         assert all(g.dtype == dtype for g in layer.grads.values())
-    model = MLP([5, 7, 3], dropout=0.5, dtype=dtype)
+    model = MLP([5, 7, 3], dropout=0.5, dtype=dtype, backend=xp)
     logits = model.forward(x, train=True)
     assert logits.dtype == dtype
-    model.backward(F.cross_entropy(logits, np.array([0, 1, 2, 0]))[1])
+    model.backward(F.cross_entropy(logits, move(xp, np.array([0, 1, 2, 0])))[1])
     assert all(p.dtype == dtype and g.dtype == dtype for _, p, g in model.named_parameters())
 
 
-def test_dropout_statistics():
-    layer = Dropout(0.3, np.random.default_rng(0))
-    x = np.ones((2000, 500), dtype=np.float32)
+def test_dropout_statistics(xp):
+    layer = Dropout(0.3, default_rng(0, xp))
+    x = xp.ones((2000, 500), dtype=np.float32)
     y = layer.forward(x, train=True)
     assert abs(float((y == 0).mean()) - 0.3) < 0.005
     assert abs(float(y.mean()) - 1.0) < 0.01  # inverted dropout keeps the expected value
-    np.testing.assert_array_equal(np.unique(y), np.array([0, 1 / 0.7], dtype=np.float32))
+    np.testing.assert_array_equal(np.unique(host(y)), np.array([0, 1 / 0.7], dtype=np.float32))
     assert layer.forward(x, train=False) is x
 
 
-def test_dense_skips_input_gradient_for_first_layer():
-    model = MLP([3, 4, 2])
-    model.forward(np.ones((2, 3), np.float32), train=True)
+def test_dense_skips_input_gradient_for_first_layer(xp):
+    model = MLP([3, 4, 2], backend=xp)
+    model.forward(xp.ones((2, 3), np.float32), train=True)
     assert model.layers[0].needs_input_grad is False
-    assert model.layers[0].backward(np.ones((2, 4), np.float32)) is None
+    assert model.layers[0].backward(xp.ones((2, 4), np.float32)) is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_training_steps_on_every_backend_match_a_float64_reference(xp, dtype):
+    """Forward, cross-entropy, backward and three SGD steps of an MLP in ``dtype`` on ``xp``, against the same in
+    float64 on NumPy: the same initial weights (drawn with NumPy), the same data (made with NumPy, then moved)."""
+    r = np.random.default_rng(1)
+    x, y = r.standard_normal((32, 20)), r.integers(0, 5, 32)
+    results = []
+    for on, dt in ((np, np.float64), (xp, dtype)):
+        model = MLP([20, 16, 16, 5], seed=3, backend=on, dtype=dt)
+        opt = SGD(model, lr=0.1, momentum=0.9)
+        xb, yb = move(on, x, y, dtype=dt)
+        for _ in range(3):
+            loss, grad = F.cross_entropy(model.forward(xb, train=True), yb)
+            model.backward(grad)
+            opt.step()
+        results.append((host(loss), [host(p) for _, p, _ in model.named_parameters()]))
+    (ref_loss, ref), (loss, params) = results
+    assert_close(loss, ref_loss, dtype)
+    for p, p_ref in zip(params, ref):
+        assert p.dtype == dtype
+        assert_close(p, p_ref, dtype, scale=10)
 
 
 # ------------------------------------------------------------------------------------------ counts, save/load
@@ -154,17 +179,17 @@ def test_parameter_counts_match_the_report():
     assert student.count_params(biases=False) == 784 * 800 + 800 * 800 + 800 * 10
 
 
-def test_save_load_round_trip(tmp_path):
-    a, b = MLP([5, 7, 3], seed=1), MLP([5, 7, 3], seed=2)
+def test_save_load_round_trip(tmp_path, xp):
+    a, b = MLP([5, 7, 3], seed=1, backend=xp), MLP([5, 7, 3], seed=2, backend=xp)
     path = tmp_path / "sub" / "m.npz"
     a.save(path)
     assert os.listdir(path.parent) == ["m.npz"]  # no temp file left behind
     b.load(path)
     for (_, pa, _), (_, pb, _) in zip(a.named_parameters(), b.named_parameters()):
-        np.testing.assert_array_equal(pa, pb)
-    c = MLP.from_checkpoint(path)
-    x = np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32)
-    np.testing.assert_array_equal(a.forward(x), c.forward(x))
+        np.testing.assert_array_equal(host(pa), host(pb))
+    c = MLP.from_checkpoint(path, backend=xp)
+    x = move(xp, np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32))
+    np.testing.assert_array_equal(host(a.forward(x)), host(c.forward(x)))
     with pytest.raises(ValueError, match=r"sizes \[5, 7, 3\].*sizes \[5, 8, 3\]"):
         MLP([5, 8, 3]).load(path)
     (tmp_path / "junk.npz").write_bytes(b"not a zip")

@@ -30,14 +30,14 @@ def watch_dtypes(model, seen):
 
 @pytest.mark.parametrize("kind", ["supervised", "kd", "adversarial_minimax", "adversarial_alternating_kd",
                                   "binary_xnor"])
-def test_no_float64_in_a_float32_step(kind):
+def test_no_float64_in_a_float32_step(kind, xp):
     r = np.random.default_rng(0)
-    x = r.random((32, 20), dtype=np.float32)
-    y = r.integers(0, 5, 32)
-    target = r.standard_normal((32, 5)).astype(np.float32)
-    model = BinaryMLP([20, 16, 5], mode="xnor") if kind == "binary_xnor" else \
-        MLP([20, 16, 16, 5], dropout=0.3, input_dropout=0.1)
-    d = Discriminator(5, hidden=8, features="logprob")
+    x = xp.asarray(r.random((32, 20), dtype=np.float32))
+    y = xp.asarray(r.integers(0, 5, 32))
+    target = xp.asarray(r.standard_normal((32, 5)).astype(np.float32))
+    model = BinaryMLP([20, 16, 5], mode="xnor", backend=xp) if kind == "binary_xnor" else \
+        MLP([20, 16, 16, 5], dropout=0.3, input_dropout=0.1, backend=xp)
+    d = Discriminator(5, hidden=8, features="logprob", backend=xp)
     objective = {"supervised": Supervised(), "kd": KD(4.0, 0.9, "hinton"), "binary_xnor": KD(),
                  "adversarial_minimax": AdversarialKD(d, beta=0.1),
                  "adversarial_alternating_kd": AdversarialKD(d, form="nonsaturating", updates="alternating",
@@ -70,3 +70,16 @@ def test_gemm_bound_counts_the_products_of_a_step():
     run()
     step = bench.tinykd_step([20, 16, 5], 8, np, np.random.default_rng(0), "adversarial_kd")
     assert np.isfinite(float(step()))
+
+
+@pytest.mark.parametrize("script", ["bench_gpu.py", "bench_packed.py"])
+def test_benchmarks_run_in_dry_mode(script, tmp_path):
+    """The GPU benchmark cannot run here, but its code can: --dry-run takes the same path on NumPy, tiny shapes."""
+    import json
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), "--dry-run", "--out-dir",
+                          str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    (result,) = tmp_path.glob("*.json")
+    assert json.loads(result.read_text())["info"]

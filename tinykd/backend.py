@@ -3,12 +3,34 @@
 A model is built on one array module (``xp``); after that nothing chooses again. Functions call
 ``get_array_module(*arrays)`` so that a NumPy array is computed with NumPy and a CuPy array with CuPy, and no
 function ever hides a host<->device copy. ``to_device`` and ``to_host`` are the only two doors between them.
+
+``debug()`` says whether per-call value checks run (``TINYKD_DEBUG=1``): reading a value on the GPU waits for every
+queued kernel, so by default values are checked where data enters (``train.fit``), never inside a step.
 """
 import os
 
 import numpy as np
 
 BACKENDS = ("numpy", "cupy")
+
+
+_DEBUG = None  # TINYKD_DEBUG, read at the first call of debug()
+
+
+def debug():
+    """True when ``$TINYKD_DEBUG`` is ``1``: functions then check the values they receive on every call (finite
+    logits, labels in range), which synchronises the GPU with the host at each check. For studying one function;
+    training checks its data once per data set and its losses once per epoch instead (``train.fit``).
+
+    Read once, at the first call; any value other than ``0``, ``1`` or empty raises ``ValueError``.
+    """
+    global _DEBUG
+    if _DEBUG is None:
+        value = os.environ.get("TINYKD_DEBUG", "").strip()
+        if value not in ("", "0", "1"):
+            raise ValueError(f"TINYKD_DEBUG must be 1 (check values on every call) or 0/unset, got {value!r}")
+        _DEBUG = value == "1"
+    return _DEBUG
 
 
 def get_array_module(*arrays):
@@ -75,7 +97,9 @@ def to_device(array, xp, dtype=None):
 
 
 def to_host(array):
-    """A NumPy copy of ``array`` (for reporting and saving only, never inside the training loop)."""
+    """A NumPy copy of ``array``: on the GPU a device-to-host transfer, which waits for every queued kernel. Never
+    called inside a training step; ``train.fit`` calls it for its data checks, the epoch's losses, evaluation and
+    checkpoints."""
     if get_array_module(array) is np:
         return np.asarray(array)
     return array.get()

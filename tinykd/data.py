@@ -720,8 +720,9 @@ def hold_out(ds, val, seed=0):
 def batches(*arrays, batch_size, rng=None):
     """Mini-batches (tuples of aligned slices of ``arrays``) of one epoch, shuffled by the NumPy generator ``rng``.
 
-    The permutation is drawn on the host (the same stream on CPU and GPU) and applied once per epoch, so every
-    batch is a contiguous slice of an array already on the device. ``rng=None`` keeps the order.
+    The permutation is drawn on the host (the same stream on CPU and GPU), uploaded once per epoch (the epoch's
+    one host-to-device copy, which reads nothing back) and applied once, so every batch is a contiguous slice of an
+    array already on the device. ``rng=None`` keeps the order.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")

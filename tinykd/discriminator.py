@@ -91,8 +91,8 @@ class Discriminator:
     def fit(self, teacher_logits, student_logits, epochs=5, batch_size=256, holdout=0.2, seed=0):
         """Train on paired logits of the training set, holding out a fraction; returns the held-out accuracy.
 
-        Arguments are checked first (shapes and types only): a bad one would otherwise train on nothing, or on
-        truncated pairs, without a word.
+        Arguments are checked first (shapes, types, and once that the logits are finite): a bad one would otherwise
+        train on nothing, or on truncated pairs, without a word.
         """
         for name, a in (("teacher_logits", teacher_logits), ("student_logits", student_logits)):
             F.check_logits_shape(a, name)
@@ -102,6 +102,9 @@ class Discriminator:
         if teacher_logits.shape != student_logits.shape:
             raise ValueError(f"teacher_logits {teacher_logits.shape} and student_logits {student_logits.shape} must "
                              "pair row by row: compute both on the same inputs")
+        for name, a in (("teacher_logits", teacher_logits), ("student_logits", student_logits)):
+            if not F.all_finite(a):  # once per call, where the data enters: the steps themselves read no values
+                raise ValueError(f"{name} contains NaN or inf; every logit must be finite")
         for name, value, low in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")

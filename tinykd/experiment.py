@@ -23,7 +23,7 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from . import data as data_mod
-from . import report
+from . import plots, report
 from .backend import resolve
 from .discriminator import Discriminator
 from .distill import KD, AdversarialKD, Supervised, check_pair
@@ -346,6 +346,7 @@ def run(cfg):
     md = _write(out, record, cfg, time.perf_counter() - t_start)
     print(md)
     _log(f"results: {out}.json and {out}.md")
+    plots.draw_if_possible(out + ".json")
     return record
 
 
@@ -375,6 +376,7 @@ def _pretrained_discriminator(spec, seed, teacher_logits, student0_logits, xp):
 
 def _write(out, record, cfg, seconds):
     record["seconds_total"] = seconds
+    record["what_it_shows"] = what_it_shows(record)
     md = markdown(record, cfg)
     report.write(out, record, md)
     return md
@@ -421,4 +423,36 @@ def markdown(record, cfg):
             diff, sd, ratio = gap
             lines.append(f"KD vs w/o KD: {abs(diff):.1f} {'fewer' if diff >= 0 else 'more'} errors with KD; pooled "
                          f"std {sd:.1f} ({ratio:+.1f} std).")
+    lines += ["", "What this run shows:"] + [f"- {line}" for line in what_it_shows(record)]
     return "\n".join(lines) + "\n"
+
+
+def what_it_shows(record):
+    """Plain statements of whether this run shows what the full run shows: a teacher better than its student, KD
+    better than the labels alone by more than the seeds' spread, the report's adversarial recipe drifting."""
+    v, s0 = record["variants"], record["student_initial"]
+    flag = record["teacher_not_better"]
+    out = ["the teacher beats S (initial) on validation" if flag is False else
+           "NOT that the teacher beats S (initial): " + ("it does not, on validation" if flag else
+                                                        "there is no validation split to compare them on")]
+    if "kd" in v and "wo-kd" in v:
+        kd, wo = v["kd"], v["wo-kd"]
+        gain = wo["mean"] - kd["mean"]
+        if kd["std"] is None or wo["std"] is None:
+            out.append(f"NOT whether KD beats w/o KD: one seed each ({kd['mean']:.0f} vs {wo['mean']:.0f} test "
+                       "errors) cannot separate a gain from seed noise")
+        elif gain > max(kd["std"], wo["std"]):
+            out.append(f"KD beats w/o KD by {gain:.1f} test errors, more than the spread of either's seeds "
+                       f"(std {kd['std']:.1f} and {wo['std']:.1f})")
+        else:
+            out.append(f"NOT that KD beats w/o KD: {gain:+.1f} test errors, within the spread of the seeds (std "
+                       f"{kd['std']:.1f} and {wo['std']:.1f}); this budget is too short to show it")
+    if "adv-report" in v:
+        peak = max(r["max_abs_logit"] for r in v["adv-report"]["runs"])
+        if peak > 10 * s0["max_abs_logit"]:
+            out.append(f"the report's adversarial recipe drifting: its largest |logit| reaches {peak:.3g}, against "
+                       f"{s0['max_abs_logit']:.3g} for S (initial)")
+        else:
+            out.append(f"NOT the report's adversarial recipe drifting: its largest |logit| is {peak:.3g}, against "
+                       f"{s0['max_abs_logit']:.3g} for S (initial); this budget is too short to show it")
+    return out

@@ -1,12 +1,16 @@
 """Pure math: softmax with temperature, and the losses of distillation, each returning (value, gradient).
 
 Every loss is a mean over the batch (axis 0) and returns ``(loss, grad)`` where ``loss`` is a 0-d array of the
-logits' dtype (no hidden float64, no device->host synchronisation) and ``grad`` has the logits' shape and dtype.
+logits' dtype (no hidden float64) and ``grad`` has the logits' shape and dtype. Nothing here reads an array's values
+back to the host, so on the GPU a call only queues kernels: dtype and shape are checked on every call (free), values
+(finite logits, labels in range, targets in [0, 1]) only with ``TINYKD_DEBUG=1`` (``backend.debug``), because each
+such read waits for the GPU. ``train.fit`` checks its data once per data set and its losses once per epoch.
 The derivations are in ``docs/derivations.md``; the finite-difference checks in ``tests/test_functional.py``.
 """
 import numbers
 
-from .backend import get_array_module
+from . import backend
+from .backend import get_array_module, to_host
 
 
 # ----------------------------------------------------------------------------------------------- input checks
@@ -21,11 +25,23 @@ def check_logits_shape(logits, name="logits"):
         raise ValueError(f"{name} must have shape (batch, classes) with both >= 1, got shape {logits.shape}")
 
 
+def all_finite(a):
+    """True when no entry of ``a`` is NaN or ±inf: one read of device memory (a GPU synchronisation)."""
+    return bool(get_array_module(a).isfinite(a).all())
+
+
+def label_range(labels):
+    """(smallest, largest) label as host ints, in one transfer (a GPU synchronisation); ``labels`` non-empty."""
+    xp = get_array_module(labels)
+    lo, hi = to_host(xp.stack([labels.min(), labels.max()]))
+    return int(lo), int(hi)
+
+
 def check_logits(logits, name="logits"):
-    """Raise unless ``logits`` is a finite floating array of shape (batch, classes)."""
+    """Raise unless ``logits`` is a floating array of shape (batch, classes); with ``TINYKD_DEBUG=1`` also unless
+    every logit is finite."""
     check_logits_shape(logits, name)
-    xp = get_array_module(logits)
-    if not bool(xp.isfinite(logits).all()):
+    if backend.debug() and not all_finite(logits):
         raise ValueError(f"{name} contains NaN or inf; every logit must be finite")
 
 
@@ -38,16 +54,21 @@ def check_temperature(temperature):
 
 
 def check_labels(labels, batch, classes):
-    """Raise unless ``labels`` is an integer vector of length ``batch`` with values in [0, classes)."""
+    """Raise unless ``labels`` is an integer vector of length ``batch``; with ``TINYKD_DEBUG=1`` also unless its
+    values lie in [0, classes).
+
+    The range matters: NumPy wraps a negative index around and CuPy wraps any out-of-range one, so a bad label
+    would silently train on another class. ``train.fit`` checks the range once for the whole data set.
+    """
     if not hasattr(labels, "dtype") or labels.dtype.kind not in "iu":
         kind = getattr(labels, "dtype", type(labels).__name__)
         raise TypeError(f"labels must be an integer array of class indices, got {kind}")
     if labels.shape != (batch,):
         raise ValueError(f"labels must have shape ({batch},) to match the logits' batch, got {labels.shape}")
-    # CuPy wraps out-of-range indices around instead of raising, so the range is checked explicitly.
-    if bool(labels.min() < 0) or bool(labels.max() >= classes):
-        raise ValueError(f"labels must lie in [0, {classes}) for {classes} classes, "
-                         f"got values in [{int(labels.min())}, {int(labels.max())}]")
+    if backend.debug():
+        lo, hi = label_range(labels)
+        if lo < 0 or hi >= classes:
+            raise ValueError(f"labels must lie in [0, {classes}) for {classes} classes, got values in [{lo}, {hi}]")
 
 
 # ----------------------------------------------------------------------------------------- softmax family
@@ -174,19 +195,21 @@ def logistic_loss(z, targets):
     """Mean binary cross-entropy of a logistic output on its logit ``z`` against targets ``t ∈ [0, 1]``.
 
     ``ℓ(z, t) = −t log σ(z) − (1−t) log(1−σ(z)) = max(z, 0) − z t + log(1 + e^{−|z|})`` (the right-hand form is
-    exact and never overflows). Gradient: ``dℓ/dz = (σ(z) − t) / N``.
+    exact and never overflows). Gradient: ``dℓ/dz = (σ(z) − t) / N``. With ``TINYKD_DEBUG=1`` it also checks that
+    z is finite and t lies in [0, 1].
     """
     xp = get_array_module(z)
     if not hasattr(z, "dtype") or z.dtype.kind != "f":
         raise TypeError(f"z must be a floating array of logits, got {getattr(z, 'dtype', type(z).__name__)}")
     if z.ndim not in (1, 2) or (z.ndim == 2 and z.shape[1] != 1) or z.shape[0] < 1:
         raise ValueError(f"z must have shape (batch,) or (batch, 1), got {z.shape}")
-    if not bool(xp.isfinite(z).all()):
-        raise ValueError("z contains NaN or inf; every logit must be finite")
     if not hasattr(targets, "shape") or targets.shape != z.shape:
         raise ValueError(f"targets must have the logits' shape {z.shape}, got {getattr(targets, 'shape', None)}")
-    if bool((targets < 0).any()) or bool((targets > 1).any()):
-        raise ValueError("targets must lie in [0, 1] (0 = teacher, 1 = student for the discriminator)")
+    if backend.debug():
+        if not all_finite(z):
+            raise ValueError("z contains NaN or inf; every logit must be finite")
+        if bool(((targets < 0) | (targets > 1)).any()):
+            raise ValueError("targets must lie in [0, 1] (0 = teacher, 1 = student for the discriminator)")
     t = targets.astype(z.dtype, copy=False)
     n = z.dtype.type(z.shape[0])
     loss = (xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))).sum() / n

@@ -5,11 +5,15 @@ It knows nothing about any method. Each step: ``out = model.forward(x, train=Tru
 The teacher's outputs are computed once for the whole training set and cached when nothing random touches the
 inputs (no jitter), else per batch on the same jittered inputs the student sees.
 
-Each step's loss stays where it was computed (a device array on the GPU); the losses of an epoch reach the host
-once, at its end, where they are checked: a loss that is not finite, or one that has exploded (above
+Values are checked where data enters and never inside a step, so a step on the GPU only queues kernels: the labels
+(class indices of the model's outputs), the inputs and precomputed teacher outputs once per ``fit`` call; the losses
+once per epoch. Each step's loss stays where it was computed (a device array on the GPU); the losses of an epoch
+reach the host once, at its end, where they are checked: a loss that is not finite, or one that has exploded (above
 ``explode_factor`` times the first epoch's), stops the run naming the epoch and the first bad step, before anything
-overwrites the checkpoints. Two checkpoints are kept: the latest run state (to resume) and, with a validation set,
-the model at its best validation epoch, which a diverging run never touches.
+overwrites the checkpoints. Host and device meet only at these points: the data checks, the shuffling permutation
+uploaded once per epoch (``data.batches``), the epoch's losses, validation errors, progress and checkpoints.
+Two checkpoints are kept: the latest run state (to resume) and, with a validation set, the model at its best
+validation epoch, which a diverging run never touches.
 """
 import math
 import os
@@ -19,6 +23,7 @@ import time
 import numpy as np
 
 from . import checkpoint as ckpt
+from . import functional as F
 from .backend import get_array_module, to_host
 from .data import batches, jitter
 from .layers import batched
@@ -29,7 +34,7 @@ class TrainingError(RuntimeError):
 
 
 def errors(model, x, y, batch_size=10000):
-    """Number of misclassified samples (inference mode, large batches)."""
+    """Number of misclassified samples (inference mode, large batches); one read back to the host per call."""
     return int((model.predict(x, batch_size) != y).sum())
 
 
@@ -47,9 +52,11 @@ def best_path(path):
 
 
 def train_step(model, objective, optimizer, x, y, target=None):
-    """One step: forward, objective, backward, update. Returns the loss (a 0-d array: no synchronisation).
+    """One step: forward, objective, backward, update. Returns the loss as a 0-d array, where it was computed.
 
-    A model with parameter constraints (a binary net's weight clipping) applies them in ``after_step``.
+    Reads no value back to the host, so on the GPU it only queues work (``tests/test_sync.py`` checks this for every
+    objective; ``TINYKD_DEBUG=1`` adds per-call value checks, which do synchronise). A model with parameter
+    constraints (a binary net's weight clipping) applies them in ``after_step``.
     """
     loss, grad = objective(model.forward(x, train=True), y, target)
     model.backward(grad)
@@ -86,8 +93,9 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     statistics, a discriminator's accuracy), called after validation.
     ``explode_factor``: stop when a step's loss exceeds this many times the first epoch's mean loss (at least 1
     nat; the first step's loss during the first epoch); ``None`` turns the check off. A loss that is not finite
-    always stops the run. A last batch of a single row is skipped (batch statistics need two rows); shuffling
-    changes which row every epoch.
+    always stops the run. Before training, ``y`` and ``y_val`` must be class indices of the model's outputs (when it
+    has ``sizes``) and ``x``, ``x_val`` and precomputed teacher outputs finite (one check per array). A last batch
+    of a single row is skipped (batch statistics need two rows); shuffling changes which row every epoch.
     """
     _positive_int("epochs", epochs, 0)
     _positive_int("batch_size", batch_size)
@@ -102,6 +110,7 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
         raise ValueError(f"explode_factor must be a number > 1 or None, got {explode_factor!r}")
     if resume and not checkpoint:
         raise ValueError("resume=True needs a checkpoint path")
+    _check_data(model, [("y", y), ("y_val", y_val)], [("x", x), ("x_val", x_val)])
     xp = get_array_module(x)
     rng = np.random.default_rng(seed)
     aug_rng = xp.random.default_rng(seed + 1)
@@ -118,6 +127,7 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
         cached = teacher
     else:
         cached = batched(teacher, x) if use_teacher and cache_teacher and not jitter_pixels else None
+    _check_data(model, [], [("the teacher's outputs", cached)])
     arrays = (x, y) if cached is None else (x, y, cached)
     steps = -(-x.shape[0] // batch_size)
     best = _Best(model, history, checkpoint, identity, restore_best)
@@ -138,13 +148,8 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
             if jitter_pixels:
                 xb = jitter(xb, image_shape, jitter_pixels, aug_rng)
             target = batch[2] if cached is not None else (teacher(xb) if use_teacher else None)
-            try:
-                losses[step] = train_step(model, objective, optimizer, xb, yb, target)
-            except ValueError as e:
-                if "NaN or inf" not in str(e):
-                    raise
-                raise TrainingError(f"[{label}] non-finite values at epoch {epoch + 1}, step {step + 1}: {e}"
-                                    f"{_kept(checkpoint, history, best)}") from e
+            # a slice: an array copy on every backend (storing one element may read the loss as a Python number)
+            losses[step:step + 1] = train_step(model, objective, optimizer, xb, yb, target)
             done = step + 1
             if progress and sys.stderr.isatty() and step % max(1, steps // 20) == 0:
                 print(f"\r[{label}] epoch {epoch + 1}/{epochs} {'#' * (20 * step // steps):20s}", end="",
@@ -170,11 +175,37 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     return history
 
 
+def _check_data(model, labels, arrays):
+    """Value checks where data enters, once per ``fit`` call and never per step: ``labels`` [(name, array)] hold
+    class indices of the model's outputs, ``arrays`` [(name, array)] are finite (``None`` entries are skipped).
+
+    Each check is one read of device memory (a GPU synchronisation). A bad value would otherwise go unnoticed: CuPy
+    wraps an out-of-range label around, and a NaN input shows only as a NaN loss at the epoch's end.
+    """
+    classes = model.sizes[-1] if hasattr(model, "sizes") else None
+    for name, y in labels:
+        if y is None:
+            continue
+        if y.dtype.kind not in "iu":
+            raise TypeError(f"{name} must hold integer class indices, got dtype {y.dtype}")
+        if classes is not None and y.size:
+            lo, hi = F.label_range(y)
+            if lo < 0 or hi >= classes:
+                raise ValueError(f"{name} must lie in [0, {classes}) for the model's {classes} outputs, got values "
+                                 f"in [{lo}, {hi}]; labels are class indices: remap them, or give the model one "
+                                 "output per class")
+    for name, a in arrays:
+        if a is not None and a.size and not F.all_finite(a):
+            raise ValueError(f"{name} contains NaN or inf; every value must be finite: clean or drop those rows "
+                             "before training")
+
+
 def _check_losses(host, history, factor, where, kept):
     """Raise ``TrainingError`` at the first step whose loss is not finite or has exploded."""
     bad = np.flatnonzero(~np.isfinite(host))
     if bad.size:
-        raise TrainingError(f"{where}, step {bad[0] + 1}: the loss became {host[bad[0]]}{kept}")
+        raise TrainingError(f"{where}, step {bad[0] + 1}: the loss became {host[bad[0]]} (NaN or inf; "
+                            f"TINYKD_DEBUG=1 stops at the first function that receives one){kept}")
     if factor is None or not host.size:
         return
     first, what = (history[0]["loss"], "the first epoch's mean") if history else (float(host[0]), "the first step's")
