@@ -211,3 +211,28 @@ def test_xnor_kd_example_on_a_subset(tmp_path):
                for run in v["runs"])
     assert all(run["errors"] < 5000 for v in record["runs"].values() for run in v["runs"])
     assert record["xnor_bytes"]["packed_model"] < record["xnor_bytes"]["float32_model"] / 20
+
+
+def test_dark_knowledge_quick_on_a_subset(tmp_path):
+    out = run_example("dark_knowledge.py", "--quick", "--subset", "1200", "--teacher-epochs", "1", "--epochs", "1",
+                      "--sweep-epochs", "1", "--few-epochs", "1", "--out-dir", str(tmp_path / "r"),
+                      "--checkpoint-dir", str(tmp_path / "ck"))
+    assert out.returncode == 0, out.stderr
+    (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
+    assert name.startswith("dark_knowledge_quick_custom-")
+    r = json.loads((tmp_path / "r" / name).read_text())
+    assert r["complete"] and r["transfer_size"] == r["data"]["n_train"] == 1100
+    y = data.load("mnist").y_train[:1200]
+    o = r["omit_3"]
+    assert o["errors_on_3"] <= o["n_test_3"] == 1010 and o["errors"] <= 10000
+    assert 0 < o["transfer_rows"] < 1100 and o["transfer_rows"] + o["n_val"] - np.sum(y != 3) in range(0, 101)
+    best = min(c["val_errors"] for c in o["search"])
+    assert [c["shift"] for c in o["search"] if c["val_errors"] == best][0] == o["bias_shift"]
+    assert r["only_7_8"]["transfer_rows"] < 300 and r["only_7_8"]["bias_shift"] <= 0
+    assert [row["labelled"] for row in r["few_labels"]["rows"]] == [11, 55, 220]
+    widths = r["temperature_sweep"]["widths"]
+    assert [x["temperature"] for x in widths["800"]] == [1, 2, 2.5, 4, 8, 20] and set(widths) == {"800", "30"}
+    d = r["distilled_from_scratch"]
+    assert d["temperature"] == 20.0 and d["epochs"] == 1 and d["errors_mean"] == d["distilled"]["runs"][0]["errors"]
+    assert {f"{name[:-5]}_{f}.png" for f in ("soft_targets", "temperature_sweep", "bias_shift")} <= \
+        set(os.listdir(tmp_path / "r"))

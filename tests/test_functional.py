@@ -46,6 +46,29 @@ def test_cross_entropy_gradient(n, c, scale, seed):
     gradcheck.check(lambda: F.cross_entropy(z, y)[0], z, grad, "cross_entropy")
 
 
+@given(n=batches, c=classes, scale=scales, seed=seeds)
+def test_cross_entropy_with_unlabelled_rows_gradient(n, c, scale, seed):
+    z = logits_of(seed, n, c, scale)
+    r = np.random.default_rng(seed + 1)
+    y = np.where(r.random(n) < 0.5, -1, r.integers(0, c, n))
+    _, grad = F.cross_entropy(z, y, ignore_label=-1)
+    gradcheck.check(lambda: F.cross_entropy(z, y, ignore_label=-1)[0], z, grad, "cross_entropy(ignore_label)")
+
+
+def test_unlabelled_rows_add_nothing(rng, xp):
+    """The ignored rows' loss and gradient are 0; the labelled rows' are those of the labelled rows alone."""
+    z = rng.standard_normal((6, 4))
+    y = np.array([2, -1, 0, -1, -1, 3])
+    loss, grad = F.cross_entropy(*move(xp, z, y), ignore_label=-1)
+    keep = y >= 0
+    ref_loss, ref_grad = F.cross_entropy(z[keep], y[keep])
+    assert_close(loss, ref_loss, np.float64)
+    assert_close(host(grad)[keep], ref_grad, np.float64)
+    assert np.all(host(grad)[~keep] == 0)
+    loss, grad = F.cross_entropy(*move(xp, z, np.full(6, -1)), ignore_label=-1)   # no label in the batch
+    assert float(host(loss)) == 0 and np.all(host(grad) == 0)
+
+
 @pytest.mark.parametrize("loss", [F.soft_cross_entropy, F.kl_divergence])
 @pytest.mark.parametrize("t_squared", [False, True])
 @given(n=batches, c=classes, t=temperatures, scale=scales, seed=seeds)

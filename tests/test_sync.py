@@ -164,6 +164,8 @@ METHODS = {
                                lambda m: SGD(m, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)),
     "kd_report": lambda: (MLP([IN, 10, CLASSES], seed=0), KD(4.0, 0.5), lambda m: Adam(m, weight_decay=1e-4)),
     "kd_hinton": lambda: (MLP([IN, 10, CLASSES], seed=0), KD(4.0, 0.9, "hinton"), Adam),
+    "kd_partly_labelled": lambda: (MLP([IN, 10, CLASSES], seed=0), KD(20.0, 0.9, "hinton", ignore_label=-1), Adam),
+    "supervised_partly_labelled": lambda: (MLP([IN, 10, CLASSES], seed=0), Supervised(ignore_label=-1), Adam),
     "fitnets_hint": hint_stage,
     "binary_bwn": lambda: (BinaryMLP([IN, 10, 10, CLASSES], mode="bwn", seed=0), KD(4.0, 0.9, "hinton"), Adam),
     "binary_xnor": lambda: (BinaryMLP([IN, 10, 10, CLASSES], mode="xnor", seed=0), KD(4.0, 0.9, "hinton"), Adam),
@@ -183,7 +185,7 @@ def setup(method):
     optimizer = make_opt(model)
     guard_all((model, objective, optimizer))  # one walk: a shared array gets one Guarded view
     x = r.standard_normal((N, IN)).astype(np.float32).view(Guarded)
-    y = r.integers(0, CLASSES, N).view(Guarded)
+    y = r.integers(-1 if "partly" in method else 0, CLASSES, N).view(Guarded)
     width = 7 if method == "fitnets_hint" else CLASSES
     target = r.standard_normal((N, width)).astype(np.float32).view(Guarded)
     return model, objective, optimizer, x, y, target

@@ -19,41 +19,57 @@ def _weight(name, value):
     return float(value)
 
 
+def _label(name, value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value >= 0):
+        raise ValueError(f"{name} must be a negative integer (a label no class has, e.g. -1) or None, got {value!r}")
+    return None if value is None else int(value)
+
+
 class Supervised:
-    """Cross-entropy on the labels, ``H(y, P_S)``: the student (or teacher) trained alone."""
+    """Cross-entropy on the labels, ``H(y, P_S)``: the student (or teacher) trained alone.
+
+    ``ignore_label`` (e.g. −1) marks unlabelled rows, which the cross-entropy skips (``F.cross_entropy``).
+    """
 
     needs_teacher = False
 
+    def __init__(self, ignore_label=None):
+        self.ignore_label = _label("ignore_label", ignore_label)
+
     def __call__(self, logits, labels, teacher_logits=None):
-        return F.cross_entropy(logits, labels)
+        return F.cross_entropy(logits, labels, self.ignore_label)
 
     def describe(self):
-        return {"method": "supervised"}
+        return {"method": "supervised", "ignore_label": self.ignore_label}
 
 
 class KD:
     """Knowledge distillation (Hinton, Vinyals & Dean 2015), in one of two weightings.
 
-    - ``form="report"`` (the founding report's): ``H(y, P_S) + λ · H(P_T^τ, P_S^τ)``, with ``weight = λ``;
-    - ``form="hinton"``: ``(1 − a) · H(y, P_S) + a · τ² · H(P_T^τ, P_S^τ)``, with ``weight = a ∈ [0, 1]``; the τ²
-      keeps the soft term's gradient, ``τ (P_S^τ − P_T^τ) / N``, from shrinking as 1/τ² at high temperature.
+    - ``form="report"`` (the founding report's): ``H(y, P_S) + λ_KD · H(P_T^τ, P_S^τ)``, with ``weight = λ_KD``;
+      gradient ``(P_S − onehot y)/N + λ_KD (P_S^τ − P_T^τ)/(τN)``;
+    - ``form="hinton"``: ``(1 − a) · H(y, P_S) + a · τ² · H(P_T^τ, P_S^τ)``, with ``weight = a ∈ [0, 1]``;
+      gradient ``(1 − a)(P_S − onehot y)/N + a τ (P_S^τ − P_T^τ)/N``: the τ² keeps the soft term's gradient from
+      shrinking as 1/τ² at high temperature.
 
-    ``P^τ = softmax(a/τ)``. The soft term is the soft-target cross-entropy (its value includes the teacher's
-    entropy, its gradient is the KL's). Gradient: ``c_hard (P_S − onehot y)/N + c_soft (P_S^τ − P_T^τ)/(τN)``.
+    ``P^τ = softmax(z/τ)`` for logits ``z``. The soft term is the soft-target cross-entropy (its value includes the
+    teacher's entropy, its gradient is the KL's). ``ignore_label`` (e.g. −1) marks unlabelled rows: they get the
+    soft term only, the hard term averaging over the labelled rows. Derivation: ``docs/derivations.md`` §3, §10.
     """
 
     needs_teacher = True
 
-    def __init__(self, temperature=4.0, weight=1.0, form="report"):
+    def __init__(self, temperature=4.0, weight=1.0, form="report", ignore_label=None):
         F.check_temperature(temperature)
         if form not in ("report", "hinton"):
             raise ValueError(f"form must be 'report' or 'hinton', got {form!r}")
         self.temperature, self.weight, self.form = float(temperature), _weight("weight", weight), form
         if form == "hinton" and self.weight > 1:
             raise ValueError(f"the hinton form's weight a must lie in [0, 1], got {weight}")
+        self.ignore_label = _label("ignore_label", ignore_label)
 
     def __call__(self, logits, labels, teacher_logits):
-        hard, g_hard = F.cross_entropy(logits, labels)
+        hard, g_hard = F.cross_entropy(logits, labels, self.ignore_label)
         soft, g_soft = F.soft_cross_entropy(logits, teacher_logits, self.temperature,
                                             t_squared=self.form == "hinton")
         c_hard = 1.0 - self.weight if self.form == "hinton" else 1.0
@@ -63,7 +79,8 @@ class KD:
         return dt(c_hard) * hard + dt(self.weight) * soft, g_hard
 
     def describe(self):
-        return {"method": "kd", "form": self.form, "temperature": self.temperature, "weight": self.weight}
+        return {"method": "kd", "form": self.form, "temperature": self.temperature, "weight": self.weight,
+                "ignore_label": self.ignore_label}
 
 
 class AdversarialKD:

@@ -119,21 +119,33 @@ def log_softmax_backward(log_probs, grad, temperature=1.0):
 
 
 # ------------------------------------------------------------------------------------------------- losses
-def cross_entropy(logits, labels):
-    """Mean cross-entropy against integer labels, ``H(y, P) = −(1/N) Σ_i log P_{i,y_i}``.
+def cross_entropy(logits, labels, ignore_label=None):
+    """Mean cross-entropy against integer labels, ``H(y, P) = −(1/N) Σ_n log P[n, y_n]``.
 
     Gradient: ``dH/dz = (P − onehot(y)) / N``.
+    ``ignore_label`` (e.g. −1) marks unlabelled rows: they add nothing, and the mean runs over the M labelled rows
+    of the batch, ``H = −(1/M) Σ_labelled log P[n, y_n]``, gradient ``(P − onehot(y)) / M`` on labelled rows and 0
+    elsewhere (both 0 when M = 0). M stays on the device: nothing is read back.
     """
     check_logits(logits)
     n, c = logits.shape
-    check_labels(labels, n, c)
     xp = get_array_module(logits)
+    dt = logits.dtype.type
+    labelled, count = None, dt(n)
+    if ignore_label is not None:
+        labelled = labels != ignore_label             # unlabelled rows become class 0, then weigh nothing
+        labels = xp.where(labelled, labels, 0)
+        count = xp.maximum(labelled.sum(), 1).astype(logits.dtype)
+    check_labels(labels, n, c)
     rows = xp.arange(n)
     logp = log_softmax(logits)
-    loss = -logp[rows, labels].sum() / logits.dtype.type(n)
+    picked = logp[rows, labels]
+    loss = -(picked if labelled is None else picked * labelled).sum() / count
     grad = xp.exp(logp, out=logp)
     grad[rows, labels] -= 1
-    grad /= logits.dtype.type(n)
+    if labelled is not None:
+        grad *= labelled[:, None]
+    grad /= count
     return loss, grad
 
 

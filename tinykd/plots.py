@@ -120,7 +120,7 @@ def soft_targets(record, path):
             ax.set_xticklabels(classes, fontsize=6)
             ax.tick_params(axis="y", labelsize=6)
     for ax, tau in zip(axes[0][1:], temps):
-        ax.set_title(f"P^τ, τ = {tau}", fontsize=9)
+        ax.set_title(f"$P^{{\\tau}}$, τ = {tau}", fontsize=9)
     fig.suptitle("The teacher's soft targets (probability per class; the label in red)", fontsize=10)
     return _save(fig, path)
 

@@ -110,7 +110,8 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
         raise ValueError(f"explode_factor must be a number > 1 or None, got {explode_factor!r}")
     if resume and not checkpoint:
         raise ValueError("resume=True needs a checkpoint path")
-    _check_data(model, [("y", y), ("y_val", y_val)], [("x", x), ("x_val", x_val)])
+    _check_data(model, [("y", y, getattr(objective, "ignore_label", None)), ("y_val", y_val, None)],
+                [("x", x), ("x_val", x_val)])
     xp = get_array_module(x)
     rng = np.random.default_rng(seed)
     aug_rng = xp.random.default_rng(seed + 1)
@@ -176,19 +177,22 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
 
 
 def _check_data(model, labels, arrays):
-    """Value checks where data enters, once per ``fit`` call and never per step: ``labels`` [(name, array)] hold
-    class indices of the model's outputs, ``arrays`` [(name, array)] are finite (``None`` entries are skipped).
+    """Value checks where data enters, once per ``fit`` call and never per step: ``labels`` [(name, array, ignored)]
+    hold class indices of the model's outputs (or ``ignored``, the objective's label for an unlabelled row),
+    ``arrays`` [(name, array)] are finite (``None`` entries are skipped).
 
     Each check is one read of device memory (a GPU synchronisation). A bad value would otherwise go unnoticed: CuPy
     wraps an out-of-range label around, and a NaN input shows only as a NaN loss at the epoch's end.
     """
     classes = model.sizes[-1] if hasattr(model, "sizes") else None
-    for name, y in labels:
+    for name, y, ignored in labels:
         if y is None:
             continue
         if y.dtype.kind not in "iu":
             raise TypeError(f"{name} must hold integer class indices, got dtype {y.dtype}")
         if classes is not None and y.size:
+            if ignored is not None:
+                y = get_array_module(y).where(y == ignored, 0, y)
             lo, hi = F.label_range(y)
             if lo < 0 or hi >= classes:
                 raise ValueError(f"{name} must lie in [0, {classes}) for the model's {classes} outputs, got values "
