@@ -241,7 +241,8 @@ def markdown(r, preset):
             lines.append(f"| {width} | " + " | ".join(str(x["errors"]) for x in rows) + " |")
     if "few_labels" in r:
         f = r["few_labels"]
-        lines += ["", f"Few labels ({f['epochs']} epochs, one seed; test errors; minutes {secs['few_labels'] / 60:.1f}):",
+        lines += ["", f"Few labels ({f['epochs']} epochs, one seed; test errors; minutes "
+                      f"{secs['few_labels'] / 60:.1f}):",
                   "", "| hard labels on | labelled images | labels only | + soft targets on all images (τ = 20) |",
                   "|---|---|---|---|"]
         for row in f["rows"]:

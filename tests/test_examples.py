@@ -187,7 +187,8 @@ def test_help_shows_the_description_and_defaults():
 
 def test_fitnets_example_on_a_subset(tmp_path):
     out = run_example("mnist_fitnets.py", "--quick", "--subset", "1200", "--teacher-epochs", "1", "--hint-epochs",
-                      "1", "--kd-epochs", "1", "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
+                      "1", "--kd-epochs", "1", "--out-dir", str(tmp_path / "r"),
+                      "--checkpoint-dir", str(tmp_path / "ck"))
     assert out.returncode == 0, out.stderr
     assert not (tmp_path / "r" / "mnist_fitnets_quick.json").exists()
     (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]

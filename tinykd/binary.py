@@ -198,7 +198,8 @@ class BinaryMLP(Network):
         return out
 
     def after_step(self):
-        """Clip latent weights to [−1, 1]: beyond it the STE passes no gradient and the weight would be stuck."""
+        """Clip latent weights to [−1, 1], as BinaryConnect does: beyond it the STE term is 0 (only the scale term still
+        moves a weight), and an unclipped weight would drift ever further from a sign flip."""
         for layer in self.layers:
             if isinstance(layer, BinaryDense):
                 self.xp.clip(layer.params["W"], -1, 1, out=layer.params["W"])

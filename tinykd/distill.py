@@ -169,7 +169,9 @@ class HintLoss:
 
 
 class HintNet:
-    """The student up to its guided hidden layer, followed by a linear regressor onto the teacher's hint layer.
+    """The student up to its guided hidden layer, followed by a linear regressor onto the teacher's hint layer
+    (FitNets asks for the hint layer's non-linearity at the regressor's output; this one is linear:
+    docs/derivations.md §12).
 
     Training this with ``HintLoss`` is FitNets' stage 1; the student's lower layers are trained in place (the
     arrays are shared), so stage 2 (KD on the whole student) starts from them.

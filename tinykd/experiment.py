@@ -402,7 +402,8 @@ def markdown(record, cfg):
               f"Validation errors (out of {record['data']['n_val']:,}): T {t['validation_errors']}, S (initial) "
               f"{s['validation_errors']}.", "",
               "| student variant (from S initial, same budget) | id | test errors | validation errors | seeds | "
-              "mean logit (val.) | max abs logit (val.) | D held-out acc. | s per run |", "|---|---|---|---|---|---|---|---|---|"]
+              "mean logit (val.) | max abs logit (val.) | D held-out acc. | s per run |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for vid, rec in v.items():
         runs = rec["runs"]
         acc = [r["d_heldout_accuracy"] for r in runs if "d_heldout_accuracy" in r]

@@ -101,7 +101,8 @@ def softmax(logits, temperature=1.0):
 
 
 def softmax_backward(probs, grad, temperature=1.0):
-    """Vector-Jacobian product of ``softmax``: given P^τ and g = dL/dP, ``dL/dz = P ⊙ (g − <g, P>) / τ``."""
+    """Vector-Jacobian product of ``softmax``: given P^τ and g = dL/dP, ``dL/dz = P ⊙ (g − ⟨g, P⟩·1) / τ``
+    (⟨g, P⟩ one number per row)."""
     check_temperature(temperature)
     dz = grad - (grad * probs).sum(axis=-1, keepdims=True)
     dz *= probs
@@ -110,7 +111,7 @@ def softmax_backward(probs, grad, temperature=1.0):
 
 
 def log_softmax_backward(log_probs, grad, temperature=1.0):
-    """Vector-Jacobian product of ``log_softmax``: given log P^τ and g = dL/dlogP, ``dL/dz = (g − P Σg) / τ``."""
+    """Vector-Jacobian product of ``log_softmax``: given log P^τ and g = dL/dlogP, ``dL/dz = (g − P·Σ_k g_k) / τ``."""
     check_temperature(temperature)
     xp = get_array_module(log_probs)
     dz = grad - xp.exp(log_probs) * grad.sum(axis=-1, keepdims=True)
@@ -175,7 +176,7 @@ def _soft_target_terms(student_logits, teacher_logits, temperature, t_squared):
 def soft_cross_entropy(student_logits, teacher_logits, temperature=1.0, t_squared=False):
     """Soft-target cross-entropy of Hinton, Vinyals & Dean (2015), "Distilling the knowledge in a neural network".
 
-    ``H(P_T^τ, P_S^τ) = −(1/N) Σ_i Σ_k P_T^τ[i,k] log P_S^τ[i,k]`` with ``P^τ = softmax(a/τ)``.
+    ``H(P_T^τ, P_S^τ) = −(1/N) Σ_i Σ_k P_T^τ[i,k] log P_S^τ[i,k]`` with ``P^τ = softmax(z/τ)``.
 
     Gradient w.r.t. the student logits: ``(P_S^τ − P_T^τ) / (τ N)``. With ``t_squared=True`` the value and the
     gradient are multiplied by τ², Hinton's factor that keeps the soft term's gradient comparable across τ.

@@ -73,12 +73,13 @@ def _decay(xp, p, g, tmp, weight_decay):
 class Adam:
     """Adam (Kingma & Ba, 2015, Algorithm 1) with bias correction.
 
-    ``m ← β1 m + (1−β1) g``, ``v ← β2 v + (1−β2) g²``, ``θ ← θ − α m̂ / (√v̂ + ε)`` with ``m̂ = m/(1−β1^t)``,
-    ``v̂ = v/(1−β2^t)``. Computed in the paper's equivalent efficient form (end of its Section 2),
-    ``θ ← θ − α_t m / (√v + ε̂)`` with ``α_t = α √(1−β2^t)/(1−β1^t)`` and ``ε̂ = ε √(1−β2^t)``, and with the
-    moments stored scaled, ``u = m/(1−β1)`` and ``w = v/(1−β2)``, so that their updates ``u ← β1 u + g`` and
-    ``w ← β2 w + g²`` take two passes over memory instead of three; the constant factors move into the two
-    scalars.
+    ``m ← β1 m + (1−β1) g``, ``v ← β2 v + (1−β2) g²``, ``θ ← θ − η m̂ / (√v̂ + ε)`` (η = ``lr``, the paper's α),
+    with ``m̂ = m/(1−β1^t)``, ``v̂ = v/(1−β2^t)``. Computed in the paper's equivalent efficient form (end of its
+    Section 2), ``θ ← θ − η_t m / (√v + ε̂)`` with ``η_t = η √(1−β2^t)/(1−β1^t)`` and ``ε̂ = ε √(1−β2^t)`` (the
+    paper leaves ε̂ undefined; this is the one choice that makes the form exactly Algorithm 1, whereas TF/Keras use
+    ε̂ = ε), and with the moments stored scaled, ``u = m/(1−β1)`` and ``w = v/(1−β2)``, so that their updates
+    ``u ← β1 u + g`` and ``w ← β2 w + g²`` take two passes over memory instead of three; the constant factors move
+    into the two scalars.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, block=None):
@@ -96,7 +97,7 @@ class Adam:
         self.t += 1
         b1, b2 = self.beta1, self.beta2
         c2 = math.sqrt(1 - b2 ** self.t)
-        # α_t (1−β1) u / (√(1−β2) √w + ε̂) = step · u / (√w + eps_w)
+        # η_t (1−β1) u / (√(1−β2) √w + ε̂) = η′ u / (√w + ε′), η′ = step, ε′ = eps_w
         step = self.lr * c2 / (1 - b1 ** self.t) * (1 - b1) / math.sqrt(1 - b2)
         eps_w = self.eps * c2 / math.sqrt(1 - b2)
         for decay, p, g, u, w, tmp in self._blocks:

@@ -46,7 +46,7 @@ def cosine_lr(base_lr, epochs, final_fraction=0.01):
 
 
 def best_path(path):
-    """Where ``fit`` keeps the best-by-validation model beside the run checkpoint ``path``: ``x.npz`` -> ``x.best.npz``."""
+    """Where ``fit`` keeps the best-by-validation model beside the run checkpoint: ``x.npz`` -> ``x.best.npz``."""
     path = os.fspath(path)
     return (path[:-4] if path.endswith(".npz") else path) + ".best.npz"
 
