@@ -27,7 +27,8 @@ from bench_matmul import tinykd_step, torch_step  # noqa: E402  (puts the reposi
 
 from tinykd import MLP  # noqa: E402
 from tinykd.backend import resolve  # noqa: E402
-from tinykd.binary import BinaryMLP, PackedBinaryMLP  # noqa: E402
+from tinykd.binary import BinaryMLP  # noqa: E402
+from tinykd.packed import PackedBinaryMLP  # noqa: E402
 
 NETS = {"784-1200-1200-10": [784, 1200, 1200, 10], "784-800-800-10": [784, 800, 800, 10]}
 BARS = {128: 2.0, 1024: 1.3}  # issue 10: CuPy step / PyTorch CUDA step, 784-1200-1200-10, at most

@@ -24,9 +24,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tinykd import MLP, Adam  # noqa: E402
 from tinykd.backend import resolve  # noqa: E402
-from tinykd.binary import BinaryMLP, PackedBinaryMLP  # noqa: E402
+from tinykd.binary import BinaryMLP  # noqa: E402
 from tinykd.discriminator import Discriminator  # noqa: E402
 from tinykd.distill import KD, AdversarialKD, Supervised  # noqa: E402
+from tinykd.packed import PackedBinaryMLP  # noqa: E402
 from tinykd.train import train_step  # noqa: E402
 
 NETS = {"teacher 784-1200-1200-10": [784, 1200, 1200, 10], "student 784-800-800-10": [784, 800, 800, 10],
@@ -143,7 +144,7 @@ def binary_rows(timer, rng, sizes=(784, 1200, 1200, 10), n=2000):
                      "float32_images_per_s": n / t_float,
                      "packed_bytes": packed.nbytes(), "float32_bytes": 4 * float_model.count_params(),
                      "weight_bytes_ratio": 4 * float_model.count_params(biases=False)
-                     / sum(s[2].nbytes for s in packed.steps if s[0] == "dense")})
+                     / packed.sign_bytes()})
     return rows
 
 

@@ -24,7 +24,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tinykd import MLP  # noqa: E402
-from tinykd.binary import BinaryMLP, PackedBinaryMLP  # noqa: E402
+from tinykd.binary import BinaryMLP  # noqa: E402
+from tinykd.packed import PackedBinaryMLP, PackedDense  # noqa: E402
 
 BATCHES = (1, 8, 128, 1024)
 
@@ -48,7 +49,8 @@ def variants(sizes):
     for mode in ("xnor", "bwn"):
         model = BinaryMLP(list(sizes), mode=mode, seed=0)
         packed = PackedBinaryMLP(model)
-        held = packed.nbytes() + sum(s[6].nbytes for s in packed.steps if s[0] == "dense" and s[6] is not None)
+        held = packed.nbytes() + sum(s.signs.nbytes for s in packed.steps
+                                     if isinstance(s, PackedDense) and s.signs is not None)
         out[f"packed {mode.upper()}"] = (packed.forward, packed.nbytes(), held)
         own = sum(p.nbytes for _, p, _ in model.named_parameters()) + sum(b.nbytes for _, b in model.named_buffers())
         out[f"{mode.upper()} float emulation"] = (model.forward, own, own)

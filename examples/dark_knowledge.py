@@ -32,9 +32,9 @@ from _cli import deviations, main  # noqa: E402
 
 from tinykd import MLP, Adam, plots, report, transfer  # noqa: E402
 from tinykd import functional as F  # noqa: E402
-from tinykd.backend import resolve, to_host  # noqa: E402
+from tinykd.backend import resolve, to_device, to_host  # noqa: E402
 from tinykd.distill import KD, Supervised  # noqa: E402
-from tinykd.experiment import prepare  # noqa: E402
+from tinykd.prepare import prepare  # noqa: E402
 from tinykd.train import cosine_lr, errors, fit  # noqa: E402
 
 PRESET = {False: {"epochs": 40, "seeds": 3, "sweep_epochs": 15, "few_epochs": 15, "transfer_size": 0},
@@ -74,7 +74,7 @@ class Lab:
         (model, record with test and validation errors, seconds and history)."""
         x, y, t = self.x, self.y if labels is None else labels, self.t_logits
         if rows is not None:
-            idx = self.xp.asarray(rows)
+            idx = to_device(rows, self.xp)
             x, y, t = x[idx], y[idx], t[idx]
         model = MLP(sizes, seed=seed, backend=self.xp)
         t0 = time.perf_counter()
@@ -152,7 +152,7 @@ def few_labels(lab, a):
     Unlabelled rows carry the label −1, which the cross-entropy skips; both students see the same batches."""
     rows = []
     for fraction in FRACTIONS:
-        labels = lab.xp.asarray(transfer.partly_labelled(lab.y_host, fraction, seed=0))
+        labels = to_device(transfer.partly_labelled(lab.y_host, fraction, seed=0), lab.xp)
         row = {"fraction": fraction, "labelled": int((to_host(labels) >= 0).sum())}
         for name, objective in (("labels_only", Supervised(ignore_label=transfer.UNLABELLED)),
                                 ("with_soft_targets", KD(temperature=20.0, weight=KD_WEIGHT, form="hinton",

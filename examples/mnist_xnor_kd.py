@@ -21,9 +21,10 @@ from _cli import deviations, main  # noqa: E402
 
 from tinykd import MLP, Adam, plots, report  # noqa: E402
 from tinykd.backend import resolve, to_host  # noqa: E402
-from tinykd.binary import BinaryMLP, PackedBinaryMLP  # noqa: E402
+from tinykd.binary import BinaryMLP  # noqa: E402
 from tinykd.distill import KD, Supervised  # noqa: E402
-from tinykd.experiment import ConfigError, prepare  # noqa: E402
+from tinykd.packed import PackedBinaryMLP  # noqa: E402
+from tinykd.prepare import ConfigError, prepare  # noqa: E402
 from tinykd.train import cosine_lr, errors, fit  # noqa: E402
 
 
@@ -89,8 +90,7 @@ def body(cfg, args):
         if mode == "float":
             continue
         record[f"{mode}_bytes"] = {"float32_model": 4 * model.count_params(), "packed_model": packed.nbytes(),
-                                   "packed_weight_words": int(sum(s[2].nbytes for s in packed.steps
-                                                                  if s[0] == "dense"))}
+                                   "packed_weight_words": packed.sign_bytes()}
         record[f"{mode}_images_per_s"] = {"packed": images_per_second(packed.predict, xt_host),
                                           "float_emulation": images_per_second(lambda a: to_host(model.predict(a)),
                                                                                xt)}

@@ -12,9 +12,8 @@ os.environ["TINYKD_OFFLINE"] = "1"  # no test ever reaches the network; download
 # CI runs a fixed, derandomised set of examples (a red CI means a real bug, never an unlucky draw);
 # HYPOTHESIS_PROFILE=thorough explores 500 fresh random examples per test.
 settings.register_profile("tinykd", deadline=None, max_examples=40, derandomize=True,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-settings.register_profile("thorough", deadline=None, max_examples=500,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", deadline=None, max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "tinykd"))
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")

@@ -7,8 +7,9 @@ import gradcheck
 from backends import assert_close, host, move
 from tinykd import MLP, Adam, data
 from tinykd import functional as F
-from tinykd.binary import (BatchNorm, BinaryDense, BinaryMLP, PackedBinaryMLP, binarize, pack_signs, unpack_signs,
-                           xnor_popcount_dot)
+from tinykd.binary import BinaryDense, BinaryMLP, binarize
+from tinykd.layers import BatchNorm
+from tinykd.packed import PackedBinaryMLP, pack_signs, unpack_signs, xnor_popcount_dot
 from tinykd.train import fit
 
 batches = st.integers(1, 16)
@@ -16,18 +17,14 @@ widths = st.integers(1, 32)
 seeds = st.integers(0, 2**32 - 1)
 
 
-def away_from_zero(a, gap=1e-2):
-    """Keep every entry at least ``gap`` from 0, so the finite-difference stencil never flips a sign."""
-    return a + np.where(a >= 0, gap, -gap)
-
-
 def layer_problem(seed, n, a, b, mode, xp=np, dtype=np.float64):
     r = np.random.default_rng(seed)
     layer = BinaryDense(a, b, mode, rng=r, xp=xp, dtype=dtype)
-    layer.params["W"][...] = move(xp, away_from_zero(r.uniform(-1.5, 1.5, (a, b))), dtype=dtype)  # some |w| > 1
+    w = gradcheck.off_kink(r.uniform(-1.5, 1.5, (a, b)), 1e-2)  # some |w| > 1
+    layer.params["W"][...] = move(xp, w, dtype=dtype)
     layer.params["b"][...] = move(xp, r.standard_normal(b), dtype=dtype)
     layer.ste = False
-    return layer, away_from_zero(r.standard_normal((n, a))), r.standard_normal((n, b))
+    return layer, gradcheck.off_kink(r.standard_normal((n, a)), 1e-2), r.standard_normal((n, b))
 
 
 @pytest.mark.parametrize("mode", ["bwn", "xnor"])
@@ -79,15 +76,15 @@ def test_straight_through_term_is_its_definition(mode, xp):
     x, g = host(x), host(g)
     w = host(layer.params["W"])
     alpha = np.abs(w).mean(axis=0)
-    xt = binarize(x) * np.abs(x).mean(axis=1)[:, None] if mode == "xnor" else x
-    g_wt = xt.T @ g                                      # dL/dW̃, W̃ = sign(W) α
+    x_tilde = binarize(x) * np.abs(x).mean(axis=1)[:, None] if mode == "xnor" else x
+    g_wt = x_tilde.T @ g                                 # dL/dW̃, W̃ = sign(W) α
     np.testing.assert_allclose(host(layer.grads["W"]) - dw_true, alpha * g_wt * (np.abs(w) <= 1), rtol=1e-12,
                                atol=1e-12)
     assert ((np.abs(w) > 1) & (host(layer.grads["W"]) != dw_true)).sum() == 0
     if mode == "xnor":
         beta = np.abs(x).mean(axis=1)[:, None]
-        g_xt = (g * alpha) @ binarize(w).T
-        np.testing.assert_allclose(dx - dx_true, beta * g_xt * (np.abs(x) <= 1), rtol=1e-12, atol=1e-12)
+        g_x_tilde = (g * alpha) @ binarize(w).T
+        np.testing.assert_allclose(dx - dx_true, beta * g_x_tilde * (np.abs(x) <= 1), rtol=1e-12, atol=1e-12)
     else:
         np.testing.assert_array_equal(dx, dx_true)  # BWN does not binarise its input: no STE on x
 
@@ -175,7 +172,7 @@ def test_packed_inference_is_bit_exact_and_small(mode, mnist_small):
         packed.forward(xt[:2].astype(np.float64))
     np.testing.assert_array_equal(packed.predict(xt), model.predict(xt))
     float_weight_bytes = 4 * sum(p.size for name, p, _ in model.named_parameters() if name.endswith(".W"))
-    packed_weight_bytes = sum(s[2].nbytes for s in packed.steps if s[0] == "dense")
+    packed_weight_bytes = packed.sign_bytes()
     assert 28 < float_weight_bytes / packed_weight_bytes <= 32  # 32x, less the padding to 64-bit words
     assert packed.nbytes() < float_weight_bytes / 20
 

@@ -7,7 +7,8 @@ from tinykd import MLP, SGD, Adam, checkpoint, data
 from tinykd.binary import BinaryMLP
 from tinykd.checkpoint import CheckpointError
 from tinykd.distill import Supervised
-from tinykd.train import TrainingError, best_path, cosine_lr, errors, fit
+from tinykd.layers import Network
+from tinykd.train import TrainingError, cosine_lr, errors, fit
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def test_model_checkpoint_holds_buffers(tmp_path):
     a = BinaryMLP([6, 5, 3], mode="bwn", seed=0)
     a.forward(np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32), train=True)
     a.save(tmp_path / "b.npz")
-    b = checkpoint.load_model(tmp_path / "b.npz")
+    b = Network.from_checkpoint(tmp_path / "b.npz")
     for (na, va), (nb, vb) in zip(a.named_buffers(), b.named_buffers()):
         assert na == nb and not np.array_equal(va, np.zeros_like(va))
         np.testing.assert_array_equal(va, vb)
@@ -112,8 +113,8 @@ def test_divergence_stops_and_keeps_the_best_model(small, tmp_path):
             lr_schedule=lambda e: rates[e], checkpoint=path, progress=False)
     run = checkpoint.meta_of(path)
     assert run["epoch"] == 2  # the latest state is the last good epoch, not the diverged one
-    best = checkpoint.load_model(best_path(path))
-    info = checkpoint.meta_of(best_path(path))["info"]
+    best = Network.from_checkpoint(checkpoint.best_path(path))
+    info = checkpoint.meta_of(checkpoint.best_path(path))["info"]
     assert info["val_errors"] == min(h["val_errors"] for h in run["history"])
     assert errors(best, xt, yt) == info["val_errors"] < 250
 

@@ -14,7 +14,7 @@ import scipy.io
 from hypothesis import given, strategies as st
 
 from conftest import SHARED_DATA
-from tinykd import backend, data
+from tinykd import backend, data, datafiles
 from tinykd.data import DataError
 
 
@@ -27,8 +27,8 @@ def write_mnist_folder(folder, n_train=50, n_test=20, gz=True):
     r = np.random.default_rng(0)
     arrays = {"train_images": fake_images(n_train), "train_labels": r.integers(0, 10, n_train, dtype=np.uint8),
               "test_images": fake_images(n_test, 1), "test_labels": r.integers(0, 10, n_test, dtype=np.uint8)}
-    for key, name in data.MNIST_FILES.items():
-        data.write_idx(folder / (name + (".gz" if gz else "")), arrays[key])
+    for key, name in datafiles.MNIST_FILES.items():
+        datafiles.write_idx(folder / (name + (".gz" if gz else "")), arrays[key])
     return arrays
 
 
@@ -42,9 +42,9 @@ def test_real_mnist_loads_verified_and_fast():
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED_DATA, "mnist")), reason="../shared/data is not here")
 def test_shared_files_match_repository_copies():
-    for name in data.MNIST_FILES.values():
-        a = data.read_idx(os.path.join(SHARED_DATA, "mnist", name + ".gz"))
-        b = data.read_idx(data.REPO_DATA / "mnist" / (name + ".gz"))
+    for name in datafiles.MNIST_FILES.values():
+        a = datafiles.read_idx(os.path.join(SHARED_DATA, "mnist", name + ".gz"))
+        b = datafiles.read_idx(datafiles.REPO_DATA / "mnist" / (name + ".gz"))
         np.testing.assert_array_equal(a, b)
 
 
@@ -53,14 +53,14 @@ def test_shared_files_match_repository_copies():
 def test_idx_round_trip(tmp_path, dtype, gz):
     a = (np.random.default_rng(0).standard_normal((3, 4, 5)) * 50).astype(dtype)
     path = tmp_path / ("a.idx" + (".gz" if gz else ""))
-    data.write_idx(path, a)
-    b = data.read_idx(path)
+    datafiles.write_idx(path, a)
+    b = datafiles.read_idx(path)
     assert b.dtype == np.dtype(dtype) and b.dtype.isnative
     np.testing.assert_array_equal(a, b)
 
 
 def test_corrupted_idx_files_raise_naming_the_file(tmp_path):
-    good = (data.REPO_DATA / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    good = (datafiles.REPO_DATA / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
     raw = gzip.decompress(good)
     cases = {
         "truncated.gz": good[: len(good) // 2],
@@ -79,14 +79,14 @@ def test_corrupted_idx_files_raise_naming_the_file(tmp_path):
         path = tmp_path / name
         path.write_bytes(payload)
         with pytest.raises(DataError, match=messages[name]) as e:
-            data.read_idx(path)
+            datafiles.read_idx(path)
         assert str(path) in str(e.value)
 
 
 def test_checksum_mismatch_is_caught(tmp_path, monkeypatch):
     folder = tmp_path / "mnist"
     write_mnist_folder(folder)  # valid IDX files, but not MNIST's content
-    monkeypatch.setattr(data, "REPO_DATA", tmp_path / "nothing")
+    monkeypatch.setattr(datafiles, "REPO_DATA", tmp_path / "nothing")
     with pytest.raises(DataError, match=r"checksum mismatch .* expected 6bbc9ace"):
         data.load("mnist", data_dir=tmp_path, download=False)
 
@@ -96,16 +96,16 @@ def test_search_order(tmp_path, monkeypatch):
     # without data_dir: $TINYKD_DATA, the repository's data/, the cache, in that order
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("TINYKD_DATA", str(tmp_path / "env"))
-    monkeypatch.setattr(data, "REPO_DATA", tmp_path / "repo")
+    monkeypatch.setattr(datafiles, "REPO_DATA", tmp_path / "repo")
     places = [tmp_path / "env" / "mnist", tmp_path / "repo" / "mnist", tmp_path / "cache" / "tinykd" / "mnist"]
     for p in places:
         write_mnist_folder(p, n_train=1, n_test=1)
     for expected in places:
-        assert data.locate("mnist", "train_images", download=False).parent == expected
+        assert datafiles.locate("mnist", "train_images", download=False).parent == expected
         for f in expected.iterdir():
             f.unlink()
     with pytest.raises(DataError) as e:
-        data.locate("mnist", "train_images", download=False)
+        datafiles.locate("mnist", "train_images", download=False)
     message = str(e.value)
     assert all(str(p) in message for p in places)
     assert "downloading is off" in message and "TINYKD_DATA" in message and "\n" not in message
@@ -113,24 +113,24 @@ def test_search_order(tmp_path, monkeypatch):
     explicit = tmp_path / "explicit"
     write_mnist_folder(explicit, n_train=1, n_test=1)
     write_mnist_folder(explicit / "mnist", n_train=1, n_test=1)
-    assert data.locate("mnist", "train_images", data_dir=explicit).parent == explicit
+    assert datafiles.locate("mnist", "train_images", data_dir=explicit).parent == explicit
     for f in explicit.glob("*.gz"):
         f.unlink()
-    assert data.locate("mnist", "train_images", data_dir=explicit).parent == explicit / "mnist"
+    assert datafiles.locate("mnist", "train_images", data_dir=explicit).parent == explicit / "mnist"
 
 
 def test_explicit_data_dir_is_searched_alone_and_never_downloads(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("TINYKD_DATA", str(tmp_path / "env"))
     monkeypatch.delenv("TINYKD_OFFLINE")  # downloading would be allowed, were data_dir not given
-    monkeypatch.setattr(data, "fetch", lambda *a, **k: pytest.fail("downloaded although data_dir was given"))
+    monkeypatch.setattr(datafiles, "fetch", lambda *a, **k: pytest.fail("downloaded although data_dir was given"))
     (tmp_path / "empty").mkdir()
     for folder in (tmp_path / "empty", tmp_path / "missing"):  # the repository's MNIST must not stand in
         with pytest.raises(DataError) as e:
             data.load("mnist", data_dir=folder)
         message = str(e.value)
         assert "\n" not in message and str(folder) in message and str(folder / "mnist") in message
-        assert all(f in message for f in data.MNIST_FILES.values())
+        assert all(f in message for f in datafiles.MNIST_FILES.values())
         assert "leave out data_dir" in message
     assert "does not exist" in message
     partial = tmp_path / "partial"
@@ -152,7 +152,7 @@ def test_notmnist_explicit_folder_splits_only_its_own_test_file(tmp_path, monkey
         data.load("notmnist", data_dir=tmp_path / "empty", split_test=0.5)
     assert str(tmp_path / "empty") in str(e.value) and "t10k-images-idx3-ubyte" in str(e.value)
     mine = tmp_path / "mine" / "notmnist"
-    shutil.copytree(data.REPO_DATA / "notmnist", mine)
+    shutil.copytree(datafiles.REPO_DATA / "notmnist", mine)
     ds = data.load("notmnist", data_dir=tmp_path / "mine", split_test=0.5)
     assert ds.x_train.shape == (5000, 784) and ds.source == str(mine.resolve())
     with pytest.raises(DataError, match="training split is missing") as e:
@@ -200,27 +200,27 @@ def test_download_verifies_and_leaves_nothing_partial(tmp_path):
     server = _Server({"f.bin": body})
     try:
         target = tmp_path / "cache" / "f.bin"
-        data.fetch(server.url + "f.bin", target, md5, progress=False)
+        datafiles.fetch(server.url + "f.bin", target, md5, progress=False)
         assert target.read_bytes() == body
         target.unlink()
         with pytest.raises(DataError, match="checksum mismatch"):
-            data.fetch(server.url + "f.bin", target, "0" * 32, progress=False)
+            datafiles.fetch(server.url + "f.bin", target, "0" * 32, progress=False)
         assert list(target.parent.iterdir()) == []
         with pytest.raises(OSError):
-            data.fetch(server.url + "missing.bin", target, md5, progress=False)
+            datafiles.fetch(server.url + "missing.bin", target, md5, progress=False)
         assert list(target.parent.iterdir()) == []
     finally:
         server.close()
     liar = _Server({"f.bin": body}, lie=True)
     try:
         with pytest.raises(DataError, match="broke off|truncated"):
-            data.fetch(liar.url + "f.bin", target, md5, progress=False)
+            datafiles.fetch(liar.url + "f.bin", target, md5, progress=False)
         assert list(target.parent.iterdir()) == []
     finally:
         liar.close()
     src = tmp_path / "src.bin"
     src.write_bytes(body)
-    data.fetch(src.as_uri(), target, md5, progress=False)
+    datafiles.fetch(src.as_uri(), target, md5, progress=False)
     assert target.read_bytes() == body
 
 
@@ -231,14 +231,14 @@ def test_load_downloads_into_the_cache_when_nothing_is_local(tmp_path, monkeypat
     server = _Server(files)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("TINYKD_OFFLINE", raising=False)
-    monkeypatch.setattr(data, "REPO_DATA", tmp_path / "repo")
+    monkeypatch.setattr(datafiles, "REPO_DATA", tmp_path / "repo")
     registry = {}
-    for key, name in data.MNIST_FILES.items():
+    for key, name in datafiles.MNIST_FILES.items():
         raw = gzip.decompress(files[name + ".gz"])
-        registry[key] = data.Resource(name, hashlib.md5(raw).hexdigest(),
+        registry[key] = datafiles.Resource(name, hashlib.md5(raw).hexdigest(),
                                       ("http://127.0.0.1:9/unreachable/" + name + ".gz", server.url + name + ".gz"),
                                       hashlib.md5(files[name + ".gz"]).hexdigest())
-    monkeypatch.setitem(data.REGISTRY, "mnist", registry)
+    monkeypatch.setitem(datafiles.REGISTRY, "mnist", registry)
     try:
         ds = data.load("mnist", progress=False)
     finally:
@@ -271,7 +271,8 @@ def write_svhn_mat(path, n, seed=0, **override):
 
 
 def test_svhn_from_mat_files(tmp_path, monkeypatch):
-    monkeypatch.setitem(data.REGISTRY, "svhn", {k: data.Resource(r.name) for k, r in data.REGISTRY["svhn"].items()})
+    unchecked = {k: datafiles.Resource(r.name) for k, r in datafiles.REGISTRY["svhn"].items()}
+    monkeypatch.setitem(datafiles.REGISTRY, "svhn", unchecked)
     train = write_svhn_mat(tmp_path / "train_32x32.mat", 30)
     write_svhn_mat(tmp_path / "test_32x32.mat", 12, seed=1)
     ds = data.load("svhn", data_dir=tmp_path, download=False)
@@ -289,16 +290,16 @@ def test_svhn_from_mat_files(tmp_path, monkeypatch):
 def test_bad_svhn_files(tmp_path):
     scipy.io.savemat(tmp_path / "noX.mat", {"y": np.ones((3, 1))})
     with pytest.raises(DataError, match="no variable 'X'"):
-        data.read_svhn_mat(tmp_path / "noX.mat")
+        datafiles.read_svhn_mat(tmp_path / "noX.mat")
     write_svhn_mat(tmp_path / "badlabels.mat", 4, y=np.array([[1], [2], [11], [3]]))
     with pytest.raises(DataError, match=r"labels must lie in 1\.\.10"):
-        data.read_svhn_mat(tmp_path / "badlabels.mat")
+        datafiles.read_svhn_mat(tmp_path / "badlabels.mat")
     write_svhn_mat(tmp_path / "shape.mat", 4, X=np.zeros((28, 28, 3, 4), np.uint8))
     with pytest.raises(DataError, match="expected 32x32x3xN"):
-        data.read_svhn_mat(tmp_path / "shape.mat")
+        datafiles.read_svhn_mat(tmp_path / "shape.mat")
     (tmp_path / "junk.mat").write_bytes(b"junk")
     with pytest.raises(DataError, match="not a readable .mat file"):
-        data.read_svhn_mat(tmp_path / "junk.mat")
+        datafiles.read_svhn_mat(tmp_path / "junk.mat")
     with pytest.raises(ValueError, match="form must be"):
         data.load_svhn(tmp_path, download=False, form="rgb28")
 
@@ -377,7 +378,7 @@ def test_a_registered_name_is_always_the_named_data_set(tmp_path, monkeypatch):
     write_mnist_folder(tmp_path / "mnist")
     monkeypatch.chdir(tmp_path)
     ds = data.load("MNIST")  # the folder ./mnist does not shadow the named data set
-    assert ds.x_train.shape == (60000, 784) and ds.source == str(data.REPO_DATA / "mnist")
+    assert ds.x_train.shape == (60000, 784) and ds.source == str(datafiles.REPO_DATA / "mnist")
     mine = data.load(Path("mnist"))  # a Path is always a path
     assert mine.x_train.shape == (50, 784) and mine.name == "mnist"
     assert mine.source == str((tmp_path / "mnist").resolve())
@@ -390,7 +391,7 @@ def test_a_registered_name_is_always_the_named_data_set(tmp_path, monkeypatch):
 
 def test_labels_outside_0_9_in_idx(tmp_path):
     write_mnist_folder(tmp_path)
-    data.write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.full(50, 12, np.uint8))
+    datafiles.write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.full(50, 12, np.uint8))
     with pytest.raises(DataError, match="labels must lie in 0..9"):
         data.load(tmp_path)
 
@@ -404,7 +405,7 @@ def test_unknown_names_and_options():
         data.load("mnist", val=-1)
 
 
-# ---------------------------------------------------------------------------------- preprocessing, batches
+# ------------------------------------------------------------------------------------------- preprocessing
 def test_validation_split_and_standardisation():
     ds = data.load("mnist", val=5000, standardize=True, seed=3)
     assert ds.x_train.shape[0] == 55000 and ds.x_val.shape[0] == 5000
@@ -414,47 +415,6 @@ def test_validation_split_and_standardisation():
     assert ds.x_train.dtype == np.float32
     again = data.load("mnist", val=5000, seed=3)
     assert np.array_equal(again.y_val, ds.y_val)
-
-
-def test_batches_cover_every_sample_once_and_reproduce():
-    x = np.arange(103, dtype=np.float32)[:, None]
-    y = np.arange(103)
-    out = list(data.batches(x, y, batch_size=10, rng=np.random.default_rng(5)))
-    assert [len(b[1]) for b in out] == [10] * 10 + [3]
-    seen = np.concatenate([b[1] for b in out])
-    assert sorted(seen) == list(range(103)) and not np.array_equal(seen, y)
-    assert all(np.array_equal(bx[:, 0], by) for bx, by in out)
-    again = np.concatenate([b[1] for b in data.batches(x, y, batch_size=10, rng=np.random.default_rng(5))])
-    np.testing.assert_array_equal(seen, again)
-    assert np.array_equal(np.concatenate([b[1] for b in data.batches(x, y, batch_size=10)]), y)
-
-
-def test_jitter_moves_pixels_by_up_to_k_and_reproduces():
-    x = np.random.default_rng(0).random((64, 28 * 28)).astype(np.float32)
-    out = data.jitter(x, (28, 28), 2, np.random.default_rng(1))
-    assert out.shape == x.shape and out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
-    assert not np.array_equal(out, x)
-    again = data.jitter(x, (28, 28), 2, np.random.default_rng(1))
-    np.testing.assert_array_equal(out, again)
-    # every output equals its input shifted by some (dy, dx) in [-2, 2]^2 with zero fill
-    imgs, outs = x.reshape(-1, 28, 28), out.reshape(-1, 28, 28)
-    shifts = set()
-    for img, o in zip(imgs, outs):
-        matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if np.array_equal(o, shift(img, dy, dx))]
-        assert len(matches) == 1
-        shifts.add(matches[0])
-    assert len(shifts) > 10  # the shifts really vary across the batch
-    assert data.jitter(x, (28, 28), 0, None) is x
-    rgb = np.random.default_rng(0).random((4, 32 * 32 * 3)).astype(np.float32)
-    assert data.jitter(rgb, (32, 32, 3), 3, np.random.default_rng(0)).shape == rgb.shape
-
-
-def shift(img, dy, dx):
-    out = np.zeros_like(img)
-    h, w = img.shape
-    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = img[max(-dy, 0):h - max(dy, 0),
-                                                                    max(-dx, 0):w - max(dx, 0)]
-    return out
 
 
 def test_dataset_moves_to_the_backend_once():
@@ -473,7 +433,7 @@ def small(n=12, n_test=4, seed=0):
 
 def test_source_says_where_the_data_came_from(tmp_path):
     ds = data.load("mnist")
-    assert ds.source == str(data.REPO_DATA / "mnist") and Path(ds.source).is_absolute()
+    assert ds.source == str(datafiles.REPO_DATA / "mnist") and Path(ds.source).is_absolute()
     assert ds.to(np).source == ds.source and ds.subset(10).source == ds.source
     assert data.preprocess(ds, val=10).source == ds.source
     assert small().source == "arrays"
@@ -483,9 +443,9 @@ def test_fingerprint_is_the_content_not_the_path(tmp_path, monkeypatch):
     ds = data.load("mnist")
     fp = ds.fingerprint()
     assert len(fp) == 64 and int(fp, 16) >= 0
-    shutil.copytree(data.REPO_DATA / "mnist", tmp_path / "copy")
+    shutil.copytree(datafiles.REPO_DATA / "mnist", tmp_path / "copy")
     monkeypatch.setenv("TINYKD_DATA", str(tmp_path / "elsewhere"))
-    shutil.copytree(data.REPO_DATA / "mnist", tmp_path / "elsewhere" / "mnist")
+    shutil.copytree(datafiles.REPO_DATA / "mnist", tmp_path / "elsewhere" / "mnist")
     again = data.load("mnist")
     assert again.source == str(tmp_path / "elsewhere" / "mnist")
     assert again.fingerprint() == fp == data.load(tmp_path / "copy").fingerprint() == ds.to(np).fingerprint()
@@ -590,8 +550,8 @@ def test_notmnist_test_file_split_uses_the_same_stratification(tmp_path, monkeyp
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv("TINYKD_DATA", raising=False)
     ds = data.load("notmnist", split_test=0.3, seed=5, download=False)
-    y = data.read_idx(data.REPO_DATA / "notmnist" / "t10k-labels-idx1-ubyte.gz")
+    y = datafiles.read_idx(datafiles.REPO_DATA / "notmnist" / "t10k-labels-idx1-ubyte.gz")
     is_test = data.stratified_mask(y, 3000, 5)
     np.testing.assert_array_equal(ds.y_test, y[is_test])
     np.testing.assert_array_equal(ds.y_train, y[~is_test])
-    assert ds.source == str(data.REPO_DATA / "notmnist")
+    assert ds.source == str(datafiles.REPO_DATA / "notmnist")

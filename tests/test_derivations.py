@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tinykd import functional as F
-from tinykd.binary import BatchNorm
+from tinykd.layers import BatchNorm
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "derivations.md"

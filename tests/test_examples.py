@@ -8,8 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from tinykd import checkpoint, data
+from tinykd import data, datafiles
 from tinykd.backend import cupy_available
+from tinykd.layers import Network
 from tinykd.train import errors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -31,8 +32,9 @@ def write_digits_folder(folder, seed, n_train=700, n_test=300):
     for split, n in (("train", n_train), ("test", n_test)):
         x = (getattr(mnist, f"x_{split}")[:n, perm] * 255).round().astype(np.uint8).reshape(n, 28, 28)
         prefix = "train" if split == "train" else "t10k"
-        data.write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", x)
-        data.write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", getattr(mnist, f"y_{split}")[:n].astype(np.uint8))
+        datafiles.write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", x)
+        datafiles.write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz",
+                            getattr(mnist, f"y_{split}")[:n].astype(np.uint8))
     return folder
 
 
@@ -52,7 +54,7 @@ def test_mnist_adv_kd_quick_on_a_subset(tmp_path):
     d = record["data"]
     assert d["n_train"] + d["n_val"] == 1200 and d["n_val"] == 100 and d["n_test"] == 10000
     # the numbers are those of the models on disk, and a 1-epoch teacher on 1,100 images has learnt something
-    teacher = checkpoint.load_model(record["teacher"]["checkpoint"])
+    teacher = Network.from_checkpoint(record["teacher"]["checkpoint"])
     ds = data.load("mnist")
     assert errors(teacher, ds.x_test, ds.y_test) == record["teacher"]["errors"] < 5000
     assert record["teacher"]["history"][-1]["val_errors"] == record["teacher"]["validation_errors"]

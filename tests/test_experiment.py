@@ -7,15 +7,15 @@ import os
 import numpy as np
 import pytest
 
-from tinykd import checkpoint, experiment
+from tinykd import checkpoint, experiment, prepare
 from tinykd.experiment import VARIANTS, Config, ConfigError, Variant
 from tinykd.layers import MLP
 
 
 def _teacher_path(cfg, fingerprint="f" * 64):
-    ident = experiment.identity(fingerprint, cfg, "teacher", cfg.teacher_sizes, cfg.teacher_epochs, cfg.teacher_lr,
+    ident = prepare.identity(fingerprint, cfg, "teacher", cfg.teacher_sizes, cfg.teacher_epochs, cfg.teacher_lr,
                                 cfg.teacher_dropout, cfg.teacher_input_dropout, cfg.jitter, 0)
-    return experiment.checkpoint_path(cfg, ident), ident
+    return prepare.checkpoint_path(cfg, ident), ident
 
 
 @pytest.mark.parametrize("change", [dict(teacher_lr=0.05), dict(batch_size=32), dict(teacher_input_dropout=0.0),

@@ -2,7 +2,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 import gradcheck
@@ -10,26 +10,13 @@ from backends import assert_close, host, move
 from tinykd import MLP, SGD
 from tinykd.backend import default_rng
 from tinykd import functional as F
-from tinykd.layers import Dense, Dropout, ReLU
+from tinykd.binary import BinaryDense
+from tinykd.layers import BatchNorm, Dense, Dropout, ReLU
 
 batches = st.integers(1, 16)
 widths = st.integers(1, 32)
 seeds = st.integers(0, 2**32 - 1)
-# A ReLU network is differentiable only away from its kinks: every pre-activation must stay farther from 0
-# than the finite-difference stencil (±2h, times the input's size) can move it.
-KINK = 5e-4
-H_RELU = gradcheck.H_RELU
-
-
-def pre_activations(model, x, dropouts=(), seed=0):
-    for k, layer in enumerate(dropouts):
-        layer.rng = np.random.default_rng([seed, k])
-    out, z = [], x
-    for layer in model.layers:
-        z = layer.forward(z, train=True)
-        if isinstance(layer, Dense):
-            out.append(z.copy())  # the MLP's ReLU then overwrites z in place
-    return out[:-1]
+H_RELU = gradcheck.H_RELU  # a ReLU network is differentiable only away from its kinks (gradcheck.off_kinks)
 
 
 @given(n=batches, a=widths, b=widths, seed=seeds)
@@ -52,8 +39,7 @@ def test_dense_backward(n, a, b, seed):
 @given(n=batches, a=widths, seed=seeds)
 def test_relu_backward(n, a, seed):
     r = np.random.default_rng(seed)
-    x = r.standard_normal((n, a))
-    x += np.where(x >= 0, KINK, -KINK)
+    x = gradcheck.off_kink(r.standard_normal((n, a)))
     g = r.standard_normal((n, a))
     relu = ReLU()
     relu.forward(x, train=True)
@@ -86,13 +72,16 @@ def test_mlp_end_to_end_gradients(sizes, n, dropout, seed):
     y = r.integers(0, sizes[-1], n)
     dropouts = [layer for layer in model.layers if isinstance(layer, Dropout)]
 
-    def loss_and_grad():
-        for k, layer in enumerate(dropouts):  # one fixed mask per dropout layer across evaluations
+    def same_masks():  # one fixed mask per dropout layer across evaluations
+        for k, layer in enumerate(dropouts):
             layer.rng = np.random.default_rng([seed, k])
+
+    def loss_and_grad():
+        same_masks()
         return F.cross_entropy(model.forward(x, train=True), y)
 
-    loss_and_grad()
-    assume(all(np.abs(z).min() > KINK for z in pre_activations(model, x, dropouts, seed)))
+    same_masks()
+    gradcheck.off_kinks(model.layers, x)
     model.backward(loss_and_grad()[1])
     for name, p, g in model.named_parameters():
         gradcheck.check(lambda: loss_and_grad()[0], p, g.copy(), f"MLP+cross_entropy d{name}", h=H_RELU,
@@ -106,7 +95,7 @@ def test_hidden_layer_read_and_injection(n, seed, h):
     x = r.standard_normal((n, 6))
     stop = model.hidden_index(h)
     g = r.standard_normal((n, model.sizes[h]))
-    assume(all(np.abs(z).min() > KINK for z in pre_activations(model, x)))
+    gradcheck.off_kinks(model.layers, x)
     hidden = model.forward(x, train=True, stop=stop)
     assert hidden.shape == (n, model.sizes[h]) and (hidden >= 0).all()
     model.backward(g, start=stop)
@@ -129,6 +118,27 @@ def test_every_layer_keeps_its_dtype(dtype, rng, xp):
     assert logits.dtype == dtype
     model.backward(F.cross_entropy(logits, move(xp, np.array([0, 1, 2, 0])))[1])
     assert all(p.dtype == dtype and g.dtype == dtype for _, p, g in model.named_parameters())
+
+
+def test_every_layer_owns_its_dicts_and_backward_needs_a_training_forward():
+    relu_a, relu_b, drop_a, drop_b = ReLU(), ReLU(), Dropout(0.5, None), Dropout(0.5, None)
+    assert relu_a.params is not relu_b.params and relu_a.grads is not relu_b.grads
+    assert drop_a.params is not drop_b.params and relu_a.params is not drop_a.params
+    x, dy = np.ones((4, 3), np.float32), np.ones((4, 3), np.float32)
+    for layer in (Dense(3, 3), ReLU(), Dropout(0.5, default_rng(0)), BatchNorm(3), BinaryDense(3, 3)):
+        message = rf"{type(layer).__name__}\.backward called without a forward\(x, train=True\) before it"
+        with pytest.raises(RuntimeError, match=message):
+            layer.backward(dy)                          # no forward at all
+        layer.forward(x)
+        with pytest.raises(RuntimeError, match=message):
+            layer.backward(dy)                          # an inference forward keeps nothing
+        layer.forward(x, train=True)
+        layer.backward(dy.copy())
+        with pytest.raises(RuntimeError, match=message):
+            layer.backward(dy)                          # what a forward kept serves one backward
+    idle = Dropout(0.0, None)
+    idle.forward(x, train=True)
+    assert idle.backward(dy) is dy                      # p = 0: the identity, in training too
 
 
 def test_dropout_statistics(xp):

@@ -162,7 +162,7 @@ METHODS = {
     "supervised": lambda: (MLP([IN, 10, 10, CLASSES], dropout=0.3, input_dropout=0.1, seed=0), Supervised(), Adam),
     "supervised_sgd": lambda: (MLP([IN, 10, CLASSES], seed=0), Supervised(),
                                lambda m: SGD(m, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)),
-    "kd_report": lambda: (MLP([IN, 10, CLASSES], seed=0), KD(4.0, 0.5), lambda m: Adam(m, weight_decay=1e-4)),
+    "kd_additive": lambda: (MLP([IN, 10, CLASSES], seed=0), KD(4.0, 0.5), lambda m: Adam(m, weight_decay=1e-4)),
     "kd_hinton": lambda: (MLP([IN, 10, CLASSES], seed=0), KD(4.0, 0.9, "hinton"), Adam),
     "kd_partly_labelled": lambda: (MLP([IN, 10, CLASSES], seed=0), KD(20.0, 0.9, "hinton", ignore_label=-1), Adam),
     "supervised_partly_labelled": lambda: (MLP([IN, 10, CLASSES], seed=0), Supervised(ignore_label=-1), Adam),

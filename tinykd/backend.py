@@ -1,8 +1,11 @@
 """NumPy or CuPy: pick once, then every function takes its array module from its inputs.
 
 A model is built on one array module (``xp``); after that nothing chooses again. Functions call
-``get_array_module(*arrays)`` so that a NumPy array is computed with NumPy and a CuPy array with CuPy, and no
-function ever hides a host<->device copy. ``to_device`` and ``to_host`` are the only two doors between them.
+``get_array_module(*arrays)`` so that a NumPy array is computed with NumPy and a CuPy array with CuPy. In tinykd,
+arrays cross between host and device only through ``to_device`` and ``to_host``; the one other way they meet
+is a scalar read (``float``, ``bool``, ``int`` of a device value), which waits for every queued kernel: tinykd reads
+only outside training steps (data checks where data enters, the epoch's losses, evaluation: see ``train.fit``), and
+inside them only with ``TINYKD_DEBUG=1``.
 
 ``debug()`` says whether per-call value checks run (``TINYKD_DEBUG=1``): reading a value on the GPU waits for every
 queued kernel, so by default values are checked where data enters (``train.fit``), never inside a step.
@@ -10,6 +13,8 @@ queued kernel, so by default values are checked where data enters (``train.fit``
 import os
 
 import numpy as np
+
+from .checks import is_int
 
 BACKENDS = ("numpy", "cupy")
 
@@ -90,14 +95,14 @@ def cupy_available():
 
 
 def to_device(array, xp, dtype=None):
-    """Move a host array to ``xp`` (one copy), optionally casting to ``dtype``."""
-    if xp is np:
-        return np.asarray(array, dtype=dtype)
+    """``array`` on ``xp``, optionally cast to ``dtype``: one host-to-device copy on the GPU; on NumPy a copy only
+    when the dtype changes."""
     return xp.asarray(array, dtype=dtype)
 
 
 def to_host(array):
-    """A NumPy copy of ``array``: on the GPU a device-to-host transfer, which waits for every queued kernel. Never
+    """``array`` as a NumPy array: from the GPU a device-to-host copy, which waits for every queued kernel; a NumPy
+    array comes back as it is (not copied). Never
     called inside a training step; ``train.fit`` calls it for its data checks, the epoch's losses, evaluation and
     checkpoints."""
     if get_array_module(array) is np:
@@ -108,10 +113,10 @@ def to_host(array):
 def default_rng(seed, xp=np):
     """A seeded random generator living where ``xp`` computes (NumPy's PCG64 or CuPy's generator).
 
-    All randomness in tinykd (initialisation, dropout, shuffling, jitter) comes from generators made here, so one
-    seed reproduces a run. Weight initialisation always uses a NumPy generator, so CPU and GPU models built with
-    the same seed start from identical weights.
+    Every generator in tinykd is made here (initialisation, dropout, shuffling, jitter, validation splits), so one
+    seed reproduces a run. Weight initialisation and shuffling always use a NumPy generator, so CPU and GPU models
+    built with the same seed start from identical weights and see the same batches.
     """
-    if seed is not None and not isinstance(seed, (int, np.integer)):
+    if seed is not None and not is_int(seed):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
     return xp.random.default_rng(seed)

@@ -5,14 +5,19 @@ A checkpoint is a ``.npz`` file of named host arrays plus one JSON record (``__m
 temporary file in the target folder and renamed, so a crash never leaves half a checkpoint behind, and it is read
 with errors that name the path and say what to do. Three kinds share the format:
 
-- a **model** (``save_model``/``load_model``): what a network holds (parameters *and* buffers such as batch-norm
-  running statistics, by name) and how to rebuild it (``model.config()``);
+- a **model** (``save_model``; ``read_model``, which ``Network.from_checkpoint`` and ``Network.load`` use): what a
+  network holds (parameters *and* buffers such as batch-norm running statistics, by name) and how to rebuild it
+  (``model.config()``);
 - a **run** (``save_run``/``load_run``): a model plus its optimiser's state, the epoch, the history and the
   shuffling generator, enough to continue training exactly where it stopped;
 - both carry an optional **identity**: the fingerprint of the training data and every setting that shaped the
   weights. A checkpoint is reused only when its identity equals the one asked for: weights trained on other data
   or with other settings are never loaded in their place.
+
+Checkpoint *paths* are named here too: ``identity_path`` (a name carrying a hash of the identity), ``run_path`` and
+``best_path`` (the run state and the best-by-validation model kept beside a model's path while it trains).
 """
+import hashlib
 import json
 import os
 import tempfile
@@ -72,6 +77,29 @@ def read(path):
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}; {fix}")
     return arrays, meta
+
+
+# ---------------------------------------------------------------------------------------------------- paths
+def identity_path(folder, name, identity):
+    """``folder/<name>-<hash>.npz``, the hash (12 hex digits) of ``identity``: other data or settings give
+    another name, so they never find this checkpoint."""
+    tag = hashlib.sha256(json.dumps(normalise(identity), sort_keys=True).encode()).hexdigest()[:12]
+    return os.path.join(folder, f"{name}-{tag}.npz")
+
+
+def _stem(path):
+    path = os.fspath(path)
+    return path[:-4] if path.endswith(".npz") else path
+
+
+def run_path(path):
+    """Where the run state of the model to be saved at ``path`` is kept while it trains: ``x.npz`` -> ``x.run.npz``."""
+    return _stem(path) + ".run.npz"
+
+
+def best_path(path):
+    """Where ``fit`` keeps the best-by-validation model beside the run checkpoint: ``x.npz`` -> ``x.best.npz``."""
+    return _stem(path) + ".best.npz"
 
 
 # ------------------------------------------------------------------------------------------------ identities
@@ -144,23 +172,19 @@ def save_model(path, model, identity=None, **info):
                                         "info": normalise(info)})
 
 
-def load_model(path, backend=None, identity=None):
-    """Build the network a model checkpoint describes and load it; ``identity`` given, it must match."""
+def read_model(path, identity=None):
+    """``(arrays, meta)`` of a model checkpoint; ``identity`` given, it must match (``Network.from_checkpoint``
+    builds the network its ``meta["model"]`` describes)."""
     arrays, meta = read(path)
     if meta.get("kind") != "model":
         raise CheckpointError(f"{path}: a {meta.get('kind')!r} checkpoint, not a model")
     _check_identity(path, meta, identity)
-    model = build(meta["model"], backend, path)
-    load_network_arrays(model, arrays, path)
-    return model
+    return arrays, meta
 
 
 def load_weights(model, path, identity=None):
     """Load a model checkpoint into an existing network, which must have the same configuration."""
-    arrays, meta = read(path)
-    if meta.get("kind") != "model":
-        raise CheckpointError(f"{path}: a {meta.get('kind')!r} checkpoint, not a model")
-    _check_identity(path, meta, identity)
+    arrays, meta = read_model(path, identity)
     _check_config(path, meta["model"], model)
     load_network_arrays(model, arrays, path)
     return model
@@ -171,26 +195,13 @@ def meta_of(path):
     return read(path)[1]
 
 
-def build(config, backend=None, source="config"):
-    """A fresh network from ``model.config()``."""
-    from .binary import BinaryMLP
-    from .layers import MLP
-
-    kinds = {"MLP": MLP, "BinaryMLP": BinaryMLP}
-    config = dict(config)
-    kind = config.pop("model", None)
-    if kind not in kinds:
-        raise CheckpointError(f"{source}: unknown model kind {kind!r} (expected one of {sorted(kinds)})")
-    return kinds[kind](backend=backend, **config)
-
-
 def _check_config(path, saved, model):
     mine = normalise(model.config())
     diff = differences(mine, saved)
     if diff:
         raise CheckpointError(f"{path} holds {saved.get('model')} with sizes {saved.get('sizes')}, but this model is "
                               f"{mine.get('model')} with sizes {mine.get('sizes')} (differs in: {', '.join(diff)}); "
-                              "build the model it describes (checkpoint.load_model), or choose another path")
+                              "build the model it describes (Network.from_checkpoint), or choose another path")
 
 
 # --------------------------------------------------------------------------------------------------- runs

@@ -12,12 +12,12 @@ one-hidden-layer ReLU net, and ``φ`` chooses what the discriminator sees:
 The gradient w.r.t. the logits runs through ``f`` (hand-written MLP backward) and ``φ``:
 raw ``g``; centred ``g − mean_k(g)``; logprob ``log_softmax_backward``. Derivation: ``docs/derivations.md``.
 """
-import numbers
-
 import numpy as np
 
 from . import functional as F
-from .backend import get_array_module
+from .backend import default_rng, get_array_module, to_device
+from .batches import batches
+from .checks import check_int, is_real
 from .layers import MLP
 from .optim import Adam
 
@@ -32,8 +32,7 @@ class Discriminator:
         if features not in FEATURES:
             raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
         F.check_temperature(temperature)
-        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 0:
-            raise ValueError(f"hidden must be an integer >= 0 (0 = logistic regression), got {hidden!r}")
+        hidden = check_int("hidden", hidden, 0)  # 0: logistic regression
         self.features, self.temperature, self.hidden = features, float(temperature), hidden
         self.n_classes = n_classes
         sizes = [n_classes, hidden, 1] if hidden else [n_classes, 1]
@@ -47,28 +46,32 @@ class Discriminator:
             return a - a.mean(axis=1, keepdims=True)
         return F.log_softmax(a, self.temperature)
 
-    def _phi_backward(self, phi, g):
+    def _phi_backward(self, phi, dphi):
         if self.features == "raw":
-            return g
+            return dphi
         if self.features == "centred":
-            return g - g.mean(axis=1, keepdims=True)
-        return F.log_softmax_backward(phi, g, self.temperature)
+            return dphi - dphi.mean(axis=1, keepdims=True)
+        return F.log_softmax_backward(phi, dphi, self.temperature)
 
     def logit(self, a):
         """The discriminator's logit z = f(φ(a)), shape (batch,); D(a) = σ(z) is P(student | a)."""
         return self.net.forward(self._phi(a))[:, 0]
 
-    def loss(self, a, label, train=False):
-        """``L_class(a | x=label)``: the mean logistic loss of calling the logits ``a`` class ``label``.
-
-        Returns (loss, dloss/da). The discriminator's own parameter gradients are filled too (used by ``step``).
-        """
-        xp = get_array_module(a)
+    def _backprop(self, a, targets):
+        """Forward and backward of the mean logistic loss of calling the rows of ``a`` ``targets`` (0 teacher,
+        1 student; shape (batch,)): fills the discriminator's parameter gradients, returns (loss, φ(a), dloss/dφ)."""
         phi = self._phi(a)
         z = self.net.forward(phi, train=True)
-        targets = xp.full(z.shape, label, dtype=z.dtype)
-        value, dz = F.logistic_loss(z, targets)
-        dphi = self.net.backward(dz)
+        value, dz = F.logistic_loss(z, targets[:, None])
+        return value, phi, self.net.backward(dz)
+
+    def loss(self, a, label):
+        """``L_class(a | x=label)``: the mean logistic loss of calling the logits ``a`` class ``label``.
+
+        Returns (loss, dloss/da); the discriminator's own parameter gradients are filled too, and left unused.
+        """
+        xp = get_array_module(a)
+        value, phi, dphi = self._backprop(a, xp.full(a.shape[0], label, dtype=a.dtype))
         return value, self._phi_backward(phi, dphi)
 
     def step(self, teacher_logits, student_logits):
@@ -76,9 +79,7 @@ class Discriminator:
         xp = get_array_module(teacher_logits)
         a = xp.concatenate([teacher_logits, student_logits])
         labels = xp.concatenate([xp.zeros(teacher_logits.shape[0], a.dtype), xp.ones(student_logits.shape[0], a.dtype)])
-        z = self.net.forward(self._phi(a), train=True)
-        value, dz = F.logistic_loss(z, labels[:, None])
-        self.net.backward(dz)
+        value, _, _ = self._backprop(a, labels)
         self.opt.step()
         return value
 
@@ -105,24 +106,22 @@ class Discriminator:
         for name, a in (("teacher_logits", teacher_logits), ("student_logits", student_logits)):
             if not F.all_finite(a):  # once per call, where the data enters: the steps themselves read no values
                 raise ValueError(f"{name} contains NaN or inf; every logit must be finite")
-        for name, value, low in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        if isinstance(holdout, bool) or not isinstance(holdout, numbers.Real) or not 0 <= holdout <= 1:
+        check_int("epochs", epochs, 0)
+        check_int("batch_size", batch_size, 1)
+        if not is_real(holdout) or not 0 <= holdout <= 1:
             raise ValueError(f"holdout must be a fraction in [0, 1], got {holdout!r}")
         xp = get_array_module(teacher_logits)
         n = teacher_logits.shape[0]
         n_out = int(n * holdout)
         if n_out == n:
             raise ValueError(f"holdout={holdout} holds out all {n} rows and leaves none to train on; lower holdout")
-        perm = np.random.default_rng(seed).permutation(n)
-        held, used = xp.asarray(perm[:n_out]), perm[n_out:]
-        rng = np.random.default_rng(seed + 1)
+        perm = to_device(default_rng(seed).permutation(n), xp)
+        held, used = perm[:n_out], perm[n_out:]
+        pairs = (teacher_logits[used], student_logits[used])
+        rng = default_rng(seed + 1)
         for _ in range(epochs):
-            order = xp.asarray(rng.permutation(used))
-            for i in range(0, order.shape[0], batch_size):
-                idx = order[i:i + batch_size]
-                self.step(teacher_logits[idx], student_logits[idx])
+            for t, s in batches(*pairs, batch_size=batch_size, rng=rng):
+                self.step(t, s)
         if n_out == 0:
             return self.accuracy(teacher_logits, student_logits)
         return self.accuracy(teacher_logits[held], student_logits[held])

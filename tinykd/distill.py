@@ -4,23 +4,14 @@ The training loop knows nothing about any method: it feeds each objective the st
 batch's labels and, when ``objective.needs_teacher``, the teacher's outputs on the same inputs. A new method is a
 new objective. Derivations: ``docs/derivations.md``; finite-difference checks: ``tests/test_distill.py``.
 """
-import numbers
-
-import numpy as np
-
 from . import functional as F
-from .backend import get_array_module
+from .backend import default_rng, get_array_module
+from .checks import check_int, check_real, is_int
 from .layers import Dense
 
 
-def _weight(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
 def _label(name, value):
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value >= 0):
+    if value is not None and not is_int(value, high=-1):
         raise ValueError(f"{name} must be a negative integer (a label no class has, e.g. -1) or None, got {value!r}")
     return None if value is None else int(value)
 
@@ -46,8 +37,9 @@ class Supervised:
 class KD:
     """Knowledge distillation (Hinton, Vinyals & Dean 2015), in one of two weightings.
 
-    - ``form="report"`` (the founding report's): ``H(y, P_S) + λ_KD · H(P_T^τ, P_S^τ)``, with ``weight = λ_KD``;
-      gradient ``(P_S − onehot y)/N + λ_KD (P_S^τ − P_T^τ)/(τN)``;
+    - ``form="additive"`` (the founding report's; ``"report"`` is accepted as another name for it):
+      ``H(y, P_S) + λ_KD · H(P_T^τ, P_S^τ)``, with ``weight = λ_KD``; gradient
+      ``(P_S − onehot y)/N + λ_KD (P_S^τ − P_T^τ)/(τN)``;
     - ``form="hinton"``: ``(1 − a) · H(y, P_S) + a · τ² · H(P_T^τ, P_S^τ)``, with ``weight = a ∈ [0, 1]``;
       gradient ``(1 − a)(P_S − onehot y)/N + a τ (P_S^τ − P_T^τ)/N``: the τ² keeps the soft term's gradient from
       shrinking as 1/τ² at high temperature.
@@ -59,11 +51,14 @@ class KD:
 
     needs_teacher = True
 
-    def __init__(self, temperature=4.0, weight=1.0, form="report", ignore_label=None):
+    FORMS = {"additive": "additive", "report": "additive", "hinton": "hinton"}  # "report": the additive form's old name
+
+    def __init__(self, temperature=4.0, weight=1.0, form="additive", ignore_label=None):
         F.check_temperature(temperature)
-        if form not in ("report", "hinton"):
-            raise ValueError(f"form must be 'report' or 'hinton', got {form!r}")
-        self.temperature, self.weight, self.form = float(temperature), _weight("weight", weight), form
+        if form not in self.FORMS:
+            raise ValueError(f"form must be 'additive' (or its old name 'report') or 'hinton', got {form!r}")
+        self.temperature, self.weight = float(temperature), check_real("weight", weight)
+        self.form = self.FORMS[form]
         if form == "hinton" and self.weight > 1:
             raise ValueError(f"the hinton form's weight a must lie in [0, 1], got {weight}")
         self.ignore_label = _label("ignore_label", ignore_label)
@@ -108,12 +103,11 @@ class AdversarialKD:
             raise ValueError(f"form must be 'minimax' or 'nonsaturating', got {form!r}")
         if updates not in ("fixed", "alternating"):
             raise ValueError(f"updates must be 'fixed' or 'alternating', got {updates!r}")
-        if isinstance(d_steps, bool) or not isinstance(d_steps, int) or d_steps < 1:
-            raise ValueError(f"d_steps must be an integer >= 1, got {d_steps!r}")
+        d_steps = check_int("d_steps", d_steps, 1)
         F.check_temperature(temperature)
         self.discriminator = discriminator
-        self.alpha, self.beta = _weight("alpha", alpha), _weight("beta", beta)
-        self.kd_weight = _weight("kd_weight", kd_weight)
+        self.alpha, self.beta = check_real("alpha", alpha), check_real("beta", beta)
+        self.kd_weight = check_real("kd_weight", kd_weight)
         self.form, self.updates, self.d_steps, self.temperature = form, updates, d_steps, float(temperature)
         self.needs_teacher = updates == "alternating" or self.kd_weight > 0
 
@@ -181,15 +175,15 @@ class HintNet:
         self.student = student
         self.stop = student.hidden_index(guided_layer)
         width = student.sizes[guided_layer]
-        self.regressor = Dense(width, hint_width, init="glorot", rng=np.random.default_rng(seed), xp=student.xp,
+        self.regressor = Dense(width, hint_width, init="glorot", rng=default_rng(seed), xp=student.xp,
                                dtype=student.dtype)
         self.sizes, self.dtype, self.xp = student.sizes, student.dtype, student.xp
 
     def forward(self, x, train=False):
         return self.regressor.forward(self.student.forward(x, train, stop=self.stop), train)
 
-    def backward(self, grad):
-        self.student.backward(self.regressor.backward(grad), start=self.stop)
+    def backward(self, dy):
+        self.student.backward(self.regressor.backward(dy), start=self.stop)
 
     def named_parameters(self):
         n_dense = sum(1 for layer in self.student.layers[:self.stop] if isinstance(layer, Dense))
@@ -213,12 +207,3 @@ def check_pair(teacher, student):
     if get_array_module(teacher.layers[-1].params["W"]) is not get_array_module(student.layers[-1].params["W"]):
         raise ValueError("teacher and student live on different backends; build both with the same backend")
 
-
-OBJECTIVES = {"supervised": Supervised, "kd": KD, "adversarial_kd": AdversarialKD}
-
-
-def make_objective(name, **kwargs):
-    """Build an objective by name (``supervised``, ``kd``, ``adversarial_kd``); unknown names raise ValueError."""
-    if name not in OBJECTIVES:
-        raise ValueError(f"unknown method {name!r}: expected one of {sorted(OBJECTIVES)}")
-    return OBJECTIVES[name](**kwargs)

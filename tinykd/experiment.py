@@ -10,10 +10,10 @@
 5. Count test misclassifications once per final model (every model keeps its last weights: a fixed budget,
    nothing chosen); report mean ± std over seeds, validation errors per epoch, parameter counts and wall time.
    Results are rewritten after every finished model.
+
+Steps 1 and 2 (and the training of S (initial)) are ``tinykd/prepare.py``'s, which every example shares.
 """
 import dataclasses
-import hashlib
-import json
 import os
 import platform
 import time
@@ -21,15 +21,15 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import checkpoint as ckpt
-from . import data as data_mod
 from . import plots, report
 from .backend import resolve
+from .checks import check_int, check_real
 from .discriminator import Discriminator
 from .distill import KD, AdversarialKD, Supervised, check_pair
 from .layers import MLP
 from .optim import Adam
-from .train import best_path, cosine_lr, errors, fit
+from .prepare import ConfigError, log, logit_stats, model_record, prepare, train_or_load
+from .train import cosine_lr, errors, fit
 
 SIZES = {"mnist": ([784, 1200, 1200, 10], [784, 800, 800, 10]),
          "notmnist": ([784, 1200, 1200, 1200, 10], [784, 800, 800, 800, 10]),
@@ -38,8 +38,9 @@ SIZES = {"mnist": ([784, 1200, 1200, 10], [784, 800, 800, 10]),
 
 @dataclass(frozen=True)
 class Variant:
-    """A student variant: its name in tables, how to build its objective from a discriminator (or None), and the
-    discriminator it needs: ``(features, hidden units)`` or None."""
+    """A student variant: its name in tables; ``make``, which builds its objective from the discriminator (None
+    for a variant without one); and ``discriminator``, the one it needs as ``(features, hidden units)``, left out
+    (None) when it needs none."""
     name: str
     make: object
     discriminator: tuple = None
@@ -64,10 +65,6 @@ VARIANTS = {
 }
 MAIN = ["wo-kd", "kd", "adv-report", "adv-logprob-kd"]   # these get cfg.seeds seeds; the others cfg.ablation_seeds
 _BY_NAME = {v.name: k for k, v in VARIANTS.items()}
-
-
-class ConfigError(ValueError):
-    """A setting of the protocol cannot be run as given."""
 
 
 def variant_id(name):
@@ -119,16 +116,11 @@ class Config:
             raise ConfigError("no variants to run")
         for name in ("teacher_epochs", "student_epochs", "finetune_epochs", "seeds", "ablation_seeds", "batch_size",
                      "jitter", "subset", "val_seed") + (() if self.val is None else ("val",)):
-            value = getattr(self, name)
-            low = 1 if name in ("seeds", "batch_size") else 0
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+            check_int(name, getattr(self, name), 1 if name in ("seeds", "batch_size") else 0, ConfigError)
         for name in ("teacher_lr", "student_lr", "finetune_lr"):
-            if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) > 0):
-                raise ConfigError(f"{name} must be a number > 0, got {getattr(self, name)!r}")
+            check_real(name, getattr(self, name), low_open=True, error=ConfigError)
         for name in ("teacher_dropout", "teacher_input_dropout"):
-            if not (isinstance(getattr(self, name), (int, float)) and 0 <= getattr(self, name) < 1):
-                raise ConfigError(f"{name} must be a probability in [0, 1), got {getattr(self, name)!r}")
+            check_real(name, getattr(self, name), high=1.0, error=ConfigError)
         if self.split_test is not None and (self.dataset != "notmnist" or self.data):
             raise ConfigError("split_test (--split-test) is only for the named notMNIST data set, whose training "
                               "split may be missing")
@@ -155,124 +147,7 @@ PRESETS = {"full": {},
 QUICK = PRESETS["quick"]
 
 
-def _log(msg):
-    print(msg, flush=True)
-
-
-# ----------------------------------------------------------------------------------------------------- data
-def load_data(cfg):
-    """The data set as asked (named, or the user's own), subset and validation split applied, on the host."""
-    if cfg.data:
-        ds = data_mod.load(cfg.data)
-    else:
-        options = {"split_test": cfg.split_test} if cfg.split_test else {}
-        ds = data_mod.load(cfg.dataset, data_dir=cfg.data_dir, **options)
-    n = ds.x_train.shape[0]
-    if cfg.subset > n:
-        raise ConfigError(f"subset {cfg.subset} is larger than the {n:,} training images of {ds.name}")
-    if cfg.subset:
-        ds = ds.subset(cfg.subset)
-        n = cfg.subset
-    if ds.x_val is not None:
-        if cfg.val is not None:
-            raise ConfigError(f"{cfg.data} brings its own validation split; leave out val (--val)")
-        return _check_shapes(ds, cfg)
-    n_val = cfg.val if cfg.val is not None else int(round(n / 12))
-    if n_val >= n:
-        raise ConfigError(f"val {n_val} leaves no training images of {n:,}; hold out fewer")
-    return _check_shapes(data_mod.preprocess(ds, val=n_val, seed=cfg.val_seed), cfg)
-
-
-def _check_shapes(ds, cfg):
-    if ds.x_train.shape[1] != cfg.teacher_sizes[0]:
-        raise ConfigError(f"{ds.name} images have {ds.x_train.shape[1]} inputs but the networks expect "
-                          f"{cfg.teacher_sizes[0]}")
-    n_classes = len(ds.classes)
-    if n_classes != cfg.teacher_sizes[-1]:
-        raise ConfigError(f"{ds.name} has {n_classes} classes but the networks have {cfg.teacher_sizes[-1]} outputs")
-    return ds
-
-
-def data_record(ds, cfg):
-    return {"name": ds.name, "source": ds.source, "fingerprint": ds.fingerprint(), "n_train": int(ds.x_train.shape[0]),
-            "n_val": 0 if ds.x_val is None else int(ds.x_val.shape[0]), "n_test": int(ds.x_test.shape[0]),
-            "val_seed": cfg.val_seed, "subset": cfg.subset, "note": ds.note}
-
-
-# ---------------------------------------------------------------------------------------- trained networks
-def identity(fingerprint, cfg, role, sizes, epochs, lr, dropout, input_dropout, jitter, seed):
-    """Everything that shapes a network trained on the labels: the data's fingerprint and every setting."""
-    return {"data": fingerprint, "role": role, "sizes": list(sizes), "dropout": dropout,
-            "input_dropout": input_dropout, "epochs": epochs, "lr": lr, "schedule": "cosine to 1%",
-            "optimizer": "Adam", "batch_size": cfg.batch_size, "jitter": jitter, "seed": seed,
-            "backend": cfg.backend, "dtype": "float32", "objective": "supervised"}
-
-
-def checkpoint_path(cfg, ident):
-    """A checkpoint's name carries a hash of its identity, so other data or settings never find it."""
-    tag = hashlib.sha256(json.dumps(ckpt.normalise(ident), sort_keys=True).encode()).hexdigest()[:12]
-    sizes = "x".join(str(s) for s in ident["sizes"])
-    return os.path.join(cfg.checkpoint_dir, f"{cfg.dataset}-{ident['role']}-{sizes}-{tag}.npz")
-
-
-def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_dropout, jitter, arrays, seed):
-    """Train a network on the labels, or load it when a finished checkpoint of exactly this identity exists.
-
-    Returns (model, record): the record says whether it was loaded, from where, and what produced it.
-    """
-    x, y, xv, yv = arrays
-    xp = resolve(cfg.backend)
-    ident = identity(fingerprint, cfg, role, sizes, epochs, lr, dropout, input_dropout, jitter, seed)
-    path = checkpoint_path(cfg, ident)
-    if os.path.exists(path):
-        model = MLP.from_checkpoint(path, backend=xp, identity=ident)
-        info = ckpt.meta_of(path)["info"]
-        _log(f"{role}: loaded {path} (same data fingerprint and settings)")
-        return model, {"loaded": True, "checkpoint": path, "identity": ident, **info}
-    model = MLP(sizes, dropout=dropout, input_dropout=input_dropout, seed=seed, backend=xp)
-    t0 = time.perf_counter()
-    run_path = path[:-4] + ".run.npz"
-    history = fit(model, Supervised(), Adam(model, lr=lr), x, y, epochs, cfg.batch_size, x_val=xv, y_val=yv,
-                  lr_schedule=cosine_lr(lr, epochs), jitter_pixels=jitter, seed=seed, label=role,
-                  checkpoint=run_path, resume=True, identity=ident)
-    info = {"seconds": time.perf_counter() - t0, "history": history}
-    model.save(path, ident, **info)
-    for leftover in (run_path, best_path(run_path)):
-        if os.path.exists(leftover):
-            os.remove(leftover)
-    return model, {"loaded": False, "checkpoint": path, "identity": ident, **info}
-
-
-def logit_stats(model, x):
-    a = model.logits(x)
-    return {"mean_logit": float(a.mean()), "max_abs_logit": float(abs(a).max())}
-
-
-def _model_record(model, trained, arrays):
-    _, _, xv, yv, xt, yt = arrays
-    return {"errors": errors(model, xt, yt), "validation_errors": errors(model, xv, yv) if xv is not None else None,
-            "params": model.count_params(biases=False), "params_with_biases": model.count_params(), **trained}
-
-
-def prepare(cfg):
-    """Check the output folders, load the data on the backend, train or load the teacher.
-
-    Returns (dataset, (x, y, x_val, y_val, x_test, y_test), teacher, data record, teacher record).
-    """
-    report.check_writable(cfg.out_dir, "--out-dir")
-    report.check_writable(cfg.checkpoint_dir, "--checkpoint-dir")
-    ds = load_data(cfg)
-    d = data_record(ds, cfg)
-    dev = ds.to(resolve(cfg.backend))
-    arrays = (dev.x_train, dev.y_train, dev.x_val, dev.y_val, dev.x_test, dev.y_test)
-    _log(f"{ds!r} from {ds.source} (fingerprint {d['fingerprint'][:16]}) on {cfg.backend}; teacher "
-         f"{cfg.teacher_sizes}, student {cfg.student_sizes}")
-    teacher, trained = train_or_load(cfg, d["fingerprint"], "teacher", cfg.teacher_sizes, cfg.teacher_epochs,
-                                     cfg.teacher_lr, cfg.teacher_dropout, cfg.teacher_input_dropout, cfg.jitter,
-                                     arrays[:4], seed=0)
-    return ds, arrays, teacher, d, _model_record(teacher, trained, arrays)
-
-
+# ------------------------------------------------------------------------------------------------ the protocol
 def teacher_check(t, s):
     """``teacher_not_better`` (on validation) and the line that says so, or (None, reason) without validation."""
     if t["validation_errors"] is None:
@@ -284,7 +159,6 @@ def teacher_check(t, s):
                    f"{s['validation_errors']} errors)")
 
 
-# ------------------------------------------------------------------------------------------------ the protocol
 def run(cfg):
     """Run the protocol; returns the results record, written as JSON and Markdown after every finished model."""
     t_start = time.perf_counter()
@@ -297,15 +171,15 @@ def run(cfg):
     student0, trained = train_or_load(cfg, d["fingerprint"], "student", cfg.student_sizes, cfg.student_epochs,
                                       cfg.student_lr, 0.0, 0.0, 0, arrays[:4], seed=0)
     check_pair(teacher, student0)
-    s_rec = {**_model_record(student0, trained, arrays), **logit_stats(student0, xv if xv is not None else x)}
+    s_rec = {**model_record(student0, trained, arrays), **logit_stats(student0.logits(xv if xv is not None else x))}
     flag, line = teacher_check(t_rec, s_rec)
     record = {"config": asdict(cfg), "deviations": deviations, "data": d, "n_test": d["n_test"],
               "machine": {"python": platform.python_version(), "numpy": np.__version__,
                           "processor": platform.machine(), "cpus": os.cpu_count()},
               "teacher": t_rec, "student_initial": s_rec, "teacher_not_better": flag, "teacher_check": line,
               "variants": {}, "complete": False}
-    _log(f"teacher errors {t_rec['errors']}/{d['n_test']}; student (initial) errors {s_rec['errors']}/{d['n_test']}")
-    _log(line)
+    log(f"teacher errors {t_rec['errors']}/{d['n_test']}; student (initial) errors {s_rec['errors']}/{d['n_test']}")
+    log(line)
     _write(out, record, cfg, time.perf_counter() - t_start)
 
     teacher_logits = teacher.logits(x)
@@ -333,19 +207,19 @@ def run(cfg):
             run_rec = {"seed": seed, "errors": errors(student, xt, yt),
                        "validation_errors": errors(student, xv, yv) if xv is not None else None,
                        "seconds": time.perf_counter() - t0, "final_loss": history[-1]["loss"] if history else None,
-                       "history": history, **logit_stats(student, xv if xv is not None else x), **d_info}
+                       "history": history, **logit_stats(student.logits(xv if xv is not None else x)), **d_info}
             if disc is not None:
                 run_rec["d_accuracy_after"] = disc.accuracy(teacher_logits, student.logits(x))
             runs.append(run_rec)
             record["variants"][vid] = {"name": variant.name, "objective": objective.describe(), "runs": runs,
                                        **report.mean_std([r["errors"] for r in runs])}
             _write(out, record, cfg, time.perf_counter() - t_start)
-            _log(f"  {variant.name:48s} seed {seed}: {run_rec['errors']:5d} errors  ({run_rec['seconds']:.0f} s, "
+            log(f"  {variant.name:48s} seed {seed}: {run_rec['errors']:5d} errors  ({run_rec['seconds']:.0f} s, "
                  f"mean logit {run_rec['mean_logit']:.3g}, max |logit| {run_rec['max_abs_logit']:.3g})")
     record["complete"] = True
     md = _write(out, record, cfg, time.perf_counter() - t_start)
     print(md)
-    _log(f"results: {out}.json and {out}.md")
+    log(f"results: {out}.json and {out}.md")
     plots.draw_if_possible(out + ".json")
     return record
 
@@ -358,7 +232,7 @@ def _drift_probe(disc, xv, teacher_val_logits):
 
     def probe(student):
         logits = student.logits(xv)
-        out = {"mean_logit": float(logits.mean()), "max_abs_logit": float(abs(logits).max())}
+        out = logit_stats(logits)
         if disc is not None:
             out["d_accuracy"] = disc.accuracy(teacher_val_logits, logits)
         return out
@@ -383,7 +257,7 @@ def _write(out, record, cfg, seconds):
 
 
 def markdown(record, cfg):
-    """The Markdown table of a Table-1 record (complete or not)."""
+    """The Markdown table of a Table-1 record (complete or not; ``_write`` has put ``what_it_shows`` in it)."""
     v = record["variants"]
     n = record["n_test"]
     main_cols = [("S (w/o KD)", "wo-kd"), ("S (KD)", "kd"), ("S (adv. KD, report's recipe)", "adv-report")]
@@ -424,7 +298,7 @@ def markdown(record, cfg):
             diff, sd, ratio = gap
             lines.append(f"KD vs w/o KD: {abs(diff):.1f} {'fewer' if diff >= 0 else 'more'} errors with KD; pooled "
                          f"std {sd:.1f} ({ratio:+.1f} std).")
-    lines += ["", "What this run shows:"] + [f"- {line}" for line in what_it_shows(record)]
+    lines += ["", "What this run shows:"] + [f"- {line}" for line in record["what_it_shows"]]
     return "\n".join(lines) + "\n"
 
 

@@ -1,10 +1,12 @@
 """Pure math: softmax with temperature, and the losses of distillation, each returning (value, gradient).
 
 Every loss is a mean over the batch (axis 0) and returns ``(loss, grad)`` where ``loss`` is a 0-d array of the
-logits' dtype (no hidden float64) and ``grad`` has the logits' shape and dtype. Nothing here reads an array's values
-back to the host, so on the GPU a call only queues kernels: dtype and shape are checked on every call (free), values
-(finite logits, labels in range, targets in [0, 1]) only with ``TINYKD_DEBUG=1`` (``backend.debug``), because each
-such read waits for the GPU. ``train.fit`` checks its data once per data set and its losses once per epoch.
+logits' dtype (no hidden float64) and ``grad`` has the logits' shape and dtype. No softmax or loss here reads an
+array's values back to the host, so on the GPU a call only queues kernels: dtype and shape are checked on every call
+(free), values (finite logits, labels in range, targets in [0, 1]) only with ``TINYKD_DEBUG=1`` (``backend.debug``),
+because each such read waits for the GPU. The two functions that do read values, ``all_finite`` and
+``label_range``, serve those debug checks and the places where data enters: ``train.fit`` checks its data once per
+data set (and its losses once per epoch), ``Discriminator.fit`` its logits once per call.
 The derivations are in ``docs/derivations.md``; the finite-difference checks in ``tests/test_functional.py``.
 """
 import numbers

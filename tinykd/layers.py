@@ -1,27 +1,50 @@
-"""Dense, ReLU, Dropout and the MLP that chains them, each with ``forward(x, train)`` and a hand-written ``backward``.
+"""Layers and the networks built from them, each layer with ``forward(x, train)`` and a hand-written ``backward``.
 
-A layer owns its parameters and gradients (dicts by name: ``params["W"]``, ``grads["W"]``) and keeps exactly
-what its backward needs from the last forward. ``backward(grad)`` fills ``grads`` and returns the gradient
-w.r.t. the layer's input. Derivations: ``docs/derivations.md``; checks: ``tests/test_layers.py``.
+A layer owns its parameters and gradients (dicts by name: ``params["W"]``, ``grads["W"]``; empty for ReLU and
+Dropout) and keeps exactly what its backward needs from the last training forward. ``backward(dy)`` takes
+``dy = dL/dy`` for the layer's output, fills ``grads`` and returns ``dx = dL/dx`` for its input.
+Layers: ``Dense``, ``ReLU``, ``Dropout``, ``BatchNorm``; networks: ``Network`` (what every network shares) and
+``MLP``. Derivations: ``docs/derivations.md``; checks: ``tests/test_layers.py``.
 """
 import numpy as np
 
 from . import checkpoint
-from .backend import get_array_module, resolve
+from .backend import default_rng, get_array_module, resolve, to_device
+from .batches import batched
+from .checks import is_int, is_real
 
 
-class Dense:
+class Layer:
+    """What every layer shares: its own ``params`` and ``grads`` dicts, and the cache its backward reads.
+
+    ``forward(x, train=True)`` keeps in ``_cache`` what backward needs; ``backward`` takes it with ``_kept()``, once:
+    a backward without a training forward before it is an error that says so, never an arithmetic error on None.
+    """
+
+    def __init__(self):
+        self.params, self.grads = {}, {}
+        self._cache = None
+
+    def _kept(self):
+        """What the last ``forward(x, train=True)`` kept, handed over and forgotten."""
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called without a forward(x, train=True) before it")
+        cache, self._cache = self._cache, None
+        return cache
+
+
+class Dense(Layer):
     """Affine map ``y = x W + b`` with ``W`` of shape (in, out).
 
-    Backward, for g = dL/dy: ``dW = xᵀ g``, ``db = Σ_rows g``, ``dx = g Wᵀ``. The input gradient is skipped when
+    Backward: ``dW = xᵀ dy``, ``db = Σ_rows dy``, ``dx = dy Wᵀ``. The input gradient is skipped when
     ``needs_input_grad`` is False (the first layer of a network, whose input is data), saving one matrix product.
     """
 
     def __init__(self, n_in, n_out, init="he", rng=None, xp=np, dtype=np.float32):
-        if not (isinstance(n_in, (int, np.integer)) and isinstance(n_out, (int, np.integer))) or n_in < 1 \
-                or n_out < 1:
+        super().__init__()
+        if not (is_int(n_in, 1) and is_int(n_out, 1)):
             raise ValueError(f"Dense sizes must be positive integers, got n_in={n_in!r}, n_out={n_out!r}")
-        rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        rng = rng if isinstance(rng, np.random.Generator) else default_rng(rng)
         # He et al. (2015) keep the variance of ReLU activations constant (2/fan_in); Glorot & Bengio (2010)
         # balance forward and backward variance (2/(fan_in+fan_out)) for layers with no ReLU after them.
         if init == "he":
@@ -31,100 +54,151 @@ class Dense:
         else:
             raise ValueError(f"init must be 'he' or 'glorot', got {init!r}")
         w = (rng.standard_normal((n_in, n_out)) * std).astype(dtype)
-        self.params = {"W": xp.asarray(w), "b": xp.zeros(n_out, dtype=dtype)}
+        self.params = {"W": to_device(w, xp), "b": xp.zeros(n_out, dtype=dtype)}
         self.grads = {k: xp.zeros_like(v) for k, v in self.params.items()}
         self.needs_input_grad = True
-        self._x = None
 
     def forward(self, x, train=False):
-        self._x = x if train else None
+        self._cache = x if train else None
         y = x @ self.params["W"]
         y += self.params["b"]
         return y
 
-    def backward(self, grad):
-        xp = get_array_module(grad)
-        if self._x is None:
-            raise RuntimeError("Dense.backward called without a forward(x, train=True) before it")
-        xp.matmul(self._x.T, grad, out=self.grads["W"])
-        grad.sum(axis=0, out=self.grads["b"])
-        self._x = None
-        return grad @ self.params["W"].T if self.needs_input_grad else None
+    def backward(self, dy):
+        x = self._kept()
+        xp = get_array_module(dy)
+        xp.matmul(x.T, dy, out=self.grads["W"])
+        dy.sum(axis=0, out=self.grads["b"])
+        return dy @ self.params["W"].T if self.needs_input_grad else None
 
 
-class ReLU:
-    """``y = max(x, 0)``; backward ``dx = g ⊙ [x > 0]`` (the kink at 0 gets gradient 0).
+class ReLU(Layer):
+    """``y = max(x, 0)``; backward ``dx = dy ⊙ [x > 0]`` (the kink at 0 gets gradient 0).
 
     With ``inplace=True`` (how ``MLP`` uses it) forward overwrites its input and backward its incoming gradient,
     saving two allocations per layer and step; safe there because both arrays are fresh products of a ``Dense``.
     """
 
-    params = grads = {}
-
     def __init__(self, inplace=False):
+        super().__init__()
         self.inplace = inplace
-        self._mask = None
 
     def forward(self, x, train=False):
         xp = get_array_module(x)
         y = xp.maximum(x, 0, out=x if self.inplace else None)
-        self._mask = y > 0 if train else None
+        self._cache = y > 0 if train else None
         return y
 
-    def backward(self, grad):
+    def backward(self, dy):
+        mask = self._kept()
         if self.inplace:
-            grad *= self._mask
-        else:
-            grad = grad * self._mask
-        self._mask = None
-        return grad
+            dy *= mask
+            return dy
+        return dy * mask
 
 
-class Dropout:
+class Dropout(Layer):
     """Inverted dropout (Srivastava et al. 2014): in training ``y = x ⊙ m / (1−p)``, ``m ~ Bernoulli(1−p)``.
 
     Dividing by the keep probability during training makes ``E[y] = x``, so inference is the identity.
-    Backward: ``dx = g ⊙ m / (1−p)``. The mask comes from the generator ``rng`` (same array module as x).
+    Backward: ``dx = dy ⊙ m / (1−p)``. The mask comes from the generator ``rng`` (same array module as x).
     """
 
-    params = grads = {}
-
     def __init__(self, p, rng):
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        super().__init__()
+        if not is_real(p) or not 0 <= p < 1:
             raise ValueError(f"dropout probability p must be a number in [0, 1), got {p!r}")
         self.p = float(p)
         self.rng = rng
-        self._scale = None
 
     def forward(self, x, train=False):
         if not train or self.p == 0:
-            self._scale = None
+            self._cache = (None,) if train else None  # p = 0 in training: backward is the identity
             return x
         xp = get_array_module(x)
         keep = x.dtype.type(1 - self.p)
         scale = self.rng.random(x.shape, dtype=x.dtype)
         xp.less(scale, keep, out=scale)  # the Bernoulli mask, written over the uniforms: no second array
         scale /= keep
-        self._scale = scale
+        self._cache = (scale,)
         return x * scale
 
-    def backward(self, grad):
-        if self._scale is None:
-            return grad
-        grad = grad * self._scale
-        self._scale = None
-        return grad
+    def backward(self, dy):
+        (scale,) = self._kept()
+        return dy if scale is None else dy * scale
 
 
-def batched(fn, x, batch_size=10000):
-    """``fn`` applied to ``x`` in large batches and concatenated (evaluation, cached teacher outputs)."""
-    xp = get_array_module(x)
-    return xp.concatenate([fn(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+class BatchNorm(Layer):
+    """Batch normalisation (Ioffe & Szegedy 2015) over the batch axis, with running statistics for inference.
+
+    Training: ``x̂ = (x − μ_B)/√(σ²_B + ε)``, ``y = γ x̂ + β`` (σ² biased); running ``μ, σ²`` (σ² unbiased) are
+    updated with momentum. Inference uses the running statistics. Backward (training mode):
+    ``dx = (γ/√(σ²+ε)) · (dy − mean(dy) − x̂ · mean(dy ⊙ x̂))``, ``dγ = Σ dy ⊙ x̂``, ``dβ = Σ dy``.
+    """
+
+    def __init__(self, n, momentum=0.1, eps=1e-5, xp=np, dtype=np.float32):
+        super().__init__()
+        self.params = {"gamma": xp.ones(n, dtype=dtype), "beta": xp.zeros(n, dtype=dtype)}
+        self.grads = {k: xp.zeros_like(v) for k, v in self.params.items()}
+        self.running_mean, self.running_var = xp.zeros(n, dtype=dtype), xp.ones(n, dtype=dtype)
+        self.momentum, self.eps = momentum, eps
+
+    def forward(self, x, train=False):
+        xp = get_array_module(x)
+        if train:
+            n = x.shape[0]
+            # one row has variance 0: the output would be all zeros and running_var would be dragged towards 0
+            if n < 2:
+                raise ValueError(f"BatchNorm in training mode needs a batch of at least 2 rows for its batch "
+                                 f"statistics, got {n}; pick a batch size that leaves no last batch of 1, or drop "
+                                 "the last partial batch")
+            mean, var = x.mean(axis=0), x.var(axis=0)
+            m = x.dtype.type(self.momentum)
+            self.running_mean *= 1 - m
+            self.running_mean += m * mean
+            self.running_var *= 1 - m
+            self.running_var += m * var * x.dtype.type(n / (n - 1))
+        else:
+            mean, var = self.running_mean, self.running_var
+        inv = 1 / xp.sqrt(var + x.dtype.type(self.eps))
+        xhat = (x - mean) * inv
+        self._cache = (xhat, inv) if train else None
+        return xhat * self.params["gamma"] + self.params["beta"]
+
+    def backward(self, dy):
+        xhat, inv = self._kept()
+        (dy * xhat).sum(axis=0, out=self.grads["gamma"])
+        dy.sum(axis=0, out=self.grads["beta"])
+        dxhat = dy * self.params["gamma"]
+        dx = dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)
+        dx *= inv
+        return dx
 
 
 class Network:
     """What every network in tinykd shares: a list of ``layers`` run forward and backward, evaluation in large
-    batches, and parameter counts. Subclasses build ``layers`` and name their parameters."""
+    batches, parameter counts, and state on disk (through ``tinykd.checkpoint``). Subclasses build ``layers``, name
+    their parameters and say how to rebuild themselves (``config()``).
+
+    Every subclass is listed in ``Network.kinds`` by its class name as it is defined, so a checkpoint's
+    configuration can rebuild it (``from_config``) without the checkpoint module knowing any network.
+    """
+
+    kinds = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Network.kinds[cls.__name__] = cls
+
+    def _set_shape(self, sizes, backend, dtype):
+        """Check and keep what every network has: its layer sizes, array module and floating dtype."""
+        sizes = list(sizes)
+        # int() would truncate a width of 100.7 to 100 without a word; bools are ints to Python but not widths
+        if len(sizes) < 2 or not all(is_int(s, 1) for s in sizes):
+            raise ValueError(f"sizes must list at least two positive integers (input, ..., classes), got {sizes}")
+        if np.dtype(dtype).kind != "f":
+            raise TypeError(f"dtype must be a floating type, got {dtype}")
+        self.xp, self.sizes, self.dtype = resolve(backend), [int(s) for s in sizes], np.dtype(dtype)
 
     def forward(self, x, train=False, stop=None):
         """Logits for a batch ``x`` of shape (batch, sizes[0]); ``stop`` returns the output of layers[:stop]."""
@@ -136,16 +210,16 @@ class Network:
             x = layer.forward(x, train)
         return x
 
-    def backward(self, grad, start=None):
-        """Backpropagate ``grad`` (w.r.t. the output of layers[:start], the logits by default) to every parameter.
+    def backward(self, dy, start=None):
+        """Backpropagate ``dy`` (w.r.t. the output of layers[:start], the logits by default) to every parameter.
 
         Returns the gradient w.r.t. the network's input when its first layer computes one, else None.
         """
         for layer in reversed(self.layers[:start]):
-            grad = layer.backward(grad)
-            if grad is None:
+            dy = layer.backward(dy)
+            if dy is None:
                 break
-        return grad
+        return dy
 
     def predict(self, x, batch_size=10000):
         """Predicted classes, evaluated in large batches (inference mode)."""
@@ -180,12 +254,24 @@ class Network:
         """Load a model checkpoint written for this configuration; ``CheckpointError`` naming any mismatch."""
         return checkpoint.load_weights(self, path, identity)
 
+    @staticmethod
+    def from_config(config, backend=None, source="config"):
+        """A fresh network from ``model.config()``: ``{"model": its class name, **its constructor arguments}``."""
+        config = dict(config)
+        kind = config.pop("model", None)
+        if kind not in Network.kinds:
+            raise checkpoint.CheckpointError(f"{source}: unknown model kind {kind!r} (expected one of "
+                                             f"{sorted(Network.kinds)})")
+        return Network.kinds[kind](backend=backend, **config)
+
     @classmethod
     def from_checkpoint(cls, path, backend=None, identity=None):
-        """Build the network a checkpoint describes and load it."""
-        model = checkpoint.load_model(path, backend, identity)
+        """Build the network a model checkpoint describes and load it; ``identity`` given, it must match."""
+        arrays, meta = checkpoint.read_model(path, identity)
+        model = Network.from_config(meta["model"], backend, path)
         if not isinstance(model, cls):
             raise checkpoint.CheckpointError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        checkpoint.load_network_arrays(model, arrays, path)
         return model
 
 
@@ -194,22 +280,15 @@ class MLP(Network):
 
     Layers: [Dropout(input)] Dense ReLU [Dropout] Dense ReLU [Dropout] ... Dense (logits). The hidden layer
     ``h`` (1-based, after its ReLU) can be read with ``forward(x, stop=model.hidden_index(h))`` and a gradient
-    injected there with ``backward(g, start=model.hidden_index(h))`` (FitNets hints use this).
+    injected there with ``backward(dy, start=model.hidden_index(h))`` (FitNets hints use this).
     """
 
     def __init__(self, sizes, dropout=0.0, input_dropout=0.0, seed=0, backend=None, dtype=np.float32,
                  input_grad=False):
-        sizes = list(sizes)
-        if len(sizes) < 2 or not all(isinstance(s, (int, np.integer)) and s >= 1 for s in sizes):
-            raise ValueError(f"sizes must list at least two positive integers (input, ..., classes), got {sizes}")
-        if np.dtype(dtype).kind != "f":
-            raise TypeError(f"dtype must be a floating type, got {dtype}")
-        self.xp = resolve(backend)
-        self.sizes = [int(s) for s in sizes]
-        self.dtype = np.dtype(dtype)
-        self.dropout, self.input_dropout, self.seed = float(dropout), float(input_dropout), seed
-        init_rng = np.random.default_rng(seed)
-        self.rng = self.xp.random.default_rng(None if seed is None else seed + 1)
+        self._set_shape(sizes, backend, dtype)
+        self.dropout, self.input_dropout = float(dropout), float(input_dropout)
+        init_rng = default_rng(seed)
+        self.rng = default_rng(None if seed is None else seed + 1, self.xp)
         self.layers = []
         if input_dropout:
             self.layers.append(Dropout(input_dropout, self.rng))
@@ -229,7 +308,7 @@ class MLP(Network):
         return next(layer for layer in self.layers if isinstance(layer, Dense))
 
     def config(self):
-        """What rebuilds this network (``checkpoint.build``): its kind and constructor arguments."""
+        """What rebuilds this network (``Network.from_config``): its kind and constructor arguments."""
         return {"model": "MLP", "sizes": self.sizes, "dropout": self.dropout, "input_dropout": self.input_dropout,
                 "dtype": self.dtype.name, "input_grad": self.input_grad}
 
@@ -237,7 +316,7 @@ class MLP(Network):
     def hidden_index(self, h):
         """Position in ``layers`` just after hidden layer ``h``'s ReLU (1 <= h <= number of hidden layers)."""
         n_hidden = len(self.sizes) - 2
-        if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or not 1 <= h <= n_hidden:
+        if not is_int(h, 1, n_hidden):
             raise ValueError(f"hidden layer must be an integer in [1, {n_hidden}] for sizes {self.sizes}, got {h!r}")
         relus = [i for i, layer in enumerate(self.layers) if isinstance(layer, ReLU)]
         return relus[h - 1] + 1

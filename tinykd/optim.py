@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from .backend import get_array_module
+from .backend import get_array_module, to_device
+from .checks import check_real
 
 
 def _triples(params):
@@ -24,13 +25,6 @@ def _triples(params):
             raise ValueError("params must be (name, param, grad) triples with matching shapes, "
                              "as model.named_parameters() returns")
     return params
-
-
-def _check_hyper(name, value, low=0.0, high=math.inf, low_open=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value < low or value >= high or (low_open and value == low):
-        raise ValueError(f"{name} must be a finite number in {'(' if low_open else '['}{low}, {high}), got {value!r}")
-    return float(value)
 
 
 # Elements per block. An Adam step makes 10 element-wise passes (12 with weight decay) over five arrays: the
@@ -70,6 +64,14 @@ def _decay(xp, p, g, tmp, weight_decay):
     return tmp
 
 
+def _load(state, *saved):
+    """Copy saved arrays (host or device) into the optimiser's ``state`` tuples, in place: ``saved[k][i]`` into
+    ``state[i][k]``."""
+    for arrays, new in zip(state, zip(*saved)):
+        for a, a_new in zip(arrays, new):
+            a[...] = to_device(a_new, get_array_module(a))
+
+
 class Adam:
     """Adam (Kingma & Ba, 2015, Algorithm 1) with bias correction.
 
@@ -77,18 +79,18 @@ class Adam:
     with ``m̂ = m/(1−β1^t)``, ``v̂ = v/(1−β2^t)``. Computed in the paper's equivalent efficient form (end of its
     Section 2), ``θ ← θ − η_t m / (√v + ε̂)`` with ``η_t = η √(1−β2^t)/(1−β1^t)`` and ``ε̂ = ε √(1−β2^t)`` (the
     paper leaves ε̂ undefined; this is the one choice that makes the form exactly Algorithm 1, whereas TF/Keras use
-    ε̂ = ε), and with the moments stored scaled, ``u = m/(1−β1)`` and ``w = v/(1−β2)``, so that their updates
-    ``u ← β1 u + g`` and ``w ← β2 w + g²`` take two passes over memory instead of three; the constant factors move
-    into the two scalars.
+    ε̂ = ε), and with the moments stored scaled: the arrays named ``m`` and ``v`` (here and in the state dict) hold
+    ``m/(1−β1)`` and ``v/(1−β2)`` (the derivation's ``u`` and ``w``), so that their updates ``m ← β1 m + g`` and
+    ``v ← β2 v + g²`` take two passes over memory instead of three; the constant factors move into the two scalars.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, block=None):
         self.params = _triples(params)
-        self.lr = _check_hyper("lr", lr, low_open=True)
-        self.beta1 = _check_hyper("betas[0]", betas[0], high=1.0)
-        self.beta2 = _check_hyper("betas[1]", betas[1], high=1.0)
-        self.eps = _check_hyper("eps", eps)
-        self.weight_decay = _check_hyper("weight_decay", weight_decay)
+        self.lr = check_real("lr", lr, low_open=True)
+        self.beta1 = check_real("betas[0]", betas[0], high=1.0)
+        self.beta2 = check_real("betas[1]", betas[1], high=1.0)
+        self.eps = check_real("eps", eps)
+        self.weight_decay = check_real("weight_decay", weight_decay)
         self.t = 0
         self.state = [(get_array_module(p).zeros_like(p), get_array_module(p).zeros_like(p)) for _, p, _ in self.params]
         self._blocks = _blocks(self.params, self.state, block)
@@ -97,33 +99,31 @@ class Adam:
         self.t += 1
         b1, b2 = self.beta1, self.beta2
         c2 = math.sqrt(1 - b2 ** self.t)
-        # η_t (1−β1) u / (√(1−β2) √w + ε̂) = η′ u / (√w + ε′), η′ = step, ε′ = eps_w
+        # with m, v stored scaled: η_t (1−β1) m / (√(1−β2) √v + ε̂) = η′ m / (√v + ε′), η′ = step, ε′ = eps_v
         step = self.lr * c2 / (1 - b1 ** self.t) * (1 - b1) / math.sqrt(1 - b2)
-        eps_w = self.eps * c2 / math.sqrt(1 - b2)
-        for decay, p, g, u, w, tmp in self._blocks:
+        eps_v = self.eps * c2 / math.sqrt(1 - b2)
+        for decay, p, g, m, v, tmp in self._blocks:
             xp = get_array_module(p)
             if decay and self.weight_decay:
                 g = _decay(xp, p, g, tmp, self.weight_decay)   # g is tmp now: squared in place below
-            u *= b1
-            u += g
+            m *= b1
+            m += g
             xp.multiply(g, g, out=tmp)
-            w *= b2
-            w += tmp
-            xp.sqrt(w, out=tmp)
-            tmp += eps_w
-            xp.divide(u, tmp, out=tmp)
+            v *= b2
+            v += tmp
+            xp.sqrt(v, out=tmp)
+            tmp += eps_v
+            xp.divide(m, tmp, out=tmp)
             tmp *= step
             p -= tmp
 
     def state_dict(self):
-        """The step count and the scaled moments ``u = m/(1−β1)``, ``w = v/(1−β2)`` as stored (exact resume)."""
-        return {"t": self.t, "u": [u for u, _ in self.state], "w": [w for _, w in self.state]}
+        """The step count and the moments as stored, ``m/(1−β1)`` and ``v/(1−β2)`` (exact resume)."""
+        return {"t": self.t, "m": [m for m, _ in self.state], "v": [v for _, v in self.state]}
 
     def load_state_dict(self, state):
         self.t = int(state["t"])
-        for (u, w), u_new, w_new in zip(self.state, state["u"], state["w"]):
-            u[...] = get_array_module(u).asarray(u_new)
-            w[...] = get_array_module(w).asarray(w_new)
+        _load(self.state, state["m"], state["v"])
 
 
 class SGD:
@@ -136,9 +136,9 @@ class SGD:
 
     def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, block=None):
         self.params = _triples(params)
-        self.lr = _check_hyper("lr", lr, low_open=True)
-        self.momentum = _check_hyper("momentum", momentum, high=1.0)
-        self.weight_decay = _check_hyper("weight_decay", weight_decay)
+        self.lr = check_real("lr", lr, low_open=True)
+        self.momentum = check_real("momentum", momentum, high=1.0)
+        self.weight_decay = check_real("weight_decay", weight_decay)
         if nesterov and not self.momentum:
             raise ValueError("nesterov=True needs momentum > 0")
         self.nesterov = bool(nesterov)
@@ -167,5 +167,4 @@ class SGD:
         return {"buf": [b for b, in self.state]}
 
     def load_state_dict(self, state):
-        for (b,), b_new in zip(self.state, state["buf"]):
-            b[...] = get_array_module(b).asarray(b_new)
+        _load(self.state, state["buf"])

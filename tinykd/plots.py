@@ -34,6 +34,16 @@ def _save(fig, path):
     return path
 
 
+def _finish(fig, ax, path, xlabel, ylabel, title, log_grid=True, legend_size=8, **legend):
+    """Label, title, grid and legend of a one-panel figure, then save it."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both" if log_grid else "major", alpha=0.3)
+    ax.legend(fontsize=legend_size, **legend)
+    return _save(fig, path)
+
+
 def _mean_curve(runs, key):
     """Per-epoch mean over runs of ``history[key]`` (epochs every run reached)."""
     curves = [[h[key] for h in r["history"] if key in h] for r in runs]
@@ -52,16 +62,12 @@ def learning_curves(record, path):
     s = [h["val_errors"] for h in record["student_initial"].get("history", []) if "val_errors" in h]
     ax.plot(range(1, len(t) + 1), t, color="black", lw=2, label="teacher")
     ax.plot(range(1, len(s) + 1), s, color="grey", lw=2, label="S (initial)")
-    for vid, v in record["variants"].items():
+    for i, (vid, v) in enumerate(record["variants"].items()):
         curve = _mean_curve(v["runs"], "val_errors")
-        ax.plot(range(len(s) + 1, len(s) + len(curve) + 1), curve, label=v.get("name", vid))
+        ax.plot(range(len(s) + 1, len(s) + len(curve) + 1), curve, color=f"C{i}", label=v.get("name", vid))
     ax.set_yscale("log")
-    ax.set_xlabel("epoch (variants continue from S (initial))")
-    ax.set_ylabel(f"validation errors (out of {n_val:,})")
-    ax.set_title(f"Learning curves, {record['data']['name']} (mean over seeds)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
+    return _finish(fig, ax, path, "epoch (variants continue from S (initial))", f"validation errors (out of {n_val:,})",
+                   f"Learning curves, {record['data']['name']} (mean over seeds)", legend_size=7, ncol=2)
 
 
 def adversarial_drift(record, path):
@@ -70,8 +76,9 @@ def adversarial_drift(record, path):
     plt = _plt()
     fig, axes = plt.subplots(1, 3, figsize=(WIDTH * 1.5, 3.8))
     s0 = record["student_initial"]
-    shown = [(vid, v) for vid, v in record["variants"].items() if vid == "kd" or vid.startswith("adv")]
-    for i, (vid, v) in enumerate(shown):
+    shown = [(i, vid, v) for i, (vid, v) in enumerate(record["variants"].items())
+             if vid == "kd" or vid.startswith("adv")]    # colours as in the learning curves
+    for i, vid, v in shown:
         style = dict(color=f"C{i}", label=v.get("name", vid))
         mean = [s0.get("mean_logit", float("nan"))] + _mean_curve(v["runs"], "mean_logit")
         peak = [s0.get("max_abs_logit", float("nan"))] + _mean_curve(v["runs"], "max_abs_logit")
@@ -135,12 +142,8 @@ def temperature_sweep(record, path):
     ax.set_xscale("log")
     ax.set_xticks(record["temperature_sweep"]["temperatures"])
     ax.set_xticklabels([f"{t:g}" for t in record["temperature_sweep"]["temperatures"]])
-    ax.set_xlabel("temperature τ")
-    ax.set_ylabel(f"test errors (out of {record['n_test']:,})")
-    ax.set_title("Distilled students against temperature")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    return _finish(fig, ax, path, "temperature τ", f"test errors (out of {record['n_test']:,})",
+                   "Distilled students against temperature")
 
 
 def bias_shift(record, path):
@@ -154,12 +157,8 @@ def bias_shift(record, path):
     ax.plot(shifts, [c["val_errors"] for c in curve], label="all digits")
     ax.plot(shifts, [c["val_errors_on_3"] for c in curve], label="3s only")
     ax.axvline(o["bias_shift"], color="grey", ls="--", lw=1, label=f"chosen: +{o['bias_shift']:g}")
-    ax.set_xlabel("shift added to the 3's output bias")
-    ax.set_ylabel(f"validation errors (out of {o['n_val']:,})")
-    ax.set_title("A digit never seen in the transfer set (3s omitted)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    return _finish(fig, ax, path, "shift added to the 3's output bias", f"validation errors (out of {o['n_val']:,})",
+                   "A digit never seen in the transfer set (3s omitted)", log_grid=False)
 
 
 # ------------------------------------------------------------------------------------------- binary students
@@ -172,12 +171,8 @@ def binary_curves(record, path):
         ax.plot(range(1, len(curve) + 1), curve, color=f"C{i // 2}", ls="-" if "with KD" in name else "--",
                 label=name)
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"validation errors (out of {record['data']['n_val']:,})")
-    ax.set_title("Binary students: validation errors (solid: with KD)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    return _finish(fig, ax, path, "epoch", f"validation errors (out of {record['data']['n_val']:,})",
+                   "Binary students: validation errors (solid: with KD)")
 
 
 # --------------------------------------------------------------------------------------------------- drawing

@@ -1,7 +1,7 @@
 """The training loop: epochs of shuffled mini-batches, validation, history, progress, checkpoints and resume.
 
 It knows nothing about any method. Each step: ``out = model.forward(x, train=True)`` ->
-``loss, grad = objective(out, y, teacher_out)`` -> ``model.backward(grad)`` -> ``optimizer.step()``.
+``loss, dout = objective(out, y, teacher_out)`` -> ``model.backward(dout)`` -> ``optimizer.step()``.
 The teacher's outputs are computed once for the whole training set and cached when nothing random touches the
 inputs (no jitter), else per batch on the same jittered inputs the student sees.
 
@@ -11,7 +11,8 @@ once per epoch. Each step's loss stays where it was computed (a device array on 
 reach the host once, at its end, where they are checked: a loss that is not finite, or one that has exploded (above
 ``explode_factor`` times the first epoch's), stops the run naming the epoch and the first bad step, before anything
 overwrites the checkpoints. Host and device meet only at these points: the data checks, the shuffling permutation
-uploaded once per epoch (``data.batches``), the epoch's losses, validation errors, progress and checkpoints.
+uploaded once per epoch (``batches.batches``), the epoch's losses, validation errors, ``epoch_end``'s measurements
+and checkpoints.
 Two checkpoints are kept: the latest run state (to resume) and, with a validation set, the model at its best
 validation epoch, which a diverging run never touches.
 """
@@ -24,9 +25,9 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from . import functional as F
-from .backend import get_array_module, to_host
-from .data import batches, jitter
-from .layers import batched
+from .backend import default_rng, get_array_module, to_host
+from .batches import batched, batches, jitter
+from .checks import check_int
 
 
 class TrainingError(RuntimeError):
@@ -45,12 +46,6 @@ def cosine_lr(base_lr, epochs, final_fraction=0.01):
     return lr
 
 
-def best_path(path):
-    """Where ``fit`` keeps the best-by-validation model beside the run checkpoint: ``x.npz`` -> ``x.best.npz``."""
-    path = os.fspath(path)
-    return (path[:-4] if path.endswith(".npz") else path) + ".best.npz"
-
-
 def train_step(model, objective, optimizer, x, y, target=None):
     """One step: forward, objective, backward, update. Returns the loss as a 0-d array, where it was computed.
 
@@ -58,18 +53,13 @@ def train_step(model, objective, optimizer, x, y, target=None):
     objective; ``TINYKD_DEBUG=1`` adds per-call value checks, which do synchronise). A model with parameter
     constraints (a binary net's weight clipping) applies them in ``after_step``.
     """
-    loss, grad = objective(model.forward(x, train=True), y, target)
-    model.backward(grad)
+    loss, dout = objective(model.forward(x, train=True), y, target)
+    model.backward(dout)
     optimizer.step()
     after = getattr(model, "after_step", None)
     if after is not None:
         after()
     return loss
-
-
-def _positive_int(name, value, low=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
 def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None, x_val=None, y_val=None,
@@ -85,10 +75,10 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     ``lr_schedule``: a function epoch -> learning rate (> 0). ``jitter_pixels``: random translation per batch.
     ``cache_teacher``: compute the teacher's outputs once (ignored with jitter, where they change every batch).
     ``checkpoint``: a .npz path; the run state is written there atomically after every good epoch, and with a
-    validation set the best model goes to ``best_path(checkpoint)``. ``resume=True`` continues an existing run
-    checkpoint after its last epoch with the same shuffling stream (dropout masks and jitter draw fresh random
-    numbers); it must come from the same architecture, optimiser and ``identity`` (what produced the run: data
-    fingerprint and settings, stored in the checkpoint).
+    validation set the best model goes to ``tinykd.checkpoint.best_path(checkpoint)``. ``resume=True`` continues
+    an existing run checkpoint after its last epoch with the same shuffling stream (dropout masks and jitter draw
+    fresh random numbers); it must come from the same architecture, optimiser and ``identity`` (what produced the
+    run: data fingerprint and settings, stored in the checkpoint).
     ``epoch_end``: a function model -> dict of extra measurements to record in each epoch's history (logit
     statistics, a discriminator's accuracy), called after validation.
     ``explode_factor``: stop when a step's loss exceeds this many times the first epoch's mean loss (at least 1
@@ -97,8 +87,8 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     has ``sizes``) and ``x``, ``x_val`` and precomputed teacher outputs finite (one check per array). A last batch
     of a single row is skipped (batch statistics need two rows); shuffling changes which row every epoch.
     """
-    _positive_int("epochs", epochs, 0)
-    _positive_int("batch_size", batch_size)
+    check_int("epochs", epochs, 0)
+    check_int("batch_size", batch_size, 1)
     if getattr(objective, "needs_teacher", False) and teacher is None:
         raise ValueError(f"objective {type(objective).__name__} needs a teacher, but teacher=None")
     if x.shape[0] != y.shape[0]:
@@ -113,8 +103,8 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     _check_data(model, [("y", y, getattr(objective, "ignore_label", None)), ("y_val", y_val, None)],
                 [("x", x), ("x_val", x_val)])
     xp = get_array_module(x)
-    rng = np.random.default_rng(seed)
-    aug_rng = xp.random.default_rng(seed + 1)
+    rng = default_rng(seed)
+    aug_rng = default_rng(seed + 1, xp)
     history, start = [], 0
     if resume and os.path.exists(checkpoint):
         start, history = ckpt.load_run(checkpoint, model, optimizer, rng, identity)
@@ -230,11 +220,11 @@ def _kept(checkpoint, history, best):
 
 
 class _Best:
-    """The best epoch by validation errors: written to ``best_path(checkpoint)`` and kept in memory when asked."""
+    """The best epoch by validation errors: written to ``checkpoint.best_path`` and kept in memory when asked."""
 
     def __init__(self, model, history, checkpoint, identity, keep):
         self.model, self.identity, self.keep = model, identity, keep
-        self.path = best_path(checkpoint) if checkpoint else None
+        self.path = ckpt.best_path(checkpoint) if checkpoint else None
         scored = [h for h in history if "val_errors" in h]
         self.epoch = min(scored, key=lambda h: h["val_errors"])["epoch"] if scored else None
         self.errors = min(h["val_errors"] for h in scored) if scored else None

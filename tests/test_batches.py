@@ -1,0 +1,50 @@
+"""Batches on the device and jitter (tinykd/batches.py)."""
+import numpy as np
+
+from tinykd.batches import batched, batches, jitter
+
+
+def test_batches_cover_every_sample_once_and_reproduce():
+    x = np.arange(103, dtype=np.float32)[:, None]
+    y = np.arange(103)
+    out = list(batches(x, y, batch_size=10, rng=np.random.default_rng(5)))
+    assert [len(b[1]) for b in out] == [10] * 10 + [3]
+    seen = np.concatenate([b[1] for b in out])
+    assert sorted(seen) == list(range(103)) and not np.array_equal(seen, y)
+    assert all(np.array_equal(bx[:, 0], by) for bx, by in out)
+    again = np.concatenate([b[1] for b in batches(x, y, batch_size=10, rng=np.random.default_rng(5))])
+    np.testing.assert_array_equal(seen, again)
+    assert np.array_equal(np.concatenate([b[1] for b in batches(x, y, batch_size=10)]), y)
+
+
+def test_jitter_moves_pixels_by_up_to_k_and_reproduces():
+    x = np.random.default_rng(0).random((64, 28 * 28)).astype(np.float32)
+    out = jitter(x, (28, 28), 2, np.random.default_rng(1))
+    assert out.shape == x.shape and out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
+    assert not np.array_equal(out, x)
+    again = jitter(x, (28, 28), 2, np.random.default_rng(1))
+    np.testing.assert_array_equal(out, again)
+    # every output equals its input shifted by some (dy, dx) in [-2, 2]^2 with zero fill
+    imgs, outs = x.reshape(-1, 28, 28), out.reshape(-1, 28, 28)
+    shifts = set()
+    for img, o in zip(imgs, outs):
+        matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if np.array_equal(o, shift(img, dy, dx))]
+        assert len(matches) == 1
+        shifts.add(matches[0])
+    assert len(shifts) > 10  # the shifts really vary across the batch
+    assert jitter(x, (28, 28), 0, None) is x
+    rgb = np.random.default_rng(0).random((4, 32 * 32 * 3)).astype(np.float32)
+    assert jitter(rgb, (32, 32, 3), 3, np.random.default_rng(0)).shape == rgb.shape
+
+
+def shift(img, dy, dx):
+    out = np.zeros_like(img)
+    h, w = img.shape
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = img[max(-dy, 0):h - max(dy, 0),
+                                                                    max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
+def test_batched_evaluation_concatenates_every_batch():
+    x = np.arange(25, dtype=np.float32)[:, None]
+    np.testing.assert_array_equal(batched(lambda xb: 2 * xb, x, batch_size=10), 2 * x)

@@ -1,0 +1,54 @@
+"""Batches: one epoch's shuffled mini-batches on the device, whole data sets in large batches, and jitter.
+
+Nothing here reads a value back to the host: the shuffling permutation is drawn on the host and uploaded (the
+epoch's one host-to-device copy), and jitter draws its shifts on the device.
+"""
+from .backend import get_array_module, to_device
+from .checks import is_int
+
+
+def batches(*arrays, batch_size, rng=None):
+    """Mini-batches (tuples of aligned slices of ``arrays``) of one epoch, shuffled by the NumPy generator ``rng``.
+
+    The permutation is drawn on the host (the same stream on CPU and GPU), uploaded once per epoch (the epoch's
+    one host-to-device copy, which reads nothing back) and applied once, so every batch is a contiguous slice of an
+    array already on the device. ``rng=None`` keeps the order.
+    """
+    if not is_int(batch_size, 1):
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    n = arrays[0].shape[0]
+    if any(a.shape[0] != n for a in arrays):
+        raise ValueError(f"arrays to batch together must share their first dimension, got "
+                         f"{[a.shape[0] for a in arrays]}")
+    if rng is not None:
+        perm = to_device(rng.permutation(n), get_array_module(arrays[0]))
+        arrays = [a[perm] for a in arrays]
+    for i in range(0, n, batch_size):
+        yield tuple(a[i:i + batch_size] for a in arrays)
+
+
+def batched(fn, x, batch_size=10000):
+    """``fn`` applied to ``x`` in large batches and concatenated (evaluation, cached teacher outputs)."""
+    xp = get_array_module(x)
+    return xp.concatenate([fn(xb) for xb, in batches(x, batch_size=batch_size)])
+
+
+def jitter(x, image_shape, max_shift, rng):
+    """Translate each image by its own random (dy, dx) in [−k, k]², filling with zeros, without a Python loop.
+
+    ``x`` holds flattened images of ``image_shape`` (H, W) or (H, W, C); ``rng`` is a generator of x's array
+    module. The batch is padded by k on each side and every sample's window gathered with one fancy index.
+    """
+    if max_shift == 0:
+        return x
+    xp = get_array_module(x)
+    n, k = x.shape[0], int(max_shift)
+    h, w = image_shape[:2]
+    imgs = x.reshape((n, *image_shape))
+    pad = [(0, 0), (k, k), (k, k)] + [(0, 0)] * (len(image_shape) - 2)
+    padded = xp.pad(imgs, pad)
+    shifts = rng.integers(0, 2 * k + 1, size=(2, n))
+    rows = shifts[0][:, None] + xp.arange(h)
+    cols = shifts[1][:, None] + xp.arange(w)
+    out = padded[xp.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    return out.reshape(n, -1)

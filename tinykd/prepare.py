@@ -1,0 +1,144 @@
+"""What every experiment starts from: the data its configuration asks for, and networks trained on the labels (the
+teacher first), trained once and reloaded by identity.
+
+``prepare(cfg)`` checks the output folders, loads the data (named or your own; subset; stratified validation
+split), moves it to the backend and trains or reloads the teacher. ``train_or_load`` reuses a checkpoint only when
+its identity (the data's fingerprint and every setting that shapes the weights) matches; the checkpoint's name
+carries a hash of that identity (``tinykd.checkpoint.identity_path``). ``cfg`` is an ``experiment.Config`` or any
+object with the same fields.
+"""
+import os
+import time
+
+from . import checkpoint as ckpt
+from . import data as data_mod
+from . import report
+from .backend import resolve
+from .distill import Supervised
+from .layers import MLP
+from .optim import Adam
+from .train import cosine_lr, errors, fit
+
+
+class ConfigError(ValueError):
+    """A setting of the protocol cannot be run as given."""
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# ----------------------------------------------------------------------------------------------------- data
+def load_data(cfg):
+    """The data set as asked (named, or the user's own), subset and validation split applied, on the host."""
+    if cfg.data:
+        ds = data_mod.load(cfg.data)
+    else:
+        options = {"split_test": cfg.split_test} if cfg.split_test else {}
+        ds = data_mod.load(cfg.dataset, data_dir=cfg.data_dir, **options)
+    n = ds.x_train.shape[0]
+    if cfg.subset > n:
+        raise ConfigError(f"subset {cfg.subset} is larger than the {n:,} training images of {ds.name}")
+    if cfg.subset:
+        ds = ds.subset(cfg.subset)
+        n = cfg.subset
+    if ds.x_val is not None:
+        if cfg.val is not None:
+            raise ConfigError(f"{cfg.data} brings its own validation split; leave out val (--val)")
+        return _check_shapes(ds, cfg)
+    n_val = cfg.val if cfg.val is not None else int(round(n / 12))
+    if n_val >= n:
+        raise ConfigError(f"val {n_val} leaves no training images of {n:,}; hold out fewer")
+    return _check_shapes(data_mod.preprocess(ds, val=n_val, seed=cfg.val_seed), cfg)
+
+
+def _check_shapes(ds, cfg):
+    if ds.x_train.shape[1] != cfg.teacher_sizes[0]:
+        raise ConfigError(f"{ds.name} images have {ds.x_train.shape[1]} inputs but the networks expect "
+                          f"{cfg.teacher_sizes[0]}")
+    n_classes = len(ds.classes)
+    if n_classes != cfg.teacher_sizes[-1]:
+        raise ConfigError(f"{ds.name} has {n_classes} classes but the networks have {cfg.teacher_sizes[-1]} outputs")
+    return ds
+
+
+def data_record(ds, cfg):
+    """What the results say about the data: name, source, fingerprint, sizes, validation seed, subset, note."""
+    return {"name": ds.name, "source": ds.source, "fingerprint": ds.fingerprint(), "n_train": int(ds.x_train.shape[0]),
+            "n_val": 0 if ds.x_val is None else int(ds.x_val.shape[0]), "n_test": int(ds.x_test.shape[0]),
+            "val_seed": cfg.val_seed, "subset": cfg.subset, "note": ds.note}
+
+
+# ---------------------------------------------------------------------------------------- trained networks
+def identity(fingerprint, cfg, role, sizes, epochs, lr, dropout, input_dropout, jitter, seed):
+    """Everything that shapes a network trained on the labels: the data's fingerprint and every setting."""
+    return {"data": fingerprint, "role": role, "sizes": list(sizes), "dropout": dropout,
+            "input_dropout": input_dropout, "epochs": epochs, "lr": lr, "schedule": "cosine to 1%",
+            "optimizer": "Adam", "batch_size": cfg.batch_size, "jitter": jitter, "seed": seed,
+            "backend": cfg.backend, "dtype": "float32", "objective": "supervised"}
+
+
+def checkpoint_path(cfg, ident):
+    """``<checkpoint_dir>/<dataset>-<role>-<sizes>-<hash of the identity>.npz``: other data or settings never find
+    it."""
+    sizes = "x".join(str(s) for s in ident["sizes"])
+    return ckpt.identity_path(cfg.checkpoint_dir, f"{cfg.dataset}-{ident['role']}-{sizes}", ident)
+
+
+def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_dropout, jitter, arrays, seed):
+    """Train a network on the labels, or load it when a finished checkpoint of exactly this identity exists.
+
+    Returns (model, record): the record says whether it was loaded, from where, and what produced it.
+    """
+    x, y, xv, yv = arrays
+    xp = resolve(cfg.backend)
+    ident = identity(fingerprint, cfg, role, sizes, epochs, lr, dropout, input_dropout, jitter, seed)
+    path = checkpoint_path(cfg, ident)
+    if os.path.exists(path):
+        model = MLP.from_checkpoint(path, backend=xp, identity=ident)
+        info = ckpt.meta_of(path)["info"]
+        log(f"{role}: loaded {path} (same data fingerprint and settings)")
+        return model, {"loaded": True, "checkpoint": path, "identity": ident, **info}
+    model = MLP(sizes, dropout=dropout, input_dropout=input_dropout, seed=seed, backend=xp)
+    t0 = time.perf_counter()
+    run_path = ckpt.run_path(path)
+    history = fit(model, Supervised(), Adam(model, lr=lr), x, y, epochs, cfg.batch_size, x_val=xv, y_val=yv,
+                  lr_schedule=cosine_lr(lr, epochs), jitter_pixels=jitter, seed=seed, label=role,
+                  checkpoint=run_path, resume=True, identity=ident)
+    info = {"seconds": time.perf_counter() - t0, "history": history}
+    model.save(path, ident, **info)
+    for leftover in (run_path, ckpt.best_path(run_path)):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    return model, {"loaded": False, "checkpoint": path, "identity": ident, **info}
+
+
+def logit_stats(logits):
+    """The mean logit and the largest magnitude: how far a student's logits have drifted."""
+    return {"mean_logit": float(logits.mean()), "max_abs_logit": float(abs(logits).max())}
+
+
+def model_record(model, trained, arrays):
+    """Test and validation errors, parameter counts, and ``trained`` (how the model came to be)."""
+    _, _, xv, yv, xt, yt = arrays
+    return {"errors": errors(model, xt, yt), "validation_errors": errors(model, xv, yv) if xv is not None else None,
+            "params": model.count_params(biases=False), "params_with_biases": model.count_params(), **trained}
+
+
+def prepare(cfg):
+    """Check the output folders, load the data on the backend, train or load the teacher.
+
+    Returns (dataset, (x, y, x_val, y_val, x_test, y_test), teacher, data record, teacher record).
+    """
+    report.check_writable(cfg.out_dir, "--out-dir")
+    report.check_writable(cfg.checkpoint_dir, "--checkpoint-dir")
+    ds = load_data(cfg)
+    d = data_record(ds, cfg)
+    dev = ds.to(resolve(cfg.backend))
+    arrays = (dev.x_train, dev.y_train, dev.x_val, dev.y_val, dev.x_test, dev.y_test)
+    log(f"{ds!r} from {ds.source} (fingerprint {d['fingerprint'][:16]}) on {cfg.backend}; teacher "
+        f"{cfg.teacher_sizes}, student {cfg.student_sizes}")
+    teacher, trained = train_or_load(cfg, d["fingerprint"], "teacher", cfg.teacher_sizes, cfg.teacher_epochs,
+                                     cfg.teacher_lr, cfg.teacher_dropout, cfg.teacher_input_dropout, cfg.jitter,
+                                     arrays[:4], seed=0)
+    return ds, arrays, teacher, d, model_record(teacher, trained, arrays)
