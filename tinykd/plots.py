@@ -28,7 +28,7 @@ def _plt():
 
 def _save(fig, path):
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")   # legends placed below a plot stay in the picture
     import matplotlib.pyplot as plt
     plt.close(fig)
     return path
@@ -67,7 +67,8 @@ def learning_curves(record, path):
         ax.plot(range(len(s) + 1, len(s) + len(curve) + 1), curve, color=f"C{i}", label=v.get("name", vid))
     ax.set_yscale("log")
     return _finish(fig, ax, path, "epoch (variants continue from S (initial))", f"validation errors (out of {n_val:,})",
-                   f"Learning curves, {record['data']['name']} (mean over seeds)", legend_size=7, ncol=2)
+                   f"Learning curves, {record['data']['name']} (mean over seeds)", legend_size=7, ncol=2,
+                   loc="upper center", bbox_to_anchor=(0.5, -0.2))
 
 
 def adversarial_drift(record, path):
