@@ -38,7 +38,8 @@ def _count(low):
 def common(doc, dataset_choice=False):
     """Options every example shares: preset, backend, data, teacher budget, where checkpoints and results go."""
     p = argparse.ArgumentParser(description=doc, formatter_class=_Formatter)
-    p.add_argument("--quick", action="store_true", help="the quick preset: a few epochs of everything")
+    p.add_argument("--quick", action="store_true",
+                   help="the quick preset: a few epochs of everything (Table 1: students on 5,000 images)")
     p.add_argument("--backend", choices=["numpy", "cupy"], default=None,
                    help="array backend (default: $TINYKD_BACKEND, else numpy)")
     if dataset_choice:
@@ -68,14 +69,17 @@ def parser(doc, dataset_choice=False):
     """The Table 1 examples' options."""
     p = common(doc, dataset_choice)
     p.add_argument("--seeds", type=_count(1), metavar="N",
-                   help="student seeds per main variant (default 3; 1 with --quick)")
+                   help="student seeds per main variant (default 3)")
     if dataset_choice:
         p.add_argument("--split-test", type=float, metavar="FRACTION",
                        help="notMNIST without its training split: split its test file, this fraction for testing")
     p.add_argument("--student-epochs", type=_count(0), metavar="N",
-                   help="S (initial) epochs (default 20; 3 with --quick)")
+                   help="S (initial) epochs (default 20; 5 with --quick)")
     p.add_argument("--finetune-epochs", type=_count(0), metavar="N",
-                   help="each student variant's epochs from S (initial) (default 15; 3 with --quick)")
+                   help="each student variant's epochs from S (initial) (default 15; 10 with --quick)")
+    p.add_argument("--transfer-size", type=_count(0), metavar="N",
+                   help="the students train on the first N training images, the teacher on all (default: all; "
+                        "5,000 with --quick)")
     p.add_argument("--variants", nargs="+", choices=list(VARIANTS), metavar="ID",
                    help="student variants to run, by id (default: all; four with --quick): " +
                         "; ".join(f"{k} = {v.name}" for k, v in VARIANTS.items()))
@@ -86,7 +90,10 @@ def config(p, args):
     """A ``Config`` from parsed options (the ``--quick`` preset first, explicit options over it); a bad
     combination ends the program with one ``error:`` line and exit code 2."""
     kw = dict(PRESETS["quick"]) if args.quick else {}
-    for name in ("seeds", "teacher_epochs", "student_epochs", "finetune_epochs", "variants", "val", "split_test"):
+    if not hasattr(args, "finetune_epochs"):   # an example of its own: only the teacher's part of the Table 1 preset
+        kw = {k: v for k, v in kw.items() if k in TEACHER_SETTINGS + ("preset",)}
+    for name in ("seeds", "teacher_epochs", "student_epochs", "finetune_epochs", "variants", "val", "split_test",
+                 "transfer_size"):
         if getattr(args, name, None) is not None:
             kw[name] = getattr(args, name)
     return guarded(p, lambda: Config(dataset=args.dataset, data=args.data, data_dir=args.data_dir,

@@ -14,7 +14,8 @@ from tinykd.layers import Network
 from tinykd.train import errors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--teacher-epochs", "1", "--student-epochs", "1", "--finetune-epochs", "1"]
+TINY = ["--teacher-epochs", "1", "--student-epochs", "1", "--finetune-epochs", "1", "--seeds", "1",
+        "--transfer-size", "500"]
 
 
 def run_example(script, *args, env=None):
@@ -62,6 +63,8 @@ def test_mnist_adv_kd_quick_on_a_subset(tmp_path):
         (run,) = v["runs"]
         assert v["mean"] == run["errors"] < 5000 and len(run["history"]) == 1
         assert run["history"][0]["val_errors"] == run["validation_errors"] <= 100
+    assert record["student_initial"]["identity"]["transfer_rows"] == 500         # the students' transfer set
+    assert "transfer_rows" not in record["teacher"]["identity"]                  # the teacher sees all
     md = (tmp_path / "r" / f"{stem}.md").read_text()
     assert "| T | S (initial) | S (w/o KD) | S (KD) |" in md and "subset = 1200" in md and "1,100 training" in md
     # the teacher and student checkpoints are reused on a second run with the same data and settings
@@ -115,8 +118,8 @@ def test_own_npz_data(tmp_path):
 
 
 def test_a_teacher_worse_than_its_student_is_flagged(tmp_path):
-    out = run_example("mnist_adv_kd.py", "--quick", "--subset", "1200", "--teacher-epochs", "0",
-                      "--student-epochs", "1", "--finetune-epochs", "1", "--variants", "kd",
+    out = run_example("mnist_adv_kd.py", "--quick", "--subset", "1200", *TINY, "--teacher-epochs", "0",
+                      "--variants", "kd",
                       "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
     assert out.returncode == 0, out.stderr
     assert "WARNING: the teacher is NOT better than S (initial)" in out.stdout
@@ -142,6 +145,7 @@ def _user_error(out, message):
     ("mnist_adv_kd.py", ["--subset", "-59900"], "must be an integer >= 1, got -59900"),
     ("mnist_adv_kd.py", ["--subset", "70000"], "subset"),
     ("mnist_adv_kd.py", ["--val", "60000"], "val"),
+    ("mnist_adv_kd.py", ["--transfer-size", "56000"], "transfer_size 56000 is larger than the 55,000"),
     ("mnist_adv_kd.py", ["--data-dir", "/no/such/folder", "--quick"], "/no/such/folder"),
     ("mnist_adv_kd.py", ["--data", "/no/such/folder", "--quick"], "/no/such/folder"),
     ("mnist_fitnets.py", ["--data-dir", "/no/such/folder"], "/no/such/folder"),

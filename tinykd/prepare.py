@@ -53,6 +53,10 @@ def load_data(cfg):
 
 
 def _check_shapes(ds, cfg):
+    transfer = getattr(cfg, "transfer_size", 0)
+    if transfer > ds.x_train.shape[0]:
+        raise ConfigError(f"transfer_size {transfer} is larger than the {ds.x_train.shape[0]:,} training images left "
+                          "after the validation split; choose fewer")
     if ds.x_train.shape[1] != cfg.teacher_sizes[0]:
         raise ConfigError(f"{ds.name} images have {ds.x_train.shape[1]} inputs but the networks expect "
                           f"{cfg.teacher_sizes[0]}")
@@ -85,14 +89,18 @@ def checkpoint_path(cfg, ident):
     return ckpt.identity_path(cfg.checkpoint_dir, f"{cfg.dataset}-{ident['role']}-{sizes}", ident)
 
 
-def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_dropout, jitter, arrays, seed):
+def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_dropout, jitter, arrays, seed,
+                  transfer_rows=None):
     """Train a network on the labels, or load it when a finished checkpoint of exactly this identity exists.
 
+    ``transfer_rows``: the network trains on the first rows of the training set only (part of its identity).
     Returns (model, record): the record says whether it was loaded, from where, and what produced it.
     """
     x, y, xv, yv = arrays
     xp = resolve(cfg.backend)
     ident = identity(fingerprint, cfg, role, sizes, epochs, lr, dropout, input_dropout, jitter, seed)
+    if transfer_rows:
+        ident["transfer_rows"] = transfer_rows
     path = checkpoint_path(cfg, ident)
     if os.path.exists(path):
         model = MLP.from_checkpoint(path, backend=xp, identity=ident)
