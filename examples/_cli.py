@@ -35,11 +35,24 @@ def _count(low):
     return parse
 
 
+def rate(text):
+    """An argparse type: a finite number > 0 (a learning rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+count = _count
+
+
 def common(doc, dataset_choice=False):
     """Options every example shares: preset, backend, data, teacher budget, where checkpoints and results go."""
     p = argparse.ArgumentParser(description=doc, formatter_class=_Formatter)
-    p.add_argument("--quick", action="store_true",
-                   help="the quick preset: a few epochs of everything (Table 1: students on 5,000 images)")
+    p.add_argument("--quick", action="store_true", help="the quick preset: a few epochs of everything")
     p.add_argument("--backend", choices=["numpy", "cupy"], default=None,
                    help="array backend (default: $TINYKD_BACKEND, else numpy)")
     if dataset_choice:
@@ -72,14 +85,15 @@ def parser(doc, dataset_choice=False):
                    help="student seeds per main variant (default 3)")
     if dataset_choice:
         p.add_argument("--split-test", type=float, metavar="FRACTION",
-                       help="notMNIST without its training split: split its test file, this fraction for testing")
+                       help="notMNIST without its training split: split its test file, this fraction (in (0, 1)) "
+                            "for testing (default: off)")
     p.add_argument("--student-epochs", type=_count(0), metavar="N",
                    help="S (initial) epochs (default 20; 5 with --quick)")
     p.add_argument("--finetune-epochs", type=_count(0), metavar="N",
                    help="each student variant's epochs from S (initial) (default 15; 10 with --quick)")
     p.add_argument("--transfer-size", type=_count(0), metavar="N",
-                   help="the students train on the first N training images, the teacher on all (default: all; "
-                        "5,000 with --quick)")
+                   help="the students train on the first N training images, the teacher on all (default and 0: "
+                        "all; 5,000 with --quick, whose students therefore see 5,000 images)")
     p.add_argument("--variants", nargs="+", choices=list(VARIANTS), metavar="ID",
                    help="student variants to run, by id (default: all; four with --quick): " +
                         "; ".join(f"{k} = {v.name}" for k, v in VARIANTS.items()))
@@ -122,6 +136,10 @@ def guarded(p, fn):
         p.exit(2, f"{p.prog}: error: {_one_line(e)}\n")
     except TrainingError as e:
         p.exit(1, f"{p.prog}: error: {_one_line(e)}\n")
+    except KeyboardInterrupt:
+        p.exit(130, f"\n{p.prog}: interrupted; run the same command again to resume: finished networks are reused "
+                    "from --checkpoint-dir and an interrupted teacher or S (initial) continues from its run "
+                    "checkpoint\n")
 
 
 def _one_line(e):

@@ -28,13 +28,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _cli import deviations, main  # noqa: E402
+from _cli import count, deviations, main  # noqa: E402
 
 from tinykd import MLP, Adam, plots, report, transfer  # noqa: E402
 from tinykd import functional as F  # noqa: E402
 from tinykd.backend import resolve, to_device, to_host  # noqa: E402
 from tinykd.distill import KD, Supervised  # noqa: E402
-from tinykd.prepare import prepare  # noqa: E402
+from tinykd.prepare import ConfigError, prepare  # noqa: E402
 from tinykd.train import cosine_lr, errors, fit  # noqa: E402
 
 PRESET = {False: {"epochs": 40, "seeds": 3, "sweep_epochs": 15, "few_epochs": 15, "transfer_size": 0},
@@ -48,12 +48,12 @@ KD_WEIGHT = 0.9
 
 
 def options(p):
-    p.add_argument("--epochs", type=int, help="epochs of the headline, omit-3 and 7/8 students (default 40; 4 "
+    p.add_argument("--epochs", type=count(1), metavar="N", help="epochs of the headline, omit-3 and 7/8 students (default 40; 4 "
                                                  "with --quick)")
-    p.add_argument("--seeds", type=int, help="seeds of the headline rows (default 3; 1 with --quick)")
-    p.add_argument("--sweep-epochs", type=int, help="epochs per temperature-sweep student (default 15; 2 quick)")
-    p.add_argument("--few-epochs", type=int, help="epochs per few-labels student (default 15; 3 with --quick)")
-    p.add_argument("--transfer-size", type=int, help="use the first N training images as the transfer set "
+    p.add_argument("--seeds", type=count(1), metavar="N", help="seeds of the headline rows (default 3; 1 with --quick)")
+    p.add_argument("--sweep-epochs", type=count(1), metavar="N", help="epochs per temperature-sweep student (default 15; 2 quick)")
+    p.add_argument("--few-epochs", type=count(1), metavar="N", help="epochs per few-labels student (default 15; 3 with --quick)")
+    p.add_argument("--transfer-size", type=count(1), metavar="N", help="use the first N training images as the transfer set "
                                                         "(default: all; 10,000 with --quick)")
 
 
@@ -177,6 +177,9 @@ def soft_target_examples(teacher, xt, yt, digits=(2, 3, 7, 9), temperatures=(1, 
 
 
 def body(cfg, args):
+    if cfg.val == 0:
+        raise ConfigError("--val 0: these experiments choose their bias shifts and report learning curves on a "
+                          "validation split; hold out some images (default 1/12)")
     preset = PRESET[args.quick]
     for k, v in preset.items():
         if getattr(args, k) is None:

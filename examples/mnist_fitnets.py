@@ -13,12 +13,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _cli import deviations, main  # noqa: E402
+from _cli import count, deviations, main  # noqa: E402
 
 from tinykd import MLP, Adam, report  # noqa: E402
 from tinykd.backend import resolve  # noqa: E402
 from tinykd.distill import KD, HintLoss, HintNet, teacher_hidden  # noqa: E402
-from tinykd.prepare import prepare  # noqa: E402
+from tinykd.prepare import ConfigError, prepare  # noqa: E402
 from tinykd.train import cosine_lr, errors, fit  # noqa: E402
 
 PRESET = {False: {"hint_epochs": 5, "kd_epochs": 20, "hint_layer": 1, "guided_layer": 1},
@@ -26,14 +26,18 @@ PRESET = {False: {"hint_epochs": 5, "kd_epochs": 20, "hint_layer": 1, "guided_la
 
 
 def options(p):
-    p.add_argument("--hint-epochs", type=int, help="stage 1 epochs (default 5; 1 with --quick)")
-    p.add_argument("--kd-epochs", type=int, help="stage 2 epochs (default 20; 3 with --quick)")
-    p.add_argument("--hint-layer", type=int, default=1, help="teacher hidden layer giving the hint")
-    p.add_argument("--guided-layer", type=int, default=1, help="student hidden layer it guides")
+    p.add_argument("--hint-epochs", type=count(0), metavar="N", help="stage 1 epochs (default 5; 1 with --quick)")
+    p.add_argument("--kd-epochs", type=count(1), metavar="N", help="stage 2 epochs (default 20; 3 with --quick)")
+    p.add_argument("--hint-layer", type=count(1), default=1, metavar="H", help="teacher hidden layer giving the hint")
+    p.add_argument("--guided-layer", type=count(1), default=1, metavar="H", help="student hidden layer it guides")
 
 
 def body(cfg, args):
     preset = PRESET[args.quick]
+    for name, sizes in (("hint_layer", cfg.teacher_sizes), ("guided_layer", cfg.student_sizes)):
+        if getattr(args, name) > len(sizes) - 2:
+            raise ConfigError(f"--{name.replace('_', '-')} {getattr(args, name)}: the network {sizes} has "
+                              f"{len(sizes) - 2} hidden layers")
     for k in ("hint_epochs", "kd_epochs"):
         if getattr(args, k) is None:
             setattr(args, k, preset[k])
@@ -42,7 +46,7 @@ def body(cfg, args):
     _, (x, y, xv, yv, xt, yt), teacher, d, t_rec = prepare(cfg)
     hint_width = teacher.sizes[args.hint_layer]
     record = {"data": d, "teacher": t_rec, "hint_layer": args.hint_layer, "guided_layer": args.guided_layer,
-              "hint_epochs": args.hint_epochs, "kd_epochs": args.kd_epochs, "runs": {}}
+              "hint_epochs": args.hint_epochs, "kd_epochs": args.kd_epochs, "runs": {}, "complete": False}
     kd = KD(temperature=4.0, weight=0.9, form="hinton")
     for name, hinted in (("KD only", False), ("FitNets: hints, then KD", True)):
         student = MLP(cfg.student_sizes, seed=1, backend=xp)
@@ -60,6 +64,8 @@ def body(cfg, args):
                                 "history": history}
         print(f"{name}: {record['runs'][name]['errors']} errors out of {xt.shape[0]}", flush=True)
         report.write(out, record, markdown(record, cfg, deviations(cfg, args, preset)))
+    record["complete"] = True
+    report.write(out, record, markdown(record, cfg, deviations(cfg, args, preset)))
     print(markdown(record, cfg, deviations(cfg, args, preset)))
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _cli import deviations, main  # noqa: E402
+from _cli import count, deviations, main, rate  # noqa: E402
 
 from tinykd import MLP, Adam, plots, report  # noqa: E402
 from tinykd.backend import resolve, to_host  # noqa: E402
@@ -42,18 +42,19 @@ PRESET = {False: {"seeds": 2, "epochs": 15, "sizes": [784, 1200, 1200, 10], "lr"
 
 
 def options(p):
-    p.add_argument("--seeds", type=int, help="seeds per student (default 2; 1 with --quick)")
-    p.add_argument("--epochs", type=int, help="epochs per student (default 15; 2 with --quick)")
-    p.add_argument("--sizes", type=int, nargs="+", default=[784, 1200, 1200, 10], help="binary student's sizes")
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--seeds", type=count(1), metavar="N", help="seeds per student (default 2; 1 with --quick)")
+    p.add_argument("--epochs", type=count(1), metavar="N", help="epochs per student (default 15; 2 with --quick)")
+    p.add_argument("--sizes", type=count(1), nargs="+", default=[784, 1200, 1200, 10], metavar="N",
+                   help="the students' layer sizes")
+    p.add_argument("--lr", type=rate, default=3e-3, help="the students' Adam learning rate (cosine decay)")
 
 
 def body(cfg, args):
     preset = PRESET[args.quick]
     if args.sizes[0] != 784 or args.sizes[-1] != 10:
         raise ConfigError(f"--sizes must start with 784 and end with 10 for MNIST, got {args.sizes}")
-    args.seeds = args.seeds or preset["seeds"]
-    args.epochs = args.epochs or preset["epochs"]
+    args.seeds = preset["seeds"] if args.seeds is None else args.seeds
+    args.epochs = preset["epochs"] if args.epochs is None else args.epochs
     seeds, epochs = args.seeds, args.epochs
     dev = deviations(cfg, args, preset)
     out = report.stem(cfg.out_dir, f"mnist_xnor_kd{'_quick' if args.quick else ''}", dev)

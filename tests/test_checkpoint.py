@@ -146,6 +146,22 @@ def test_bad_training_arguments(small):
         fit(model, Supervised(), Adam(model), x, y, 1, lr_schedule=lambda e: -1e-3)
     with pytest.raises(ValueError, match="resume=True needs a checkpoint"):
         fit(model, Supervised(), Adam(model), x, y, 1, resume=True)
+    with pytest.raises(ValueError, match="not this model's"):              # Adam(teacher) for the student
+        fit(model, Supervised(), Adam(MLP([784, 8, 10])), x, y, 1)
+
+
+def test_resume_refuses_what_it_cannot_continue(small, tmp_path):
+    x, y, _, _ = small
+    path = tmp_path / "run.npz"
+    model = MLP([784, 8, 10])
+    fit(model, Supervised(), Adam(model), x, y, 3, 250, checkpoint=path, identity={"data": "a"}, progress=False)
+    with pytest.raises(ValueError, match="already at epoch 3, beyond epochs=1"):
+        fit(model, Supervised(), Adam(model), x, y, 1, 250, checkpoint=path, resume=True, identity={"data": "a"},
+            progress=False)
+    with pytest.raises(CheckpointError, match="pass the same identity= to resume it"):
+        fit(model, Supervised(), Adam(model), x, y, 4, 250, checkpoint=path, resume=True, progress=False)
+    with pytest.raises(ValueError, match="is a folder"):
+        fit(model, Supervised(), Adam(model), x, y, 1, 250, checkpoint=tmp_path, progress=False)
 
 
 def test_a_last_batch_of_one_row_is_skipped(small):

@@ -354,7 +354,9 @@ def test_bad_own_data_is_a_one_line_error_naming_the_path(tmp_path):
              "half_val.npz": ({**good, "x_val": np.zeros((1, 2, 2))}, "x_val and y_val go together"),
              "int_classes.npz": ({**good, "classes": np.arange(2)}, "classes must be a 1-D array of strings"),
              "few_classes.npz": ({**good, "classes": np.array(["only"])}, "labels outside"),
-             "objects.npz": ({**good, "classes": np.array(["a", 1], dtype=object)}, "cannot be read")}
+             "objects.npz": ({**good, "classes": np.array(["a", 1], dtype=object)}, "cannot be read"),
+             "nan_test.npz": ({**good, "x_test": np.array([[[0, np.inf], [0, 0]], [[0, 0], [0, 0]]])},
+                              r"x_test contains NaN or inf \(1 values\)")}
     for fname, (arrays, message) in cases.items():
         np.savez(tmp_path / fname, **arrays)
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
@@ -365,7 +367,8 @@ def test_bad_own_data_is_a_one_line_error_naming_the_path(tmp_path):
     write_mnist_folder(folder)
     for f in folder.glob("t10k-*"):
         f.unlink()
-    cases.update({"junk.npz": (None, "not a readable .npz file"), "one.npz": (None, "holds one array"),
+    cases.update({"junk.npz": (None, "not a readable .npz file \\(not a zip archive"),
+                  "one.npz": (None, "holds one array"),
                   "notes.txt": (None, "neither a folder nor a .npz"), "nowhere": (None, "does not exist"),
                   "folder": (None, re.escape("missing t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]"))})
     for fname, (_, message) in cases.items():

@@ -18,9 +18,9 @@ TINY = ["--teacher-epochs", "1", "--student-epochs", "1", "--finetune-epochs", "
         "--transfer-size", "500"]
 
 
-def run_example(script, *args, env=None):
+def run_example(script, *args, env=None, cwd=ROOT):
     return subprocess.run([sys.executable, os.path.join(ROOT, "examples", script), *args], capture_output=True,
-                          text=True, timeout=600, cwd=ROOT, env={**os.environ, **(env or {})})
+                          text=True, timeout=600, cwd=cwd, env={**os.environ, **(env or {})})
 
 
 def write_digits_folder(folder, seed, n_train=700, n_test=300):
@@ -105,6 +105,17 @@ def test_own_data_trains_afresh_and_is_fingerprinted(tmp_path):
     assert again["teacher"]["errors"] == a["teacher"]["errors"]
 
 
+def test_data_is_always_a_path_even_when_it_spells_a_data_set(tmp_path):
+    """--data mnist with a ./mnist folder of your own: your folder, never the shipped MNIST."""
+    write_digits_folder(tmp_path / "mnist", 0)
+    out = run_example("mnist_adv_kd.py", "--data", "mnist", "--quick", *TINY, "--variants", "kd", "--out-dir",
+                      str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
+    record = json.loads((tmp_path / "r" / name).read_text())
+    assert record["data"]["source"] == str(tmp_path / "mnist") and record["n_test"] == 300
+
+
 def test_own_npz_data(tmp_path):
     mnist = data.load("mnist")
     np.savez(tmp_path / "mine.npz", x_train=mnist.x_train[:600], y_train=mnist.y_train[:600],
@@ -150,6 +161,11 @@ def _user_error(out, message):
     ("mnist_adv_kd.py", ["--data", "/no/such/folder", "--quick"], "/no/such/folder"),
     ("mnist_fitnets.py", ["--data-dir", "/no/such/folder"], "/no/such/folder"),
     ("mnist_xnor_kd.py", ["--sizes", "100", "10"], "--sizes must start with 784"),
+    ("mnist_xnor_kd.py", ["--epochs", "0"], "--epochs: must be an integer >= 1, got 0"),
+    ("mnist_xnor_kd.py", ["--lr", "nan"], "--lr: must be a finite number > 0"),
+    ("mnist_fitnets.py", ["--hint-layer", "7"], "has 2 hidden layers"),
+    ("dark_knowledge.py", ["--val", "0"], "--val 0"),
+    ("reproduce_table.py", ["--dataset", "notmnist", "--split-test", "1.5"], "split_test must be a fraction"),
 ])
 def test_user_mistakes_are_one_line_errors_before_training(script, args, message, tmp_path):
     out = run_example(script, *args, "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))

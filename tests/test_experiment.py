@@ -73,6 +73,7 @@ def test_a_late_failure_keeps_the_finished_variants(tmp_path, monkeypatch):
         experiment.run(cfg)
     (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
     record = json.loads((tmp_path / "r" / name).read_text())
+    assert name.endswith(".partial.json")  # an unfinished run never takes the finished results' name
     assert record["complete"] is False and set(record["variants"]) == {"wo-kd", "kd"}
     assert all(np.isfinite(v["mean"]) for v in record["variants"].values())
     assert "**Incomplete" in (tmp_path / "r" / name.replace(".json", ".md")).read_text()

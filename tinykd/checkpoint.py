@@ -235,6 +235,9 @@ def load_run(path, model, optimizer, rng, identity=None):
     arrays, meta = read(path)
     if meta.get("kind") != "run":
         raise CheckpointError(f"{path}: a {meta.get('kind')!r} checkpoint, not a training run to resume")
+    if identity is None and meta.get("identity") is not None:
+        raise CheckpointError(f"{path} was written by a run with an identity (data fingerprint and settings); pass "
+                              "the same identity= to resume it, or choose another checkpoint path")
     _check_identity(path, meta, identity)
     if differences(_config(model), meta["model"]):
         raise CheckpointError(f"{path} was written for {meta['model'].get('model')} {meta['model'].get('sizes')}, "

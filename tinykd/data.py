@@ -133,6 +133,9 @@ def _checked_split(split, x, y):
                          f"N, got {x.shape} and {y.shape}")
     if x.dtype.kind not in "uif":
         raise TypeError(f"x_{split} must hold numbers, got dtype {x.dtype}")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():   # checked once, here, where the data enters
+        raise ValueError(f"x_{split} contains NaN or inf ({int((~np.isfinite(x)).sum())} values); clean or drop "
+                         "those images")
     if y.dtype.kind not in "iu":
         raise TypeError(f"y_{split} must hold integer class indices, got dtype {y.dtype}")
     return x, y.astype(np.int64)

@@ -200,8 +200,9 @@ def verified_bytes(path, resource):
     md5 = hashlib.md5(data).hexdigest()
     if resource.content_md5 and md5 != resource.content_md5:
         raise DataError(f"{path}: checksum mismatch (MD5 of the content is {md5}, expected "
-                        f"{resource.content_md5}); the file is corrupted or not {resource.name}: delete it and "
-                        "load again to fetch a fresh copy")
+                        f"{resource.content_md5}); the file is corrupted or is not the named data set's {resource.name}: for "
+                        "your own data use data.load(path) (--data PATH); a corrupted download: delete it and load "
+                        "again to fetch a fresh copy")
     return data
 
 
@@ -332,7 +333,9 @@ def read_npz(path):
     try:
         loaded = np.load(path, allow_pickle=False)
     except Exception as e:  # NumPy raises several types (ValueError, OSError, BadZipFile...) for a damaged file
-        raise DataError(f"{path.absolute()}: not a readable .npz file ({' '.join(str(e).split())})") from None
+        # NumPy's own message for a non-zip file suggests allow_pickle=True, which would run code from the file
+        raise DataError(f"{path.absolute()}: not a readable .npz file (not a zip archive of arrays: truncated, "
+                        f"corrupted or another kind of file; {type(e).__name__})") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise DataError(f"{path.absolute()}: holds one array (a .npy), not a .npz of named arrays "
                         f"({', '.join(NPZ_KEYS)})")

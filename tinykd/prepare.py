@@ -8,7 +8,7 @@ carries a hash of that identity (``tinykd.checkpoint.identity_path``). ``cfg`` i
 object with the same fields.
 """
 import os
-import time
+from pathlib import Path
 
 from . import checkpoint as ckpt
 from . import data as data_mod
@@ -31,8 +31,8 @@ def log(msg):
 # ----------------------------------------------------------------------------------------------------- data
 def load_data(cfg):
     """The data set as asked (named, or the user's own), subset and validation split applied, on the host."""
-    if cfg.data:
-        ds = data_mod.load(cfg.data)
+    if cfg.data:   # always a path (a Path is never taken for a data set's name): ./mnist is the user's folder
+        ds = data_mod.load(Path(cfg.data))
     else:
         options = {"split_test": cfg.split_test} if cfg.split_test else {}
         ds = data_mod.load(cfg.dataset, data_dir=cfg.data_dir, **options)
@@ -45,6 +45,7 @@ def load_data(cfg):
     if ds.x_val is not None:
         if cfg.val is not None:
             raise ConfigError(f"{cfg.data} brings its own validation split; leave out val (--val)")
+        ds.val_from_file = True   # read by data_record: this split was not held out here
         return _check_shapes(ds, cfg)
     n_val = cfg.val if cfg.val is not None else int(round(n / 12))
     if n_val >= n:
@@ -70,7 +71,8 @@ def data_record(ds, cfg):
     """What the results say about the data: name, source, fingerprint, sizes, validation seed, subset, note."""
     return {"name": ds.name, "source": ds.source, "fingerprint": ds.fingerprint(), "n_train": int(ds.x_train.shape[0]),
             "n_val": 0 if ds.x_val is None else int(ds.x_val.shape[0]), "n_test": int(ds.x_test.shape[0]),
-            "val_seed": cfg.val_seed, "subset": cfg.subset, "note": ds.note}
+            "val_seed": cfg.val_seed, "val_from_file": getattr(ds, "val_from_file", False), "subset": cfg.subset,
+            "note": ds.note}
 
 
 # ---------------------------------------------------------------------------------------- trained networks
@@ -108,12 +110,13 @@ def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_drop
         log(f"{role}: loaded {path} (same data fingerprint and settings)")
         return model, {"loaded": True, "checkpoint": path, "identity": ident, **info}
     model = MLP(sizes, dropout=dropout, input_dropout=input_dropout, seed=seed, backend=xp)
-    t0 = time.perf_counter()
     run_path = ckpt.run_path(path)
+    resumed = ckpt.meta_of(run_path)["epoch"] if os.path.exists(run_path) else None
     history = fit(model, Supervised(), Adam(model, lr=lr), x, y, epochs, cfg.batch_size, x_val=xv, y_val=yv,
                   lr_schedule=cosine_lr(lr, epochs), jitter_pixels=jitter, seed=seed, label=role,
                   checkpoint=run_path, resume=True, identity=ident)
-    info = {"seconds": time.perf_counter() - t0, "history": history}
+    # the epochs' own times: a resumed run's total includes the epochs trained before the interruption
+    info = {"seconds": sum(h["seconds"] for h in history), "history": history, "resumed_after_epoch": resumed}
     model.save(path, ident, **info)
     for leftover in (run_path, ckpt.best_path(run_path)):
         if os.path.exists(leftover):

@@ -54,9 +54,18 @@ def _atomic_text(path, text):
 
 
 def write(path_stem, record, markdown):
-    """Write ``<stem>.json`` and ``<stem>.md`` atomically (temp file, then rename)."""
-    _atomic_text(path_stem + ".json", json.dumps(record, indent=1, default=_plain) + "\n")
-    _atomic_text(path_stem + ".md", markdown)
+    """Write ``<stem>.json`` and ``<stem>.md`` atomically (temp file, then rename).
+
+    While ``record["complete"]`` is False the files are ``<stem>.partial.*``: an unfinished or interrupted run never
+    replaces the finished results of an earlier one; the complete record replaces them and removes the partial."""
+    complete = record.get("complete", True)
+    stem = path_stem if complete else path_stem + ".partial"
+    _atomic_text(stem + ".json", json.dumps(record, indent=1, default=_plain) + "\n")
+    _atomic_text(stem + ".md", markdown)
+    if complete:
+        for ext in (".json", ".md"):
+            if os.path.exists(path_stem + ".partial" + ext):
+                os.remove(path_stem + ".partial" + ext)
 
 
 def _plain(v):
@@ -90,9 +99,10 @@ def pooled_gap(a, b):
 def data_lines(d, preset, deviations):
     """The Markdown lines saying what a run trained on and which preset it is."""
     subset = f" (drawn from the first {d['subset']:,} of the training set)" if d.get("subset") else ""
+    val = "from the data file" if d.get("val_from_file") else f"held out, stratified, seed {d['val_seed']}"
     lines = [f"Data: {d['name']} from `{d['source']}` (fingerprint `{d['fingerprint'][:16]}`): "
-             f"{d['n_train']:,} training images{subset}, "
-             f"{d['n_val']:,} held out for validation (stratified, seed {d['val_seed']}), {d['n_test']:,} test images.",
+             f"{d['n_train']:,} training images{subset}, {d['n_val']:,} for validation ({val}), "
+             f"{d['n_test']:,} test images.",
              f"Preset: {preset}" + (" (the preset's reference run)." if not deviations else
                                     "; this run differs from it in: " +
                                     ", ".join(f"{k} = {v}" for k, v in deviations.items()) + ".")]

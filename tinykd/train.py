@@ -100,6 +100,13 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
         raise ValueError(f"explode_factor must be a number > 1 or None, got {explode_factor!r}")
     if resume and not checkpoint:
         raise ValueError("resume=True needs a checkpoint path")
+    if checkpoint and os.path.isdir(checkpoint):
+        raise ValueError(f"checkpoint {checkpoint} is a folder; give a file path such as "
+                         f"{os.path.join(checkpoint, 'run.npz')}")
+    mine = {id(p) for _, p, _ in model.named_parameters()}
+    if not all(id(p) in mine for _, p, _ in getattr(optimizer, "params", [])):
+        raise ValueError("the optimiser updates parameters that are not this model's (built for another model?): "
+                         "build it from this model, e.g. Adam(model)")
     _check_data(model, [("y", y, getattr(objective, "ignore_label", None)), ("y_val", y_val, None)],
                 [("x", x), ("x_val", x_val)])
     xp = get_array_module(x)
@@ -108,6 +115,9 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     history, start = [], 0
     if resume and os.path.exists(checkpoint):
         start, history = ckpt.load_run(checkpoint, model, optimizer, rng, identity)
+        if start > epochs:
+            raise ValueError(f"{checkpoint} holds a run already at epoch {start}, beyond epochs={epochs}; ask for at "
+                             "least that many epochs, or choose another checkpoint path")
         if progress:
             print(f"[{label}] resumed from {checkpoint} after epoch {start}", file=sys.stderr)
     use_teacher = teacher is not None and getattr(objective, "needs_teacher", False)
