@@ -48,13 +48,15 @@ KD_WEIGHT = 0.9
 
 
 def options(p):
-    p.add_argument("--epochs", type=count(1), metavar="N", help="epochs of the headline, omit-3 and 7/8 students (default 40; 4 "
-                                                 "with --quick)")
+    p.add_argument("--epochs", type=count(1), metavar="N",
+                   help="epochs of the headline, omit-3 and 7/8 students (default 40; 4 with --quick)")
     p.add_argument("--seeds", type=count(1), metavar="N", help="seeds of the headline rows (default 3; 1 with --quick)")
-    p.add_argument("--sweep-epochs", type=count(1), metavar="N", help="epochs per temperature-sweep student (default 15; 2 quick)")
-    p.add_argument("--few-epochs", type=count(1), metavar="N", help="epochs per few-labels student (default 15; 3 with --quick)")
-    p.add_argument("--transfer-size", type=count(1), metavar="N", help="use the first N training images as the transfer set "
-                                                        "(default: all; 10,000 with --quick)")
+    p.add_argument("--sweep-epochs", type=count(1), metavar="N",
+                   help="epochs per temperature-sweep student (default 15; 2 with --quick)")
+    p.add_argument("--few-epochs", type=count(1), metavar="N",
+                   help="epochs per few-labels student (default 15; 3 with --quick)")
+    p.add_argument("--transfer-size", type=count(1), metavar="N",
+                   help="use the first N training images as the transfer set (default: all; 10,000 with --quick)")
 
 
 class Lab:

@@ -199,10 +199,10 @@ def verified_bytes(path, resource):
     data = read_bytes(path)
     md5 = hashlib.md5(data).hexdigest()
     if resource.content_md5 and md5 != resource.content_md5:
-        raise DataError(f"{path}: checksum mismatch (MD5 of the content is {md5}, expected "
-                        f"{resource.content_md5}); the file is corrupted or is not the named data set's {resource.name}: for "
-                        "your own data use data.load(path) (--data PATH); a corrupted download: delete it and load "
-                        "again to fetch a fresh copy")
+        raise DataError(f"{path}: checksum mismatch (MD5 of the content is {md5}, expected {resource.content_md5}); "
+                        f"the file is corrupted or is not the named data set's {resource.name}: for your own data "
+                        "use data.load(path) (--data PATH); a corrupted download: delete it and load again to fetch "
+                        "a fresh copy")
     return data
 
 
