@@ -1,7 +1,7 @@
 """The founding report's MNIST row: teacher 784-1200-1200-10, student 784-800-800-10, and the student trained
 further without KD, with KD and with adversarial KD (the report's recipe and variants that avoid its traps).
 
-    python examples/mnist_adv_kd.py            # the full run (3 seeds per main student variant, ~30 min on 2 cores)
+    python examples/mnist_adv_kd.py            # the full run (3 seeds per main variant, 27-44 min on 2 cores)
     python examples/mnist_adv_kd.py --quick    # the quick preset: a few minutes
     python examples/mnist_adv_kd.py --data path/to/folder --quick    # your own MNIST-format data
 
