@@ -11,8 +11,8 @@ on tinykd's engine, each beside the paper's number:
    300 units all τ > 8 alike; at 30 units τ in 2.5–4 best);
 5. few labels: hard labels on 1%, 5%, 20% of the training set, with and without soft targets on all of it.
 
-    python examples/dark_knowledge.py            # the full run (about 35 min on 2 cores)
-    python examples/dark_knowledge.py --quick    # every experiment small (under 5 minutes)
+    python examples/dark_knowledge.py            # the full run (about 30-35 min on 2 idle cores)
+    python examples/dark_knowledge.py --quick    # every experiment small
 
 The teacher is the Table 1 teacher of examples/mnist_adv_kd.py (its checkpoint is reused when data and settings
 match). Students: Adam, lr 10⁻³ with cosine decay, batch 128; KD in Hinton's form (1 − a)·H(y, P_S) + a·τ²·H(P_T^τ,
