@@ -308,10 +308,11 @@ def markdown(record, cfg):
                      f"{np.mean([r['mean_logit'] for r in runs]):.3g} | "
                      f"{np.max([r['max_abs_logit'] for r in runs]):.3g} | "
                      f"{f'{np.mean(acc):.3f}' if acc else '–'} | {np.mean([r['seconds'] for r in runs]):.0f} |")
-    timing = {k: ("loaded from its checkpoint, trained in " if m["loaded"] else "") + f"{m['seconds'] / 60:.1f} min"
-              for k, m in (("teacher", t), ("S (initial)", s))}
+    timing = {k: ("loaded from its checkpoint, " if m["loaded"] else "") + f"trained in {m['seconds'] / 60:.1f} min" +
+              (f" over two runs, resumed after epoch {m['resumed_after_epoch']}" if m.get("resumed_after_epoch")
+               else "") for k, m in (("teacher", t), ("S (initial)", s))}
     lines += ["", f"Parameters (weights only, as the report counts): teacher {t['params']:,}, student "
-                  f"{s['params']:,}. Wall time: {record['seconds_total'] / 60:.1f} min in all (teacher "
+                  f"{s['params']:,}. Wall time of this run: {record['seconds_total'] / 60:.1f} min (teacher "
                   f"{timing['teacher']}; S (initial) {timing['S (initial)']})."]
     if "kd" in v and "wo-kd" in v:
         gap = report.pooled_gap(v["kd"], v["wo-kd"])
