@@ -82,7 +82,7 @@ def parser(doc, dataset_choice=False):
     """The Table 1 examples' options."""
     p = common(doc, dataset_choice)
     p.add_argument("--seeds", type=_count(1), metavar="N",
-                   help="student seeds per main variant (default 3)")
+                   help="student seeds per main variant (default 5; 3 with --quick)")
     if dataset_choice:
         p.add_argument("--split-test", type=float, metavar="FRACTION",
                        help="notMNIST without its training split: split its test file, this fraction (in (0, 1)) "
@@ -94,6 +94,12 @@ def parser(doc, dataset_choice=False):
     p.add_argument("--transfer-size", type=_count(0), metavar="N",
                    help="the students train on the first N training images, the teacher on all (default and 0: "
                         "all; 5,000 with --quick, whose students therefore see 5,000 images)")
+    p.add_argument("--few-labels", action="store_true",
+                   help="the few-labels preset: 5%% of the students' rows keep their labels, S (initial) learns from "
+                        "them alone, every variant sees all rows (writes <dataset>_labels5_table.*)")
+    p.add_argument("--labelled", type=float, metavar="FRACTION",
+                   help="fraction of the students' rows that keep their labels, in (0, 1] (default 1; 0.05 with "
+                        "--few-labels)")
     p.add_argument("--variants", nargs="+", choices=list(VARIANTS), metavar="ID",
                    help="student variants to run, by id (default: all; four with --quick): " +
                         "; ".join(f"{k} = {v.name}" for k, v in VARIANTS.items()))
@@ -103,11 +109,14 @@ def parser(doc, dataset_choice=False):
 def config(p, args):
     """A ``Config`` from parsed options (the ``--quick`` preset first, explicit options over it); a bad
     combination ends the program with one ``error:`` line and exit code 2."""
-    kw = dict(PRESETS["quick"]) if args.quick else {}
+    if args.quick and getattr(args, "few_labels", False):
+        p.error("choose one preset: --quick or --few-labels")
+    kw = dict(PRESETS["quick"]) if args.quick else dict(PRESETS["labels5"]) if getattr(args, "few_labels", False) \
+        else {}
     if not hasattr(args, "finetune_epochs"):   # an example of its own: only the teacher's part of the Table 1 preset
         kw = {k: v for k, v in kw.items() if k in TEACHER_SETTINGS + ("preset",)}
     for name in ("seeds", "teacher_epochs", "student_epochs", "finetune_epochs", "variants", "val", "split_test",
-                 "transfer_size"):
+                 "transfer_size", "labelled"):
         if getattr(args, name, None) is not None:
             kw[name] = getattr(args, name)
     return guarded(p, lambda: Config(dataset=args.dataset, data=args.data, data_dir=args.data_dir,

@@ -52,7 +52,7 @@ def discriminator(seed, c, hidden, features, kink_inputs=None, xp=np, dtype=np.f
     for _, p, _ in d.net.named_parameters():
         p[...] = move(xp, r.standard_normal(p.shape), dtype=dtype)
     if hidden and kink_inputs is not None:  # keep the hidden ReLU's inputs away from its kink
-        gradcheck.off_kinks(d.net.layers, d._phi(kink_inputs), gap=1e-3)
+        gradcheck.off_kinks(d.net.layers, d._phi(kink_inputs)[0], gap=1e-3)
     return d
 
 

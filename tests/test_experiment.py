@@ -62,7 +62,7 @@ def test_bad_settings_are_refused():
 
 
 def test_a_late_failure_keeps_the_finished_variants(tmp_path, monkeypatch):
-    def broken(d):
+    def broken(d, ctx):
         raise RuntimeError("the last variant breaks")
 
     monkeypatch.setitem(VARIANTS, "broken", Variant("broken", broken))

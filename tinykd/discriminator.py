@@ -7,90 +7,130 @@ one-hidden-layer ReLU net, and ``φ`` chooses what the discriminator sees:
   linear D on raw logits by adding one constant c to every logit: ``f`` moves by ``c Σ_k w_k`` while no
   prediction changes. Nothing bounds that drift;
 - ``"centred"``: ``a − mean_k(a)``, which removes exactly that shift;
-- ``"logprob"``: ``log softmax(a/τ)``, shift-invariant too, and scaled like the probabilities KD matches.
+- ``"logprob"``: ``log softmax(a/τ)``, shift-invariant too, and scaled like the probabilities KD matches;
+- ``"standardised"``: the z-scored logits ``(a − mean)/std`` (``F.standardise``), blind to shift AND scale.
 
-The gradient w.r.t. the logits runs through ``f`` (hand-written MLP backward) and ``φ``:
-raw ``g``; centred ``g − mean_k(g)``; logprob ``log_softmax_backward``. Derivation: ``docs/derivations.md``.
+A *conditional* discriminator (Xu, Hsu & Huang 2017) also sees each row's class, as a one-hot vector after φ(a):
+it judges whether these logits are the teacher's *for this class*, which a student cannot pass by looking like
+the teacher on average. ``smoothing`` > 0 is one-sided label smoothing (Salimans et al. 2016): the teacher's rows
+get the target ``smoothing`` instead of 0, so D never grows fully sure of the teacher's logits.
+
+The gradient w.r.t. the logits runs through ``f`` (hand-written MLP backward) and ``φ`` (the one-hot columns
+carry none): raw ``g``; centred ``g − mean_k(g)``; logprob ``log_softmax_backward``; standardised
+``standardise_backward``. Derivation: ``docs/derivations.md`` §7, §19.
 """
 import numpy as np
 
 from . import functional as F
 from .backend import default_rng, get_array_module, to_device
 from .batches import batches
-from .checks import check_int, is_real
+from .checks import check_int, is_int, is_real
 from .layers import MLP
 from .optim import Adam
 
-FEATURES = ("raw", "centred", "logprob")
+FEATURES = ("raw", "centred", "logprob", "standardised")
 
 
 class Discriminator:
     """Logistic discriminator on logit vectors, with its own Adam optimiser."""
 
     def __init__(self, n_classes, hidden=0, features="raw", temperature=1.0, lr=1e-3, seed=0, backend=None,
-                 dtype=np.float32):
+                 dtype=np.float32, conditional=False, smoothing=0.0):
         if features not in FEATURES:
             raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
         F.check_temperature(temperature)
-        hidden = check_int("hidden", hidden, 0)  # 0: logistic regression
-        self.features, self.temperature, self.hidden = features, float(temperature), hidden
-        self.n_classes = n_classes
-        sizes = [n_classes, hidden, 1] if hidden else [n_classes, 1]
+        n_classes = check_int("n_classes", n_classes, 1)
+        widths = [hidden] if is_int(hidden) else list(hidden) if isinstance(hidden, (list, tuple)) else [None]
+        widths = [check_int("each hidden width", h, 0) for h in widths]   # [0]: logistic regression
+        if len(widths) > 1 and 0 in widths:
+            raise ValueError(f"hidden widths must be >= 1 when there are several, got {list(hidden)}")
+        if not isinstance(conditional, bool):
+            raise TypeError(f"conditional must be True or False, got {conditional!r}")
+        if not is_real(smoothing) or not 0 <= smoothing < 0.5:
+            raise ValueError(f"smoothing must be a number in [0, 0.5), got {smoothing!r}")
+        self.features, self.temperature = features, float(temperature)
+        self.hidden = widths[0] if len(widths) == 1 else widths
+        self.n_classes, self.conditional, self.smoothing = n_classes, conditional, float(smoothing)
+        sizes = [n_classes * (2 if conditional else 1)] + [h for h in widths if h] + [1]
         self.net = MLP(sizes, seed=seed, backend=backend, dtype=dtype, input_grad=True)
         self.opt = Adam(self.net, lr=lr)
 
     def _phi(self, a):
+        """φ(a), and what ``_phi_backward`` needs (the z-scored features' σ, or None)."""
         if self.features == "raw":
-            return a
+            return a, None
         if self.features == "centred":
-            return a - a.mean(axis=1, keepdims=True)
-        return F.log_softmax(a, self.temperature)
+            return a - a.mean(axis=1, keepdims=True), None
+        if self.features == "standardised":
+            return F.standardise(a)
+        return F.log_softmax(a, self.temperature), None
 
-    def _phi_backward(self, phi, dphi):
+    def _phi_backward(self, phi, sigma, dphi):
         if self.features == "raw":
             return dphi
         if self.features == "centred":
             return dphi - dphi.mean(axis=1, keepdims=True)
+        if self.features == "standardised":
+            return F.standardise_backward(phi, sigma, dphi)
         return F.log_softmax_backward(phi, dphi, self.temperature)
 
-    def logit(self, a):
-        """The discriminator's logit z = f(φ(a)), shape (batch,); D(a) = σ(z) is P(student | a)."""
-        return self.net.forward(self._phi(a))[:, 0]
+    def _input(self, a, classes):
+        """The network's input: φ(a), then (conditional) the one-hot classes; and φ's own results for backward."""
+        if self.conditional != (classes is not None):
+            raise ValueError("a conditional discriminator needs each row's class (classes=...)" if self.conditional
+                             else "this discriminator is not conditional: give no classes")
+        phi, sigma = self._phi(a)
+        if classes is None:
+            return phi, phi, sigma
+        F.check_labels(classes, a.shape[0], self.n_classes)
+        xp = get_array_module(a)
+        onehot = (xp.arange(self.n_classes)[None, :] == classes[:, None]).astype(a.dtype)
+        return xp.concatenate([phi, onehot], axis=1), phi, sigma
 
-    def _backprop(self, a, targets):
+    def logit(self, a, classes=None):
+        """The discriminator's logit z = f(φ(a)[, onehot]), shape (batch,); D(a) = σ(z) is P(student | a)."""
+        return self.net.forward(self._input(a, classes)[0])[:, 0]
+
+    def _backprop(self, a, targets, classes):
         """Forward and backward of the mean logistic loss of calling the rows of ``a`` ``targets`` (0 teacher,
-        1 student; shape (batch,)): fills the discriminator's parameter gradients, returns (loss, φ(a), dloss/dφ)."""
-        phi = self._phi(a)
-        z = self.net.forward(phi, train=True)
+        1 student; shape (batch,)): fills the discriminator's parameter gradients, returns (loss, φ(a), σ, dloss/dφ)."""
+        inputs, phi, sigma = self._input(a, classes)
+        z = self.net.forward(inputs, train=True)
         value, dz = F.logistic_loss(z, targets[:, None])
-        return value, phi, self.net.backward(dz)
+        dphi = self.net.backward(dz)[:, :a.shape[1]]    # the one-hot columns are no function of a
+        return value, phi, sigma, dphi
 
-    def loss(self, a, label):
-        """``L_class(a | x=label)``: the mean logistic loss of calling the logits ``a`` class ``label``.
+    def loss(self, a, label, classes=None):
+        """``L_class(a | x=label)``: the mean logistic loss of calling the logits ``a`` class ``label`` (the
+        target is exactly ``label``: smoothing applies to the discriminator's own steps only).
 
         Returns (loss, dloss/da); the discriminator's own parameter gradients are filled too, and left unused.
         """
         xp = get_array_module(a)
-        value, phi, dphi = self._backprop(a, xp.full(a.shape[0], label, dtype=a.dtype))
-        return value, self._phi_backward(phi, dphi)
+        value, phi, sigma, dphi = self._backprop(a, xp.full(a.shape[0], label, dtype=a.dtype), classes)
+        return value, self._phi_backward(phi, sigma, dphi)
 
-    def step(self, teacher_logits, student_logits):
-        """One Adam step on a balanced batch: teacher logits labelled 0, student logits labelled 1."""
+    def step(self, teacher_logits, student_logits, classes=None):
+        """One Adam step on a balanced batch: teacher logits labelled 0 (``smoothing`` with one-sided label
+        smoothing), student logits labelled 1; ``classes``: each row's class (a conditional D), the same for both."""
         xp = get_array_module(teacher_logits)
         a = xp.concatenate([teacher_logits, student_logits])
-        labels = xp.concatenate([xp.zeros(teacher_logits.shape[0], a.dtype), xp.ones(student_logits.shape[0], a.dtype)])
-        value, _, _ = self._backprop(a, labels)
+        both = None if classes is None else xp.concatenate([classes, classes])
+        labels = xp.concatenate([xp.full(teacher_logits.shape[0], self.smoothing, a.dtype),
+                                 xp.ones(student_logits.shape[0], a.dtype)])
+        value = self._backprop(a, labels, both)[0]
         self.opt.step()
         return value
 
-    def accuracy(self, teacher_logits, student_logits):
+    def accuracy(self, teacher_logits, student_logits, classes=None):
         """Fraction of teacher logits called 0 and student logits called 1 (a balanced accuracy)."""
-        t = float((self.logit(teacher_logits) < 0).mean())
-        s = float((self.logit(student_logits) >= 0).mean())
+        t = float((self.logit(teacher_logits, classes) < 0).mean())
+        s = float((self.logit(student_logits, classes) >= 0).mean())
         return (t + s) / 2
 
-    def fit(self, teacher_logits, student_logits, epochs=5, batch_size=256, holdout=0.2, seed=0):
+    def fit(self, teacher_logits, student_logits, epochs=5, batch_size=256, holdout=0.2, seed=0, classes=None):
         """Train on paired logits of the training set, holding out a fraction; returns the held-out accuracy.
+        ``classes``: each pair's class, for a conditional discriminator.
 
         Arguments are checked first (shapes, types, and once that the logits are finite): a bad one would otherwise
         train on nothing, or on truncated pairs, without a word.
@@ -116,12 +156,17 @@ class Discriminator:
         if n_out == n:
             raise ValueError(f"holdout={holdout} holds out all {n} rows and leaves none to train on; lower holdout")
         perm = to_device(default_rng(seed).permutation(n), xp)
+        if self.conditional != (classes is not None):
+            raise ValueError("a conditional discriminator needs each pair's class (classes=...)" if self.conditional
+                             else "this discriminator is not conditional: give no classes")
+        if classes is not None:
+            F.check_labels(classes, n, self.n_classes)
         held, used = perm[:n_out], perm[n_out:]
-        pairs = (teacher_logits[used], student_logits[used])
+        pairs = (teacher_logits[used], student_logits[used]) + (() if classes is None else (classes[used],))
         rng = default_rng(seed + 1)
         for _ in range(epochs):
-            for t, s in batches(*pairs, batch_size=batch_size, rng=rng):
-                self.step(t, s)
+            for batch in batches(*pairs, batch_size=batch_size, rng=rng):
+                self.step(*batch)
         if n_out == 0:
-            return self.accuracy(teacher_logits, student_logits)
-        return self.accuracy(teacher_logits[held], student_logits[held])
+            return self.accuracy(teacher_logits, student_logits, classes)
+        return self.accuracy(teacher_logits[held], student_logits[held], None if classes is None else classes[held])

@@ -5,6 +5,7 @@ batch's labels and, when ``objective.needs_teacher``, the teacher's outputs on t
 new objective. Derivations: ``docs/derivations.md``; finite-difference checks: ``tests/test_distill.py``.
 """
 from . import functional as F
+from . import logit_losses as L
 from .backend import default_rng, get_array_module
 from .checks import check_int, check_real, is_int
 from .layers import Dense
@@ -46,15 +47,18 @@ class KD:
 
     ``P^τ = softmax(z/τ)`` for logits ``z``. The soft term is the soft-target cross-entropy (its value includes the
     teacher's entropy, its gradient is the KL's). ``ignore_label`` (e.g. −1) marks unlabelled rows: they get the
-    soft term only, the hard term averaging over the labelled rows. Derivation: ``docs/derivations.md`` §3, §10.
+    soft term only, the hard term averaging over the labelled rows. ``standardise=True`` computes the soft term on
+    the z-scored logits of both networks (Sun et al. 2024, ``F.standardise``): the student then matches the
+    teacher's logits up to their shift and scale only. Derivation: ``docs/derivations.md`` §3, §10, §16.
     """
 
     needs_teacher = True
 
     FORMS = {"additive": "additive", "report": "additive", "hinton": "hinton"}  # "report": the additive form's old name
 
-    def __init__(self, temperature=4.0, weight=1.0, form="additive", ignore_label=None):
+    def __init__(self, temperature=4.0, weight=1.0, form="additive", ignore_label=None, standardise=False):
         F.check_temperature(temperature)
+        self.standardise = _flag("standardise", standardise)
         if form not in self.FORMS:
             raise ValueError(f"form must be 'additive' (or its old name 'report') or 'hinton', got {form!r}")
         self.temperature, self.weight = float(temperature), check_real("weight", weight)
@@ -65,8 +69,9 @@ class KD:
 
     def __call__(self, logits, labels, teacher_logits):
         hard, g_hard = F.cross_entropy(logits, labels, self.ignore_label)
-        soft, g_soft = F.soft_cross_entropy(logits, teacher_logits, self.temperature,
-                                            t_squared=self.form == "hinton")
+        soft, g_soft = _soft_term(lambda s, t: F.soft_cross_entropy(s, t, self.temperature,
+                                                                    t_squared=self.form == "hinton"),
+                                  logits, teacher_logits, self.standardise)
         c_hard = 1.0 - self.weight if self.form == "hinton" else 1.0
         dt = logits.dtype.type
         g_hard *= dt(c_hard)
@@ -75,7 +80,92 @@ class KD:
 
     def describe(self):
         return {"method": "kd", "form": self.form, "temperature": self.temperature, "weight": self.weight,
-                "ignore_label": self.ignore_label}
+                "ignore_label": self.ignore_label, "standardise": self.standardise}
+
+
+def _flag(name, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _soft_term(loss, logits, teacher_logits, standardise):
+    """``loss(student, teacher)`` on the raw logits, or on both z-scored (``F.on_standardised``)."""
+    return F.on_standardised(loss, logits, teacher_logits) if standardise else loss(logits, teacher_logits)
+
+
+def _targets(labels, teacher_logits, ignore_label):
+    """Each row's class for a method that needs one on every row: its label, or for an unlabelled row the
+    teacher's prediction (computed on the device; nothing is read back)."""
+    if ignore_label is None:
+        return labels
+    xp = get_array_module(labels)
+    return xp.where(labels == ignore_label, teacher_logits.argmax(axis=1), labels)
+
+
+class DKD:
+    """Decoupled KD (Zhao et al., CVPR 2022): ``λ_CE · H(y, P_S) + τ² (α · TCKD + β · NCKD)``
+    (``logit_losses.decoupled_kd``; paper defaults α = 1, β = 8, τ = 4, λ_CE = 1).
+
+    ``standardise=True`` computes TCKD and NCKD on z-scored logits (Sun et al. 2024). ``ignore_label`` marks
+    unlabelled rows: the cross-entropy skips them and their target class (which DKD needs to split the classes) is
+    the teacher's prediction. Derivation: ``docs/derivations.md`` §17.
+    """
+
+    needs_teacher = True
+
+    def __init__(self, alpha=1.0, beta=8.0, temperature=4.0, ce_weight=1.0, standardise=False, ignore_label=None):
+        F.check_temperature(temperature)
+        self.alpha, self.beta, self.ce_weight = L.check_weights(alpha=alpha, beta=beta, ce_weight=ce_weight)
+        self.temperature = float(temperature)
+        self.standardise = _flag("standardise", standardise)
+        self.ignore_label = _label("ignore_label", ignore_label)
+
+    def __call__(self, logits, labels, teacher_logits):
+        if logits.shape[1] < 2:
+            raise ValueError(f"DKD needs at least 2 classes (a target and the rest), got {logits.shape[1]}")
+        dt = logits.dtype.type
+        hard, grad = F.cross_entropy(logits, labels, self.ignore_label)
+        grad *= dt(self.ce_weight)
+        targets = _targets(labels, teacher_logits, self.ignore_label)
+        soft, g_soft = _soft_term(lambda s, t: L.decoupled_kd(s, t, targets, self.temperature, self.alpha,
+                                                              self.beta), logits, teacher_logits, self.standardise)
+        grad += g_soft
+        return dt(self.ce_weight) * hard + soft, grad
+
+    def describe(self):
+        return {"method": "dkd", "alpha": self.alpha, "beta": self.beta, "temperature": self.temperature,
+                "ce_weight": self.ce_weight, "standardise": self.standardise, "ignore_label": self.ignore_label}
+
+
+class DIST:
+    """DIST (Huang et al., NeurIPS 2022): ``λ_CE · H(y, P_S) + τ² [β (1 − mean inter-class ρ) + γ (1 − mean
+    intra-class ρ)]`` (``logit_losses.dist_loss``; defaults β = γ = 2, τ = 4, the paper's CIFAR-100 setting).
+
+    The intra-class term correlates each class across the batch, so every batch needs at least 2 rows (checked per
+    call from the shape). ``ignore_label``: the cross-entropy skips unlabelled rows; DIST needs no labels.
+    Derivation: ``docs/derivations.md`` §18.
+    """
+
+    needs_teacher = True
+
+    def __init__(self, beta=2.0, gamma=2.0, temperature=4.0, ce_weight=1.0, ignore_label=None):
+        F.check_temperature(temperature)
+        self.beta, self.gamma, self.ce_weight = L.check_weights(beta=beta, gamma=gamma, ce_weight=ce_weight)
+        self.temperature = float(temperature)
+        self.ignore_label = _label("ignore_label", ignore_label)
+
+    def __call__(self, logits, labels, teacher_logits):
+        dt = logits.dtype.type
+        soft, g_soft = L.dist_loss(logits, teacher_logits, self.temperature, self.beta, self.gamma)
+        hard, grad = F.cross_entropy(logits, labels, self.ignore_label)
+        grad *= dt(self.ce_weight)
+        grad += g_soft
+        return dt(self.ce_weight) * hard + soft, grad
+
+    def describe(self):
+        return {"method": "dist", "beta": self.beta, "gamma": self.gamma, "temperature": self.temperature,
+                "ce_weight": self.ce_weight, "ignore_label": self.ignore_label}
 
 
 class AdversarialKD:
@@ -105,6 +195,9 @@ class AdversarialKD:
             raise ValueError(f"updates must be 'fixed' or 'alternating', got {updates!r}")
         d_steps = check_int("d_steps", d_steps, 1)
         F.check_temperature(temperature)
+        if getattr(discriminator, "conditional", False):
+            raise ValueError("this discriminator is conditional (it needs each row's class): use "
+                             "ConditionalAdversarialKD")
         self.discriminator = discriminator
         self.alpha, self.beta = check_real("alpha", alpha), check_real("beta", beta)
         self.kd_weight = check_real("kd_weight", kd_weight)
@@ -137,6 +230,70 @@ class AdversarialKD:
         d = self.discriminator
         return {"method": "adversarial_kd", "form": self.form, "updates": self.updates, "alpha": self.alpha,
                 "beta": self.beta, "kd_weight": self.kd_weight, "features": d.features, "hidden": d.hidden}
+
+
+class ConditionalAdversarialKD:
+    """Adversarial KD as the literature made it work (Xu, Hsu & Huang 2017; Belagiannis et al. 2018).
+
+    A *conditional* discriminator (``Discriminator(conditional=True)``, e.g. ``features="standardised"``, hidden
+    ``(64, 64)``, its own smaller learning rate, one-sided label smoothing) sees each row's z-scored logits and its
+    class. Every call first takes one discriminator step on the batch's teacher and student logits (alternating
+    1:1), then returns the student's loss
+
+    ``λ_CE · H(y, P_S) + λ_logit · d(z_S, z_T) + λ_adv(s) · L_class(a_S | x=0)``
+
+    with ``d`` the L1 or L2 logit distance (``logit_losses.logit_distance``), the non-saturating adversarial term
+    (the loss of being called "teacher", Goodfellow et al. 2014), and its weight ramped linearly from 0:
+    ``λ_adv(s) = β · min(1, s/ramp_steps)`` at the s-th call (s = 0, 1, …; ``ramp_steps=0``: β from the start).
+    The call count is kept on the host (a Python int): it reads nothing from the device. It is not checkpointed, so
+    a resumed run restarts the ramp. ``ignore_label`` marks unlabelled rows: the cross-entropy skips them and the
+    discriminator is conditioned on the teacher's prediction there. Derivation: ``docs/derivations.md`` §19.
+    """
+
+    needs_teacher = True
+
+    def __init__(self, discriminator, beta=0.1, ramp_steps=0, logit_weight=1.0, logit_loss="l1", ce_weight=1.0,
+                 ignore_label=None):
+        if not getattr(discriminator, "conditional", False):
+            raise ValueError("ConditionalAdversarialKD needs a conditional discriminator "
+                             "(tinykd.discriminator.Discriminator(..., conditional=True))")
+        if logit_loss not in L.LOGIT_DISTANCES:
+            raise ValueError(f"logit_loss must be one of {L.LOGIT_DISTANCES}, got {logit_loss!r}")
+        self.discriminator = discriminator
+        self.beta, self.logit_weight, self.ce_weight = L.check_weights(beta=beta, logit_weight=logit_weight,
+                                                                       ce_weight=ce_weight)
+        self.ramp_steps = check_int("ramp_steps", ramp_steps, 0)
+        self.logit_loss = logit_loss
+        self.ignore_label = _label("ignore_label", ignore_label)
+        self.calls = 0
+
+    def adversarial_weight(self):
+        """λ_adv at the next call: β · min(1, calls/ramp_steps)."""
+        return self.beta * min(1.0, self.calls / self.ramp_steps) if self.ramp_steps else self.beta
+
+    def __call__(self, logits, labels, teacher_logits):
+        dt = logits.dtype.type
+        classes = _targets(labels, teacher_logits, self.ignore_label)
+        self.discriminator.step(teacher_logits, logits, classes)
+        hard, grad = F.cross_entropy(logits, labels, self.ignore_label)
+        grad *= dt(self.ce_weight)
+        loss = dt(self.ce_weight) * hard
+        dist, g_dist = L.logit_distance(logits, teacher_logits, self.logit_loss)
+        loss += dt(self.logit_weight) * dist
+        grad += dt(self.logit_weight) * g_dist
+        weight = dt(self.adversarial_weight())
+        self.calls += 1
+        adv, g_adv = self.discriminator.loss(logits, 0, classes)
+        loss += weight * adv
+        grad += weight * g_adv
+        return loss, grad
+
+    def describe(self):
+        d = self.discriminator
+        return {"method": "conditional_adversarial_kd", "beta": self.beta, "ramp_steps": self.ramp_steps,
+                "logit_weight": self.logit_weight, "logit_loss": self.logit_loss, "ce_weight": self.ce_weight,
+                "ignore_label": self.ignore_label, "features": d.features, "hidden": d.hidden,
+                "smoothing": d.smoothing, "discriminator_lr": d.opt.lr}
 
 
 # --------------------------------------------------------------------------------------------- FitNets hints

@@ -22,14 +22,15 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import plots, report
-from .backend import debug, resolve
+from .backend import debug, resolve, to_device, to_host
 from .checks import check_int, check_real
 from .discriminator import Discriminator
-from .distill import KD, AdversarialKD, Supervised, check_pair
+from .distill import DIST, DKD, KD, AdversarialKD, ConditionalAdversarialKD, Supervised, check_pair
 from .layers import MLP
 from .optim import Adam
 from .prepare import ConfigError, log, logit_stats, model_record, prepare, train_or_load
 from .train import cosine_lr, errors, fit
+from .transfer import UNLABELLED, partly_labelled
 
 SIZES = {"mnist": ([784, 1200, 1200, 10], [784, 800, 800, 10]),
          "notmnist": ([784, 1200, 1200, 1200, 10], [784, 800, 800, 800, 10]),
@@ -38,32 +39,68 @@ SIZES = {"mnist": ([784, 1200, 1200, 10], [784, 800, 800, 10]),
 
 @dataclass(frozen=True)
 class Variant:
-    """A student variant: its name in tables; ``make``, which builds its objective from the discriminator (None
-    for a variant without one); and ``discriminator``, the one it needs as ``(features, hidden units)``, left out
-    (None) when it needs none."""
+    """A student variant: its name in tables; ``make(d, ctx)``, which builds its objective from the discriminator
+    ``d`` (None for a variant without one) and ``ctx`` (``ignore_label``: the label of an unlabelled row or None;
+    ``steps_per_epoch``); ``discriminator``, the one it needs (``Discriminator``'s keyword arguments plus
+    ``pretrain_epochs``), left out (None) when it needs none; ``paper``, where the method comes from;
+    ``unlabelled``, whether its objective can skip unlabelled rows (the few-labels regime needs it); and
+    ``matches``, what of the teacher's the student is asked to match (for the comparison table)."""
     name: str
     make: object
-    discriminator: tuple = None
+    discriminator: dict = None
+    paper: str = ""
+    unlabelled: bool = False
+    matches: str = ""
+
+
+def _disc(features, hidden, **kw):
+    return {"features": features, "hidden": hidden, "temperature": 4.0, "lr": 1e-3, "pretrain_epochs": 3, **kw}
 
 
 VARIANTS = {
-    "wo-kd": Variant("w/o KD", lambda d: Supervised()),
-    "kd": Variant("KD", lambda d: KD(temperature=4.0, weight=0.9, form="hinton")),
+    "wo-kd": Variant("w/o KD", lambda d, c: Supervised(ignore_label=c["ignore_label"]), paper="–", unlabelled=True),
+    "kd": Variant("KD", lambda d, c: KD(temperature=4.0, weight=0.9, form="hinton", ignore_label=c["ignore_label"]),
+                  paper="Hinton, Vinyals & Dean 2015", unlabelled=True,
+                  matches="softened probabilities P^τ (τ = 4, a = 0.9)"),
     "adv-report": Variant("adv. KD (report: raw, fixed, minimax)",
-                          lambda d: AdversarialKD(d, alpha=1.0, beta=0.1), ("raw", 0)),
+                          lambda d, c: AdversarialKD(d, alpha=1.0, beta=0.1), _disc("raw", 0),
+                          "the founding report"),
     "adv-raw-ns": Variant("adv. KD (raw, fixed, non-saturating)",
-                          lambda d: AdversarialKD(d, alpha=1.0, beta=0.1, form="nonsaturating"), ("raw", 0)),
+                          lambda d, c: AdversarialKD(d, alpha=1.0, beta=0.1, form="nonsaturating"), _disc("raw", 0),
+                          "the founding report, non-saturating"),
     "adv-centred": Variant("adv. KD (centred, fixed, minimax)",
-                           lambda d: AdversarialKD(d, alpha=1.0, beta=0.1), ("centred", 0)),
+                           lambda d, c: AdversarialKD(d, alpha=1.0, beta=0.1), _disc("centred", 0),
+                           "the founding report, centred logits"),
     "adv-logprob": Variant("adv. KD (logprob, alternating, non-saturating)",
-                           lambda d: AdversarialKD(d, alpha=1.0, beta=0.1, form="nonsaturating",
-                                                   updates="alternating", temperature=4.0), ("logprob", 64)),
+                           lambda d, c: AdversarialKD(d, alpha=1.0, beta=0.1, form="nonsaturating",
+                                                      updates="alternating", temperature=4.0), _disc("logprob", 64),
+                           "the founding report, GAN-style"),
     "adv-logprob-kd": Variant("adv. KD + KD (logprob, alternating)",
-                              lambda d: AdversarialKD(d, alpha=0.1, beta=0.1, form="nonsaturating",
-                                                      updates="alternating", kd_weight=0.9 * 16, temperature=4.0),
-                              ("logprob", 64)),
+                              lambda d, c: AdversarialKD(d, alpha=0.1, beta=0.1, form="nonsaturating",
+                                                         updates="alternating", kd_weight=0.9 * 16, temperature=4.0),
+                              _disc("logprob", 64), "the founding report + Hinton"),
+    "dkd": Variant("DKD", lambda d, c: DKD(alpha=1.0, beta=8.0, temperature=4.0, ignore_label=c["ignore_label"]),
+                   paper="Zhao et al. 2022", unlabelled=True,
+                   matches="target-vs-rest and non-target probabilities, weighted apart (α = 1, β = 8, τ = 4)"),
+    "kd-standardised": Variant("KD, standardised logits",
+                               lambda d, c: KD(temperature=2.0, weight=0.9, form="hinton", standardise=True,
+                                               ignore_label=c["ignore_label"]), paper="Sun et al. 2024",
+                               unlabelled=True, matches="P^τ of z-scored logits: no shift or scale (τ = 2, a = 0.9)"),
+    "dist": Variant("DIST", lambda d, c: DIST(beta=2.0, gamma=2.0, temperature=4.0, ignore_label=c["ignore_label"]),
+                    paper="Huang et al. 2022", unlabelled=True,
+                    matches="correlations of P^τ per sample and per class (β = γ = 2, τ = 4)"),
+    "adv-conditional": Variant("adv. KD, conditional (z-scored + label, L1)",
+                               lambda d, c: ConditionalAdversarialKD(d, beta=0.1, ramp_steps=c["steps_per_epoch"],
+                                                                     logit_weight=1.0, logit_loss="l1",
+                                                                     ignore_label=c["ignore_label"]),
+                               _disc("standardised", (64, 64), lr=1e-4, conditional=True, smoothing=0.1,
+                                     pretrain_epochs=0),
+                               "Xu, Hsu & Huang 2017; Belagiannis et al. 2018", unlabelled=True,
+                               matches="logits (L1) and a class-conditional D on z-scored logits (β = 0.1)"),
 }
-MAIN = ["wo-kd", "kd", "adv-report", "adv-logprob-kd"]   # these get cfg.seeds seeds; the others cfg.ablation_seeds
+MAIN = ["wo-kd", "kd", "adv-report", "adv-logprob-kd", "dkd", "kd-standardised", "dist", "adv-conditional"]
+LABELLED_SEED = 0   # which rows keep their labels in the few-labels regime
+NEW = ["dkd", "kd-standardised", "dist", "adv-conditional"]   # issue 12's methods, compared with KD
 _BY_NAME = {v.name: k for k, v in VARIANTS.items()}
 
 
@@ -93,13 +130,15 @@ class Config:
     teacher_dropout: float = 0.5
     teacher_input_dropout: float = 0.2
     jitter: int = 2
-    seeds: int = 3
+    seeds: int = 5
     ablation_seeds: int = 1
     variants: list = field(default_factory=lambda: list(VARIANTS))
     val: int = None                    # validation images held out of training; None: 5,000 per 60,000 (1/12)
     val_seed: int = 0
     subset: int = 0                    # train on the first N training images only (smoke tests); 0: all
     transfer_size: int = 0             # the students train on the first N training images (the teacher on all)
+    labelled: float = 1.0              # fraction of the students' rows that keep their label (stratified); the rest
+                                       # are unlabelled (-1), and S (initial) trains on the labelled rows only
     backend: str = None                # None: $TINYKD_BACKEND, else numpy
     split_test: float = None           # notMNIST without its training split
     checkpoint_dir: str = "checkpoints"
@@ -122,6 +161,14 @@ class Config:
             check_real(name, getattr(self, name), low_open=True, error=ConfigError)
         for name in ("teacher_dropout", "teacher_input_dropout"):
             check_real(name, getattr(self, name), high=1.0, error=ConfigError)
+        if not (isinstance(self.labelled, (int, float)) and not isinstance(self.labelled, bool)
+                and 0 < self.labelled <= 1):
+            raise ConfigError(f"labelled must be a fraction in (0, 1], got {self.labelled!r}")
+        if self.labelled < 1:
+            refused = [v for v in self.variants if not VARIANTS[v].unlabelled]
+            if refused:
+                raise ConfigError(f"variants {', '.join(refused)} cannot train on unlabelled rows; with labelled < 1 "
+                                  "run only " + ", ".join(k for k, v in VARIANTS.items() if v.unlabelled))
         if self.split_test is not None and (self.dataset != "notmnist" or self.data):
             raise ConfigError("split_test (--split-test) is only for the named notMNIST data set, whose training "
                               "split may be missing")
@@ -157,9 +204,13 @@ class Config:
 # The quick preset (about 3 minutes on 2 cores) keeps the full run's networks and objectives but gives the students
 # a 5,000-image transfer set: a 10-epoch teacher knows far more than 5,000 labels teach, so KD's gain shows within
 # seconds per run, with 3 seeds to measure it against (the full run's gain needs its 15 epochs on 55,000 images).
+# The labels5 preset is the few-labels regime of issue 12 on the full run's budget: 5% of the students' training rows
+# keep their labels, S (initial) learns from those alone, and every variant sees all rows (soft targets everywhere,
+# labels on 5%).
 PRESETS = {"full": {},
            "quick": dict(teacher_epochs=10, student_epochs=5, finetune_epochs=10, seeds=3, transfer_size=5000,
-                         preset="quick", variants=["wo-kd", "kd", "adv-report", "adv-logprob-kd"])}
+                         preset="quick", variants=["wo-kd", "kd", "adv-report", "adv-logprob-kd"]),
+           "labels5": dict(labelled=0.05, preset="labels5", variants=["wo-kd", "kd"] + NEW)}
 QUICK = PRESETS["quick"]
 
 
@@ -185,9 +236,17 @@ def run(cfg):
     x, y, xv, yv, xt, yt = arrays
     if cfg.transfer_size:      # the students' transfer set: the first rows of the teacher's training set
         x, y = x[:cfg.transfer_size], y[:cfg.transfer_size]
+    ignore_label, extra = None, None
+    x0, y0 = x, y              # what S (initial) learns from: every row, or (few labels) the labelled ones
+    if cfg.labelled < 1:
+        y = to_device(partly_labelled(to_host(y), cfg.labelled, seed=LABELLED_SEED), xp)
+        keep = to_device(np.flatnonzero(to_host(y) != UNLABELLED), xp)
+        x0, y0, ignore_label = x[keep], y[keep], UNLABELLED
+        extra = {"labelled": cfg.labelled, "labelled_seed": LABELLED_SEED}
+        log(f"few labels: {int(keep.shape[0]):,} of {int(y.shape[0]):,} student training rows keep their label")
     student0, trained = train_or_load(cfg, d["fingerprint"], "student", cfg.student_sizes, cfg.student_epochs,
-                                      cfg.student_lr, 0.0, 0.0, 0, (x, y, xv, yv), seed=0,
-                                      transfer_rows=cfg.transfer_size)
+                                      cfg.student_lr, 0.0, 0.0, 0, (x0, y0, xv, yv), seed=0,
+                                      transfer_rows=cfg.transfer_size, extra_identity=extra)
     check_pair(teacher, student0)
     s_rec = {**model_record(student0, trained, arrays), **logit_stats(student0.logits(xv if xv is not None else x))}
     flag, line = teacher_check(t_rec, s_rec)
@@ -204,6 +263,8 @@ def run(cfg):
     teacher_val_logits = teacher.logits(xv) if xv is not None else None
     initial_state = student0.state_dict()
     student0_logits = student0.logits(x)
+    classes = y if ignore_label is None else xp.where(y == ignore_label, teacher_logits.argmax(axis=1), y)
+    ctx = {"ignore_label": ignore_label, "steps_per_epoch": -(-int(x.shape[0]) // cfg.batch_size)}
     for vid in cfg.variants:
         variant = VARIANTS[vid]
         n_seeds = cfg.seeds if vid in MAIN else min(cfg.seeds, cfg.ablation_seeds)
@@ -214,20 +275,21 @@ def run(cfg):
             d_info, disc = {}, None
             if variant.discriminator is not None:
                 disc, d_info = _pretrained_discriminator(variant.discriminator, seed, teacher_logits, student0_logits,
-                                                         xp)
-            objective = variant.make(disc)
+                                                         classes, xp)
+            objective = variant.make(disc, ctx)
             t0 = time.perf_counter()
             history = fit(student, objective, Adam(student, lr=cfg.finetune_lr), x, y, cfg.finetune_epochs,
                           cfg.batch_size, teacher=teacher_logits, x_val=xv, y_val=yv,
                           lr_schedule=cosine_lr(cfg.finetune_lr, cfg.finetune_epochs), seed=100 + seed,
                           label=f"{vid} seed {seed}", progress=False, explode_factor=None,
-                          epoch_end=_drift_probe(disc, xv, teacher_val_logits))
+                          epoch_end=_drift_probe(disc, xv, yv, teacher_val_logits))
             run_rec = {"seed": seed, "errors": errors(student, xt, yt),
                        "validation_errors": errors(student, xv, yv) if xv is not None else None,
                        "seconds": time.perf_counter() - t0, "final_loss": history[-1]["loss"] if history else None,
                        "history": history, **logit_stats(student.logits(xv if xv is not None else x)), **d_info}
             if disc is not None:
-                run_rec["d_accuracy_after"] = disc.accuracy(teacher_logits, student.logits(x))
+                run_rec["d_accuracy_after"] = disc.accuracy(teacher_logits, student.logits(x),
+                                                            classes if disc.conditional else None)
             runs.append(run_rec)
             record["variants"][vid] = {"name": variant.name, "objective": objective.describe(), "runs": runs,
                                        **report.mean_std([r["errors"] for r in runs])}
@@ -242,7 +304,7 @@ def run(cfg):
     return record
 
 
-def _drift_probe(disc, xv, teacher_val_logits):
+def _drift_probe(disc, xv, yv, teacher_val_logits):
     """Per-epoch measurements of a student variant on the validation set: its logits' mean and largest magnitude
     (the adversarial drift) and, with a discriminator, how well it still tells teacher from student."""
     if xv is None:
@@ -252,18 +314,20 @@ def _drift_probe(disc, xv, teacher_val_logits):
         logits = student.logits(xv)
         out = logit_stats(logits)
         if disc is not None:
-            out["d_accuracy"] = disc.accuracy(teacher_val_logits, logits)
+            out["d_accuracy"] = disc.accuracy(teacher_val_logits, logits, yv if disc.conditional else None)
         return out
     return probe
 
 
-def _pretrained_discriminator(spec, seed, teacher_logits, student0_logits, xp):
-    """A discriminator trained on teacher (0) vs initial-student (1) logits of the training set, per seed."""
-    features, hidden = spec
-    d = Discriminator(teacher_logits.shape[1], hidden=hidden, features=features, temperature=4.0, lr=1e-3,
-                      seed=seed, backend=xp)
-    acc = d.fit(teacher_logits, student0_logits, epochs=3, batch_size=256, holdout=0.2, seed=seed)
-    return d, {"d_heldout_accuracy": acc}
+def _pretrained_discriminator(spec, seed, teacher_logits, student0_logits, classes, xp):
+    """A discriminator built from ``spec`` and trained for its ``pretrain_epochs`` on teacher (0) vs initial-student
+    (1) logits of the training set, per seed (a conditional one also sees each row's class)."""
+    spec = dict(spec)
+    epochs = spec.pop("pretrain_epochs")
+    d = Discriminator(teacher_logits.shape[1], seed=seed, backend=xp, **spec)
+    acc = d.fit(teacher_logits, student0_logits, epochs=epochs, batch_size=256, holdout=0.2, seed=seed,
+                classes=classes if d.conditional else None)
+    return d, {"d_heldout_accuracy": acc, "d_pretrain_epochs": epochs}
 
 
 def _write(out, record, cfg, seconds):
@@ -314,6 +378,7 @@ def markdown(record, cfg):
     lines += ["", f"Parameters (weights only, as the report counts): teacher {t['params']:,}, student "
                   f"{s['params']:,}. Wall time of this run: {record['seconds_total'] / 60:.1f} min (teacher "
                   f"{timing['teacher']}; S (initial) {timing['S (initial)']})."]
+    lines += comparison(record)
     if "kd" in v and "wo-kd" in v:
         gap = report.pooled_gap(v["kd"], v["wo-kd"])
         if gap is not None:
@@ -322,6 +387,30 @@ def markdown(record, cfg):
                          f"std {sd:.1f} ({ratio:+.1f} std).")
     lines += ["", "What this run shows:"] + [f"- {line}" for line in record["what_it_shows"]]
     return "\n".join(lines) + "\n"
+
+
+def comparison(record):
+    """The methods beside KD, each against KD on the same run: errors, the difference to KD in errors and in pooled
+    standard deviations (negative: fewer errors than KD) and seconds per epoch relative to KD's."""
+    v = record["variants"]
+    others = [k for k in ["wo-kd"] + NEW if k in v]
+    if "kd" not in v or not any(k in v for k in NEW):
+        return []
+
+    def per_epoch(rec):
+        return np.mean([r["seconds"] / max(len(r["history"]), 1) for r in rec["runs"]])
+    kd_epoch = per_epoch(v["kd"])
+    lines = ["", "Against KD, from the same S (initial) with the same budget (test errors; method − KD in errors and, in "
+                 "brackets, in pooled standard deviations: negative means fewer errors than KD):", "",
+             "| method | id | paper | student matches | test errors | − KD (pooled std) | s/epoch vs KD |",
+             "|---|---|---|---|---|---|---|"]
+    for k in ["kd"] + others:
+        rec, var = v[k], VARIANTS[k]
+        gap = report.pooled_gap(rec, v["kd"]) if k != "kd" else None
+        vs = "–" if gap is None else f"{-gap[0]:+.1f} ({-gap[2]:+.1f})"
+        lines.append(f"| {rec['name']} | `{k}` | {var.paper} | {var.matches or 'labels only'} | {report.fmt(rec)} | "
+                     f"{vs} | {per_epoch(rec) / kd_epoch:.2f} |")
+    return lines
 
 
 def what_it_shows(record):

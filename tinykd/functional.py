@@ -232,3 +232,41 @@ def logistic_loss(z, targets):
     grad -= t
     grad /= n
     return loss, grad
+
+
+# ------------------------------------------------------------------------------------------ logit transforms
+STANDARDISE_EPS = 1e-12
+
+
+def standardise(logits, eps=STANDARDISE_EPS):
+    """Per-row z-score of the logits (Sun et al. 2024, "Logit standardization in knowledge distillation"):
+    ``z̃ = (z − μ)/σ`` with ``μ = mean_k z_k`` and ``σ = sqrt(mean_k (z_k − μ)² + ε)``.
+
+    The population variance (divide by C, not C − 1; Sun et al.'s code uses C − 1, a factor sqrt(C/(C−1)) that a
+    temperature absorbs). ``ε`` keeps a row of equal logits finite (z̃ = 0 there) and is tiny beside any real
+    spread. Returns ``(z̃, σ)``, σ of shape (batch, 1): what ``standardise_backward`` needs.
+    """
+    check_logits_shape(logits)
+    xp = get_array_module(logits)
+    centred = logits - logits.mean(axis=-1, keepdims=True)
+    sigma = xp.sqrt((centred * centred).mean(axis=-1, keepdims=True) + logits.dtype.type(eps))
+    centred /= sigma
+    return centred, sigma
+
+
+def standardise_backward(standardised, sigma, grad):
+    """Vector-Jacobian product of ``standardise``: given z̃, σ and g = dL/dz̃,
+    ``dL/dz = (g − mean_k g_k − z̃ · mean_k(g_k z̃_k)) / σ`` (exact for any ε: docs/derivations.md §16)."""
+    dz = grad - grad.mean(axis=-1, keepdims=True)
+    dz -= standardised * (grad * standardised).mean(axis=-1, keepdims=True)
+    dz /= sigma
+    return dz
+
+
+def on_standardised(loss, student_logits, teacher_logits):
+    """``loss(z̃_S, z̃_T)`` on the z-scored logits of student and teacher, its gradient carried back to the raw
+    student logits through ``standardise_backward``: the one place where KD and DKD get Sun et al.'s option."""
+    zs, sigma = standardise(student_logits)
+    zt, _ = standardise(teacher_logits)
+    value, grad = loss(zs, zt)
+    return value, standardise_backward(zs, sigma, grad)

@@ -92,10 +92,11 @@ def checkpoint_path(cfg, ident):
 
 
 def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_dropout, jitter, arrays, seed,
-                  transfer_rows=None):
+                  transfer_rows=None, extra_identity=None):
     """Train a network on the labels, or load it when a finished checkpoint of exactly this identity exists.
 
-    ``transfer_rows``: the network trains on the first rows of the training set only (part of its identity).
+    ``transfer_rows``: the network trains on the first rows of the training set only (part of its identity);
+    ``extra_identity``: anything else the caller did to ``arrays`` (e.g. kept only the labelled rows), as a dict.
     Returns (model, record): the record says whether it was loaded, from where, and what produced it.
     """
     x, y, xv, yv = arrays
@@ -103,6 +104,7 @@ def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_drop
     ident = identity(fingerprint, cfg, role, sizes, epochs, lr, dropout, input_dropout, jitter, seed)
     if transfer_rows:
         ident["transfer_rows"] = transfer_rows
+    ident.update(extra_identity or {})
     path = checkpoint_path(cfg, ident)
     if os.path.exists(path):
         model = MLP.from_checkpoint(path, backend=xp, identity=ident)

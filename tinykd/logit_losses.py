@@ -1,0 +1,157 @@
+"""Losses between student and teacher logits beyond Hinton's soft targets, each returning ``(value, gradient)``:
+
+- ``decoupled_kd``: Zhao et al. (CVPR 2022), "Decoupled knowledge distillation": KD split into a target-class
+  part (TCKD) and a non-target part (NCKD), weighted apart;
+- ``dist_loss``: Huang et al. (NeurIPS 2022), "Knowledge distillation from a stronger teacher" (DIST): one minus
+  the Pearson correlation of teacher and student probabilities, per sample across classes and per class across the
+  batch;
+- ``logit_distance``: the L1 or L2 distance between logits that conditional adversarial KD keeps beside its
+  adversarial term (Xu, Hsu & Huang 2017; Belagiannis et al. 2018).
+
+Like ``functional``, nothing here reads a value back to the host: shapes and dtypes are checked on every call,
+values only with ``TINYKD_DEBUG=1``. Derivations: ``docs/derivations.md`` §16–§19; finite-difference checks:
+``tests/test_logit_losses.py``.
+"""
+from . import functional as F
+from .backend import get_array_module
+from .checks import check_real
+
+
+def _pair(student_logits, teacher_logits):
+    F.check_logits(student_logits, "student_logits")
+    F.check_logits(teacher_logits, "teacher_logits")
+    if teacher_logits.shape != student_logits.shape:
+        raise ValueError(f"teacher_logits must have the student's shape {student_logits.shape}, "
+                         f"got {teacher_logits.shape}")
+    if teacher_logits.dtype != student_logits.dtype:
+        raise TypeError(f"teacher_logits dtype {teacher_logits.dtype} differs from student_logits dtype "
+                        f"{student_logits.dtype}; cast one so nothing upcasts silently")
+
+
+def _logsumexp(u, xp):
+    """log Σ_k exp u_k per row, the row maximum taken out first (entries may be −inf, not all of a row)."""
+    m = u.max(axis=1, keepdims=True)
+    return m + xp.log(xp.exp(u - m).sum(axis=1, keepdims=True))
+
+
+def _decoupled_parts(u, target_mask, xp):
+    """For scaled logits u = z/τ: log b (the binary [target, rest] probabilities, shape (N, 2)) and log p̂ (the
+    distribution over the non-target classes; 0 in the target column, which every use masks out)."""
+    lse = _logsumexp(u, xp)
+    rest = xp.where(target_mask, -xp.inf, u)
+    lse_rest = _logsumexp(rest, xp)
+    log_target = (u * target_mask).sum(axis=1, keepdims=True) - lse
+    log_b = xp.concatenate([log_target, lse_rest - lse], axis=1)
+    log_hat = xp.where(target_mask, 0, u - lse_rest)
+    return log_b, log_hat
+
+
+def decoupled_kd(student_logits, teacher_logits, targets, temperature=4.0, alpha=1.0, beta=8.0):
+    """Decoupled KD, ``τ² · (1/N) Σ_n (α · TCKD_n + β · NCKD_n)`` at temperature τ (Zhao et al. 2022).
+
+    With ``P^τ = softmax(z/τ)`` and t the target class of a row: ``b = (P_t, 1 − P_t)``, the binary
+    target/non-target probabilities, and ``P̂_k = P_k/(1 − P_t)`` for k ≠ t, the distribution over the other
+    classes. ``TCKD = KL(b_T ‖ b_S)``, ``NCKD = KL(P̂_T ‖ P̂_S)``; classical KD equals ``TCKD + (1 − P_T,t)·NCKD``,
+    which couples NCKD's weight to the teacher's confidence: DKD sets both weights free (paper: α = 1, β = 8, τ = 4).
+
+    Gradient w.r.t. the student logits: ``(τ/N) · [α (b_S,0 − b_T,0)(e_t − P̂_S) + β (P̂_S − P̂_T)]`` with P̂ zero
+    in the target column. Every log-probability is computed in log space, so any finite logits give a finite value
+    and gradient (a teacher sure to 1e−300 included). ``targets``: integer class of each row, in [0, C); C ≥ 2.
+    """
+    _pair(student_logits, teacher_logits)
+    F.check_temperature(temperature)
+    n, c = student_logits.shape
+    if c < 2:
+        raise ValueError(f"decoupled KD needs at least 2 classes (a target and the rest), got {c}")
+    F.check_labels(targets, n, c)
+    xp = get_array_module(student_logits)
+    dt = student_logits.dtype.type
+    tau = dt(temperature)
+    mask = xp.arange(c)[None, :] == targets[:, None]
+    log_bs, log_hs = _decoupled_parts(student_logits / tau, mask, xp)
+    log_bt, log_ht = _decoupled_parts(teacher_logits / tau, mask, xp)
+    bs, bt = xp.exp(log_bs), xp.exp(log_bt)
+    hs, ht = xp.where(mask, 0, xp.exp(log_hs)), xp.where(mask, 0, xp.exp(log_ht))
+    tckd = (bt * (log_bt - log_bs)).sum()
+    nckd = (ht * (log_ht - log_hs)).sum()
+    scale = tau * tau / dt(n)
+    loss = scale * (dt(alpha) * tckd + dt(beta) * nckd)
+    grad = mask.astype(student_logits.dtype) - hs
+    grad *= dt(alpha) * (bs[:, :1] - bt[:, :1])
+    grad += dt(beta) * (hs - ht)
+    grad *= tau / dt(n)
+    return loss, grad
+
+
+def pearson(a, b, axis, eps=1e-8):
+    """Pearson correlation of ``a`` and ``b`` along ``axis``: ``ρ = Σ ā b̄ / sqrt((Σ ā² + ε)(Σ b̄² + ε))`` with
+    ``ā = a − mean(a)``; returns ``(ρ, dρ/da)``, ρ with the axis reduced.
+
+    ``dρ/da = b̄/sqrt((Σ ā² + ε)(Σ b̄² + ε)) − ρ ā/(Σ ā² + ε)``: already centred, so the centring's own Jacobian
+    leaves it unchanged. ε keeps a constant ``a`` (ā = 0) finite: ρ = 0 there, with a gradient that points along b̄.
+    """
+    xp = get_array_module(a)
+    dt = a.dtype.type
+    ac = a - a.mean(axis=axis, keepdims=True)
+    bc = b - b.mean(axis=axis, keepdims=True)
+    aa = (ac * ac).sum(axis=axis, keepdims=True) + dt(eps)
+    bb = (bc * bc).sum(axis=axis, keepdims=True) + dt(eps)
+    root = xp.sqrt(aa * bb)
+    rho = (ac * bc).sum(axis=axis, keepdims=True) / root
+    grad = bc / root
+    grad -= rho * ac / aa
+    return rho.squeeze(axis), grad
+
+
+def dist_loss(student_logits, teacher_logits, temperature=4.0, beta=2.0, gamma=2.0):
+    """DIST (Huang et al. 2022): ``τ² · [β (1 − (1/N) Σ_n ρ(Y_S[n,:], Y_T[n,:])) + γ (1 − (1/C) Σ_k
+    ρ(Y_S[:,k], Y_T[:,k]))]`` with ``Y = softmax(z/τ)`` and ρ the Pearson correlation (``pearson``).
+
+    The first term (inter-class) asks each sample's student probabilities to rank and space the classes as the
+    teacher's do, up to a shift and scale; the second (intra-class) asks each class's probabilities across the
+    batch to vary as the teacher's do. Gradient: dL/dY from ``pearson``, then ``softmax_backward`` at τ.
+    The intra-class term needs a batch of at least 2 rows (a correlation across one row is undefined).
+    """
+    _pair(student_logits, teacher_logits)
+    F.check_temperature(temperature)
+    n, c = student_logits.shape
+    if gamma and n < 2:
+        raise ValueError("DIST's intra-class term (gamma > 0) correlates each class across the batch and needs a "
+                         f"batch of at least 2 rows, got {n}")
+    if beta and c < 2:
+        raise ValueError(f"DIST's inter-class term (beta > 0) needs at least 2 classes, got {c}")
+    dt = student_logits.dtype.type
+    tau = dt(temperature)
+    ys = F.softmax(student_logits, temperature)
+    yt = F.softmax(teacher_logits, temperature)
+    rho_inter, g_inter = pearson(ys, yt, axis=1)
+    rho_intra, g_intra = pearson(ys, yt, axis=0)
+    scale = tau * tau
+    loss = scale * (dt(beta) * (1 - rho_inter.mean()) + dt(gamma) * (1 - rho_intra.mean()))
+    g_inter *= -scale * dt(beta) / dt(n)
+    g_inter -= (scale * dt(gamma) / dt(c)) * g_intra
+    return loss, F.softmax_backward(ys, g_inter, temperature)
+
+
+LOGIT_DISTANCES = ("l1", "l2")
+
+
+def logit_distance(student_logits, teacher_logits, kind="l1"):
+    """Mean distance between student and teacher logits over every entry: ``l1``: ``mean |z_S − z_T|``, gradient
+    ``sign(z_S − z_T)/(NC)`` (0 where they are equal: a subgradient); ``l2``: ``½ mean (z_S − z_T)²``, gradient
+    ``(z_S − z_T)/(NC)``. Unlike KD's soft targets it sees the logits' shift and scale."""
+    _pair(student_logits, teacher_logits)
+    if kind not in LOGIT_DISTANCES:
+        raise ValueError(f"kind must be one of {LOGIT_DISTANCES}, got {kind!r}")
+    xp = get_array_module(student_logits)
+    dt = student_logits.dtype.type
+    diff = student_logits - teacher_logits
+    count = dt(diff.size)
+    if kind == "l1":
+        return xp.abs(diff).sum() / count, xp.sign(diff) / count
+    return (diff * diff).sum() / (2 * count), diff / count
+
+
+def check_weights(**weights):
+    """Each keyword a finite weight >= 0; raise naming the first that is not. Returns them as floats, in order."""
+    return [check_real(name, value) for name, value in weights.items()]
