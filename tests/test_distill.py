@@ -7,8 +7,10 @@ import gradcheck
 from backends import assert_close, host, move
 from tinykd import MLP
 from tinykd import functional as F
+from tinykd import logit_losses as L
 from tinykd.discriminator import Discriminator
-from tinykd.distill import KD, AdversarialKD, HintLoss, HintNet, Supervised, check_pair
+from tinykd.distill import (DIST, DKD, KD, AdversarialKD, ConditionalAdversarialKD, HintLoss, HintNet, Supervised,
+                            check_pair)
 
 batches = st.integers(1, 16)
 classes = st.integers(2, 12)
@@ -218,3 +220,160 @@ def test_discriminator_fit_rejects_arguments_that_would_train_nothing(rng):
         d.fit(bad, s)
     assert d.opt.t == 0 and np.array_equal(before, d.net.layers[0].params["W"])
     assert 0 <= d.fit(t, s, epochs=0, holdout=0.5) <= 1  # no epochs: just the held-out accuracy
+
+
+# ------------------------------------------------------------------- DKD, DIST, standardised KD, conditional adv.
+NEW_OBJECTIVES = {
+    "kd_standardised": lambda ignore: KD(2.0, 0.9, "hinton", standardise=True, ignore_label=ignore),
+    "dkd": lambda ignore: DKD(1.0, 8.0, 4.0, ignore_label=ignore),
+    "dkd_standardised": lambda ignore: DKD(0.5, 2.0, 2.0, ce_weight=0.3, standardise=True, ignore_label=ignore),
+    "dist": lambda ignore: DIST(2.0, 2.0, 4.0, ignore_label=ignore),
+    "dist_inter_only": lambda ignore: DIST(1.0, 0.0, 1.0, ce_weight=0.5, ignore_label=ignore),
+}
+
+
+@pytest.mark.parametrize("method", sorted(NEW_OBJECTIVES))
+@pytest.mark.parametrize("unlabelled", [False, True])
+@given(n=st.integers(2, 12), c=st.integers(3, 10), scale=st.sampled_from([0.3, 3.0, 30.0]), seed=seeds)
+def test_new_objective_gradients(method, unlabelled, n, c, scale, seed):
+    """Each whole objective (its cross-entropy, and the soft term through the standardisation where asked) against
+    finite differences; with unlabelled rows (−1) DKD takes the teacher's prediction as their target class."""
+    zs, zt, y = problem(seed, n, c, scale)
+    if unlabelled:
+        y = np.where(np.random.default_rng(seed).random(n) < 0.5, -1, y)
+    obj = NEW_OBJECTIVES[method](-1 if unlabelled else None)
+    _, grad = obj(zs, y, zt)
+    gradcheck.check(lambda: obj(zs, y, zt)[0], zs, grad, method, floor=gradcheck.FLOOR * 16)
+
+
+def test_dkd_on_unlabelled_rows_uses_the_teachers_class():
+    zs, zt, y = problem(3, 6, 5)
+    hidden = y.copy()
+    hidden[::2] = -1
+    filled = np.where(hidden == -1, zt.argmax(axis=1), hidden)
+    a = DKD(ce_weight=0.0, ignore_label=-1)(zs, hidden, zt)
+    b = DKD(ce_weight=0.0)(zs, filled, zt)
+    assert float(a[0]) == pytest.approx(float(b[0]), rel=1e-12)
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-12)
+
+
+def conditional(seed, c, hidden=(5, 4), features="standardised", smoothing=0.1, xp=np, dtype=np.float64,
+                kink_inputs=None, classes=None):
+    d = Discriminator(c, hidden=hidden, features=features, conditional=True, smoothing=smoothing, seed=seed,
+                      lr=1e-4, dtype=dtype, backend=xp)
+    r = np.random.default_rng(seed)
+    for _, p, _ in d.net.named_parameters():
+        p[...] = move(xp, r.standard_normal(p.shape) * 0.5, dtype=dtype)
+    if kink_inputs is not None:
+        gradcheck.off_kinks(d.net.layers, d._input(kink_inputs, classes)[0], gap=1e-3)
+    return d
+
+
+@pytest.mark.parametrize("features", ["standardised", "raw", "logprob"])
+@pytest.mark.parametrize("logit_loss", ["l1", "l2"])
+@given(n=st.integers(2, 10), c=st.integers(3, 8), ramp=st.sampled_from([0, 3]), seed=seeds)
+def test_conditional_adversarial_gradient_through_the_discriminator(features, logit_loss, n, c, ramp, seed):
+    """The student's whole loss (cross-entropy, logit distance, ramped non-saturating term through a conditional
+    two-hidden-layer D on the z-scored logits and the one-hot class) against finite differences. The objective's
+    own D step runs once, before the check; the check then evaluates the loss with D and the ramp held."""
+    zs, zt, y = problem(seed, n, c)
+    zs = zt + gradcheck.off_kink(zs - zt, gap=1e-2)     # away from L1's kink
+    d = conditional(seed, c, features=features)
+    obj = ConditionalAdversarialKD(d, beta=0.7, ramp_steps=ramp, logit_weight=0.5, logit_loss=logit_loss)
+    obj(zs, y, zt)                                        # one D step; the ramp moves to its second value
+    gradcheck.off_kinks(d.net.layers, d._input(zs, y)[0], gap=1e-3)
+    weight = obj.adversarial_weight()
+
+    def loss():
+        hard, _ = F.cross_entropy(zs, y)
+        dist = L.logit_distance(zs, zt, logit_loss)[0]
+        return hard + 0.5 * dist + weight * d.loss(zs, 0, y)[0]
+    hard_g = F.cross_entropy(zs, y)[1]
+    grad = hard_g + 0.5 * L.logit_distance(zs, zt, logit_loss)[1] + weight * d.loss(zs, 0, y)[1]
+    gradcheck.check(loss, zs, grad, f"conditional adversarial ({features}, {logit_loss})", h=gradcheck.H_RELU,
+                    floor=1e-3)
+    # and the objective computes exactly that loss and gradient (its D step frozen for the comparison)
+    d.step = lambda *a: None
+    value, g = obj(zs, y, zt)
+    assert float(value) == pytest.approx(float(loss()), rel=1e-12)
+    np.testing.assert_allclose(g, grad, rtol=1e-10, atol=1e-14)
+
+
+def test_adversarial_weight_ramps_from_zero():
+    zs, zt, y = problem(0, 8, 5)
+    obj = ConditionalAdversarialKD(conditional(0, 5), beta=0.4, ramp_steps=4)
+    weights = []
+    for _ in range(6):
+        weights.append(obj.adversarial_weight())
+        obj(zs, y, zt)
+    assert weights == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4, 0.4])
+    assert ConditionalAdversarialKD(conditional(0, 5), beta=0.4).adversarial_weight() == 0.4
+
+
+def test_conditional_discriminator_sees_the_class(rng, xp):
+    """The same logits called with another class give another verdict (the one-hot enters the network), the class
+    columns get no gradient, and the discriminator takes one step per call with smoothed teacher targets."""
+    zs, zt, y = move(xp, *problem(1, 12, 6))
+    d = conditional(1, 6, xp=xp)
+    other = (y + 1) % 6
+    assert not np.allclose(host(d.logit(zs, y)), host(d.logit(zs, other)))
+    _, g = d.loss(zs, 0, y)
+    assert g.shape == zs.shape
+    np.testing.assert_allclose(host(g.sum(axis=1)), 0, atol=1e-10)   # z-scored: blind to a shift of the logits
+    np.testing.assert_allclose(host((g * F.standardise(zs)[0]).sum(axis=1)), 0, atol=1e-10)   # and to a scale
+    before = d.opt.t
+    ConditionalAdversarialKD(d)(zs, y, zt)
+    assert d.opt.t == before + 1
+
+
+def test_smoothing_moves_the_teachers_target(rng):
+    """One-sided label smoothing: the discriminator's loss on teacher rows is the logistic loss against target
+    s = smoothing, on student rows against 1."""
+    zs, zt, y = problem(2, 6, 4)
+    for s in (0.0, 0.2):
+        d = conditional(2, 4, smoothing=s)
+        z_t, z_s = d.logit(zt, y)[:, None], d.logit(zs, y)[:, None]
+        expected = (F.logistic_loss(z_t, np.full((6, 1), s))[0] + F.logistic_loss(z_s, np.ones((6, 1)))[0]) / 2
+        assert float(d.step(zt, zs, y)) == pytest.approx(float(expected), rel=1e-12)
+
+
+def test_bad_arguments_of_the_new_methods():
+    for make, match in ((lambda: DKD(alpha=-1), "alpha must be a finite number >= 0"),
+                        (lambda: DKD(beta=float("nan")), "beta must be a finite number >= 0"),
+                        (lambda: DKD(temperature=0), "temperature must be finite and > 0"),
+                        (lambda: DKD(temperature=-2.0), "temperature must be finite and > 0"),
+                        (lambda: DKD(ce_weight=-0.1), "ce_weight must be"),
+                        (lambda: DKD(ignore_label=3), "ignore_label must be a negative integer"),
+                        (lambda: DIST(beta=-1), "beta must be"),
+                        (lambda: DIST(gamma=-1), "gamma must be"),
+                        (lambda: DIST(temperature=float("inf")), "temperature must be finite"),
+                        (lambda: ConditionalAdversarialKD(conditional(0, 5), beta=-0.1), "beta must be"),
+                        (lambda: ConditionalAdversarialKD(conditional(0, 5), logit_weight=-1), "logit_weight must"),
+                        (lambda: ConditionalAdversarialKD(conditional(0, 5), ramp_steps=-1), "ramp_steps must"),
+                        (lambda: ConditionalAdversarialKD(conditional(0, 5), logit_loss="huber"),
+                         "logit_loss must be one of"),
+                        (lambda: ConditionalAdversarialKD(Discriminator(5)), "needs a conditional discriminator"),
+                        (lambda: AdversarialKD(conditional(0, 5)), "use ConditionalAdversarialKD"),
+                        (lambda: Discriminator(5, smoothing=0.5), "smoothing must be a number in"),
+                        (lambda: Discriminator(5, smoothing=-0.1), "smoothing must be a number in"),
+                        (lambda: Discriminator(5, hidden=(64, 0)), "hidden widths must be >= 1"),
+                        (lambda: Discriminator(5, hidden=(64, 2.5)), "each hidden width must be an integer"),
+                        (lambda: Discriminator(5, hidden="64"), "each hidden width must be an integer"),
+                        (lambda: Discriminator(0), "n_classes must be an integer >= 1")):
+        with pytest.raises(ValueError, match=match):
+            make()
+    for make in (lambda: KD(standardise=1), lambda: DKD(standardise="yes"), lambda: Discriminator(5, conditional=1)):
+        with pytest.raises(TypeError, match="must be True or False"):
+            make()
+    zs, zt, y = problem(0, 1, 5)
+    with pytest.raises(ValueError, match="batch of at least 2 rows"):
+        DIST()(zs, y, zt)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        DKD()(zs[:, :1], np.zeros(1, dtype=int), zt[:, :1])
+    d = conditional(0, 5)
+    with pytest.raises(ValueError, match="needs each row's class"):
+        d.loss(zs, 0)
+    with pytest.raises(ValueError, match="not conditional: give no classes"):
+        Discriminator(5).loss(zs, 0, y)
+    with pytest.raises(ValueError, match="needs each pair's class"):
+        d.fit(np.zeros((10, 5)), np.ones((10, 5)))

@@ -74,6 +74,31 @@ def test_mnist_adv_kd_quick_on_a_subset(tmp_path):
     assert "teacher: loaded" in again.stdout and "student: loaded" in again.stdout
 
 
+def test_few_labels_on_a_subset_compares_every_new_method_with_kd(tmp_path):
+    """The few-labels preset end to end on 1,100 images: S (initial) learns from the labelled 5% only (its identity
+    says so, so it never loads the all-labels student), every variant of the comparison runs, and the Markdown has
+    the comparison with KD."""
+    out = run_example("mnist_adv_kd.py", "--few-labels", "--subset", "1200", *TINY[:6], "--seeds", "2",
+                      "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
+    assert out.returncode == 0, out.stderr
+    assert "few labels: 55 of 1,100 student training rows keep their label" in out.stdout
+    (stem,) = {p.rsplit(".", 1)[0] for p in os.listdir(tmp_path / "r") if p.endswith(".json")}
+    assert stem.startswith("mnist_labels5_table_custom-")
+    record = json.loads((tmp_path / "r" / f"{stem}.json").read_text())
+    assert record["complete"] and record["config"]["labelled"] == 0.05
+    assert set(record["variants"]) == {"wo-kd", "kd", "dkd", "kd-standardised", "dist", "adv-conditional"}
+    ident = record["student_initial"]["identity"]
+    assert ident["labelled"] == 0.05 and ident["labelled_seed"] == 0
+    for vid, v in record["variants"].items():
+        assert v["n"] == 2 and all(r["errors"] < 10000 for r in v["runs"])
+        if vid != "wo-kd":
+            assert v["objective"]["ignore_label"] == -1
+    md = (tmp_path / "r" / f"{stem}.md").read_text()
+    assert "| method | id | paper | student matches | test errors | − KD (pooled std) | s/epoch vs KD |" in md
+    for vid in ("dkd", "kd-standardised", "dist", "adv-conditional"):
+        assert f"| `{vid}` |" in md
+
+
 def test_own_data_trains_afresh_and_is_fingerprinted(tmp_path):
     """A folder of MNIST-format files that are not MNIST: no checksum failure, its fingerprint in the results,
     and a second run on different data does not reuse the first one's teacher."""
@@ -166,6 +191,10 @@ def _user_error(out, message):
     ("mnist_fitnets.py", ["--hint-layer", "7"], "has 2 hidden layers"),
     ("dark_knowledge.py", ["--val", "0"], "--val 0"),
     ("reproduce_table.py", ["--dataset", "notmnist", "--split-test", "1.5"], "split_test must be a fraction"),
+    ("mnist_adv_kd.py", ["--few-labels", "--quick"], "choose one preset: --quick or --few-labels"),
+    ("mnist_adv_kd.py", ["--few-labels", "--variants", "kd", "adv-report"], "adv-report cannot train on unlabelled"),
+    ("mnist_adv_kd.py", ["--labelled", "0"], "labelled must be a fraction in (0, 1]"),
+    ("mnist_adv_kd.py", ["--labelled", "1.5"], "labelled must be a fraction in (0, 1]"),
 ])
 def test_user_mistakes_are_one_line_errors_before_training(script, args, message, tmp_path):
     out = run_example(script, *args, "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))

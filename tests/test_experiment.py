@@ -55,7 +55,9 @@ def test_bad_settings_are_refused():
     for kw, message in ((dict(split_test=0.5), "only for the named notMNIST"), (dict(variants=["gan"]), "unknown"),
                         (dict(teacher_lr=-1.0), "teacher_lr"), (dict(subset=-3), "subset"),
                         (dict(data="a", data_dir="b"), "not both"), (dict(backend="jax"), "backend must be"),
-                        (dict(teacher_dropout=1.0), "teacher_dropout")):
+                        (dict(teacher_dropout=1.0), "teacher_dropout"), (dict(labelled=0.0), "labelled must be"),
+                        (dict(labelled=True), "labelled must be"),
+                        (dict(labelled=0.1, variants=["kd", "adv-logprob-kd"]), "adv-logprob-kd cannot train")):
         with pytest.raises(ConfigError, match=message):
             Config(**kw)
     assert Config(variants=["KD", "adv-report"]).variants == ["kd", "adv-report"]  # names or ids
@@ -78,3 +80,24 @@ def test_a_late_failure_keeps_the_finished_variants(tmp_path, monkeypatch):
     assert all(np.isfinite(v["mean"]) for v in record["variants"].values())
     assert "**Incomplete" in (tmp_path / "r" / name.replace(".json", ".md")).read_text()
     assert not [p for p in os.listdir(tmp_path / "r") if p.startswith(".tmp")]  # nothing half-written
+
+
+def test_the_presets_compare_every_new_method_with_kd_on_five_seeds():
+    """Issue 12's protocol: the full run and the few-labels run both hold KD and each new method, with 5 seeds."""
+    full, few = Config(), Config(**experiment.PRESETS["labels5"])
+    for cfg in (full, few):
+        assert {"kd", "dkd", "kd-standardised", "dist", "adv-conditional"} <= set(cfg.variants)
+        assert cfg.seeds == 5 and set(experiment.NEW) | {"kd"} <= set(experiment.MAIN)   # MAIN: all seeds
+    assert few.labelled == 0.05 and few.results_base() == "mnist_labels5_table" and few.deviations() == {}
+    assert all(VARIANTS[v].unlabelled for v in few.variants)
+
+
+def test_the_comparison_table_reads_the_gap_to_kd():
+    runs = lambda errs, secs: [{"errors": e, "seconds": secs, "history": [{}] * 10} for e in errs]  # noqa: E731
+    from tinykd import report
+    record = {"variants": {k: {"name": VARIANTS[k].name, "runs": runs(e, s), **report.mean_std(e)}
+                           for k, e, s in (("kd", [100, 102, 104], 20.0), ("dkd", [96, 98, 100], 30.0))}}
+    lines = experiment.comparison(record)
+    (dkd,) = [line for line in lines if "`dkd`" in line]
+    assert "| 98.0 ± 2.0 | -4.0 (-2.0) | 1.50 |" in dkd    # 4 fewer errors than KD, 2 pooled std, 1.5× the time
+    assert experiment.comparison({"variants": {"kd": record["variants"]["kd"]}}) == []

@@ -13,7 +13,7 @@ import tinykd.backend
 from tinykd import MLP, SGD, Adam
 from tinykd.binary import BinaryMLP
 from tinykd.discriminator import FEATURES, Discriminator
-from tinykd.distill import KD, AdversarialKD, HintLoss, HintNet, Supervised
+from tinykd.distill import DIST, DKD, KD, AdversarialKD, ConditionalAdversarialKD, HintLoss, HintNet, Supervised
 from tinykd.train import fit, train_step
 
 
@@ -170,6 +170,20 @@ METHODS = {
     "binary_bwn": lambda: (BinaryMLP([IN, 10, 10, CLASSES], mode="bwn", seed=0), KD(4.0, 0.9, "hinton"), Adam),
     "binary_xnor": lambda: (BinaryMLP([IN, 10, 10, CLASSES], mode="xnor", seed=0), KD(4.0, 0.9, "hinton"), Adam),
 }
+METHODS.update({
+    "kd_standardised": lambda: (MLP([IN, 10, CLASSES], seed=0), KD(2.0, 0.9, "hinton", standardise=True), Adam),
+    "dkd": lambda: (MLP([IN, 10, CLASSES], seed=0), DKD(1.0, 8.0, 4.0), Adam),
+    "dkd_standardised_partly_labelled": lambda: (MLP([IN, 10, CLASSES], seed=0),
+                                                 DKD(standardise=True, ignore_label=-1), Adam),
+    "dist": lambda: (MLP([IN, 10, CLASSES], seed=0), DIST(2.0, 2.0, 4.0), Adam),
+    "dist_partly_labelled": lambda: (MLP([IN, 10, CLASSES], seed=0), DIST(ignore_label=-1), Adam),
+    "adv_conditional": lambda: (MLP([IN, 10, CLASSES], seed=0), ConditionalAdversarialKD(
+        Discriminator(CLASSES, hidden=(8, 8), features="standardised", conditional=True, smoothing=0.1, lr=1e-4,
+                      seed=0), ramp_steps=3), Adam),
+    "adv_conditional_l2_partly_labelled": lambda: (MLP([IN, 10, CLASSES], seed=0), ConditionalAdversarialKD(
+        Discriminator(CLASSES, hidden=8, features="logprob", conditional=True, seed=0), logit_loss="l2",
+        ignore_label=-1), Adam),
+})
 for form in ("minimax", "nonsaturating"):
     for updates in ("fixed", "alternating"):
         for features in FEATURES:
