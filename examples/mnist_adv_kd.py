@@ -1,14 +1,16 @@
 """The founding report's MNIST row: teacher 784-1200-1200-10, student 784-800-800-10, and the student trained
-further without KD, with KD and with adversarial KD (the report's recipe and variants that avoid its traps).
+further without KD, with KD, with adversarial KD (the report's recipe and variants that avoid its traps) and with
+the newer methods (DKD, standardised KD, DIST, conditional adversarial KD), all from the same S (initial).
 
-    python examples/mnist_adv_kd.py            # the full run (3 seeds per main variant, 27-44 min on 2 cores)
-    python examples/mnist_adv_kd.py --quick    # the quick preset: a few minutes
+    python examples/mnist_adv_kd.py               # the full run (5 seeds per main variant, about an hour on 2 cores)
+    python examples/mnist_adv_kd.py --few-labels  # 5% of the labels: S (initial) and KD vs the newer methods
+    python examples/mnist_adv_kd.py --quick       # the quick preset: a few minutes
     python examples/mnist_adv_kd.py --data path/to/folder --quick    # your own MNIST-format data
 
 5,000 training images (1/12) are held out, stratified, for validation. Writes results/mnist_table.json and .md
-(results/mnist_quick_table.* with --quick; a run that differs from its preset writes mnist[_quick]_table_custom-
-<hash>.* instead, never over the reference files). Trained teacher and student are kept under --checkpoint-dir
-and reused only for the same data fingerprint and settings.
+(results/mnist_quick_table.* with --quick, results/mnist_labels5_table.* with --few-labels; a run that differs
+from its preset writes <that name>_custom-<hash>.* instead, never over the reference files). Trained teacher and
+student are kept under --checkpoint-dir and reused only for the same data fingerprint and settings.
 """
 import os
 import sys

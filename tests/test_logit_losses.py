@@ -142,6 +142,19 @@ def test_dist_ignores_what_correlation_ignores(n, c, a, seed):
         np.testing.assert_allclose(L.pearson(-ys, ys, axis, eps=0.0)[0], -1.0, rtol=1e-9)
 
 
+def test_dist_does_not_fade_at_high_temperature():
+    """docs/derivations.md §18: at high τ the correlations of P^τ become those of the centred logits, so DIST's
+    gradient divided by its τ² tends to a limit (the gaps shrink like 1/τ) instead of shrinking like §3's soft term
+    (1/τ²). ε_corr ends the limit once P^τ's spread is near √ε_corr: τ of several hundred for these logits."""
+    zs, zt, _ = problem(4, 8, 6)
+    per_t2 = [np.asarray(L.dist_loss(zs, zt, t)[1]) / t**2 for t in (50.0, 100.0, 200.0)]
+    gaps = [np.abs(a - b).max() / np.abs(b).max() for a, b in zip(per_t2, per_t2[1:])]
+    assert gaps[1] < 0.02 and gaps[1] < 0.7 * gaps[0]                # converging, like 1/τ
+    assert np.abs(per_t2[-1]).max() > 1e-3                           # to a limit that is not 0
+    kd = [np.abs(F.kl_divergence(zs, zt, t)[1]).max() for t in (100.0, 200.0)]
+    assert kd[1] == pytest.approx(kd[0] / 4, rel=2e-2)               # KD without τ²: 1/τ²
+
+
 # ----------------------------------------------------------------------------------------- logit distance
 @pytest.mark.parametrize("kind", ["l1", "l2"])
 @given(n=batches, c=classes, seed=seeds)

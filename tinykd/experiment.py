@@ -436,6 +436,20 @@ def what_it_shows(record):
         else:
             out.append(f"NOT that KD beats w/o KD: {gain:+.1f} test errors, within the spread of the seeds (std "
                        f"{kd['std']:.1f} and {wo['std']:.1f}); this budget is too short to show it")
+    for k in NEW:
+        if k not in v or "kd" not in v:
+            continue
+        gap = report.pooled_gap(v[k], v["kd"])
+        name = v[k]["name"]
+        if gap is None:
+            out.append(f"NOT whether {name} differs from KD: one seed cannot separate a difference from seed noise")
+        elif gap[2] >= 2:
+            out.append(f"{name} beats KD by {gap[0]:.1f} test errors, {gap[2]:.1f} pooled std")
+        elif gap[2] <= -2:
+            out.append(f"{name} is WORSE than KD by {-gap[0]:.1f} test errors, {-gap[2]:.1f} pooled std")
+        else:
+            out.append(f"NOT that {name} differs from KD: {-gap[0]:+.1f} test errors, {-gap[2]:+.1f} pooled std "
+                       "(under 2)")
     if "adv-report" in v:
         peak = max(r["max_abs_logit"] for r in v["adv-report"]["runs"])
         if peak > 10 * s0["max_abs_logit"]:
