@@ -152,7 +152,8 @@ def cross_entropy(logits, labels, ignore_label=None):
     return loss, grad
 
 
-def _soft_target_terms(student_logits, teacher_logits, temperature, t_squared):
+def check_logit_pair(student_logits, teacher_logits):
+    """Raise unless student and teacher logits are each valid (``check_logits``) and share shape and dtype."""
     check_logits(student_logits, "student_logits")
     check_logits(teacher_logits, "teacher_logits")
     if teacher_logits.shape != student_logits.shape:
@@ -161,6 +162,10 @@ def _soft_target_terms(student_logits, teacher_logits, temperature, t_squared):
     if teacher_logits.dtype != student_logits.dtype:
         raise TypeError(f"teacher_logits dtype {teacher_logits.dtype} differs from student_logits dtype "
                         f"{student_logits.dtype}; cast one so nothing upcasts silently")
+
+
+def _soft_target_terms(student_logits, teacher_logits, temperature, t_squared):
+    check_logit_pair(student_logits, teacher_logits)
     check_temperature(temperature)
     xp = get_array_module(student_logits)
     t = student_logits.dtype.type(temperature)

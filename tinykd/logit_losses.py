@@ -17,17 +17,6 @@ from .backend import get_array_module
 from .checks import check_real
 
 
-def _pair(student_logits, teacher_logits):
-    F.check_logits(student_logits, "student_logits")
-    F.check_logits(teacher_logits, "teacher_logits")
-    if teacher_logits.shape != student_logits.shape:
-        raise ValueError(f"teacher_logits must have the student's shape {student_logits.shape}, "
-                         f"got {teacher_logits.shape}")
-    if teacher_logits.dtype != student_logits.dtype:
-        raise TypeError(f"teacher_logits dtype {teacher_logits.dtype} differs from student_logits dtype "
-                        f"{student_logits.dtype}; cast one so nothing upcasts silently")
-
-
 def _logsumexp(u, xp):
     """log Σ_k exp u_k per row, the row maximum taken out first (entries may be −inf, not all of a row)."""
     m = u.max(axis=1, keepdims=True)
@@ -58,7 +47,7 @@ def decoupled_kd(student_logits, teacher_logits, targets, temperature=4.0, alpha
     in the target column. Every log-probability is computed in log space, so any finite logits give a finite value
     and gradient (a teacher sure to 1e−300 included). ``targets``: integer class of each row, in [0, C); C ≥ 2.
     """
-    _pair(student_logits, teacher_logits)
+    F.check_logit_pair(student_logits, teacher_logits)
     F.check_temperature(temperature)
     n, c = student_logits.shape
     if c < 2:
@@ -112,7 +101,7 @@ def dist_loss(student_logits, teacher_logits, temperature=4.0, beta=2.0, gamma=2
     batch to vary as the teacher's do. Gradient: dL/dY from ``pearson``, then ``softmax_backward`` at τ.
     The intra-class term needs a batch of at least 2 rows (a correlation across one row is undefined).
     """
-    _pair(student_logits, teacher_logits)
+    F.check_logit_pair(student_logits, teacher_logits)
     F.check_temperature(temperature)
     n, c = student_logits.shape
     if gamma and n < 2:
@@ -140,7 +129,7 @@ def logit_distance(student_logits, teacher_logits, kind="l1"):
     """Mean distance between student and teacher logits over every entry: ``l1``: ``mean |z_S − z_T|``, gradient
     ``sign(z_S − z_T)/(NC)`` (0 where they are equal: a subgradient); ``l2``: ``½ mean (z_S − z_T)²``, gradient
     ``(z_S − z_T)/(NC)``. Unlike KD's soft targets it sees the logits' shift and scale."""
-    _pair(student_logits, teacher_logits)
+    F.check_logit_pair(student_logits, teacher_logits)
     if kind not in LOGIT_DISTANCES:
         raise ValueError(f"kind must be one of {LOGIT_DISTANCES}, got {kind!r}")
     xp = get_array_module(student_logits)
