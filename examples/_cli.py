@@ -101,7 +101,8 @@ def parser(doc, dataset_choice=False):
                    help="fraction of the students' rows that keep their labels, in (0, 1] (default 1; 0.05 with "
                         "--few-labels)")
     p.add_argument("--variants", nargs="+", choices=list(VARIANTS), metavar="ID",
-                   help="student variants to run, by id (default: all; four with --quick): " +
+                   help="student variants to run, by id (default: all but l1-logits, which runs on request; four with "
+                        "--quick, six with --few-labels): " +
                         "; ".join(f"{k} = {v.name}" for k, v in VARIANTS.items()))
     return p
 

@@ -90,6 +90,7 @@ def test_the_presets_compare_every_new_method_with_kd_on_five_seeds():
         assert cfg.seeds == 5 and set(experiment.NEW) | {"kd"} <= set(experiment.MAIN)   # MAIN: all seeds
     assert few.labelled == 0.05 and few.results_base() == "mnist_labels5_table" and few.deviations() == {}
     assert all(VARIANTS[v].unlabelled for v in few.variants)
+    assert "l1-logits" not in full.variants and "l1-logits" not in few.variants   # the ablation runs on request
 
 
 def test_the_comparison_table_reads_the_gap_to_kd():
