@@ -22,7 +22,11 @@ def table_record():
         "adv-report": {"name": "adv. KD (report)", "runs": [{**run, "d_heldout_accuracy": 0.55,
                                                              "history": _history(3, mean_logit=1e3, max_abs_logit=1e5,
                                                                                  d_accuracy=0.2)}]},
+        "dkd": {"name": "DKD", "runs": [{**run, "history": _history(3)}] * 2},
     }
+    for v in variants.values():
+        errs = [r["errors"] for r in v["runs"]]
+        v.update(mean=float(np.mean(errs)), std=float(np.std(errs, ddof=1)) if len(errs) > 1 else None)
     return {"data": {"name": "mnist", "n_val": 5000}, "teacher": {"history": _history(5, 200)},
             "student_initial": {"history": _history(4, 150), "mean_logit": -2.0, "max_abs_logit": 30.0},
             "variants": variants}
@@ -47,7 +51,7 @@ def binary_record():
 
 
 @pytest.mark.parametrize("make, names", [
-    (table_record, ["learning_curves", "adversarial_drift"]),
+    (table_record, ["learning_curves", "adversarial_drift", "methods_vs_kd"]),
     (dark_record, ["soft_targets", "temperature_sweep", "bias_shift"]),
     (binary_record, ["binary_curves"]),
 ])
@@ -68,7 +72,8 @@ def test_the_command_line_redraws_and_refuses_what_it_cannot_draw(tmp_path, caps
     path.write_text(json.dumps(table_record()))
     plots.main([str(path), "--out-dir", str(tmp_path / "figs")])
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["t_adversarial_drift.png",
-                                                                      "t_learning_curves.png"]
+                                                                      "t_learning_curves.png",
+                                                                      "t_methods_vs_kd.png"]
     (tmp_path / "other.json").write_text("{}")
     with pytest.raises(SystemExit) as e:
         plots.main([str(tmp_path / "other.json")])

@@ -418,7 +418,7 @@ def comparison(record):
         vs = "–" if gap is None else f"{-gap[0]:+.1f} ({-gap[2]:+.1f})"
         lines.append(f"| {rec['name']} | `{k}` | {var.paper} | {var.matches or 'labels only'} | {report.fmt(rec)} | "
                      f"{vs} | {per_epoch(rec) / kd_epoch:.2f} |")
-    return lines
+    return lines + [""]
 
 
 def what_it_shows(record):

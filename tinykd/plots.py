@@ -1,5 +1,5 @@
-"""Figures from results records: learning curves, the adversarial drift, soft targets, the temperature sweep, the
-bias-shift search, binary students. Every figure is drawn from a results JSON alone, so it can be redrawn without
+"""Figures from results records: learning curves, the adversarial drift, the methods against KD, soft targets, the
+temperature sweep, the bias-shift search, binary students. Every figure is drawn from a results JSON alone, so it can be redrawn without
 training:
 
     python -m tinykd.plots results/mnist_table.json            # writes results/mnist_table_<figure>.png
@@ -44,6 +44,11 @@ def _finish(fig, ax, path, xlabel, ylabel, title, log_grid=True, legend_size=8, 
     return _save(fig, path)
 
 
+def _style(i):
+    """The i-th variant's line: matplotlib's ten colours, then the same colours dashed."""
+    return {"color": f"C{i % 10}", "ls": "-" if i < 10 else "--"}
+
+
 def _mean_curve(runs, key):
     """Per-epoch mean over runs of ``history[key]`` (epochs every run reached)."""
     curves = [[h[key] for h in r["history"] if key in h] for r in runs]
@@ -61,10 +66,10 @@ def learning_curves(record, path):
     t = [h["val_errors"] for h in record["teacher"].get("history", []) if "val_errors" in h]
     s = [h["val_errors"] for h in record["student_initial"].get("history", []) if "val_errors" in h]
     ax.plot(range(1, len(t) + 1), t, color="black", lw=2, label="teacher")
-    ax.plot(range(1, len(s) + 1), s, color="grey", lw=2, label="S (initial)")
+    ax.plot(range(1, len(s) + 1), s, color="black", ls=":", lw=2, label="S (initial)")
     for i, (vid, v) in enumerate(record["variants"].items()):
         curve = _mean_curve(v["runs"], "val_errors")
-        ax.plot(range(len(s) + 1, len(s) + len(curve) + 1), curve, color=f"C{i}", label=v.get("name", vid))
+        ax.plot(range(len(s) + 1, len(s) + len(curve) + 1), curve, label=v.get("name", vid), **_style(i))
     ax.set_yscale("log")
     return _finish(fig, ax, path, "epoch (variants continue from S (initial))", f"validation errors (out of {n_val:,})",
                    f"Learning curves, {record['data']['name']} (mean over seeds)", legend_size=7, ncol=2,
@@ -80,7 +85,7 @@ def adversarial_drift(record, path):
     shown = [(i, vid, v) for i, (vid, v) in enumerate(record["variants"].items())
              if vid == "kd" or vid.startswith("adv")]    # colours as in the learning curves
     for i, vid, v in shown:
-        style = dict(color=f"C{i}", label=v.get("name", vid))
+        style = dict(label=v.get("name", vid), **_style(i))
         mean = [s0.get("mean_logit", float("nan"))] + _mean_curve(v["runs"], "mean_logit")
         peak = [s0.get("max_abs_logit", float("nan"))] + _mean_curve(v["runs"], "max_abs_logit")
         axes[0].plot(range(len(mean)), [abs(m) for m in mean], **style)
@@ -103,6 +108,33 @@ def adversarial_drift(record, path):
     axes[1].set_title("logit drift: largest")
     axes[2].set_title("discriminator accuracy")
     axes[1].legend(fontsize=6)
+    return _save(fig, path)
+
+
+COMPARED = ("kd", "dkd", "kd-standardised", "dist", "adv-conditional", "l1-logits")   # KD and the methods beside it
+
+
+def methods_vs_kd(record, path):
+    """Test errors of KD and each method compared with it: every seed as a dot, mean ± std as a bar, KD's mean
+    and spread as a band across the plot (w/o KD, far off, is given in the title)."""
+    plt = _plt()
+    v = record["variants"]
+    shown = [k for k in COMPARED if k in v]
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.55 * len(shown) + 1.3))
+    kd = v["kd"]
+    ax.axvspan(kd["mean"] - (kd.get("std") or 0), kd["mean"] + (kd.get("std") or 0), color="C0", alpha=0.12)
+    ax.axvline(kd["mean"], color="C0", ls="--", lw=1)
+    for row, k in enumerate(shown):
+        errs = [r["errors"] for r in v[k]["runs"]]
+        ax.plot(errs, [row] * len(errs), "o", color="grey", alpha=0.6, ms=4)
+        ax.errorbar([v[k]["mean"]], [row], xerr=[v[k].get("std") or 0], fmt="D", color="C0" if k == "kd" else "C3",
+                    capsize=4, ms=6)
+    ax.set_yticks(range(len(shown)), [v[k].get("name", k) for k in shown], fontsize=8)
+    ax.invert_yaxis()
+    wo = f"; w/o KD {v['wo-kd']['mean']:.1f}" if "wo-kd" in v else ""
+    ax.set_xlabel(f"test errors (out of {record.get('n_test', 10000):,}); dots: seeds, diamonds: mean ± std")
+    ax.set_title(f"Against KD (band: its mean ± std){wo}", fontsize=10)
+    ax.grid(True, axis="x", alpha=0.3)
     return _save(fig, path)
 
 
@@ -184,6 +216,8 @@ def figures_for(record):
         out.append(("learning_curves", learning_curves))
         if any(k.startswith("adv") for k in record["variants"]):
             out.append(("adversarial_drift", adversarial_drift))
+        if "kd" in record["variants"] and any(k in record["variants"] for k in COMPARED[1:]):
+            out.append(("methods_vs_kd", methods_vs_kd))
     if "soft_targets" in record:
         out.append(("soft_targets", soft_targets))
     if "temperature_sweep" in record:
