@@ -1,6 +1,7 @@
 """Command-line options shared by the examples, and how they report a user's mistake: one line, exit code 2."""
 import argparse
 import sys
+import textwrap
 
 from tinykd.checkpoint import CheckpointError
 from tinykd.data import DataError
@@ -15,6 +16,10 @@ USER_ERRORS = (ConfigError, DataError, CheckpointError, OutputError)
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     """--help shows the example's whole docstring as written, and every option's default (options whose default
     depends on the preset say so in their own help)."""
+
+    def _split_lines(self, text, width):
+        # never break an option's id (adv-report, kd-standardised) at its hyphen
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
     def _get_help_string(self, action):
         text = action.help or ""
