@@ -97,6 +97,11 @@ VARIANTS = {
                                      pretrain_epochs=0),
                                "Xu, Hsu & Huang 2017; Belagiannis et al. 2018", unlabelled=True,
                                matches="logits (L1) and a class-conditional D on z-scored logits (β = 0.1)"),
+    "kd-standardised-sun": Variant("KD, standardised logits, Sun et al.'s weights (CE 0.1 : KD 9)",
+                                   lambda d, c: KD(temperature=2.0, weight=90 / 91, form="hinton", standardise=True,
+                                                   ignore_label=c["ignore_label"]), paper="Sun et al. 2024",
+                                   unlabelled=True,
+                                   matches="P^τ of z-scored logits, τ = 2, CE : KD = 0.1 : 9 as Sun et al.'s code"),
     "l1-logits": Variant("CE + L1 on logits (adv-conditional with β = 0)",
                          lambda d, c: ConditionalAdversarialKD(d, beta=0.0, logit_weight=1.0, logit_loss="l1",
                                                                ignore_label=c["ignore_label"]),
@@ -105,8 +110,8 @@ VARIANTS = {
                          matches="logits (L1) only: the discriminator trains but the student ignores it"),
 }
 MAIN = ["wo-kd", "kd", "adv-report", "adv-logprob-kd", "dkd", "kd-standardised", "dist", "adv-conditional",
-        "l1-logits"]
-ON_REQUEST = ["l1-logits"]   # not in the presets: run with --variants (its results go to a file of their own)
+        "kd-standardised-sun", "l1-logits"]
+ON_REQUEST = ["kd-standardised-sun", "l1-logits"]   # not in the presets: run with --variants (its results go to a file of their own)
 LABELLED_SEED = 0   # which rows keep their labels in the few-labels regime
 NEW = ["dkd", "kd-standardised", "dist", "adv-conditional"]   # issue 12's methods, compared with KD
 _BY_NAME = {v.name: k for k, v in VARIANTS.items()}
