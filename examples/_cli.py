@@ -152,9 +152,10 @@ def guarded(p, fn):
     except TrainingError as e:
         p.exit(1, f"{p.prog}: error: {_one_line(e)}\n")
     except KeyboardInterrupt:
-        p.exit(130, f"\n{p.prog}: interrupted; run the same command again to resume: finished networks are reused "
-                    "from --checkpoint-dir and an interrupted teacher or S (initial) continues from its run "
-                    "checkpoint\n")
+        p.exit(130, f"\n{p.prog}: interrupted; run the same command again to resume: a finished teacher or "
+                    "S (initial) is reused from --checkpoint-dir and an interrupted one continues from its run "
+                    "checkpoint; every other network trains again (what finished is kept in the results' "
+                    ".partial files)\n")
 
 
 def _one_line(e):

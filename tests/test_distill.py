@@ -370,7 +370,16 @@ def test_bad_arguments_of_the_new_methods():
         DIST()(zs, y, zt)
     with pytest.raises(ValueError, match="at least 2 classes"):
         DKD()(zs[:, :1], np.zeros(1, dtype=int), zt[:, :1])
+    zs8, zt8, y8 = problem(0, 8, 5)
     d = conditional(0, 5)
+    obj = ConditionalAdversarialKD(d)
+    for logits, teacher, labels, match in ((zs8, zt8[:4], y8, "teacher_logits must have the student's shape"),
+                                           (zs8[:, :4], zt8[:, :4], y8 % 4, "built for 5 classes"),
+                                           (zs8.astype(np.float32), zt8.astype(np.float32), y8, "built for 5 classes"),
+                                           (zs8, zt8, y8[:5], "labels must have shape")):
+        with pytest.raises((ValueError, TypeError), match=match):
+            obj(logits, labels, teacher)
+    assert d.opt.t == 0                        # refused before the discriminator took a step
     with pytest.raises(ValueError, match="needs each row's class"):
         d.loss(zs, 0)
     with pytest.raises(ValueError, match="not conditional: give no classes"):

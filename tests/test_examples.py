@@ -195,6 +195,8 @@ def _user_error(out, message):
     ("mnist_adv_kd.py", ["--few-labels", "--variants", "kd", "adv-report"], "adv-report cannot train on unlabelled"),
     ("mnist_adv_kd.py", ["--labelled", "0"], "labelled must be a fraction in (0, 1]"),
     ("mnist_adv_kd.py", ["--labelled", "1.5"], "labelled must be a fraction in (0, 1]"),
+    ("mnist_adv_kd.py", ["--labelled", "1e-9", "--variants", "kd"], "fewer than one per class"),
+    ("mnist_adv_kd.py", ["--variants", "kd", "kd"], "variants listed more than once: kd"),
 ])
 def test_user_mistakes_are_one_line_errors_before_training(script, args, message, tmp_path):
     out = run_example(script, *args, "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))

@@ -56,7 +56,7 @@ def test_bad_settings_are_refused():
                         (dict(teacher_lr=-1.0), "teacher_lr"), (dict(subset=-3), "subset"),
                         (dict(data="a", data_dir="b"), "not both"), (dict(backend="jax"), "backend must be"),
                         (dict(teacher_dropout=1.0), "teacher_dropout"), (dict(labelled=0.0), "labelled must be"),
-                        (dict(labelled=True), "labelled must be"),
+                        (dict(labelled=True), "labelled must be"), (dict(variants=["kd", "KD"]), "more than once"),
                         (dict(labelled=0.1, variants=["kd", "adv-logprob-kd"]), "adv-logprob-kd cannot train")):
         with pytest.raises(ConfigError, match=message):
             Config(**kw)
@@ -102,3 +102,15 @@ def test_the_comparison_table_reads_the_gap_to_kd():
     (dkd,) = [line for line in lines if "`dkd`" in line]
     assert "| 98.0 ± 2.0 | -4.0 (-2.0) | 1.50 |" in dkd    # 4 fewer errors than KD, 2 pooled std, 1.5× the time
     assert experiment.comparison({"variants": {"kd": record["variants"]["kd"]}}) == []
+
+
+def test_a_gap_without_spread_keeps_its_sign():
+    """Two methods with identical seeds (std 0): the gap in pooled std is ±inf with the errors' sign, never a
+    verdict the wrong way round."""
+    from tinykd import report
+    kd, worse = report.mean_std([100, 100]), report.mean_std([103, 103])
+    assert report.pooled_gap(worse, kd)[2] == -np.inf and report.pooled_gap(kd, worse)[2] == np.inf
+    assert report.pooled_gap(kd, kd)[2] == 0.0
+    record = {"teacher_not_better": False, "student_initial": {"max_abs_logit": 1.0},
+              "variants": {"kd": {"name": "KD", **kd}, "dkd": {"name": "DKD", **worse}}}
+    assert "DKD is WORSE than KD by 3.0 test errors" in " ".join(experiment.what_it_shows(record))

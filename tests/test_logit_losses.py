@@ -207,3 +207,11 @@ def test_bad_hyper_parameters_are_refused():
         L.decoupled_kd(zs, zt.astype(np.float32), y)
     with pytest.raises(TypeError, match="integer array"):
         L.decoupled_kd(zs, zt, y.astype(float))
+    for call, match in ((lambda: L.decoupled_kd(zs, zt, y, alpha=float("nan")), "alpha must be a finite number"),
+                        (lambda: L.decoupled_kd(zs, zt, y, beta=-1.0), "beta must be a finite number >= 0"),
+                        (lambda: L.dist_loss(zs, zt, beta=-1.0), "beta must be a finite number >= 0"),
+                        (lambda: L.dist_loss(zs, zt, gamma=True), "gamma must be a finite number"),
+                        (lambda: F.standardise(zs, eps=0.0), "eps must be a finite number > 0"),
+                        (lambda: F.standardise(zs, eps=-1.0), "eps must be a finite number > 0")):
+        with pytest.raises(ValueError, match=match):
+            call()

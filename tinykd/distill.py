@@ -4,6 +4,8 @@ The training loop knows nothing about any method: it feeds each objective the st
 batch's labels and, when ``objective.needs_teacher``, the teacher's outputs on the same inputs. A new method is a
 new objective. Derivations: ``docs/derivations.md``; finite-difference checks: ``tests/test_distill.py``.
 """
+import numpy as np
+
 from . import functional as F
 from . import logit_losses as L
 from .backend import default_rng, get_array_module
@@ -272,6 +274,13 @@ class ConditionalAdversarialKD:
         return self.beta * min(1.0, self.calls / self.ramp_steps) if self.ramp_steps else self.beta
 
     def __call__(self, logits, labels, teacher_logits):
+        F.check_logit_pair(logits, teacher_logits)   # before the discriminator moves
+        d = self.discriminator
+        if logits.shape[1] != d.n_classes or logits.dtype != d.net.dtype:
+            raise ValueError(f"the discriminator was built for {d.n_classes} classes in {np.dtype(d.net.dtype)}; "
+                             f"these logits have {logits.shape[1]} in {logits.dtype}")
+        if self.ignore_label is None:                  # (with unlabelled rows cross_entropy checks them)
+            F.check_labels(labels, logits.shape[0], logits.shape[1])
         dt = logits.dtype.type
         classes = _targets(labels, teacher_logits, self.ignore_label)
         self.discriminator.step(teacher_logits, logits, classes)

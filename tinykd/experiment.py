@@ -167,6 +167,9 @@ class Config:
         self.variants = [variant_id(v) for v in self.variants]
         if not self.variants:
             raise ConfigError("no variants to run")
+        twice = sorted({v for v in self.variants if self.variants.count(v) > 1})
+        if twice:
+            raise ConfigError(f"variants listed more than once: {', '.join(twice)}; list each once")
         for name in ("teacher_epochs", "student_epochs", "finetune_epochs", "seeds", "ablation_seeds", "batch_size",
                      "jitter", "subset", "transfer_size", "val_seed") + (() if self.val is None else ("val",)):
             check_int(name, getattr(self, name), 1 if name in ("seeds", "batch_size") else 0, ConfigError)
@@ -378,7 +381,8 @@ def markdown(record, cfg):
               "|---|---|---|---|---|---|---|---|---|"]
     for vid, rec in v.items():
         runs = rec["runs"]
-        acc = [r["d_heldout_accuracy"] for r in runs if "d_heldout_accuracy" in r]
+        acc = [r["d_heldout_accuracy"] for r in runs             # only a discriminator that was pre-trained
+               if r.get("d_pretrain_epochs", 3) > 0 and "d_heldout_accuracy" in r]
         val = [r["validation_errors"] for r in runs if r["validation_errors"] is not None]
         lines.append(f"| {rec['name']} | `{vid}` | {report.fmt(rec)} | "
                      f"{report.fmt(report.mean_std(val)) if val else '–'} | {rec['n']} | "

@@ -252,6 +252,8 @@ def standardise(logits, eps=STANDARDISE_EPS):
     spread. Returns ``(z̃, σ)``, σ of shape (batch, 1): what ``standardise_backward`` needs.
     """
     check_logits_shape(logits)
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < float(eps) < float("inf"):
+        raise ValueError(f"eps must be a finite number > 0 (it keeps a row of equal logits finite), got {eps!r}")
     xp = get_array_module(logits)
     centred = logits - logits.mean(axis=-1, keepdims=True)
     sigma = xp.sqrt((centred * centred).mean(axis=-1, keepdims=True) + logits.dtype.type(eps))

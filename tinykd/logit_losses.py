@@ -49,6 +49,7 @@ def decoupled_kd(student_logits, teacher_logits, targets, temperature=4.0, alpha
     """
     F.check_logit_pair(student_logits, teacher_logits)
     F.check_temperature(temperature)
+    alpha, beta = check_weights(alpha=alpha, beta=beta)
     n, c = student_logits.shape
     if c < 2:
         raise ValueError(f"decoupled KD needs at least 2 classes (a target and the rest), got {c}")
@@ -103,6 +104,7 @@ def dist_loss(student_logits, teacher_logits, temperature=4.0, beta=2.0, gamma=2
     """
     F.check_logit_pair(student_logits, teacher_logits)
     F.check_temperature(temperature)
+    beta, gamma = check_weights(beta=beta, gamma=gamma)
     n, c = student_logits.shape
     if gamma and n < 2:
         raise ValueError("DIST's intra-class term (gamma > 0) correlates each class across the batch and needs a "

@@ -58,6 +58,13 @@ def _check_shapes(ds, cfg):
     if transfer > ds.x_train.shape[0]:
         raise ConfigError(f"transfer_size {transfer} is larger than the {ds.x_train.shape[0]:,} training images left "
                           "after the validation split; choose fewer")
+    labelled = getattr(cfg, "labelled", 1.0)
+    if labelled < 1:
+        rows = transfer or ds.x_train.shape[0]
+        kept, classes = int(round(labelled * rows)), len(ds.classes)
+        if kept < classes:
+            raise ConfigError(f"labelled {labelled:g} keeps {kept} of the students' {rows:,} training rows, fewer "
+                              f"than one per class ({classes}); raise labelled (--labelled)")
     if ds.x_train.shape[1] != cfg.teacher_sizes[0]:
         raise ConfigError(f"{ds.name} images have {ds.x_train.shape[1]} inputs but the networks expect "
                           f"{cfg.teacher_sizes[0]}")

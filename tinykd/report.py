@@ -93,7 +93,7 @@ def pooled_gap(a, b):
         return None
     diff = b["mean"] - a["mean"]
     sd = math.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2)
-    return diff, sd, (diff / sd if sd else math.inf)
+    return diff, sd, (diff / sd if sd else math.copysign(math.inf, diff) if diff else 0.0)
 
 
 def data_lines(d, preset, deviations):
