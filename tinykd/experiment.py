@@ -102,6 +102,10 @@ VARIANTS = {
                                                    ignore_label=c["ignore_label"]), paper="Sun et al. 2024",
                                    unlabelled=True,
                                    matches="P^τ of z-scored logits, τ = 2, CE : KD = 0.1 : 9 as Sun et al.'s code"),
+    "kd-sun-weights": Variant("KD, τ = 2, CE 0.1 : KD 9 (the control for kd-standardised-sun)",
+                              lambda d, c: KD(temperature=2.0, weight=90 / 91, form="hinton",
+                                              ignore_label=c["ignore_label"]), paper="control",
+                              unlabelled=True, matches="P^τ of raw logits, τ = 2, CE : KD = 0.1 : 9"),
     "l1-logits": Variant("CE + L1 on logits (adv-conditional with β = 0)",
                          lambda d, c: ConditionalAdversarialKD(d, beta=0.0, logit_weight=1.0, logit_loss="l1",
                                                                ignore_label=c["ignore_label"]),
@@ -110,8 +114,8 @@ VARIANTS = {
                          matches="logits (L1) only: the discriminator trains but the student ignores it"),
 }
 MAIN = ["wo-kd", "kd", "adv-report", "adv-logprob-kd", "dkd", "kd-standardised", "dist", "adv-conditional",
-        "kd-standardised-sun", "l1-logits"]
-ON_REQUEST = ["kd-standardised-sun", "l1-logits"]   # not in the presets: run with --variants (its results go to a file of their own)
+        "kd-standardised-sun", "kd-sun-weights", "l1-logits"]
+ON_REQUEST = ["kd-standardised-sun", "kd-sun-weights", "l1-logits"]   # not in the presets: run with --variants (its results go to a file of their own)
 LABELLED_SEED = 0   # which rows keep their labels in the few-labels regime
 NEW = ["dkd", "kd-standardised", "dist", "adv-conditional"]   # issue 12's methods, compared with KD
 _BY_NAME = {v.name: k for k, v in VARIANTS.items()}
