@@ -111,7 +111,8 @@ def adversarial_drift(record, path):
     return _save(fig, path)
 
 
-COMPARED = ("kd", "dkd", "kd-standardised", "kd-standardised-sun", "kd-sun-weights", "dist", "adv-conditional", "l1-logits")   # KD and the methods beside it
+COMPARED = ("kd", "dkd", "kd-standardised", "kd-standardised-sun", "kd-sun-weights", "dist", "adv-conditional",
+            "l1-logits")   # KD and the methods beside it
 
 
 def methods_vs_kd(record, path):
