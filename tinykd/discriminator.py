@@ -24,7 +24,7 @@ import numpy as np
 from . import functional as F
 from .backend import default_rng, get_array_module, to_device
 from .batches import batches
-from .checks import check_int, is_int, is_real
+from .checks import check_int, is_real
 from .layers import MLP
 from .optim import Adam
 
@@ -40,7 +40,7 @@ class Discriminator:
             raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
         F.check_temperature(temperature)
         n_classes = check_int("n_classes", n_classes, 1)
-        widths = [hidden] if is_int(hidden) else list(hidden) if isinstance(hidden, (list, tuple)) else [None]
+        widths = list(hidden) if isinstance(hidden, (list, tuple)) else [hidden]
         widths = [check_int("each hidden width", h, 0) for h in widths]   # [0]: logistic regression
         if len(widths) > 1 and 0 in widths:
             raise ValueError(f"hidden widths must be >= 1 when there are several, got {list(hidden)}")

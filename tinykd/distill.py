@@ -96,7 +96,7 @@ def _soft_term(loss, logits, teacher_logits, standardise):
     return F.on_standardised(loss, logits, teacher_logits) if standardise else loss(logits, teacher_logits)
 
 
-def _targets(labels, teacher_logits, ignore_label):
+def row_classes(labels, teacher_logits, ignore_label):
     """Each row's class for a method that needs one on every row: its label, or for an unlabelled row the
     teacher's prediction (computed on the device; nothing is read back)."""
     if ignore_label is None:
@@ -129,7 +129,7 @@ class DKD:
         dt = logits.dtype.type
         hard, grad = F.cross_entropy(logits, labels, self.ignore_label)
         grad *= dt(self.ce_weight)
-        targets = _targets(labels, teacher_logits, self.ignore_label)
+        targets = row_classes(labels, teacher_logits, self.ignore_label)
         soft, g_soft = _soft_term(lambda s, t: L.decoupled_kd(s, t, targets, self.temperature, self.alpha,
                                                               self.beta), logits, teacher_logits, self.standardise)
         grad += g_soft
@@ -282,7 +282,7 @@ class ConditionalAdversarialKD:
         if self.ignore_label is None:                  # (with unlabelled rows cross_entropy checks them)
             F.check_labels(labels, logits.shape[0], logits.shape[1])
         dt = logits.dtype.type
-        classes = _targets(labels, teacher_logits, self.ignore_label)
+        classes = row_classes(labels, teacher_logits, self.ignore_label)
         self.discriminator.step(teacher_logits, logits, classes)
         hard, grad = F.cross_entropy(logits, labels, self.ignore_label)
         grad *= dt(self.ce_weight)

@@ -25,7 +25,7 @@ from . import plots, report
 from .backend import debug, resolve, to_device, to_host
 from .checks import check_int, check_real
 from .discriminator import Discriminator
-from .distill import DIST, DKD, KD, AdversarialKD, ConditionalAdversarialKD, Supervised, check_pair
+from .distill import DIST, DKD, KD, AdversarialKD, ConditionalAdversarialKD, Supervised, check_pair, row_classes
 from .layers import MLP
 from .optim import Adam
 from .prepare import ConfigError, log, logit_stats, model_record, prepare, train_or_load
@@ -259,8 +259,8 @@ def run(cfg):
     ignore_label, extra = None, None
     x0, y0 = x, y              # what S (initial) learns from: every row, or (few labels) the labelled ones
     if cfg.labelled < 1:
-        y = to_device(partly_labelled(to_host(y), cfg.labelled, seed=LABELLED_SEED), xp)
-        keep = to_device(np.flatnonzero(to_host(y) != UNLABELLED), xp)
+        y_host = partly_labelled(to_host(y), cfg.labelled, seed=LABELLED_SEED)
+        y, keep = to_device(y_host, xp), to_device(np.flatnonzero(y_host != UNLABELLED), xp)
         x0, y0, ignore_label = x[keep], y[keep], UNLABELLED
         extra = {"labelled": cfg.labelled, "labelled_seed": LABELLED_SEED}
         log(f"few labels: {int(keep.shape[0]):,} of {int(y.shape[0]):,} student training rows keep their label")
@@ -283,7 +283,7 @@ def run(cfg):
     teacher_val_logits = teacher.logits(xv) if xv is not None else None
     initial_state = student0.state_dict()
     student0_logits = student0.logits(x)
-    classes = y if ignore_label is None else xp.where(y == ignore_label, teacher_logits.argmax(axis=1), y)
+    classes = row_classes(y, teacher_logits, ignore_label)   # what a conditional discriminator is shown
     ctx = {"ignore_label": ignore_label, "steps_per_epoch": -(-int(x.shape[0]) // cfg.batch_size)}
     for vid in cfg.variants:
         variant = VARIANTS[vid]
