@@ -115,7 +115,8 @@ VARIANTS = {
 }
 MAIN = ["wo-kd", "kd", "adv-report", "adv-logprob-kd", "dkd", "kd-standardised", "dist", "adv-conditional",
         "kd-standardised-sun", "kd-sun-weights", "l1-logits"]
-ON_REQUEST = ["kd-standardised-sun", "kd-sun-weights", "l1-logits"]   # not in the presets: run with --variants (its results go to a file of their own)
+# Not in the presets: run with --variants (their results go to a file of their own).
+ON_REQUEST = ["kd-standardised-sun", "kd-sun-weights", "l1-logits"]
 LABELLED_SEED = 0   # which rows keep their labels in the few-labels regime
 NEW = ["dkd", "kd-standardised", "dist", "adv-conditional"]   # issue 12's methods, compared with KD
 _BY_NAME = {v.name: k for k, v in VARIANTS.items()}
@@ -421,8 +422,8 @@ def comparison(record):
     def per_epoch(rec):
         return np.mean([r["seconds"] / max(len(r["history"]), 1) for r in rec["runs"]])
     kd_epoch = per_epoch(v["kd"])
-    lines = ["", "Against KD, from the same S (initial) with the same budget (test errors; method − KD in errors and, in "
-                 "brackets, in pooled standard deviations: negative means fewer errors than KD):", "",
+    lines = ["", "Against KD, from the same S (initial) with the same budget (test errors; method − KD in errors "
+                 "and, in brackets, in pooled standard deviations: negative means fewer errors than KD):", "",
              "| method | id | paper | student matches | test errors | − KD (pooled std) | s/epoch vs KD |",
              "|---|---|---|---|---|---|---|"]
     for k in ["kd"] + others:

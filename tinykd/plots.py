@@ -1,6 +1,6 @@
 """Figures from results records: learning curves, the adversarial drift, the methods against KD, soft targets, the
-temperature sweep, the bias-shift search, binary students. Every figure is drawn from a results JSON alone, so it can be redrawn without
-training:
+temperature sweep, the bias-shift search, binary students. Every figure is drawn from a results JSON alone, so it
+can be redrawn without training:
 
     python -m tinykd.plots results/mnist_table.json            # writes results/mnist_table_<figure>.png
     python -m tinykd.plots results/dark_knowledge.json --out-dir docs/figures
