@@ -38,3 +38,23 @@ def check_real(name, value, low=0.0, high=math.inf, low_open=False, error=ValueE
             where = f"in {'(' if low_open else '['}{low:g}, {high:g})"
         raise error(f"{name} must be a finite number {where}, got {value!r}")
     return float(value)
+
+
+def check_label_vector(name, y, rows=None):
+    """Raise unless ``y`` is a 1-D integer array (class indices), with ``rows`` entries when given: the one label
+    rule of every public entry that takes labels (``train.errors``, ``train.fit``, ``Discriminator.fit``, the
+    transfer-set and bias-shift functions, the batch checks of the losses).
+
+    Dtype and shape only, so it reads no values and never synchronises the GPU. Why it matters: a label column
+    ``y[:, None]`` compared with a prediction vector broadcasts to an (N, N) matrix, and one label for many rows
+    broadcasts too; either gives a count that looks like a number and means nothing.
+    """
+    dtype = getattr(y, "dtype", None)
+    if dtype is None or dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array of class indices, got "
+                        f"{dtype if dtype is not None else type(y).__name__}")
+    if y.ndim != 1 or (rows is not None and y.shape[0] != rows):
+        want = f"({rows},), one label per row" if rows is not None else "(N,), one label per row"
+        raise ValueError(f"{name} must have shape {want}, got shape {tuple(y.shape)}"
+                         + ("; flatten a label column with y.ravel()" if y.ndim == 2 and 1 in y.shape else ""))
+    return y
