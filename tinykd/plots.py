@@ -1,6 +1,6 @@
 """Figures from results records: learning curves, the adversarial drift, the methods against KD, soft targets, the
-temperature sweep, the bias-shift search, binary students. Every figure is drawn from a results JSON alone, so it
-can be redrawn without training:
+temperature sweep, the bias-shift search, binary students, FitNets. Every figure is drawn from a results JSON alone,
+so it can be redrawn without training (every file given is drawn; one that cannot be says why, in one line):
 
     python -m tinykd.plots results/mnist_table.json            # writes results/mnist_table_<figure>.png
     python -m tinykd.plots results/dark_knowledge.json --out-dir docs/figures
@@ -51,7 +51,7 @@ def _style(i):
 
 def _mean_curve(runs, key):
     """Per-epoch mean over runs of ``history[key]`` (epochs every run reached)."""
-    curves = [[h[key] for h in r["history"] if key in h] for r in runs]
+    curves = [[h[key] for h in r.get("history", []) if key in h] for r in runs]
     n = min((len(c) for c in curves), default=0)
     return [sum(c[i] for c in curves) / len(curves) for i in range(n)]
 
@@ -209,11 +209,31 @@ def binary_curves(record, path):
                    "Binary students: validation errors (solid: with KD)")
 
 
+# ------------------------------------------------------------------------------------------------- FitNets
+def fitnets_curves(record, path):
+    """Validation errors per epoch of KD alone and of FitNets' KD stage, which starts after the hint epochs (the
+    two students have the same total budget)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 3.8))
+    for name, run in record["runs"].items():
+        curve = [h["val_errors"] for h in run["history"] if "val_errors" in h]
+        start = record["hint_epochs"] if name.startswith("FitNets") else 0
+        ax.plot(range(start + 1, start + len(curve) + 1), curve, marker="o", ms=3, label=name)
+    ax.set_yscale("log")
+    return _finish(fig, ax, path, "epoch (FitNets' KD stage follows its hint epochs)",
+                   f"validation errors (out of {record['data']['n_val']:,})", "FitNets against KD alone")
+
+
 # --------------------------------------------------------------------------------------------------- drawing
+def _with_history(runs):
+    return bool(runs) and all(r.get("history") for r in runs)
+
+
 def figures_for(record):
-    """The figures a record can give: [(name, function)]."""
+    """The figures a record can give: [(name, function)]. Each is listed only when the record holds what it draws
+    (``missing`` says what a record lacks when none can be drawn)."""
     out = []
-    if "student_initial" in record and "variants" in record:
+    if "student_initial" in record and "variants" in record and "data" in record:
         out.append(("learning_curves", learning_curves))
         if any(k.startswith("adv") for k in record["variants"]):
             out.append(("adversarial_drift", adversarial_drift))
@@ -225,21 +245,46 @@ def figures_for(record):
         out.append(("temperature_sweep", temperature_sweep))
     if "omit_3" in record and "search" in record["omit_3"]:
         out.append(("bias_shift", bias_shift))
-    if "runs" in record and any(k.startswith(("BWN", "XNOR")) for k in record["runs"]):
+    if _binary_runs(record) and "data" in record and all(_with_history(v.get("runs")) for v in _binary_runs(record)):
         out.append(("binary_curves", binary_curves))
+    if "hint_epochs" in record and "data" in record and _with_history(list(record.get("runs", {}).values())):
+        out.append(("fitnets_curves", fitnets_curves))
     return out
 
 
+def _binary_runs(record):
+    runs = record.get("runs")
+    return [v for k, v in runs.items() if k.startswith(("BWN", "XNOR"))] if isinstance(runs, dict) else []
+
+
+def missing(record):
+    """Why a record gives no figure, in words a user can act on."""
+    if not isinstance(record, dict):
+        return "not a results record (expected a JSON object)"
+    if _binary_runs(record):
+        return ("its binary students have no per-epoch validation history (a record written before tinykd recorded "
+                "one); run python examples/mnist_xnor_kd.py again to get the figure")
+    if "variants" in record or "student_initial" in record:
+        return "an incomplete Table 1 record (it needs data, student_initial and variants)"
+    return ("no figure to draw from this record: expected a results file written by an example (Table 1, dark "
+            "knowledge, binary students, FitNets)")
+
+
 def draw(json_path, out_dir=None):
-    """Draw every figure a results file gives, as ``<stem>_<figure>.png`` (in ``out_dir`` or beside the file)."""
-    with open(json_path) as f:
-        record = json.load(f)
+    """Draw every figure a results file gives, as ``<stem>_<figure>.png`` (in ``out_dir`` or beside the file).
+
+    A file that gives none raises ``ValueError`` saying why, before any folder is made."""
+    with open(json_path, encoding="utf-8") as f:
+        try:
+            record = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"not valid JSON ({e})") from None
+    figures = figures_for(record) if isinstance(record, dict) else []
+    if not figures:
+        raise ValueError(missing(record))
     stem = os.path.splitext(os.path.basename(json_path))[0]
     out_dir = out_dir or os.path.dirname(os.path.abspath(json_path))
     os.makedirs(out_dir, exist_ok=True)
-    figures = figures_for(record)
-    if not figures:
-        raise ValueError(f"{json_path}: no figure to draw from this record")
     return [fn(record, os.path.join(out_dir, f"{stem}_{name}.png")) for name, fn in figures]
 
 
@@ -255,17 +300,35 @@ def draw_if_possible(json_path, out_dir=None):
 
 
 def main(argv=None):
+    """Draw every file given; a file that cannot be drawn gets one line saying why, and the others are still
+    drawn. Returns the exit status: 0 when every file was drawn, 1 otherwise (``sys.exit(main())``)."""
     p = argparse.ArgumentParser(prog="python -m tinykd.plots", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("results", nargs="+", help="results JSON files")
     p.add_argument("--out-dir", help="where the PNGs go (default: beside each JSON)")
     args = p.parse_args(argv)
+    try:
+        _plt()   # without matplotlib no file can be drawn: one line, not one per file
+    except ImportError as e:
+        p.exit(2, f"{p.prog}: error: {e}\n")
+    failed = []
     for path in args.results:
         try:
             for png in draw(path, args.out_dir):
-                print(png)
-        except (OSError, ValueError, KeyError, ImportError) as e:
-            p.exit(2, f"{p.prog}: error: {path}: {e}\n")
+                print(png, flush=True)
+            continue
+        except OSError as e:
+            why = e.strerror or str(e)
+        except KeyError as e:   # a record that lacks a field a figure reads: name the field, not a bare key
+            why = f"the record has no field {e}"
+        except ValueError as e:
+            why = str(e)
+        failed.append(path)
+        print(f"{p.prog}: cannot draw {path}: {why}", file=sys.stderr, flush=True)
+    if failed:
+        print(f"{p.prog}: {len(failed)} of {len(args.results)} files not drawn", file=sys.stderr, flush=True)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
