@@ -114,3 +114,42 @@ def test_a_gap_without_spread_keeps_its_sign():
     record = {"teacher_not_better": False, "student_initial": {"max_abs_logit": 1.0},
               "variants": {"kd": {"name": "KD", **kd}, "dkd": {"name": "DKD", **worse}}}
     assert "DKD is WORSE than KD by 3.0 test errors" in " ".join(experiment.what_it_shows(record))
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_results_are_written_with_the_users_umask(umask, mode, tmp_path):
+    """Issue 18, item 9: results were written 0600 (mkstemp's mode) whatever the umask; now 0666 less the umask,
+    like any other file the user writes, for the partial files and the finished ones alike."""
+    from tinykd import report
+    old = os.umask(umask)
+    try:
+        report.write(str(tmp_path / "r" / "x"), {"complete": False}, "partial\n")
+        assert os.stat(tmp_path / "r" / "x.partial.json").st_mode & 0o777 == mode
+        report.write(str(tmp_path / "r" / "x"), {"complete": True}, "τ ± done\n")
+    finally:
+        os.umask(old)
+    for ext in (".json", ".md"):
+        assert os.stat(tmp_path / "r" / f"x{ext}").st_mode & 0o777 == mode
+    assert (tmp_path / "r" / "x.md").read_text(encoding="utf-8") == "τ ± done\n"
+    assert sorted(os.listdir(tmp_path / "r")) == ["x.json", "x.md"]
+
+
+def test_checking_a_folder_leaves_nothing_behind(tmp_path):
+    """Issue 18, item 18: proving an output folder writable used to create it, so a run refused later left empty
+    folders behind. A missing folder is now checked through its nearest existing ancestor and made only when a
+    file is written; a path through a file or an unwritable ancestor is still refused."""
+    from tinykd import report
+    report.check_writable(tmp_path / "a" / "b" / "c")
+    report.check_writable(tmp_path)
+    assert os.listdir(tmp_path) == []
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(report.OutputError, match=r"cannot be made: .*file is a file, not a folder"):
+        report.check_writable(tmp_path / "file" / "sub")
+    with pytest.raises(report.OutputError, match=r"file is a file, not a folder"):
+        report.check_writable(tmp_path / "file")
+    if os.geteuid() != 0:   # root writes anywhere
+        (tmp_path / "ro").mkdir(mode=0o500)
+        with pytest.raises(report.OutputError, match=r"to be made in .*ro\) cannot be written"):
+            report.check_writable(tmp_path / "ro" / "new")
+    report.write(str(tmp_path / "made" / "here" / "x"), {}, "")   # the folder appears with the first file
+    assert sorted(os.listdir(tmp_path / "made" / "here")) == ["x.json", "x.md"]

@@ -20,16 +20,25 @@ class OutputError(ValueError):
 
 
 def check_writable(folder, what="--out-dir"):
-    """Create ``folder`` if needed and prove it can be written, before any training starts."""
-    folder = os.fspath(folder)
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise OutputError(f"{what} {folder} is a file, not a folder; choose a folder")
+    """Prove, before any training, that files can be written in ``folder``, leaving nothing behind.
+
+    An existing folder is tried with an anonymous temporary file; a missing one is not created here (a run refused
+    later would leave it behind, empty): its nearest existing ancestor is tried instead, since that is where the
+    folder will be made when the first file is written (``write``)."""
+    given = os.fspath(folder)
+    probe = os.path.abspath(given)
+    while not os.path.lexists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        where = "" if probe == os.path.abspath(given) else f" cannot be made: {probe}"
+        raise OutputError(f"{what} {given}{where} is a file, not a folder; choose a folder")
     try:
-        os.makedirs(folder, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as e:
-        raise OutputError(f"{what} {folder} cannot be written ({e.strerror}); choose a writable folder") from None
+        where = "" if probe == os.path.abspath(given) else f" (to be made in {probe})"
+        raise OutputError(f"{what} {given}{where} cannot be written ({e.strerror}); choose a writable folder") \
+            from None
 
 
 def stem(out_dir, base, deviations):
@@ -40,11 +49,23 @@ def stem(out_dir, base, deviations):
     return os.path.join(out_dir, f"{base}_custom-{tag}")
 
 
+def _umask():
+    """The process's umask (read by setting it and putting it back: the only portable way)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_text(path, text):
+    """Write ``text`` to ``path`` through a temporary file in the same folder (made if missing) and a rename, so a
+    reader never sees half a file. ``mkstemp`` creates its file 0600; the result gets the mode any file the user
+    writes gets (0666 less the umask: 0644 under umask 022)."""
     folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.chmod(tmp, 0o666 & ~_umask())
             f.write(text)
         os.replace(tmp, path)
     except BaseException:
