@@ -24,7 +24,7 @@ import numpy as np
 from . import functional as F
 from .backend import default_rng, get_array_module, to_device
 from .batches import batches
-from .checks import check_int, is_real
+from .checks import check_int, check_label_vector, is_real
 from .layers import MLP
 from .optim import Adam
 
@@ -51,9 +51,21 @@ class Discriminator:
         self.features, self.temperature = features, float(temperature)
         self.hidden = widths[0] if len(widths) == 1 else widths
         self.n_classes, self.conditional, self.smoothing = n_classes, conditional, float(smoothing)
+        self.seed = None if seed is None else check_int("seed", seed, 0)
         sizes = [n_classes * (2 if conditional else 1)] + [h for h in widths if h] + [1]
-        self.net = MLP(sizes, seed=seed, backend=backend, dtype=dtype, input_grad=True)
+        self.net = MLP(sizes, seed=self.seed, backend=backend, dtype=dtype, input_grad=True)
         self.opt = Adam(self.net, lr=lr)
+        self.fits = []   # the settings of each fit call, in order: they shape the weights too (describe)
+
+    def describe(self):
+        """Every setting that shapes this discriminator's weights, as plain JSON values: each constructor argument
+        (the backend by its module's name), Adam's defaults that the constructor does not expose (its β's and ε),
+        and the settings of every ``fit`` so far. Part of the identity of a student trained against it."""
+        return {"n_classes": self.n_classes, "hidden": self.hidden, "features": self.features,
+                "temperature": self.temperature, "lr": self.opt.lr, "seed": self.seed,
+                "backend": self.net.xp.__name__, "dtype": self.net.dtype.name, "conditional": self.conditional,
+                "smoothing": self.smoothing, "adam_betas": [self.opt.beta1, self.opt.beta2], "adam_eps": self.opt.eps,
+                "fits": [dict(f) for f in self.fits]}
 
     def _phi(self, a):
         """φ(a), and what ``_phi_backward`` needs (the z-scored features' σ, or None)."""
@@ -82,7 +94,7 @@ class Discriminator:
         phi, sigma = self._phi(a)
         if classes is None:
             return phi, phi, sigma
-        F.check_labels(classes, a.shape[0], self.n_classes)
+        F.check_labels(classes, a.shape[0], self.n_classes, "classes")
         xp = get_array_module(a)
         onehot = (xp.arange(self.n_classes)[None, :] == classes[:, None]).astype(a.dtype)
         return xp.concatenate([phi, onehot], axis=1), phi, sigma
@@ -148,6 +160,7 @@ class Discriminator:
                 raise ValueError(f"{name} contains NaN or inf; every logit must be finite")
         check_int("epochs", epochs, 0)
         check_int("batch_size", batch_size, 1)
+        seed = check_int("seed", seed, 0)
         if not is_real(holdout) or not 0 <= holdout <= 1:
             raise ValueError(f"holdout must be a fraction in [0, 1], got {holdout!r}")
         xp = get_array_module(teacher_logits)
@@ -160,7 +173,11 @@ class Discriminator:
             raise ValueError("a conditional discriminator needs each pair's class (classes=...)" if self.conditional
                              else "this discriminator is not conditional: give no classes")
         if classes is not None:
-            F.check_labels(classes, n, self.n_classes)
+            check_label_vector("classes", classes, rows=n)
+            # the range once, where the data enters: a class out of range would be an all-zero one-hot, silently
+            F.check_label_range(classes, self.n_classes, "classes")
+        self.fits.append({"rows": n, "epochs": int(epochs), "batch_size": int(batch_size), "holdout": float(holdout),
+                          "seed": seed})
         held, used = perm[:n_out], perm[n_out:]
         pairs = (teacher_logits[used], student_logits[used]) + (() if classes is None else (classes[used],))
         rng = default_rng(seed + 1)

@@ -47,8 +47,10 @@ class KD:
       gradient ``(1 − a)(P_S − onehot y)/N + a τ (P_S^τ − P_T^τ)/N``: the τ² keeps the soft term's gradient from
       shrinking as 1/τ² at high temperature.
 
-    ``P^τ = softmax(z/τ)`` for logits ``z``. The soft term is the soft-target cross-entropy (its value includes the
-    teacher's entropy, its gradient is the KL's). ``ignore_label`` (e.g. −1) marks unlabelled rows: they get the
+    ``P^τ = softmax(z/τ)`` for logits ``z``. The soft term's value is reported as ``KL(P_T^τ ‖ P_S^τ) =
+    H(P_T^τ, P_S^τ) − H(P_T^τ)``: the teacher's entropy does not depend on the student, so the gradient is the soft
+    cross-entropy's above, while the value is 0 when the student matches the teacher (the cross-entropy would add
+    ``τ²·H(P_T^τ)``, e.g. about 30 at τ = 4, to every printed loss). ``ignore_label`` (e.g. −1) marks unlabelled rows: they get the
     soft term only, the hard term averaging over the labelled rows. ``standardise=True`` computes the soft term on
     the z-scored logits of both networks (Sun et al. 2024, ``F.standardise``): the student then matches the
     teacher's logits up to their shift and scale only. Derivation: ``docs/derivations.md`` §3, §10, §16.
@@ -71,8 +73,7 @@ class KD:
 
     def __call__(self, logits, labels, teacher_logits):
         hard, g_hard = F.cross_entropy(logits, labels, self.ignore_label)
-        soft, g_soft = _soft_term(lambda s, t: F.soft_cross_entropy(s, t, self.temperature,
-                                                                    t_squared=self.form == "hinton"),
+        soft, g_soft = _soft_term(lambda s, t: F.kl_divergence(s, t, self.temperature, t_squared=self.form == "hinton"),
                                   logits, teacher_logits, self.standardise)
         c_hard = 1.0 - self.weight if self.form == "hinton" else 1.0
         dt = logits.dtype.type
@@ -83,6 +84,14 @@ class KD:
     def describe(self):
         return {"method": "kd", "form": self.form, "temperature": self.temperature, "weight": self.weight,
                 "ignore_label": self.ignore_label, "standardise": self.standardise}
+
+
+def _check_discriminator(discriminator, methods):
+    """Raise unless ``discriminator`` has every method the objective calls (``describe`` for its identity)."""
+    missing = [m for m in methods if not callable(getattr(discriminator, m, None))]
+    if missing:
+        raise TypeError(f"discriminator must have {', '.join(methods[:-1])} and {methods[-1]} methods (a tinykd."
+                        f"discriminator.Discriminator); {discriminator!r} lacks {', '.join(missing)}")
 
 
 def _flag(name, value):
@@ -146,20 +155,24 @@ class DIST:
 
     The intra-class term correlates each class across the batch, so every batch needs at least 2 rows (checked per
     call from the shape). ``ignore_label``: the cross-entropy skips unlabelled rows; DIST needs no labels.
+    ``guard``: where ε = 1e-8 enters each correlation, ``"outside"`` (the authors' code: ``Σ ā b̄ / (‖ā‖ ‖b̄‖ + ε)``,
+    the default) or ``"inside"`` (``Σ ā b̄ / sqrt((Σ ā² + ε)(Σ b̄² + ε))``, tinykd's form before issue 18); the two
+    differ only where a row or column of probabilities is nearly flat (``logit_losses.pearson``).
     Derivation: ``docs/derivations.md`` §18.
     """
 
     needs_teacher = True
 
-    def __init__(self, beta=2.0, gamma=2.0, temperature=4.0, ce_weight=1.0, ignore_label=None):
+    def __init__(self, beta=2.0, gamma=2.0, temperature=4.0, ce_weight=1.0, ignore_label=None, guard="outside"):
         F.check_temperature(temperature)
         self.beta, self.gamma, self.ce_weight = L.check_weights(beta=beta, gamma=gamma, ce_weight=ce_weight)
         self.temperature = float(temperature)
         self.ignore_label = _label("ignore_label", ignore_label)
+        self.guard = L.check_guard(guard)
 
     def __call__(self, logits, labels, teacher_logits):
         dt = logits.dtype.type
-        soft, g_soft = L.dist_loss(logits, teacher_logits, self.temperature, self.beta, self.gamma)
+        soft, g_soft = L.dist_loss(logits, teacher_logits, self.temperature, self.beta, self.gamma, self.guard)
         hard, grad = F.cross_entropy(logits, labels, self.ignore_label)
         grad *= dt(self.ce_weight)
         grad += g_soft
@@ -167,7 +180,7 @@ class DIST:
 
     def describe(self):
         return {"method": "dist", "beta": self.beta, "gamma": self.gamma, "temperature": self.temperature,
-                "ce_weight": self.ce_weight, "ignore_label": self.ignore_label}
+                "ce_weight": self.ce_weight, "ignore_label": self.ignore_label, "guard": self.guard}
 
 
 class AdversarialKD:
@@ -179,7 +192,8 @@ class AdversarialKD:
     being called "teacher" (Goodfellow et al. 2014). Why the minimax form saturates: ``d(−log D)/dz = −(1 − D)``
     vanishes when D is sure the logits are the student's (D → 1), which is when the student most needs a signal;
     and it is unbounded below once D is fooled (``−log D → ∞`` as ``D → 0``), so nothing stops the drift.
-    ``kd_weight = λ > 0`` adds ``λ · H(P_T^τ, P_S^τ)`` (an adversarial term on top of KD).
+    ``kd_weight = λ > 0`` adds ``λ · KL(P_T^τ ‖ P_S^τ)`` (an adversarial term on top of KD; reported as the KL,
+    which has the soft cross-entropy's gradient and is 0 when the student matches: see ``KD``).
 
     ``updates="fixed"`` keeps the discriminator as pre-trained (the report's recipe); ``"alternating"`` takes
     ``d_steps`` discriminator steps on the batch's teacher and student logits before each student step (GAN
@@ -188,9 +202,7 @@ class AdversarialKD:
 
     def __init__(self, discriminator, alpha=1.0, beta=0.1, form="minimax", updates="fixed", d_steps=1,
                  kd_weight=0.0, temperature=4.0):
-        if not all(callable(getattr(discriminator, m, None)) for m in ("loss", "step")):
-            raise TypeError("discriminator must have loss and step methods (a tinykd.discriminator.Discriminator), "
-                            f"got {discriminator!r}")
+        _check_discriminator(discriminator, ("loss", "step", "describe"))
         if form not in ("minimax", "nonsaturating"):
             raise ValueError(f"form must be 'minimax' or 'nonsaturating', got {form!r}")
         if updates not in ("fixed", "alternating"):
@@ -223,15 +235,15 @@ class AdversarialKD:
             loss += dt(self.beta) * adv
             grad += dt(self.beta) * g_adv
         if self.kd_weight:
-            soft, g_soft = F.soft_cross_entropy(logits, teacher_logits, self.temperature)
+            soft, g_soft = F.kl_divergence(logits, teacher_logits, self.temperature)
             loss += dt(self.kd_weight) * soft
             grad += dt(self.kd_weight) * g_soft
         return loss, grad
 
     def describe(self):
-        d = self.discriminator
-        return {"method": "adversarial_kd", "form": self.form, "updates": self.updates, "alpha": self.alpha,
-                "beta": self.beta, "kd_weight": self.kd_weight, "features": d.features, "hidden": d.hidden}
+        return {"method": "adversarial_kd", "form": self.form, "updates": self.updates, "d_steps": self.d_steps,
+                "alpha": self.alpha, "beta": self.beta, "kd_weight": self.kd_weight, "temperature": self.temperature,
+                "discriminator": self.discriminator.describe()}
 
 
 class ConditionalAdversarialKD:
@@ -256,6 +268,7 @@ class ConditionalAdversarialKD:
 
     def __init__(self, discriminator, beta=0.1, ramp_steps=0, logit_weight=1.0, logit_loss="l1", ce_weight=1.0,
                  ignore_label=None):
+        _check_discriminator(discriminator, ("loss", "step", "describe"))
         if not getattr(discriminator, "conditional", False):
             raise ValueError("ConditionalAdversarialKD needs a conditional discriminator "
                              "(tinykd.discriminator.Discriminator(..., conditional=True))")
@@ -298,11 +311,9 @@ class ConditionalAdversarialKD:
         return loss, grad
 
     def describe(self):
-        d = self.discriminator
         return {"method": "conditional_adversarial_kd", "beta": self.beta, "ramp_steps": self.ramp_steps,
                 "logit_weight": self.logit_weight, "logit_loss": self.logit_loss, "ce_weight": self.ce_weight,
-                "ignore_label": self.ignore_label, "features": d.features, "hidden": d.hidden,
-                "smoothing": d.smoothing, "discriminator_lr": d.opt.lr}
+                "ignore_label": self.ignore_label, "discriminator": self.discriminator.describe()}
 
 
 # --------------------------------------------------------------------------------------------- FitNets hints

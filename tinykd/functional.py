@@ -13,6 +13,7 @@ import numbers
 
 from . import backend
 from .backend import get_array_module, to_host
+from .checks import check_label_vector
 
 
 # ----------------------------------------------------------------------------------------------- input checks
@@ -55,22 +56,24 @@ def check_temperature(temperature):
         raise ValueError(f"temperature must be finite and > 0, got {temperature}")
 
 
-def check_labels(labels, batch, classes):
-    """Raise unless ``labels`` is an integer vector of length ``batch``; with ``TINYKD_DEBUG=1`` also unless its
-    values lie in [0, classes).
+def check_labels(labels, batch, classes, name="labels"):
+    """Raise unless ``labels`` is an integer vector of length ``batch`` (``checks.check_label_vector``, the one
+    label rule); with ``TINYKD_DEBUG=1`` also unless its values lie in [0, classes).
 
     The range matters: NumPy wraps a negative index around and CuPy wraps any out-of-range one, so a bad label
     would silently train on another class. ``train.fit`` checks the range once for the whole data set.
     """
-    if not hasattr(labels, "dtype") or labels.dtype.kind not in "iu":
-        kind = getattr(labels, "dtype", type(labels).__name__)
-        raise TypeError(f"labels must be an integer array of class indices, got {kind}")
-    if labels.shape != (batch,):
-        raise ValueError(f"labels must have shape ({batch},) to match the logits' batch, got {labels.shape}")
+    check_label_vector(name, labels, rows=batch)
     if backend.debug():
-        lo, hi = label_range(labels)
-        if lo < 0 or hi >= classes:
-            raise ValueError(f"labels must lie in [0, {classes}) for {classes} classes, got values in [{lo}, {hi}]")
+        check_label_range(labels, classes, name)
+
+
+def check_label_range(labels, classes, name="labels"):
+    """Raise unless every value of the non-empty ``labels`` lies in [0, classes): one read of device memory (a GPU
+    synchronisation), so it runs where data enters, not per step."""
+    lo, hi = label_range(labels)
+    if lo < 0 or hi >= classes:
+        raise ValueError(f"{name} must lie in [0, {classes}) for {classes} classes, got values in [{lo}, {hi}]")
 
 
 # ----------------------------------------------------------------------------------------- softmax family

@@ -73,29 +73,59 @@ def decoupled_kd(student_logits, teacher_logits, targets, temperature=4.0, alpha
     return loss, grad
 
 
-def pearson(a, b, axis, eps=1e-8):
-    """Pearson correlation of ``a`` and ``b`` along ``axis``: ``ρ = Σ ā b̄ / sqrt((Σ ā² + ε)(Σ b̄² + ε))`` with
-    ``ā = a − mean(a)``; returns ``(ρ, dρ/da)``, ρ with the axis reduced.
+GUARDS = ("outside", "inside")
 
-    ``dρ/da = b̄/sqrt((Σ ā² + ε)(Σ b̄² + ε)) − ρ ā/(Σ ā² + ε)``: already centred, so the centring's own Jacobian
-    leaves it unchanged. ε keeps a constant ``a`` (ā = 0) finite: ρ = 0 there, with a gradient that points along b̄.
+
+def check_guard(guard):
+    """``guard`` when it is one of ``GUARDS`` (where ε enters a correlation: ``pearson``), else ValueError."""
+    if guard not in GUARDS:
+        raise ValueError(f"guard must be 'outside' (the DIST authors' ‖ā‖‖b̄‖ + ε) or 'inside' (ε inside each sum "
+                         f"of squares), got {guard!r}")
+    return guard
+
+
+def pearson(a, b, axis, eps=1e-8, guard="outside"):
+    """Pearson correlation of ``a`` and ``b`` along ``axis``, with ``ā = a − mean(a)``, ``S = Σ ā b̄``; returns
+    ``(ρ, dρ/da)``, ρ with the axis reduced. ε keeps a constant ``a`` (ā = 0) finite (ρ = 0 there); ``guard`` says
+    where it enters:
+
+    - ``"outside"`` (default; DIST's authors, Huang et al. 2022, ``cosine_similarity(a − a.mean, b − b.mean)``):
+      ``ρ = S / (‖ā‖ ‖b̄‖ + ε)``, ``dρ/dā = (b̄ − ρ ‖b̄‖ ā/‖ā‖) / (‖ā‖ ‖b̄‖ + ε)`` (ā/‖ā‖ read as 0 where ā = 0);
+    - ``"inside"``: ``ρ = S / sqrt((Σ ā² + ε)(Σ b̄² + ε))``, ``dρ/dā = b̄/sqrt((Σ ā² + ε)(Σ b̄² + ε)) − ρ ā/(Σ ā² + ε)``.
+
+    Both agree unless ‖ā‖‖b̄‖ is near ε (a nearly flat vector). Then ``dρ/da`` is ``dρ/dā`` minus its mean along
+    the axis (the centring's Jacobian). In exact arithmetic that mean is 0 already, but ā and b̄ are rounded
+    differences, whose sums are not 0: on a nearly constant vector that offset is a large part of ā, and without
+    the projection the gradient was wrong in its 8th digit (docs/derivations.md §18).
     """
+    check_guard(guard)
     xp = get_array_module(a)
     dt = a.dtype.type
     ac = a - a.mean(axis=axis, keepdims=True)
     bc = b - b.mean(axis=axis, keepdims=True)
-    aa = (ac * ac).sum(axis=axis, keepdims=True) + dt(eps)
-    bb = (bc * bc).sum(axis=axis, keepdims=True) + dt(eps)
-    root = xp.sqrt(aa * bb)
-    rho = (ac * bc).sum(axis=axis, keepdims=True) / root
-    grad = bc / root
-    grad -= rho * ac / aa
+    s = (ac * bc).sum(axis=axis, keepdims=True)
+    aa = (ac * ac).sum(axis=axis, keepdims=True)
+    bb = (bc * bc).sum(axis=axis, keepdims=True)
+    if guard == "outside":
+        na, nb = xp.sqrt(aa), xp.sqrt(bb)
+        denom = na * nb + dt(eps)
+        rho = s / denom
+        grad = bc - rho * nb * ac / xp.where(na > 0, na, dt(1))   # ā = 0 where na = 0: the term is 0 there
+        grad /= denom
+    else:
+        aa += dt(eps)
+        root = xp.sqrt(aa * (bb + dt(eps)))
+        rho = s / root
+        grad = bc / root
+        grad -= rho * ac / aa
+    grad -= grad.mean(axis=axis, keepdims=True)
     return rho.squeeze(axis), grad
 
 
-def dist_loss(student_logits, teacher_logits, temperature=4.0, beta=2.0, gamma=2.0):
+def dist_loss(student_logits, teacher_logits, temperature=4.0, beta=2.0, gamma=2.0, guard="outside"):
     """DIST (Huang et al. 2022): ``τ² · [β (1 − (1/N) Σ_n ρ(Y_S[n,:], Y_T[n,:])) + γ (1 − (1/C) Σ_k
-    ρ(Y_S[:,k], Y_T[:,k]))]`` with ``Y = softmax(z/τ)`` and ρ the Pearson correlation (``pearson``).
+    ρ(Y_S[:,k], Y_T[:,k]))]`` with ``Y = softmax(z/τ)`` and ρ the Pearson correlation (``pearson``, with ε = 1e-8
+    where ``guard`` says: by default the authors' ``Σ ā b̄ / (‖ā‖ ‖b̄‖ + ε)``).
 
     The first term (inter-class) asks each sample's student probabilities to rank and space the classes as the
     teacher's do, up to a shift and scale; the second (intra-class) asks each class's probabilities across the
@@ -105,6 +135,7 @@ def dist_loss(student_logits, teacher_logits, temperature=4.0, beta=2.0, gamma=2
     F.check_logit_pair(student_logits, teacher_logits)
     F.check_temperature(temperature)
     beta, gamma = check_weights(beta=beta, gamma=gamma)
+    check_guard(guard)
     n, c = student_logits.shape
     if gamma and n < 2:
         raise ValueError("DIST's intra-class term (gamma > 0) correlates each class across the batch and needs a "
@@ -115,8 +146,8 @@ def dist_loss(student_logits, teacher_logits, temperature=4.0, beta=2.0, gamma=2
     tau = dt(temperature)
     ys = F.softmax(student_logits, temperature)
     yt = F.softmax(teacher_logits, temperature)
-    rho_inter, g_inter = pearson(ys, yt, axis=1)
-    rho_intra, g_intra = pearson(ys, yt, axis=0)
+    rho_inter, g_inter = pearson(ys, yt, axis=1, guard=guard)
+    rho_intra, g_intra = pearson(ys, yt, axis=0, guard=guard)
     scale = tau * tau
     loss = scale * (dt(beta) * (1 - rho_inter.mean()) + dt(gamma) * (1 - rho_intra.mean()))
     g_inter *= -scale * dt(beta) / dt(n)
