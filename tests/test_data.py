@@ -315,9 +315,9 @@ def test_bring_your_own_folder_and_arrays(tmp_path):
     ds = data.from_arrays(arrays["train_images"], arrays["train_labels"], arrays["test_images"],
                           arrays["test_labels"])
     assert ds.input_shape == (28, 28) and ds.x_train.max() <= 1
-    with pytest.raises(ValueError, match="y_train has labels outside"):
+    with pytest.raises(ValueError, match="y_train holds a label out of range: label 5"):
         data.from_arrays(np.zeros((2, 3)), np.array([0, 5]), np.zeros((1, 3)), np.array([0]), classes=["a", "b"])
-    with pytest.raises(TypeError, match="integer class indices"):
+    with pytest.raises(TypeError, match="integer array of class indices"):
         data.from_arrays(np.zeros((2, 3)), np.array([0.0, 1.0]), np.zeros((1, 3)), np.array([0]))
 
 
@@ -349,11 +349,11 @@ def test_bad_own_data_is_a_one_line_error_naming_the_path(tmp_path):
     cases = {"no_key.npz": (no_y_test, "missing y_test"),
              "typo.npz": ({**good, "x_vall": np.zeros((1, 2, 2))}, "unexpected x_vall"),
              "flat.npz": ({**good, "x_train": np.zeros(4)}, "at least 2 dimensions"),
-             "rows.npz": ({**good, "y_train": np.arange(3)}, "the same N"),
-             "float_labels.npz": ({**good, "y_train": np.zeros(4)}, "integer class indices"),
+             "rows.npz": ({**good, "y_train": np.arange(3)}, "one label per row"),
+             "float_labels.npz": ({**good, "y_train": np.zeros(4)}, "integer array of class indices"),
              "half_val.npz": ({**good, "x_val": np.zeros((1, 2, 2))}, "x_val and y_val go together"),
              "int_classes.npz": ({**good, "classes": np.arange(2)}, "classes must be a 1-D array of strings"),
-             "few_classes.npz": ({**good, "classes": np.array(["only"])}, "labels outside"),
+             "few_classes.npz": ({**good, "classes": np.array(["only"])}, "label out of range"),
              "objects.npz": ({**good, "classes": np.array(["a", 1], dtype=object)}, "cannot be read"),
              "nan_test.npz": ({**good, "x_test": np.array([[[0, np.inf], [0, 0]], [[0, 0], [0, 0]]])},
                               r"x_test contains NaN or inf \(1 values\)")}
@@ -490,10 +490,15 @@ def test_subset_takes_the_first_n_training_images_or_refuses():
 
 # --------------------------------------------------------------------------------- validation, stratification
 def indexed(y):
-    """A data set whose image i is the number i, so every row can be traced through a split."""
+    """A data set whose image i has the pixels i/255 (``trace`` gives i back), so every row can be traced."""
     y = np.asarray(y)
-    return data.from_arrays(np.repeat(np.arange(y.size, dtype=np.float32)[:, None], 2, axis=1), y,
+    assert y.size <= 256
+    return data.from_arrays(np.repeat(np.arange(y.size, dtype=np.uint8)[:, None], 2, axis=1), y,
                             np.zeros((1, 2), np.float32), np.array([0]))
+
+
+def trace(x):
+    return np.round(x[:, 0] * 255).astype(int)
 
 
 @pytest.mark.parametrize("val", [1, 17, 50, 99])
@@ -501,7 +506,7 @@ def test_validation_split_is_stratified_exact_seeded_and_keeps_the_training_orde
     y = np.random.default_rng(0).permutation(np.repeat(np.arange(5), [7, 13, 50, 1, 29]))
     ds = indexed(y)
     out = data.preprocess(ds, val=val, seed=3)
-    tr, va = out.x_train[:, 0].astype(int), out.x_val[:, 0].astype(int)
+    tr, va = trace(out.x_train), trace(out.x_val)
     assert va.size == val and tr.size == y.size - val
     assert set(tr).isdisjoint(va) and sorted(np.concatenate([tr, va]).tolist()) == list(range(y.size))
     assert np.all(np.diff(tr) > 0) and np.all(np.diff(va) > 0)  # both parts keep the original order

@@ -6,20 +6,33 @@ fallback) and wraps them in a ``Dataset``. Your own data: ``load(path)`` with a 
 files or a ``.npz`` holding ``x_train, y_train, x_test, y_test`` (``x_val, y_val, classes`` optional). A string
 equal to a registered name ("mnist", "notmnist", "svhn", any case) is always that data set; anything else, and every
 ``Path``, is a path. Your own files have no checksum to meet; ``Dataset.fingerprint()`` identifies any data set by
-its content instead. Arrays come back on the host (uint8 images scaled to float32 in [0, 1]); ``Dataset.to(xp)``
-moves them to the chosen backend once.
+its content instead. Arrays come back on the host as float32 in [0, 1]; ``Dataset.to(xp)`` moves them to the
+chosen backend once.
+
+Three rules, one function each, applied to every split of every format (IDX folder, ``.npz``, SVHN, arrays), so a
+format can never drift from another (a drift is a silent wrong number):
+
+- pixels (``pixels``): uint8 images are divided by 255; floating images must already lie in [0, 1]; any other
+  dtype is refused with the conversion to make. Decided per split, never guessed from another split's dtype.
+- classes (``check_classes``): labels are class indices 0..K-1, with K the number of names in ``classes`` when
+  given (an IDX folder: MNIST's 10), else 1 + the largest training label; training shows at least two classes, and
+  every validation and test label is one the network has an output for.
+- splits (``check_not_empty``): no split is empty.
+
+A file's data problem is one ``DataError`` line naming the file (``_data_errors``, the one wrapper of every format).
 """
 import hashlib
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from .backend import default_rng, get_array_module, to_device, to_host
-from .checks import is_int
-from .datafiles import (MNIST_FILES, NPZ_KEYS, REGISTRY, DataError, locate_all, read_idx_folder, read_npz,
-                        read_svhn_mat, read_verified, source_of, verified_bytes)
+from .checks import check_label_vector, is_int
+from .datafiles import (MNIST_FILES, NPZ_KEYS, REGISTRY, DataError, check_notmnist_train, locate_all,
+                        read_idx_folder, read_npz, read_svhn_mat, read_verified, source_of, verified_bytes)
 
 SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")  # the fixed order of fingerprint()
 CLASS_NAMES = {"mnist": [str(d) for d in range(10)], "notmnist": list("ABCDEFGHIJ"),
@@ -33,7 +46,10 @@ class Dataset:
     Arrays live on one array module: host NumPy after loading, the backend's after ``to(xp)``.
     ``note`` says when the split is not the published one (and numbers are therefore not comparable);
     ``source`` where the files came from (an absolute folder or file, or "arrays"), for the record: what
-    identifies the data is ``fingerprint()``, which depends on the content alone.
+    identifies the data is ``fingerprint()``, which depends on the content alone. ``canonical`` is True only when
+    the files are the named data set's own (MNIST and SVHN and notMNIST's test split verified by checksum,
+    notMNIST's training split by its published structure): a run on anything else is a custom run. It says
+    nothing of what was done to them (``split_test``, ``subset``, ``val``), which the configuration records.
     """
     name: str
     x_train: object
@@ -46,6 +62,7 @@ class Dataset:
     input_shape: tuple = (28, 28)
     note: str = ""
     source: str = "arrays"
+    canonical: bool = False
 
     def to(self, xp, dtype=np.float32):
         """The same data set on array module ``xp`` (one copy per array), images cast to ``dtype``."""
@@ -94,51 +111,170 @@ class Dataset:
         return f"Dataset({self.name!r}, {sizes}, input_shape={self.input_shape}, classes={len(self.classes)})"
 
 
-def from_arrays(x_train, y_train, x_test, y_test, name="custom", classes=None, input_shape=None, scale=None,
-                x_val=None, y_val=None, source="arrays"):
-    """Wrap plain arrays as a ``Dataset`` (images of any shape are flattened; uint8 images scaled to [0, 1]).
+def from_arrays(x_train, y_train, x_test, y_test, name="custom", classes=None, input_shape=None, x_val=None,
+                y_val=None, source="arrays", canonical=False):
+    """Wrap plain arrays as a ``Dataset``: images of any shape flattened to float32 rows by the pixel rule.
 
-    Images are (N, ...) arrays of at least two dimensions, labels (N,) integer class indices in
-    [0, len(classes)); ``x_val, y_val`` (both or neither) are an optional validation split. ``source`` records
-    where the arrays came from.
+    Images are (N, ...) arrays of at least two dimensions, uint8 (divided by 255) or floating point in [0, 1]
+    (``pixels``); labels (N,) integer class indices (``check_classes``: K classes, K = ``len(classes)`` or 1 + the
+    largest training label); ``x_val, y_val`` (both or neither) an optional validation split; no split empty.
+    ``source`` records where the arrays came from. Errors are ``ValueError``/``TypeError``; the file formats turn
+    them into one ``DataError`` line naming the file.
     """
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val and y_val go together: give both or neither")
     given = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
     splits = {s: _checked_split(s, x, y) for s, (x, y) in given.items() if x is not None}
+    check_not_empty(splits)
     shape = splits["train"][0].shape[1:]
     for s, (x, _) in splits.items():
         if x.shape[1:] != shape:
-            raise ValueError(f"train and {s} images differ in shape: {shape} vs {x.shape[1:]}")
-    n_classes = len(classes) if classes is not None else \
-        max((int(y.max()) + 1 for _, y in splits.values() if y.size), default=1)
-    for s, (_, y) in splits.items():
-        if y.size and (y.min() < 0 or y.max() >= n_classes):
-            raise ValueError(f"y_{s} has labels outside [0, {n_classes})")
-    if scale is None:
-        scale = 255.0 if splits["train"][0].dtype == np.uint8 else 1.0
+            raise ValueError(f"train images have shape {shape} but {s} images {x.shape[1:]}: every split must hold "
+                             "images of one shape")
+    n_classes = check_classes({s: y for s, (_, y) in splits.items()}, classes)
     size = int(np.prod(shape, dtype=np.int64))
-    flat = {s: (x.reshape(x.shape[0], size).astype(np.float32) / np.float32(scale), y) for s, (x, y) in splits.items()}
+    flat = {s: (pixels(f"x_{s}", x.reshape(x.shape[0], size)), y) for s, (x, y) in splits.items()}
     val = flat.get("val", (None, None))
     return Dataset(name, *flat["train"], *flat["test"], x_val=val[0], y_val=val[1],
-                   classes=list(classes) if classes else [str(i) for i in range(n_classes)],
-                   input_shape=tuple(input_shape or shape), source=source)
+                   classes=list(classes) if classes is not None else [str(i) for i in range(n_classes)],
+                   input_shape=tuple(input_shape or shape), source=source, canonical=canonical)
 
 
 def _checked_split(split, x, y):
-    """``(x, y)`` as NumPy arrays once they pass: x (N, ...) numbers of 2 or more dimensions, y (N,) integers."""
+    """``(x, y)`` as NumPy arrays once their shapes pass: x (N, ...) of 2 or more dimensions, y (N,) integers."""
     x, y = np.asarray(x), np.asarray(y)
-    if x.ndim < 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"x_{split} must be (N, ...) with at least 2 dimensions and y_{split} (N,) with the same "
-                         f"N, got {x.shape} and {y.shape}")
-    if x.dtype.kind not in "uif":
-        raise TypeError(f"x_{split} must hold numbers, got dtype {x.dtype}")
-    if x.dtype.kind == "f" and not np.isfinite(x).all():   # checked once, here, where the data enters
-        raise ValueError(f"x_{split} contains NaN or inf ({int((~np.isfinite(x)).sum())} values); clean or drop "
-                         "those images")
-    if y.dtype.kind not in "iu":
-        raise TypeError(f"y_{split} must hold integer class indices, got dtype {y.dtype}")
+    if x.ndim < 2:
+        raise ValueError(f"x_{split} must be (N, ...) with at least 2 dimensions (N images), got shape {x.shape}")
+    check_label_vector(f"y_{split}", y, rows=x.shape[0])
     return x, y.astype(np.int64)
+
+
+def pixels(name, x):
+    """The one pixel rule, as float32: uint8 → x / 255; floating → x, which must be finite and in [0, 1]; else refused.
+
+    Decided by each array's own dtype and nothing else, so a uint8 training split and a float test split in [0, 1]
+    both end in [0, 1]; an int, uint16 or signed-byte array has no scale that could be known, so the error says
+    how to convert it instead of guessing one (a guess off by 255 trains without a word, on logits in the hundreds).
+    """
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / np.float32(255)
+    if x.dtype.kind == "f":
+        bad = ~np.isfinite(x)
+        if bad.any():   # checked once, here, where the data enters
+            raise ValueError(f"{name} contains NaN or inf ({int(bad.sum())} values); clean or drop those images")
+        lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+        if lo < 0 or hi > 1:
+            how = ("divide 0-255 pixels by 255 (or store them as uint8)" if lo >= 0 and hi <= 255 else
+                   "store the raw pixels (uint8, or floats in [0, 1]); standardise with load(..., standardize=True)"
+                   if lo < 0 else "divide by the images' full scale (the same for every split)")
+            raise ValueError(f"{name} holds floating-point pixels in [{lo:g}, {hi:g}]; floating images must already "
+                             f"lie in [0, 1]: {how}")
+        return x.astype(np.float32)
+    if x.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold numbers (uint8 pixels, or floats in [0, 1]), got dtype {x.dtype}")
+    lo, hi = (int(x.min()), int(x.max())) if x.size else (0, 0)
+    if x.dtype == np.int8:
+        how = ("if they are 0-255 pixels written as signed bytes, x.view(np.uint8) recovers them (an IDX file of "
+               "pixels has type code 0x08, unsigned byte, not 0x09)")
+    elif 0 <= lo and hi <= 255:
+        how = "they lie in 0..255: store them as uint8 (x.astype(np.uint8))"
+    else:
+        how = (f"convert them to float32 in [0, 1] by dividing by their full scale (e.g. {2 ** (8 * x.itemsize) - 1} "
+               f"for {8 * x.itemsize}-bit images), the same for every split")
+    raise TypeError(f"{name} has dtype {x.dtype} (values {lo}..{hi}); images must be uint8 (divided by 255) or "
+                    f"floating point already in [0, 1]: {how}")
+
+
+def check_not_empty(splits):
+    """The one non-empty rule: every split in ``splits`` (``{split: (x, y)}``) holds at least one image.
+
+    An empty test split would be found only after the teacher had trained (and a rerun would reload that
+    teacher and fail again); an empty training split cannot train at all.
+    """
+    for s, (x, _) in splits.items():
+        if x.shape[0] == 0:
+            fix = "leave out x_val and y_val for none" if s == "val" else "add images to it"
+            raise ValueError(f"the {s} split is empty (x_{s} has shape {x.shape}): every split needs at least one "
+                             f"image; {fix}")
+
+
+def check_classes(labels, classes=None):
+    """The one class rule; returns K, the number of classes. ``labels``: ``{split: y}`` (``"train"`` required).
+
+    Labels are class indices 0..K-1: K = ``len(classes)`` when names are given, else 1 + the largest training
+    label (the network has one output per class it can learn). Training must show at least two classes (one class
+    trains to a constant that reports 0 errors), and a validation or test label ≥ K is a class the network has
+    no output for: it would be counted wrong (or, on the GPU, wrap around) without a word.
+    """
+    y_train = labels["train"]
+    for s, y in labels.items():
+        if y.size and y.min() < 0:
+            row = int(np.argmax(y < 0))
+            raise ValueError(f"y_{s} holds a negative label ({int(y[row])}, row {row}): labels are class indices "
+                             "0, 1, 2, ...")
+    named = classes is not None
+    n_classes = len(classes) if named else int(y_train.max()) + 1
+    for s, y in labels.items():
+        out = y >= n_classes
+        if out.any():
+            row = int(np.argmax(out))
+            where = f"label {int(y[row])} in {int(out.sum())} of {y.size} rows (the first: row {row})"
+            if named:
+                why = f"labels must lie in 0..{n_classes - 1}, the {n_classes} classes of the data set"
+            else:
+                why = (f"the training labels go up to {n_classes - 1}, so the network has {n_classes} outputs; if "
+                       "the data set has more classes than its training labels show, name them all in `classes` "
+                       "(a .npz's optional classes array)")
+            raise ValueError(f"y_{s} holds a label out of range: {where}; {why}")
+    present = np.unique(y_train)
+    if present.size < 2:
+        raise ValueError(f"y_train holds only one class (label {int(present[0])}, all {y_train.size} rows): a "
+                         "classifier needs at least two classes in its training labels")
+    return n_classes
+
+
+def check_outputs(ds, outputs):
+    """Raise ``DataError`` unless ``ds`` has exactly ``outputs`` classes (the networks' outputs), saying why not.
+
+    Which labels are out of range when the data has more classes than outputs; when it has fewer and its class
+    names are the default ones, the hint that would fix it (a .npz may name all its classes in ``classes``).
+    """
+    k = len(ds.classes)
+    if k == outputs:
+        return ds
+    default = ds.classes == [str(i) for i in range(k)]
+    what = f"{ds.name} ({ds.source})"
+    if k > outputs and default:
+        counts = []
+        for s in ("train", "val", "test"):
+            y = getattr(ds, "y_" + s)
+            if y is not None:
+                y = to_host(y)
+                out = y >= outputs
+                if out.any():
+                    counts.append(f"{int(out.sum())} of {y.size} {s} rows (the first: row {int(np.argmax(out))})")
+        raise DataError(f"{what}: labels {outputs}..{k - 1} are out of range for the networks' {outputs} outputs "
+                        f"(labels 0..{outputs - 1}): they are in {', '.join(counts)}; fix or drop those rows, or use "
+                        f"networks with {k} outputs")
+    hint = ""
+    if k < outputs and default and str(ds.source).lower().endswith(".npz"):
+        hint = (f"; if the data set has {outputs} classes of which its training labels show {k}, name all {outputs} "
+                "in the .npz's optional classes array (1-D, one string per class)")
+    named = "names" if not default else "has"
+    raise DataError(f"{what} {named} {k} classes (labels 0..{k - 1}) but the networks have {outputs} outputs{hint}")
+
+
+@contextmanager
+def _data_errors(source):
+    """The one data-error wrapper of every file format: a rule broken by a file's arrays (``ValueError``,
+    ``TypeError``) becomes one ``DataError`` line that starts with the file or folder."""
+    try:
+        yield
+    except DataError:
+        raise
+    except (ValueError, TypeError) as e:
+        raise DataError(f"{source}: {' '.join(str(e).split())}") from None
 
 
 # ------------------------------------------------------------------------------------------- your own data
@@ -150,44 +286,53 @@ def load_path(path, name=None):
         return _idx_dataset(name or path.resolve().name, read_idx_folder(path), source=str(path.resolve()))
     if path.is_file() and path.suffix.lower() == ".npz":
         arrays, classes = read_npz(path)
-        try:
+        with _data_errors(path.absolute()):
             return from_arrays(name=name or path.stem, source=str(path.resolve()), classes=classes, **arrays)
-        except (ValueError, TypeError) as e:
-            raise DataError(f"{path.absolute()}: {e}") from None
     what = ("your own data must be a folder holding the four MNIST-named IDX files or a .npz file with "
             + ", ".join(NPZ_KEYS))
     if path.exists():
         raise DataError(f"{path.absolute()}: neither a folder nor a .npz file; {what}")
-    raise DataError(f"unknown data set {str(path)!r}: {path.absolute()} does not exist and the named data sets are "
-                    f"the strings {', '.join(map(repr, REGISTRY))}; {what}")
+    key = path.name.lower()
+    if key in REGISTRY:   # ``--data mnist`` (a Path) means the user's own ./mnist, which is not there
+        raise DataError(f"{path.absolute()} does not exist: {str(path)!r} was taken as the path of your own data "
+                        f"(a Path, or --data, is always a path); the named data set {key!r} is loaded by its name: "
+                        f"data.load({key!r}), or leave out --data in the examples (--dataset {key} where offered)")
+    raise DataError(f"unknown data set {str(path)!r}: it is not one of the named data sets "
+                    f"({', '.join(map(repr, REGISTRY))}) and {path.absolute()} does not exist; {what}")
 
 
 # ------------------------------------------------------------------------------------------ the named data sets
-def _idx_dataset(name, arrays, classes=None, source="arrays"):
-    """A 10-class ``Dataset`` from the four parsed IDX arrays, checked to pair up; errors name ``source``."""
-    for split in ("train", "test"):
-        x, y = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0]:
-            raise DataError(f"{source}: {split} images {x.shape} and labels {y.shape} do not pair up")
-        if y.size and y.max() > 9:
-            raise DataError(f"{source}: {split} labels must lie in 0..9, found {int(y.max())}")
-    return from_arrays(arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"],
-                       name=name, classes=classes or [str(i) for i in range(10)], source=source)
+def _idx_dataset(name, arrays, classes=None, source="arrays", canonical=False):
+    """A 10-class ``Dataset`` (labels 0..9, as in MNIST) from the four parsed IDX arrays; errors name ``source``."""
+    with _data_errors(source):
+        for split in ("train", "test"):
+            x = arrays[f"{split}_images"]
+            if x.ndim != 3:
+                found = {2: "rows of pixels", 4: "images with channels"}.get(x.ndim, f"{x.ndim}-D")
+                fix = ("a .npz holds images of any shape (colour as (N, rows, cols, channels))" if x.ndim == 4 else
+                       "write the file as (N, rows, cols), or use a .npz, which takes any shape")
+                raise ValueError(f"the {split} images file holds shape {x.shape} ({found}); an IDX images file "
+                                 f"must hold (N, rows, cols): N greyscale images; {fix}")
+        return from_arrays(arrays["train_images"], arrays["train_labels"], arrays["test_images"],
+                           arrays["test_labels"], name=name, classes=classes or [str(i) for i in range(10)],
+                           source=source, canonical=canonical)
 
 
 def load_mnist(data_dir=None, download=True, progress=True):
     """MNIST (LeCun et al. 1998): 60,000 training and 10,000 test digits, every file verified by checksum."""
     paths = locate_all("mnist", MNIST_FILES, data_dir, download, progress)
-    return _idx_dataset("mnist", read_verified("mnist", paths), CLASS_NAMES["mnist"], source_of(paths))
+    return _idx_dataset("mnist", read_verified("mnist", paths), CLASS_NAMES["mnist"], source_of(paths),
+                        canonical=True)
 
 
 def load_notmnist(data_dir=None, download=True, progress=True, split_test=None, seed=0):
     """notMNIST letters A-J as classes 0-9, in MNIST's IDX format.
 
-    Needs the 60,000-image training split. When only the 10,000-image test split is at hand, pass
-    ``split_test=f`` to split that file (seeded, stratified) into a training part and a test part holding a
-    fraction ``f``: results on that split are NOT comparable with published notMNIST numbers. Only a MISSING
-    training split allows this: a corrupted one is an error like any other.
+    Needs the 60,000-image training split, whose structure is checked (no checksum is published for it:
+    ``datafiles.check_notmnist_train``). When only the 10,000-image test split is at hand, pass ``split_test=f``
+    to split that file (seeded, stratified) into a training part and a test part holding a fraction ``f``: results
+    on that split are NOT comparable with published notMNIST numbers. Only a MISSING training split allows this:
+    a corrupted or wrong one is an error like any other, and a present one refuses ``split_test``.
     """
     test_paths = locate_all("notmnist", ("test_images", "test_labels"), data_dir, download, progress)
     test = read_verified("notmnist", test_paths)
@@ -201,10 +346,13 @@ def load_notmnist(data_dir=None, download=True, progress=True, split_test=None, 
                             "numbers)") from None
         return _split_test_file(test, split_test, seed, source_of(test_paths))
     train = read_verified("notmnist", train_paths)  # verified first: a damaged file must say so, whatever else
+    check_notmnist_train(train, source_of(train_paths))
     if split_test is not None:
-        raise ValueError("split_test is only for when notMNIST's training split is missing; it is present")
+        raise DataError(f"notMNIST's training split is present (in {source_of(train_paths)}): split_test "
+                        "(--split-test) is only for when it is missing; leave it out to use the published train and "
+                        "test splits")
     return _idx_dataset("notmnist", {**train, **test}, CLASS_NAMES["notmnist"],
-                        source_of({**train_paths, **test_paths}))
+                        source_of({**train_paths, **test_paths}), canonical=True)
 
 
 def _split_test_file(test, split_test, seed, source):
@@ -215,7 +363,7 @@ def _split_test_file(test, split_test, seed, source):
     is_test = stratified_mask(y, int(round(split_test * y.shape[0])), seed)
     ds = _idx_dataset("notmnist", {"train_images": x[~is_test], "train_labels": y[~is_test],
                                    "test_images": x[is_test], "test_labels": y[is_test]}, CLASS_NAMES["notmnist"],
-                      source)
+                      source, canonical=True)
     ds.note = (f"notMNIST test file split {1 - split_test:.0%}/{split_test:.0%} (seed {seed}) because the "
                "training split is missing: not comparable with published numbers")
     return ds
@@ -261,18 +409,21 @@ def load_svhn(data_dir=None, download=True, progress=True, form="grey28"):
     for key, path in paths.items():
         verified_bytes(path, REGISTRY["svhn"][key])
         parts[key] = read_svhn_mat(path)
-    return svhn_dataset(parts["train"], parts["test"], form, source=source_of(paths))
+    return svhn_dataset(parts["train"], parts["test"], form, source=source_of(paths), canonical=True)
 
 
-def svhn_dataset(train, test, form="grey28", source="arrays"):
+def svhn_dataset(train, test, form="grey28", source="arrays", canonical=False):
     """A ``Dataset`` from (images, labels) pairs as ``read_svhn_mat`` returns them."""
     (xtr, ytr), (xte, yte) = train, test
+    shape = (32, 32, 3)   # uint8: the pixel rule divides by 255
     if form == "grey28":
-        xtr, xte, shape, scale = svhn_to_grey28(xtr), svhn_to_grey28(xte), (28, 28), 255.0
-    else:
-        shape, scale = (32, 32, 3), 255.0
-    return from_arrays(xtr, ytr, xte, yte, name="svhn", classes=CLASS_NAMES["svhn"], input_shape=shape, scale=scale,
-                       source=source)
+        # the luma of 0-255 bytes, in float32: scaled here, explicitly (the pixel rule never guesses a scale), and
+        # clipped because the weights' float32 sum may put a white pixel a rounding error above 255
+        xtr, xte = (np.clip(svhn_to_grey28(x), 0, 255) / np.float32(255) for x in (xtr, xte))
+        shape = (28, 28)
+    with _data_errors(source):
+        return from_arrays(xtr, ytr, xte, yte, name="svhn", classes=CLASS_NAMES["svhn"], input_shape=shape,
+                           source=source, canonical=canonical)
 
 
 # ------------------------------------------------------------------------------------------------- one door

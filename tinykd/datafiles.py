@@ -73,7 +73,7 @@ REGISTRY = {
     },
     # notMNIST (Yaroslav Bulatov) as converted to IDX by the notMNIST-to-MNIST project. The test split's MD5s
     # were computed here from a verified copy; the project publishes no checksums for its training split, so
-    # that file is checked for structure only (60,000 images of 28x28) and its MD5 is printed on download.
+    # that split is checked for structure (check_notmnist_train) and its MD5 is printed on download.
     "notmnist": {
         "train_images": Resource("train-images-idx3-ubyte", None, (_NOTMNIST_MIRROR + "train-images-idx3-ubyte.gz",)),
         "train_labels": Resource("train-labels-idx1-ubyte", None, (_NOTMNIST_MIRROR + "train-labels-idx1-ubyte.gz",)),
@@ -355,6 +355,35 @@ def read_npz(path):
         raise DataError(f"{path.absolute()}: classes must be a 1-D array of strings, got {classes.dtype} "
                         f"{classes.shape}")
     return arrays, None if classes is None else [str(c) for c in classes.tolist()]
+
+
+NOTMNIST_TRAIN_SHAPE = (60000, 28, 28)
+
+
+def check_notmnist_train(arrays, source):
+    """Raise ``DataError`` unless ``arrays`` (``train_images``, ``train_labels``) have notMNIST's published training
+    structure: 60,000 uint8 images of 28×28, 60,000 uint8 labels showing every class 0..9, and not MNIST's own
+    training images (the same structure; their checksum is known).
+
+    The stand-in for the checksum nobody published: without it, any folder of IDX files (1,200 MNIST digits, say)
+    would load as notMNIST and its results be written under notMNIST's name.
+    """
+    x, y = arrays["train_images"], arrays["train_labels"]
+    problems = []
+    if x.dtype != np.uint8 or x.shape != NOTMNIST_TRAIN_SHAPE:
+        problems.append(f"images are {x.dtype} {x.shape}, expected uint8 {NOTMNIST_TRAIN_SHAPE}")
+    if y.dtype != np.uint8 or y.shape != NOTMNIST_TRAIN_SHAPE[:1]:
+        problems.append(f"labels are {y.dtype} {y.shape}, expected uint8 {NOTMNIST_TRAIN_SHAPE[:1]}")
+    elif not np.array_equal(np.unique(y), np.arange(10)):
+        problems.append(f"labels show the classes {np.unique(y).tolist()}, expected every one of 0..9")
+    if not problems:   # the content MD5 of the IDX file, from its (then known) header and bytes
+        header = bytes([0, 0, 0x08, 3]) + np.asarray(x.shape, ">u4").tobytes()
+        if hashlib.md5(header + x.tobytes()).hexdigest() == REGISTRY["mnist"]["train_images"].content_md5:
+            problems.append("these are MNIST's training digits, not notMNIST's letters")
+    if problems:
+        raise DataError(f"{source}: not notMNIST's training split ({'; '.join(problems)}); put notMNIST's own "
+                        "train-images-idx3-ubyte and train-labels-idx1-ubyte there (from "
+                        f"{_NOTMNIST_MIRROR}), or load other files as your own data (data.load(path), --data PATH)")
 
 
 def read_svhn_mat(path):

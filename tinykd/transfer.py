@@ -12,12 +12,15 @@ shifts on the test set).
 """
 import numpy as np
 
+from .checks import check_label_vector
 from .data import stratified_mask
 
 UNLABELLED = -1
 
 
 def _check_classes(y, classes):
+    """``classes`` as ints, once ``y`` passes the label rule and every one of them occurs in ``y``."""
+    check_label_vector("labels", y)
     classes = [int(c) for c in classes]
     if not classes:
         raise ValueError("name at least one class")
@@ -42,6 +45,7 @@ def only_classes(y, classes):
 
 def partly_labelled(y, fraction, seed=0):
     """Labels with all but a stratified, seeded ``fraction`` replaced by ``UNLABELLED`` (−1)."""
+    check_label_vector("labels", y)
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must lie in (0, 1], got {fraction!r}")
     y = np.asarray(y)
@@ -52,6 +56,11 @@ def partly_labelled(y, fraction, seed=0):
 def shifted_predictions(logits, classes, shift):
     """Predicted classes after adding ``shift`` to the output bias (so to the logits) of each of ``classes``."""
     logits = np.array(logits, dtype=np.float64)
+    if logits.ndim != 2:
+        raise ValueError(f"logits must have shape (N, classes), got shape {logits.shape}")
+    bad = [c for c in classes if not (isinstance(c, (int, np.integer)) and 0 <= c < logits.shape[1])]
+    if bad:
+        raise ValueError(f"classes {bad} are not output indices of {logits.shape[1]}-class logits")
     logits[:, list(classes)] += shift
     return logits.argmax(axis=1)
 
@@ -62,7 +71,11 @@ def bias_shift_search(val_logits, val_labels, classes, shifts):
     Returns ``(best_shift, curve)`` with ``curve`` a list of ``{"shift", "val_errors", "val_errors_on_classes"}``.
     Only validation logits and labels come in: the choice cannot see the test set.
     """
-    val_labels = np.asarray(val_labels)
+    check_label_vector("val_labels", val_labels)
+    rows = np.shape(val_logits)[0] if np.ndim(val_logits) == 2 else None
+    if rows is None or rows != val_labels.shape[0]:
+        raise ValueError(f"val_logits must have shape (N, classes) with N = {val_labels.shape[0]} rows, one per "
+                         f"validation label, got shape {np.shape(val_logits)}")
     shifts = sorted(float(s) for s in shifts)
     if not shifts:
         raise ValueError("give at least one shift to try")
