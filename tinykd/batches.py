@@ -3,6 +3,8 @@
 Nothing here reads a value back to the host: the shuffling permutation is drawn on the host and uploaded (the
 epoch's one host-to-device copy), and jitter draws its shifts on the device.
 """
+import math
+
 from .backend import get_array_module, to_device
 from .checks import is_int
 
@@ -28,17 +30,46 @@ def batches(*arrays, batch_size, rng=None):
 
 
 def batched(fn, x, batch_size=10000):
-    """``fn`` applied to ``x`` in large batches and concatenated (evaluation, cached teacher outputs)."""
+    """``fn`` applied to ``x`` in large batches and concatenated (evaluation, cached teacher outputs).
+
+    Zero rows give ``fn(x)`` itself, e.g. a (0, C) array of logits: there is no batch to concatenate, but the
+    result still has the shape every caller expects."""
+    if x.shape[0] == 0:
+        return fn(x)
     xp = get_array_module(x)
     return xp.concatenate([fn(xb) for xb, in batches(x, batch_size=batch_size)])
+
+
+def check_jitter(max_shift, image_shape, features=None):
+    """Raise unless ``max_shift`` is a whole number of pixels from 0 to below half the image side, and (when
+    ``features``, the width of a flattened row, is given and there is a shift) ``image_shape`` (H, W) or (H, W, C)
+    holds exactly that many values.
+
+    Why: ``int()`` would run 2.5 as 2 without a word, a negative shift fails inside NumPy's indexing, and a shift
+    of half the side or more can move an image entirely out of its frame.
+    """
+    if not is_int(max_shift, 0):
+        raise ValueError(f"jitter_pixels must be a whole number of pixels >= 0, got {max_shift!r}")
+    shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else None
+    if shape is None or len(shape) not in (2, 3) or not all(is_int(s, 1) for s in shape):
+        raise ValueError(f"image_shape must be (height, width) or (height, width, channels), got {image_shape!r}")
+    side = min(shape[:2])
+    if 2 * max_shift >= side:
+        raise ValueError(f"jitter_pixels must be below half the image side: at most {(side - 1) // 2} for "
+                         f"{shape[0]}x{shape[1]} images, got {max_shift}")
+    if features is not None and max_shift and math.prod(shape) != features:
+        raise ValueError(f"image_shape {shape} holds {math.prod(shape)} values but each row of x has {features}; "
+                         "give the shape the rows were flattened from")
 
 
 def jitter(x, image_shape, max_shift, rng):
     """Translate each image by its own random (dy, dx) in [−k, k]², filling with zeros, without a Python loop.
 
     ``x`` holds flattened images of ``image_shape`` (H, W) or (H, W, C); ``rng`` is a generator of x's array
-    module. The batch is padded by k on each side and every sample's window gathered with one fancy index.
+    module; ``max_shift`` (k) is checked by ``check_jitter``. The batch is padded by k on each side and every
+    sample's window gathered with one fancy index.
     """
+    check_jitter(max_shift, image_shape, x.shape[1])
     if max_shift == 0:
         return x
     xp = get_array_module(x)

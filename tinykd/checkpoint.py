@@ -17,10 +17,14 @@ with errors that name the path and say what to do. Three kinds share the format:
 Checkpoint *paths* are named here too: ``identity_path`` (a name carrying a hash of the identity), ``run_path`` and
 ``best_path`` (the run state and the best-by-validation model kept beside a model's path while it trains).
 """
+import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import socket
+import sys
+import time
 import zipfile
 
 import numpy as np
@@ -35,21 +39,41 @@ class CheckpointError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------- the file itself
-def write(path, arrays, meta):
-    """Save host ``arrays`` and a JSON ``meta`` record to ``path`` atomically (temp file in the same folder, then
-    a rename), creating the folder if needed."""
+@contextlib.contextmanager
+def atomic_open(path, mode="wb"):
+    """A new file opened for writing (``"wb"``, or ``"w"`` for UTF-8 text) that replaces ``path`` only when the
+    ``with`` block ends without an error: a temporary file in the same folder, then a rename, so a crash never
+    leaves half a file behind. The folder is created if needed.
+
+    The file gets mode 0o666 less the umask (0644 under umask 022), like any file a user writes:
+    ``tempfile.mkstemp`` would make it 0600 whatever the umask, and the rename would keep that.
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_open writes 'wb' or 'w', got {mode!r}")
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    while True:
+        tmp = os.path.join(folder, f".tmp-{os.getpid()}-{secrets.token_hex(6)}-{os.path.basename(path)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:   # another writer's temporary name, drawn twice: draw again
+            continue
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, __meta__=np.array(json.dumps({"format": FORMAT, **meta})), **arrays)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def write(path, arrays, meta):
+    """Save host ``arrays`` and a JSON ``meta`` record to ``path`` atomically (``atomic_open``)."""
+    with atomic_open(path) as f:
+        np.savez(f, __meta__=np.array(json.dumps({"format": FORMAT, **meta})), **arrays)
 
 
 def read(path):
@@ -100,6 +124,141 @@ def run_path(path):
 def best_path(path):
     """Where ``fit`` keeps the best-by-validation model beside the run checkpoint: ``x.npz`` -> ``x.best.npz``."""
     return _stem(path) + ".best.npz"
+
+
+# ---------------------------------------------------------------------------------------------------- locks
+class RunLockedError(CheckpointError):
+    """Another process holds the lock of the run asked for (two runs of one identity would share its files)."""
+
+
+_HELD = {}   # absolute lock path -> [token, depth]: the locks this process holds, which it may take again
+
+
+def lock_path(path):
+    """The lock beside the run checkpoint ``path``: ``x.run.npz`` -> ``x.run.lock``."""
+    return _stem(path) + ".lock"
+
+
+@contextlib.contextmanager
+def run_lock(path, say=None):
+    """Hold the lock of the run checkpointed at ``path`` for the ``with`` block; released however the block ends
+    (an error, Ctrl-C), so only a killed process leaves its lock behind.
+
+    The lock is a file created exclusively (``O_CREAT | O_EXCL``, one winner however many processes try at once)
+    naming the process that holds it: pid, host, start time. Held by a live process, or by one on another host
+    (whose liveness cannot be seen from here), it raises ``RunLockedError`` naming that process; left by a process
+    of this host that no longer runs, it is taken over and ``say`` (default: a line on stderr) says so. A process
+    may take a lock it already holds (``prepare.train_or_load`` holds it around ``fit``, which takes it again).
+    """
+    lock = os.path.abspath(lock_path(path))
+    if lock in _HELD:
+        _HELD[lock][1] += 1
+        try:
+            yield lock
+        finally:
+            _HELD[lock][1] -= 1
+        return
+    token = _acquire(lock, say or (lambda line: print(line, file=sys.stderr, flush=True)))
+    _HELD[lock] = [token, 1]
+    try:
+        yield lock
+    finally:
+        del _HELD[lock]
+        holder, _ = _holder(lock, tries=1)
+        if holder is not None and holder.get("token") == token:
+            os.remove(lock)
+
+
+def _acquire(lock, say):
+    os.makedirs(os.path.dirname(lock), exist_ok=True)
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+          "token": secrets.token_hex(8), "command": " ".join(sys.argv)[:300]}
+    for _ in range(5):
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            holder, text = _holder(lock)
+            if text is None:          # released between our attempt and our look: try again
+                continue
+            who = _who(holder, lock)
+            if holder is None:
+                raise RunLockedError(f"{lock} exists but does not say which process holds it; if no run with "
+                                     "these settings is going on, delete it") from None
+            if not _gone(holder):
+                where = "" if holder.get("host") == socket.gethostname() else " (on another host: cannot tell " \
+                    "whether it still runs)"
+                raise RunLockedError(f"this run is already going on in {who}{where}: wait for it, or stop it; "
+                                     f"if it is gone, delete {lock}") from None
+            if _remove_if_same(lock, text):
+                say(f"took over {lock}, left by {who}, which no longer runs")
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(me, f)
+        return me["token"]
+    raise RunLockedError(f"could not take {lock}: other processes keep taking it; start one run at a time")
+
+
+def _holder(lock, tries=20):
+    """(record, text) of a lock file; (None, None) when it is not there, (None, text) when it is unreadable. An
+    empty file may be a lock being written this instant (created, not yet filled): looked at again, briefly."""
+    for attempt in range(tries):
+        try:
+            with open(lock, encoding="utf-8") as f:
+                text = f.read()
+        except FileNotFoundError:
+            return None, None
+        try:
+            record = json.loads(text)
+            if isinstance(record, dict) and isinstance(record.get("pid"), int):
+                return record, text
+        except json.JSONDecodeError:
+            pass
+        if attempt + 1 < tries:
+            time.sleep(0.05)
+    return None, text
+
+
+def _who(holder, lock):
+    if holder is None:
+        return f"an unknown process ({lock} is unreadable)"
+    return f"process {holder['pid']} on {holder.get('host')} (since {holder.get('started')}: " \
+           f"{holder.get('command') or 'python'})"
+
+
+def _gone(holder):
+    """True when the holder ran on this host and runs no longer (its pid is free, or is this process, which
+    holds no such lock: a pid reused after a crash, common in containers)."""
+    if holder.get("host") != socket.gethostname() or os.name == "nt":   # on Windows os.kill(pid, 0) is Ctrl-C
+        return False
+    pid = holder["pid"]
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:      # PermissionError: the pid is someone else's live process
+        return False
+    return False
+
+
+def _remove_if_same(lock, text):
+    """Remove a stale lock only if it still is the one that was read: moved aside atomically, compared, and put
+    back when another process had replaced it meanwhile. True when it was removed."""
+    aside = f"{lock}.stale-{secrets.token_hex(6)}"
+    try:
+        os.rename(lock, aside)
+    except FileNotFoundError:
+        return False                      # another process took it over first
+    with open(aside, encoding="utf-8") as f:
+        same = f.read() == text
+    if not same:
+        try:
+            os.link(aside, lock)          # put back, unless a third process has made a new one meanwhile
+        except OSError:
+            pass
+    os.remove(aside)
+    return same
 
 
 # ------------------------------------------------------------------------------------------------ identities
@@ -205,8 +364,10 @@ def _check_config(path, saved, model):
 
 
 # --------------------------------------------------------------------------------------------------- runs
-def save_run(path, model, optimizer, epoch, history, rng, identity=None):
-    """Everything needed to continue training exactly: network, optimiser state, epoch, history, shuffling."""
+def save_run(path, model, optimizer, epoch, history, generators, identity=None):
+    """Everything needed to continue training exactly: network, optimiser state, epoch, history, and the state of
+    every random generator: ``generators`` ({name: generator}, the loop's own: shuffling, jitter) and the model's
+    (``model.named_generators()``: dropout masks)."""
     arrays = {f"model/{k}": v for k, v in network_arrays(model).items()}
     scalars = {}
     for key, value in optimizer.state_dict().items():
@@ -214,9 +375,56 @@ def save_run(path, model, optimizer, epoch, history, rng, identity=None):
             arrays.update({f"optimizer/{key}/{i}": to_host(v) for i, v in enumerate(value)})
         else:
             scalars[key] = value
+    states = {}
+    for name, gen in _all_generators(model, generators).items():
+        states[name], array = generator_state(gen)
+        if array is not None:
+            arrays[f"generators/{name}"] = array
     write(path, arrays, {"kind": "run", "model": _config(model), "optimizer": type(optimizer).__name__,
                          "optimizer_scalars": scalars, "epoch": epoch, "history": normalise(history),
-                         "rng": rng.bit_generator.state, "identity": normalise(identity)})
+                         "generators": states, "identity": normalise(identity)})
+
+
+def _all_generators(model, generators):
+    own = dict(getattr(model, "named_generators", lambda: [])())
+    return {**generators, **{f"model/{k}": v for k, v in own.items()}}
+
+
+def generator_state(gen):
+    """``(record, array)``: a random generator's whole state, ``record`` JSON and ``array`` a host array or None.
+
+    NumPy's generators give their bit generator's ``state`` (a small dict). CuPy's (``cupy.random.Generator``) keep
+    one cuRAND state per GPU thread in device memory, which CuPy exposes only as ``bit_generator._state`` (a byte
+    array, its size set by the GPU's number of multiprocessors): that array is copied to the host.
+    """
+    bit = gen.bit_generator
+    if isinstance(gen, np.random.Generator):
+        return {"kind": "numpy", "bit_generator": type(bit).__name__, "state": bit.state}, None
+    device = getattr(bit, "_state", None)
+    if device is None or get_array_module(device) is np:
+        raise TypeError(f"cannot save the state of a {type(gen).__name__} ({type(bit).__name__}): neither a NumPy "
+                        "generator nor CuPy's")
+    return {"kind": "cupy", "bit_generator": type(bit).__name__, "bytes": int(device.size)}, to_host(device)
+
+
+def set_generator_state(gen, record, array, source, check_only=False):
+    """Put back a state saved by ``generator_state`` into a generator of the same kind (``check_only``: only say
+    whether it can be); ``CheckpointError`` when it cannot be put back exactly."""
+    kind, bit = ("numpy" if isinstance(gen, np.random.Generator) else "cupy"), gen.bit_generator
+    if record.get("kind") != kind or record.get("bit_generator") != type(bit).__name__:
+        raise CheckpointError(f"{source}: saved a {record.get('kind')} {record.get('bit_generator')} generator, "
+                              f"this run draws from a {kind} {type(bit).__name__}: resume on the backend it was "
+                              "written on, or start afresh")
+    if kind == "cupy" and (array is None or array.shape != bit._state.shape):
+        raise CheckpointError(f"{source}: its CuPy generator state holds {record.get('bytes')} bytes, this GPU's "
+                              f"{bit._state.size} (another number of multiprocessors); the run cannot resume "
+                              "exactly here: resume it on the GPU it was written on, or start afresh")
+    if check_only:
+        return
+    if kind == "numpy":
+        bit.state = record["state"]
+    else:
+        bit._state[...] = get_array_module(bit._state).asarray(array)
 
 
 def _config(model):
@@ -227,10 +435,12 @@ def _config(model):
     return {"model": type(model).__name__, "params": [[n, list(p.shape)] for n, p, _ in model.named_parameters()]}
 
 
-def load_run(path, model, optimizer, rng, identity=None):
-    """Restore a run saved by ``save_run`` into ``model``, ``optimizer`` and ``rng``; returns (epoch, history).
+def load_run(path, model, optimizer, generators, identity=None):
+    """Restore a run saved by ``save_run`` into ``model``, ``optimizer`` and the ``generators`` ({name: generator},
+    the same names as saved; the model's own are found as ``save_run`` found them); returns (epoch, history).
 
-    Refuses a checkpoint of another architecture, another optimiser, or (``identity`` given) another run.
+    Refuses a checkpoint of another architecture, another optimiser, another set of random generators (a run with
+    jitter or dropout resumed without it, or the reverse), or (``identity`` given) another run.
     """
     arrays, meta = read(path)
     if meta.get("kind") != "run":
@@ -246,6 +456,17 @@ def load_run(path, model, optimizer, rng, identity=None):
     if meta["optimizer"] != type(optimizer).__name__:
         raise CheckpointError(f"{path} holds {meta['optimizer']} state, but this run uses "
                               f"{type(optimizer).__name__}; resume with {meta['optimizer']} or start afresh")
+    if "generators" not in meta:
+        raise CheckpointError(f"{path} was written by an older tinykd that kept only the shuffling generator, so "
+                              "a resumed run would draw other dropout masks and shifts than the run it continues: "
+                              "delete it and train afresh")
+    gens = _all_generators(model, generators)
+    if set(gens) != set(meta["generators"]):
+        raise CheckpointError(f"{path} holds the random generators {sorted(meta['generators'])}, this run draws "
+                              f"from {sorted(gens)} (other dropout or jitter settings?); resume with the settings "
+                              "it was written with, or choose another checkpoint path")
+    for name, gen in gens.items():   # checked before anything is loaded: a refused resume changes nothing
+        set_generator_state(gen, meta["generators"][name], arrays.get(f"generators/{name}"), path, check_only=True)
     load_network_arrays(model, {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}, path)
     state = dict(meta["optimizer_scalars"])
     for key, value in optimizer.state_dict().items():
@@ -255,5 +476,6 @@ def load_run(path, model, optimizer, rng, identity=None):
                 raise CheckpointError(f"{path}: optimiser state {key!r} does not fit this model's parameters")
             state[key] = saved
     optimizer.load_state_dict(state)
-    rng.bit_generator.state = meta["rng"]
+    for name, gen in gens.items():
+        set_generator_state(gen, meta["generators"][name], arrays.get(f"generators/{name}"), path)
     return meta["epoch"], meta["history"]

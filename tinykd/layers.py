@@ -237,6 +237,18 @@ class Network:
         """[(name, array)] of state that is not trained by gradient but shapes the outputs (batch-norm statistics)."""
         return []
 
+    def named_generators(self):
+        """[(name, generator)] of the random generators the network draws from while training (the dropout masks'),
+        each once, named by the first layer that holds it: a run checkpoint saves their states so that a resumed
+        run draws the masks an uninterrupted one would."""
+        out, seen = [], set()
+        for i, layer in enumerate(self.layers):
+            rng = getattr(layer, "rng", None)
+            if rng is not None and id(rng) not in seen:
+                seen.add(id(rng))
+                out.append((f"layer{i}.rng", rng))
+        return out
+
     # ------------------------------------------------------------------ state, through tinykd/checkpoint.py
     def state_dict(self):
         """Host copies of the parameters and buffers, by name."""
@@ -284,9 +296,10 @@ class MLP(Network):
     """
 
     def __init__(self, sizes, dropout=0.0, input_dropout=0.0, seed=0, backend=None, dtype=np.float32,
-                 input_grad=False):
+                 input_grad=False, init="he", output_init="glorot"):
         self._set_shape(sizes, backend, dtype)
         self.dropout, self.input_dropout = float(dropout), float(input_dropout)
+        self.seed, self.init, self.output_init = seed, init, output_init
         init_rng = default_rng(seed)
         self.rng = default_rng(None if seed is None else seed + 1, self.xp)
         self.layers = []
@@ -294,7 +307,8 @@ class MLP(Network):
             self.layers.append(Dropout(input_dropout, self.rng))
         for i, (a, b) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             last = i == len(self.sizes) - 2
-            self.layers.append(Dense(a, b, init="glorot" if last else "he", rng=init_rng, xp=self.xp, dtype=dtype))
+            self.layers.append(Dense(a, b, init=output_init if last else init, rng=init_rng, xp=self.xp,
+                                     dtype=dtype))
             if not last:
                 self.layers.append(ReLU(inplace=True))
                 if dropout:
@@ -311,6 +325,13 @@ class MLP(Network):
         """What rebuilds this network (``Network.from_config``): its kind and constructor arguments."""
         return {"model": "MLP", "sizes": self.sizes, "dropout": self.dropout, "input_dropout": self.input_dropout,
                 "dtype": self.dtype.name, "input_grad": self.input_grad}
+
+    def describe(self):
+        """Everything on the model's side that shapes trained weights, for a run's identity: ``config()`` (which
+        rebuilds the architecture; weights are then loaded, so it leaves the initialisation out) plus the
+        initialisation schemes and the seed of the initial weights and of the dropout masks (``seed + 1``)."""
+        return {**self.config(), "init": self.init, "output_init": self.output_init, "seed": self.seed,
+                "dropout_seed": None if self.seed is None else self.seed + 1}
 
     # -------------------------------------------------------------------------------------------- structure
     def hidden_index(self, h):

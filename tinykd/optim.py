@@ -86,7 +86,7 @@ class Adam:
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, block=None):
         self.params = _triples(params)
-        self.lr = check_real("lr", lr, low_open=True)
+        self.lr = self.initial_lr = check_real("lr", lr, low_open=True)
         self.beta1 = check_real("betas[0]", betas[0], high=1.0)
         self.beta2 = check_real("betas[1]", betas[1], high=1.0)
         self.eps = check_real("eps", eps)
@@ -117,6 +117,12 @@ class Adam:
             tmp *= step
             p -= tmp
 
+    def describe(self):
+        """Every setting that shapes the updates, for a run's identity (``lr`` as built: a schedule overwrites
+        ``self.lr`` each epoch and describes itself)."""
+        return {"optimizer": "Adam", "lr": self.initial_lr, "betas": [self.beta1, self.beta2], "eps": self.eps,
+                "weight_decay": self.weight_decay}
+
     def state_dict(self):
         """The step count and the moments as stored, ``m/(1−β1)`` and ``v/(1−β2)`` (exact resume)."""
         return {"t": self.t, "m": [m for m, _ in self.state], "v": [v for _, v in self.state]}
@@ -136,7 +142,7 @@ class SGD:
 
     def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, block=None):
         self.params = _triples(params)
-        self.lr = check_real("lr", lr, low_open=True)
+        self.lr = self.initial_lr = check_real("lr", lr, low_open=True)
         self.momentum = check_real("momentum", momentum, high=1.0)
         self.weight_decay = check_real("weight_decay", weight_decay)
         if nesterov and not self.momentum:
@@ -162,6 +168,11 @@ class SGD:
                     rate *= mu
             xp.multiply(direction, rate, out=tmp)
             p -= tmp
+
+    def describe(self):
+        """Every setting that shapes the updates, for a run's identity (``lr`` as built, as for Adam)."""
+        return {"optimizer": "SGD", "lr": self.initial_lr, "momentum": self.momentum, "nesterov": self.nesterov,
+                "weight_decay": self.weight_decay}
 
     def state_dict(self):
         return {"buf": [b for b, in self.state]}

@@ -16,6 +16,7 @@ and checkpoints.
 Two checkpoints are kept: the latest run state (to resume) and, with a validation set, the model at its best
 validation epoch, which a diverging run never touches.
 """
+import contextlib
 import math
 import os
 import sys
@@ -26,8 +27,8 @@ import numpy as np
 from . import checkpoint as ckpt
 from . import functional as F
 from .backend import default_rng, get_array_module, to_host
-from .batches import batched, batches, jitter
-from .checks import check_int
+from .batches import batched, batches, check_jitter, jitter
+from .checks import check_int, check_label_vector, check_real, is_int, is_real
 
 
 class TrainingError(RuntimeError):
@@ -35,15 +36,51 @@ class TrainingError(RuntimeError):
 
 
 def errors(model, x, y, batch_size=10000):
-    """Number of misclassified samples (inference mode, large batches); one read back to the host per call."""
+    """Number of misclassified samples (inference mode, large batches); one read back to the host per call.
+
+    ``y`` must be a label vector of one class index per row of ``x`` (``checks.check_label_vector``): a label
+    column or a single label would broadcast against the predictions and count nonsense."""
+    check_label_vector("y", y, x.shape[0])
     return int((model.predict(x, batch_size) != y).sum())
 
 
+class CosineSchedule:
+    """Cosine decay over a run of ``epochs``: ``lr(e) = base_lr · (f + (1 − f) · ½ (1 + cos(π e / E)))`` for the
+    0-based epoch ``e < E``, ``f = final_fraction`` (Loshchilov & Hutter 2017, one cycle, no restarts).
+
+    The rate falls from ``base_lr`` at the first epoch towards ``f · base_lr``, reached at ``e = E`` just after
+    the last. The schedule knows its length ``epochs`` and refuses an epoch beyond it: past ``E`` the cosine climbs
+    back up, so a schedule used for a longer run would silently raise the rate again (``fit`` refuses such a
+    schedule before training). ``describe()`` is what a run's identity records of it.
+    """
+
+    def __init__(self, base_lr, epochs, final_fraction=0.01):
+        self.base_lr = check_real("base_lr", base_lr, low_open=True)
+        self.epochs = check_int("the schedule's epochs", epochs, 1)
+        if not (is_real(final_fraction) and 0 <= final_fraction <= 1):
+            raise ValueError(f"final_fraction must be a number in [0, 1] (the rate reached at the end, as a "
+                             f"fraction of base_lr), got {final_fraction!r}")
+        self.final_fraction = float(final_fraction)
+
+    def __call__(self, epoch):
+        if not is_int(epoch, 0, self.epochs - 1):
+            raise ValueError(f"this cosine schedule covers epochs 0 to {self.epochs - 1}, not {epoch!r}: build it "
+                             "for as many epochs as the run trains")
+        f = self.final_fraction
+        return self.base_lr * (f + (1 - f) * 0.5 * (1 + math.cos(math.pi * epoch / self.epochs)))
+
+    def describe(self):
+        return {"schedule": "cosine", "base_lr": self.base_lr, "epochs": self.epochs,
+                "final_fraction": self.final_fraction}
+
+    def __repr__(self):
+        return f"CosineSchedule({self.base_lr:g}, {self.epochs}, final_fraction={self.final_fraction:g})"
+
+
 def cosine_lr(base_lr, epochs, final_fraction=0.01):
-    """Learning rate for epoch e (0-based): cosine decay from ``base_lr`` to ``final_fraction · base_lr``."""
-    def lr(epoch):
-        return base_lr * (final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * epoch / epochs)))
-    return lr
+    """A ``CosineSchedule``: the rate for each epoch of a run of ``epochs``, from ``base_lr`` down towards
+    ``final_fraction · base_lr``."""
+    return CosineSchedule(base_lr, epochs, final_fraction)
 
 
 def train_step(model, objective, optimizer, x, y, target=None):
@@ -72,30 +109,45 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     outputs already computed for every row of ``x`` (then nothing is recomputed; not with jitter).
     ``x_val, y_val``: a validation set, counted as errors after each epoch (``val_errors`` in the history); the
     best epoch is the one with fewest (the earliest on ties). ``restore_best``: end with the weights of that epoch.
-    ``lr_schedule``: a function epoch -> learning rate (> 0). ``jitter_pixels``: random translation per batch.
+    ``lr_schedule``: epoch -> learning rate (> 0), e.g. ``cosine_lr(lr, epochs)``. A schedule with a length
+    (an ``epochs`` attribute, as ``CosineSchedule`` has) must cover every epoch of the run, else it is refused
+    before training; a plain function has no length to check and must give a rate for every epoch asked.
+    ``jitter_pixels``: each batch's images translated by up to this many pixels (a whole number from 0 to below
+    half the side of ``image_shape``, which the rows of ``x`` were flattened from; ``batches.check_jitter``).
+    ``seed``: the shuffling generator (NumPy, ``seed``) and the jitter generator (x's array module, ``seed + 1``).
     ``cache_teacher``: compute the teacher's outputs once (ignored with jitter, where they change every batch).
     ``checkpoint``: a .npz path; the run state is written there atomically after every good epoch, and with a
-    validation set the best model goes to ``tinykd.checkpoint.best_path(checkpoint)``. ``resume=True`` continues
-    an existing run checkpoint after its last epoch with the same shuffling stream (dropout masks and jitter draw
-    fresh random numbers); it must come from the same architecture, optimiser and ``identity`` (what produced the
-    run: data fingerprint and settings, stored in the checkpoint).
+    validation set the best model goes to ``tinykd.checkpoint.best_path(checkpoint)``. While the run goes on it
+    holds a lock beside it (``checkpoint.run_lock``): a second run on the same path stops, naming this one.
+    ``resume=True`` continues an existing run checkpoint after its last epoch exactly as if it had not stopped:
+    weights, optimiser state and every random generator (shuffling, jitter, the model's dropout masks) come back;
+    it must come from the same architecture, optimiser, generators and ``identity`` (what produced the run: data
+    fingerprint and settings, stored in the checkpoint).
     ``epoch_end``: a function model -> dict of extra measurements to record in each epoch's history (logit
     statistics, a discriminator's accuracy), called after validation.
     ``explode_factor``: stop when a step's loss exceeds this many times the first epoch's mean loss (at least 1
     nat; the first step's loss during the first epoch); ``None`` turns the check off. A loss that is not finite
-    always stops the run. Before training, ``y`` and ``y_val`` must be class indices of the model's outputs (when it
-    has ``sizes``) and ``x``, ``x_val`` and precomputed teacher outputs finite (one check per array). A last batch
-    of a single row is skipped (batch statistics need two rows); shuffling changes which row every epoch.
+    always stops the run. Before training, ``y`` and ``y_val`` must be label vectors (one integer class index of
+    the model's outputs per row: ``checks.check_label_vector``, then their range) and ``x``, ``x_val`` and
+    precomputed teacher outputs non-empty and finite (one check per array). A last batch of a single row is
+    skipped (batch statistics need two rows); shuffling changes which row every epoch.
     """
     check_int("epochs", epochs, 0)
     check_int("batch_size", batch_size, 1)
     if getattr(objective, "needs_teacher", False) and teacher is None:
         raise ValueError(f"objective {type(objective).__name__} needs a teacher, but teacher=None")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} samples but y has {y.shape[0]}")
-    if (x_val is None) != (y_val is None) or (x_val is not None and x_val.shape[0] != y_val.shape[0]):
-        raise ValueError("x_val and y_val go together, with one label per row "
-                         f"(got {getattr(x_val, 'shape', None)} and {getattr(y_val, 'shape', None)})")
+    check_label_vector("y", y, x.shape[0])
+    if x.shape[0] == 0:
+        raise ValueError("x has no rows: there is nothing to train on")
+    if (x_val is None) != (y_val is None):
+        raise ValueError("x_val and y_val go together: give both or neither")
+    if x_val is not None:
+        check_label_vector("y_val", y_val, x_val.shape[0])
+        if x_val.shape[0] == 0:
+            raise ValueError("x_val has no rows, so every epoch would score 0 errors; pass x_val=None, y_val=None "
+                             "to train without validation")
+    _check_schedule(lr_schedule, epochs)
+    check_jitter(jitter_pixels, image_shape, x.shape[1] if x.ndim == 2 else None)
     if explode_factor is not None and not (isinstance(explode_factor, (int, float)) and explode_factor > 1):
         raise ValueError(f"explode_factor must be a number > 1 or None, got {explode_factor!r}")
     if resume and not checkpoint:
@@ -110,75 +162,94 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     _check_data(model, [("y", y, getattr(objective, "ignore_label", None)), ("y_val", y_val, None)],
                 [("x", x), ("x_val", x_val)])
     xp = get_array_module(x)
-    rng = default_rng(seed)
-    aug_rng = default_rng(seed + 1, xp)
-    history, start = [], 0
-    if resume and os.path.exists(checkpoint):
-        start, history = ckpt.load_run(checkpoint, model, optimizer, rng, identity)
-        if start > epochs:
-            raise ValueError(f"{checkpoint} holds a run already at epoch {start}, beyond epochs={epochs}; ask for at "
-                             "least that many epochs, or choose another checkpoint path")
-        if progress:
-            print(f"[{label}] resumed from {checkpoint} after epoch {start}", file=sys.stderr)
-    use_teacher = teacher is not None and getattr(objective, "needs_teacher", False)
-    if use_teacher and hasattr(teacher, "shape"):
-        if teacher.shape[0] != x.shape[0] or jitter_pixels:
-            raise ValueError(f"precomputed teacher outputs must have one row per sample ({x.shape[0]}, got "
-                             f"{teacher.shape[0]}) and cannot follow jittered inputs; pass a function instead")
-        cached = teacher
-    else:
-        cached = batched(teacher, x) if use_teacher and cache_teacher and not jitter_pixels else None
-    _check_data(model, [], [("the teacher's outputs", cached)])
-    arrays = (x, y) if cached is None else (x, y, cached)
-    steps = -(-x.shape[0] // batch_size)
-    best = _Best(model, history, checkpoint, identity, restore_best)
-    for epoch in range(start, epochs):
-        if lr_schedule is not None:
-            lr = float(lr_schedule(epoch))
-            if not (math.isfinite(lr) and lr > 0):
-                raise ValueError(f"lr_schedule gave learning rate {lr} for epoch {epoch + 1}; it must be finite "
-                                 "and > 0 (a negative rate would climb the loss)")
-            optimizer.lr = lr
-        t0 = time.perf_counter()
-        losses = xp.zeros(steps, dtype=np.float64)
-        done = 0
-        for step, batch in enumerate(batches(*arrays, batch_size=batch_size, rng=rng)):
-            xb, yb = batch[0], batch[1]
-            if xb.shape[0] == 1 and steps > 1:
-                continue
-            if jitter_pixels:
-                xb = jitter(xb, image_shape, jitter_pixels, aug_rng)
-            target = batch[2] if cached is not None else (teacher(xb) if use_teacher else None)
-            # a slice: an array copy on every backend (storing one element may read the loss as a Python number)
-            losses[step:step + 1] = train_step(model, objective, optimizer, xb, yb, target)
-            done = step + 1
-            if progress and sys.stderr.isatty() and step % max(1, steps // 20) == 0:
-                print(f"\r[{label}] epoch {epoch + 1}/{epochs} {'#' * (20 * step // steps):20s}", end="",
-                      file=sys.stderr)
-        host = to_host(losses[:done])                      # the epoch's one transfer of losses to the host
-        _check_losses(host, history, explode_factor, f"[{label}] epoch {epoch + 1}",
-                      _kept(checkpoint, history, best))
-        record = {"epoch": epoch + 1, "loss": float(host.sum() / max(done, 1)), "lr": getattr(optimizer, "lr", None),
-                  "seconds": time.perf_counter() - t0}
-        if x_val is not None:
-            record["val_errors"] = errors(model, x_val, y_val)
-        if epoch_end is not None:
-            record.update(epoch_end(model))
-        history.append(record)
-        best.update(record)
-        if checkpoint:
-            ckpt.save_run(checkpoint, model, optimizer, epoch + 1, history, rng, identity)
-        if progress:
-            val = f"  validation errors {record['val_errors']}/{x_val.shape[0]}" if x_val is not None else ""
-            print(f"\r[{label}] epoch {epoch + 1:3d}/{epochs}  loss {record['loss']:.4f}{val}  "
-                  f"({record['seconds']:.1f} s)", file=sys.stderr)
-    best.restore()
+    # every generator the loop draws from, by name, so that a run checkpoint can keep their states
+    generators = {"shuffle": default_rng(seed)}
+    if jitter_pixels:
+        generators["jitter"] = default_rng(seed + 1, xp)
+    lock = ckpt.run_lock(checkpoint, say=lambda line: print(f"[{label}] {line}", file=sys.stderr, flush=True)) \
+        if checkpoint else contextlib.nullcontext()
+    with lock:
+        history, start = [], 0
+        if resume and os.path.exists(checkpoint):
+            start, history = ckpt.load_run(checkpoint, model, optimizer, generators, identity)
+            if start > epochs:
+                raise ValueError(f"{checkpoint} holds a run already at epoch {start}, beyond epochs={epochs}; ask "
+                                 "for at least that many epochs, or choose another checkpoint path")
+            if progress:
+                print(f"[{label}] resumed from {checkpoint} after epoch {start}", file=sys.stderr)
+        use_teacher = teacher is not None and getattr(objective, "needs_teacher", False)
+        if use_teacher and hasattr(teacher, "shape"):
+            if teacher.shape[0] != x.shape[0] or jitter_pixels:
+                raise ValueError(f"precomputed teacher outputs must have one row per sample ({x.shape[0]}, got "
+                                 f"{teacher.shape[0]}) and cannot follow jittered inputs; pass a function instead")
+            cached = teacher
+        else:
+            cached = batched(teacher, x) if use_teacher and cache_teacher and not jitter_pixels else None
+        _check_data(model, [], [("the teacher's outputs", cached)])
+        arrays = (x, y) if cached is None else (x, y, cached)
+        steps = -(-x.shape[0] // batch_size)
+        best = _Best(model, history, checkpoint, identity, restore_best)
+        for epoch in range(start, epochs):
+            if lr_schedule is not None:
+                lr = float(lr_schedule(epoch))
+                if not (math.isfinite(lr) and lr > 0):
+                    raise ValueError(f"lr_schedule gave learning rate {lr} for epoch {epoch + 1}; it must be "
+                                     "finite and > 0 (a negative rate would climb the loss)")
+                optimizer.lr = lr
+            t0 = time.perf_counter()
+            losses = xp.zeros(steps, dtype=np.float64)
+            done = 0
+            for step, batch in enumerate(batches(*arrays, batch_size=batch_size, rng=generators["shuffle"])):
+                xb, yb = batch[0], batch[1]
+                if xb.shape[0] == 1 and steps > 1:
+                    continue
+                if jitter_pixels:
+                    xb = jitter(xb, image_shape, jitter_pixels, generators["jitter"])
+                target = batch[2] if cached is not None else (teacher(xb) if use_teacher else None)
+                # a slice: an array copy on every backend (storing one element may read the loss as a number)
+                losses[step:step + 1] = train_step(model, objective, optimizer, xb, yb, target)
+                done = step + 1
+                if progress and sys.stderr.isatty() and step % max(1, steps // 20) == 0:
+                    print(f"\r[{label}] epoch {epoch + 1}/{epochs} {'#' * (20 * step // steps):20s}", end="",
+                          file=sys.stderr)
+            host = to_host(losses[:done])                      # the epoch's one transfer of losses to the host
+            _check_losses(host, history, explode_factor, f"[{label}] epoch {epoch + 1}",
+                          _kept(checkpoint, history, best))
+            record = {"epoch": epoch + 1, "loss": float(host.sum() / max(done, 1)),
+                      "lr": getattr(optimizer, "lr", None), "seconds": time.perf_counter() - t0}
+            if x_val is not None:
+                record["val_errors"] = errors(model, x_val, y_val)
+            if epoch_end is not None:
+                record.update(epoch_end(model))
+            history.append(record)
+            best.update(record)
+            if checkpoint:
+                ckpt.save_run(checkpoint, model, optimizer, epoch + 1, history, generators, identity)
+            if progress:
+                val = f"  validation errors {record['val_errors']}/{x_val.shape[0]}" if x_val is not None else ""
+                print(f"\r[{label}] epoch {epoch + 1:3d}/{epochs}  loss {record['loss']:.4f}{val}  "
+                      f"({record['seconds']:.1f} s)", file=sys.stderr)
+        best.restore()
     return history
+
+
+def _check_schedule(schedule, epochs):
+    """Refuse, before training, a schedule that is not callable or is shorter than the run (past its end a
+    cosine climbs back up: a silently wrong rate). A plain function has no length and is taken as it is."""
+    if schedule is None:
+        return
+    if not callable(schedule):
+        raise TypeError(f"lr_schedule must be a function epoch -> learning rate, such as cosine_lr(lr, epochs); "
+                        f"got {type(schedule).__name__}")
+    length = getattr(schedule, "epochs", None)
+    if length is not None and length < epochs:
+        raise ValueError(f"lr_schedule covers {length} epochs but the run trains {epochs}; build it for the whole "
+                         f"run, e.g. cosine_lr(lr, {epochs})")
 
 
 def _check_data(model, labels, arrays):
     """Value checks where data enters, once per ``fit`` call and never per step: ``labels`` [(name, array, ignored)]
-    hold class indices of the model's outputs (or ``ignored``, the objective's label for an unlabelled row),
+    (label vectors already, ``checks.check_label_vector``) hold class indices of the model's outputs (or ``ignored``, the objective's label for an unlabelled row),
     ``arrays`` [(name, array)] are finite (``None`` entries are skipped).
 
     Each check is one read of device memory (a GPU synchronisation). A bad value would otherwise go unnoticed: CuPy
@@ -188,8 +259,6 @@ def _check_data(model, labels, arrays):
     for name, y, ignored in labels:
         if y is None:
             continue
-        if y.dtype.kind not in "iu":
-            raise TypeError(f"{name} must hold integer class indices, got dtype {y.dtype}")
         if classes is not None and y.size:
             if ignored is not None:
                 y = get_array_module(y).where(y == ignored, 0, y)
