@@ -83,18 +83,34 @@ def data_record(ds, cfg):
 
 
 # ---------------------------------------------------------------------------------------- trained networks
+def build(cfg, sizes, epochs, lr, dropout, input_dropout, seed):
+    """The objects that shape a network trained on the labels, built before anything trains:
+    (model, optimizer, schedule, objective). Its identity is taken from their own descriptions (``describe``)."""
+    model = MLP(sizes, dropout=dropout, input_dropout=input_dropout, seed=seed, backend=resolve(cfg.backend))
+    return model, Adam(model, lr=lr), cosine_lr(lr, epochs), Supervised()
+
+
+def describe(fingerprint, cfg, role, parts, epochs, jitter, seed):
+    """A run's identity: the data's fingerprint, what each object that shapes the weights says of itself (the
+    model's architecture, initialisation and seeds; the optimiser's settings; the schedule's base rate, length and
+    floor; the objective's settings) and the loop's own settings (epochs, batch size, jitter, the shuffling seed,
+    the backend). Built from the objects, never typed, so a changed default changes the identity."""
+    model, optimizer, schedule, objective = parts
+    return {"data": fingerprint, "role": role, "model": model.describe(), "optimizer": optimizer.describe(),
+            "schedule": schedule.describe(), "objective": objective.describe(), "epochs": epochs,
+            "batch_size": cfg.batch_size, "jitter": jitter, "seed": seed, "backend": cfg.backend}
+
+
 def identity(fingerprint, cfg, role, sizes, epochs, lr, dropout, input_dropout, jitter, seed):
-    """Everything that shapes a network trained on the labels: the data's fingerprint and every setting."""
-    return {"data": fingerprint, "role": role, "sizes": list(sizes), "dropout": dropout,
-            "input_dropout": input_dropout, "epochs": epochs, "lr": lr, "schedule": "cosine to 1%",
-            "optimizer": "Adam", "batch_size": cfg.batch_size, "jitter": jitter, "seed": seed,
-            "backend": cfg.backend, "dtype": "float32", "objective": "supervised"}
+    """The identity of a network trained on the labels with these settings (``describe`` of ``build``)."""
+    return describe(fingerprint, cfg, role, build(cfg, sizes, epochs, lr, dropout, input_dropout, seed), epochs,
+                    jitter, seed)
 
 
 def checkpoint_path(cfg, ident):
     """``<checkpoint_dir>/<dataset>-<role>-<sizes>-<hash of the identity>.npz``: other data or settings never find
     it."""
-    sizes = "x".join(str(s) for s in ident["sizes"])
+    sizes = "x".join(str(s) for s in ident["model"]["sizes"])
     return ckpt.identity_path(cfg.checkpoint_dir, f"{cfg.dataset}-{ident['role']}-{sizes}", ident)
 
 
@@ -104,33 +120,42 @@ def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_drop
 
     ``transfer_rows``: the network trains on the first rows of the training set only (part of its identity);
     ``extra_identity``: anything else the caller did to ``arrays`` (e.g. kept only the labelled rows), as a dict.
-    Returns (model, record): the record says whether it was loaded, from where, and what produced it.
+    Training holds the run's lock (``checkpoint.run_lock``) from the moment it looks for a finished checkpoint
+    until it has written one and removed the run state: a second process with the same identity stops, naming
+    the first, instead of sharing its files. Returns (model, record): the record says whether it was loaded, from
+    where, and what produced it.
     """
     x, y, xv, yv = arrays
-    xp = resolve(cfg.backend)
-    ident = identity(fingerprint, cfg, role, sizes, epochs, lr, dropout, input_dropout, jitter, seed)
+    parts = build(cfg, sizes, epochs, lr, dropout, input_dropout, seed)
+    ident = describe(fingerprint, cfg, role, parts, epochs, jitter, seed)
     if transfer_rows:
         ident["transfer_rows"] = transfer_rows
     ident.update(extra_identity or {})
     path = checkpoint_path(cfg, ident)
     if os.path.exists(path):
-        model = MLP.from_checkpoint(path, backend=xp, identity=ident)
-        info = ckpt.meta_of(path)["info"]
-        log(f"{role}: loaded {path} (same data fingerprint and settings)")
-        return model, {"loaded": True, "checkpoint": path, "identity": ident, **info}
-    model = MLP(sizes, dropout=dropout, input_dropout=input_dropout, seed=seed, backend=xp)
+        return _load(path, parts[0], role, ident)
     run_path = ckpt.run_path(path)
-    resumed = ckpt.meta_of(run_path)["epoch"] if os.path.exists(run_path) else None
-    history = fit(model, Supervised(), Adam(model, lr=lr), x, y, epochs, cfg.batch_size, x_val=xv, y_val=yv,
-                  lr_schedule=cosine_lr(lr, epochs), jitter_pixels=jitter, seed=seed, label=role,
-                  checkpoint=run_path, resume=True, identity=ident)
-    # the epochs' own times: a resumed run's total includes the epochs trained before the interruption
-    info = {"seconds": sum(h["seconds"] for h in history), "history": history, "resumed_after_epoch": resumed}
-    model.save(path, ident, **info)
-    for leftover in (run_path, ckpt.best_path(run_path)):
-        if os.path.exists(leftover):
-            os.remove(leftover)
+    with ckpt.run_lock(run_path, say=lambda line: log(f"{role}: {line}")):
+        if os.path.exists(path):         # finished by another process between the look above and the lock
+            return _load(path, parts[0], role, ident)
+        model, optimizer, schedule, objective = parts
+        resumed = ckpt.meta_of(run_path)["epoch"] if os.path.exists(run_path) else None
+        history = fit(model, objective, optimizer, x, y, epochs, cfg.batch_size, x_val=xv, y_val=yv,
+                      lr_schedule=schedule, jitter_pixels=jitter, seed=seed, label=role, checkpoint=run_path,
+                      resume=True, identity=ident)
+        # the epochs' own times: a resumed run's total includes the epochs trained before the interruption
+        info = {"seconds": sum(h["seconds"] for h in history), "history": history, "resumed_after_epoch": resumed}
+        model.save(path, ident, **info)
+        for leftover in (run_path, ckpt.best_path(run_path)):
+            if os.path.exists(leftover):
+                os.remove(leftover)
     return model, {"loaded": False, "checkpoint": path, "identity": ident, **info}
+
+
+def _load(path, model, role, ident):
+    model.load(path, ident)
+    log(f"{role}: loaded {path} (same data fingerprint and settings)")
+    return model, {"loaded": True, "checkpoint": path, "identity": ident, **ckpt.meta_of(path)["info"]}
 
 
 def logit_stats(logits):
