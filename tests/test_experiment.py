@@ -88,7 +88,7 @@ def test_the_presets_compare_every_new_method_with_kd_on_five_seeds():
     for cfg in (full, few):
         assert {"kd", "dkd", "kd-standardised", "dist", "adv-conditional"} <= set(cfg.variants)
         assert cfg.seeds == 5 and set(experiment.NEW) | {"kd"} <= set(experiment.MAIN)   # MAIN: all seeds
-    assert few.labelled == 0.05 and few.results_base() == "mnist_labels5_table" and few.deviations() == {}
+    assert few.labelled == 0.05 and few.results_base("mnist") == "mnist_labels5_table" and few.deviations() == {}
     assert all(VARIANTS[v].unlabelled for v in few.variants)
     assert "l1-logits" not in full.variants and "l1-logits" not in few.variants   # the ablation runs on request
 
@@ -153,3 +153,63 @@ def test_checking_a_folder_leaves_nothing_behind(tmp_path):
             report.check_writable(tmp_path / "ro" / "new")
     report.write(str(tmp_path / "made" / "here" / "x"), {}, "")   # the folder appears with the first file
     assert sorted(os.listdir(tmp_path / "made" / "here")) == ["x.json", "x.md"]
+
+
+def _kd_record(config, flag, kd=(110, 112, 114), wo=(100, 101, 102)):
+    from tinykd import report
+    return {"config": config, "teacher_not_better": flag, "student_initial": {"max_abs_logit": 1.0},
+            "variants": {"kd": {"name": "KD", **report.mean_std(kd)},
+                         "wo-kd": {"name": "w/o KD", **report.mean_std(wo)}}}
+
+
+def test_a_kd_that_loses_is_explained_by_what_the_run_shows_only():
+    """Issue 18, item 20: a KD that lost to the labels alone was explained by "the full run's gain needs its
+    budget" even in a full run whose teacher was flagged as worse than S (initial). The verdict names the causes
+    the run shows (a flagged teacher, a budget shorter than the full run's) and claims nothing else."""
+    full, quick = dataclasses.asdict(Config()), dataclasses.asdict(Config(**experiment.PRESETS["quick"]))
+    flagged = " ".join(experiment.what_it_shows(_kd_record(full, True)))
+    assert "KD makes 11.0 MORE test errors" in flagged and "flagged as NOT better than S (initial)" in flagged
+    assert "budget" not in flagged
+    short = " ".join(experiment.what_it_shows(_kd_record(quick, False)))
+    assert "the budget is shorter than the full run's: teacher_epochs 10 (full run: 60), student_epochs 5 (full " \
+           "run: 20), finetune_epochs 10 (full run: 15), the students' transfer set of 5,000 images" in short
+    assert "flagged" not in short
+    neither = " ".join(experiment.what_it_shows(_kd_record(full, False, kd=(101, 102, 103))))
+    assert "within the spread of the seeds" in neither and "this run shows no cause" in neither
+    assert "budget is" not in neither.replace("the budget is the full run's", "")
+    for text in (flagged, short, neither):
+        assert "needs its budget" not in text and "too short" not in text
+    tiny = dict(full, subset=1200)
+    assert "subset 1,200 (full run: every training image)" in " ".join(experiment.what_it_shows(_kd_record(tiny,
+                                                                                                             None)))
+
+
+def test_results_on_your_own_data_are_named_after_it():
+    """Issue 18, item 20: a run on --data digits/ wrote mnist_table_custom-...; it is named after the data now
+    (still _custom-<hash>: other data is always a deviation)."""
+    assert Config(data="/x/digits").results_base("digits") == "digits_table"
+    assert Config(data="/x/my data!.npz", **experiment.PRESETS["quick"]).results_base("my data!") == \
+        "my-data_quick_table"
+    assert Config().results_base("whatever") == "mnist_table"              # a named set keeps its own name
+    assert Config(dataset="notmnist", split_test=0.5).results_base("notmnist") == "notmnist_split0.5_table"
+
+
+def test_files_that_are_not_the_canonical_ones_make_a_custom_run(tmp_path, monkeypatch):
+    """Issue 18, item 7: a named data set loaded from files that are not its canonical ones (a --data-dir holding
+    other data) is a deviation from the preset, named by its fingerprint, never the reference results."""
+    from tinykd import data, report
+    mnist = data.load("mnist")
+    assert mnist.canonical is True and experiment.data_deviations(Config(), mnist) == {}
+    small = dataclasses.replace(mnist, x_train=mnist.x_train[:600], y_train=mnist.y_train[:600],
+                                x_test=mnist.x_test[:200], y_test=mnist.y_test[:200], canonical=False)
+    (dev,) = experiment.data_deviations(Config(), small).items()
+    assert dev == ("data_files", f"not the canonical mnist files (fingerprint {small.fingerprint()[:16]})")
+    assert experiment.data_deviations(Config(data="/mine"), small) == {}    # your own data: "data" says so
+    monkeypatch.setattr(data, "load", lambda *a, **k: small)
+    cfg = Config(data_dir=str(tmp_path), teacher_epochs=1, student_epochs=1, finetune_epochs=1, seeds=1,
+                 variants=["kd"], out_dir=str(tmp_path / "r"), checkpoint_dir=str(tmp_path / "ck"))
+    record = experiment.run(cfg)
+    assert record["deviations"]["data_files"] == \
+        f"not the canonical mnist files (fingerprint {record['data']['fingerprint'][:16]})"
+    (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
+    assert name == os.path.basename(report.stem(cfg.out_dir, "mnist_table", record["deviations"])) + ".json"

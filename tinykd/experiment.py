@@ -16,6 +16,7 @@ Steps 1 and 2 (and the training of S (initial)) are ``tinykd/prepare.py``'s, whi
 import dataclasses
 import os
 import platform
+import re
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -215,11 +216,30 @@ class Config:
                 if f.name not in ignore and getattr(self, f.name) != getattr(reference, f.name)}
 
 
-    def results_base(self):
+    def results_base(self, data_name):
         """The results' file name without extension, before any ``_custom-<hash>``: ``mnist_table``,
-        ``mnist_quick_table``, ``notmnist_split0.5_table``."""
+        ``mnist_quick_table``, ``notmnist_split0.5_table``; with your own data, named after it (``data_name``, the
+        loaded data set's name): ``digits_quick_table``."""
         split = f"_split{self.split_test:g}" if self.split_test else ""
-        return f"{self.dataset}{split}{'_' + self.preset if self.preset != 'full' else ''}_table"
+        return f"{data_label(self, data_name)}{split}{'_' + self.preset if self.preset != 'full' else ''}_table"
+
+
+def data_label(cfg, data_name):
+    """What a run's results are named after: the named data set, or your own data's name (``--data``) made safe
+    for a file name (a result on your files is never named after MNIST)."""
+    if not cfg.data:
+        return cfg.dataset
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", str(data_name)).strip("-") or "data"
+
+
+def data_deviations(cfg, ds):
+    """What the loaded files change from the preset's reference run (the settings' changes are
+    ``Config.deviations``): files of a named data set that are not its canonical ones (``Dataset.canonical``)
+    make a custom run, named by their fingerprint, never written under the reference name. Your own data
+    (``data``) is a deviation already."""
+    if cfg.data or ds.canonical:
+        return {}
+    return {"data_files": f"not the canonical {ds.name} files (fingerprint {ds.fingerprint()[:16]})"}
 
 
 # The quick preset (about 3 minutes on 2 cores) keeps the full run's networks and objectives but gives the students
@@ -251,9 +271,9 @@ def run(cfg):
     """Run the protocol; returns the results record, written as JSON and Markdown after every finished model."""
     t_start = time.perf_counter()
     xp = resolve(cfg.backend)
-    deviations = cfg.deviations()
-    out = report.stem(cfg.out_dir, cfg.results_base(), deviations)
     ds, arrays, teacher, d, t_rec = prepare(cfg)
+    deviations = {**cfg.deviations(), **data_deviations(cfg, ds)}
+    out = report.stem(cfg.out_dir, cfg.results_base(d["name"]), deviations)
     x, y, xv, yv, xt, yt = arrays
     if cfg.transfer_size:      # the students' transfer set: the first rows of the teacher's training set
         x, y = x[:cfg.transfer_size], y[:cfg.transfer_size]
@@ -435,11 +455,49 @@ def comparison(record):
     return lines + [""]
 
 
+def shorter_budget(record):
+    """How this run's budget falls short of the full run's, as phrases (empty when it does not; None when the
+    record has no configuration to tell): fewer epochs for any network, a subset, a smaller transfer set."""
+    c = record.get("config")
+    if not c:
+        return None
+    full = Config(dataset=c["dataset"], backend="numpy")
+    out = [f"{k} {c[k]} (full run: {getattr(full, k)})" for k in ("teacher_epochs", "student_epochs", "finetune_epochs")
+           if c[k] < getattr(full, k)]
+    if c.get("subset"):
+        out.append(f"subset {c['subset']:,} (full run: every training image)")
+    if c.get("transfer_size"):
+        out.append(f"the students' transfer set of {c['transfer_size']:,} images (full run: every training image)")
+    return out
+
+
+def causes(record):
+    """What this run shows that can make a student variant fall short: a teacher flagged as not better than
+    S (initial) (or not checked), and a budget shorter than the full run's. Empty when it shows neither."""
+    flag, out = record["teacher_not_better"], []
+    if flag:
+        out.append("the teacher was flagged as NOT better than S (initial) on validation")
+    elif flag is None:
+        out.append("the teacher was not compared with S (initial) (no validation split)")
+    short = shorter_budget(record)
+    if short:
+        out.append("the budget is shorter than the full run's: " + ", ".join(short))
+    return out
+
+
 def what_it_shows(record):
     """Plain statements of whether this run shows what the full run shows: a teacher better than its student, KD
-    better than the labels alone by more than the seeds' spread, the report's adversarial recipe drifting."""
+    better than the labels alone by more than the seeds' spread, the report's adversarial recipe drifting. Where it
+    does not, the causes this run itself shows are named (``causes``), and no other is claimed."""
     v, s0 = record["variants"], record["student_initial"]
     flag = record["teacher_not_better"]
+    seen = causes(record)
+    if seen:
+        because = "; what this run shows that can cause it: " + "; ".join(seen)
+    elif shorter_budget(record) is None:   # a record without its configuration: claim nothing
+        because = ""
+    else:
+        because = "; this run shows no cause (the teacher beats S (initial) and the budget is the full run's)"
     out = ["the teacher beats S (initial) on validation" if flag is False else
            "NOT that the teacher beats S (initial): " + ("it does not, on validation" if flag else
                                                         "there is no validation split to compare them on")]
@@ -454,10 +512,10 @@ def what_it_shows(record):
                        f"(std {kd['std']:.1f} and {wo['std']:.1f})")
         elif -gain > max(kd["std"], wo["std"]):
             out.append(f"NOT that KD beats w/o KD: KD makes {-gain:.1f} MORE test errors, beyond the spread of the "
-                       f"seeds (std {kd['std']:.1f} and {wo['std']:.1f}); the full run's gain needs its budget")
+                       f"seeds (std {kd['std']:.1f} and {wo['std']:.1f})" + because)
         else:
             out.append(f"NOT that KD beats w/o KD: {gain:+.1f} test errors, within the spread of the seeds (std "
-                       f"{kd['std']:.1f} and {wo['std']:.1f}); this budget is too short to show it")
+                       f"{kd['std']:.1f} and {wo['std']:.1f})" + because)
     for k in NEW + ON_REQUEST:
         if k not in v or "kd" not in v:
             continue
@@ -478,6 +536,8 @@ def what_it_shows(record):
             out.append(f"the report's adversarial recipe drifting: its largest |logit| reaches {peak:.3g}, against "
                        f"{s0['max_abs_logit']:.3g} for S (initial)")
         else:
+            short = shorter_budget(record)
             out.append(f"NOT the report's adversarial recipe drifting: its largest |logit| is {peak:.3g}, against "
-                       f"{s0['max_abs_logit']:.3g} for S (initial); this budget is too short to show it")
+                       f"{s0['max_abs_logit']:.3g} for S (initial)" +
+                       ("; the budget is shorter than the full run's: " + ", ".join(short) if short else ""))
     return out
