@@ -1,3 +1,6 @@
+import inspect
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -8,6 +11,7 @@ from backends import assert_close, host, move
 from tinykd import MLP
 from tinykd import functional as F
 from tinykd import logit_losses as L
+from tinykd.backend import cupy_available
 from tinykd.discriminator import Discriminator
 from tinykd.distill import (DIST, DKD, KD, AdversarialKD, ConditionalAdversarialKD, HintLoss, HintNet, Supervised,
                             check_pair)
@@ -433,3 +437,89 @@ def test_bad_arguments_of_the_new_methods():
         Discriminator(5).loss(zs, 0, y)
     with pytest.raises(ValueError, match="needs each pair's class"):
         d.fit(np.zeros((10, 5)), np.ones((10, 5)))
+
+
+# ------------------------------------------------------------------ issue 18: complete descriptions, label checks
+def alternatives():
+    """For each described class: its constructor's keyword arguments for a base object, and for every parameter
+    another value (None: no other value can be built here). ``test_every_setting_is_described`` introspects each
+    constructor, so a parameter added without an entry here fails."""
+    def disc(**kw):
+        return Discriminator(5, **kw)
+
+    def cdisc(**kw):
+        return Discriminator(5, conditional=True, **kw)
+
+    other_backend = "cupy" if cupy_available() else None
+    return {
+        Discriminator: ({"n_classes": 5}, {
+            "n_classes": 6, "hidden": (4, 3), "features": "logprob", "temperature": 2.0, "lr": 1e-4, "seed": 1,
+            "backend": other_backend, "dtype": np.float64, "conditional": True, "smoothing": 0.1}),
+        Supervised: ({}, {"ignore_label": -1}),
+        KD: ({}, {"temperature": 2.0, "weight": 0.5, "form": "hinton", "ignore_label": -1, "standardise": True}),
+        DKD: ({}, {"alpha": 2.0, "beta": 4.0, "temperature": 2.0, "ce_weight": 0.5, "standardise": True,
+                   "ignore_label": -1}),
+        DIST: ({}, {"beta": 1.0, "gamma": 1.0, "temperature": 2.0, "ce_weight": 0.5, "ignore_label": -1,
+                    "guard": "inside"}),
+        AdversarialKD: ({"discriminator": disc()}, {
+            "discriminator": disc(temperature=3.0), "alpha": 0.5, "beta": 0.2, "form": "nonsaturating",
+            "updates": "alternating", "d_steps": 2, "kd_weight": 0.5, "temperature": 2.0}),
+        ConditionalAdversarialKD: ({"discriminator": cdisc()}, {
+            "discriminator": cdisc(smoothing=0.1), "beta": 0.2, "ramp_steps": 10, "logit_weight": 0.5,
+            "logit_loss": "l2", "ce_weight": 0.5, "ignore_label": -1}),
+        HintLoss: ({}, {}),
+    }
+
+
+def test_every_setting_is_described():
+    """Issue 18, item 6: an objective's ``describe()`` is part of a run's identity, so it names every constructor
+    argument (AdversarialKD's left out τ, d_steps and its discriminator's settings), and changing any one of them,
+    alone, changes it. JSON-ready, since records store it and identities hash it."""
+    for cls, (base, others) in alternatives().items():
+        params = ([] if cls.__init__ is object.__init__    # HintLoss: no settings
+                  else [p for p in inspect.signature(cls.__init__).parameters if p != "self"])
+        assert sorted(params) == sorted(others), f"{cls.__name__}: a setting without an alternative in this test"
+        described = cls(**base).describe()
+        assert json.loads(json.dumps(described)) == described, cls.__name__
+        for name in params:
+            assert name in described, f"{cls.__name__}.describe() leaves out {name}"
+            if others[name] is None:
+                continue
+            changed = cls(**{**base, name: others[name]}).describe()
+            assert changed != described and changed[name] != described[name], f"{cls.__name__}: {name}"
+
+
+def test_a_discriminators_description_follows_its_training():
+    """What a pre-trained discriminator learnt from is part of it: each ``fit``'s settings enter ``describe()``, as do
+    Adam's β's and ε (code defaults that the constructor does not expose)."""
+    r = np.random.default_rng(0)
+    t, s = r.standard_normal((40, 5)), r.standard_normal((40, 5))
+    d = Discriminator(5, dtype=np.float64)
+    before = d.describe()
+    assert before["adam_betas"] == [0.9, 0.999] and before["adam_eps"] == 1e-8 and before["fits"] == []
+    d.fit(t, s, epochs=1, batch_size=16, seed=3)
+    after = d.describe()
+    assert after["fits"] == [{"rows": 40, "epochs": 1, "batch_size": 16, "holdout": 0.2, "seed": 3}]
+    assert AdversarialKD(d).describe()["discriminator"] == after
+    d.opt.eps = 1e-7
+    assert d.describe()["adam_eps"] == 1e-7
+
+
+def test_discriminator_fit_checks_its_classes_once_with_the_label_rule(no_debug):
+    """Issue 18, item 1: the classes of a conditional discriminator's ``fit`` follow ``checks.check_label_vector``
+    (a label column is refused with its fix) and their range is checked once, where they enter, even outside debug
+    mode: out of range, a class would be an all-zero one-hot row, silently."""
+    r = np.random.default_rng(0)
+    t, s, y = r.standard_normal((20, 5)), r.standard_normal((20, 5)), r.integers(0, 5, 20)
+    d = conditional(0, 5)
+    for classes, error, match in ((y[:, None], ValueError, r"classes must have shape \(20,\).*y\.ravel\(\)"),
+                                  (y[:19], ValueError, r"classes must have shape \(20,\), one label per row"),
+                                  (y.astype(float), TypeError, "classes must be an integer array"),
+                                  (np.where(y == 0, 5, y), ValueError, r"classes must lie in \[0, 5\)"),
+                                  (np.where(y == 0, -1, y), ValueError, r"classes must lie in \[0, 5\)")):
+        with pytest.raises(error, match=match):
+            d.fit(t, s, epochs=1, classes=classes)
+    assert d.opt.t == 0 and d.fits == []                  # refused before any step
+    with pytest.raises(ValueError, match=r"classes must have shape \(20,\)"):
+        d.loss(t, 0, y[:, None])                          # the per-call checks name the argument too
+    assert 0 <= d.fit(t, s, epochs=1, classes=y) <= 1

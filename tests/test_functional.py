@@ -8,6 +8,7 @@ import gradcheck
 from backends import assert_close, host, move
 from tinykd import functional as F
 from tinykd.backend import get_array_module
+from tinykd.checks import check_label_vector
 
 batches = st.integers(1, 16)
 classes = st.integers(2, 32)
@@ -230,6 +231,26 @@ def test_bad_inputs_raise_clear_errors(xp, debug):
         F.logistic_loss(xp.zeros(3), a([0, 2.0, 1]))
     with pytest.raises(ValueError, match="z contains NaN"):
         F.logistic_loss(a([np.nan]), a([1.0]))
+
+
+def test_check_labels_is_the_one_label_rule(no_debug, xp):
+    """Issue 18, item 1: the losses' label check is ``checks.check_label_vector`` (the same words for the same
+    fault, a label column told how to flatten itself), plus the range in debug mode only."""
+    z = xp.zeros((3, 4))
+    for bad in (np.array([[0], [1], [2]]), np.array([0, 1]), np.array([0.0, 1.0, 2.0]), np.array(1), [0, 1, 2]):
+        bad = xp.asarray(bad) if isinstance(bad, np.ndarray) else bad
+        with pytest.raises((TypeError, ValueError)) as rule:
+            check_label_vector("labels", bad, rows=3)
+        with pytest.raises(type(rule.value)) as ours:
+            F.check_labels(bad, 3, 4)
+        assert str(ours.value) == str(rule.value)
+        with pytest.raises(type(rule.value), match="labels must"):
+            F.cross_entropy(z, bad)
+    with pytest.raises(ValueError, match=r"labels must have shape \(3,\).*y\.ravel\(\)"):
+        F.cross_entropy(z, xp.zeros((3, 1), dtype=int))
+    F.check_labels(xp.asarray(np.array([0, 5, -1])), 3, 4)   # values are read in debug mode only (no sync)
+    with pytest.raises(ValueError, match=r"classes must lie in \[0, 4\)"):
+        F.check_label_range(xp.asarray(np.array([0, 5, -1])), 4, "classes")
 
 
 def test_value_checks_run_per_call_only_in_debug_mode(no_debug, monkeypatch):

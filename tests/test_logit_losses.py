@@ -1,6 +1,8 @@
 """Logit standardisation, decoupled KD, DIST and the logit distance (``tinykd.functional.standardise``,
 ``tinykd.logit_losses``): finite-difference gradients in float64, the identities each method rests on, extreme
 logits, float32 against a float64 reference on every backend, and refused hyper-parameters."""
+import decimal
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -108,26 +110,110 @@ def test_extreme_logits_stay_finite():
 
 
 # ------------------------------------------------------------------------------------------------------ DIST
+@pytest.mark.parametrize("guard", L.GUARDS)
 @pytest.mark.parametrize("axis", [0, 1])
 @given(n=st.integers(3, 10), c=st.integers(3, 10), seed=seeds)
-def test_pearson_gradient(axis, n, c, seed):
+def test_pearson_gradient(axis, guard, n, c, seed):
     """(Two entries correlate at ±1 whatever their values: a flat function whose gradient only ε moves, which finite
     differences cannot resolve relatively; so at least three.)"""
     a, b, _ = problem(seed, n, c)
-    rho, grad = L.pearson(a, b, axis)
+    rho, grad = L.pearson(a, b, axis, guard=guard)
     w = np.random.default_rng(seed + 2).standard_normal(rho.shape)   # L = <w, ρ>
     full = np.expand_dims(w, axis) * grad
-    gradcheck.check(lambda: (L.pearson(a, b, axis)[0] * w).sum(), a, full, f"pearson axis {axis}")
+    gradcheck.check(lambda: (L.pearson(a, b, axis, guard=guard)[0] * w).sum(), a, full,
+                    f"pearson axis {axis}, guard {guard}")
     assert np.all(np.abs(rho) <= 1 + 1e-12)
 
 
+def pearson_reference(a, b, eps, guard, digits=40):
+    """ρ and dρ/da of every row of the float64 arrays ``a``, ``b``, in ``digits``-digit decimal arithmetic (exact
+    inputs: a float converts to Decimal without rounding), from docs/derivations.md §18's formulas: the centred
+    vectors are exact here, so the centring's projection changes nothing but rounding."""
+    rhos, grads = [], []
+    with decimal.localcontext(decimal.Context(prec=digits)):
+        e = decimal.Decimal(eps)
+        for row_a, row_b in zip(a.tolist(), b.tolist()):
+            u, v = [decimal.Decimal(x) for x in row_a], [decimal.Decimal(x) for x in row_b]
+            u = [x - sum(u) / len(u) for x in u]
+            v = [x - sum(v) / len(v) for x in v]
+            s, uu, vv = sum(x * y for x, y in zip(u, v)), sum(x * x for x in u), sum(y * y for y in v)
+            if guard == "outside":
+                denom = uu.sqrt() * vv.sqrt() + e
+                rho = s / denom
+                g = [(y - rho * vv.sqrt() * x / uu.sqrt()) / denom for x, y in zip(u, v)]
+            else:
+                root = ((uu + e) * (vv + e)).sqrt()
+                rho = s / root
+                g = [y / root - rho * x / (uu + e) for x, y in zip(u, v)]
+            rhos.append(float(rho))
+            grads.append([float(x - sum(g) / len(g)) for x in g])
+    return np.array(rhos), np.array(grads)
+
+
+@pytest.mark.parametrize("guard", L.GUARDS)
+@pytest.mark.parametrize("axis", [0, 1])
+def test_pearson_on_nearly_constant_vectors_matches_a_40_digit_reference(axis, guard):
+    """Issue 18, item 22. ā = a − mean(a) is a rounded difference: on a nearly constant vector its sum is not 0 but
+    a few ulps of the mean, a large part of ā itself. Without projecting the gradient onto centred vectors
+    (subtracting its mean along the axis) that offset stayed in the gradient: 2·10⁻⁹ from exact, relatively, on
+    these rows; with it, about 10⁻¹⁶. Finite differences cannot see this (their own error is ~10⁻¹¹), so the reference
+    is the exact gradient in 40-digit arithmetic."""
+    r = np.random.default_rng(7)
+    a = 100.0 + 1e-6 * r.standard_normal((6, 9))            # nearly constant: spread 10⁻⁶ around 100
+    b = np.concatenate([a[:3] + 1e-9 * r.standard_normal((3, 9)), r.standard_normal((3, 9))])  # near a; and not
+    a, b = (a, b) if axis == 1 else (a.T.copy(), b.T.copy())
+    rho, grad = L.pearson(a, b, axis, guard=guard)
+    ref_rho, ref_grad = pearson_reference(a if axis == 1 else a.T, b if axis == 1 else b.T, 1e-8, guard)
+    ref_grad = ref_grad if axis == 1 else ref_grad.T
+    np.testing.assert_allclose(rho, ref_rho, rtol=1e-12, atol=1e-15)
+    size = np.abs(ref_grad).max(axis=axis)                   # each vector's gradient against its own size
+    error = (np.abs(grad - ref_grad).max(axis=axis) / size).max()
+    assert error < 1e-12, f"relative error {error:.1e} from the exact gradient"
+    assert (np.abs(grad.sum(axis=axis)) / size).max() < 1e-12   # no push along a shift, as for the exact one
+
+
+def authors_dist(zs, zt, tau, beta, gamma, eps=1e-8):
+    """DIST exactly as Huang et al.'s code computes it (hunto/image_classification_sota, lib/models/losses/
+    dist_kd.py: ``cosine_similarity(a − a.mean(1), b − b.mean(1), eps)`` with the norms' product plus eps below),
+    times τ² as in their paper, written independently of ``tinykd.logit_losses``."""
+    def softmax(z):
+        e = np.exp(z / tau - (z / tau).max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def correlation(a, b):   # one per row
+        a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+        return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + eps)
+    ys, yt = softmax(zs), softmax(zt)
+    return tau**2 * (beta * (1 - correlation(ys, yt).mean()) + gamma * (1 - correlation(ys.T, yt.T).mean()))
+
+
+@pytest.mark.parametrize("student_scale", [1e-4, 1e-3, 1.0])
+def test_dist_is_the_authors_form_by_default(student_scale):
+    """Issue 18, item 23: by default ε enters as the authors' code has it, ``Σ ā b̄ / (‖ā‖ ‖b̄‖ + ε)``. On nearly
+    flat probabilities (a student whose logits are still near 0) that differs from ε inside each sum of squares
+    (``guard="inside"``, tinykd's old default) by several per cent of the loss; on spread ones, by nothing visible."""
+    r = np.random.default_rng(3)
+    zs, zt = student_scale * r.standard_normal((32, 10)), 3.0 * r.standard_normal((32, 10))
+    expected = authors_dist(zs, zt, 4.0, 2.0, 1.5)
+    assert float(L.dist_loss(zs, zt, 4.0, 2.0, 1.5)[0]) == pytest.approx(expected, rel=1e-12)
+    assert float(L.dist_loss(zs, zt, 4.0, 2.0, 1.5, guard="outside")[0]) == pytest.approx(expected, rel=1e-12)
+    inside = float(L.dist_loss(zs, zt, 4.0, 2.0, 1.5, guard="inside")[0])
+    if student_scale == 1e-4:
+        assert abs(inside - expected) > 0.03 * expected      # the two forms part where the vectors are flat
+    if student_scale == 1.0:
+        assert inside == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("guard", L.GUARDS)
 @given(n=st.integers(3, 10), c=st.integers(3, 10), scale=scales, tau=temperatures, beta=st.floats(0, 3),
        gamma=st.floats(0, 3), seed=seeds)
-def test_dist_gradient(n, c, scale, tau, beta, gamma, seed):
-    """(At least three rows and classes, as for ``pearson``: two entries correlate at ±1.)"""
+def test_dist_gradient(guard, n, c, scale, tau, beta, gamma, seed):
+    """(At least three rows and classes, as for ``pearson``: two entries correlate at ±1 except within ε of a flat
+    vector, where the correlation turns from −1 to 1 over a width of about ε/‖b̄‖ (outside) or √ε (inside), too
+    sharp for the finite-difference stencil; the 40-digit test above covers that region.)"""
     zs, zt, _ = problem(seed, n, c, scale)
-    _, grad = L.dist_loss(zs, zt, tau, beta, gamma)
-    gradcheck.check(lambda: L.dist_loss(zs, zt, tau, beta, gamma)[0], zs, grad, "dist_loss",
+    _, grad = L.dist_loss(zs, zt, tau, beta, gamma, guard)
+    gradcheck.check(lambda: L.dist_loss(zs, zt, tau, beta, gamma, guard)[0], zs, grad, f"dist_loss({guard})",
                     floor=gradcheck.FLOOR * max(tau * tau, 1.0))
 
 
@@ -211,6 +297,8 @@ def test_bad_hyper_parameters_are_refused():
                         (lambda: L.decoupled_kd(zs, zt, y, beta=-1.0), "beta must be a finite number >= 0"),
                         (lambda: L.dist_loss(zs, zt, beta=-1.0), "beta must be a finite number >= 0"),
                         (lambda: L.dist_loss(zs, zt, gamma=True), "gamma must be a finite number"),
+                        (lambda: L.dist_loss(zs, zt, guard="eps"), "guard must be 'outside'"),
+                        (lambda: L.pearson(zs, zt, 1, guard=None), "guard must be 'outside'"),
                         (lambda: F.standardise(zs, eps=0.0), "eps must be a finite number > 0"),
                         (lambda: F.standardise(zs, eps=-1.0), "eps must be a finite number > 0")):
         with pytest.raises(ValueError, match=match):
