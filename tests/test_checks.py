@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from tinykd.checks import check_int, check_real, is_int, is_real
+from tinykd.checks import check_int, check_label_vector, check_real, is_int, is_real
 
 
 def test_integers_are_ints_not_bools_floats_or_strings():
@@ -30,3 +30,17 @@ def test_reals_are_finite_numbers_in_their_range():
         check_real("weight", -1)
     with pytest.raises(ValueError, match=r"momentum must be a finite number in \[0, 1\), got 1.0"):
         check_real("momentum", 1.0, high=1.0)
+
+
+def test_label_vector_is_one_integer_label_per_row():
+    y = np.arange(6) % 3
+    assert check_label_vector("y", y) is y and check_label_vector("y", y.astype(np.uint8), rows=6) is not None
+    with pytest.raises(ValueError, match=r"y must have shape \(6,\), one label per row, got shape \(6, 1\); flatten"):
+        check_label_vector("y", y[:, None], rows=6)
+    with pytest.raises(ValueError, match=r"y must have shape \(6,\), one label per row, got shape \(1,\)$"):
+        check_label_vector("y", y[:1], rows=6)
+    with pytest.raises(ValueError, match=r"got shape \(\)"):
+        check_label_vector("y", np.int64(3))
+    for bad, kind in ((y.astype(np.float32), "float32"), (y.astype(bool), "bool"), ([0, 1], "list")):
+        with pytest.raises(TypeError, match=f"y must be an integer array of class indices, got {kind}"):
+            check_label_vector("y", bad)

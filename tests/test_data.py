@@ -1,4 +1,5 @@
 import gzip
+import inspect
 import hashlib
 import http.server
 import os
@@ -563,3 +564,201 @@ def test_notmnist_test_file_split_uses_the_same_stratification(tmp_path, monkeyp
     np.testing.assert_array_equal(ds.y_test, y[is_test])
     np.testing.assert_array_equal(ds.y_train, y[~is_test])
     assert ds.source == str(datafiles.REPO_DATA / "notmnist")
+
+
+# ------------------------------------------------------------ issue 18: one rule each, for every format
+def write_idx_folder(folder, x_train, y_train, x_test, y_test):
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, a in zip(datafiles.MNIST_FILES, (x_train, y_train, x_test, y_test)):
+        a = np.asarray(a)
+        datafiles.write_idx(folder / datafiles.MNIST_FILES[key], a.astype(np.int32) if a.dtype == np.int64 else a)
+    return folder
+
+
+def every_format(tmp_path, tag, x_train, y_train, x_test, y_test):
+    """The same four arrays loaded as an IDX folder (where IDX can store them), a .npz and arrays:
+    ``[(what, callable)]``."""
+    np.savez(tmp_path / f"{tag}.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    out = [("npz", lambda: data.load(tmp_path / f"{tag}.npz")),
+           ("arrays", lambda: data.from_arrays(x_train, y_train, x_test, y_test))]
+    if all(np.asarray(a).dtype != np.uint16 for a in (x_train, x_test)):   # IDX has no uint16
+        folder = write_idx_folder(tmp_path / tag, x_train, y_train, x_test, y_test)
+        out.append(("idx", lambda: data.load(folder)))
+    return out
+
+
+def refused(load, message, path=None):
+    """``load()`` raises one line matching ``message``: a DataError naming ``path`` for files, else any ValueError
+    or TypeError (``from_arrays``)."""
+    with pytest.raises((ValueError, TypeError), match=message) as e:
+        load()
+    assert "\n" not in str(e.value)
+    if path is not None:
+        assert isinstance(e.value, DataError) and str(e.value).startswith(str(path)), str(e.value)
+    return str(e.value)
+
+
+def test_pixel_rule_is_the_same_for_every_split_and_format(tmp_path):
+    x = fake_images(30)
+    y = np.arange(30) % 3
+    # uint8 training images, float test images already in [0, 1]: each split by its own dtype, never twice /255
+    ds = data.from_arrays(x[:20], y[:20], x[20:] / 255.0, y[20:], x_val=x[20:].astype(np.float32) / 255, y_val=y[20:])
+    np.testing.assert_array_equal(ds.x_test, ds.x_val)
+    np.testing.assert_allclose(ds.x_test, x[20:].reshape(10, -1) / 255, rtol=1e-6)
+    assert ds.x_test.dtype == np.float32 and ds.x_test.max() > 0.9
+    for what, load in every_format(tmp_path, "u8", x[:20], y[:20], x[20:], y[20:]):
+        np.testing.assert_array_equal(load().x_train, x[:20].reshape(20, -1) / np.float32(255), err_msg=what)
+    # anything else is refused with the conversion to make, whichever split it is in, in every format
+    bad = {"f255": (x[20:].astype(np.float32), r"floating-point pixels in \[0, 255\].*divide 0-255 pixels by 255"),
+           "std": (x[20:] / 255.0 - 0.5, "standardize=True"),
+           "int": (x[20:].astype(np.int32), r"dtype int32 \(values 0\.\.255\).*x\.astype\(np\.uint8\)"),
+           "u16": (x[20:].astype(np.uint16) * 257, "dividing by their full scale .*65535 for 16-bit"),
+           "i8": (x[20:].view(np.int8), r"int8 .*x\.view\(np\.uint8\).*0x08")}
+    for tag, (x_test, message) in bad.items():
+        for what, load in every_format(tmp_path, tag, x[:20], y[:20], x_test, y[20:]):
+            path = {"idx": tmp_path / tag, "npz": tmp_path / f"{tag}.npz"}.get(what)
+            assert "x_test" in refused(load, message, path), (tag, what)
+        with pytest.raises((ValueError, TypeError), match="x_train"):
+            data.from_arrays(x_test, y[20:], x[:20], y[:20])
+    assert "scale" not in inspect.signature(data.from_arrays).parameters   # no scale guessed, none to pass
+
+
+def test_svhn_grey_white_stays_in_the_unit_interval():
+    white = (np.full((4, 32, 32, 3), 255, np.uint8), np.arange(4) % 2)
+    ds = data.svhn_dataset(white, white)
+    assert ds.x_train.dtype == np.float32 and 0.99 < ds.x_train.max() <= 1
+
+
+def test_class_rule_is_the_same_for_every_format(tmp_path):
+    x = fake_images(30)
+    y = np.arange(30) % 5
+    one = np.zeros(30, np.uint8)
+    for what, load in every_format(tmp_path, "one", x[:20], one[:20], x[20:], one[20:]):
+        refused(load, r"y_train holds only one class \(label 0, all 20 rows\)",
+                {"idx": tmp_path / "one", "npz": tmp_path / "one.npz"}.get(what))
+    negative = (y - 1).astype(np.int8)
+    for what, load in every_format(tmp_path, "neg", x[:20], negative[:20], x[20:], y[20:]):
+        refused(load, r"y_train holds a negative label \(-1, row 0\)",
+                {"idx": tmp_path / "neg", "npz": tmp_path / "neg.npz"}.get(what))
+    # a test label the network has no output for: training shows 0..4, so 5 outputs, and the test holds a 7
+    y_test = y[20:].copy()
+    y_test[3] = 7
+    np.savez(tmp_path / "seven.npz", x_train=x[:20], y_train=y[:20], x_test=x[20:], y_test=y_test)
+    message = refused(lambda: data.load(tmp_path / "seven.npz"), "y_test holds a label out of range: label 7 in 1 "
+                      r"of 10 rows \(the first: row 3\)", tmp_path / "seven.npz")
+    assert "network has 5 outputs" in message and "classes array" in message
+    np.savez(tmp_path / "named.npz", x_train=x[:20], y_train=y[:20], x_test=x[20:], y_test=y_test,
+             classes=np.array(list("abcdefgh")))
+    assert data.load(tmp_path / "named.npz").classes == list("abcdefgh")   # named classes: 7 has an output
+    # an IDX folder has MNIST's 10 classes whatever its training labels show
+    ds = data.load(write_idx_folder(tmp_path / "two", x[:20], (y[:20] % 2).astype(np.uint8), x[20:],
+                                    (y[20:] % 2).astype(np.uint8)))
+    assert len(ds.classes) == 10
+
+
+def test_data_problems_in_an_idx_folder_are_one_data_error_line(tmp_path):
+    x, y = fake_images(30), (np.arange(30) % 10).astype(np.uint8)
+    nan = np.where(x > 250, np.nan, x / 255).astype(np.float32)
+    cases = {"nan": ((nan[:20], y[:20], x[20:], y[20:]), r"x_train contains NaN or inf \(\d+ values\)"),
+             "neg": ((x[:20], y[:20].astype(np.int8) - 1, x[20:], y[20:]), "negative label"),
+             "float": ((x[:20], y[:20].astype(np.float32), x[20:], y[20:]), "integer array of class indices"),
+             "shape": ((x[:20], y[:20], fake_images(10)[:, :20, :20], y[20:]),
+                       r"train images have shape \(28, 28\) but test images \(20, 20\)"),
+             "rows": ((x[:20], y[:19], x[20:], y[20:]), r"y_train must have shape \(20,\), one label per row")}
+    for tag, (arrays, message) in cases.items():
+        refused(lambda: data.load(write_idx_folder(tmp_path / tag, *arrays)), message, tmp_path / tag)
+
+
+def test_an_empty_split_is_refused_at_load_in_every_format(tmp_path):
+    x, y = fake_images(30), np.arange(30) % 3
+    for split, arrays in (("train", (x[:0], y[:0], x[20:], y[20:])), ("test", (x[:20], y[:20], x[:0], y[:0]))):
+        for what, load in every_format(tmp_path, split, *arrays):
+            refused(load, f"the {split} split is empty", {"idx": tmp_path / split, "npz": tmp_path / f"{split}.npz"}
+                    .get(what))
+    np.savez(tmp_path / "val.npz", x_train=x[:20], y_train=y[:20], x_val=x[:0], y_val=y[:0], x_test=x[20:],
+             y_test=y[20:])
+    refused(lambda: data.load(tmp_path / "val.npz"), "the val split is empty.*leave out x_val and y_val",
+            tmp_path / "val.npz")
+
+
+def test_idx_images_of_another_shape_say_what_was_found_and_expected(tmp_path):
+    x, y = fake_images(30), (np.arange(30) % 10).astype(np.uint8)
+    cases = {"flat": (x.reshape(30, -1), r"shape \(20, 784\) \(rows of pixels\)"),
+             "rgb": (np.repeat(x[..., None], 3, -1), r"shape \(20, 28, 28, 3\) \(images with channels\).*\.npz")}
+    for tag, (images, message) in cases.items():
+        folder = write_idx_folder(tmp_path / tag, images[:20], y[:20], images[20:], y[20:])
+        text = refused(lambda: data.load(folder), message, folder)
+        assert r"must hold (N, rows, cols)" in text and "pair up" not in text
+
+
+def notmnist_folder(tmp_path, x_train, y_train):
+    """notMNIST's shipped test split and the given training split, in one folder."""
+    folder = tmp_path / "nm"
+    shutil.copytree(datafiles.REPO_DATA / "notmnist", folder, dirs_exist_ok=True)
+    datafiles.write_idx(folder / "train-images-idx3-ubyte.gz", x_train)
+    datafiles.write_idx(folder / "train-labels-idx1-ubyte.gz", y_train)
+    return folder
+
+
+def test_notmnist_training_split_is_checked_for_structure(tmp_path, monkeypatch):
+    mnist = data.load("mnist")
+    digits = (mnist.x_train[:1200] * 255).round().astype(np.uint8).reshape(-1, 28, 28)
+    folder = notmnist_folder(tmp_path, digits, mnist.y_train[:1200].astype(np.uint8))
+    message = refused(lambda: data.load("notmnist", data_dir=folder), r"not notMNIST's training split \(images are "
+                      r"uint8 \(1200, 28, 28\), expected uint8 \(60000, 28, 28\)", folder)
+    assert "--data PATH" in message
+    # MNIST's own 60,000 training digits have the structure but not the content
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        shutil.copy(datafiles.REPO_DATA / "mnist" / name, folder / name)
+    refused(lambda: data.load("notmnist", data_dir=folder), "MNIST's training digits, not notMNIST's", folder)
+    # a training split of the published structure (made small here) loads, as the canonical files
+    monkeypatch.setattr(datafiles, "NOTMNIST_TRAIN_SHAPE", (100, 28, 28))
+    notmnist_folder(tmp_path, fake_images(100), (np.arange(100) % 9).astype(np.uint8))   # no J
+    refused(lambda: data.load("notmnist", data_dir=folder), "expected every one of 0..9", folder)
+    notmnist_folder(tmp_path, fake_images(100), (np.arange(100) % 10).astype(np.uint8))
+    ds = data.load("notmnist", data_dir=folder)
+    assert ds.canonical and ds.x_train.shape == (100, 784) and ds.classes[0] == "A"
+
+
+def test_notmnist_split_test_with_a_training_split_present_is_one_data_error(tmp_path, monkeypatch):
+    # reproduce_table.py --dataset notmnist --split-test 0.5 on a folder with a training split: not a traceback
+    monkeypatch.setattr(datafiles, "NOTMNIST_TRAIN_SHAPE", (100, 28, 28), raising=False)
+    folder = notmnist_folder(tmp_path, fake_images(100), (np.arange(100) % 10).astype(np.uint8))
+    assert data.load("notmnist", data_dir=folder).x_train.shape == (100, 784)
+    with pytest.raises(DataError, match=r"training split is present \(in .*nm\).*leave it out") as e:
+        data.load("notmnist", data_dir=folder, split_test=0.5)
+    assert "\n" not in str(e.value)
+
+
+def test_canonical_says_whether_the_files_are_the_named_data_sets_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("TINYKD_DATA", raising=False)
+    assert data.load("mnist").canonical and data.load("mnist", val=100).subset(50).canonical
+    assert data.load("notmnist", split_test=0.5, download=False).canonical
+    shutil.copytree(datafiles.REPO_DATA / "mnist", tmp_path / "copy")   # MNIST's bytes, but as your own data
+    assert not data.load(tmp_path / "copy").canonical and not small().canonical
+
+
+def test_a_path_named_like_a_data_set_says_what_happened(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for given in ("mnist", "MNIST", "notMNIST"):
+        message = refused(lambda: data.load(Path(given)), "does not exist: .* was taken as the path of your own data")
+        assert "unknown data set" not in message and f"data.load({given.lower()!r})" in message
+    assert "unknown data set 'cifar'" in refused(lambda: data.load(Path("cifar")), "not one of the named data sets")
+
+
+def test_class_count_against_the_networks_says_what_is_wrong(tmp_path):
+    x = fake_images(40)
+    y = np.arange(40) % 10
+    y[17] = 10   # one bad label: 11 classes by the labels
+    np.savez(tmp_path / "bad.npz", x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:])
+    message = refused(lambda: data.check_outputs(data.load(tmp_path / "bad.npz"), 10),
+                      r"label 10 is out of range for the networks' 10 outputs \(labels 0\.\.9\), in 1 of 30 train "
+                      r"rows \(the first: row 17\)")
+    assert "11 classes" not in message
+    np.savez(tmp_path / "five.npz", x_train=x[:30], y_train=y[:30] % 5, x_test=x[30:], y_test=y[30:] % 5)
+    five = data.load(tmp_path / "five.npz")
+    refused(lambda: data.check_outputs(five, 10), "has 5 classes .* 10 outputs; .* name all 10 in the .npz's "
+            "optional classes array")
+    assert "classes array" not in refused(lambda: data.check_outputs(replace(five, source="arrays"), 10), "5 classes")
+    assert data.check_outputs(five, 5) is five

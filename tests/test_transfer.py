@@ -53,3 +53,26 @@ def test_bias_shift_search_chooses_on_validation_only():
     # the search is handed validation logits and labels only: it has no way to see a test set
     assert list(inspect.signature(transfer.bias_shift_search).parameters) == ["val_logits", "val_labels", "classes",
                                                                              "shifts"]
+
+
+def test_every_transfer_function_checks_its_labels(labels):
+    """Issue 18, item 1: a label column or a label per something else is refused, never broadcast."""
+    y = labels[:400]
+    logits = np.random.default_rng(0).standard_normal((400, 10))
+    calls = {"without_classes": lambda y: transfer.without_classes(y, [3]),
+             "only_classes": lambda y: transfer.only_classes(y, [7, 8]),
+             "partly_labelled": lambda y: transfer.partly_labelled(y, 0.5),
+             "bias_shift_search": lambda y: transfer.bias_shift_search(logits, y, [3], [0.0, 1.0])}
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=r"one label per row, got shape \(400, 1\); flatten a label column"):
+            call(y[:, None])
+        with pytest.raises(TypeError, match="integer array of class indices"):
+            call(y.astype(np.float64))
+        call(y)   # the same labels as a vector pass
+    for wrong in (y[:1], y[:399]):   # one label per row of logits, not one for all or one short
+        with pytest.raises(ValueError, match=r"val_logits must have shape \(N, classes\) with N = \d+ rows"):
+            transfer.bias_shift_search(logits, wrong, [3], [0.0])
+    with pytest.raises(ValueError, match="val_logits must have shape"):
+        transfer.bias_shift_search(logits[:, 0], y, [3], [0.0])
+    with pytest.raises(ValueError, match=r"classes \[10\] are not output indices of 10-class logits"):
+        transfer.shifted_predictions(logits, [10], 1.0)

@@ -254,9 +254,9 @@ def check_outputs(ds, outputs):
                 out = y >= outputs
                 if out.any():
                     counts.append(f"{int(out.sum())} of {y.size} {s} rows (the first: row {int(np.argmax(out))})")
-        raise DataError(f"{what}: labels {outputs}..{k - 1} are out of range for the networks' {outputs} outputs "
-                        f"(labels 0..{outputs - 1}): they are in {', '.join(counts)}; fix or drop those rows, or use "
-                        f"networks with {k} outputs")
+        labels = f"label {outputs} is" if k == outputs + 1 else f"labels {outputs}..{k - 1} are"
+        raise DataError(f"{what}: {labels} out of range for the networks' {outputs} outputs (labels 0..{outputs - 1}),"
+                        f" in {', '.join(counts)}; fix or drop those rows, or use networks with {k} outputs")
     hint = ""
     if k < outputs and default and str(ds.source).lower().endswith(".npz"):
         hint = (f"; if the data set has {outputs} classes of which its training labels show {k}, name all {outputs} "
