@@ -1,7 +1,8 @@
 """Batches on the device and jitter (tinykd/batches.py)."""
 import numpy as np
+import pytest
 
-from tinykd.batches import batched, batches, jitter
+from tinykd.batches import batched, batches, check_jitter, jitter
 
 
 def test_batches_cover_every_sample_once_and_reproduce():
@@ -48,3 +49,34 @@ def shift(img, dy, dx):
 def test_batched_evaluation_concatenates_every_batch():
     x = np.arange(25, dtype=np.float32)[:, None]
     np.testing.assert_array_equal(batched(lambda xb: 2 * xb, x, batch_size=10), 2 * x)
+
+
+def test_batched_evaluation_of_zero_rows_keeps_the_output_shape():
+    """Issue 18, item 12: an empty split made ``predict``/``logits`` fail in ``concatenate``; zero rows give the
+    function's own (0, ...) result."""
+    x = np.zeros((0, 3), dtype=np.float32)
+    out = batched(lambda xb: xb @ np.ones((3, 5), dtype=np.float32), x)
+    assert out.shape == (0, 5) and out.dtype == np.float32
+
+
+@pytest.mark.parametrize("shift, match", [
+    (2.5, r"jitter_pixels must be a whole number of pixels >= 0, got 2.5"),
+    (-1, r"jitter_pixels must be a whole number of pixels >= 0, got -1"),
+    (True, r"whole number of pixels"),
+    (14, r"below half the image side: at most 13 for 28x28 images, got 14"),
+    (40, r"below half the image side: at most 13 for 28x28 images, got 40"),
+])
+def test_jitter_is_a_whole_number_of_pixels_below_half_the_side(shift, match):
+    """Issue 18, item 4: 2.5 ran as 2, 40 ran on 28x28 images, -1 was NumPy's "index can't contain negative
+    values"."""
+    x = np.zeros((4, 28 * 28), dtype=np.float32)
+    with pytest.raises(ValueError, match=match):
+        check_jitter(shift, (28, 28))
+    with pytest.raises(ValueError, match=match):
+        jitter(x, (28, 28), shift, np.random.default_rng(0))
+    check_jitter(13, (28, 28))
+    assert jitter(x, (28, 28), 13, np.random.default_rng(0)).shape == x.shape
+    with pytest.raises(ValueError, match=r"image_shape \(27, 27\) holds 729 values but each row of x has 784"):
+        jitter(x, (27, 27), 1, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="image_shape must be"):
+        check_jitter(1, (28,))

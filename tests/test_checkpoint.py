@@ -1,9 +1,18 @@
 """Run state on disk (tinykd/checkpoint.py) and what the training loop does with it: buffers kept, optimisers and
 identities checked, unreadable files named, the best model kept apart from a run that diverges."""
+import inspect
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import types
+
 import numpy as np
 import pytest
 
-from tinykd import MLP, SGD, Adam, checkpoint, data
+from tinykd import MLP, SGD, Adam, checkpoint, data, prepare
 from tinykd.binary import BinaryMLP
 from tinykd.checkpoint import CheckpointError
 from tinykd.distill import Supervised
@@ -183,3 +192,170 @@ def test_identity_records_compare_after_a_json_round_trip():
 def test_cosine_schedule_is_positive():
     lr = cosine_lr(1e-3, 10)
     assert all(lr(e) > 0 for e in range(10))
+
+
+# --------------------------------------------------------------------------------------------- issue 18
+def _images(n=96, side=8, classes=3, seed=0):
+    r = np.random.default_rng(seed)
+    y = r.integers(0, classes, n)
+    return (r.random((n, side * side)) * 0.5 + 0.15 * y[:, None]).astype(np.float32), y
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_files_are_written_with_the_users_umask(tmp_path, umask, mode):
+    """Issue 18, item 9: every checkpoint was 0600 whatever the umask (``tempfile.mkstemp``'s mode, kept by the
+    rename)."""
+    x, y = _images()
+    old = os.umask(umask)
+    try:
+        model = MLP([64, 8, 3], seed=0)
+        fit(model, Supervised(), Adam(model), x, y, 1, 32, x_val=x[:20], y_val=y[:20], checkpoint=tmp_path / "r.npz",
+            progress=False)
+        model.save(tmp_path / "m.npz")
+        with checkpoint.atomic_open(tmp_path / "t.txt", "w") as f:
+            f.write("ü")
+        with checkpoint.run_lock(tmp_path / "held.npz"):
+            lock_mode = stat.S_IMODE(os.stat(checkpoint.lock_path(tmp_path / "held.npz")).st_mode)
+    finally:
+        os.umask(old)
+    assert lock_mode == mode
+    assert (tmp_path / "t.txt").read_text(encoding="utf-8") == "ü"
+    assert sorted(os.listdir(tmp_path)) == ["m.npz", "r.best.npz", "r.npz", "t.txt"]   # no temp file, no lock left
+    assert {p: oct(stat.S_IMODE(os.stat(tmp_path / p).st_mode)) for p in os.listdir(tmp_path)} == \
+        dict.fromkeys(os.listdir(tmp_path), oct(mode))
+
+
+def test_a_failed_atomic_write_leaves_the_old_file(tmp_path):
+    path = tmp_path / "f.txt"
+    path.write_text("old")
+    with pytest.raises(RuntimeError):
+        with checkpoint.atomic_open(path, "w") as f:
+            f.write("new, half")
+            raise RuntimeError
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["f.txt"]
+
+
+HOLD = """import sys
+from tinykd import checkpoint
+with checkpoint.run_lock(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def _holder(path):
+    """A second process holding the lock of ``path`` until its stdin closes."""
+    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    p = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True, env=env)
+    assert p.stdout.readline() == "held\n"
+    return p
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_one_run_per_checkpoint_at_a_time(tmp_path, capsys):
+    """Issue 18, item 8: a second run on the same checkpoint "resumed" the first one's and both wrote the same
+    files. Now it stops, naming the process that holds the run; a lock left by a process that was killed is
+    taken over with a line saying so; a finished holder leaves no lock."""
+    x, y = _images()
+    path = tmp_path / "run.npz"
+    lock = checkpoint.lock_path(path)
+    holder = _holder(path)
+    model = MLP([64, 8, 3], seed=0)
+    opt = Adam(model)
+    try:
+        with pytest.raises(checkpoint.RunLockedError, match=rf"already going on in process {holder.pid} on "
+                                                            rf"{socket.gethostname()} \(since .*\): wait for it"):
+            fit(model, Supervised(), opt, x, y, 2, 32, checkpoint=path, resume=True, progress=False)
+        assert opt.t == 0 and not path.exists()
+        assert json.loads(open(lock).read())["pid"] == holder.pid
+    finally:
+        holder.kill()             # SIGKILL: no clean-up runs, the lock stays behind
+        holder.wait()
+    assert os.path.exists(lock)
+    capsys.readouterr()
+    fit(model, Supervised(), opt, x, y, 2, 32, checkpoint=path, resume=True, progress=False, label="again")
+    err = capsys.readouterr().err
+    assert f"[again] took over {os.path.abspath(lock)}, left by process {holder.pid} on " in err
+    assert "which no longer runs" in err
+    assert not os.path.exists(lock) and checkpoint.meta_of(path)["epoch"] == 2
+    holder = _holder(path)
+    holder.communicate("")    # ends normally: its lock goes with it
+    assert holder.returncode == 0 and not os.path.exists(lock)
+
+
+def test_the_lock_goes_with_any_ending_and_a_foreign_or_unreadable_lock_is_kept(tmp_path):
+    x, y = _images()
+    path = tmp_path / "run.npz"
+    lock = checkpoint.lock_path(path)
+    model = MLP([64, 8, 3], seed=0)
+    with pytest.raises(ValueError, match="lr_schedule gave learning rate -1.0 for epoch 2"):
+        fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=path, progress=False,
+            lr_schedule=lambda e: 1e-3 if e == 0 else -1.0)
+    assert not os.path.exists(lock) and checkpoint.meta_of(path)["epoch"] == 1
+    with open(lock, "w") as f:
+        json.dump({"pid": os.getpid() + 1, "host": "elsewhere.example", "started": "today", "token": "t"}, f)
+    with pytest.raises(checkpoint.RunLockedError, match=r"process \d+ on elsewhere.example .*\(on another host: "
+                                                        r"cannot tell whether it still runs\)"):
+        fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=path, resume=True, progress=False)
+    with open(lock, "w") as f:
+        f.write("{not json")
+    with pytest.raises(checkpoint.RunLockedError, match="does not say which process holds it"):
+        fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=path, resume=True, progress=False)
+    assert os.path.exists(lock)   # never removed by a run that did not make it
+    os.remove(lock)
+    with checkpoint.run_lock(path) as held:      # a holder may take its own lock again
+        with checkpoint.run_lock(path):
+            pass
+        assert os.path.exists(held)
+    assert not os.path.exists(held)
+
+
+def test_train_or_load_of_an_identity_held_by_another_process_stops(tmp_path):
+    """Issue 18, item 8, as the examples meet it: the teacher of one identity trained twice at once."""
+    cfg = types.SimpleNamespace(checkpoint_dir=str(tmp_path), dataset="mnist", batch_size=32, backend="numpy")
+    x, y = _images()
+    args = ("f" * 64, "teacher", [64, 8, 3], 2, 1e-3, 0.0, 0.0, 0)
+    path = prepare.checkpoint_path(cfg, prepare.identity(args[0], cfg, *args[1:], 0))
+    holder = _holder(checkpoint.run_path(path))
+    try:
+        with pytest.raises(checkpoint.RunLockedError, match=rf"process {holder.pid} "):
+            prepare.train_or_load(cfg, *args, (x, y, None, None), seed=0)
+    finally:
+        holder.communicate("")
+    model, record = prepare.train_or_load(cfg, *args, (x, y, None, None), seed=0)
+    assert record["loaded"] is False and record["checkpoint"] == path and os.listdir(tmp_path) == [
+        os.path.basename(path)]
+    assert prepare.train_or_load(cfg, *args, (x, y, None, None), seed=0)[1]["loaded"] is True
+
+
+def _with_default(monkeypatch, func, name, value):
+    """Change the default of ``func``'s parameter ``name`` as an edit of its signature would."""
+    params = [p for p in inspect.signature(func).parameters.values() if p.default is not inspect.Parameter.empty]
+    defaults = list(func.__defaults__)
+    defaults[[p.name for p in params].index(name)] = value
+    monkeypatch.setattr(func, "__defaults__", tuple(defaults))
+
+
+@pytest.mark.parametrize("func, name, value", [
+    (Adam.__init__, "betas", (0.9, 0.99)), (Adam.__init__, "eps", 1e-7), (Adam.__init__, "weight_decay", 1e-5),
+    (MLP.__init__, "init", "glorot"), (MLP.__init__, "output_init", "he"),
+    (cosine_lr, "final_fraction", 0.05), (Supervised.__init__, "ignore_label", -1),
+])
+def test_every_default_that_shapes_the_weights_changes_the_checkpoint_name(monkeypatch, tmp_path, func, name,
+                                                                           value):
+    """Issue 18, item 6: the identity held "cosine to 1%" and "Adam" as typed strings, so a changed default (Adam's
+    betas or eps, the initialisation, the rate's floor) silently reused an old checkpoint. It is built from the
+    objects that train the network, and each default, changed alone, gives another checkpoint name."""
+    cfg = types.SimpleNamespace(checkpoint_dir=str(tmp_path), dataset="mnist", batch_size=32, backend="numpy")
+    args = ("f" * 64, cfg, "teacher", [12, 8, 3], 5, 1e-3, 0.2, 0.1, 1, 0)
+    before = prepare.identity(*args)
+    model, optimizer, schedule, objective = prepare.build(cfg, [12, 8, 3], 5, 1e-3, 0.2, 0.1, 0)
+    assert before["model"] == model.describe() and before["optimizer"] == optimizer.describe()
+    assert before["schedule"] == schedule.describe() and before["objective"] == objective.describe()
+    _with_default(monkeypatch, func, name, value)
+    after = prepare.identity(*args)
+    assert checkpoint.differences(before, after) and \
+        prepare.checkpoint_path(cfg, before) != prepare.checkpoint_path(cfg, after)

@@ -227,3 +227,26 @@ def test_bad_inputs():
         model.hidden_index(0)
     with pytest.raises(ValueError, match="backend must be one of"):
         MLP([4, 2], backend="tpu")
+
+
+def test_predict_and_logits_of_zero_rows(xp):
+    """Issue 18, item 12: ``predict`` on zero rows was a ValueError from ``concatenate``; it is a (0,) vector of
+    classes and ``logits`` a (0, C) array."""
+    model = MLP([5, 7, 3], seed=0, backend=xp)
+    x = move(xp, np.zeros((0, 5), dtype=np.float32))
+    assert model.logits(x).shape == (0, 3) and model.logits(x).dtype == np.float32
+    assert model.predict(x).shape == (0,)
+
+
+def test_the_model_describes_its_initialisation_and_its_generators():
+    """What a run's identity takes from the model (issue 18, item 6): the architecture and every setting of its
+    initialisation; and the generators a run checkpoint must keep (item 10): the dropout masks', once."""
+    model = MLP([4, 6, 6, 2], dropout=0.5, input_dropout=0.2, seed=3)
+    d = model.describe()
+    assert d == {**model.config(), "init": "he", "output_init": "glorot", "seed": 3, "dropout_seed": 4}
+    assert MLP([4, 6, 6, 2], init="glorot").describe()["init"] == "glorot"
+    w_he = MLP([4, 6, 2], seed=1).layers[0].params["W"]
+    w_glorot = MLP([4, 6, 2], seed=1, init="glorot").layers[0].params["W"]
+    np.testing.assert_allclose(w_glorot, w_he * np.sqrt(4 / (4 + 6)), rtol=1e-6)   # the same draws, rescaled
+    assert [(name, rng is model.rng) for name, rng in model.named_generators()] == [("layer0.rng", True)]
+    assert MLP([4, 6, 2]).named_generators() == []

@@ -143,3 +143,17 @@ def test_weight_decay_leaves_the_gradients_untouched(make):
             direction = (g + opt.momentum * buf) if opt.nesterov else (buf if opt.momentum else g)
             expected = expected - 0.1 * direction
     np.testing.assert_allclose(params[0][1], expected, rtol=1e-10)
+
+
+def test_optimisers_describe_every_setting_as_built():
+    """What a run's identity takes from the optimiser (issue 18, item 6): every setting that shapes the updates,
+    with the rate it was built with (a schedule overwrites ``lr`` each epoch)."""
+    model = MLP([3, 4, 2])
+    adam = Adam(model, lr=2e-3, betas=(0.8, 0.99), eps=1e-7, weight_decay=1e-4)
+    adam.lr = 5e-4
+    assert adam.describe() == {"optimizer": "Adam", "lr": 2e-3, "betas": [0.8, 0.99], "eps": 1e-7,
+                               "weight_decay": 1e-4}
+    assert Adam(model).describe() == {"optimizer": "Adam", "lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8,
+                                      "weight_decay": 0.0}
+    assert SGD(model, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3).describe() == {
+        "optimizer": "SGD", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3}

@@ -1,8 +1,10 @@
+import os
+
 import numpy as np
 import pytest
 
 from backends import host, move
-from tinykd import MLP, Adam, data
+from tinykd import MLP, Adam, checkpoint, data
 from tinykd.distill import KD, Supervised
 from tinykd.train import TrainingError, cosine_lr, errors, fit
 
@@ -144,3 +146,147 @@ def test_bad_arguments_fail_before_training(small):
         fit(model, Supervised(), Adam(model), x, y, 1, 0)
     with pytest.raises(ValueError, match=r"y must have shape \(2000,\), one label per row, got shape \(10,\)"):
         fit(model, Supervised(), Adam(model), x, y[:10], 1)
+
+
+# ------------------------------------------------------------------------------------- issue 18, synthetic data
+def _images(n=120, side=8, classes=3, seed=0):
+    """Small flattened 'images' whose class shifts their mean: learnable, fast."""
+    r = np.random.default_rng(seed)
+    y = r.integers(0, classes, n)
+    x = (r.random((n, side * side)) * 0.5 + 0.15 * y[:, None]).astype(np.float32)
+    return x, y
+
+
+def test_labels_of_the_wrong_shape_are_refused_never_broadcast():
+    """Issue 18, item 1: ``errors(m, x, y[:, None])`` counted an (N, N) comparison, ``errors(m, x, y[:1])`` one
+    label against every row, and ``fit(y_val=y[:, None])`` chose its best epoch from such counts."""
+    x, y = _images()
+    model = MLP([64, 8, 3], seed=0)
+    assert 0 <= errors(model, x, y) <= len(y)
+    with pytest.raises(ValueError, match=r"y must have shape \(120,\), one label per row, got shape \(120, 1\); "
+                                         r"flatten a label column with y.ravel\(\)"):
+        errors(model, x, y[:, None])
+    with pytest.raises(ValueError, match=r"y must have shape \(120,\), one label per row, got shape \(1,\)"):
+        errors(model, x, y[:1])
+    opt = Adam(model)
+    with pytest.raises(ValueError, match=r"y_val must have shape \(40,\), one label per row, got shape \(40, 1\)"):
+        fit(model, Supervised(), opt, x, y, 1, 32, x_val=x[:40], y_val=y[:40, None], progress=False)
+    with pytest.raises(ValueError, match=r"y must have shape \(120,\).*got shape \(120, 1\)"):
+        fit(model, Supervised(), opt, x, y[:, None], 1, 32, progress=False)
+    with pytest.raises(TypeError, match="y_val must be an integer array of class indices, got float64"):
+        fit(model, Supervised(), opt, x, y, 1, 32, x_val=x[:40], y_val=y[:40].astype(float), progress=False)
+    with pytest.raises(ValueError, match="x_val has no rows"):
+        fit(model, Supervised(), opt, x, y, 1, 32, x_val=x[:0], y_val=y[:0], progress=False)
+    with pytest.raises(ValueError, match="x has no rows"):
+        fit(model, Supervised(), opt, x[:0], y[:0], 1, 32, progress=False)
+    assert opt.t == 0
+
+
+def test_a_cosine_schedule_knows_its_length():
+    """Issue 18, item 3: past its length the cosine climbed back up (1e-5 -> 5e-4), and length 0 divided by 0."""
+    lr = cosine_lr(1e-3, 4)
+    assert lr.epochs == 4 and lr(0) == 1e-3 and [lr(e) > lr(e + 1) > 1e-5 for e in range(3)] == [True] * 3
+    assert lr(3) == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * 3 / 4))))
+    assert lr.describe() == {"schedule": "cosine", "base_lr": 1e-3, "epochs": 4, "final_fraction": 0.01}
+    for epoch in (4, 10, -1, 1.5):
+        with pytest.raises(ValueError, match=r"covers epochs 0 to 3, not"):
+            lr(epoch)
+    for bad, match in (((1e-3, 0), "epochs must be an integer >= 1, got 0"),
+                       ((1e-3, 2.5), "epochs must be an integer >= 1, got 2.5"),
+                       ((0.0, 3), "base_lr must be a finite number > 0"),
+                       ((float("nan"), 3), "base_lr must be a finite number > 0"),
+                       ((1e-3, 3, 1.5), r"final_fraction must be a number in \[0, 1\]"),
+                       ((1e-3, 3, -0.1), r"final_fraction must be a number in \[0, 1\]")):
+        with pytest.raises(ValueError, match=match):
+            cosine_lr(*bad)
+    assert all(cosine_lr(1e-3, 5, 0.0)(e) > 0 for e in range(5))   # a floor of 0 is reached only after the run
+
+
+def test_fit_refuses_a_schedule_shorter_than_the_run_before_training():
+    x, y = _images()
+    model = MLP([64, 8, 3], seed=0)
+    opt = Adam(model)
+    with pytest.raises(ValueError, match=r"lr_schedule covers 2 epochs but the run trains 3; .*cosine_lr\(lr, 3\)"):
+        fit(model, Supervised(), opt, x, y, 3, 32, lr_schedule=cosine_lr(1e-3, 2), progress=False)
+    with pytest.raises(TypeError, match="lr_schedule must be a function"):
+        fit(model, Supervised(), opt, x, y, 3, 32, lr_schedule=1e-3, progress=False)
+    assert opt.t == 0
+    history = fit(model, Supervised(), opt, x, y, 2, 32, lr_schedule=cosine_lr(1e-3, 4), progress=False)
+    assert [h["lr"] for h in history] == [cosine_lr(1e-3, 4)(e) for e in range(2)]   # longer: a run in stages
+    history = fit(model, Supervised(), Adam(model), x, y, 2, 32, lr_schedule=lambda e: 1e-3 / (e + 1),
+                  progress=False)                                # a plain function: no length to check
+    assert [h["lr"] for h in history] == [1e-3, 5e-4]
+
+
+@pytest.mark.parametrize("shift", [2.5, 40, 4, -1])
+def test_fit_refuses_a_jitter_it_cannot_apply_before_training(shift):
+    """Issue 18, item 4, in ``fit``: 8x8 images take shifts 0 to 3."""
+    x, y = _images()
+    model = MLP([64, 8, 3], seed=0)
+    opt = Adam(model)
+    with pytest.raises(ValueError, match="jitter_pixels must be"):
+        fit(model, Supervised(), opt, x, y, 1, 32, jitter_pixels=shift, image_shape=(8, 8), progress=False)
+    with pytest.raises(ValueError, match=r"image_shape \(28, 28\) holds 784 values but each row of x has 64"):
+        fit(model, Supervised(), opt, x, y, 1, 32, jitter_pixels=1, progress=False)
+    assert opt.t == 0
+
+
+class Interrupt(KeyboardInterrupt):
+    pass
+
+
+def _run(path, epochs, stop=None, restore_best=False):
+    """A run with every random stream in play: dropout on inputs and hidden layers, jitter, shuffling, and
+    validation (so a best checkpoint). ``stop``: Ctrl-C arrives during epoch ``stop`` (after its steps, before its
+    checkpoint), as a user's would; the run then resumes from ``path`` with a model built from another seed."""
+    x, y = _images()
+    xv, yv = _images(40, seed=1)
+
+    def epoch_end(model):
+        if stop is not None and len(seen) + 1 == stop:
+            raise Interrupt
+        seen.append(1)
+        return {}
+
+    seen = []
+    kwargs = dict(x_val=xv, y_val=yv, jitter_pixels=2, image_shape=(8, 8), seed=5, checkpoint=path, resume=True,
+                  progress=False, lr_schedule=cosine_lr(3e-3, epochs), epoch_end=epoch_end, restore_best=restore_best)
+    model = MLP([64, 16, 16, 3], dropout=0.3, input_dropout=0.2, seed=1)
+    if stop is not None:
+        with pytest.raises(Interrupt):
+            fit(model, Supervised(), Adam(model, lr=3e-3), x, y, epochs, 32, **kwargs)
+        assert not os.path.exists(checkpoint.lock_path(path))          # released on Ctrl-C
+        model = MLP([64, 16, 16, 3], dropout=0.3, input_dropout=0.2, seed=99)
+        model.rng.random(7)                                             # a fresh process's streams are elsewhere
+        stop = None
+    history = fit(model, Supervised(), Adam(model, lr=3e-3), x, y, epochs, 32, **kwargs)
+    assert not os.path.exists(checkpoint.lock_path(path))              # released at the end
+    best = checkpoint.read(checkpoint.best_path(path))[0]
+    return [p.copy() for _, p, _ in model.named_parameters()], history, best
+
+
+@pytest.mark.parametrize("restore_best", [False, True])
+def test_an_interrupted_run_resumes_bit_for_bit(tmp_path, restore_best):
+    """Issue 18, item 10: weights, optimiser state and shuffling resumed exactly, but dropout masks and jitter
+    shifts restarted, so an interrupted run ended elsewhere. Interrupted after each of epochs 1 to 3 of 4, it
+    ends with the uninterrupted run's weights, history and best checkpoint, bit for bit."""
+    weights, history, best = _run(tmp_path / "whole.npz", 4, restore_best=restore_best)
+    strip = [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+    for stop in (2, 3, 4):
+        w, h, b = _run(tmp_path / f"stop{stop}.npz", 4, stop=stop, restore_best=restore_best)
+        for a, c in zip(weights, w):
+            np.testing.assert_array_equal(a, c)
+        assert [{k: v for k, v in r.items() if k != "seconds"} for r in h] == strip
+        assert b.keys() == best.keys() and all(np.array_equal(b[k], best[k]) for k in best)
+
+
+def test_a_run_checkpoint_refuses_other_generators(tmp_path):
+    """A run written with jitter resumed without it (or with other dropout) would draw other random numbers."""
+    x, y = _images()
+    model = MLP([64, 8, 3], seed=0)
+    path = tmp_path / "run.npz"
+    fit(model, Supervised(), Adam(model), x, y, 1, 32, jitter_pixels=1, image_shape=(8, 8), checkpoint=path,
+        progress=False)
+    with pytest.raises(checkpoint.CheckpointError, match=r"holds the random generators \['jitter', 'shuffle'\], "
+                                                         r"this run draws from \['shuffle'\]"):
+        fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=path, resume=True, progress=False)
