@@ -150,7 +150,8 @@ def _checked_split(split, x, y):
 
 
 def pixels(name, x):
-    """The one pixel rule, as float32: uint8 → x / 255; floating → x, which must be finite and in [0, 1]; else refused.
+    """The one pixel rule, as float32: uint8 → x / 255; floating → x, which must be finite and in [0, 1]; any other
+    dtype refused.
 
     Decided by each array's own dtype and nothing else, so a uint8 training split and a float test split in [0, 1]
     both end in [0, 1]; an int, uint16 or signed-byte array has no scale that could be known, so the error says
