@@ -12,7 +12,7 @@ shifts on the test set).
 """
 import numpy as np
 
-from .checks import check_label_vector
+from .checks import check_label_vector, is_int
 from .data import stratified_mask
 
 UNLABELLED = -1
@@ -58,7 +58,7 @@ def shifted_predictions(logits, classes, shift):
     logits = np.array(logits, dtype=np.float64)
     if logits.ndim != 2:
         raise ValueError(f"logits must have shape (N, classes), got shape {logits.shape}")
-    bad = [c for c in classes if not (isinstance(c, (int, np.integer)) and 0 <= c < logits.shape[1])]
+    bad = [c for c in classes if not is_int(c, 0, logits.shape[1] - 1)]
     if bad:
         raise ValueError(f"classes {bad} are not output indices of {logits.shape[1]}-class logits")
     logits[:, list(classes)] += shift
