@@ -201,7 +201,8 @@ def _images(n=96, side=8, classes=3, seed=0):
     return (r.random((n, side * side)) * 0.5 + 0.15 * y[:, None]).astype(np.float32), y
 
 
-@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)],
+                         ids=["umask022", "umask027", "umask077"])
 def test_files_are_written_with_the_users_umask(tmp_path, umask, mode):
     """Issue 18, item 9: every checkpoint was 0600 whatever the umask (``tempfile.mkstemp``'s mode, kept by the
     rename)."""
@@ -266,7 +267,7 @@ def test_one_run_per_checkpoint_at_a_time(tmp_path, capsys):
     model = MLP([64, 8, 3], seed=0)
     opt = Adam(model)
     try:
-        with pytest.raises(checkpoint.RunLockedError, match=rf"already going on in process {holder.pid} on "
+        with pytest.raises(checkpoint.RunLockedError, match=rf"these settings is already going on in process {holder.pid} on "
                                                             rf"{socket.gethostname()} \(since .*\): wait for it"):
             fit(model, Supervised(), opt, x, y, 2, 32, checkpoint=path, resume=True, progress=False)
         assert opt.t == 0 and not path.exists()
@@ -343,7 +344,7 @@ def _with_default(monkeypatch, func, name, value):
     (Adam.__init__, "betas", (0.9, 0.99)), (Adam.__init__, "eps", 1e-7), (Adam.__init__, "weight_decay", 1e-5),
     (MLP.__init__, "init", "glorot"), (MLP.__init__, "output_init", "he"),
     (cosine_lr, "final_fraction", 0.05), (Supervised.__init__, "ignore_label", -1),
-])
+], ids=lambda v: v.__qualname__ if callable(v) else None)
 def test_every_default_that_shapes_the_weights_changes_the_checkpoint_name(monkeypatch, tmp_path, func, name,
                                                                            value):
     """Issue 18, item 6: the identity held "cosine to 1%" and "Adam" as typed strings, so a changed default (Adam's

@@ -9,13 +9,18 @@ with errors that name the path and say what to do. Three kinds share the format:
   network holds (parameters *and* buffers such as batch-norm running statistics, by name) and how to rebuild it
   (``model.config()``);
 - a **run** (``save_run``/``load_run``): a model plus its optimiser's state, the epoch, the history and the
-  shuffling generator, enough to continue training exactly where it stopped;
+  state of every random generator, enough to continue training exactly where it stopped;
 - both carry an optional **identity**: the fingerprint of the training data and every setting that shaped the
   weights. A checkpoint is reused only when its identity equals the one asked for: weights trained on other data
   or with other settings are never loaded in their place.
 
 Checkpoint *paths* are named here too: ``identity_path`` (a name carrying a hash of the identity), ``run_path`` and
 ``best_path`` (the run state and the best-by-validation model kept beside a model's path while it trains).
+
+A run's state includes every random generator it draws from (shuffling, jitter, the model's dropout masks; NumPy's
+and CuPy's), so a resumed run is bit for bit the run it continues. While a run writes its checkpoint it holds a
+lock beside it (``run_lock``): a second process with the same checkpoint stops and names the first. Every file is
+written through ``atomic_open`` (temporary file, then rename), with the permissions the user's umask gives.
 """
 import contextlib
 import hashlib
@@ -187,13 +192,17 @@ def _acquire(lock, say):
             if not _gone(holder):
                 where = "" if holder.get("host") == socket.gethostname() else " (on another host: cannot tell " \
                     "whether it still runs)"
-                raise RunLockedError(f"this run is already going on in {who}{where}: wait for it, or stop it; "
-                                     f"if it is gone, delete {lock}") from None
+                raise RunLockedError(f"a run with these settings is already going on in {who}{where}: wait for it, "
+                                     f"or stop it; if it is gone, delete {lock}") from None
             if _remove_if_same(lock, text):
                 say(f"took over {lock}, left by {who}, which no longer runs")
             continue
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(me, f)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(me, f)
+        except BaseException:          # Ctrl-C between creating and filling it: leave no nameless lock
+            os.remove(lock)
+            raise
         return me["token"]
     raise RunLockedError(f"could not take {lock}: other processes keep taking it; start one run at a time")
 
