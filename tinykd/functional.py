@@ -4,9 +4,10 @@ Every loss is a mean over the batch (axis 0) and returns ``(loss, grad)`` where 
 logits' dtype (no hidden float64) and ``grad`` has the logits' shape and dtype. No softmax or loss here reads an
 array's values back to the host, so on the GPU a call only queues kernels: dtype and shape are checked on every call
 (free), values (finite logits, labels in range, targets in [0, 1]) only with ``TINYKD_DEBUG=1`` (``backend.debug``),
-because each such read waits for the GPU. The two functions that do read values, ``all_finite`` and
-``label_range``, serve those debug checks and the places where data enters: ``train.fit`` checks its data once per
-data set (and its losses once per epoch), ``Discriminator.fit`` its logits once per call.
+because each such read waits for the GPU. The functions that do read values, ``all_finite``, ``label_range`` and
+``check_label_range``, serve those debug checks and the places where data enters: ``train.fit`` checks its data once
+per data set (and its losses once per epoch), ``Discriminator.fit`` its logits and classes once per call. The label
+rule itself (shape and dtype) is ``checks.check_label_vector``, here as everywhere.
 The derivations are in ``docs/derivations.md``; the finite-difference checks in ``tests/test_functional.py``.
 """
 import numbers
