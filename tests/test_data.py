@@ -762,3 +762,12 @@ def test_class_count_against_the_networks_says_what_is_wrong(tmp_path):
             "optional classes array")
     assert "classes array" not in refused(lambda: data.check_outputs(replace(five, source="arrays"), 10), "5 classes")
     assert data.check_outputs(five, 5) is five
+
+
+def test_a_subset_of_one_class_is_refused_like_any_single_class_data():
+    """The class rule holds after ``subset`` too: the first rows of a sorted file are often one class."""
+    ds = data.from_arrays(np.zeros((4, 2, 2), np.uint8), np.array([0, 0, 1, 1]), np.zeros((2, 2, 2), np.uint8),
+                          np.array([0, 1]))
+    assert ds.subset(3).x_train.shape[0] == 3
+    with pytest.raises(DataError, match="only class \\[0\\].*at least two classes"):
+        ds.subset(2)

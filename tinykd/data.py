@@ -103,6 +103,10 @@ class Dataset:
         if not is_int(n, 1, n_train):
             raise ValueError(f"subset must be an integer in [1, {n_train}] (the training images of {self.name}), "
                              f"got {n!r}")
+        classes = np.unique(to_host(self.y_train[:n]))
+        if classes.size < 2:   # the class rule (check_classes): one class trains to a constant that reports 0 errors
+            raise DataError(f"subset {n} keeps only class {classes.tolist()} of {self.name}'s training images; "
+                            "training needs at least two classes: take a larger subset")
         return replace(self, x_train=self.x_train[:n], y_train=self.y_train[:n])
 
     def __repr__(self):
