@@ -326,6 +326,10 @@ def test_train_or_load_of_an_identity_held_by_another_process_stops(tmp_path):
             prepare.train_or_load(cfg, *args, (x, y, None, None), seed=0)
     finally:
         holder.communicate("")
+    untrained = prepare.train_or_load(cfg, "f" * 64, "teacher", [64, 8, 3], 0, 1e-3, 0.0, 0.0, 0,
+                                      (x, y, None, None), seed=0)[1]        # 0 epochs: no schedule to build
+    assert untrained["identity"]["schedule"] is None and untrained["history"] == []
+    os.remove(untrained["checkpoint"])
     model, record = prepare.train_or_load(cfg, *args, (x, y, None, None), seed=0)
     assert record["loaded"] is False and record["checkpoint"] == path and os.listdir(tmp_path) == [
         os.path.basename(path)]

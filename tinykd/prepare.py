@@ -85,9 +85,10 @@ def data_record(ds, cfg):
 # ---------------------------------------------------------------------------------------- trained networks
 def build(cfg, sizes, epochs, lr, dropout, input_dropout, seed):
     """The objects that shape a network trained on the labels, built before anything trains:
-    (model, optimizer, schedule, objective). Its identity is taken from their own descriptions (``describe``)."""
+    (model, optimizer, schedule, objective). Its identity is taken from their own descriptions (``describe``).
+    A run of 0 epochs (an untrained network, e.g. ``--teacher-epochs 0``) has no schedule."""
     model = MLP(sizes, dropout=dropout, input_dropout=input_dropout, seed=seed, backend=resolve(cfg.backend))
-    return model, Adam(model, lr=lr), cosine_lr(lr, epochs), Supervised()
+    return model, Adam(model, lr=lr), cosine_lr(lr, epochs) if epochs else None, Supervised()
 
 
 def describe(fingerprint, cfg, role, parts, epochs, jitter, seed):
@@ -97,7 +98,7 @@ def describe(fingerprint, cfg, role, parts, epochs, jitter, seed):
     the backend). Built from the objects, never typed, so a changed default changes the identity."""
     model, optimizer, schedule, objective = parts
     return {"data": fingerprint, "role": role, "model": model.describe(), "optimizer": optimizer.describe(),
-            "schedule": schedule.describe(), "objective": objective.describe(), "epochs": epochs,
+            "schedule": schedule.describe() if schedule else None, "objective": objective.describe(), "epochs": epochs,
             "batch_size": cfg.batch_size, "jitter": jitter, "seed": seed, "backend": cfg.backend}
 
 

@@ -56,7 +56,10 @@ class CosineSchedule:
 
     def __init__(self, base_lr, epochs, final_fraction=0.01):
         self.base_lr = check_real("base_lr", base_lr, low_open=True)
-        self.epochs = check_int("the schedule's epochs", epochs, 1)
+        if not is_int(epochs, 1):
+            raise ValueError(f"a schedule's epochs must be an integer >= 1, got {epochs!r} (a run of 0 epochs needs "
+                             "no schedule: pass lr_schedule=None)")
+        self.epochs = int(epochs)
         if not (is_real(final_fraction) and 0 <= final_fraction <= 1):
             raise ValueError(f"final_fraction must be a number in [0, 1] (the rate reached at the end, as a "
                              f"fraction of base_lr), got {final_fraction!r}")
