@@ -41,15 +41,17 @@ def batched(fn, x, batch_size=10000):
 
 
 def check_jitter(max_shift, image_shape, features=None):
-    """Raise unless ``max_shift`` is a whole number of pixels from 0 to below half the image side, and (when
-    ``features``, the width of a flattened row, is given and there is a shift) ``image_shape`` (H, W) or (H, W, C)
-    holds exactly that many values.
+    """Raise unless ``max_shift`` is a whole number of pixels from 0 to below half the image side, and (for a
+    shift above 0) ``image_shape`` is (H, W) or (H, W, C) and holds ``features`` values (the width of a flattened
+    row) when that is given.
 
     Why: ``int()`` would run 2.5 as 2 without a word, a negative shift fails inside NumPy's indexing, and a shift
-    of half the side or more can move an image entirely out of its frame.
+    of half the side or more can push half an image or more out of its frame (40 on 28x28 pushes it all out).
     """
     if not is_int(max_shift, 0):
         raise ValueError(f"jitter_pixels must be a whole number of pixels >= 0, got {max_shift!r}")
+    if max_shift == 0:
+        return
     shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else None
     if shape is None or len(shape) not in (2, 3) or not all(is_int(s, 1) for s in shape):
         raise ValueError(f"image_shape must be (height, width) or (height, width, channels), got {image_shape!r}")
@@ -57,7 +59,7 @@ def check_jitter(max_shift, image_shape, features=None):
     if 2 * max_shift >= side:
         raise ValueError(f"jitter_pixels must be below half the image side: at most {(side - 1) // 2} for "
                          f"{shape[0]}x{shape[1]} images, got {max_shift}")
-    if features is not None and max_shift and math.prod(shape) != features:
+    if features is not None and math.prod(shape) != features:
         raise ValueError(f"image_shape {shape} holds {math.prod(shape)} values but each row of x has {features}; "
                          "give the shape the rows were flattened from")
 

@@ -14,6 +14,7 @@ from . import checkpoint as ckpt
 from . import data as data_mod
 from . import report
 from .backend import resolve
+from .batches import check_jitter
 from .distill import Supervised
 from .layers import MLP
 from .optim import Adam
@@ -68,6 +69,10 @@ def _check_shapes(ds, cfg):
     if ds.x_train.shape[1] != cfg.teacher_sizes[0]:
         raise ConfigError(f"{ds.name} images have {ds.x_train.shape[1]} inputs but the networks expect "
                           f"{cfg.teacher_sizes[0]}")
+    try:     # the teacher's jitter: a whole number of pixels below half the side of these images
+        check_jitter(cfg.jitter, tuple(ds.input_shape), ds.x_train.shape[1])
+    except ValueError as e:
+        raise ConfigError(f"the teacher's jitter (Config.jitter) on {ds.name}: {e}") from None
     n_classes = len(ds.classes)
     if n_classes != cfg.teacher_sizes[-1]:
         raise ConfigError(f"{ds.name} has {n_classes} classes but the networks have {cfg.teacher_sizes[-1]} outputs")
@@ -116,11 +121,12 @@ def checkpoint_path(cfg, ident):
 
 
 def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_dropout, jitter, arrays, seed,
-                  transfer_rows=None, extra_identity=None):
+                  transfer_rows=None, extra_identity=None, image_shape=(28, 28)):
     """Train a network on the labels, or load it when a finished checkpoint of exactly this identity exists.
 
     ``transfer_rows``: the network trains on the first rows of the training set only (part of its identity);
     ``extra_identity``: anything else the caller did to ``arrays`` (e.g. kept only the labelled rows), as a dict.
+    ``image_shape``: what the rows were flattened from, for the jitter (the data's fingerprint covers it).
     Training holds the run's lock (``checkpoint.run_lock``) from the moment it looks for a finished checkpoint
     until it has written one and removed the run state: a second process with the same identity stops, naming
     the first, instead of sharing its files. Returns (model, record): the record says whether it was loaded, from
@@ -142,8 +148,8 @@ def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_drop
         model, optimizer, schedule, objective = parts
         resumed = ckpt.meta_of(run_path)["epoch"] if os.path.exists(run_path) else None
         history = fit(model, objective, optimizer, x, y, epochs, cfg.batch_size, x_val=xv, y_val=yv,
-                      lr_schedule=schedule, jitter_pixels=jitter, seed=seed, label=role, checkpoint=run_path,
-                      resume=True, identity=ident)
+                      lr_schedule=schedule, jitter_pixels=jitter, image_shape=image_shape, seed=seed, label=role,
+                      checkpoint=run_path, resume=True, identity=ident)
         # the epochs' own times: a resumed run's total includes the epochs trained before the interruption
         info = {"seconds": sum(h["seconds"] for h in history), "history": history, "resumed_after_epoch": resumed}
         model.save(path, ident, **info)
@@ -186,5 +192,5 @@ def prepare(cfg):
         f"{cfg.teacher_sizes}, student {cfg.student_sizes}")
     teacher, trained = train_or_load(cfg, d["fingerprint"], "teacher", cfg.teacher_sizes, cfg.teacher_epochs,
                                      cfg.teacher_lr, cfg.teacher_dropout, cfg.teacher_input_dropout, cfg.jitter,
-                                     arrays[:4], seed=0)
+                                     arrays[:4], seed=0, image_shape=tuple(ds.input_shape))
     return ds, arrays, teacher, d, model_record(teacher, trained, arrays)
