@@ -2,6 +2,7 @@
 identities checked, unreadable files named, the best model kept apart from a run that diverges."""
 import inspect
 import json
+import re
 import os
 import socket
 import stat
@@ -268,7 +269,7 @@ def test_one_run_per_checkpoint_at_a_time(tmp_path, capsys):
     opt = Adam(model)
     try:
         with pytest.raises(checkpoint.RunLockedError, match=rf"these settings is already going on in process "
-                                                            rf"{holder.pid} on {socket.gethostname()} \(since .*\): "
+                                                            rf"{holder.pid} on {re.escape(socket.gethostname())} \(since .*\): "
                                                             "wait for it"):
             fit(model, Supervised(), opt, x, y, 2, 32, checkpoint=path, resume=True, progress=False)
         assert opt.t == 0 and not path.exists()
