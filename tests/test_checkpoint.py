@@ -268,9 +268,9 @@ def test_one_run_per_checkpoint_at_a_time(tmp_path, capsys):
     model = MLP([64, 8, 3], seed=0)
     opt = Adam(model)
     try:
+        host = re.escape(socket.gethostname())
         with pytest.raises(checkpoint.RunLockedError, match=rf"these settings is already going on in process "
-                                                            rf"{holder.pid} on {re.escape(socket.gethostname())} \(since .*\): "
-                                                            "wait for it"):
+                                                            rf"{holder.pid} on {host} \(since .*\): wait for it"):
             fit(model, Supervised(), opt, x, y, 2, 32, checkpoint=path, resume=True, progress=False)
         assert opt.t == 0 and not path.exists()
         assert json.loads(open(lock).read())["pid"] == holder.pid
