@@ -1,11 +1,12 @@
 """Command-line options shared by the examples, and how they report a user's mistake: one line, exit code 2."""
 import argparse
+import re
 import sys
 import textwrap
 
 from tinykd.checkpoint import CheckpointError
 from tinykd.data import DataError
-from tinykd.experiment import PRESETS, VARIANTS, Config, ConfigError
+from tinykd.experiment import PRESETS, VARIANTS, Config, ConfigError, data_deviations
 from tinykd.report import OutputError
 from tinykd.train import TrainingError
 
@@ -134,10 +135,12 @@ TEACHER_SETTINGS = ("dataset", "data", "val", "val_seed", "subset", "teacher_siz
                     "teacher_lr", "teacher_dropout", "teacher_input_dropout", "jitter")
 
 
-def deviations(cfg, args, defaults):
-    """What an example's run changes from its preset: the teacher's settings and data (from ``cfg``) and the
-    example's own options that differ from ``defaults`` (a dict of option -> preset value)."""
+def deviations(cfg, args, defaults, ds):
+    """What an example's run changes from its preset: the teacher's settings and data (from ``cfg``), files that
+    are not the named data set's canonical ones (``ds``, the data set loaded), and the example's own options that
+    differ from ``defaults`` (a dict of option -> preset value)."""
     out = {k: v for k, v in cfg.deviations().items() if k in TEACHER_SETTINGS}
+    out.update(data_deviations(cfg, ds))
     out.update({k: getattr(args, k) for k, v in defaults.items() if getattr(args, k) != v})
     return out
 
@@ -147,6 +150,8 @@ def guarded(p, fn):
     ``<prog>: error: ...`` and exit code 1. Anything else is a bug and keeps its traceback."""
     try:
         return fn()
+    except ConfigError as e:
+        p.exit(2, f"{p.prog}: error: {option_names(p, _one_line(e))}\n")
     except USER_ERRORS as e:
         p.exit(2, f"{p.prog}: error: {_one_line(e)}\n")
     except TrainingError as e:
@@ -156,6 +161,21 @@ def guarded(p, fn):
                     "S (initial) is reused from --checkpoint-dir and an interrupted one continues from its run "
                     "checkpoint; every other network trains again (what finished is kept in the results' "
                     ".partial files)\n")
+
+
+def option_names(p, message):
+    """A setting's mistake as a command-line user can act on it: the library names its settings as Python does
+    (``transfer_size``), the user typed options (``--transfer-size``), so each setting of ``p``'s options is
+    renamed; one already followed by its option (``val (--val)``) is left as it is. Names with an underscore are
+    renamed anywhere, one-word names (``val``, ``subset``) only where they open the message, as a setting's mistake
+    does: elsewhere they may be plain words."""
+    for action in p._actions:
+        if not action.option_strings or action.dest in ("help", "backend"):   # a backend may come from the environment
+            continue
+        option = max(action.option_strings, key=len)
+        where = r"(?<![\w-])" if "_" in action.dest else r"^"
+        message = re.sub(where + re.escape(action.dest) + r"(?![\w-])(?! \(--)", option, message)
+    return message
 
 
 def _one_line(e):

@@ -17,9 +17,16 @@ on tinykd's engine, each beside the paper's number:
 The teacher is the Table 1 teacher of examples/mnist_adv_kd.py (its checkpoint is reused when data and settings
 match). Students: Adam, lr 10⁻³ with cosine decay, batch 128; KD in Hinton's form (1 − a)·H(y, P_S) + a·τ²·H(P_T^τ,
 P_S^τ) with a = 0.9 (mostly soft targets). Validation: 5,000 training images held out (stratified); every choice
-(bias shifts) is made on it, and test errors are counted once per final model. Writes results/dark_knowledge.json
-and .md (dark_knowledge_quick.* with --quick; other runs _custom-<hash>), and figures beside them.
+(bias shifts) is made on it, and test errors are counted once per final model. A teacher that is not better than
+the student alone on validation is flagged, as in Table 1. Before any training the data is checked for what the
+experiments need (a test image of 2, 3, 7 and 9; 3s, 7s and 8s in the transfer set and the validation split; at
+least one hard label per class at 1%), and a transfer set larger than the training images is refused (--quick's
+10,000 with a smaller --subset: give --transfer-size). Writes results/dark_knowledge.json and .md
+(dark_knowledge_quick.* with --quick; other runs _custom-<hash>; with --data, <name>_dark_knowledge*), and figures
+beside them.
 """
+import dataclasses
+import math
 import os
 import sys
 import time
@@ -33,8 +40,10 @@ from _cli import count, deviations, main  # noqa: E402
 from tinykd import MLP, Adam, plots, report, transfer  # noqa: E402
 from tinykd import functional as F  # noqa: E402
 from tinykd.backend import resolve, to_device, to_host  # noqa: E402
+from tinykd.datafiles import DataError  # noqa: E402
 from tinykd.distill import KD, Supervised  # noqa: E402
-from tinykd.prepare import ConfigError, prepare  # noqa: E402
+from tinykd.experiment import data_label, teacher_check  # noqa: E402
+from tinykd.prepare import ConfigError, load_data, prepare  # noqa: E402
 from tinykd.train import cosine_lr, errors, fit  # noqa: E402
 
 PRESET = {False: {"epochs": 40, "seeds": 3, "sweep_epochs": 15, "few_epochs": 15, "transfer_size": 0},
@@ -45,6 +54,8 @@ TEMPERATURES = [1, 2, 2.5, 4, 8, 20]
 WIDTHS = {"800": [784, 800, 800, 10], "30": [784, 30, 30, 10]}
 FRACTIONS = [0.01, 0.05, 0.2]
 KD_WEIGHT = 0.9
+SHOWN_DIGITS = (2, 3, 7, 9)   # the soft-target figure: the first test image of each
+OMITTED, KEPT = [3], [7, 8]   # the mythical digit; the only digits of the third experiment
 
 
 def options(p):
@@ -107,7 +118,7 @@ def from_scratch(lab, a):
 
 def omit_3(lab, a):
     """Experiment 2: no 3 in the transfer set; the 3's bias shift chosen on validation."""
-    rows = transfer.without_classes(lab.y_host, [3])
+    rows = transfer.without_classes(lab.y_host, OMITTED)
     model, rec = lab.student(WIDTHS["800"], kd(20.0), a.epochs, 0, rows=rows, label="omit-3")
     shift, curve = transfer.bias_shift_search(to_host(model.logits(lab.xv)), lab.yv_host, [3],
                                               np.arange(0, 10.01, 0.25))
@@ -125,7 +136,7 @@ def omit_3(lab, a):
 
 def only_7_8(lab, a):
     """Experiment 3: only 7s and 8s in the transfer set; their biases lowered by a shift chosen on validation."""
-    rows = transfer.only_classes(lab.y_host, [7, 8])
+    rows = transfer.only_classes(lab.y_host, KEPT)
     model, rec = lab.student(WIDTHS["800"], kd(20.0), a.epochs, 0, rows=rows, label="only-7-8")
     shift, curve = transfer.bias_shift_search(to_host(model.logits(lab.xv)), lab.yv_host, [7, 8],
                                               -np.arange(0, 15.01, 0.25))
@@ -165,7 +176,7 @@ def few_labels(lab, a):
     return {"fractions": FRACTIONS, "epochs": a.few_epochs, "rows": rows}
 
 
-def soft_target_examples(teacher, xt, yt, digits=(2, 3, 7, 9), temperatures=(1, 4, 20)):
+def soft_target_examples(teacher, xt, yt, digits=SHOWN_DIGITS, temperatures=(1, 4, 20)):
     """The teacher's P^τ for the first test image of a few digits (the figure's data)."""
     x_host, y_host = to_host(xt), to_host(yt)
     out = []
@@ -178,6 +189,34 @@ def soft_target_examples(teacher, xt, yt, digits=(2, 3, 7, 9), temperatures=(1, 
     return {"temperatures": list(temperatures), "digits": out}
 
 
+def check_data(ds, transfer_size):
+    """What the experiments need of the data set ``ds`` (as loaded: subset and validation split applied), said in
+    one line before any training (a missing class used to fail after the teacher and the first students had
+    trained): a test image of each digit the soft-target figure shows; 3s, 7s and 8s in the transfer set (its
+    first ``transfer_size`` rows, 0: all) and in the validation split, which choose the bias shifts; and, at the
+    smallest fraction of hard labels, at least one labelled image per class."""
+    def absent(y, classes):
+        y = to_host(y)
+        return [ds.classes[c] for c in classes if not (y == c).any()]
+
+    rows = transfer_size or ds.x_train.shape[0]
+    for what, y, classes, why in (
+            ("test split", ds.y_test, SHOWN_DIGITS, "the soft-target figure shows the first test image of each"),
+            (f"transfer set (the first {rows:,} training images)", ds.y_train[:rows], OMITTED + KEPT,
+             "the mythical-digit experiment leaves out the 3s and the next keeps only the 7s and 8s"),
+            ("validation split", ds.y_val, OMITTED + KEPT, "the bias shifts of 3, 7 and 8 are chosen on it")):
+        missing = absent(y, classes)
+        if missing:
+            raise DataError(f"{ds.name}: the {what} has no image of class {', '.join(missing)}; {why}: use more "
+                            "images (--subset, --transfer-size, --val) or data that has them")
+    fraction, classes = min(FRACTIONS), len(ds.classes)
+    kept = int(round(fraction * rows))   # as transfer.partly_labelled keeps them
+    if kept < classes:
+        raise ConfigError(f"hard labels on {fraction:.0%} of the {rows:,}-image transfer set keep {kept}, fewer than "
+                          f"one per class ({classes}): the few-labels students need a transfer set of at least "
+                          f"{math.ceil(classes / fraction):,} images (--transfer-size, --subset)")
+
+
 def body(cfg, args):
     if cfg.val == 0:
         raise ConfigError("--val 0: these experiments choose their bias shifts and report learning curves on a "
@@ -186,10 +225,15 @@ def body(cfg, args):
     for k, v in preset.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
-    dev = deviations(cfg, args, preset)
-    out = report.stem(cfg.out_dir, f"dark_knowledge{'_quick' if args.quick else ''}", dev)
+    # the transfer set is checked where the Table 1 example's is (prepare's data checks): a preset's size larger
+    # than the training images there are is refused, never cut silently to them
+    cfg = dataclasses.replace(cfg, transfer_size=args.transfer_size)
+    check_data(load_data(cfg), args.transfer_size)
     t_start = time.perf_counter()
-    _, arrays, teacher, d, t_rec = prepare(cfg)
+    ds, arrays, teacher, d, t_rec = prepare(cfg)
+    dev = deviations(cfg, args, preset, ds)
+    name = "dark_knowledge" if not cfg.data else f"{data_label(cfg, d['name'])}_dark_knowledge"
+    out = report.stem(cfg.out_dir, name + ("_quick" if args.quick else ""), dev)
     lab = Lab(cfg, args, arrays, teacher)
     record = {"data": d, "deviations": dev, "paper": PAPER, "teacher": t_rec, "n_test": d["n_test"],
               "transfer_size": int(lab.x.shape[0]), "kd_weight": KD_WEIGHT, "seconds": {}, "complete": False,
@@ -200,6 +244,12 @@ def body(cfg, args):
         t0 = time.perf_counter()
         record[key] = experiment(lab, args)
         record["seconds"][key] = time.perf_counter() - t0
+        if key == "distilled_from_scratch":   # the student alone on the labels is this example's S (initial)
+            alone = [r["validation_errors"] for r in record[key]["student_alone"]["runs"]]
+            flag, line = teacher_check(t_rec, {"validation_errors": float(np.mean(alone))},
+                                       "the student alone (mean over its seeds)")
+            record.update(teacher_not_better=flag, teacher_check=line)
+            print(line, flush=True)
         report.write(out, record, markdown(record, "quick" if args.quick else "full"))
     record["complete"] = True
     record["seconds"]["total"] = time.perf_counter() - t_start
@@ -217,6 +267,9 @@ def markdown(r, preset):
     if not r["complete"]:
         lines += ["", "**Incomplete: the run is still going or stopped early.**"]
     secs = r["seconds"]
+    if "teacher_check" in r:
+        check = r["teacher_check"]
+        lines += ["", f"**{check}**" if r["teacher_not_better"] else check[0].upper() + check[1:] + "."]
     lines += ["", "| experiment | paper | tinykd | minutes |", "|---|---|---|---|",
               f"| teacher 784-1200-1200-10 | 67 | {r['teacher']['errors']} | – |"]
     if "distilled_from_scratch" in r:

@@ -5,7 +5,8 @@ then KD on the whole student, compared with KD alone from the same random start 
 
 The teacher is the one of examples/mnist_adv_kd.py (its checkpoint is reused when data and settings match).
 Validation errors are recorded per epoch; test errors are counted once per final model.
-Writes results/mnist_fitnets.json and .md (mnist_fitnets_quick.* with --quick; other runs _custom-<hash>).
+Writes results/mnist_fitnets.json and .md (mnist_fitnets_quick.* with --quick; other runs _custom-<hash>; with
+--data, named after your data: <name>_fitnets_custom-<hash>) and its learning-curve figure beside them.
 """
 import os
 import sys
@@ -15,9 +16,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _cli import count, deviations, main  # noqa: E402
 
-from tinykd import MLP, Adam, report  # noqa: E402
+from tinykd import MLP, Adam, plots, report  # noqa: E402
 from tinykd.backend import resolve  # noqa: E402
 from tinykd.distill import KD, HintLoss, HintNet, teacher_hidden  # noqa: E402
+from tinykd.experiment import data_label  # noqa: E402
 from tinykd.prepare import ConfigError, prepare  # noqa: E402
 from tinykd.train import cosine_lr, errors, fit  # noqa: E402
 
@@ -41,12 +43,14 @@ def body(cfg, args):
     for k in ("hint_epochs", "kd_epochs"):
         if getattr(args, k) is None:
             setattr(args, k, preset[k])
-    out = report.stem(cfg.out_dir, f"mnist_fitnets{'_quick' if args.quick else ''}", deviations(cfg, args, preset))
     xp = resolve(cfg.backend)
-    _, (x, y, xv, yv, xt, yt), teacher, d, t_rec = prepare(cfg)
+    ds, (x, y, xv, yv, xt, yt), teacher, d, t_rec = prepare(cfg)
+    dev = deviations(cfg, args, preset, ds)
+    out = report.stem(cfg.out_dir, f"{data_label(cfg, d['name'])}_fitnets{'_quick' if args.quick else ''}", dev)
     hint_width = teacher.sizes[args.hint_layer]
-    record = {"data": d, "teacher": t_rec, "hint_layer": args.hint_layer, "guided_layer": args.guided_layer,
-              "hint_epochs": args.hint_epochs, "kd_epochs": args.kd_epochs, "runs": {}, "complete": False}
+    record = {"data": d, "deviations": dev, "teacher": t_rec, "hint_layer": args.hint_layer,
+              "guided_layer": args.guided_layer, "hint_epochs": args.hint_epochs, "kd_epochs": args.kd_epochs,
+              "runs": {}, "complete": False}
     kd = KD(temperature=4.0, weight=0.9, form="hinton")
     for name, hinted in (("KD only", False), ("FitNets: hints, then KD", True)):
         student = MLP(cfg.student_sizes, seed=1, backend=xp)
@@ -63,10 +67,11 @@ def body(cfg, args):
                                 "validation_errors": history[-1].get("val_errors") if history else None,
                                 "history": history}
         print(f"{name}: {record['runs'][name]['errors']} errors out of {xt.shape[0]}", flush=True)
-        report.write(out, record, markdown(record, cfg, deviations(cfg, args, preset)))
+        report.write(out, record, markdown(record, cfg, dev))
     record["complete"] = True
-    report.write(out, record, markdown(record, cfg, deviations(cfg, args, preset)))
-    print(markdown(record, cfg, deviations(cfg, args, preset)))
+    report.write(out, record, markdown(record, cfg, dev))
+    print(markdown(record, cfg, dev))
+    plots.draw_if_possible(out + ".json")
 
 
 def markdown(r, cfg, dev):

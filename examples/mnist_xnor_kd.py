@@ -7,7 +7,8 @@ The student is 784-1200-1200-10, the teacher's own shape: binarisation is the on
 take 2,392,800 bits (299 KB) against the float teacher's 9.6 MB. The teacher is examples/mnist_adv_kd.py's (its
 checkpoint is reused when data and settings match, else trained). Validation errors are recorded per epoch; test
 errors are counted once per final model. Writes results/mnist_xnor_kd.json and .md (mnist_xnor_kd_quick.* with
---quick; a run that differs from its preset writes mnist_xnor_kd[_quick]_custom-<hash>.*).
+--quick; a run that differs from its preset writes mnist_xnor_kd[_quick]_custom-<hash>.*; with --data, named after
+your data: <name>_xnor_kd[_quick]_custom-<hash>.*).
 """
 import os
 import sys
@@ -23,6 +24,7 @@ from tinykd import MLP, Adam, plots, report  # noqa: E402
 from tinykd.backend import resolve, to_host  # noqa: E402
 from tinykd.binary import BinaryMLP  # noqa: E402
 from tinykd.distill import KD, Supervised  # noqa: E402
+from tinykd.experiment import data_label  # noqa: E402
 from tinykd.packed import PackedBinaryMLP  # noqa: E402
 from tinykd.prepare import ConfigError, prepare  # noqa: E402
 from tinykd.train import cosine_lr, errors, fit  # noqa: E402
@@ -56,10 +58,10 @@ def body(cfg, args):
     args.seeds = preset["seeds"] if args.seeds is None else args.seeds
     args.epochs = preset["epochs"] if args.epochs is None else args.epochs
     seeds, epochs = args.seeds, args.epochs
-    dev = deviations(cfg, args, preset)
-    out = report.stem(cfg.out_dir, f"mnist_xnor_kd{'_quick' if args.quick else ''}", dev)
     xp = resolve(cfg.backend)
-    _, (x, y, xv, yv, xt, yt), teacher, d, t_rec = prepare(cfg)
+    ds, (x, y, xv, yv, xt, yt), teacher, d, t_rec = prepare(cfg)
+    dev = deviations(cfg, args, preset, ds)
+    out = report.stem(cfg.out_dir, f"{data_label(cfg, d['name'])}_xnor_kd{'_quick' if args.quick else ''}", dev)
     record = {"data": d, "deviations": dev, "sizes": args.sizes, "epochs": epochs, "lr": args.lr, "seeds": seeds,
               "teacher_errors": t_rec["errors"], "teacher": t_rec, "runs": {}, "complete": False}
     xt_host = to_host(xt)

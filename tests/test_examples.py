@@ -16,6 +16,7 @@ from tinykd.train import errors
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--teacher-epochs", "1", "--student-epochs", "1", "--finetune-epochs", "1", "--seeds", "1",
         "--transfer-size", "500"]
+DARK_TINY = ["--teacher-epochs", "1", "--epochs", "1", "--sweep-epochs", "1", "--few-epochs", "1"]
 
 
 def run_example(script, *args, env=None, cwd=ROOT):
@@ -110,6 +111,7 @@ def test_own_data_trains_afresh_and_is_fingerprinted(tmp_path):
         assert out.returncode == 0, out.stderr
         assert "loaded" not in out.stdout
         (name,) = [p for p in os.listdir(tmp_path / f"r{seed}") if p.endswith(".json")]
+        assert name.startswith(f"digits{seed}_quick_table_custom-")   # named after the data (issue 18, item 20)
         records.append(json.loads((tmp_path / f"r{seed}" / name).read_text()))
     a, b = records
     for r, seed in ((a, 0), (b, 1)):
@@ -181,7 +183,8 @@ def _user_error(out, message):
     ("mnist_adv_kd.py", ["--subset", "-59900"], "must be an integer >= 1, got -59900"),
     ("mnist_adv_kd.py", ["--subset", "70000"], "subset"),
     ("mnist_adv_kd.py", ["--val", "60000"], "val"),
-    ("mnist_adv_kd.py", ["--transfer-size", "56000"], "transfer_size 56000 is larger than the 55,000"),
+    ("mnist_adv_kd.py", ["--transfer-size", "56000"], "--transfer-size 56000 is larger than the 55,000"),
+    ("mnist_adv_kd.py", ["--quick", "--subset", "2000"], "--transfer-size 5000 is larger than the 1,833"),
     ("mnist_adv_kd.py", ["--data-dir", "/no/such/folder", "--quick"], "/no/such/folder"),
     ("mnist_adv_kd.py", ["--data", "/no/such/folder", "--quick"], "/no/such/folder"),
     ("mnist_fitnets.py", ["--data-dir", "/no/such/folder"], "/no/such/folder"),
@@ -190,19 +193,27 @@ def _user_error(out, message):
     ("mnist_xnor_kd.py", ["--lr", "nan"], "--lr: must be a finite number > 0"),
     ("mnist_fitnets.py", ["--hint-layer", "7"], "has 2 hidden layers"),
     ("dark_knowledge.py", ["--val", "0"], "--val 0"),
-    ("reproduce_table.py", ["--dataset", "notmnist", "--split-test", "1.5"], "split_test must be a fraction"),
+    ("reproduce_table.py", ["--dataset", "notmnist", "--split-test", "1.5"], "--split-test must be a fraction"),
     ("mnist_adv_kd.py", ["--few-labels", "--quick"], "choose one preset: --quick or --few-labels"),
     ("mnist_adv_kd.py", ["--few-labels", "--variants", "kd", "adv-report"], "adv-report cannot train on unlabelled"),
     ("mnist_adv_kd.py", ["--labelled", "0"], "labelled must be a fraction in (0, 1]"),
     ("mnist_adv_kd.py", ["--labelled", "1.5"], "labelled must be a fraction in (0, 1]"),
     ("mnist_adv_kd.py", ["--labelled", "1e-9", "--variants", "kd"], "fewer than one per class"),
-    ("mnist_adv_kd.py", ["--variants", "kd", "kd"], "variants listed more than once: kd"),
+    ("mnist_adv_kd.py", ["--variants", "kd", "kd"], "--variants listed more than once: kd"),
+    # dark_knowledge.py makes the Table 1 example's checks (issue 18, item 15): its --quick transfer set of 10,000 is
+    # never cut silently to a smaller --subset, and its 1% few-labels student gets at least one label per class
+    ("dark_knowledge.py", ["--quick", "--subset", "1200", *DARK_TINY],
+     "--transfer-size 10000 is larger than the 1,100"),
+    ("dark_knowledge.py", ["--quick", "--subset", "600", "--transfer-size", "550", *DARK_TINY],
+     "keep 6, fewer than one per class (10): the few-labels students need a transfer set of at least 1,000 images"),
 ])
 def test_user_mistakes_are_one_line_errors_before_training(script, args, message, tmp_path):
+    """Each a one-line error, before any training, and nothing left behind: not even an empty --out-dir or
+    --checkpoint-dir (issue 18, item 18); messages name the options a user typed (item 17)."""
     out = run_example(script, *args, "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
     _user_error(out, message)
-    assert not os.path.exists(tmp_path / "ck") or not os.listdir(tmp_path / "ck")
-    assert not os.path.exists(tmp_path / "r") or not os.listdir(tmp_path / "r")
+    assert "] epoch" not in out.stderr    # no network trained
+    assert not os.path.exists(tmp_path / "ck") and not os.path.exists(tmp_path / "r")
 
 
 def test_an_unusable_out_dir_is_refused_before_training(tmp_path):
@@ -268,13 +279,18 @@ def test_xnor_kd_example_on_a_subset(tmp_path):
 
 
 def test_dark_knowledge_quick_on_a_subset(tmp_path):
-    out = run_example("dark_knowledge.py", "--quick", "--subset", "1200", "--teacher-epochs", "1", "--epochs", "1",
-                      "--sweep-epochs", "1", "--few-epochs", "1", "--out-dir", str(tmp_path / "r"),
+    """The whole example on 1,100 images, one epoch each; its teacher is untrained (0 epochs), so it is flagged as
+    no better than the student alone, as the Table 1 example flags it (issue 18, item 15)."""
+    out = run_example("dark_knowledge.py", "--quick", "--subset", "1200", "--transfer-size", "1100", *DARK_TINY,
+                      "--teacher-epochs", "0", "--out-dir", str(tmp_path / "r"),
                       "--checkpoint-dir", str(tmp_path / "ck"))
     assert out.returncode == 0, out.stderr
+    assert "WARNING: the teacher is NOT better than the student alone (mean over its seeds)" in out.stdout
     (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
     assert name.startswith("dark_knowledge_quick_custom-")
     r = json.loads((tmp_path / "r" / name).read_text())
+    assert r["teacher_not_better"] is True and "**WARNING: the teacher is NOT better" in \
+        (tmp_path / "r" / name.replace(".json", ".md")).read_text()
     assert r["complete"] and r["transfer_size"] == r["data"]["n_train"] == 1100
     y = data.load("mnist").y_train[:1200]
     o = r["omit_3"]
@@ -290,3 +306,43 @@ def test_dark_knowledge_quick_on_a_subset(tmp_path):
     assert d["temperature"] == 20.0 and d["epochs"] == 1 and d["errors_mean"] == d["distilled"]["runs"][0]["errors"]
     assert {f"{name[:-5]}_{f}.png" for f in ("soft_targets", "temperature_sweep", "bias_shift")} <= \
         set(os.listdir(tmp_path / "r"))
+
+
+@pytest.mark.parametrize("missing, where, message", [
+    (9, "test", "the test split has no image of class 9; the soft-target figure shows the first test image of each"),
+    (3, "train", "training images) has no image of class 3; the mythical-digit experiment leaves out the 3s"),
+])
+def test_dark_knowledge_refuses_data_without_the_classes_it_needs(missing, where, message, tmp_path):
+    """Issue 18, item 15: with --data, a test split without a 9 (the soft-target figure) or a training split without
+    a 3 (the mythical digit) used to fail after training; now one line before any."""
+    folder = write_digits_folder(tmp_path / "digits", 0)
+    mnist = data.load("mnist")
+    prefix, n = ("t10k", 300) if where == "test" else ("train", 700)
+    split = "test" if where == "test" else "train"
+    keep = getattr(mnist, f"y_{split}")[:n] != missing
+    images = datafiles.read_idx(folder / f"{prefix}-images-idx3-ubyte.gz")[keep]
+    datafiles.write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+    datafiles.write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", getattr(mnist, f"y_{split}")[:n][keep].astype(np.uint8))
+    out = run_example("dark_knowledge.py", "--data", str(folder), *DARK_TINY, "--out-dir", str(tmp_path / "r"),
+                      "--checkpoint-dir", str(tmp_path / "ck"))
+    _user_error(out, message)
+    assert "] epoch" not in out.stderr
+    assert not os.path.exists(tmp_path / "ck") and not os.path.exists(tmp_path / "r")
+
+
+def test_split_test_with_a_training_split_present_is_one_line(tmp_path):
+    """Issue 18, item 14: --dataset notmnist --split-test 0.5 on a folder that holds a training split (of the right
+    structure) was a traceback; now one line saying to leave --split-test out."""
+    folder = tmp_path / "notmnist"
+    folder.mkdir()
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (folder / name).write_bytes((datafiles.REPO_DATA / "notmnist" / name).read_bytes())
+    x = np.zeros((60000, 28, 28), dtype=np.uint8)
+    x[:, 0, 0] = np.arange(60000) % 251
+    datafiles.write_idx(folder / "train-images-idx3-ubyte.gz", x)
+    datafiles.write_idx(folder / "train-labels-idx1-ubyte.gz", (np.arange(60000) % 10).astype(np.uint8))
+    out = run_example("reproduce_table.py", "--dataset", "notmnist", "--split-test", "0.5", "--data-dir", str(folder),
+                      "--quick", "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
+    _user_error(out, "--split-test")
+    assert "training split is present" in out.stderr
+    assert not os.path.exists(tmp_path / "ck") and not os.path.exists(tmp_path / "r")

@@ -256,15 +256,16 @@ QUICK = PRESETS["quick"]
 
 
 # ------------------------------------------------------------------------------------------------ the protocol
-def teacher_check(t, s):
-    """``teacher_not_better`` (on validation) and the line that says so, or (None, reason) without validation."""
+def teacher_check(t, s, student="S (initial)"):
+    """``teacher_not_better`` (on validation) and the line that says so, or (None, reason) without validation.
+    ``t`` and ``s`` hold ``validation_errors`` of the teacher and of the ``student`` it is compared with."""
     if t["validation_errors"] is None:
-        return None, "no validation split (val = 0): whether the teacher beats S (initial) was not checked"
+        return None, f"no validation split (val = 0): whether the teacher beats {student} was not checked"
     if t["validation_errors"] >= s["validation_errors"]:
-        return True, (f"WARNING: the teacher is NOT better than S (initial) on validation ({t['validation_errors']} "
-                      f"vs {s['validation_errors']} errors); KD from it is still run, but flagged")
-    return False, (f"the teacher beats S (initial) on validation ({t['validation_errors']} vs "
-                   f"{s['validation_errors']} errors)")
+        return True, (f"WARNING: the teacher is NOT better than {student} on validation ({t['validation_errors']:g} "
+                      f"vs {s['validation_errors']:g} errors); KD from it is still run, but flagged")
+    return False, (f"the teacher beats {student} on validation ({t['validation_errors']:g} vs "
+                   f"{s['validation_errors']:g} errors)")
 
 
 def run(cfg):
