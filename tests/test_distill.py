@@ -523,3 +523,26 @@ def test_discriminator_fit_checks_its_classes_once_with_the_label_rule(no_debug)
     with pytest.raises(ValueError, match=r"classes must have shape \(20,\)"):
         d.loss(t, 0, y[:, None])                          # the per-call checks name the argument too
     assert 0 <= d.fit(t, s, epochs=1, classes=y) <= 1
+
+
+def test_an_interrupted_hint_stage_with_a_dropout_student_resumes_bit_for_bit(tmp_path):
+    """HintNet hands its student's dropout generator to the run checkpoint, so stage 1 resumes exactly."""
+    from tinykd.optim import Adam
+    from tinykd.train import fit
+    rng = np.random.default_rng(0)
+    x, y = rng.random((40, 6), dtype=np.float32), rng.integers(0, 3, 40)
+    hint = rng.standard_normal((40, 5)).astype(np.float32)
+
+    def stage(epochs, path=None, resume=False):
+        student = MLP([6, 8, 8, 3], dropout=0.5, seed=3)
+        net = HintNet(student, 1, 5, seed=4)
+        fit(net, HintLoss(), Adam(net), x, y, epochs, batch_size=8, teacher=hint, seed=5, progress=False,
+            checkpoint=path, resume=resume)
+        return [p.copy() for _, p, _ in net.named_parameters()]
+
+    assert len(HintNet(MLP([6, 8, 3], dropout=0.5), 1, 5).named_generators()) == 1
+    straight = stage(3)
+    path = str(tmp_path / "hint.npz")
+    stage(1, path)
+    resumed = stage(3, path, resume=True)
+    assert all(np.array_equal(a, b) for a, b in zip(straight, resumed))

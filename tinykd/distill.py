@@ -367,6 +367,11 @@ class HintNet:
         own = self.student.named_parameters()[:2 * n_dense]
         return own + [(f"regressor.{k}", self.regressor.params[k], self.regressor.grads[k]) for k in ("W", "b")]
 
+    def named_generators(self):
+        """The student's random generators (its dropout masks'): a run checkpoint of the hint stage keeps them, so a
+        resumed stage draws the masks an uninterrupted one would."""
+        return self.student.named_generators()
+
 
 def teacher_hidden(teacher, hint_layer):
     """A function x -> the teacher's hint layer (inference mode), for ``train.fit``'s ``teacher`` argument."""
