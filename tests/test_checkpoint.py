@@ -13,7 +13,7 @@ import types
 import numpy as np
 import pytest
 
-from tinykd import MLP, SGD, Adam, checkpoint, data, prepare
+from tinykd import MLP, SGD, Adam, checkpoint, data, prepare, runlock
 from tinykd.binary import BinaryMLP
 from tinykd.checkpoint import CheckpointError
 from tinykd.distill import Supervised
@@ -216,8 +216,8 @@ def test_files_are_written_with_the_users_umask(tmp_path, umask, mode):
         model.save(tmp_path / "m.npz")
         with checkpoint.atomic_open(tmp_path / "t.txt", "w") as f:
             f.write("ü")
-        with checkpoint.run_lock(tmp_path / "held.npz"):
-            lock_mode = stat.S_IMODE(os.stat(checkpoint.lock_path(tmp_path / "held.npz")).st_mode)
+        with runlock.run_lock(tmp_path / "held.npz"):
+            lock_mode = stat.S_IMODE(os.stat(runlock.lock_path(tmp_path / "held.npz")).st_mode)
     finally:
         os.umask(old)
     assert lock_mode == mode
@@ -238,8 +238,8 @@ def test_a_failed_atomic_write_leaves_the_old_file(tmp_path):
 
 
 HOLD = """import sys
-from tinykd import checkpoint
-with checkpoint.run_lock(sys.argv[1]):
+from tinykd import runlock
+with runlock.run_lock(sys.argv[1]):
     print("held", flush=True)
     sys.stdin.read()
 """
@@ -263,13 +263,13 @@ def test_one_run_per_checkpoint_at_a_time(tmp_path, capsys):
     taken over with a line saying so; a finished holder leaves no lock."""
     x, y = _images()
     path = tmp_path / "run.npz"
-    lock = checkpoint.lock_path(path)
+    lock = runlock.lock_path(path)
     holder = _holder(path)
     model = MLP([64, 8, 3], seed=0)
     opt = Adam(model)
     try:
         host = re.escape(socket.gethostname())
-        with pytest.raises(checkpoint.RunLockedError, match=rf"these settings is already going on in process "
+        with pytest.raises(runlock.RunLockedError, match=rf"these settings is already going on in process "
                                                             rf"{holder.pid} on {host} \(since .*\): wait for it"):
             fit(model, Supervised(), opt, x, y, 2, 32, checkpoint=path, resume=True, progress=False)
         assert opt.t == 0 and not path.exists()
@@ -292,7 +292,7 @@ def test_one_run_per_checkpoint_at_a_time(tmp_path, capsys):
 def test_the_lock_goes_with_any_ending_and_a_foreign_or_unreadable_lock_is_kept(tmp_path):
     x, y = _images()
     path = tmp_path / "run.npz"
-    lock = checkpoint.lock_path(path)
+    lock = runlock.lock_path(path)
     model = MLP([64, 8, 3], seed=0)
     with pytest.raises(ValueError, match="lr_schedule gave learning rate -1.0 for epoch 2"):
         fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=path, progress=False,
@@ -300,17 +300,17 @@ def test_the_lock_goes_with_any_ending_and_a_foreign_or_unreadable_lock_is_kept(
     assert not os.path.exists(lock) and checkpoint.meta_of(path)["epoch"] == 1
     with open(lock, "w") as f:
         json.dump({"pid": os.getpid() + 1, "host": "elsewhere.example", "started": "today", "token": "t"}, f)
-    with pytest.raises(checkpoint.RunLockedError, match=r"process \d+ on elsewhere.example .*\(on another host: "
+    with pytest.raises(runlock.RunLockedError, match=r"process \d+ on elsewhere.example .*\(on another host: "
                                                         r"cannot tell whether it still runs\)"):
         fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=path, resume=True, progress=False)
     with open(lock, "w") as f:
         f.write("{not json")
-    with pytest.raises(checkpoint.RunLockedError, match="does not say which process holds it"):
+    with pytest.raises(runlock.RunLockedError, match="does not say which process holds it"):
         fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=path, resume=True, progress=False)
     assert os.path.exists(lock)   # never removed by a run that did not make it
     os.remove(lock)
-    with checkpoint.run_lock(path) as held:      # a holder may take its own lock again
-        with checkpoint.run_lock(path):
+    with runlock.run_lock(path) as held:      # a holder may take its own lock again
+        with runlock.run_lock(path):
             pass
         assert os.path.exists(held)
     assert not os.path.exists(held)
@@ -324,7 +324,7 @@ def test_train_or_load_of_an_identity_held_by_another_process_stops(tmp_path):
     path = prepare.checkpoint_path(cfg, prepare.identity(args[0], cfg, *args[1:], 0))
     holder = _holder(checkpoint.run_path(path))
     try:
-        with pytest.raises(checkpoint.RunLockedError, match=rf"process {holder.pid} "):
+        with pytest.raises(runlock.RunLockedError, match=rf"process {holder.pid} "):
             prepare.train_or_load(cfg, *args, (x, y, None, None), seed=0)
     finally:
         holder.communicate("")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from backends import host, move
-from tinykd import MLP, Adam, checkpoint, data
+from tinykd import MLP, Adam, checkpoint, data, runlock
 from tinykd.distill import KD, Supervised
 from tinykd.train import TrainingError, cosine_lr, errors, fit
 
@@ -256,12 +256,12 @@ def _run(path, epochs, stop=None, restore_best=False):
     if stop is not None:
         with pytest.raises(Interrupt):
             fit(model, Supervised(), Adam(model, lr=3e-3), x, y, epochs, 32, **kwargs)
-        assert not os.path.exists(checkpoint.lock_path(path))          # released on Ctrl-C
+        assert not os.path.exists(runlock.lock_path(path))          # released on Ctrl-C
         model = MLP([64, 16, 16, 3], dropout=0.3, input_dropout=0.2, seed=99)
         model.rng.random(7)                                             # a fresh process's streams are elsewhere
         stop = None
     history = fit(model, Supervised(), Adam(model, lr=3e-3), x, y, epochs, 32, **kwargs)
-    assert not os.path.exists(checkpoint.lock_path(path))              # released at the end
+    assert not os.path.exists(runlock.lock_path(path))              # released at the end
     best = checkpoint.read(checkpoint.best_path(path))[0]
     return [p.copy() for _, p, _ in model.named_parameters()], history, best
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import checkpoint as ckpt
 from . import data as data_mod
-from . import report
+from . import report, runlock
 from .backend import resolve
 from .batches import check_jitter
 from .distill import Supervised
@@ -127,7 +127,7 @@ def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_drop
     ``transfer_rows``: the network trains on the first rows of the training set only (part of its identity);
     ``extra_identity``: anything else the caller did to ``arrays`` (e.g. kept only the labelled rows), as a dict.
     ``image_shape``: what the rows were flattened from, for the jitter (the data's fingerprint covers it).
-    Training holds the run's lock (``checkpoint.run_lock``) from the moment it looks for a finished checkpoint
+    Training holds the run's lock (``runlock.run_lock``) from the moment it looks for a finished checkpoint
     until it has written one and removed the run state: a second process with the same identity stops, naming
     the first, instead of sharing its files. Returns (model, record): the record says whether it was loaded, from
     where, and what produced it.
@@ -142,7 +142,7 @@ def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_drop
     if os.path.exists(path):
         return _load(path, parts[0], role, ident)
     run_path = ckpt.run_path(path)
-    with ckpt.run_lock(run_path, say=lambda line: log(f"{role}: {line}")):
+    with runlock.run_lock(run_path, say=lambda line: log(f"{role}: {line}")):
         if os.path.exists(path):         # finished by another process between the look above and the lock
             return _load(path, parts[0], role, ident)
         model, optimizer, schedule, objective = parts

@@ -1,0 +1,154 @@
+"""One run at a time per checkpoint: a lock file beside a run's checkpoint, naming the process that holds it.
+
+Two processes training the same identity would share one run checkpoint: the second would "resume" the first's
+epochs and both would write the same files, the last writer's numbers replacing the other's. ``run_lock`` makes
+the second stop with one line naming the first; a lock left by a process of this host that no longer runs (a killed
+run) is taken over with a line saying so.
+"""
+import contextlib
+import json
+import os
+import secrets
+import socket
+import sys
+import time
+
+from .checkpoint import CheckpointError, _stem
+
+
+class RunLockedError(CheckpointError):
+    """Another process holds the lock of the run asked for (two runs of one identity would share its files)."""
+
+
+_HELD = {}   # absolute lock path -> [token, depth]: the locks this process holds, which it may take again
+
+
+def lock_path(path):
+    """The lock beside the run checkpoint ``path``: ``x.run.npz`` -> ``x.run.lock``."""
+    return _stem(path) + ".lock"
+
+
+@contextlib.contextmanager
+def run_lock(path, say=None):
+    """Hold the lock of the run checkpointed at ``path`` for the ``with`` block; released however the block ends
+    (an error, Ctrl-C), so only a killed process leaves its lock behind.
+
+    The lock is a file created exclusively (``O_CREAT | O_EXCL``, one winner however many processes try at once)
+    naming the process that holds it: pid, host, start time. Held by a live process, or by one on another host
+    (whose liveness cannot be seen from here), it raises ``RunLockedError`` naming that process; left by a process
+    of this host that no longer runs, it is taken over and ``say`` (default: a line on stderr) says so. A process
+    may take a lock it already holds (``prepare.train_or_load`` holds it around ``fit``, which takes it again).
+    """
+    lock = os.path.abspath(lock_path(path))
+    if lock in _HELD:
+        _HELD[lock][1] += 1
+        try:
+            yield lock
+        finally:
+            _HELD[lock][1] -= 1
+        return
+    token = _acquire(lock, say or (lambda line: print(line, file=sys.stderr, flush=True)))
+    _HELD[lock] = [token, 1]
+    try:
+        yield lock
+    finally:
+        del _HELD[lock]
+        holder, _ = _holder(lock, tries=1)
+        if holder is not None and holder.get("token") == token:
+            os.remove(lock)
+
+
+def _acquire(lock, say):
+    os.makedirs(os.path.dirname(lock), exist_ok=True)
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+          "token": secrets.token_hex(8), "command": " ".join(sys.argv)[:300]}
+    for _ in range(5):
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            holder, text = _holder(lock)
+            if text is None:          # released between our attempt and our look: try again
+                continue
+            who = _who(holder, lock)
+            if holder is None:
+                raise RunLockedError(f"{lock} exists but does not say which process holds it; if no run with "
+                                     "these settings is going on, delete it") from None
+            if not _gone(holder):
+                where = "" if holder.get("host") == socket.gethostname() else " (on another host: cannot tell " \
+                    "whether it still runs)"
+                raise RunLockedError(f"a run with these settings is already going on in {who}{where}: wait for it, "
+                                     f"or stop it; if it is gone, delete {lock}") from None
+            if _remove_if_same(lock, text):
+                say(f"took over {lock}, left by {who}, which no longer runs")
+            continue
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(me, f)
+        except BaseException:          # Ctrl-C between creating and filling it: leave no nameless lock
+            os.remove(lock)
+            raise
+        return me["token"]
+    raise RunLockedError(f"could not take {lock}: other processes keep taking it; start one run at a time")
+
+
+def _holder(lock, tries=20):
+    """(record, text) of a lock file; (None, None) when it is not there, (None, text) when it is unreadable. An
+    empty file may be a lock being written this instant (created, not yet filled): looked at again, briefly."""
+    for attempt in range(tries):
+        try:
+            with open(lock, encoding="utf-8") as f:
+                text = f.read()
+        except FileNotFoundError:
+            return None, None
+        try:
+            record = json.loads(text)
+            if isinstance(record, dict) and isinstance(record.get("pid"), int):
+                return record, text
+        except json.JSONDecodeError:
+            pass
+        if attempt + 1 < tries:
+            time.sleep(0.05)
+    return None, text
+
+
+def _who(holder, lock):
+    if holder is None:
+        return f"an unknown process ({lock} is unreadable)"
+    return f"process {holder['pid']} on {holder.get('host')} (since {holder.get('started')}: " \
+           f"{holder.get('command') or 'python'})"
+
+
+def _gone(holder):
+    """True when the holder ran on this host and runs no longer (its pid is free, or is this process, which
+    holds no such lock: a pid reused after a crash, common in containers)."""
+    if holder.get("host") != socket.gethostname() or os.name == "nt":   # on Windows os.kill(pid, 0) is Ctrl-C
+        return False
+    pid = holder["pid"]
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:      # PermissionError: the pid is someone else's live process
+        return False
+    return False
+
+
+def _remove_if_same(lock, text):
+    """Remove a stale lock only if it still is the one that was read: moved aside atomically, compared, and put
+    back when another process had replaced it meanwhile. True when it was removed."""
+    aside = f"{lock}.stale-{secrets.token_hex(6)}"
+    try:
+        os.rename(lock, aside)
+    except FileNotFoundError:
+        return False                      # another process took it over first
+    with open(aside, encoding="utf-8") as f:
+        same = f.read() == text
+    if not same:
+        try:
+            os.link(aside, lock)          # put back, unless a third process has made a new one meanwhile
+        except OSError:
+            pass
+    os.remove(aside)
+    return same
