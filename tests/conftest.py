@@ -16,7 +16,12 @@ settings.register_profile("tinykd", deadline=None, max_examples=40, derandomize=
 settings.register_profile("thorough", deadline=None, max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "tinykd"))
 
-SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+# A second copy of the data files, outside the repository (the development machines keep one beside it), which a
+# test compares with the repository's own copies; $TINYKD_SHARED_DATA says where yours is.
+SHARED_DATA = os.environ.get("TINYKD_SHARED_DATA") or os.path.join(os.path.dirname(__file__), "..", "..", "shared",
+                                                                    "data")
+SHARED_DATA_MISSING = ("needs a second copy of the MNIST files to compare with data/mnist: set TINYKD_SHARED_DATA to "
+                       "a folder whose mnist/ holds the four IDX .gz files")
 
 
 def pytest_terminal_summary(terminalreporter):

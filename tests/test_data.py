@@ -14,7 +14,7 @@ import pytest
 import scipy.io
 from hypothesis import given, strategies as st
 
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, SHARED_DATA_MISSING
 from tinykd import backend, data, datafiles
 from tinykd.data import DataError
 
@@ -41,7 +41,7 @@ def test_real_mnist_loads_verified_and_fast():
     assert np.bincount(ds.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
-@pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED_DATA, "mnist")), reason="../shared/data is not here")
+@pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED_DATA, "mnist")), reason=SHARED_DATA_MISSING)
 def test_shared_files_match_repository_copies():
     for name in datafiles.MNIST_FILES.values():
         a = datafiles.read_idx(os.path.join(SHARED_DATA, "mnist", name + ".gz"))
