@@ -73,17 +73,16 @@ def _check_shapes(ds, cfg):
         check_jitter(cfg.jitter, tuple(ds.input_shape), ds.x_train.shape[1])
     except ValueError as e:
         raise ConfigError(f"the teacher's jitter (Config.jitter) on {ds.name}: {e}") from None
-    n_classes = len(ds.classes)
-    if n_classes != cfg.teacher_sizes[-1]:
-        raise ConfigError(f"{ds.name} has {n_classes} classes but the networks have {cfg.teacher_sizes[-1]} outputs")
-    return ds
+    return data_mod.check_outputs(ds, cfg.teacher_sizes[-1])
 
 
 def data_record(ds, cfg):
-    """What the results say about the data: name, source, fingerprint, sizes, validation seed, subset, note."""
+    """What the results say about the data: name, source, fingerprint, sizes, validation seed, subset, whether the
+    files are the named data set's own (``canonical``), note."""
     return {"name": ds.name, "source": ds.source, "fingerprint": ds.fingerprint(), "n_train": int(ds.x_train.shape[0]),
             "n_val": 0 if ds.x_val is None else int(ds.x_val.shape[0]), "n_test": int(ds.x_test.shape[0]),
             "val_seed": cfg.val_seed, "val_from_file": getattr(ds, "val_from_file", False), "subset": cfg.subset,
+            "canonical": ds.canonical,
             "note": ds.note}
 
 
