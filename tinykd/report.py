@@ -14,6 +14,8 @@ import tempfile
 
 import numpy as np
 
+from .checkpoint import atomic_open
+
 
 class OutputError(ValueError):
     """The results folder cannot be written."""
@@ -49,40 +51,19 @@ def stem(out_dir, base, deviations):
     return os.path.join(out_dir, f"{base}_custom-{tag}")
 
 
-def _umask():
-    """The process's umask (read by setting it and putting it back: the only portable way)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_text(path, text):
-    """Write ``text`` to ``path`` through a temporary file in the same folder (made if missing) and a rename, so a
-    reader never sees half a file. ``mkstemp`` creates its file 0600; the result gets the mode any file the user
-    writes gets (0666 less the umask: 0644 under umask 022)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            os.chmod(tmp, 0o666 & ~_umask())
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write(path_stem, record, markdown):
-    """Write ``<stem>.json`` and ``<stem>.md`` atomically (temp file, then rename).
+    """Write ``<stem>.json`` and ``<stem>.md`` atomically (temp file, then rename), 0666 less the umask, making
+    the folder if needed.
 
     While ``record["complete"]`` is False the files are ``<stem>.partial.*``: an unfinished or interrupted run never
     replaces the finished results of an earlier one; the complete record replaces them and removes the partial."""
     complete = record.get("complete", True)
     stem = path_stem if complete else path_stem + ".partial"
-    _atomic_text(stem + ".json", json.dumps(record, indent=1, default=_plain) + "\n")
-    _atomic_text(stem + ".md", markdown)
+    # checkpoint.atomic_open: the one atomic write (temporary file, rename, the umask's mode, the folder made)
+    with atomic_open(stem + ".json", "w") as f:
+        f.write(json.dumps(record, indent=1, default=_plain) + "\n")
+    with atomic_open(stem + ".md", "w") as f:
+        f.write(markdown)
     if complete:
         for ext in (".json", ".md"):
             if os.path.exists(path_stem + ".partial" + ext):
