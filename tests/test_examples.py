@@ -145,8 +145,14 @@ def test_data_is_always_a_path_even_when_it_spells_a_data_set(tmp_path):
 
 def test_own_npz_data(tmp_path):
     mnist = data.load("mnist")
-    np.savez(tmp_path / "mine.npz", x_train=mnist.x_train[:600], y_train=mnist.y_train[:600],
+    images = (mnist.x_train[:600] * 255).round().astype(np.uint8)
+    np.savez(tmp_path / "flat.npz", x_train=images, y_train=mnist.y_train[:600],
              x_test=mnist.x_test[:200], y_test=mnist.y_test[:200])
+    out = run_example("mnist_adv_kd.py", "--data", str(tmp_path / "flat.npz"), "--quick", *TINY, "--variants", "kd",
+                      "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
+    _user_error(out, "flat rows of 784 values: save them as (N, height, width) arrays, or pass --jitter 0")
+    np.savez(tmp_path / "mine.npz", x_train=images.reshape(-1, 28, 28), y_train=mnist.y_train[:600],
+             x_test=mnist.x_test[:200].reshape(-1, 28, 28), y_test=mnist.y_test[:200])
     out = run_example("mnist_adv_kd.py", "--data", str(tmp_path / "mine.npz"), "--quick", *TINY, "--variants", "kd",
                       "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
     assert out.returncode == 0, out.stderr
