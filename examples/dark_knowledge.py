@@ -43,7 +43,7 @@ from tinykd.backend import resolve, to_device, to_host  # noqa: E402
 from tinykd.datafiles import DataError  # noqa: E402
 from tinykd.distill import KD, Supervised  # noqa: E402
 from tinykd.experiment import data_label, teacher_check  # noqa: E402
-from tinykd.prepare import ConfigError, load_data, prepare  # noqa: E402
+from tinykd.prepare import ConfigError, prepare  # noqa: E402
 from tinykd.train import cosine_lr, errors, fit  # noqa: E402
 
 PRESET = {False: {"epochs": 40, "seeds": 3, "sweep_epochs": 15, "few_epochs": 15, "transfer_size": 0},
@@ -228,9 +228,8 @@ def body(cfg, args):
     # the transfer set is checked where the Table 1 example's is (prepare's data checks): a preset's size larger
     # than the training images there are is refused, never cut silently to them
     cfg = dataclasses.replace(cfg, transfer_size=args.transfer_size)
-    check_data(load_data(cfg), args.transfer_size)
     t_start = time.perf_counter()
-    ds, arrays, teacher, d, t_rec = prepare(cfg)
+    ds, arrays, teacher, d, t_rec = prepare(cfg, check=lambda ds: check_data(ds, args.transfer_size))
     dev = deviations(cfg, args, preset, ds)
     name = "dark_knowledge" if not cfg.data else f"{data_label(cfg, d['name'])}_dark_knowledge"
     out = report.stem(cfg.out_dir, name + ("_quick" if args.quick else ""), dev)

@@ -180,14 +180,18 @@ def model_record(model, trained, arrays):
             "params": model.count_params(biases=False), "params_with_biases": model.count_params(), **trained}
 
 
-def prepare(cfg):
+def prepare(cfg, check=None):
     """Check the output folders, load the data on the backend, train or load the teacher.
 
+    ``check``: a function of the loaded (host) data set, called before anything trains, for what an experiment
+    needs of its data beyond the protocol's checks (e.g. the classes it removes); it raises to refuse.
     Returns (dataset, (x, y, x_val, y_val, x_test, y_test), teacher, data record, teacher record).
     """
     report.check_writable(cfg.out_dir, "--out-dir")
     report.check_writable(cfg.checkpoint_dir, "--checkpoint-dir")
     ds = load_data(cfg)
+    if check is not None:
+        check(ds)
     d = data_record(ds, cfg)
     dev = ds.to(resolve(cfg.backend))
     arrays = (dev.x_train, dev.y_train, dev.x_val, dev.y_val, dev.x_test, dev.y_test)
