@@ -234,7 +234,8 @@ def body(cfg, args):
     name = "dark_knowledge" if not cfg.data else f"{data_label(cfg, d['name'])}_dark_knowledge"
     out = report.stem(cfg.out_dir, name + ("_quick" if args.quick else ""), dev)
     lab = Lab(cfg, args, arrays, teacher)
-    record = {"data": d, "deviations": dev, "paper": PAPER, "teacher": t_rec, "n_test": d["n_test"],
+    record = {"data": d, "machine": report.machine(), "deviations": dev, "paper": PAPER, "teacher": t_rec,
+              "n_test": d["n_test"],
               "transfer_size": int(lab.x.shape[0]), "kd_weight": KD_WEIGHT, "seconds": {}, "complete": False,
               "soft_targets": soft_target_examples(teacher, lab.xt, lab.yt)}
     for key, experiment in (("distilled_from_scratch", from_scratch), ("omit_3", omit_3), ("only_7_8", only_7_8),
@@ -262,7 +263,7 @@ def markdown(r, preset):
     """The results table, each experiment beside the paper's number."""
     lines = ["Hinton, Vinyals & Dean (2015) §3 on MNIST, tinykd: test errors out of "
              f"{r['n_test']:,} (every model's last weights, counted once; shifts chosen on validation).", ""]
-    lines += report.data_lines(r["data"], preset, r["deviations"])
+    lines += report.data_lines(r["data"], preset, r["deviations"], r.get("machine"))
     if not r["complete"]:
         lines += ["", "**Incomplete: the run is still going or stopped early.**"]
     secs = r["seconds"]

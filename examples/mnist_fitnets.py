@@ -48,7 +48,8 @@ def body(cfg, args):
     dev = deviations(cfg, args, preset, ds)
     out = report.stem(cfg.out_dir, f"{data_label(cfg, d['name'])}_fitnets{'_quick' if args.quick else ''}", dev)
     hint_width = teacher.sizes[args.hint_layer]
-    record = {"data": d, "deviations": dev, "teacher": t_rec, "hint_layer": args.hint_layer,
+    record = {"data": d, "machine": report.machine(), "deviations": dev, "teacher": t_rec,
+              "hint_layer": args.hint_layer,
               "guided_layer": args.guided_layer, "hint_epochs": args.hint_epochs, "kd_epochs": args.kd_epochs,
               "runs": {}, "complete": False}
     kd = KD(temperature=4.0, weight=0.9, form="hinton")
@@ -79,7 +80,8 @@ def markdown(r, cfg, dev):
              f"{r['hint_epochs']} epochs, then KD (τ = 4, a = 0.9) for {r['kd_epochs']}; KD alone for both budgets "
              "together. Test errors out of "
              f"{r['data']['n_test']:,} (one seed each).", ""]
-    lines += report.data_lines(r["data"], "quick" if cfg.preset == "quick" else "full", dev)
+    lines += report.data_lines(r["data"], "quick" if cfg.preset == "quick" else "full", dev,
+                              r.get("machine"))
     lines += ["", "| student | test errors | validation errors | seconds |", "|---|---|---|---|"]
     for name, run in r["runs"].items():
         lines.append(f"| {name} | {run['errors']} | {run['validation_errors']} | {run['seconds']:.0f} |")

@@ -62,7 +62,8 @@ def body(cfg, args):
     ds, (x, y, xv, yv, xt, yt), teacher, d, t_rec = prepare(cfg)
     dev = deviations(cfg, args, preset, ds)
     out = report.stem(cfg.out_dir, f"{data_label(cfg, d['name'])}_xnor_kd{'_quick' if args.quick else ''}", dev)
-    record = {"data": d, "deviations": dev, "sizes": args.sizes, "epochs": epochs, "lr": args.lr, "seeds": seeds,
+    record = {"data": d, "machine": report.machine(), "deviations": dev, "sizes": args.sizes, "epochs": epochs,
+              "lr": args.lr, "seeds": seeds,
               "teacher_errors": t_rec["errors"], "teacher": t_rec, "runs": {}, "complete": False}
     xt_host = to_host(xt)
     preset_name = "quick" if args.quick else "full"
@@ -111,7 +112,8 @@ def table(r, preset):
     fmt = report.fmt
     lines = [f"Students {'-'.join(map(str, r['sizes']))}, {r['epochs']} epochs, {r['seeds']} seed(s); float "
              f"teacher: {r['teacher_errors']} errors out of {r['data']['n_test']:,}; test errors, mean ± std "
-             "(validation errors per epoch in the JSON).", ""] + report.data_lines(r["data"], preset, r["deviations"])
+             "(validation errors per epoch in the JSON).", ""] + \
+        report.data_lines(r["data"], preset, r["deviations"], r.get("machine"))
     if not r.get("complete"):
         lines += ["", "**Incomplete: the run is still going or stopped early; the rows below are what finished.**"]
     lines += ["", "| student | without KD | with KD | packed bytes (float32 bytes) | images/s packed | images/s float "

@@ -328,7 +328,8 @@ def test_dark_knowledge_refuses_data_without_the_classes_it_needs(missing, where
     keep = getattr(mnist, f"y_{split}")[:n] != missing
     images = datafiles.read_idx(folder / f"{prefix}-images-idx3-ubyte.gz")[keep]
     datafiles.write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
-    datafiles.write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", getattr(mnist, f"y_{split}")[:n][keep].astype(np.uint8))
+    labels = getattr(mnist, f"y_{split}")[:n][keep].astype(np.uint8)
+    datafiles.write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
     out = run_example("dark_knowledge.py", "--data", str(folder), *DARK_TINY, "--out-dir", str(tmp_path / "r"),
                       "--checkpoint-dir", str(tmp_path / "ck"))
     _user_error(out, message)

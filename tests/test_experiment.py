@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from tinykd import checkpoint, experiment, prepare
+from tinykd import checkpoint, experiment, prepare, report
 from tinykd.experiment import VARIANTS, Config, ConfigError, Variant
 from tinykd.layers import MLP
 
@@ -213,3 +213,19 @@ def test_files_that_are_not_the_canonical_ones_make_a_custom_run(tmp_path, monke
         f"not the canonical mnist files (fingerprint {record['data']['fingerprint'][:16]})"
     (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
     assert name == os.path.basename(report.stem(cfg.out_dir, "mnist_table", record["deviations"])) + ".json"
+
+
+def test_the_machine_record_names_the_blas_kernel_and_threads_that_ran():
+    """Bit-for-bit reproduction needs the same BLAS kernel and thread count: a record names the ones it ran with,
+    asked of the library NumPy loaded, and a Markdown table prints them."""
+    m = report.machine()
+    assert {"python", "numpy", "cpu", "cpus", "blas", "blas_kernel", "blas_threads"} <= set(m)
+    with open("/proc/self/maps", encoding="utf-8") as f:
+        openblas = any("openblas" in line for line in f)
+    if openblas:      # NumPy's wheels bundle OpenBLAS: then the kernel and threads are known, never guessed
+        assert m["blas_kernel"] not in ("", "not known") and isinstance(m["blas_threads"], int)
+        assert m["blas_threads"] >= 1
+    d = {"name": "x", "source": "arrays", "fingerprint": "0" * 64, "n_train": 1, "n_val": 0, "n_test": 1,
+         "val_seed": 0}
+    (line,) = [ln for ln in report.data_lines(d, "full", {}, m) if ln.startswith("Machine:")]
+    assert f"kernel {m['blas_kernel']}" in line and f"{m['blas_threads']} threads" in line

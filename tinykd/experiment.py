@@ -15,7 +15,6 @@ Steps 1 and 2 (and the training of S (initial)) are ``tinykd/prepare.py``'s, whi
 """
 import dataclasses
 import os
-import platform
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -293,8 +292,7 @@ def run(cfg):
     s_rec = {**model_record(student0, trained, arrays), **logit_stats(student0.logits(xv if xv is not None else x))}
     flag, line = teacher_check(t_rec, s_rec)
     record = {"config": asdict(cfg), "deviations": deviations, "data": d, "n_test": d["n_test"],
-              "machine": {"python": platform.python_version(), "numpy": np.__version__,
-                          "processor": platform.machine(), "cpus": os.cpu_count()},
+              "machine": report.machine(),
               "teacher": t_rec, "student_initial": s_rec, "teacher_not_better": flag, "teacher_check": line,
               "variants": {}, "complete": False}
     log(f"teacher errors {t_rec['errors']}/{d['n_test']}; student (initial) errors {s_rec['errors']}/{d['n_test']}")
@@ -390,7 +388,7 @@ def markdown(record, cfg):
     row = [str(t["errors"]), str(s["errors"])] + [report.fmt(v[k]) for _, k in main_cols if k in v]
     lines = [f"Test misclassifications out of {n:,} ({cfg.dataset} recipe; students: mean ± std over seeds; every "
              "model's last weights, counted once on the test set).", ""]
-    lines += report.data_lines(record["data"], cfg.preset, record["deviations"])
+    lines += report.data_lines(record["data"], cfg.preset, record["deviations"], record.get("machine"))
     if cfg.transfer_size:
         lines.append(f"Transfer set: the students train on the first {cfg.transfer_size:,} training images only; the "
                      "teacher on all of them (its knowledge reaches the students through its soft targets).")

@@ -17,6 +17,55 @@ import numpy as np
 from .checkpoint import atomic_open
 
 
+def machine():
+    """Where a run ran, as far as it shapes the numbers: Python, NumPy, the processor, and the BLAS library with the
+    kernel it chose at run time and its thread count.
+
+    Why the BLAS: a float32 matrix product sums in an order set by the kernel (OpenBLAS picks one per processor) and
+    the number of threads, so the same code, seeds and data give bit-identical weights only with the same kernel
+    and thread count; elsewhere a run ends a few errors away (see the README's "How exactly the tables reproduce").
+    """
+    import platform
+    blas = dict(np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {}))
+    record = {"python": platform.python_version(), "numpy": np.__version__, "processor": platform.machine(),
+              "cpu": _cpu_model(), "cpus": os.cpu_count(), "blas": f"{blas.get('name')} {blas.get('version')}"}
+    record.update(_openblas_runtime())
+    return record
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or "not known"
+
+
+def _openblas_runtime():
+    """{"blas_kernel", "blas_threads"} asked of the OpenBLAS that NumPy loaded (Linux), or saying they are not
+    known: a record never guesses them."""
+    import ctypes
+    unknown = {"blas_kernel": "not known", "blas_threads": "not known"}
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as f:
+            libs = {line.split()[-1] for line in f if "openblas" in line and line.split()[-1].startswith("/")}
+    except OSError:
+        return unknown
+    for path in sorted(libs):
+        lib = ctypes.CDLL(path)
+        for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", "")):
+            name, threads = getattr(lib, f"{prefix}_get_corename{suffix}", None), \
+                getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+            if name is not None and threads is not None:
+                name.restype, threads.restype = ctypes.c_char_p, ctypes.c_int
+                return {"blas_kernel": name().decode(), "blas_threads": int(threads())}
+    return unknown
+
+
 class OutputError(ValueError):
     """The results folder cannot be written."""
 
@@ -98,8 +147,8 @@ def pooled_gap(a, b):
     return diff, sd, (diff / sd if sd else math.copysign(math.inf, diff) if diff else 0.0)
 
 
-def data_lines(d, preset, deviations):
-    """The Markdown lines saying what a run trained on and which preset it is."""
+def data_lines(d, preset, deviations, machine=None):
+    """The Markdown lines saying what a run trained on, which preset it is and (``machine`` given) where it ran."""
     subset = f" (drawn from the first {d['subset']:,} of the training set)" if d.get("subset") else ""
     val = "from the data file" if d.get("val_from_file") else f"held out, stratified, seed {d['val_seed']}"
     lines = [f"Data: {d['name']} from `{d['source']}` (fingerprint `{d['fingerprint'][:16]}`): "
@@ -110,4 +159,8 @@ def data_lines(d, preset, deviations):
                                     ", ".join(f"{k} = {v}" for k, v in deviations.items()) + ".")]
     if d.get("note"):
         lines.append(f"Note: {d['note']}.")
+    if machine:
+        lines.append(f"Machine: {machine.get('cpu', machine.get('processor'))}, {machine.get('cpus')} CPUs; "
+                     f"{machine.get('blas', 'BLAS not known')}, kernel {machine.get('blas_kernel', 'not known')}, "
+                     f"{machine.get('blas_threads', 'not known')} threads; NumPy {machine.get('numpy')}.")
     return lines
