@@ -1,7 +1,7 @@
 """The logistic discriminator of adversarial KD: is this logit vector the teacher's (label 0) or the student's (1)?
 
 ``D(a) = σ(f(φ(a)))`` where ``f`` is an affine map (logistic regression, the founding report's choice) or a
-one-hidden-layer ReLU net, and ``φ`` chooses what the discriminator sees:
+ReLU MLP with the hidden widths given (``hidden``: one width or a list), and ``φ`` chooses what the discriminator sees:
 
 - ``"raw"``: the logits themselves (the report's form). Softmax is shift-invariant, so a student can fool a
   linear D on raw logits by adding one constant c to every logit: ``f`` moves by ``c Σ_k w_k`` while no
