@@ -80,3 +80,11 @@ def test_jitter_is_a_whole_number_of_pixels_below_half_the_side(shift, match):
         jitter(x, (27, 27), 1, np.random.default_rng(0))
     with pytest.raises(ValueError, match="image_shape must be"):
         check_jitter(1, (28,))
+
+
+def test_jitter_needs_the_image_shape_it_is_never_guessed():
+    """Issue 18, item 13: ``fit`` guessed 28x28 for any image; a shift needs ``image_shape``, said in one line."""
+    with pytest.raises(ValueError, match=r"jitter_pixels=2 shifts images, so give image_shape=\(height, width\), "
+                                         r"e.g. ds.input_shape"):
+        check_jitter(2, None, 784)
+    check_jitter(0, None, 784)      # no shift, no shape needed

@@ -8,6 +8,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 import types
 
 import numpy as np
@@ -235,6 +236,58 @@ def test_a_failed_atomic_write_leaves_the_old_file(tmp_path):
             f.write("new, half")
             raise RuntimeError
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["f.txt"]
+
+
+def test_a_checkpoint_onto_a_folder_is_one_line_naming_it(tmp_path):
+    """Issue 18, item 7: ``save_model`` onto an existing folder was a raw IsADirectoryError naming an internal
+    temporary file; now one ``CheckpointError`` naming the path, and nothing is left behind."""
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    model = MLP([64, 8, 3], seed=0)
+    for write in (lambda: checkpoint.save_model(folder, model), lambda: model.save(folder),
+                  lambda: checkpoint.write(folder, {}, {"kind": "model"})):
+        with pytest.raises(CheckpointError, match=rf"cannot write checkpoint {re.escape(str(folder))}: it is a "
+                                                  "folder; give a file path such as"):
+            write()
+    with pytest.raises(IsADirectoryError, match=re.escape(str(folder))):
+        with checkpoint.atomic_open(folder, "w") as f:
+            f.write("x")
+    assert os.listdir(tmp_path) == ["taken"] and os.listdir(folder) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc to see a zombie process")
+def test_a_killed_holder_not_yet_reaped_counts_as_gone(tmp_path, capsys):
+    """Issue 18, item 12: right after ``kill -9`` the holder is a zombie (exited, not yet reaped by its parent),
+    which ``os.kill(pid, 0)`` reports alive, so a rerun was refused as "already going on". Now it is gone and
+    its lock is taken over with the usual line."""
+    path = tmp_path / "run.npz"
+    lock = runlock.lock_path(path)
+    holder = _holder(path)
+    try:
+        holder.kill()                       # SIGKILL, and no wait(): it stays a zombie until reaped below
+        for _ in range(200):                # until the kernel has made it one
+            with open(f"/proc/{holder.pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the killed holder never became a zombie")
+        record = json.loads(open(lock).read())
+        assert record["pid"] == holder.pid and runlock._gone(record)
+        with runlock.run_lock(path):
+            assert json.loads(open(lock).read())["pid"] == os.getpid()
+        err = capsys.readouterr().err
+        assert f"took over {os.path.abspath(lock)}, left by process {holder.pid} on " in err
+        assert "which no longer runs" in err
+    finally:
+        holder.kill()
+        holder.wait()                       # reaped: no zombie outlives the test
+    assert not os.path.exists(lock)
+    live = _holder(path)                    # a live holder is still respected
+    try:
+        assert not runlock._gone(json.loads(open(lock).read()))
+    finally:
+        live.communicate("")
 
 
 HOLD = """import sys

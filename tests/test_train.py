@@ -158,6 +158,38 @@ def _images(n=120, side=8, classes=3, seed=0):
     return x, y
 
 
+def test_errors_refuses_what_fit_refuses_instead_of_counting_it(monkeypatch):
+    """Issue 18, items 2 and 7: ``errors(m, x, y + 5)`` returned a count (labels that never match), a negative
+    label or a NaN row counted too, and a list for ``x`` was an AttributeError. ``errors`` checks as ``fit`` does
+    (``train._check_data``); ``fit`` counts its validation errors without checking them again every epoch."""
+    from tinykd import train
+    x, y = _images()
+    model = MLP([64, 8, 3], seed=0)
+    count = errors(model, x, y)
+    assert 0 <= count <= len(y)
+    with pytest.raises(ValueError, match=r"y must lie in \[0, 3\) for the model's 3 outputs, got values in "
+                                         r"\[5, 7\]"):
+        errors(model, x, y + 5)
+    bad = y.copy()
+    bad[7] = -1
+    with pytest.raises(ValueError, match=r"y must lie in \[0, 3\) .*got values in \[-1, 2\]"):
+        errors(model, x, bad)
+    nan = x.copy()
+    nan[3, 5] = np.nan
+    with pytest.raises(ValueError, match="x contains NaN or inf; every value must be finite"):
+        errors(model, nan, y)
+    with pytest.raises(TypeError, match=r"x must be an array of shape \(N, features\), got list: convert it with "
+                                        "numpy.asarray"):
+        errors(model, x.tolist(), y)
+    with pytest.raises(ValueError, match=r"x must have shape \(N, features\).*got shape \(120, 8, 8\)"):
+        errors(model, x.reshape(-1, 8, 8), y)
+    checks = []
+    original = train._check_data
+    monkeypatch.setattr(train, "_check_data", lambda *a: checks.append(a) or original(*a))
+    history = fit(model, Supervised(), Adam(model), x, y, 3, 32, x_val=x[:40], y_val=y[:40], progress=False)
+    assert len(history) == 3 and len(checks) == 2    # the data, then the (absent) teacher outputs: once per fit
+
+
 def test_labels_of_the_wrong_shape_are_refused_never_broadcast():
     """Issue 18, item 1: ``errors(m, x, y[:, None])`` counted an (N, N) comparison, ``errors(m, x, y[:1])`` one
     label against every row, and ``fit(y_val=y[:, None])`` chose its best epoch from such counts."""
@@ -212,8 +244,8 @@ def test_fit_refuses_a_schedule_shorter_than_the_run_before_training():
     with pytest.raises(TypeError, match="lr_schedule must be a function"):
         fit(model, Supervised(), opt, x, y, 3, 32, lr_schedule=1e-3, progress=False)
     assert opt.t == 0
-    history = fit(model, Supervised(), opt, x, y, 2, 32, lr_schedule=cosine_lr(1e-3, 4), progress=False)
-    assert [h["lr"] for h in history] == [cosine_lr(1e-3, 4)(e) for e in range(2)]   # longer: a run in stages
+    history = fit(model, Supervised(), opt, x, y, 2, 32, lr_schedule=cosine_lr(1e-3, 2), progress=False)
+    assert [h["lr"] for h in history] == [cosine_lr(1e-3, 2)(e) for e in range(2)]
     history = fit(model, Supervised(), Adam(model), x, y, 2, 32, lr_schedule=lambda e: 1e-3 / (e + 1),
                   progress=False)                                # a plain function: no length to check
     assert [h["lr"] for h in history] == [1e-3, 5e-4]
@@ -227,9 +259,36 @@ def test_fit_refuses_a_jitter_it_cannot_apply_before_training(shift):
     opt = Adam(model)
     with pytest.raises(ValueError, match="jitter_pixels must be"):
         fit(model, Supervised(), opt, x, y, 1, 32, jitter_pixels=shift, image_shape=(8, 8), progress=False)
-    with pytest.raises(ValueError, match=r"image_shape \(28, 28\) holds 784 values but each row of x has 64"):
+    assert opt.t == 0
+
+
+def test_fit_refuses_a_schedule_longer_than_the_run_before_training():
+    """Issue 18, item 13: a cosine schedule longer than the run was accepted, so the rate never reached its
+    floor; a schedule with a length must be exactly as long as the run."""
+    x, y = _images()
+    model = MLP([64, 8, 3], seed=0)
+    opt = Adam(model)
+    with pytest.raises(ValueError, match=r"lr_schedule covers 4 epochs but the run trains 2; build it for exactly "
+                                         r"the run, e.g. cosine_lr\(lr, 2\)"):
+        fit(model, Supervised(), opt, x, y, 2, 32, lr_schedule=cosine_lr(1e-3, 4), progress=False)
+    with pytest.raises(ValueError, match=r"lr_schedule covers 1 epochs but the run trains 0"):
+        fit(model, Supervised(), opt, x, y, 0, 32, lr_schedule=cosine_lr(1e-3, 1), progress=False)
+    assert opt.t == 0
+
+
+def test_fit_jitters_only_images_whose_shape_it_is_given():
+    """Issue 18, item 13: without ``image_shape`` fit guessed 28x28, so any 784-column data was jittered as 28x28
+    images. Now jitter needs the shape, said in one line; without jitter none is needed."""
+    x, y = _images(side=28)
+    model = MLP([784, 8, 3], seed=0)
+    opt = Adam(model)
+    with pytest.raises(ValueError, match=r"jitter_pixels=1 shifts images, so give image_shape=\(height, width\), "
+                                         r"e.g. ds.input_shape"):
         fit(model, Supervised(), opt, x, y, 1, 32, jitter_pixels=1, progress=False)
     assert opt.t == 0
+    assert len(fit(model, Supervised(), opt, x, y, 1, 32, progress=False)) == 1
+    assert len(fit(model, Supervised(), opt, x, y, 1, 32, jitter_pixels=1, image_shape=(28, 28),
+                   progress=False)) == 1
 
 
 class Interrupt(KeyboardInterrupt):

@@ -42,8 +42,8 @@ def batched(fn, x, batch_size=10000):
 
 def check_jitter(max_shift, image_shape, features=None):
     """Raise unless ``max_shift`` is a whole number of pixels from 0 to below half the image side, and (for a
-    shift above 0) ``image_shape`` is (H, W) or (H, W, C) and holds ``features`` values (the width of a flattened
-    row) when that is given.
+    shift above 0) ``image_shape`` is given, is (H, W) or (H, W, C) and holds ``features`` values (the width of a
+    flattened row) when that is given.
 
     Why: ``int()`` would run 2.5 as 2 without a word, a negative shift fails inside NumPy's indexing, and a shift
     of half the side or more can push half an image or more out of its frame (40 on 28x28 pushes it all out).
@@ -52,6 +52,9 @@ def check_jitter(max_shift, image_shape, features=None):
         raise ValueError(f"jitter_pixels must be a whole number of pixels >= 0, got {max_shift!r}")
     if max_shift == 0:
         return
+    if image_shape is None:      # a flat row does not say its image's shape, and a guess (28x28) would scramble it
+        raise ValueError(f"jitter_pixels={max_shift} shifts images, so give image_shape=(height, width), e.g. "
+                         "ds.input_shape: the shape each row of x was flattened from")
     shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else None
     if shape is None or len(shape) not in (2, 3) or not all(is_int(s, 1) for s in shape):
         raise ValueError(f"image_shape must be (height, width) or (height, width, channels), got {image_shape!r}")

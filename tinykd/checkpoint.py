@@ -23,6 +23,7 @@ lock beside it (``tinykd.runlock``): a second process with the same checkpoint s
 written through ``atomic_open`` (temporary file, then rename), with the permissions the user's umask gives.
 """
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -53,6 +54,8 @@ def atomic_open(path, mode="wb"):
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_open writes 'wb' or 'w', got {mode!r}")
     path = os.fspath(path)
+    if os.path.isdir(path):      # else the rename fails at the end, naming the temporary file instead of the path
+        raise IsADirectoryError(errno.EISDIR, "a folder is there; give a file path", path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     while True:
@@ -73,7 +76,11 @@ def atomic_open(path, mode="wb"):
 
 
 def write(path, arrays, meta):
-    """Save host ``arrays`` and a JSON ``meta`` record to ``path`` atomically (``atomic_open``)."""
+    """Save host ``arrays`` and a JSON ``meta`` record to ``path`` atomically (``atomic_open``); a folder at
+    ``path`` is a ``CheckpointError`` naming it."""
+    if os.path.isdir(path):
+        raise CheckpointError(f"cannot write checkpoint {os.fspath(path)}: it is a folder; give a file path such as "
+                              f"{os.path.join(path, 'model.npz')}, or remove the folder")
     with atomic_open(path) as f:
         np.savez(f, __meta__=np.array(json.dumps({"format": FORMAT, **meta})), **arrays)
 

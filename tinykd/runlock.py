@@ -119,8 +119,8 @@ def _who(holder, lock):
 
 
 def _gone(holder):
-    """True when the holder ran on this host and runs no longer (its pid is free, or is this process, which
-    holds no such lock: a pid reused after a crash, common in containers)."""
+    """True when the holder ran on this host and runs no longer (its pid is free, is a zombie: exited, not yet
+    reaped, or is this process, which holds no such lock: a pid reused after a crash, common in containers)."""
     if holder.get("host") != socket.gethostname() or os.name == "nt":   # on Windows os.kill(pid, 0) is Ctrl-C
         return False
     pid = holder["pid"]
@@ -132,7 +132,21 @@ def _gone(holder):
         return True
     except OSError:      # PermissionError: the pid is someone else's live process
         return False
-    return False
+    return _zombie(pid)
+
+
+def _zombie(pid):
+    """True when ``pid`` has exited but its parent has not reaped it yet (Linux: state Z or X in
+    ``/proc/<pid>/stat``). ``os.kill(pid, 0)`` succeeds on such a process, yet it runs no longer: right after
+    ``kill -9`` a run's process is one until its parent (a shell, a container's init) collects it."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+            stat = f.read()
+    except OSError:      # no /proc (macOS), or the process went meanwhile: os.kill's answer stands
+        return False
+    # "pid (command) state ...": the command may hold spaces and parentheses, the state follows the last ')'
+    fields = stat[stat.rfind(")") + 1:].split()
+    return bool(fields) and fields[0] in ("Z", "X")
 
 
 def _remove_if_same(lock, text):

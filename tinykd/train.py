@@ -37,12 +37,33 @@ class TrainingError(RuntimeError):
 
 
 def errors(model, x, y, batch_size=10000):
-    """Number of misclassified samples (inference mode, large batches); one read back to the host per call.
+    """Number of misclassified samples (inference mode, large batches).
 
-    ``y`` must be a label vector of one class index per row of ``x`` (``checks.check_label_vector``): a label
-    column or a single label would broadcast against the predictions and count nonsense."""
+    Checked first, with the rules ``fit`` applies where data enters (``_check_data``): ``x`` an array of one row
+    per sample, ``y`` a label vector of one class index of the model's outputs per row
+    (``checks.check_label_vector``, then its range) and ``x`` finite. Unchecked, a label column broadcasts into an
+    (N, N) comparison, an out-of-range label simply never matches, and a NaN row is predicted as class 0: each
+    gives a count that looks like a number and means nothing. Three host reads: the label range, finiteness, the
+    count (``fit`` counts its validation errors with ``_errors``, on data it checked once before training)."""
+    _check_inputs("x", x)
     check_label_vector("y", y, x.shape[0])
+    _check_data(model, [("y", y, None)], [("x", x)])
+    return _errors(model, x, y, batch_size)
+
+
+def _errors(model, x, y, batch_size=10000):
+    """``errors`` without its checks, for data already checked: one read back to the host."""
     return int((model.predict(x, batch_size) != y).sum())
+
+
+def _check_inputs(name, x):
+    """Raise unless ``x`` is a 2-D array (a list would fail deep inside the model, or be compared element-wise)."""
+    if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        raise TypeError(f"{name} must be an array of shape (N, features), got {type(x).__name__}: convert it with "
+                        "numpy.asarray (or move it to the model's backend)")
+    if x.ndim != 2:
+        raise ValueError(f"{name} must have shape (N, features), one flattened sample per row, got shape "
+                         f"{tuple(x.shape)}")
 
 
 class CosineSchedule:
@@ -104,7 +125,7 @@ def train_step(model, objective, optimizer, x, y, target=None):
 
 
 def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None, x_val=None, y_val=None,
-        lr_schedule=None, jitter_pixels=0, image_shape=(28, 28), seed=0, checkpoint=None, resume=False,
+        lr_schedule=None, jitter_pixels=0, image_shape=None, seed=0, checkpoint=None, resume=False,
         identity=None, restore_best=False, explode_factor=100.0, epoch_end=None, progress=True, label="train",
         cache_teacher=True):
     """Train ``model`` on (x, y) for ``epochs``; returns the history, one dict per epoch.
@@ -114,10 +135,11 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     ``x_val, y_val``: a validation set, counted as errors after each epoch (``val_errors`` in the history); the
     best epoch is the one with fewest (the earliest on ties). ``restore_best``: end with the weights of that epoch.
     ``lr_schedule``: epoch -> learning rate (> 0), e.g. ``cosine_lr(lr, epochs)``. A schedule with a length
-    (an ``epochs`` attribute, as ``CosineSchedule`` has) must cover every epoch of the run, else it is refused
+    (an ``epochs`` attribute, as ``CosineSchedule`` has) must be exactly as long as the run, else it is refused
     before training; a plain function has no length to check and must give a rate for every epoch asked.
     ``jitter_pixels``: each batch's images translated by up to this many pixels (a whole number from 0 to below
-    half the side of ``image_shape``, which the rows of ``x`` were flattened from; ``batches.check_jitter``).
+    half the side of ``image_shape``; ``batches.check_jitter``). ``image_shape``: (height, width[, channels]) the
+    rows of ``x`` were flattened from, e.g. ``ds.input_shape``; required with jitter, never guessed.
     ``seed``: the shuffling generator (NumPy, ``seed``) and the jitter generator (x's array module, ``seed + 1``).
     ``cache_teacher``: compute the teacher's outputs once (ignored with jitter, where they change every batch).
     ``checkpoint``: a .npz path; the run state is written there atomically after every good epoch, and with a
@@ -222,7 +244,7 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
             record = {"epoch": epoch + 1, "loss": float(host.sum() / max(done, 1)),
                       "lr": getattr(optimizer, "lr", None), "seconds": time.perf_counter() - t0}
             if x_val is not None:
-                record["val_errors"] = errors(model, x_val, y_val)
+                record["val_errors"] = _errors(model, x_val, y_val)   # checked before training
             if epoch_end is not None:
                 record.update(epoch_end(model))
             history.append(record)
@@ -238,21 +260,22 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
 
 
 def _check_schedule(schedule, epochs):
-    """Refuse, before training, a schedule that is not callable or is shorter than the run (past its end a
-    cosine climbs back up: a silently wrong rate). A plain function has no length and is taken as it is."""
+    """Refuse, before training, a schedule that is not callable or whose length is not the run's: past its end a
+    cosine climbs back up (a silently wrong rate), and a longer one never reaches its floor (the run ends at a rate
+    it was not built for). A plain function has no length and is taken as it is."""
     if schedule is None:
         return
     if not callable(schedule):
         raise TypeError(f"lr_schedule must be a function epoch -> learning rate, such as cosine_lr(lr, epochs); "
                         f"got {type(schedule).__name__}")
     length = getattr(schedule, "epochs", None)
-    if length is not None and length < epochs:
-        raise ValueError(f"lr_schedule covers {length} epochs but the run trains {epochs}; build it for the whole "
-                         f"run, e.g. cosine_lr(lr, {epochs})")
+    if length is not None and length != epochs:
+        raise ValueError(f"lr_schedule covers {length} epochs but the run trains {epochs}; build it for exactly "
+                         f"the run, e.g. cosine_lr(lr, {epochs})")
 
 
 def _check_data(model, labels, arrays):
-    """Value checks where data enters, once per ``fit`` call and never per step: ``labels`` [(name, array, ignored)]
+    """Value checks where data enters (once per ``fit`` call, and in every public ``errors``), never per step: ``labels`` [(name, array, ignored)]
     (label vectors already: ``checks.check_label_vector``) hold class indices of the model's outputs (or
     ``ignored``, the objective's label for an unlabelled row), ``arrays`` [(name, array)] are finite (``None``
     entries are skipped).
