@@ -275,8 +275,8 @@ def _check_schedule(schedule, epochs):
 
 
 def _check_data(model, labels, arrays):
-    """Value checks where data enters (once per ``fit`` call, and in every public ``errors``), never per step: ``labels`` [(name, array, ignored)]
-    (label vectors already: ``checks.check_label_vector``) hold class indices of the model's outputs (or
+    """Value checks where data enters (once per ``fit`` call, and in every public ``errors``), never per step:
+    ``labels`` [(name, array, ignored)] (label vectors already: ``checks.check_label_vector``) hold class indices of the model's outputs (or
     ``ignored``, the objective's label for an unlabelled row), ``arrays`` [(name, array)] are finite (``None``
     entries are skipped).
 
