@@ -276,9 +276,9 @@ def _check_schedule(schedule, epochs):
 
 def _check_data(model, labels, arrays):
     """Value checks where data enters (once per ``fit`` call, and in every public ``errors``), never per step:
-    ``labels`` [(name, array, ignored)] (label vectors already: ``checks.check_label_vector``) hold class indices of the model's outputs (or
-    ``ignored``, the objective's label for an unlabelled row), ``arrays`` [(name, array)] are finite (``None``
-    entries are skipped).
+    ``labels`` [(name, array, ignored)] (label vectors already: ``checks.check_label_vector``) hold class indices
+    of the model's outputs (or ``ignored``, the objective's label for an unlabelled row), ``arrays``
+    [(name, array)] are finite (``None`` entries are skipped).
 
     Each check is one read of device memory (a GPU synchronisation). A bad value would otherwise go unnoticed: CuPy
     wraps an out-of-range label around, and a NaN input shows only as a NaN loss at the epoch's end.
