@@ -115,3 +115,55 @@ def test_every_file_is_drawn_and_each_one_that_cannot_be_says_why(tmp_path, caps
     assert "no per-epoch validation history" in why["b_binary_old.json"] and "mnist_xnor_kd.py" in why[
         "b_binary_old.json"]
     assert "Traceback" not in err and "'history'" not in err
+
+
+def test_a_malformed_record_is_one_line_per_file(tmp_path, capsys):
+    """Issue 18 trial, items 6 and 13: a record whose `variants` is a string was an AttributeError traceback, an
+    .npz given as input a raw UTF-8 decode error. Each malformed file is one line saying why; the rest are drawn."""
+    bad = {"variants_str.json": dict(table_record(), variants="kd"),
+           "no_teacher.json": {k: v for k, v in table_record().items() if k != "teacher"},
+           "runs_int.json": dict(table_record(), variants={"kd": {"name": "KD", "runs": 5, "mean": 1.0}}),
+           "runs_list.json": dict(fitnets_record(), runs=[1, 2])}
+    for name, record in bad.items():
+        (tmp_path / name).write_text(json.dumps(record))
+    np.savez(tmp_path / "arrays.npz", x=np.arange(3))
+    (tmp_path / "good.json").write_text(json.dumps(table_record()))
+    files = [str(tmp_path / n) for n in [*bad, "arrays.npz", "good.json"]]
+    assert plots.main(files + ["--out-dir", str(tmp_path / "figs")]) == 1
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == len(bad) + 2 and lines[-1].endswith(f"{len(bad) + 1} of {len(files)} files not drawn")
+    assert all("cannot draw " in line for line in lines[:-1])
+    assert "Traceback" not in err and "codec" not in err and "UnicodeDecodeError" not in err
+    assert "no field 'teacher'" in err and "arrays.npz: not a text file" in err
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["good_adversarial_drift.png",
+                                                                      "good_learning_curves.png",
+                                                                      "good_methods_vs_kd.png"]
+
+
+def test_a_file_that_cannot_be_written_is_named(tmp_path, capsys):
+    """Issue 18 trial, item 13: write errors said only "Operation not permitted" or "File exists"."""
+    (tmp_path / "t.json").write_text(json.dumps(table_record()))
+    (tmp_path / "a_file").write_text("")
+    assert plots.main([str(tmp_path / "t.json"), "--out-dir", str(tmp_path / "a_file")]) == 1
+    assert f"cannot make the folder {tmp_path / 'a_file'}: File exists" in capsys.readouterr().err
+    (tmp_path / "figs" / "t_learning_curves.png").mkdir(parents=True)   # unwritable, even for root
+    assert plots.main([str(tmp_path / "t.json"), "--out-dir", str(tmp_path / "figs")]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {tmp_path / 'figs' / 't_learning_curves.png'}: Is a directory" in err
+    assert "Traceback" not in err
+
+
+def test_a_run_without_validation_draws_no_empty_learning_curves(tmp_path, capsys):
+    """Issue 18 trial, item 3: with no validation split an empty learning-curve figure titled "out of 0" was
+    written. It is left out, with one line saying why; the figures that have something to show are drawn."""
+    record = table_record()
+    record["data"]["n_val"] = 0
+    for run in [record["teacher"], record["student_initial"]] + [r for v in record["variants"].values()
+                                                                  for r in v["runs"]]:
+        run["history"] = [{"epoch": e + 1, "loss": 1.0} for e in range(3)]
+    (tmp_path / "t.json").write_text(json.dumps(record))
+    assert plots.main([str(tmp_path / "t.json"), "--out-dir", str(tmp_path / "figs")]) == 0
+    out = capsys.readouterr().out
+    assert "no learning_curves figure: no validation errors per epoch to draw (validation images: 0)" in out
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["t_methods_vs_kd.png"]

@@ -270,32 +270,111 @@ def missing(record):
             "knowledge, binary students, FitNets)")
 
 
-def draw(json_path, out_dir=None):
+def _val_points(runs):
+    return any("val_errors" in h for r in runs for h in (r.get("history") or []))
+
+
+def why_not(record, name):
+    """Why the figure ``name``, which this kind of record gives, has nothing to show in this record (None when it
+    has): a run without a validation split has no validation errors per epoch (an empty learning-curve plot
+    titled "out of 0" says nothing), nor the per-epoch logit statistics measured on it."""
+    no_val = f"no validation errors per epoch to draw (validation images: {record.get('data', {}).get('n_val')})"
+    if name == "learning_curves":
+        runs = [record["teacher"], record["student_initial"]] + [r for v in record["variants"].values()
+                                                                  for r in v["runs"]]
+        return None if _val_points(runs) else no_val
+    if name == "adversarial_drift":
+        runs = [r for k, v in record["variants"].items() if k.startswith("adv") for r in v["runs"]]
+        return None if any("mean_logit" in h for r in runs for h in (r.get("history") or [])) else \
+            "no per-epoch logit statistics to draw (they are measured on the validation split; validation " \
+            f"images: {record['data'].get('n_val')})"
+    if name == "binary_curves":
+        return None if _val_points([r for v in _binary_runs(record) for r in v["runs"]]) else no_val
+    if name == "fitnets_curves":
+        return None if _val_points(list(record["runs"].values())) else no_val
+    return None
+
+
+class FigureError(ValueError):
+    """A results file that cannot be drawn, and why, in one line."""
+
+
+def _one_line(e):
+    if isinstance(e, KeyError):   # a record that lacks a field a figure reads: name the field, not a bare key
+        return f"the record has no field {e}"
+    return "a field has the wrong type or shape (" + " ".join(f"{type(e).__name__}: {e}".split()) + ")"
+
+
+# what reading a record that is not the shape an example writes raises (a string where a dict is expected, ...)
+_MALFORMED = (KeyError, TypeError, AttributeError, IndexError, ValueError)
+
+
+def read(json_path):
+    """The record in a results file; ``FigureError`` saying why when it cannot be read as one."""
+    try:
+        with open(json_path, encoding="utf-8") as f:
+            return json.load(f)
+    except OSError as e:
+        raise FigureError(f"cannot read it: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise FigureError("not a text file (not UTF-8): expected a results .json written by an example") from None
+    except json.JSONDecodeError as e:
+        raise FigureError(f"not valid JSON ({e})") from None
+
+
+def draw(json_path, out_dir=None, say=None):
     """Draw every figure a results file gives, as ``<stem>_<figure>.png`` (in ``out_dir`` or beside the file).
 
-    A file that gives none raises ``ValueError`` saying why, before any folder is made."""
-    with open(json_path, encoding="utf-8") as f:
-        try:
-            record = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"not valid JSON ({e})") from None
-    figures = figures_for(record) if isinstance(record, dict) else []
-    if not figures:
-        raise ValueError(missing(record))
+    A figure with nothing to show (``why_not``) is left out, and ``say`` (a function of one line) is told why. A
+    file that gives no figure at all, or a record that is not what an example writes, raises ``FigureError``
+    saying why (before any folder is made, where that can be seen without drawing); so does a folder or PNG that
+    cannot be written, naming its path."""
+    record = read(json_path)
+    try:
+        figures = figures_for(record) if isinstance(record, dict) else []
+        if not figures:
+            raise FigureError(missing(record))
+        skipped = {name: why_not(record, name) for name, _ in figures}
+    except _MALFORMED as e:
+        if isinstance(e, FigureError):
+            raise
+        raise FigureError(_one_line(e)) from None
+    for name, why in skipped.items():
+        if why and say is not None:
+            say(f"no {name} figure: {why}")
     stem = os.path.splitext(os.path.basename(json_path))[0]
     out_dir = out_dir or os.path.dirname(os.path.abspath(json_path))
-    os.makedirs(out_dir, exist_ok=True)
-    return [fn(record, os.path.join(out_dir, f"{stem}_{name}.png")) for name, fn in figures]
+    paths, drawn = [], [(name, fn) for name, fn in figures if not skipped[name]]
+    if drawn:
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+        except OSError as e:
+            raise FigureError(f"cannot make the folder {e.filename or out_dir}: {e.strerror or e}") from None
+    for name, fn in drawn:
+        png = os.path.join(out_dir, f"{stem}_{name}.png")
+        try:
+            paths.append(fn(record, png))
+        except OSError as e:
+            raise FigureError(f"cannot write {e.filename or png}: {e.strerror or e}") from None
+        except _MALFORMED as e:
+            raise FigureError(f"the {name} figure: {_one_line(e)}") from None
+        finally:
+            _plt().close("all")   # a figure left open by a failure would pile up over many files
+    return paths
 
 
 def draw_if_possible(json_path, out_dir=None):
     """What the examples call after writing results: draw, or say in one line how to get the figures."""
     try:
-        paths = draw(json_path, out_dir)
+        paths = draw(json_path, out_dir, say=lambda line: print(f"figures: {line}", flush=True))
     except ImportError as e:
         print(f"figures: {e}; then python -m tinykd.plots {json_path}", flush=True)
         return []
-    print("figures: " + ", ".join(paths), flush=True)
+    except FigureError as e:   # the results are written: a figure that fails costs only the figure
+        print(f"figures: cannot draw {json_path}: {e}", flush=True)
+        return []
+    if paths:
+        print("figures: " + ", ".join(paths), flush=True)
     return paths
 
 
@@ -305,7 +384,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m tinykd.plots", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("results", nargs="+", help="results JSON files")
-    p.add_argument("--out-dir", help="where the PNGs go (default: beside each JSON)")
+    p.add_argument("--out-dir", type=os.path.expanduser, help="where the PNGs go (default: beside each JSON)")
     args = p.parse_args(argv)
     try:
         _plt()   # without matplotlib no file can be drawn: one line, not one per file
@@ -314,14 +393,10 @@ def main(argv=None):
     failed = []
     for path in args.results:
         try:
-            for png in draw(path, args.out_dir):
+            for png in draw(path, args.out_dir, say=lambda line: print(f"{path}: {line}", flush=True)):
                 print(png, flush=True)
             continue
-        except OSError as e:
-            why = e.strerror or str(e)
-        except KeyError as e:   # a record that lacks a field a figure reads: name the field, not a bare key
-            why = f"the record has no field {e}"
-        except ValueError as e:
+        except FigureError as e:
             why = str(e)
         failed.append(path)
         print(f"{p.prog}: cannot draw {path}: {why}", file=sys.stderr, flush=True)
