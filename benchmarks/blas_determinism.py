@@ -36,8 +36,12 @@ def train(epochs):
     ds = data.preprocess(data.load("mnist"), val=5000, seed=0)
     model = MLP([784, 800, 800, 10], seed=0)
     t0 = time.perf_counter()
+    schedule = cosine_lr(1e-3, 20)   # S (initial)'s schedule; --epochs below 20 runs its first epochs only
+
+    def first_epochs_of_schedule(epoch):
+        return schedule(epoch)
     fit(model, Supervised(), Adam(model, lr=1e-3), ds.x_train, ds.y_train, epochs, 128, x_val=ds.x_val,
-        y_val=ds.y_val, lr_schedule=cosine_lr(1e-3, 20), seed=0, progress=False)
+        y_val=ds.y_val, lr_schedule=first_epochs_of_schedule, seed=0, progress=False)
     h = hashlib.sha256()
     for _, p, _ in model.named_parameters():
         h.update(np.ascontiguousarray(p).tobytes())
