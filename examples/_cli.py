@@ -1,5 +1,6 @@
 """Command-line options shared by the examples, and how they report a user's mistake: one line, exit code 2."""
 import argparse
+import os
 import re
 import sys
 import textwrap
@@ -55,6 +56,12 @@ def rate(text):
 count = _count
 
 
+def path(text):
+    """An argparse type: a path, a leading ``~`` expanded to the home folder as a shell would (``--out-dir=~/x``
+    reaches the program unexpanded, and would otherwise make a folder named ``~``)."""
+    return os.path.expanduser(text)
+
+
 def common(doc, dataset_choice=False):
     """Options every example shares: preset, backend, data, teacher budget, where checkpoints and results go."""
     p = argparse.ArgumentParser(description=doc, formatter_class=_Formatter)
@@ -66,21 +73,24 @@ def common(doc, dataset_choice=False):
                        help="the data set, and the recipe (network sizes) it comes with")
     else:
         p.set_defaults(dataset="mnist")
-    p.add_argument("--data", metavar="PATH",
+    p.add_argument("--data", type=path, metavar="PATH",
                    help="your own data instead of the named set: a folder of the four MNIST-named IDX files, or an "
                         ".npz with x_train, y_train, x_test, y_test (not checksummed; fingerprinted in the results)")
-    p.add_argument("--data-dir", metavar="DIR",
+    p.add_argument("--data-dir", type=path, metavar="DIR",
                    help="the folder holding the named data set's files (only it is searched; default: the search "
                         "order in the README)")
     p.add_argument("--val", type=_count(0), metavar="N",
                    help="training images held out for validation, stratified (default: 1/12 of the training set, "
                         "5,000 for MNIST; 0: none)")
     p.add_argument("--teacher-epochs", type=_count(0), metavar="N", help="teacher epochs (default 60; 10 with --quick)")
+    p.add_argument("--jitter", type=_count(0), metavar="N",
+                   help=f"the teacher's augmentation: each training image shifted by up to N pixels each way "
+                        f"(default {Config.jitter}; 0: none, as flat rows of pixels need)")
     p.add_argument("--subset", type=_count(1), metavar="N",
                    help="train on the first N training images only (default: all)")
-    p.add_argument("--checkpoint-dir", default="checkpoints", metavar="DIR", help="trained networks, reused when "
+    p.add_argument("--checkpoint-dir", type=path, default="checkpoints", metavar="DIR", help="trained networks, reused when "
                    "data and settings match")
-    p.add_argument("--out-dir", default="results", metavar="DIR", help="results (JSON and Markdown)")
+    p.add_argument("--out-dir", type=path, default="results", metavar="DIR", help="results (JSON and Markdown)")
     return p
 
 
@@ -95,7 +105,7 @@ def parser(doc, dataset_choice=False):
                             "for testing (default: off)")
     p.add_argument("--student-epochs", type=_count(0), metavar="N",
                    help="S (initial) epochs (default 20; 5 with --quick)")
-    p.add_argument("--finetune-epochs", type=_count(0), metavar="N",
+    p.add_argument("--finetune-epochs", type=_count(1), metavar="N",
                    help="each student variant's epochs from S (initial) (default 15; 10 with --quick)")
     p.add_argument("--transfer-size", type=_count(0), metavar="N",
                    help="the students train on the first N training images, the teacher on all (default and 0: "
@@ -123,7 +133,7 @@ def config(p, args):
     if not hasattr(args, "finetune_epochs"):   # an example of its own: only the teacher's part of the Table 1 preset
         kw = {k: v for k, v in kw.items() if k in TEACHER_SETTINGS + ("preset",)}
     for name in ("seeds", "teacher_epochs", "student_epochs", "finetune_epochs", "variants", "val", "split_test",
-                 "transfer_size", "labelled"):
+                 "transfer_size", "labelled", "jitter"):
         if getattr(args, name, None) is not None:
             kw[name] = getattr(args, name)
     return guarded(p, lambda: Config(dataset=args.dataset, data=args.data, data_dir=args.data_dir,

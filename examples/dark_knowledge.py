@@ -232,7 +232,7 @@ def body(cfg, args):
     ds, arrays, teacher, d, t_rec = prepare(cfg, check=lambda ds: check_data(ds, args.transfer_size))
     dev = deviations(cfg, args, preset, ds)
     name = "dark_knowledge" if not cfg.data else f"{data_label(cfg, d['name'])}_dark_knowledge"
-    out = report.stem(cfg.out_dir, name + ("_quick" if args.quick else ""), dev)
+    out = report.stem(cfg.out_dir, name + ("_quick" if args.quick else ""), dev, d["fingerprint"])
     lab = Lab(cfg, args, arrays, teacher)
     record = {"data": d, "machine": report.machine(), "deviations": dev, "paper": PAPER, "teacher": t_rec,
               "n_test": d["n_test"],

@@ -46,7 +46,8 @@ def body(cfg, args):
     xp = resolve(cfg.backend)
     ds, (x, y, xv, yv, xt, yt), teacher, d, t_rec = prepare(cfg)
     dev = deviations(cfg, args, preset, ds)
-    out = report.stem(cfg.out_dir, f"{data_label(cfg, d['name'])}_fitnets{'_quick' if args.quick else ''}", dev)
+    out = report.stem(cfg.out_dir, f"{data_label(cfg, d['name'])}_fitnets{'_quick' if args.quick else ''}", dev,
+                      d["fingerprint"])
     hint_width = teacher.sizes[args.hint_layer]
     record = {"data": d, "machine": report.machine(), "deviations": dev, "teacher": t_rec,
               "hint_layer": args.hint_layer,

@@ -61,7 +61,8 @@ def body(cfg, args):
     xp = resolve(cfg.backend)
     ds, (x, y, xv, yv, xt, yt), teacher, d, t_rec = prepare(cfg)
     dev = deviations(cfg, args, preset, ds)
-    out = report.stem(cfg.out_dir, f"{data_label(cfg, d['name'])}_xnor_kd{'_quick' if args.quick else ''}", dev)
+    out = report.stem(cfg.out_dir, f"{data_label(cfg, d['name'])}_xnor_kd{'_quick' if args.quick else ''}", dev,
+                      d["fingerprint"])
     record = {"data": d, "machine": report.machine(), "deviations": dev, "sizes": args.sizes, "epochs": epochs,
               "lr": args.lr, "seeds": seeds,
               "teacher_errors": t_rec["errors"], "teacher": t_rec, "runs": {}, "complete": False}

@@ -229,3 +229,65 @@ def test_the_machine_record_names_the_blas_kernel_and_threads_that_ran():
          "val_seed": 0}
     (line,) = [ln for ln in report.data_lines(d, "full", {}, m) if ln.startswith("Machine:")]
     assert f"kernel {m['blas_kernel']}" in line and f"{m['blas_threads']} threads" in line
+
+
+def _tiny_npz(path, seed=0, n_train=600, n_test=200):
+    """Small own data: MNIST images (28x28 uint8), pixels permuted by ``seed`` (other seeds: other content)."""
+    from tinykd import data
+    mnist = data.load("mnist")
+    perm = np.random.default_rng(seed).permutation(784)
+    images = {s: (getattr(mnist, f"x_{s}")[:n, perm] * 255).round().astype(np.uint8).reshape(-1, 28, 28)
+              for s, n in (("train", n_train), ("test", n_test))}
+    np.savez(path, x_train=images["train"], y_train=mnist.y_train[:n_train], x_test=images["test"],
+             y_test=mnist.y_test[:n_test])
+
+
+def _tiny_cfg(tmp_path, data, **kw):
+    return Config(data=str(data), teacher_sizes=[784, 32, 10], student_sizes=[784, 16, 10], teacher_epochs=1,
+                  student_epochs=1, finetune_epochs=1, seeds=1, variants=["kd"], out_dir=str(tmp_path / "r"),
+                  checkpoint_dir=str(tmp_path / "ck"), **kw)
+
+
+def test_without_validation_the_logit_statistics_say_what_they_were_measured_on(tmp_path):
+    """Issue 18 trial, item 3: with no validation split the columns "mean logit (val.)" came from the training set
+    and the Markdown said "Validation errors (out of 0): T None, S (initial) None"."""
+    _tiny_npz(tmp_path / "own.npz")
+    record = experiment.run(_tiny_cfg(tmp_path, tmp_path / "own.npz", val=0))
+    assert record["logit_stats_on"] == "training" and record["data"]["n_val"] == 0
+    (md,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".md")]
+    text = (tmp_path / "r" / md).read_text()
+    assert "No validation split" in text and "mean logit (training) | max abs logit (training)" in text
+    assert "(val.)" not in text and "out of 0" not in text and "None" not in text
+    assert not [p for p in os.listdir(tmp_path / "r") if p.endswith(".png")]   # no empty learning curves
+    with_val = experiment.run(_tiny_cfg(tmp_path, tmp_path / "own.npz", val=100))
+    assert with_val["logit_stats_on"] == "validation"
+    md = [p for p in os.listdir(tmp_path / "r") if p.endswith(".md") and p != md]
+    assert "mean logit (val.)" in (tmp_path / "r" / md[0]).read_text()
+
+
+def test_results_on_your_own_data_are_named_by_its_content_not_its_path(tmp_path, monkeypatch):
+    """Issue 18 trial, item 4: results on --data were named from the path string, so new content at the same
+    path silently replaced the earlier results, and one file by a relative and an absolute path got two names."""
+    dev = {"seeds": 1, "data": "digits.npz"}
+    assert report.stem("r", "b", dev, "a" * 64) == report.stem("r", "b", dict(dev, data="/x/digits.npz"), "a" * 64)
+    assert report.stem("r", "b", dev, "a" * 64) != report.stem("r", "b", dev, "b" * 64)
+    with pytest.raises(ValueError, match="fingerprint"):
+        report.stem("r", "b", dev)
+    _tiny_npz(tmp_path / "own.npz", seed=0)
+    monkeypatch.chdir(tmp_path)
+    names = []
+    for data_path in ("own.npz", str(tmp_path / "own.npz")):
+        experiment.run(_tiny_cfg(tmp_path, data_path))
+        names.append(sorted(p for p in os.listdir(tmp_path / "r") if p.endswith(".json")))
+    assert names[0] == names[1] and len(names[0]) == 1   # the same data by either path: one name
+    _tiny_npz(tmp_path / "own.npz", seed=1)                 # new content at the same path: a new name
+    experiment.run(_tiny_cfg(tmp_path, "own.npz"))
+    assert len([p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]) == 2
+
+
+def test_a_run_without_finetune_epochs_is_refused_before_training():
+    """Issue 18 trial, item 5: finetune_epochs=0 trained the teacher and S (initial), then failed in the
+    variants' schedule; every variant needs at least one epoch."""
+    with pytest.raises(ConfigError, match="finetune_epochs must be an integer >= 1, got 0"):
+        Config(finetune_epochs=0)
+    assert Config(teacher_epochs=0, student_epochs=0).teacher_epochs == 0   # an untrained network is a choice

@@ -177,7 +177,10 @@ class Config:
             raise ConfigError(f"variants listed more than once: {', '.join(twice)}; list each once")
         for name in ("teacher_epochs", "student_epochs", "finetune_epochs", "seeds", "ablation_seeds", "batch_size",
                      "jitter", "subset", "transfer_size", "val_seed") + (() if self.val is None else ("val",)):
-            check_int(name, getattr(self, name), 1 if name in ("seeds", "batch_size") else 0, ConfigError)
+            # every variant trains from S (initial) for finetune_epochs: 0 would train teacher and S (initial) first
+            # and only then find it has nothing to run (a teacher or S (initial) of 0 epochs is an untrained network)
+            check_int(name, getattr(self, name), 1 if name in ("seeds", "batch_size", "finetune_epochs") else 0,
+                      ConfigError)
         for name in ("teacher_lr", "student_lr", "finetune_lr"):
             check_real(name, getattr(self, name), low_open=True, error=ConfigError)
         for name in ("teacher_dropout", "teacher_input_dropout"):
@@ -273,7 +276,7 @@ def run(cfg):
     xp = resolve(cfg.backend)
     ds, arrays, teacher, d, t_rec = prepare(cfg)
     deviations = {**cfg.deviations(), **data_deviations(cfg, ds)}
-    out = report.stem(cfg.out_dir, cfg.results_base(d["name"]), deviations)
+    out = report.stem(cfg.out_dir, cfg.results_base(d["name"]), deviations, d["fingerprint"])   # the data loaded
     x, y, xv, yv, xt, yt = arrays
     if cfg.transfer_size:      # the students' transfer set: the first rows of the teacher's training set
         x, y = x[:cfg.transfer_size], y[:cfg.transfer_size]
@@ -289,10 +292,13 @@ def run(cfg):
                                       cfg.student_lr, 0.0, 0.0, 0, (x0, y0, xv, yv), seed=0,
                                       transfer_rows=cfg.transfer_size, extra_identity=extra)
     check_pair(teacher, student0)
-    s_rec = {**model_record(student0, trained, arrays), **logit_stats(student0.logits(xv if xv is not None else x))}
+    # the logits' drift is measured on the validation split; without one, on the students' training rows (and the
+    # record and the tables say which)
+    x_stats, stats_on = (xv, "validation") if xv is not None else (x, "training")
+    s_rec = {**model_record(student0, trained, arrays), **logit_stats(student0.logits(x_stats))}
     flag, line = teacher_check(t_rec, s_rec)
     record = {"config": asdict(cfg), "deviations": deviations, "data": d, "n_test": d["n_test"],
-              "machine": report.machine(),
+              "machine": report.machine(), "logit_stats_on": stats_on,
               "teacher": t_rec, "student_initial": s_rec, "teacher_not_better": flag, "teacher_check": line,
               "variants": {}, "complete": False}
     log(f"teacher errors {t_rec['errors']}/{d['n_test']}; student (initial) errors {s_rec['errors']}/{d['n_test']}")
@@ -326,7 +332,7 @@ def run(cfg):
             run_rec = {"seed": seed, "errors": errors(student, xt, yt),
                        "validation_errors": errors(student, xv, yv) if xv is not None else None,
                        "seconds": time.perf_counter() - t0, "final_loss": history[-1]["loss"] if history else None,
-                       "history": history, **logit_stats(student.logits(xv if xv is not None else x)), **d_info}
+                       "history": history, **logit_stats(student.logits(x_stats)), **d_info}
             if disc is not None:
                 run_rec["d_accuracy_after"] = disc.accuracy(teacher_logits, student.logits(x),
                                                             classes if disc.conditional else None)
@@ -382,6 +388,8 @@ def markdown(record, cfg):
     """The Markdown table of a Table-1 record (complete or not; ``_write`` has put ``what_it_shows`` in it)."""
     v = record["variants"]
     n = record["n_test"]
+    # where the logit statistics were measured (a record written before this was recorded: on validation)
+    on = {"validation": "val.", "training": "training"}[record.get("logit_stats_on", "validation")]
     main_cols = [("S (w/o KD)", "wo-kd"), ("S (KD)", "kd"), ("S (adv. KD, report's recipe)", "adv-report")]
     head = ["T", "S (initial)"] + [c for c, k in main_cols if k in v]
     t, s = record["teacher"], record["student_initial"]
@@ -399,9 +407,11 @@ def markdown(record, cfg):
               record["teacher_check"][1:] + ".", "",
               "| " + " | ".join(head) + " |", "|" + "---|" * len(head), "| " + " | ".join(row) + " |", "",
               f"Validation errors (out of {record['data']['n_val']:,}): T {t['validation_errors']}, S (initial) "
-              f"{s['validation_errors']}.", "",
+              f"{s['validation_errors']}." if t["validation_errors"] is not None else
+              "No validation split: no validation errors, and the logit statistics below are measured on the "
+              "students' training images.", "",
               "| student variant (from S initial, same budget) | id | test errors | validation errors | seeds | "
-              "mean logit (val.) | max abs logit (val.) | D held-out acc. | s per run |",
+              f"mean logit ({on}) | max abs logit ({on}) | D held-out acc. | s per run |",
               "|---|---|---|---|---|---|---|---|---|"]
     for vid, rec in v.items():
         runs = rec["runs"]

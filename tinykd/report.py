@@ -92,11 +92,22 @@ def check_writable(folder, what="--out-dir"):
             from None
 
 
-def stem(out_dir, base, deviations):
-    """Path (without extension) for a run's results: ``base`` for a preset's own run, else ``base_custom-<hash>``."""
+def stem(out_dir, base, deviations, fingerprint=None):
+    """Path (without extension) for a run's results: ``base`` for a preset's own run, else ``base_custom-<hash>``,
+    the hash of the deviations.
+
+    A run on your own data (``deviations["data"]``, the path given) is named by the data's ``fingerprint`` (of the
+    data as loaded), never by the path string: new content at the same path gets a new name instead of silently
+    replacing the earlier results, and the same file by a relative or an absolute path gets the same name. (The
+    path stays in the record and the Markdown, for the reader.)"""
     if not deviations:
         return os.path.join(out_dir, base)
-    tag = hashlib.sha256(json.dumps(deviations, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    key = dict(deviations)
+    if "data" in key:
+        if fingerprint is None:
+            raise ValueError("results on your own data are named by its fingerprint: pass fingerprint=")
+        key["data"] = fingerprint
+    tag = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return os.path.join(out_dir, f"{base}_custom-{tag}")
 
 
