@@ -502,7 +502,7 @@ def trace(x):
     return np.round(x[:, 0] * 255).astype(int)
 
 
-@pytest.mark.parametrize("val", [1, 17, 50, 99])
+@pytest.mark.parametrize("val", [1, 17, 50, 98])  # 99 would leave one image: refused (class rule)
 def test_validation_split_is_stratified_exact_seeded_and_keeps_the_training_order(val):
     y = np.random.default_rng(0).permutation(np.repeat(np.arange(5), [7, 13, 50, 1, 29]))
     ds = indexed(y)
@@ -769,5 +769,129 @@ def test_a_subset_of_one_class_is_refused_like_any_single_class_data():
     ds = data.from_arrays(np.zeros((4, 2, 2), np.uint8), np.array([0, 0, 1, 1]), np.zeros((2, 2, 2), np.uint8),
                           np.array([0, 1]))
     assert ds.subset(3).x_train.shape[0] == 3
-    with pytest.raises(DataError, match="only class \\[0\\].*at least two classes"):
+    with pytest.raises(DataError, match=r"subset 2 .*only one class \(label 0.*at least two classes.*larger subset"):
         ds.subset(2)
+
+
+def test_a_validation_split_leaving_one_training_class_is_refused():
+    """The class rule holds after ``hold_out`` too (issue 18, item 11): --val 599 of 600 trains on one image."""
+    x, y = fake_images(60), np.arange(60) % 10
+    ds = data.from_arrays(x[:40], y[:40], x[40:], y[40:])
+    assert np.unique(data.hold_out(ds, 38).y_train).size == 2   # two images left, of two classes: allowed
+    with pytest.raises(DataError, match="holding out val=39 of custom's 40 training images: y_train holds only one "
+                       r"class \(label \d, all 1 rows\).*hold out fewer") as e:
+        data.preprocess(ds, val=39)
+    assert "\n" not in str(e.value)
+
+
+def test_prepare_refuses_a_validation_split_that_leaves_one_class(tmp_path):
+    from tinykd import experiment, prepare
+    x, y = fake_images(60), np.arange(60) % 10
+    np.savez(tmp_path / "d.npz", x_train=x[:40], y_train=y[:40], x_test=x[40:], y_test=y[40:])
+    cfg = replace(experiment.Config(), data=str(tmp_path / "d.npz"), val=39)
+    with pytest.raises(DataError, match="hold out fewer"):
+        prepare.load_data(cfg)
+
+
+def test_idx_folder_with_a_file_both_raw_and_gzipped_is_refused(tmp_path, monkeypatch):
+    """Item 1: X and X.gz in one folder may differ; for your own folder reading either would be a guess."""
+    arrays = write_mnist_folder(tmp_path / "both")
+    name = datafiles.MNIST_FILES["test_labels"]
+    datafiles.write_idx(tmp_path / "both" / name, (arrays["test_labels"] + 1) % 10)
+    message = refused(lambda: data.load(tmp_path / "both"), f"holds both {name} and {name}.gz .*remove one of them")
+    assert str(tmp_path / "both") in message
+    # a named data set's files verified by checksum: both present is unambiguous (the raw one is read and verified)
+    mine = tmp_path / "mine" / "mnist"
+    shutil.copytree(datafiles.REPO_DATA / "mnist", mine)
+    for f in mine.glob("*.gz"):
+        (mine / f.name[:-3]).write_bytes(gzip.decompress(f.read_bytes()))
+    monkeypatch.delenv("TINYKD_DATA", raising=False)
+    assert data.load("mnist", data_dir=tmp_path / "mine").x_test.shape == (10000, 784)
+    # without a published checksum (notMNIST's training split) both present is refused likewise
+    nm = notmnist_folder(tmp_path, fake_images(3), np.arange(3, dtype=np.uint8))
+    datafiles.write_idx(nm / "train-labels-idx1-ubyte", np.arange(3, dtype=np.uint8))
+    refused(lambda: data.load("notmnist", data_dir=nm), "holds both train-labels-idx1-ubyte and "
+            r"train-labels-idx1-ubyte\.gz")
+
+
+@pytest.mark.parametrize("value, downloads", [("", True), ("0", True), (" 1 ", False), ("1", False)])
+def test_tinykd_offline_takes_0_1_or_empty(tmp_path, monkeypatch, value, downloads):
+    """Item 9: strict like TINYKD_DEBUG; "no", "false", "maybe" are errors, not offline."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(datafiles, "REPO_DATA", tmp_path / "nothing")
+    monkeypatch.delenv("TINYKD_DATA", raising=False)
+    monkeypatch.setenv("TINYKD_OFFLINE", value)
+    fetched = []
+
+    def fetch(url, *args, **kwargs):
+        fetched.append(url)
+        raise OSError("no network in tests")
+
+    monkeypatch.setattr(datafiles, "fetch", fetch)
+    with pytest.raises(DataError) as e:
+        datafiles.locate("mnist", "test_labels", progress=False)
+    assert bool(fetched) == downloads and ("downloading is off" in str(e.value)) != downloads
+
+
+@pytest.mark.parametrize("value", ["no", "false", "maybe", "true", "2"])
+def test_tinykd_offline_refuses_anything_else_in_one_line(monkeypatch, value):
+    monkeypatch.setenv("TINYKD_OFFLINE", value)
+    monkeypatch.setattr(datafiles, "fetch", lambda *a, **k: pytest.fail("downloaded"))
+    with pytest.raises(DataError, match=f"TINYKD_OFFLINE must be 1 .* or 0/unset .*got '{value}'") as e:
+        data.load("mnist")   # even with the files present: a typo is said, never read as one or the other
+    assert "\n" not in str(e.value)
+
+
+def test_tinykd_data_naming_a_missing_folder_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYKD_DATA", str(tmp_path / "typo"))
+    with pytest.raises(DataError, match=r"\$TINYKD_DATA is '.*typo', which is not an existing folder") as e:
+        data.load("mnist")
+    assert "\n" not in str(e.value)
+    (tmp_path / "typo").mkdir()   # an existing folder without mnist/ in it: searched, then the next place
+    assert data.load("mnist").x_test.shape == (10000, 784)
+
+
+def test_a_uint64_label_beyond_int64_is_refused_as_such(tmp_path):
+    x, y = fake_images(30), (np.arange(30) % 3).astype(np.uint64)
+    y[4] = 2 ** 63 + 5
+    np.savez(tmp_path / "big.npz", x_train=x[:20], y_train=y[:20], x_test=x[20:], y_test=y[20:])
+    message = refused(lambda: data.load(tmp_path / "big.npz"), r"y_train holds label 9223372036854775813 \(row 4\)",
+                      tmp_path / "big.npz")
+    assert "negative" not in message
+
+
+def test_input_shape_must_hold_one_images_values():
+    x, y = np.zeros((6, 20, 30), np.uint8), np.arange(6) % 2
+    refused(lambda: data.from_arrays(x, y, x, y, input_shape=(28, 28)), r"input_shape \(28, 28\) holds 784 values "
+            r"but each image has 600 \(shape \(20, 30\)\)")
+    assert data.from_arrays(x.reshape(6, -1), y, x.reshape(6, -1), y, input_shape=(20, 30)).input_shape == (20, 30)
+
+
+def test_duplicate_class_names_are_refused(tmp_path):
+    x, y = fake_images(30), np.arange(30) % 3
+    refused(lambda: data.from_arrays(x, y, x, y, classes=["a", "b", "a"]), "classes names 'a' more than once")
+    np.savez(tmp_path / "dup.npz", x_train=x, y_train=y, x_test=x, y_test=y, classes=np.array(["cat", "dog", "dog"]))
+    refused(lambda: data.load(tmp_path / "dup.npz"), "classes names 'dog' more than once", tmp_path / "dup.npz")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_channels_first_images_are_refused_saying_how_to_move_the_axis(tmp_path, channels):
+    """Item 10: (N, C, 28, 28) is not guessed: the layout is decided once, by data.image_shape, at load."""
+    x = np.repeat(fake_images(30)[:, None], channels, axis=1)
+    y = np.arange(30) % 3
+    np.savez(tmp_path / "cf.npz", x_train=x[:20], y_train=y[:20], x_test=x[20:], y_test=y[20:])
+    message = refused(lambda: data.load(tmp_path / "cf.npz"), rf"shape \({channels}, 28, 28\) look channels-first",
+                      tmp_path / "cf.npz")
+    assert "(N, rows, cols) or (N, rows, cols, channels)" in message and "np.moveaxis(x, 1, -1)" in message
+    ds = data.from_arrays(np.moveaxis(x, 1, -1), y, np.moveaxis(x, 1, -1), y)
+    assert ds.input_shape == (28, 28, channels)
+
+
+def test_the_flat_data_jitter_message_speaks_to_python_users_too(tmp_path):
+    """Item 8: the flat-data refusal says how to turn the jitter off from Python as well as on the command line."""
+    from tinykd import experiment, prepare
+    x, y = fake_images(60).reshape(60, -1), np.arange(60) % 10
+    np.savez(tmp_path / "flat.npz", x_train=x[:40], y_train=y[:40], x_test=x[40:], y_test=y[40:])
+    cfg = replace(experiment.Config(), data=str(tmp_path / "flat.npz"), val=10, jitter=2)
+    with pytest.raises(prepare.ConfigError, match=r"pass --jitter 0 \(jitter=0 in a Config, from Python\)"):
+        prepare.load_data(cfg)

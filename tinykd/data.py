@@ -14,9 +14,10 @@ format can never drift from another (a drift is a silent wrong number):
 
 - pixels (``pixels``): uint8 images are divided by 255; floating images must already lie in [0, 1]; any other
   dtype is refused with the conversion to make. Decided per split, never guessed from another split's dtype.
-- classes (``check_classes``): labels are class indices 0..K-1, with K the number of names in ``classes`` when
-  given (an IDX folder: MNIST's 10), else 1 + the largest training label; training shows at least two classes, and
-  every validation and test label is one the network has an output for.
+- classes (``check_classes``): labels are class indices 0..K-1, with K the number of (distinct) names in
+  ``classes`` when given (an IDX folder: MNIST's 10), else 1 + the largest training label; training shows at least
+  two classes, at load and after ``subset`` and ``hold_out``, and every validation and test label is one the
+  network has an output for.
 - splits (``check_not_empty``): no split is empty.
 
 A file's data problem is one ``DataError`` line naming the file (``_data_errors``, the one wrapper of every format).
@@ -103,10 +104,7 @@ class Dataset:
         if not is_int(n, 1, n_train):
             raise ValueError(f"subset must be an integer in [1, {n_train}] (the training images of {self.name}), "
                              f"got {n!r}")
-        classes = np.unique(to_host(self.y_train[:n]))
-        if classes.size < 2:   # the class rule (check_classes): one class trains to a constant that reports 0 errors
-            raise DataError(f"subset {n} keeps only class {classes.tolist()} of {self.name}'s training images; "
-                            "training needs at least two classes: take a larger subset")
+        _still_two_classes(self, to_host(self.y_train[:n]), f"subset {n}", "take a larger subset")
         return replace(self, x_train=self.x_train[:n], y_train=self.y_train[:n])
 
     def __repr__(self):
@@ -115,12 +113,38 @@ class Dataset:
         return f"Dataset({self.name!r}, {sizes}, input_shape={self.input_shape}, classes={len(self.classes)})"
 
 
+def _still_two_classes(ds, y_train, what, fix):
+    """The class rule (``check_classes``) on the training labels ``y_train`` (host) that ``what`` leaves of ``ds``:
+    ``DataError`` saying ``what`` did and ``fix`` when they show one class only."""
+    try:
+        check_classes({"train": y_train}, ds.classes)
+    except ValueError as e:
+        raise DataError(f"{what} of {ds.name}'s {ds.x_train.shape[0]:,} training images: {e}; {fix}") from None
+
+
+def image_shape(shape):
+    """The one layout rule: ``shape`` (one image's, without N) as ``input_shape``; images are (rows, cols) or
+    (rows, cols, channels), channels last, or flat rows (any other shape is kept and flattened, never jittered).
+
+    A 3-D shape whose first axis is 1 to 4 and whose last is larger, e.g. (1, 28, 28) or (3, 32, 32), is
+    channels first: read as rows, cols, channels it would be 1 row of 28 pixels with 28 channels, and a jitter
+    would shift along the wrong axes. Refused, saying how to move the axis, rather than guessed.
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 3 and shape[0] <= 4 < shape[2]:
+        raise ValueError(f"images of shape {shape} look channels-first (N, channels, rows, cols); images are "
+                         "(N, rows, cols) or (N, rows, cols, channels): move the channel axis last with "
+                         "np.moveaxis(x, 1, -1)")
+    return shape
+
+
 def from_arrays(x_train, y_train, x_test, y_test, name="custom", classes=None, input_shape=None, x_val=None,
                 y_val=None, source="arrays", canonical=False):
     """Wrap plain arrays as a ``Dataset``: images of any shape flattened to float32 rows by the pixel rule.
 
-    Images are (N, ...) arrays of at least two dimensions, uint8 (divided by 255) or floating point in [0, 1]
-    (``pixels``); labels (N,) integer class indices (``check_classes``: K classes, K = ``len(classes)`` or 1 + the
+    Images are (N, ...) arrays of at least two dimensions, (N, rows, cols[, channels]) for images (``image_shape``:
+    channels first is refused), uint8 (divided by 255) or floating point in [0, 1] (``pixels``); ``input_shape``,
+    when given, must hold as many values as one image; labels (N,) integer class indices (``check_classes``: K classes, K = ``len(classes)`` or 1 + the
     largest training label); ``x_val, y_val`` (both or neither) an optional validation split; no split empty.
     ``source`` records where the arrays came from. Errors are ``ValueError``/``TypeError``; the file formats turn
     them into one ``DataError`` line naming the file.
@@ -135,13 +159,17 @@ def from_arrays(x_train, y_train, x_test, y_test, name="custom", classes=None, i
         if x.shape[1:] != shape:
             raise ValueError(f"train images have shape {shape} but {s} images {x.shape[1:]}: every split must hold "
                              "images of one shape")
-    n_classes = check_classes({s: y for s, (_, y) in splits.items()}, classes)
     size = int(np.prod(shape, dtype=np.int64))
+    if input_shape is not None and int(np.prod(input_shape, dtype=np.int64)) != size:
+        raise ValueError(f"input_shape {tuple(input_shape)} holds {int(np.prod(input_shape, dtype=np.int64))} values "
+                         f"but each image has {size} (shape {shape}); give the images' own shape or leave it out")
+    shape = image_shape(input_shape if input_shape is not None else shape)
+    n_classes = check_classes({s: y for s, (_, y) in splits.items()}, classes)
     flat = {s: (pixels(f"x_{s}", x.reshape(x.shape[0], size)), y) for s, (x, y) in splits.items()}
     val = flat.get("val", (None, None))
     return Dataset(name, *flat["train"], *flat["test"], x_val=val[0], y_val=val[1],
                    classes=list(classes) if classes is not None else [str(i) for i in range(n_classes)],
-                   input_shape=tuple(input_shape or shape), source=source, canonical=canonical)
+                   input_shape=shape, source=source, canonical=canonical)
 
 
 def _checked_split(split, x, y):
@@ -150,6 +178,10 @@ def _checked_split(split, x, y):
     if x.ndim < 2:
         raise ValueError(f"x_{split} must be (N, ...) with at least 2 dimensions (N images), got shape {x.shape}")
     check_label_vector(f"y_{split}", y, rows=x.shape[0])
+    if y.dtype == np.uint64 and y.size and y.max() > np.iinfo(np.int64).max:   # astype would wrap it negative
+        row = int(np.argmax(y > np.iinfo(np.int64).max))
+        raise ValueError(f"y_{split} holds label {int(y[row])} (row {row}), larger than any class index "
+                         f"(int64 holds at most {np.iinfo(np.int64).max}): labels are class indices 0, 1, 2, ...")
     return x, y.astype(np.int64)
 
 
@@ -208,11 +240,15 @@ def check_classes(labels, classes=None):
     """The one class rule; returns K, the number of classes. ``labels``: ``{split: y}`` (``"train"`` required).
 
     Labels are class indices 0..K-1: K = ``len(classes)`` when names are given, else 1 + the largest training
-    label (the network has one output per class it can learn). Training must show at least two classes (one class
+    label (the network has one output per class it can learn); names are distinct. Training must show at least two classes (one class
     trains to a constant that reports 0 errors), and a validation or test label ≥ K is a class the network has
     no output for: it would be counted wrong (or, on the GPU, wrap around) without a word.
     """
     y_train = labels["train"]
+    if classes is not None and len(set(classes)) != len(classes):
+        twice = sorted({c for c in classes if list(classes).count(c) > 1})
+        raise ValueError(f"classes names {', '.join(map(repr, twice))} more than once: each class needs its own "
+                         "name (one per output, in label order)")
     for s, y in labels.items():
         if y.size and y.min() < 0:
             row = int(np.argmax(y < 0))
@@ -492,7 +528,8 @@ def hold_out(ds, val, seed=0):
     Each class gives its share of ``val`` (``stratified_mask``), so a small validation split neither misses
     nor over-represents a class by chance. The training images that stay keep their original order (and the
     held-out ones theirs), so shuffling downstream starts from the same sequence for the same seed and ``val``.
-    ``val=0`` returns ``ds`` as it is; a data set that already has a validation split refuses another.
+    ``val=0`` returns ``ds`` as it is; a data set that already has a validation split refuses another, and a split
+    leaving the training part one class refuses itself (the class rule, ``check_classes``).
     """
     n_train = ds.x_train.shape[0]
     if not is_int(val, 0, n_train - 1):
@@ -502,7 +539,9 @@ def hold_out(ds, val, seed=0):
     if ds.x_val is not None:
         raise ValueError(f"{ds.name} already has a validation split ({ds.x_val.shape[0]} images); pass val=0 to "
                          "use it, or drop x_val/y_val from the data to hold out a new one")
-    mask = stratified_mask(to_host(ds.y_train), int(val), seed)
+    y = to_host(ds.y_train)
+    mask = stratified_mask(y, int(val), seed)
+    _still_two_classes(ds, y[~mask], f"holding out val={val}", "hold out fewer (val, --val)")
     mask = to_device(mask, get_array_module(ds.y_train))
     return replace(ds, x_train=ds.x_train[~mask], y_train=ds.y_train[~mask], x_val=ds.x_train[mask],
                    y_val=ds.y_train[mask])

@@ -7,7 +7,10 @@ The files of a named data set are searched in a predictable order, stopping at t
 2. the repository's ``data/<name>/`` (MNIST and the notMNIST test split ship with tinykd);
 3. the user cache ``~/.cache/tinykd/<name>/`` (``$XDG_CACHE_HOME`` respected);
 4. a download into that cache from the data set's canonical mirrors, verified against published checksums
-   (unless ``download=False`` or ``$TINYKD_OFFLINE=1``).
+   (unless ``download=False`` or ``$TINYKD_OFFLINE=1``; ``0`` or empty allow it, any other value is an error).
+
+``$TINYKD_DATA``, when set, must be an existing folder: one that is not there is an error, never skipped. A folder
+holding both ``X`` and ``X.gz`` is refused unless ``X`` has a published checksum (see ``find``).
 
 With ``data_dir`` given, ``data_dir`` and ``data_dir/<name>/`` are searched ONLY and nothing is downloaded: a folder
 asked for and silently replaced by files from elsewhere would make every result lie about its data. A missing file
@@ -174,9 +177,24 @@ def search_roots(name, data_dir=None):
     if data_dir is not None:
         return [Path(data_dir), Path(data_dir) / name]
     roots = []
-    if os.environ.get("TINYKD_DATA"):
-        roots.append(Path(os.environ["TINYKD_DATA"]) / name)
+    env = os.environ.get("TINYKD_DATA", "")
+    if env:   # a folder named and not there is a typo or an unmounted disk, never a reason to look elsewhere
+        if not Path(env).is_dir():
+            raise DataError(f"$TINYKD_DATA is {env!r}, which is not an existing folder; create it (it holds one "
+                            "folder per data set, e.g. mnist/), point TINYKD_DATA at the folder that exists, or "
+                            "unset it")
+        roots.append(Path(env) / name)
     return roots + [REPO_DATA / name, cache_dir() / name]
+
+
+def offline():
+    """True when ``$TINYKD_OFFLINE`` is ``1`` (never download); ``0``, empty or unset allow downloads; any other
+    value raises ``DataError``: "no", "false" or a typo must not quietly mean one or the other."""
+    value = os.environ.get("TINYKD_OFFLINE", "").strip()
+    if value not in ("", "0", "1"):
+        raise DataError(f"TINYKD_OFFLINE must be 1 (never download) or 0/unset (download missing data sets), "
+                        f"got {value!r}")
+    return value == "1"
 
 
 def cache_dir():
@@ -186,11 +204,19 @@ def cache_dir():
 
 
 def find(resource, roots):
-    """The first ``root/<file>`` or ``root/<file>.gz`` that exists, else None."""
+    """The first ``root/<file>`` or ``root/<file>.gz`` that exists, else None.
+
+    A root holding both is refused when ``resource`` has no content checksum (your own files, notMNIST's
+    training split): they may differ, and reading either would be a guess. With a checksum the raw file is read
+    and verified, so whichever it is, its content is the published one.
+    """
     for root in roots:
-        for candidate in (root / resource.name, root / (resource.name + ".gz")):
-            if candidate.is_file():
-                return candidate
+        present = [c for c in (root / resource.name, root / (resource.name + ".gz")) if c.is_file()]
+        if len(present) == 2 and not resource.content_md5:
+            raise DataError(f"{root.absolute()} holds both {resource.name} and {resource.name}.gz (the same file "
+                            "compressed and not, which may differ): remove one of them")
+        if present:
+            return present[0]
     return None
 
 
@@ -241,13 +267,13 @@ def locate(name, key, data_dir=None, download=True, progress=True):
     if data_dir is not None:
         return _find_in_folder(name, (key,), data_dir)[key]
     resource = REGISTRY[name][key]
+    no_download = offline()   # read first, so a bad value is said even when the files are present
     roots = search_roots(name)
     path = find(resource, roots)
     if path is not None:
         return path
-    offline = os.environ.get("TINYKD_OFFLINE", "") not in ("", "0")
     errors = []
-    if download and not offline and resource.urls:
+    if download and not no_download and resource.urls:
         target = cache_dir() / name / Path(resource.urls[0]).name
         for url in resource.urls:
             try:

@@ -69,10 +69,11 @@ def _check_shapes(ds, cfg):
     if ds.x_train.shape[1] != cfg.teacher_sizes[0]:
         raise ConfigError(f"{ds.name} images have {ds.x_train.shape[1]} inputs but the networks expect "
                           f"{cfg.teacher_sizes[0]}")
+    # the layout itself (rows, cols[, channels], never channels first) was decided once, by data.image_shape
     if cfg.jitter and len(ds.input_shape) < 2:   # flat rows: no side to shift along, and guessing one is a guess
         raise ConfigError(f"the teacher's jitter (--jitter {cfg.jitter}) shifts images, but {ds.name}'s images are "
                           f"flat rows of {ds.x_train.shape[1]} values: save them as (N, height, width) arrays, or "
-                          "pass --jitter 0")
+                          "pass --jitter 0 (jitter=0 in a Config, from Python)")
     try:     # the teacher's jitter: a whole number of pixels below half the side of these images
         check_jitter(cfg.jitter, tuple(ds.input_shape), ds.x_train.shape[1])
     except ValueError as e:
