@@ -161,6 +161,25 @@ def test_own_npz_data(tmp_path):
     assert record["data"]["name"] == "mine" and record["n_test"] == 200 and record["data"]["n_val"] == 50
 
 
+def test_flat_data_trains_with_jitter_0_and_paths_expand_the_home_folder(tmp_path):
+    """Trial items 8 and 13: flat .npz rows are refused with "pass --jitter 0", an option no example had; and
+    --out-dir=~/x (which no shell expands) made a folder named ~ in the working folder."""
+    mnist = data.load("mnist")
+    np.savez(tmp_path / "flat.npz", x_train=(mnist.x_train[:600] * 255).round().astype(np.uint8),
+             y_train=mnist.y_train[:600], x_test=mnist.x_test[:200], y_test=mnist.y_test[:200])
+    (tmp_path / "work").mkdir()
+    out = run_example("mnist_adv_kd.py", "--data=~/flat.npz", "--jitter", "0", "--quick", *TINY, "--variants", "kd",
+                      "--out-dir=~/r", "--checkpoint-dir=~/ck", env={"HOME": str(tmp_path)}, cwd=tmp_path / "work")
+    assert out.returncode == 0, out.stderr
+    assert os.listdir(tmp_path / "work") == []                # no ./~ folder
+    (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
+    record = json.loads((tmp_path / "r" / name).read_text())
+    assert record["config"]["jitter"] == 0 and record["teacher"]["identity"]["jitter"] == 0
+    assert record["data"]["source"] == str(tmp_path / "flat.npz") and os.listdir(tmp_path / "ck")
+    for script in ("mnist_fitnets.py", "mnist_xnor_kd.py", "dark_knowledge.py", "reproduce_table.py"):
+        assert "--jitter N" in run_example(script, "--help").stdout   # every example trains a teacher with jitter
+
+
 def test_a_teacher_worse_than_its_student_is_flagged(tmp_path):
     out = run_example("mnist_adv_kd.py", "--quick", "--subset", "1200", *TINY, "--teacher-epochs", "0",
                       "--variants", "kd",
@@ -206,6 +225,9 @@ def _user_error(out, message):
     ("mnist_adv_kd.py", ["--labelled", "1.5"], "labelled must be a fraction in (0, 1]"),
     ("mnist_adv_kd.py", ["--labelled", "1e-9", "--variants", "kd"], "fewer than one per class"),
     ("mnist_adv_kd.py", ["--variants", "kd", "kd"], "--variants listed more than once: kd"),
+    # a variant of 0 epochs trained teacher and S (initial), then failed in its schedule (trial item 5)
+    ("mnist_adv_kd.py", ["--finetune-epochs", "0"], "--finetune-epochs: must be an integer >= 1, got 0"),
+    ("reproduce_table.py", ["--finetune-epochs", "0"], "--finetune-epochs: must be an integer >= 1, got 0"),
     # dark_knowledge.py makes the Table 1 example's checks (issue 18, item 15): its --quick transfer set of 10,000 is
     # never cut silently to a smaller --subset, and its 1% few-labels student gets at least one label per class
     ("dark_knowledge.py", ["--quick", "--subset", "1200", *DARK_TINY],
