@@ -6,7 +6,7 @@ and its thread count (``OPENBLAS_NUM_THREADS``). Each setting runs in its own pr
 loads) and trains the Table 1 protocol's S (initial): 784-800-800-10, Adam 1e-3 with the cosine schedule, batch
 128, seed 0, on MNIST's 55,000 training images after the stratified 5,000-image validation split. It reports a
 hash of the weights and the validation and test errors, and writes them to
-``benchmarks/results/blas_determinism.json``.
+``benchmarks/results/blas_determinism.json`` (``blas_determinism_<N>_epochs.json`` for a shorter run).
 
     python benchmarks/blas_determinism.py                       # 20 epochs (S (initial)'s budget), 3 settings
     python benchmarks/blas_determinism.py --epochs 1            # a minute: the weights already differ
@@ -71,7 +71,8 @@ def main(argv=None):
     result = {"epochs": args.epochs, "machine": report.machine(), "runs": runs,
               "identical": len({r["weights_sha256"] for r in runs}) == 1}
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "blas_determinism.json"), "w", encoding="utf-8") as f:
+    name = "blas_determinism" + ("" if args.epochs == 20 else f"_{args.epochs}_epochs")   # never over the full one
+    with open(os.path.join(HERE, "results", name + ".json"), "w", encoding="utf-8") as f:
         json.dump(result, f, indent=1)
     return result
 
