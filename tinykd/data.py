@@ -144,8 +144,9 @@ def from_arrays(x_train, y_train, x_test, y_test, name="custom", classes=None, i
 
     Images are (N, ...) arrays of at least two dimensions, (N, rows, cols[, channels]) for images (``image_shape``:
     channels first is refused), uint8 (divided by 255) or floating point in [0, 1] (``pixels``); ``input_shape``,
-    when given, must hold as many values as one image; labels (N,) integer class indices (``check_classes``: K classes, K = ``len(classes)`` or 1 + the
-    largest training label); ``x_val, y_val`` (both or neither) an optional validation split; no split empty.
+    when given, must hold as many values as one image; labels (N,) integer class indices (``check_classes``: K
+    classes, K = ``len(classes)`` or 1 + the largest training label); ``x_val, y_val`` (both or neither) an
+    optional validation split; no split empty.
     ``source`` records where the arrays came from. Errors are ``ValueError``/``TypeError``; the file formats turn
     them into one ``DataError`` line naming the file.
     """
@@ -240,9 +241,9 @@ def check_classes(labels, classes=None):
     """The one class rule; returns K, the number of classes. ``labels``: ``{split: y}`` (``"train"`` required).
 
     Labels are class indices 0..K-1: K = ``len(classes)`` when names are given, else 1 + the largest training
-    label (the network has one output per class it can learn); names are distinct. Training must show at least two classes (one class
-    trains to a constant that reports 0 errors), and a validation or test label ≥ K is a class the network has
-    no output for: it would be counted wrong (or, on the GPU, wrap around) without a word.
+    label (the network has one output per class it can learn); names are distinct. Training must show at least two
+    classes (one class trains to a constant that reports 0 errors), and a validation or test label ≥ K is a class
+    the network has no output for: it would be counted wrong (or, on the GPU, wrap around) without a word.
     """
     y_train = labels["train"]
     if classes is not None and len(set(classes)) != len(classes):
