@@ -741,9 +741,9 @@ def test_canonical_says_whether_the_files_are_the_named_data_sets_own(tmp_path, 
 
 def test_a_path_named_like_a_data_set_says_what_happened(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for given in ("mnist", "MNIST", "notMNIST"):
-        message = refused(lambda: data.load(Path(given)), "does not exist: .* was taken as the path of your own data")
-        assert "unknown data set" not in message and f"data.load({given.lower()!r})" in message
+    for asked in ("mnist", "MNIST", "notMNIST"):
+        message = refused(lambda: data.load(Path(asked)), "does not exist: .* was taken as the path of your own data")
+        assert "unknown data set" not in message and f"data.load({asked.lower()!r})" in message
     assert "unknown data set 'cifar'" in refused(lambda: data.load(Path("cifar")), "not one of the named data sets")
 
 

@@ -125,7 +125,7 @@ def checkpoint_path(cfg, ident):
 
 
 def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_dropout, jitter, arrays, seed,
-                  transfer_rows=None, extra_identity=None, image_shape=(28, 28)):
+                  transfer_rows=None, extra_identity=None, image_shape=None):
     """Train a network on the labels, or load it when a finished checkpoint of exactly this identity exists.
 
     ``transfer_rows``: the network trains on the first rows of the training set only (part of its identity);
