@@ -88,8 +88,8 @@ def common(doc, dataset_choice=False):
                         f"(default {Config.jitter}; 0: none, as flat rows of pixels need)")
     p.add_argument("--subset", type=_count(1), metavar="N",
                    help="train on the first N training images only (default: all)")
-    p.add_argument("--checkpoint-dir", type=path, default="checkpoints", metavar="DIR", help="trained networks, reused when "
-                   "data and settings match")
+    p.add_argument("--checkpoint-dir", type=path, default="checkpoints", metavar="DIR",
+                   help="trained networks, reused when data and settings match")
     p.add_argument("--out-dir", type=path, default="results", metavar="DIR", help="results (JSON and Markdown)")
     return p
 
