@@ -52,8 +52,8 @@ class KD:
     cross-entropy's above, while the value is 0 when the student matches the teacher (in Hinton's form the
     cross-entropy would add the constant ``a τ² H(P_T^τ)``, about 30 at τ = 4, a = 0.9, to every printed loss).
     ``ignore_label`` (e.g. −1) marks unlabelled rows: they get the soft term only, the hard term averaging over the
-    labelled rows. ``standardise=True`` computes the soft term on the z-scored logits of both networks (Sun et al. 2024, ``F.standardise``): the student then matches the
-    teacher's logits up to their shift and scale only. Derivation: ``docs/derivations.md`` §3, §10, §16.
+    labelled rows. ``standardise=True`` computes the soft term on the z-scored logits of both networks (Sun et al.
+    2024, ``F.standardise``): the student then matches the teacher's logits up to their shift and scale only. Derivation: ``docs/derivations.md`` §3, §10, §16.
     """
 
     needs_teacher = True
