@@ -156,7 +156,7 @@ class DIST:
     The intra-class term correlates each class across the batch, so every batch needs at least 2 rows (checked per
     call from the shape). ``ignore_label``: the cross-entropy skips unlabelled rows; DIST needs no labels.
     ``guard``: where ε = 1e-8 enters each correlation, ``"outside"`` (the authors' code: ``Σ ā b̄ / (‖ā‖ ‖b̄‖ + ε)``,
-    the default) or ``"inside"`` (``Σ ā b̄ / sqrt((Σ ā² + ε)(Σ b̄² + ε))``, tinykd's form before issue 18); the two
+    the default) or ``"inside"`` (``Σ ā b̄ / sqrt((Σ ā² + ε)(Σ b̄² + ε))``, tinykd's earlier form); the two
     differ only where a row or column of probabilities is nearly flat (``logit_losses.pearson``).
     Derivation: ``docs/derivations.md`` §18.
     """

@@ -118,7 +118,7 @@ MAIN = ["wo-kd", "kd", "adv-report", "adv-logprob-kd", "dkd", "kd-standardised",
 # Not in the presets: run with --variants (their results go to a file of their own).
 ON_REQUEST = ["kd-standardised-sun", "kd-sun-weights", "l1-logits"]
 LABELLED_SEED = 0   # which rows keep their labels in the few-labels regime
-NEW = ["dkd", "kd-standardised", "dist", "adv-conditional"]   # issue 12's methods, compared with KD
+NEW = ["dkd", "kd-standardised", "dist", "adv-conditional"]   # the newer methods, compared with KD
 _BY_NAME = {v.name: k for k, v in VARIANTS.items()}
 
 
@@ -247,7 +247,7 @@ def data_deviations(cfg, ds):
 # The quick preset (about 3 minutes on 2 cores) keeps the full run's networks and objectives but gives the students
 # a 5,000-image transfer set: a 10-epoch teacher knows far more than 5,000 labels teach, so KD's gain shows within
 # seconds per run, with 3 seeds to measure it against (the full run's gain needs its 15 epochs on 55,000 images).
-# The labels5 preset is the few-labels regime of issue 12 on the full run's budget: 5% of the students' training rows
+# The labels5 preset is the few-labels regime on the full run's budget: 5% of the students' training rows
 # keep their labels, S (initial) learns from those alone, and every variant sees all rows (soft targets everywhere,
 # labels on 5%).
 PRESETS = {"full": {},

@@ -91,7 +91,7 @@ def pearson(a, b, axis, eps=1e-8, guard="outside"):
 
     - ``"outside"`` (default; DIST's authors, Huang et al. 2022, ``cosine_similarity(a − a.mean, b − b.mean)``):
       ``ρ = S / (‖ā‖ ‖b̄‖ + ε)``, ``dρ/dā = (b̄ − ρ ‖b̄‖ ā/‖ā‖) / (‖ā‖ ‖b̄‖ + ε)`` (ā/‖ā‖ read as 0 where ā = 0);
-    - ``"inside"`` (tinykd's form before issue 18): ``ρ = S / sqrt((Σ ā² + ε)(Σ b̄² + ε))``,
+    - ``"inside"`` (tinykd's earlier form): ``ρ = S / sqrt((Σ ā² + ε)(Σ b̄² + ε))``,
       ``dρ/dā = b̄/sqrt((Σ ā² + ε)(Σ b̄² + ε)) − ρ ā/(Σ ā² + ε)``.
 
     Both agree unless ‖ā‖‖b̄‖ is near ε (a nearly flat vector). Then ``dρ/da`` is ``dρ/dā`` minus its mean along
