@@ -53,7 +53,8 @@ class KD:
     cross-entropy would add the constant ``a τ² H(P_T^τ)``, about 30 at τ = 4, a = 0.9, to every printed loss).
     ``ignore_label`` (e.g. −1) marks unlabelled rows: they get the soft term only, the hard term averaging over the
     labelled rows. ``standardise=True`` computes the soft term on the z-scored logits of both networks (Sun et al.
-    2024, ``F.standardise``): the student then matches the teacher's logits up to their shift and scale only. Derivation: ``docs/derivations.md`` §3, §10, §16.
+    2024, ``F.standardise``): the student then matches the teacher's logits up to their shift and scale only.
+    Derivation: ``docs/derivations.md`` §3, §10, §16.
     """
 
     needs_teacher = True
