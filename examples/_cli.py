@@ -5,9 +5,10 @@ import re
 import sys
 import textwrap
 
+from tinykd import registry
 from tinykd.checkpoint import CheckpointError
 from tinykd.data import DataError
-from tinykd.experiment import PRESETS, VARIANTS, Config, ConfigError, data_deviations
+from tinykd.experiment import PRESETS, Config, ConfigError, data_deviations, preset
 from tinykd.report import OutputError
 from tinykd.train import TrainingError
 
@@ -20,7 +21,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     depends on the preset say so in their own help)."""
 
     def _split_lines(self, text, width):
-        # never break an option's id (adv-report, kd-standardised) at its hyphen
+        # never break a variant's id (a hyphenated word) at its hyphen
         return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
     def _get_help_string(self, action):
@@ -97,8 +98,11 @@ def common(doc, dataset_choice=False):
 def parser(doc, dataset_choice=False):
     """The Table 1 examples' options."""
     p = common(doc, dataset_choice)
+    ablations = [k for k, v in registry.BY_ID.items() if v.ablation]
     p.add_argument("--seeds", type=_count(1), metavar="N",
-                   help="student seeds per main variant (default 5; 3 with --quick)")
+                   help="student seeds per main variant (default 5; 3 with --quick" +
+                        (f"; the ablations {', '.join(ablations)} run {Config.ablation_seeds}" if ablations else "") +
+                        ")")
     if dataset_choice:
         p.add_argument("--split-test", type=float, metavar="FRACTION",
                        help="notMNIST without its training split: split its test file, this fraction (in (0, 1)) "
@@ -116,11 +120,19 @@ def parser(doc, dataset_choice=False):
     p.add_argument("--labelled", type=float, metavar="FRACTION",
                    help="fraction of the students' rows that keep their labels, in (0, 1] (default 1; 0.05 with "
                         "--few-labels)")
-    p.add_argument("--variants", nargs="+", choices=list(VARIANTS), metavar="ID",
-                   help="student variants to run, by id (default: all but l1-logits, which runs on request; four with "
-                        "--quick, six with --few-labels): " +
-                        "; ".join(f"{k} = {v.name}" for k, v in VARIANTS.items()))
+    p.add_argument("--variants", nargs="+", choices=list(registry.BY_ID), metavar="ID",
+                   help=f"student variants to run, by id (default: the preset's: {_preset_variants()}): " +
+                        "; ".join(f"{k} = {v.name}" for k, v in registry.BY_ID.items()))
     return p
+
+
+PRESET_OPTIONS = {"full": "the full run", "quick": "--quick", "labels5": "--few-labels"}   # how each is chosen
+
+
+def _preset_variants():
+    """Each preset's variants, as the registry lists them, and those that run only on request."""
+    out = [f"{PRESET_OPTIONS[name]}: " + ", ".join(registry.in_preset(name)) for name in PRESETS]
+    return "; ".join(out + ["on request only: " + (", ".join(registry.on_request()) or "none")])
 
 
 def config(p, args):
@@ -128,8 +140,7 @@ def config(p, args):
     combination ends the program with one ``error:`` line and exit code 2."""
     if args.quick and getattr(args, "few_labels", False):
         p.error("choose one preset: --quick or --few-labels")
-    kw = dict(PRESETS["quick"]) if args.quick else dict(PRESETS["labels5"]) if getattr(args, "few_labels", False) \
-        else {}
+    kw = preset("quick") if args.quick else preset("labels5") if getattr(args, "few_labels", False) else {}
     if not hasattr(args, "finetune_epochs"):   # an example of its own: only the teacher's part of the Table 1 preset
         kw = {k: v for k, v in kw.items() if k in TEACHER_SETTINGS + ("preset",)}
     for name in ("seeds", "teacher_epochs", "student_epochs", "finetune_epochs", "variants", "val", "split_test",

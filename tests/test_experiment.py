@@ -7,8 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from tinykd import checkpoint, experiment, prepare, report
-from tinykd.experiment import VARIANTS, Config, ConfigError, Variant
+from tinykd import checkpoint, experiment, prepare, registry, report
+from tinykd.experiment import Config, ConfigError
+from tinykd.registry import Variant
 from tinykd.layers import MLP
 
 
@@ -42,10 +43,10 @@ def test_other_data_changes_the_checkpoint_and_a_renamed_file_is_refused(tmp_pat
 
 
 def test_results_names_never_overwrite_a_preset(tmp_path):
-    quick = Config(**experiment.PRESETS["quick"])
+    quick = Config(**experiment.preset("quick"))
     assert quick.deviations() == {}
     assert Config().deviations() == {}
-    assert Config(subset=2000, **experiment.PRESETS["quick"]).deviations() == {"subset": 2000}
+    assert Config(subset=2000, **experiment.preset("quick")).deviations() == {"subset": 2000}
     assert set(Config(seeds=1, data="/x").deviations()) == {"seeds", "data"}
     # where the data was found, the backend and the folders do not change the numbers' meaning
     assert Config(data_dir="/elsewhere", out_dir="o", checkpoint_dir="c").deviations() == {}
@@ -67,7 +68,7 @@ def test_a_late_failure_keeps_the_finished_variants(tmp_path, monkeypatch):
     def broken(d, ctx):
         raise RuntimeError("the last variant breaks")
 
-    monkeypatch.setitem(VARIANTS, "broken", Variant("broken", broken))
+    monkeypatch.setitem(registry.BY_ID, "broken", Variant("broken", "broken", broken))
     cfg = Config(subset=600, teacher_epochs=1, student_epochs=1, finetune_epochs=1, seeds=1,
                  variants=["wo-kd", "kd", "broken"], out_dir=str(tmp_path / "r"),
                  checkpoint_dir=str(tmp_path / "ck"))
@@ -84,19 +85,20 @@ def test_a_late_failure_keeps_the_finished_variants(tmp_path, monkeypatch):
 
 def test_the_presets_compare_every_new_method_with_kd_on_five_seeds():
     """Issue 12's protocol: the full run and the few-labels run both hold KD and each new method, with 5 seeds."""
-    full, few = Config(), Config(**experiment.PRESETS["labels5"])
+    full, few = Config(), Config(**experiment.preset("labels5"))
     for cfg in (full, few):
         assert {"kd", "dkd", "kd-standardised", "dist", "adv-conditional"} <= set(cfg.variants)
-        assert cfg.seeds == 5 and set(experiment.NEW) | {"kd"} <= set(experiment.MAIN)   # MAIN: all seeds
+        assert cfg.seeds == 5 and all(registry.n_seeds(v, cfg.seeds, cfg.ablation_seeds) == 5     # all seeds
+                                      for v in ["kd"] + registry.compared())
     assert few.labelled == 0.05 and few.results_base("mnist") == "mnist_labels5_table" and few.deviations() == {}
-    assert all(VARIANTS[v].unlabelled for v in few.variants)
+    assert all(registry.BY_ID[v].unlabelled for v in few.variants)
     assert "l1-logits" not in full.variants and "l1-logits" not in few.variants   # the ablation runs on request
 
 
 def test_the_comparison_table_reads_the_gap_to_kd():
     runs = lambda errs, secs: [{"errors": e, "seconds": secs, "history": [{}] * 10} for e in errs]  # noqa: E731
     from tinykd import report
-    record = {"variants": {k: {"name": VARIANTS[k].name, "runs": runs(e, s), **report.mean_std(e)}
+    record = {"variants": {k: {"name": registry.BY_ID[k].name, "runs": runs(e, s), **report.mean_std(e)}
                            for k, e, s in (("kd", [100, 102, 104], 20.0), ("dkd", [96, 98, 100], 30.0))}}
     lines = experiment.comparison(record)
     (dkd,) = [line for line in lines if "`dkd`" in line]
@@ -166,7 +168,7 @@ def test_a_kd_that_loses_is_explained_by_what_the_run_shows_only():
     """Issue 18, item 20: a KD that lost to the labels alone was explained by "the full run's gain needs its
     budget" even in a full run whose teacher was flagged as worse than S (initial). The verdict names the causes
     the run shows (a flagged teacher, a budget shorter than the full run's) and claims nothing else."""
-    full, quick = dataclasses.asdict(Config()), dataclasses.asdict(Config(**experiment.PRESETS["quick"]))
+    full, quick = dataclasses.asdict(Config()), dataclasses.asdict(Config(**experiment.preset("quick")))
     flagged = " ".join(experiment.what_it_shows(_kd_record(full, True)))
     assert "KD makes 11.0 MORE test errors" in flagged and "flagged as NOT better than S (initial)" in flagged
     assert "budget" not in flagged
@@ -188,7 +190,7 @@ def test_results_on_your_own_data_are_named_after_it():
     """Issue 18, item 20: a run on --data digits/ wrote mnist_table_custom-...; it is named after the data now
     (still _custom-<hash>: other data is always a deviation)."""
     assert Config(data="/x/digits").results_base("digits") == "digits_table"
-    assert Config(data="/x/my data!.npz", **experiment.PRESETS["quick"]).results_base("my data!") == \
+    assert Config(data="/x/my data!.npz", **experiment.preset("quick")).results_base("my data!") == \
         "my-data_quick_table"
     assert Config().results_base("whatever") == "mnist_table"              # a named set keeps its own name
     assert Config(dataset="notmnist", split_test=0.5).results_base("notmnist") == "notmnist_split0.5_table"

@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import plots, report
+from . import plots, registry, report
 from .backend import debug, resolve, to_device, to_host
 from .checks import check_int, check_real
 from .discriminator import Discriminator
-from .distill import DIST, DKD, KD, AdversarialKD, ConditionalAdversarialKD, Supervised, check_pair, row_classes
+from .distill import check_pair, row_classes
 from .layers import MLP
 from .optim import Adam
 from .prepare import ConfigError, log, logit_stats, model_record, prepare, train_or_load
@@ -37,98 +37,15 @@ SIZES = {"mnist": ([784, 1200, 1200, 10], [784, 800, 800, 10]),
          "svhn": ([784, 4096, 4096, 10], [784, 3072, 3072, 10])}
 
 
-@dataclass(frozen=True)
-class Variant:
-    """A student variant: its name in tables; ``make(d, ctx)``, which builds its objective from the discriminator
-    ``d`` (None for a variant without one) and ``ctx`` (``ignore_label``: the label of an unlabelled row or None;
-    ``steps_per_epoch``); ``discriminator``, the one it needs (``Discriminator``'s keyword arguments plus
-    ``pretrain_epochs``), left out (None) when it needs none; ``paper``, where the method comes from;
-    ``unlabelled``, whether its objective can skip unlabelled rows (the few-labels regime needs it); and
-    ``matches``, what of the teacher's the student is asked to match (for the comparison table)."""
-    name: str
-    make: object
-    discriminator: dict = None
-    paper: str = ""
-    unlabelled: bool = False
-    matches: str = ""
-
-
-def _disc(features, hidden, **kw):
-    return {"features": features, "hidden": hidden, "temperature": 4.0, "lr": 1e-3, "pretrain_epochs": 3, **kw}
-
-
-VARIANTS = {
-    "wo-kd": Variant("w/o KD", lambda d, c: Supervised(ignore_label=c["ignore_label"]), paper="–", unlabelled=True),
-    "kd": Variant("KD", lambda d, c: KD(temperature=4.0, weight=0.9, form="hinton", ignore_label=c["ignore_label"]),
-                  paper="Hinton, Vinyals & Dean 2015", unlabelled=True,
-                  matches="softened probabilities P^τ (τ = 4, a = 0.9)"),
-    "adv-report": Variant("adv. KD (report: raw, fixed, minimax)",
-                          lambda d, c: AdversarialKD(d, alpha=1.0, beta=0.1), _disc("raw", 0),
-                          "the founding report"),
-    "adv-raw-ns": Variant("adv. KD (raw, fixed, non-saturating)",
-                          lambda d, c: AdversarialKD(d, alpha=1.0, beta=0.1, form="nonsaturating"), _disc("raw", 0),
-                          "the founding report, non-saturating"),
-    "adv-centred": Variant("adv. KD (centred, fixed, minimax)",
-                           lambda d, c: AdversarialKD(d, alpha=1.0, beta=0.1), _disc("centred", 0),
-                           "the founding report, centred logits"),
-    "adv-logprob": Variant("adv. KD (logprob, alternating, non-saturating)",
-                           lambda d, c: AdversarialKD(d, alpha=1.0, beta=0.1, form="nonsaturating",
-                                                      updates="alternating", temperature=4.0), _disc("logprob", 64),
-                           "the founding report, GAN-style"),
-    "adv-logprob-kd": Variant("adv. KD + KD (logprob, alternating)",
-                              lambda d, c: AdversarialKD(d, alpha=0.1, beta=0.1, form="nonsaturating",
-                                                         updates="alternating", kd_weight=0.9 * 16, temperature=4.0),
-                              _disc("logprob", 64), "the founding report + Hinton"),
-    "dkd": Variant("DKD", lambda d, c: DKD(alpha=1.0, beta=8.0, temperature=4.0, ignore_label=c["ignore_label"]),
-                   paper="Zhao et al. 2022", unlabelled=True,
-                   matches="target-vs-rest and non-target probabilities, weighted apart (α = 1, β = 8, τ = 4)"),
-    "kd-standardised": Variant("KD, standardised logits",
-                               lambda d, c: KD(temperature=2.0, weight=0.9, form="hinton", standardise=True,
-                                               ignore_label=c["ignore_label"]), paper="Sun et al. 2024",
-                               unlabelled=True, matches="P^τ of z-scored logits: no shift or scale (τ = 2, a = 0.9)"),
-    "dist": Variant("DIST", lambda d, c: DIST(beta=2.0, gamma=2.0, temperature=4.0, ignore_label=c["ignore_label"]),
-                    paper="Huang et al. 2022", unlabelled=True,
-                    matches="correlations of P^τ per sample and per class (β = γ = 2, τ = 4)"),
-    "adv-conditional": Variant("adv. KD, conditional (z-scored + label, L1)",
-                               lambda d, c: ConditionalAdversarialKD(d, beta=0.1, ramp_steps=c["steps_per_epoch"],
-                                                                     logit_weight=1.0, logit_loss="l1",
-                                                                     ignore_label=c["ignore_label"]),
-                               _disc("standardised", (64, 64), lr=1e-4, conditional=True, smoothing=0.1,
-                                     pretrain_epochs=0),
-                               "Xu, Hsu & Huang 2017; Belagiannis et al. 2018", unlabelled=True,
-                               matches="logits (L1) and a class-conditional D on z-scored logits (β = 0.1)"),
-    "kd-standardised-sun": Variant("KD, standardised logits, Sun et al.'s weights (CE 0.1 : KD 9)",
-                                   lambda d, c: KD(temperature=2.0, weight=90 / 91, form="hinton", standardise=True,
-                                                   ignore_label=c["ignore_label"]), paper="Sun et al. 2024",
-                                   unlabelled=True,
-                                   matches="P^τ of z-scored logits, τ = 2, CE : KD = 0.1 : 9 as Sun et al.'s code"),
-    "kd-sun-weights": Variant("KD, τ = 2, CE 0.1 : KD 9 (the control for kd-standardised-sun)",
-                              lambda d, c: KD(temperature=2.0, weight=90 / 91, form="hinton",
-                                              ignore_label=c["ignore_label"]), paper="control",
-                              unlabelled=True, matches="P^τ of raw logits, τ = 2, CE : KD = 0.1 : 9"),
-    "l1-logits": Variant("CE + L1 on logits (adv-conditional with β = 0)",
-                         lambda d, c: ConditionalAdversarialKD(d, beta=0.0, logit_weight=1.0, logit_loss="l1",
-                                                               ignore_label=c["ignore_label"]),
-                         _disc("standardised", (64, 64), lr=1e-4, conditional=True, smoothing=0.1, pretrain_epochs=0),
-                         "ablation of adv-conditional", unlabelled=True,
-                         matches="logits (L1) only: the discriminator trains but the student ignores it"),
-}
-MAIN = ["wo-kd", "kd", "adv-report", "adv-logprob-kd", "dkd", "kd-standardised", "dist", "adv-conditional",
-        "kd-standardised-sun", "kd-sun-weights", "l1-logits"]
-# Not in the presets: run with --variants (their results go to a file of their own).
-ON_REQUEST = ["kd-standardised-sun", "kd-sun-weights", "l1-logits"]
 LABELLED_SEED = 0   # which rows keep their labels in the few-labels regime
-NEW = ["dkd", "kd-standardised", "dist", "adv-conditional"]   # the newer methods, compared with KD
-_BY_NAME = {v.name: k for k, v in VARIANTS.items()}
 
 
 def variant_id(name):
     """The short id of a variant, given its id or its table name."""
-    if name in VARIANTS:
-        return name
-    if name in _BY_NAME:
-        return _BY_NAME[name]
-    raise ConfigError(f"unknown variant {name!r}: expected one of {', '.join(VARIANTS)}")
+    vid = registry.find(name)
+    if vid is None:
+        raise ConfigError(f"unknown variant {name!r}: expected one of {', '.join(registry.BY_ID)}")
+    return vid
 
 
 @dataclass
@@ -150,7 +67,7 @@ class Config:
     jitter: int = 2
     seeds: int = 5
     ablation_seeds: int = 1
-    variants: list = field(default_factory=lambda: [v for v in VARIANTS if v not in ON_REQUEST])
+    variants: list = field(default_factory=lambda: registry.in_preset("full"))
     val: int = None                    # validation images held out of training; None: 5,000 per 60,000 (1/12)
     val_seed: int = 0
     subset: int = 0                    # train on the first N training images only (smoke tests); 0: all
@@ -189,10 +106,10 @@ class Config:
                 and 0 < self.labelled <= 1):
             raise ConfigError(f"labelled must be a fraction in (0, 1], got {self.labelled!r}")
         if self.labelled < 1:
-            refused = [v for v in self.variants if not VARIANTS[v].unlabelled]
+            refused = [v for v in self.variants if not registry.BY_ID[v].unlabelled]
             if refused:
                 raise ConfigError(f"variants {', '.join(refused)} cannot train on unlabelled rows; with labelled < 1 "
-                                  "run only " + ", ".join(k for k, v in VARIANTS.items() if v.unlabelled))
+                                  "run only " + ", ".join(k for k, v in registry.BY_ID.items() if v.unlabelled))
         if self.split_test is not None and (self.dataset != "notmnist" or self.data):
             raise ConfigError("split_test (--split-test) is only for the named notMNIST data set, whose training "
                               "split may be missing")
@@ -212,7 +129,7 @@ class Config:
     def deviations(self):
         """What this configuration changes from its preset's reference run, in what shapes the numbers. (A split of
         notMNIST's test file is part of the results' name instead: ``results_base``.)"""
-        reference = Config(dataset=self.dataset, backend="numpy", **PRESETS[self.preset])
+        reference = Config(dataset=self.dataset, backend="numpy", **preset(self.preset))
         ignore = {"data_dir", "checkpoint_dir", "out_dir", "backend", "preset", "split_test"}
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                 if f.name not in ignore and getattr(self, f.name) != getattr(reference, f.name)}
@@ -250,11 +167,15 @@ def data_deviations(cfg, ds):
 # The labels5 preset is the few-labels regime on the full run's budget: 5% of the students' training rows
 # keep their labels, S (initial) learns from those alone, and every variant sees all rows (soft targets everywhere,
 # labels on 5%).
-PRESETS = {"full": {},
-           "quick": dict(teacher_epochs=10, student_epochs=5, finetune_epochs=10, seeds=3, transfer_size=5000,
-                         preset="quick", variants=["wo-kd", "kd", "adv-report", "adv-logprob-kd"]),
-           "labels5": dict(labelled=0.05, preset="labels5", variants=["wo-kd", "kd"] + NEW)}
-QUICK = PRESETS["quick"]
+PRESETS = {"full": {},    # each preset's settings; which variants it runs is the registry's (``preset``)
+           "quick": dict(teacher_epochs=10, student_epochs=5, finetune_epochs=10, seeds=3, transfer_size=5000),
+           "labels5": dict(labelled=0.05)}
+
+
+def preset(name):
+    """The ``Config`` keywords of the preset ``name``: its settings, its name and the variants the registry lists
+    for it."""
+    return dict(PRESETS[name], preset=name, variants=registry.in_preset(name))
 
 
 # ------------------------------------------------------------------------------------------------ the protocol
@@ -312,10 +233,9 @@ def run(cfg):
     classes = row_classes(y, teacher_logits, ignore_label)   # what a conditional discriminator is shown
     ctx = {"ignore_label": ignore_label, "steps_per_epoch": -(-int(x.shape[0]) // cfg.batch_size)}
     for vid in cfg.variants:
-        variant = VARIANTS[vid]
-        n_seeds = cfg.seeds if vid in MAIN else min(cfg.seeds, cfg.ablation_seeds)
+        variant = registry.BY_ID[vid]
         runs = []
-        for seed in range(n_seeds):
+        for seed in range(registry.n_seeds(vid, cfg.seeds, cfg.ablation_seeds)):
             student = MLP(cfg.student_sizes, seed=seed, backend=xp)
             student.load_state_dict(initial_state)
             d_info, disc = {}, None
@@ -390,7 +310,7 @@ def markdown(record, cfg):
     n = record["n_test"]
     # where the logit statistics were measured (a record written before this was recorded: on validation)
     on = {"validation": "val.", "training": "training"}[record.get("logit_stats_on", "validation")]
-    main_cols = [("S (w/o KD)", "wo-kd"), ("S (KD)", "kd"), ("S (adv. KD, report's recipe)", "adv-report")]
+    main_cols = registry.headline()
     head = ["T", "S (initial)"] + [c for c, k in main_cols if k in v]
     t, s = record["teacher"], record["student_initial"]
     row = [str(t["errors"]), str(s["errors"])] + [report.fmt(v[k]) for _, k in main_cols if k in v]
@@ -430,8 +350,9 @@ def markdown(record, cfg):
                   f"{s['params']:,}. Wall time of this run: {record['seconds_total'] / 60:.1f} min (teacher "
                   f"{timing['teacher']}; S (initial) {timing['S (initial)']})."]
     lines += comparison(record)
-    if "kd" in v and "wo-kd" in v:
-        gap = report.pooled_gap(v["kd"], v["wo-kd"])
+    kd, wo = registry.BASELINE.id, registry.LABELS_ONLY.id
+    if kd in v and wo in v:
+        gap = report.pooled_gap(v[kd], v[wo])
         if gap is not None:
             diff, sd, ratio = gap
             lines.append(f"KD vs w/o KD: {abs(diff):.1f} {'fewer' if diff >= 0 else 'more'} errors with KD; pooled "
@@ -444,22 +365,23 @@ def comparison(record):
     """The methods beside KD, each against KD on the same run: errors, the difference to KD in errors and in pooled
     standard deviations (negative: fewer errors than KD) and seconds per epoch relative to KD's."""
     v = record["variants"]
-    others = [k for k in ["wo-kd"] + NEW + ON_REQUEST if k in v]
-    if "kd" not in v or not any(k in v for k in NEW + ON_REQUEST):
+    kd, compared = registry.BASELINE.id, registry.compared()
+    others = [k for k in [registry.LABELS_ONLY.id] + compared if k in v]
+    if kd not in v or not any(k in v for k in compared):
         return []
 
     def per_epoch(rec):
         return np.mean([r["seconds"] / max(len(r["history"]), 1) for r in rec["runs"]])
-    kd_epoch = per_epoch(v["kd"])
+    kd_epoch = per_epoch(v[kd])
     lines = ["", "Against KD, from the same S (initial) with the same budget (test errors; method − KD in errors "
                  "and, in brackets, in pooled standard deviations: negative means fewer errors than KD):", "",
              "| method | id | paper | student matches | test errors | − KD (pooled std) | s/epoch vs KD |",
              "|---|---|---|---|---|---|---|"]
-    for k in ["kd"] + others:
-        rec, var = v[k], VARIANTS[k]
-        gap = report.pooled_gap(rec, v["kd"]) if k != "kd" else None
+    for k in [kd] + others:
+        rec, var = v[k], registry.BY_ID[k]
+        gap = report.pooled_gap(rec, v[kd]) if k != kd else None
         vs = "–" if gap is None else f"{-gap[0]:+.1f} ({-gap[2]:+.1f})"
-        lines.append(f"| {rec['name']} | `{k}` | {var.paper} | {var.matches or 'labels only'} | {report.fmt(rec)} | "
+        lines.append(f"| {rec['name']} | `{k}` | {var.paper} | {var.matches} | {report.fmt(rec)} | "
                      f"{vs} | {per_epoch(rec) / kd_epoch:.2f} |")
     return lines + [""]
 
@@ -510,8 +432,9 @@ def what_it_shows(record):
     out = ["the teacher beats S (initial) on validation" if flag is False else
            "NOT that the teacher beats S (initial): " + ("it does not, on validation" if flag else
                                                         "there is no validation split to compare them on")]
-    if "kd" in v and "wo-kd" in v:
-        kd, wo = v["kd"], v["wo-kd"]
+    kd_id, wo_id, recipe = registry.BASELINE.id, registry.LABELS_ONLY.id, registry.REPORT_RECIPE.id
+    if kd_id in v and wo_id in v:
+        kd, wo = v[kd_id], v[wo_id]
         gain = wo["mean"] - kd["mean"]
         if kd["std"] is None or wo["std"] is None:
             out.append(f"NOT whether KD beats w/o KD: one seed each ({kd['mean']:.0f} vs {wo['mean']:.0f} test "
@@ -525,10 +448,10 @@ def what_it_shows(record):
         else:
             out.append(f"NOT that KD beats w/o KD: {gain:+.1f} test errors, within the spread of the seeds (std "
                        f"{kd['std']:.1f} and {wo['std']:.1f})" + because)
-    for k in NEW + ON_REQUEST:
-        if k not in v or "kd" not in v:
+    for k in registry.compared():
+        if k not in v or kd_id not in v:
             continue
-        gap = report.pooled_gap(v[k], v["kd"])
+        gap = report.pooled_gap(v[k], v[kd_id])
         name = v[k]["name"]
         if gap is None:
             out.append(f"NOT whether {name} differs from KD: one seed cannot separate a difference from seed noise")
@@ -539,8 +462,8 @@ def what_it_shows(record):
         else:
             out.append(f"NOT that {name} differs from KD: {-gap[0]:+.1f} test errors, {-gap[2]:+.1f} pooled std "
                        "(under 2)")
-    if "adv-report" in v:
-        peak = max(r["max_abs_logit"] for r in v["adv-report"]["runs"])
+    if recipe in v:
+        peak = max(r["max_abs_logit"] for r in v[recipe]["runs"])
         if peak > 10 * s0["max_abs_logit"]:
             out.append(f"the report's adversarial recipe drifting: its largest |logit| reaches {peak:.3g}, against "
                        f"{s0['max_abs_logit']:.3g} for S (initial)")

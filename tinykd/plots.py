@@ -12,6 +12,8 @@ import json
 import os
 import sys
 
+from . import registry
+
 WIDTH = 7.0   # inches: readable at README width
 
 
@@ -77,13 +79,13 @@ def learning_curves(record, path):
 
 
 def adversarial_drift(record, path):
-    """Mean logit, largest |logit| and the discriminator's accuracy per epoch, for each adversarial variant against
-    KD: the picture of why a fixed linear discriminator on raw logits fails."""
+    """Mean logit, largest |logit| and the discriminator's accuracy per epoch, for each variant with a discriminator
+    against KD: the picture of why a fixed linear discriminator on raw logits fails."""
     plt = _plt()
     fig, axes = plt.subplots(1, 3, figsize=(WIDTH * 1.5, 3.8))
     s0 = record["student_initial"]
     shown = [(i, vid, v) for i, (vid, v) in enumerate(record["variants"].items())
-             if vid == "kd" or vid.startswith("adv")]    # colours as in the learning curves
+             if vid == registry.BASELINE.id or registry.adversarial(vid)]    # colours as in the learning curves
     for i, vid, v in shown:
         style = dict(label=v.get("name", vid), **_style(i))
         mean = [s0.get("mean_logit", float("nan"))] + _mean_curve(v["runs"], "mean_logit")
@@ -111,8 +113,9 @@ def adversarial_drift(record, path):
     return _save(fig, path)
 
 
-COMPARED = ("kd", "dkd", "kd-standardised", "kd-standardised-sun", "kd-sun-weights", "dist", "adv-conditional",
-            "l1-logits")   # KD and the methods beside it
+def compared_shown(variants):
+    """The ids the methods-vs-KD figure draws from a record's ``variants``: KD, then those the registry compares."""
+    return [k for k in [registry.BASELINE.id] + registry.compared() if k in variants]
 
 
 def methods_vs_kd(record, path):
@@ -120,19 +123,19 @@ def methods_vs_kd(record, path):
     and spread as a band across the plot (w/o KD, far off, is given in the title)."""
     plt = _plt()
     v = record["variants"]
-    shown = [k for k in COMPARED if k in v]
+    shown, kd_id, wo_id = compared_shown(v), registry.BASELINE.id, registry.LABELS_ONLY.id
     fig, ax = plt.subplots(figsize=(WIDTH, 0.55 * len(shown) + 1.3))
-    kd = v["kd"]
+    kd = v[kd_id]
     ax.axvspan(kd["mean"] - (kd.get("std") or 0), kd["mean"] + (kd.get("std") or 0), color="C0", alpha=0.12)
     ax.axvline(kd["mean"], color="C0", ls="--", lw=1)
     for row, k in enumerate(shown):
         errs = [r["errors"] for r in v[k]["runs"]]
         ax.plot(errs, [row] * len(errs), "o", color="grey", alpha=0.6, ms=4)
-        ax.errorbar([v[k]["mean"]], [row], xerr=[v[k].get("std") or 0], fmt="D", color="C0" if k == "kd" else "C3",
+        ax.errorbar([v[k]["mean"]], [row], xerr=[v[k].get("std") or 0], fmt="D", color="C0" if k == kd_id else "C3",
                     capsize=4, ms=6)
     ax.set_yticks(range(len(shown)), [v[k].get("name", k) for k in shown], fontsize=8)
     ax.invert_yaxis()
-    wo = f"; w/o KD {v['wo-kd']['mean']:.1f}" if "wo-kd" in v else ""
+    wo = f"; {registry.LABELS_ONLY.name} {v[wo_id]['mean']:.1f}" if wo_id in v else ""
     ax.set_xlabel(f"test errors (out of {record.get('n_test', 10000):,}); dots: seeds, diamonds: mean ± std")
     ax.set_title(f"Against KD (band: its mean ± std){wo}", fontsize=10)
     ax.grid(True, axis="x", alpha=0.3)
@@ -235,9 +238,9 @@ def figures_for(record):
     out = []
     if "student_initial" in record and "variants" in record and "data" in record:
         out.append(("learning_curves", learning_curves))
-        if any(k.startswith("adv") for k in record["variants"]):
+        if any(registry.adversarial(k) for k in record["variants"]):
             out.append(("adversarial_drift", adversarial_drift))
-        if "kd" in record["variants"] and any(k in record["variants"] for k in COMPARED[1:]):
+        if registry.BASELINE.id in record["variants"] and any(k in record["variants"] for k in registry.compared()):
             out.append(("methods_vs_kd", methods_vs_kd))
     if "soft_targets" in record:
         out.append(("soft_targets", soft_targets))
@@ -284,7 +287,7 @@ def why_not(record, name):
                                                                   for r in v["runs"]]
         return None if _val_points(runs) else no_val
     if name == "adversarial_drift":
-        runs = [r for k, v in record["variants"].items() if k.startswith("adv") for r in v["runs"]]
+        runs = [r for k, v in record["variants"].items() if registry.adversarial(k) for r in v["runs"]]
         return None if any("mean_logit" in h for r in runs for h in (r.get("history") or [])) else \
             "no per-epoch logit statistics to draw (they are measured on the validation split; validation " \
             f"images: {record['data'].get('n_val')})"
