@@ -8,7 +8,7 @@ import textwrap
 from tinykd import registry
 from tinykd.checkpoint import CheckpointError
 from tinykd.data import DataError
-from tinykd.experiment import PRESETS, Config, ConfigError, data_deviations, preset
+from tinykd.config import PRESETS, Config, ConfigError, data_deviations, preset
 from tinykd.report import OutputError
 from tinykd.train import TrainingError
 

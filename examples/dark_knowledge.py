@@ -40,10 +40,11 @@ from _cli import count, deviations, main  # noqa: E402
 from tinykd import MLP, Adam, plots, report, transfer  # noqa: E402
 from tinykd import functional as F  # noqa: E402
 from tinykd.backend import resolve, to_device, to_host  # noqa: E402
+from tinykd.config import ConfigError, data_label  # noqa: E402
 from tinykd.datafiles import DataError  # noqa: E402
 from tinykd.distill import KD, Supervised  # noqa: E402
-from tinykd.experiment import data_label, teacher_check  # noqa: E402
-from tinykd.prepare import ConfigError, prepare  # noqa: E402
+from tinykd.prepare import prepare  # noqa: E402
+from tinykd.protocol import teacher_check  # noqa: E402
 from tinykd.train import cosine_lr, errors, fit  # noqa: E402
 
 PRESET = {False: {"epochs": 40, "seeds": 3, "sweep_epochs": 15, "few_epochs": 15, "transfer_size": 0},

@@ -19,8 +19,8 @@ from _cli import count, deviations, main  # noqa: E402
 from tinykd import MLP, Adam, plots, report  # noqa: E402
 from tinykd.backend import resolve  # noqa: E402
 from tinykd.distill import KD, HintLoss, HintNet, teacher_hidden  # noqa: E402
-from tinykd.experiment import data_label  # noqa: E402
-from tinykd.prepare import ConfigError, prepare  # noqa: E402
+from tinykd.config import ConfigError, data_label  # noqa: E402
+from tinykd.prepare import prepare  # noqa: E402
 from tinykd.train import cosine_lr, errors, fit  # noqa: E402
 
 PRESET = {False: {"hint_epochs": 5, "kd_epochs": 20, "hint_layer": 1, "guided_layer": 1},

@@ -23,10 +23,10 @@ from _cli import count, deviations, main, rate  # noqa: E402
 from tinykd import MLP, Adam, plots, report  # noqa: E402
 from tinykd.backend import resolve, to_host  # noqa: E402
 from tinykd.binary import BinaryMLP  # noqa: E402
+from tinykd.config import ConfigError, data_label  # noqa: E402
 from tinykd.distill import KD, Supervised  # noqa: E402
-from tinykd.experiment import data_label  # noqa: E402
 from tinykd.packed import PackedBinaryMLP  # noqa: E402
-from tinykd.prepare import ConfigError, prepare  # noqa: E402
+from tinykd.prepare import prepare  # noqa: E402
 from tinykd.train import cosine_lr, errors, fit  # noqa: E402
 
 

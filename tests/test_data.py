@@ -785,10 +785,10 @@ def test_a_validation_split_leaving_one_training_class_is_refused():
 
 
 def test_prepare_refuses_a_validation_split_that_leaves_one_class(tmp_path):
-    from tinykd import experiment, prepare
+    from tinykd import config, prepare
     x, y = fake_images(60), np.arange(60) % 10
     np.savez(tmp_path / "d.npz", x_train=x[:40], y_train=y[:40], x_test=x[40:], y_test=y[40:])
-    cfg = replace(experiment.Config(), data=str(tmp_path / "d.npz"), val=39)
+    cfg = replace(config.Config(), data=str(tmp_path / "d.npz"), val=39)
     with pytest.raises(DataError, match="hold out fewer"):
         prepare.load_data(cfg)
 
@@ -889,9 +889,9 @@ def test_channels_first_images_are_refused_saying_how_to_move_the_axis(tmp_path,
 
 def test_the_flat_data_jitter_message_speaks_to_python_users_too(tmp_path):
     """Item 8: the flat-data refusal says how to turn the jitter off from Python as well as on the command line."""
-    from tinykd import experiment, prepare
+    from tinykd import config, prepare
     x, y = fake_images(60).reshape(60, -1), np.arange(60) % 10
     np.savez(tmp_path / "flat.npz", x_train=x[:40], y_train=y[:40], x_test=x[40:], y_test=y[40:])
-    cfg = replace(experiment.Config(), data=str(tmp_path / "flat.npz"), val=10, jitter=2)
-    with pytest.raises(prepare.ConfigError, match=r"pass --jitter 0 \(jitter=0 in a Config, from Python\)"):
+    cfg = replace(config.Config(), data=str(tmp_path / "flat.npz"), val=10, jitter=2)
+    with pytest.raises(config.ConfigError, match=r"pass --jitter 0 \(jitter=0 in a Config, from Python\)"):
         prepare.load_data(cfg)

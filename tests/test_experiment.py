@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from tinykd import checkpoint, experiment, prepare, registry, report
-from tinykd.experiment import Config, ConfigError
+from tinykd import checkpoint, config, prepare, protocol, registry, report, tables
+from tinykd.config import Config, ConfigError
 from tinykd.registry import Variant
 from tinykd.layers import MLP
 
@@ -43,10 +43,10 @@ def test_other_data_changes_the_checkpoint_and_a_renamed_file_is_refused(tmp_pat
 
 
 def test_results_names_never_overwrite_a_preset(tmp_path):
-    quick = Config(**experiment.preset("quick"))
+    quick = Config(**config.preset("quick"))
     assert quick.deviations() == {}
     assert Config().deviations() == {}
-    assert Config(subset=2000, **experiment.preset("quick")).deviations() == {"subset": 2000}
+    assert Config(subset=2000, **config.preset("quick")).deviations() == {"subset": 2000}
     assert set(Config(seeds=1, data="/x").deviations()) == {"seeds", "data"}
     # where the data was found, the backend and the folders do not change the numbers' meaning
     assert Config(data_dir="/elsewhere", out_dir="o", checkpoint_dir="c").deviations() == {}
@@ -73,7 +73,7 @@ def test_a_late_failure_keeps_the_finished_variants(tmp_path, monkeypatch):
                  variants=["wo-kd", "kd", "broken"], out_dir=str(tmp_path / "r"),
                  checkpoint_dir=str(tmp_path / "ck"))
     with pytest.raises(RuntimeError, match="the last variant breaks"):
-        experiment.run(cfg)
+        protocol.run(cfg)
     (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
     record = json.loads((tmp_path / "r" / name).read_text())
     assert name.endswith(".partial.json")  # an unfinished run never takes the finished results' name
@@ -85,7 +85,7 @@ def test_a_late_failure_keeps_the_finished_variants(tmp_path, monkeypatch):
 
 def test_the_presets_compare_every_new_method_with_kd_on_five_seeds():
     """Issue 12's protocol: the full run and the few-labels run both hold KD and each new method, with 5 seeds."""
-    full, few = Config(), Config(**experiment.preset("labels5"))
+    full, few = Config(), Config(**config.preset("labels5"))
     for cfg in (full, few):
         assert {"kd", "dkd", "kd-standardised", "dist", "adv-conditional"} <= set(cfg.variants)
         assert cfg.seeds == 5 and all(registry.n_seeds(v, cfg.seeds, cfg.ablation_seeds) == 5     # all seeds
@@ -100,10 +100,10 @@ def test_the_comparison_table_reads_the_gap_to_kd():
     from tinykd import report
     record = {"variants": {k: {"name": registry.BY_ID[k].name, "runs": runs(e, s), **report.mean_std(e)}
                            for k, e, s in (("kd", [100, 102, 104], 20.0), ("dkd", [96, 98, 100], 30.0))}}
-    lines = experiment.comparison(record)
+    lines = tables.comparison(record)
     (dkd,) = [line for line in lines if "`dkd`" in line]
     assert "| 98.0 ± 2.0 | -4.0 (-2.0) | 1.50 |" in dkd    # 4 fewer errors than KD, 2 pooled std, 1.5× the time
-    assert experiment.comparison({"variants": {"kd": record["variants"]["kd"]}}) == []
+    assert tables.comparison({"variants": {"kd": record["variants"]["kd"]}}) == []
 
 
 def test_a_gap_without_spread_keeps_its_sign():
@@ -115,7 +115,7 @@ def test_a_gap_without_spread_keeps_its_sign():
     assert report.pooled_gap(kd, kd)[2] == 0.0
     record = {"teacher_not_better": False, "student_initial": {"max_abs_logit": 1.0},
               "variants": {"kd": {"name": "KD", **kd}, "dkd": {"name": "DKD", **worse}}}
-    assert "DKD is WORSE than KD by 3.0 test errors" in " ".join(experiment.what_it_shows(record))
+    assert "DKD is WORSE than KD by 3.0 test errors" in " ".join(tables.what_it_shows(record))
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
@@ -157,9 +157,9 @@ def test_checking_a_folder_leaves_nothing_behind(tmp_path):
     assert sorted(os.listdir(tmp_path / "made" / "here")) == ["x.json", "x.md"]
 
 
-def _kd_record(config, flag, kd=(110, 112, 114), wo=(100, 101, 102)):
+def _kd_record(settings, flag, kd=(110, 112, 114), wo=(100, 101, 102)):
     from tinykd import report
-    return {"config": config, "teacher_not_better": flag, "student_initial": {"max_abs_logit": 1.0},
+    return {"config": settings, "teacher_not_better": flag, "student_initial": {"max_abs_logit": 1.0},
             "variants": {"kd": {"name": "KD", **report.mean_std(kd)},
                          "wo-kd": {"name": "w/o KD", **report.mean_std(wo)}}}
 
@@ -168,21 +168,21 @@ def test_a_kd_that_loses_is_explained_by_what_the_run_shows_only():
     """Issue 18, item 20: a KD that lost to the labels alone was explained by "the full run's gain needs its
     budget" even in a full run whose teacher was flagged as worse than S (initial). The verdict names the causes
     the run shows (a flagged teacher, a budget shorter than the full run's) and claims nothing else."""
-    full, quick = dataclasses.asdict(Config()), dataclasses.asdict(Config(**experiment.preset("quick")))
-    flagged = " ".join(experiment.what_it_shows(_kd_record(full, True)))
+    full, quick = dataclasses.asdict(Config()), dataclasses.asdict(Config(**config.preset("quick")))
+    flagged = " ".join(tables.what_it_shows(_kd_record(full, True)))
     assert "KD makes 11.0 MORE test errors" in flagged and "flagged as NOT better than S (initial)" in flagged
     assert "budget" not in flagged
-    short = " ".join(experiment.what_it_shows(_kd_record(quick, False)))
+    short = " ".join(tables.what_it_shows(_kd_record(quick, False)))
     assert "the budget is shorter than the full run's: teacher_epochs 10 (full run: 60), student_epochs 5 (full " \
            "run: 20), finetune_epochs 10 (full run: 15), the students' transfer set of 5,000 images" in short
     assert "flagged" not in short
-    neither = " ".join(experiment.what_it_shows(_kd_record(full, False, kd=(101, 102, 103))))
+    neither = " ".join(tables.what_it_shows(_kd_record(full, False, kd=(101, 102, 103))))
     assert "within the spread of the seeds" in neither and "this run shows no cause" in neither
     assert "budget is" not in neither.replace("the budget is the full run's", "")
     for text in (flagged, short, neither):
         assert "needs its budget" not in text and "too short" not in text
     tiny = dict(full, subset=1200)
-    assert "subset 1,200 (full run: every training image)" in " ".join(experiment.what_it_shows(_kd_record(tiny,
+    assert "subset 1,200 (full run: every training image)" in " ".join(tables.what_it_shows(_kd_record(tiny,
                                                                                                              None)))
 
 
@@ -190,7 +190,7 @@ def test_results_on_your_own_data_are_named_after_it():
     """Issue 18, item 20: a run on --data digits/ wrote mnist_table_custom-...; it is named after the data now
     (still _custom-<hash>: other data is always a deviation)."""
     assert Config(data="/x/digits").results_base("digits") == "digits_table"
-    assert Config(data="/x/my data!.npz", **experiment.preset("quick")).results_base("my data!") == \
+    assert Config(data="/x/my data!.npz", **config.preset("quick")).results_base("my data!") == \
         "my-data_quick_table"
     assert Config().results_base("whatever") == "mnist_table"              # a named set keeps its own name
     assert Config(dataset="notmnist", split_test=0.5).results_base("notmnist") == "notmnist_split0.5_table"
@@ -201,16 +201,16 @@ def test_files_that_are_not_the_canonical_ones_make_a_custom_run(tmp_path, monke
     other data) is a deviation from the preset, named by its fingerprint, never the reference results."""
     from tinykd import data, report
     mnist = data.load("mnist")
-    assert mnist.canonical is True and experiment.data_deviations(Config(), mnist) == {}
+    assert mnist.canonical is True and config.data_deviations(Config(), mnist) == {}
     small = dataclasses.replace(mnist, x_train=mnist.x_train[:600], y_train=mnist.y_train[:600],
                                 x_test=mnist.x_test[:200], y_test=mnist.y_test[:200], canonical=False)
-    (dev,) = experiment.data_deviations(Config(), small).items()
+    (dev,) = config.data_deviations(Config(), small).items()
     assert dev == ("data_files", f"not the canonical mnist files (fingerprint {small.fingerprint()[:16]})")
-    assert experiment.data_deviations(Config(data="/mine"), small) == {}    # your own data: "data" says so
+    assert config.data_deviations(Config(data="/mine"), small) == {}    # your own data: "data" says so
     monkeypatch.setattr(data, "load", lambda *a, **k: small)
     cfg = Config(data_dir=str(tmp_path), teacher_epochs=1, student_epochs=1, finetune_epochs=1, seeds=1,
                  variants=["kd"], out_dir=str(tmp_path / "r"), checkpoint_dir=str(tmp_path / "ck"))
-    record = experiment.run(cfg)
+    record = protocol.run(cfg)
     assert record["deviations"]["data_files"] == \
         f"not the canonical mnist files (fingerprint {record['data']['fingerprint'][:16]})"
     (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
@@ -254,14 +254,14 @@ def test_without_validation_the_logit_statistics_say_what_they_were_measured_on(
     """Issue 18 trial, item 3: with no validation split the columns "mean logit (val.)" came from the training set
     and the Markdown said "Validation errors (out of 0): T None, S (initial) None"."""
     _tiny_npz(tmp_path / "own.npz")
-    record = experiment.run(_tiny_cfg(tmp_path, tmp_path / "own.npz", val=0))
+    record = protocol.run(_tiny_cfg(tmp_path, tmp_path / "own.npz", val=0))
     assert record["logit_stats_on"] == "training" and record["data"]["n_val"] == 0
     (md,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".md")]
     text = (tmp_path / "r" / md).read_text()
     assert "No validation split" in text and "mean logit (training) | max abs logit (training)" in text
     assert "(val.)" not in text and "out of 0" not in text and "None" not in text
     assert not [p for p in os.listdir(tmp_path / "r") if p.endswith(".png")]   # no empty learning curves
-    with_val = experiment.run(_tiny_cfg(tmp_path, tmp_path / "own.npz", val=100))
+    with_val = protocol.run(_tiny_cfg(tmp_path, tmp_path / "own.npz", val=100))
     assert with_val["logit_stats_on"] == "validation"
     md = [p for p in os.listdir(tmp_path / "r") if p.endswith(".md") and p != md]
     assert "mean logit (val.)" in (tmp_path / "r" / md[0]).read_text()
@@ -279,11 +279,11 @@ def test_results_on_your_own_data_are_named_by_its_content_not_its_path(tmp_path
     monkeypatch.chdir(tmp_path)
     names = []
     for data_path in ("own.npz", str(tmp_path / "own.npz")):
-        experiment.run(_tiny_cfg(tmp_path, data_path))
+        protocol.run(_tiny_cfg(tmp_path, data_path))
         names.append(sorted(p for p in os.listdir(tmp_path / "r") if p.endswith(".json")))
     assert names[0] == names[1] and len(names[0]) == 1   # the same data by either path: one name
     _tiny_npz(tmp_path / "own.npz", seed=1)                 # new content at the same path: a new name
-    experiment.run(_tiny_cfg(tmp_path, "own.npz"))
+    protocol.run(_tiny_cfg(tmp_path, "own.npz"))
     assert len([p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]) == 2
 
 

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from tinykd import experiment, plots, registry, report
+from tinykd import config, plots, registry, report, tables
 from tinykd.distill import KD
-from tinykd.experiment import Config
+from tinykd.config import Config
 from tinykd.registry import Variant
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -31,7 +31,7 @@ def _record(errors, cfg):
               "teacher_not_better": False, "teacher_check": "the teacher beats S (initial)", "seconds_total": 60.0,
               "variants": {k: {"name": registry.BY_ID[k].name, "runs": [run(e) for e in errs], **report.mean_std(errs)}
                            for k, errs in errors.items()}}
-    record["what_it_shows"] = experiment.what_it_shows(record)
+    record["what_it_shows"] = tables.what_it_shows(record)
     return record
 
 
@@ -46,11 +46,11 @@ def test_a_method_registered_in_one_place_reaches_the_options_a_preset_the_table
     assert p.parse_args(["--variants", "dummy-kd"]).variants == ["dummy-kd"]
     quick = _cli.config(p, p.parse_args(["--quick"]))
     assert quick.variants[-1] == "dummy-kd" and quick.deviations() == {}     # in the preset's reference run
-    assert "dummy-kd" not in Config().variants and "dummy-kd" not in Config(**experiment.preset("labels5")).variants
+    assert "dummy-kd" not in Config().variants and "dummy-kd" not in Config(**config.preset("labels5")).variants
     assert registry.n_seeds("dummy-kd", quick.seeds, quick.ablation_seeds) == 3
     assert Config(variants=["Dummy KD (τ = 3)"]).variants == ["dummy-kd"]    # by its table name too
     record = _record({"wo-kd": [150, 152, 154], "kd": [110, 112, 114], "dummy-kd": [100, 102, 104]}, quick)
-    md = experiment.markdown(record, quick)
+    md = tables.markdown(record, quick)
     assert "| Dummy KD (τ = 3) | `dummy-kd` | 102.0 ± 2.0 |" in md                       # the variants' table
     assert "| Dummy KD (τ = 3) | `dummy-kd` | Nobody 2099 | nothing in particular | 102.0 ± 2.0 | -10.0 (-5.0) |" \
         in md                                                                            # the comparison with KD
@@ -65,7 +65,7 @@ def test_an_ablation_runs_on_its_seeds_and_a_discriminator_puts_it_in_the_drift_
                               presets=("full",), ablation=True))
     full = Config()
     assert full.variants[-1] == "dummy-adv" and registry.n_seeds("dummy-adv", 5, full.ablation_seeds) == 1
-    assert "dummy-adv" not in registry.compared() and "dummy-adv" not in Config(**experiment.preset("quick")).variants
+    assert "dummy-adv" not in registry.compared() and "dummy-adv" not in Config(**config.preset("quick")).variants
     record = _record({"kd": [110, 112], "dummy-adv": [500]}, full)
     assert [name for name, _ in plots.figures_for(record)] == ["learning_curves", "adversarial_drift"]
 
@@ -80,7 +80,7 @@ def test_ids_and_table_names_are_unique():
 def test_the_presets_run_what_they_ran_before_the_registry():
     """The lists the presets held by hand, and the seeds each variant got, are what the registry derives."""
     runs = {name: [(v, registry.n_seeds(v, cfg.seeds, cfg.ablation_seeds)) for v in cfg.variants]
-            for name in experiment.PRESETS for cfg in [Config(**experiment.preset(name))]}
+            for name in config.PRESETS for cfg in [Config(**config.preset(name))]}
     assert runs["quick"] == [(v, 3) for v in ("wo-kd", "kd", "adv-report", "adv-logprob-kd")]
     assert runs["labels5"] == [(v, 5) for v in ("wo-kd", "kd", "dkd", "kd-standardised", "dist", "adv-conditional")]
     assert runs["full"] == [("wo-kd", 5), ("kd", 5), ("adv-report", 5), ("adv-raw-ns", 1), ("adv-centred", 1),
@@ -89,8 +89,8 @@ def test_the_presets_run_what_they_ran_before_the_registry():
     assert Config().variants == registry.in_preset("full")
     assert registry.on_request() == ["kd-standardised-sun", "kd-sun-weights", "l1-logits"]
     # every preset an entry names exists, and each preset has its option on the command line
-    assert {p for v in registry.BY_ID.values() for p in v.presets} <= set(experiment.PRESETS)
-    assert set(_cli.PRESET_OPTIONS) == set(experiment.PRESETS)
+    assert {p for v in registry.BY_ID.values() for p in v.presets} <= set(config.PRESETS)
+    assert set(_cli.PRESET_OPTIONS) == set(config.PRESETS)
 
 
 # The one place a registered id may appear outside the registry: an objective's ``describe()`` names its own method

@@ -4,7 +4,7 @@ teacher first), trained once and reloaded by identity.
 ``prepare(cfg)`` checks the output folders, loads the data (named or your own; subset; stratified validation
 split), moves it to the backend and trains or reloads the teacher. ``train_or_load`` reuses a checkpoint only when
 its identity (the data's fingerprint and every setting that shapes the weights) matches; the checkpoint's name
-carries a hash of that identity (``tinykd.checkpoint.identity_path``). ``cfg`` is an ``experiment.Config`` or any
+carries a hash of that identity (``tinykd.checkpoint.identity_path``). ``cfg`` is a ``tinykd.config.Config`` or any
 object with the same fields.
 """
 import os
@@ -15,14 +15,11 @@ from . import data as data_mod
 from . import report, runlock
 from .backend import resolve
 from .batches import check_jitter
+from .config import ConfigError
 from .distill import Supervised
 from .layers import MLP
 from .optim import Adam
 from .train import cosine_lr, errors, fit
-
-
-class ConfigError(ValueError):
-    """A setting of the protocol cannot be run as given."""
 
 
 def log(msg):

@@ -1,0 +1,163 @@
+"""What an experiment asks for: its configuration (``Config``, checked when it is made), the presets' settings
+(``PRESETS``, ``preset``), the recipes' network sizes (``SIZES``), and how a run departs from its preset's
+reference run (``Config.deviations``, ``data_deviations``), which names its results.
+
+A setting that cannot be run as given raises ``ConfigError`` (one line: what is wrong and how to fix it), here or,
+for what only the loaded data can tell, in ``prepare``.
+"""
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+
+from . import registry
+from .backend import debug, resolve
+from .checks import check_int, check_real
+
+
+class ConfigError(ValueError):
+    """A setting of the protocol cannot be run as given."""
+
+
+SIZES = {"mnist": ([784, 1200, 1200, 10], [784, 800, 800, 10]),
+         "notmnist": ([784, 1200, 1200, 1200, 10], [784, 800, 800, 800, 10]),
+         "svhn": ([784, 4096, 4096, 10], [784, 3072, 3072, 10])}
+
+
+# The quick preset (about 3 minutes on 2 cores) keeps the full run's networks and objectives but gives the students
+# a 5,000-image transfer set: a 10-epoch teacher knows far more than 5,000 labels teach, so KD's gain shows within
+# seconds per run, with 3 seeds to measure it against (the full run's gain needs its 15 epochs on 55,000 images).
+# The labels5 preset is the few-labels regime on the full run's budget: 5% of the students' training rows
+# keep their labels, S (initial) learns from those alone, and every variant sees all rows (soft targets everywhere,
+# labels on 5%).
+PRESETS = {"full": {},    # each preset's settings; which variants it runs is the registry's (``preset``)
+           "quick": dict(teacher_epochs=10, student_epochs=5, finetune_epochs=10, seeds=3, transfer_size=5000),
+           "labels5": dict(labelled=0.05)}
+
+
+def preset(name):
+    """The ``Config`` keywords of the preset ``name``: its settings, its name and the variants the registry lists
+    for it."""
+    return dict(PRESETS[name], preset=name, variants=registry.in_preset(name))
+
+
+def variant_id(name):
+    """The short id of a variant, given its id or its table name."""
+    vid = registry.find(name)
+    if vid is None:
+        raise ConfigError(f"unknown variant {name!r}: expected one of {', '.join(registry.BY_ID)}")
+    return vid
+
+
+@dataclass
+class Config:
+    """What one Table 1 run asks for, checked when it is made (a setting that cannot be run raises ``ConfigError``).
+    Without ``teacher_sizes``/``student_sizes`` the networks are the ``dataset`` recipe's (``SIZES``)."""
+    dataset: str = "mnist"             # the recipe (network sizes) and, without `data`, the named data set
+    data: str = None                   # your own data: a folder of MNIST-format IDX files or an .npz file
+    data_dir: str = None               # where the named data set's files are (only there; no fallback)
+    teacher_sizes: list = None
+    student_sizes: list = None
+    teacher_epochs: int = 60
+    student_epochs: int = 20           # S (initial): the student alone on the labels
+    finetune_epochs: int = 15          # every variant's budget, starting from S (initial)
+    batch_size: int = 128
+    teacher_lr: float = 1e-3
+    student_lr: float = 1e-3
+    finetune_lr: float = 3e-4
+    teacher_dropout: float = 0.5
+    teacher_input_dropout: float = 0.2
+    jitter: int = 2
+    seeds: int = 5
+    ablation_seeds: int = 1
+    variants: list = field(default_factory=lambda: registry.in_preset("full"))
+    val: int = None                    # validation images held out of training; None: 5,000 per 60,000 (1/12)
+    val_seed: int = 0
+    subset: int = 0                    # train on the first N training images only (smoke tests); 0: all
+    transfer_size: int = 0             # the students train on the first N training images (the teacher on all)
+    labelled: float = 1.0              # fraction of the students' rows that keep their label (stratified); the rest
+                                       # are unlabelled (-1), and S (initial) trains on the labelled rows only
+    backend: str = None                # None: $TINYKD_BACKEND, else numpy
+    split_test: float = None           # notMNIST without its training split
+    checkpoint_dir: str = "checkpoints"
+    out_dir: str = "results"
+    preset: str = "full"
+
+    def __post_init__(self):
+        if self.dataset not in SIZES:
+            raise ConfigError(f"unknown data set {self.dataset!r}: expected one of {sorted(SIZES)}")
+        t, s = SIZES[self.dataset]
+        self.teacher_sizes = [int(v) for v in (self.teacher_sizes or t)]
+        self.student_sizes = [int(v) for v in (self.student_sizes or s)]
+        self.variants = [variant_id(v) for v in self.variants]
+        if not self.variants:
+            raise ConfigError("no variants to run")
+        twice = sorted({v for v in self.variants if self.variants.count(v) > 1})
+        if twice:
+            raise ConfigError(f"variants listed more than once: {', '.join(twice)}; list each once")
+        for name in ("teacher_epochs", "student_epochs", "finetune_epochs", "seeds", "ablation_seeds", "batch_size",
+                     "jitter", "subset", "transfer_size", "val_seed") + (() if self.val is None else ("val",)):
+            # every variant trains from S (initial) for finetune_epochs: 0 would train teacher and S (initial) first
+            # and only then find it has nothing to run (a teacher or S (initial) of 0 epochs is an untrained network)
+            check_int(name, getattr(self, name), 1 if name in ("seeds", "batch_size", "finetune_epochs") else 0,
+                      ConfigError)
+        for name in ("teacher_lr", "student_lr", "finetune_lr"):
+            check_real(name, getattr(self, name), low_open=True, error=ConfigError)
+        for name in ("teacher_dropout", "teacher_input_dropout"):
+            check_real(name, getattr(self, name), high=1.0, error=ConfigError)
+        if not (isinstance(self.labelled, (int, float)) and not isinstance(self.labelled, bool)
+                and 0 < self.labelled <= 1):
+            raise ConfigError(f"labelled must be a fraction in (0, 1], got {self.labelled!r}")
+        if self.labelled < 1:
+            refused = [v for v in self.variants if not registry.BY_ID[v].unlabelled]
+            if refused:
+                raise ConfigError(f"variants {', '.join(refused)} cannot train on unlabelled rows; with labelled < 1 "
+                                  "run only " + ", ".join(k for k, v in registry.BY_ID.items() if v.unlabelled))
+        if self.split_test is not None and (self.dataset != "notmnist" or self.data):
+            raise ConfigError("split_test (--split-test) is only for the named notMNIST data set, whose training "
+                              "split may be missing")
+        if self.split_test is not None and not (isinstance(self.split_test, (int, float))
+                                                and 0 < self.split_test < 1):
+            raise ConfigError(f"split_test must be a fraction in (0, 1), got {self.split_test!r}")
+        if self.data and self.data_dir:
+            raise ConfigError("give either data (--data, your own files) or data_dir (--data-dir, where the named "
+                              "data set is), not both")
+        try:
+            resolve(self.backend)
+            debug()   # a bad TINYKD_DEBUG is a setting's mistake too: said now, not deep inside the first step
+        except (RuntimeError, ValueError, TypeError) as e:
+            raise ConfigError(str(e)) from None
+        self.backend = self.backend or os.environ.get("TINYKD_BACKEND") or "numpy"
+
+    def deviations(self):
+        """What this configuration changes from its preset's reference run, in what shapes the numbers. (A split of
+        notMNIST's test file is part of the results' name instead: ``results_base``.)"""
+        reference = Config(dataset=self.dataset, backend="numpy", **preset(self.preset))
+        ignore = {"data_dir", "checkpoint_dir", "out_dir", "backend", "preset", "split_test"}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in ignore and getattr(self, f.name) != getattr(reference, f.name)}
+
+    def results_base(self, data_name):
+        """The results' file name without extension, before any ``_custom-<hash>``: ``mnist_table``,
+        ``mnist_quick_table``, ``notmnist_split0.5_table``; with your own data, named after it (``data_name``, the
+        loaded data set's name): ``digits_quick_table``."""
+        split = f"_split{self.split_test:g}" if self.split_test else ""
+        return f"{data_label(self, data_name)}{split}{'_' + self.preset if self.preset != 'full' else ''}_table"
+
+
+def data_label(cfg, data_name):
+    """What a run's results are named after: the named data set, or your own data's name (``--data``) made safe
+    for a file name (a result on your files is never named after MNIST)."""
+    if not cfg.data:
+        return cfg.dataset
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", str(data_name)).strip("-") or "data"
+
+
+def data_deviations(cfg, ds):
+    """What the loaded files change from the preset's reference run (the settings' changes are
+    ``Config.deviations``): files of a named data set that are not its canonical ones (``Dataset.canonical``)
+    make a custom run, named by their fingerprint, never written under the reference name. Your own data
+    (``data``) is a deviation already."""
+    if cfg.data or ds.canonical:
+        return {}
+    return {"data_files": f"not the canonical {ds.name} files (fingerprint {ds.fingerprint()[:16]})"}

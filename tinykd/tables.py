@@ -1,0 +1,179 @@
+"""The tables and verdicts of a Table 1 record, pure functions of the record: its Markdown (``markdown``), the
+methods set against KD (``comparison``) and what the run shows in plain statements (``what_it_shows``), with the
+causes it shows when a result falls short (``causes``, ``shorter_budget``).
+"""
+import numpy as np
+
+from . import registry, report
+from .config import Config
+
+
+def markdown(record, cfg):
+    """The Markdown table of a Table-1 record (complete or not; ``protocol._write`` has put ``what_it_shows`` in it)."""
+    v = record["variants"]
+    n = record["n_test"]
+    # where the logit statistics were measured (a record written before this was recorded: on validation)
+    on = {"validation": "val.", "training": "training"}[record.get("logit_stats_on", "validation")]
+    main_cols = registry.headline()
+    head = ["T", "S (initial)"] + [c for c, k in main_cols if k in v]
+    t, s = record["teacher"], record["student_initial"]
+    row = [str(t["errors"]), str(s["errors"])] + [report.fmt(v[k]) for _, k in main_cols if k in v]
+    lines = [f"Test misclassifications out of {n:,} ({cfg.dataset} recipe; students: mean ± std over seeds; every "
+             "model's last weights, counted once on the test set).", ""]
+    lines += report.data_lines(record["data"], cfg.preset, record["deviations"], record.get("machine"))
+    if cfg.transfer_size:
+        lines.append(f"Transfer set: the students train on the first {cfg.transfer_size:,} training images only; the "
+                     "teacher on all of them (its knowledge reaches the students through its soft targets).")
+    if not record["complete"]:
+        lines += ["", "**Incomplete: the run is still going or stopped early; the rows below are what finished.**"]
+    flag = record["teacher_not_better"]
+    lines += ["", f"**{record['teacher_check']}**" if flag else record["teacher_check"][0].upper() +
+              record["teacher_check"][1:] + ".", "",
+              "| " + " | ".join(head) + " |", "|" + "---|" * len(head), "| " + " | ".join(row) + " |", "",
+              f"Validation errors (out of {record['data']['n_val']:,}): T {t['validation_errors']}, S (initial) "
+              f"{s['validation_errors']}." if t["validation_errors"] is not None else
+              "No validation split: no validation errors, and the logit statistics below are measured on the "
+              "students' training images.", "",
+              "| student variant (from S initial, same budget) | id | test errors | validation errors | seeds | "
+              f"mean logit ({on}) | max abs logit ({on}) | D held-out acc. | s per run |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for vid, rec in v.items():
+        runs = rec["runs"]
+        acc = [r["d_heldout_accuracy"] for r in runs             # only a discriminator that was pre-trained
+               if r.get("d_pretrain_epochs", 3) > 0 and "d_heldout_accuracy" in r]
+        val = [r["validation_errors"] for r in runs if r["validation_errors"] is not None]
+        lines.append(f"| {rec['name']} | `{vid}` | {report.fmt(rec)} | "
+                     f"{report.fmt(report.mean_std(val)) if val else '–'} | {rec['n']} | "
+                     f"{np.mean([r['mean_logit'] for r in runs]):.3g} | "
+                     f"{np.max([r['max_abs_logit'] for r in runs]):.3g} | "
+                     f"{f'{np.mean(acc):.3f}' if acc else '–'} | {np.mean([r['seconds'] for r in runs]):.0f} |")
+    timing = {k: ("loaded from its checkpoint, " if m["loaded"] else "") + f"trained in {m['seconds'] / 60:.1f} min" +
+              (f" over two runs, resumed after epoch {m['resumed_after_epoch']}" if m.get("resumed_after_epoch")
+               else "") for k, m in (("teacher", t), ("S (initial)", s))}
+    lines += ["", f"Parameters (weights only, as the report counts): teacher {t['params']:,}, student "
+                  f"{s['params']:,}. Wall time of this run: {record['seconds_total'] / 60:.1f} min (teacher "
+                  f"{timing['teacher']}; S (initial) {timing['S (initial)']})."]
+    lines += comparison(record)
+    kd, wo = registry.BASELINE.id, registry.LABELS_ONLY.id
+    if kd in v and wo in v:
+        gap = report.pooled_gap(v[kd], v[wo])
+        if gap is not None:
+            diff, sd, ratio = gap
+            lines.append(f"KD vs w/o KD: {abs(diff):.1f} {'fewer' if diff >= 0 else 'more'} errors with KD; pooled "
+                         f"std {sd:.1f} ({ratio:+.1f} std).")
+    lines += ["", "What this run shows:"] + [f"- {line}" for line in record["what_it_shows"]]
+    return "\n".join(lines) + "\n"
+
+
+def comparison(record):
+    """The methods beside KD, each against KD on the same run: errors, the difference to KD in errors and in pooled
+    standard deviations (negative: fewer errors than KD) and seconds per epoch relative to KD's."""
+    v = record["variants"]
+    kd, compared = registry.BASELINE.id, registry.compared()
+    others = [k for k in [registry.LABELS_ONLY.id] + compared if k in v]
+    if kd not in v or not any(k in v for k in compared):
+        return []
+
+    def per_epoch(rec):
+        return np.mean([r["seconds"] / max(len(r["history"]), 1) for r in rec["runs"]])
+    kd_epoch = per_epoch(v[kd])
+    lines = ["", "Against KD, from the same S (initial) with the same budget (test errors; method − KD in errors "
+                 "and, in brackets, in pooled standard deviations: negative means fewer errors than KD):", "",
+             "| method | id | paper | student matches | test errors | − KD (pooled std) | s/epoch vs KD |",
+             "|---|---|---|---|---|---|---|"]
+    for k in [kd] + others:
+        rec, var = v[k], registry.BY_ID[k]
+        gap = report.pooled_gap(rec, v[kd]) if k != kd else None
+        vs = "–" if gap is None else f"{-gap[0]:+.1f} ({-gap[2]:+.1f})"
+        lines.append(f"| {rec['name']} | `{k}` | {var.paper} | {var.matches} | {report.fmt(rec)} | "
+                     f"{vs} | {per_epoch(rec) / kd_epoch:.2f} |")
+    return lines + [""]
+
+
+def shorter_budget(record):
+    """How this run's budget falls short of the full run's, as phrases (empty when it does not; None when the
+    record has no configuration to tell): fewer epochs for any network, a subset, a smaller transfer set."""
+    c = record.get("config")
+    if not c:
+        return None
+    full = Config(dataset=c["dataset"], backend="numpy")
+    out = [f"{k} {c[k]} (full run: {getattr(full, k)})" for k in ("teacher_epochs", "student_epochs", "finetune_epochs")
+           if c[k] < getattr(full, k)]
+    if c.get("subset"):
+        out.append(f"subset {c['subset']:,} (full run: every training image)")
+    if c.get("transfer_size"):
+        out.append(f"the students' transfer set of {c['transfer_size']:,} images (full run: every training image)")
+    return out
+
+
+def causes(record):
+    """What this run shows that can make a student variant fall short: a teacher flagged as not better than
+    S (initial) (or not checked), and a budget shorter than the full run's. Empty when it shows neither."""
+    flag, out = record["teacher_not_better"], []
+    if flag:
+        out.append("the teacher was flagged as NOT better than S (initial) on validation")
+    elif flag is None:
+        out.append("the teacher was not compared with S (initial) (no validation split)")
+    short = shorter_budget(record)
+    if short:
+        out.append("the budget is shorter than the full run's: " + ", ".join(short))
+    return out
+
+
+def what_it_shows(record):
+    """Plain statements of whether this run shows what the full run shows: a teacher better than its student, KD
+    better than the labels alone by more than the seeds' spread, the report's adversarial recipe drifting. Where it
+    does not, the causes this run itself shows are named (``causes``), and no other is claimed."""
+    v, s0 = record["variants"], record["student_initial"]
+    flag = record["teacher_not_better"]
+    seen = causes(record)
+    if seen:
+        because = "; what this run shows that can cause it: " + "; ".join(seen)
+    elif shorter_budget(record) is None:   # a record without its configuration: claim nothing
+        because = ""
+    else:
+        because = "; this run shows no cause (the teacher beats S (initial) and the budget is the full run's)"
+    out = ["the teacher beats S (initial) on validation" if flag is False else
+           "NOT that the teacher beats S (initial): " + ("it does not, on validation" if flag else
+                                                        "there is no validation split to compare them on")]
+    kd_id, wo_id, recipe = registry.BASELINE.id, registry.LABELS_ONLY.id, registry.REPORT_RECIPE.id
+    if kd_id in v and wo_id in v:
+        kd, wo = v[kd_id], v[wo_id]
+        gain = wo["mean"] - kd["mean"]
+        if kd["std"] is None or wo["std"] is None:
+            out.append(f"NOT whether KD beats w/o KD: one seed each ({kd['mean']:.0f} vs {wo['mean']:.0f} test "
+                       "errors) cannot separate a gain from seed noise")
+        elif gain > max(kd["std"], wo["std"]):
+            out.append(f"KD beats w/o KD by {gain:.1f} test errors, more than the spread of either's seeds "
+                       f"(std {kd['std']:.1f} and {wo['std']:.1f})")
+        elif -gain > max(kd["std"], wo["std"]):
+            out.append(f"NOT that KD beats w/o KD: KD makes {-gain:.1f} MORE test errors, beyond the spread of the "
+                       f"seeds (std {kd['std']:.1f} and {wo['std']:.1f})" + because)
+        else:
+            out.append(f"NOT that KD beats w/o KD: {gain:+.1f} test errors, within the spread of the seeds (std "
+                       f"{kd['std']:.1f} and {wo['std']:.1f})" + because)
+    for k in registry.compared():
+        if k not in v or kd_id not in v:
+            continue
+        gap = report.pooled_gap(v[k], v[kd_id])
+        name = v[k]["name"]
+        if gap is None:
+            out.append(f"NOT whether {name} differs from KD: one seed cannot separate a difference from seed noise")
+        elif gap[2] >= 2:
+            out.append(f"{name} beats KD by {gap[0]:.1f} test errors, {gap[2]:.1f} pooled std")
+        elif gap[2] <= -2:
+            out.append(f"{name} is WORSE than KD by {-gap[0]:.1f} test errors, {-gap[2]:.1f} pooled std")
+        else:
+            out.append(f"NOT that {name} differs from KD: {-gap[0]:+.1f} test errors, {-gap[2]:+.1f} pooled std "
+                       "(under 2)")
+    if recipe in v:
+        peak = max(r["max_abs_logit"] for r in v[recipe]["runs"])
+        if peak > 10 * s0["max_abs_logit"]:
+            out.append(f"the report's adversarial recipe drifting: its largest |logit| reaches {peak:.3g}, against "
+                       f"{s0['max_abs_logit']:.3g} for S (initial)")
+        else:
+            short = shorter_budget(record)
+            out.append(f"NOT the report's adversarial recipe drifting: its largest |logit| is {peak:.3g}, against "
+                       f"{s0['max_abs_logit']:.3g} for S (initial)" +
+                       ("; the budget is shorter than the full run's: " + ", ".join(short) if short else ""))
+    return out
