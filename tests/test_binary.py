@@ -8,7 +8,6 @@ from backends import assert_close, host, move
 from tinykd import MLP, Adam, data
 from tinykd import functional as F
 from tinykd.binary import BinaryDense, BinaryMLP, binarize
-from tinykd.layers import BatchNorm
 from tinykd.packed import PackedBinaryMLP, pack_signs, unpack_signs, xnor_popcount_dot
 from tinykd.train import fit
 
@@ -87,43 +86,6 @@ def test_straight_through_term_is_its_definition(mode, xp):
         np.testing.assert_allclose(dx - dx_true, beta * g_x_tilde * (np.abs(x) <= 1), rtol=1e-12, atol=1e-12)
     else:
         np.testing.assert_array_equal(dx, dx_true)  # BWN does not binarise its input: no STE on x
-
-
-# Batch >= 3: with two samples the normalised outputs are ±1 whatever x is, so dx vanishes (up to ε) and a
-# relative check would only measure finite-difference noise.
-@given(n=st.integers(3, 16), a=widths, seed=seeds)
-def test_batchnorm_gradients(n, a, seed):
-    r = np.random.default_rng(seed)
-    bn = BatchNorm(a, dtype=np.float64)
-    bn.params["gamma"][...] = r.standard_normal(a)
-    bn.params["beta"][...] = r.standard_normal(a)
-    x, g = r.standard_normal((n, a)) * 3 + 1, r.standard_normal((n, a))
-
-    def f():
-        return (g * bn.forward(x, train=True)).sum()
-
-    f()
-    dx = bn.backward(g)
-    gradcheck.check(f, x, dx, "BatchNorm dx")
-    for name in ("gamma", "beta"):
-        gradcheck.check(f, bn.params[name], bn.grads[name].copy(), f"BatchNorm d{name}")
-
-
-def test_batchnorm_running_statistics_and_inference(xp):
-    r = np.random.default_rng(0)
-    bn = BatchNorm(3, xp=xp)
-    x = move(xp, (r.standard_normal((500, 3)) * [1, 2, 3] + [5, -1, 0]).astype(np.float32))
-    y = host(bn.forward(x, train=True))
-    np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-5)
-    np.testing.assert_allclose(y.std(axis=0), 1, atol=1e-3)
-    for _ in range(200):
-        bn.forward(x, train=True)
-    x = host(x)
-    np.testing.assert_allclose(host(bn.running_mean), x.mean(axis=0), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(host(bn.running_var), x.var(axis=0, ddof=1), rtol=1e-4)
-    out = bn.forward(move(xp, x))
-    np.testing.assert_allclose(host(out), y, rtol=2e-3, atol=1e-3)  # running var is the unbiased one
-    assert out.dtype == np.float32
 
 
 def test_binarize_sends_zero_to_plus_one(xp):
@@ -237,17 +199,6 @@ def test_packed_width_must_match_the_words(width):
         with pytest.raises(ValueError, match=rf"n must be an integer in \[{low}, {wide}\]"):
             xnor_popcount_dot(words, words, bad)
     np.testing.assert_array_equal(xnor_popcount_dot(words, words, n), (s @ s.T).astype(np.int64))
-
-
-def test_batchnorm_training_needs_two_rows():
-    bn = BatchNorm(3)
-    x = np.array([[1.0, -2.0, 5.0]], dtype=np.float32)
-    with pytest.raises(ValueError, match="at least 2 rows"):
-        bn.forward(x, train=True)
-    np.testing.assert_array_equal(bn.running_var, 1.0)  # left as it was, not dragged towards 0
-    np.testing.assert_array_equal(bn.running_mean, 0.0)
-    assert bn.forward(x).shape == (1, 3)  # inference on one row uses the running statistics: fine
-    assert bn.forward(np.concatenate([x, -x]), train=True).shape == (2, 3)
 
 
 def test_numpy_floor_has_bitwise_count():

@@ -12,6 +12,7 @@ from tinykd import MLP
 from tinykd import functional as F
 from tinykd import logit_losses as L
 from tinykd.backend import cupy_available
+from tinykd.binary import BinaryMLP
 from tinykd.discriminator import Discriminator
 from tinykd.distill import (DIST, DKD, KD, AdversarialKD, ConditionalAdversarialKD, HintLoss, HintNet, Supervised,
                             check_pair)
@@ -201,6 +202,33 @@ def test_hint_stage_gradients(n, seed, guided):
     for name, p, grad in net.named_parameters():
         gradcheck.check(lambda: loss(net.forward(x), None, target)[0], p, grad.copy(), f"HintNet d{name}",
                         h=gradcheck.H_RELU, floor=1e-3)
+
+
+class _NormedStudent(BinaryMLP):
+    """A student with BatchNorm below its hidden layers (BinaryMLP "bwn": BinaryDense, BatchNorm, ReLU, ...), read
+    at a hidden layer as an MLP is."""
+
+    hidden_index = MLP.hidden_index
+
+
+@pytest.mark.parametrize("guided, below", [(1, ["binarydense0", "batchnorm1"]),
+                                           (2, ["binarydense0", "batchnorm1", "binarydense3", "batchnorm4"])])
+def test_hint_net_takes_the_student_parameters_below_the_guided_layer_with_batchnorm(guided, below):
+    """Picking ``2 × (Dense layers below)`` names from the student took binarydense0 alone at layer 1 (BatchNorm's
+    γ, β stayed untrained in stage 1) and batchnorm1 instead of binarydense3 at layer 2."""
+    student = _NormedStudent([6, 5, 4, 3], mode="bwn", seed=0, dtype=np.float64)
+    net = HintNet(student, guided, hint_width=7)
+    keys = {"binarydense": ("W", "b"), "batchnorm": ("gamma", "beta")}
+    want = [f"{layer}.{k}" for layer in below for k in keys[layer.rstrip("0123456789")]]
+    assert [name for name, _, _ in net.named_parameters()] == want + ["regressor.W", "regressor.b"]
+    ids = {name: id(p) for name, p, _ in student.named_parameters()}
+    assert all(ids[name] == id(p) for name, p, _ in net.named_parameters()[:-2])  # the student's own arrays
+    assert [name for name, _ in net.named_buffers()] == [f"{layer}.{k}" for layer in below if "batchnorm" in layer
+                                                         for k in ("running_mean", "running_var")]
+    x = np.random.default_rng(0).standard_normal((8, 6))
+    _, g = HintLoss()(net.forward(x, train=True), None, np.zeros((8, 7)))
+    net.backward(g)
+    assert all(np.abs(grad).sum() > 0 for _, _, grad in net.named_parameters())  # each one reached by backward
 
 
 def test_bad_objective_arguments():

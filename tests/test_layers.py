@@ -250,3 +250,70 @@ def test_the_model_describes_its_initialisation_and_its_generators():
     np.testing.assert_allclose(w_glorot, w_he * np.sqrt(4 / (4 + 6)), rtol=1e-6)   # the same draws, rescaled
     assert [(name, rng is model.rng) for name, rng in model.named_generators()] == [("layer0.rng", True)]
     assert MLP([4, 6, 2]).named_generators() == []
+
+
+# Batch >= 3: with two samples the normalised outputs are ±1 whatever x is, so dx vanishes (up to ε) and a
+# relative check would only measure finite-difference noise.
+@given(n=st.integers(3, 16), a=widths, seed=seeds)
+def test_batchnorm_gradients(n, a, seed):
+    r = np.random.default_rng(seed)
+    bn = BatchNorm(a, dtype=np.float64)
+    bn.params["gamma"][...] = r.standard_normal(a)
+    bn.params["beta"][...] = r.standard_normal(a)
+    x, g = r.standard_normal((n, a)) * 3 + 1, r.standard_normal((n, a))
+
+    def f():
+        return (g * bn.forward(x, train=True)).sum()
+
+    f()
+    dx = bn.backward(g)
+    gradcheck.check(f, x, dx, "BatchNorm dx")
+    for name in ("gamma", "beta"):
+        gradcheck.check(f, bn.params[name], bn.grads[name].copy(), f"BatchNorm d{name}")
+
+
+def test_batchnorm_running_statistics_and_inference(xp):
+    r = np.random.default_rng(0)
+    bn = BatchNorm(3, xp=xp)
+    x = move(xp, (r.standard_normal((500, 3)) * [1, 2, 3] + [5, -1, 0]).astype(np.float32))
+    y = host(bn.forward(x, train=True))
+    np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(y.std(axis=0), 1, atol=1e-3)
+    for _ in range(200):
+        bn.forward(x, train=True)
+    x = host(x)
+    np.testing.assert_allclose(host(bn.running_mean), x.mean(axis=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(host(bn.running_var), x.var(axis=0, ddof=1), rtol=1e-4)
+    out = bn.forward(move(xp, x))
+    np.testing.assert_allclose(host(out), y, rtol=2e-3, atol=1e-3)  # running var is the unbiased one
+    assert out.dtype == np.float32
+
+
+def test_batchnorm_training_needs_two_rows():
+    bn = BatchNorm(3)
+    x = np.array([[1.0, -2.0, 5.0]], dtype=np.float32)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        bn.forward(x, train=True)
+    np.testing.assert_array_equal(bn.running_var, 1.0)  # left as it was, not dragged towards 0
+    np.testing.assert_array_equal(bn.running_mean, 0.0)
+    assert bn.forward(x).shape == (1, 3)  # inference on one row uses the running statistics: fine
+    assert bn.forward(np.concatenate([x, -x]), train=True).shape == (2, 3)
+
+
+def test_parameter_and_buffer_names_are_the_ones_checkpoints_store():
+    """One ``Network.named_parameters`` for every network, each keeping the names its checkpoints hold: an MLP counts
+    its Dense layers (dropout layers between them change nothing), a BinaryMLP numbers its layers by position."""
+    from tinykd.binary import BinaryMLP
+    mlp = MLP([4, 6, 6, 2], dropout=0.5, input_dropout=0.2)
+    assert [name for name, _, _ in mlp.named_parameters()] == [f"dense{k}.{p}" for k in range(3) for p in "Wb"]
+    assert mlp.named_buffers() == []
+    binary = BinaryMLP([4, 6, 6, 2], mode="bwn")
+    assert [name for name, _, _ in binary.named_parameters()] == [
+        "binarydense0.W", "binarydense0.b", "batchnorm1.gamma", "batchnorm1.beta", "binarydense3.W", "binarydense3.b",
+        "batchnorm4.gamma", "batchnorm4.beta", "binarydense6.W", "binarydense6.b"]
+    assert [name for name, _ in binary.named_buffers()] == [
+        "batchnorm1.running_mean", "batchnorm1.running_var", "batchnorm4.running_mean", "batchnorm4.running_var"]
+    layers = binary.layers
+    _, gamma, d_gamma = binary.named_parameters()[2]
+    assert gamma is layers[1].params["gamma"] and d_gamma is layers[1].grads["gamma"]
+    assert binary.named_buffers()[0][1] is layers[1].running_mean

@@ -116,7 +116,10 @@ class BinaryMLP(Network):
     BinaryDense(xnor): every layer after the first binarises its input, the sign being the non-linearity
     (XNOR-Net's order: BatchNorm, binary activation, binary layer).
     Latent weights are clipped to [−1, 1] after each optimiser step (``after_step``), as in BinaryConnect.
+    Parameters and buffers are named by layer position (``binarydense0.W``, ``batchnorm1.running_mean``).
     """
+
+    numbering = "position"  # the names its checkpoints were written with
 
     def __init__(self, sizes, mode="bwn", seed=0, backend=None, dtype=np.float32):
         if mode not in ("bwn", "xnor"):
@@ -134,29 +137,12 @@ class BinaryMLP(Network):
                     self.layers.append(ReLU(inplace=True))
         self.layers[0].needs_input_grad = False
 
-    def named_parameters(self):
-        out = []
-        for i, layer in enumerate(self.layers):
-            for k in layer.params:
-                out.append((f"{type(layer).__name__.lower()}{i}.{k}", layer.params[k], layer.grads[k]))
-        return out
-
     def after_step(self):
         """Clip latent weights to [−1, 1], as BinaryConnect does: beyond it the STE term is 0 (only the scale term still
         moves a weight), and an unclipped weight would drift ever further from a sign flip."""
         for layer in self.layers:
             if isinstance(layer, BinaryDense):
                 self.xp.clip(layer.params["W"], -1, 1, out=layer.params["W"])
-
-    def named_buffers(self):
-        """Batch-norm running statistics by name: not trained by gradient, but they shape inference outputs, so a
-        checkpoint must hold them (``tinykd.checkpoint``)."""
-        out = []
-        for i, layer in enumerate(self.layers):
-            if isinstance(layer, BatchNorm):
-                out += [(f"batchnorm{i}.running_mean", layer.running_mean),
-                        (f"batchnorm{i}.running_var", layer.running_var)]
-        return out
 
     def config(self):
         """What rebuilds this network (``Network.from_config``): its kind and constructor arguments."""

@@ -363,10 +363,21 @@ class HintNet:
     def backward(self, dy):
         self.student.backward(self.regressor.backward(dy), start=self.stop)
 
+    def _below(self, named):
+        """The entries of ``named`` (the student's named parameters or buffers) whose array belongs to a layer below
+        the guided one: picked by array, not by count, so any layer with parameters (BatchNorm's γ, β) is placed."""
+        mine = {id(a) for layer in self.student.layers[:self.stop] for a in (*layer.params.values(),
+                                                                               *layer.buffers().values())}
+        return [entry for entry in named if id(entry[1]) in mine]
+
     def named_parameters(self):
-        n_dense = sum(1 for layer in self.student.layers[:self.stop] if isinstance(layer, Dense))
-        own = self.student.named_parameters()[:2 * n_dense]
-        return own + [(f"regressor.{k}", self.regressor.params[k], self.regressor.grads[k]) for k in ("W", "b")]
+        """The student's parameters below the guided layer, under their names in the student, then the regressor's."""
+        return (self._below(self.student.named_parameters())
+                + [(f"regressor.{k}", self.regressor.params[k], self.regressor.grads[k]) for k in ("W", "b")])
+
+    def named_buffers(self):
+        """The student's buffers below the guided layer (BatchNorm's statistics), which its forward updates."""
+        return self._below(self.student.named_buffers())
 
     def named_generators(self):
         """The student's random generators (its dropout masks'): a run checkpoint of the hint stage keeps them, so a

@@ -4,7 +4,7 @@ A layer owns its parameters and gradients (dicts by name: ``params["W"]``, ``gra
 Dropout) and keeps exactly what its backward needs from the last training forward. ``backward(dy)`` takes
 ``dy = dL/dy`` for the layer's output, fills ``grads`` and returns ``dx = dL/dx`` for its input.
 Layers: ``Dense``, ``ReLU``, ``Dropout``, ``BatchNorm``; networks: ``Network`` (what every network shares) and
-``MLP``. Derivations: ``docs/derivations.md``; checks: ``tests/test_layers.py``.
+``MLP``. Derivations: ``docs/derivations.md``; checks: ``tests/test_layers.py`` (every layer, BatchNorm included).
 """
 import numpy as np
 
@@ -24,6 +24,10 @@ class Layer:
     def __init__(self):
         self.params, self.grads = {}, {}
         self._cache = None
+
+    def buffers(self):
+        """{name: array} of state not trained by gradient that shapes the outputs (none here; BatchNorm's statistics)."""
+        return {}
 
     def _kept(self):
         """What the last ``forward(x, train=True)`` kept, handed over and forgotten."""
@@ -143,6 +147,10 @@ class BatchNorm(Layer):
         self.running_mean, self.running_var = xp.zeros(n, dtype=dtype), xp.ones(n, dtype=dtype)
         self.momentum, self.eps = momentum, eps
 
+    def buffers(self):
+        """The running statistics: not trained by gradient, but inference reads them, so checkpoints keep them."""
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
+
     def forward(self, x, train=False):
         xp = get_array_module(x)
         if train:
@@ -177,14 +185,20 @@ class BatchNorm(Layer):
 
 class Network:
     """What every network in tinykd shares: a list of ``layers`` run forward and backward, evaluation in large
-    batches, parameter counts, and state on disk (through ``tinykd.checkpoint``). Subclasses build ``layers``, name
-    their parameters and say how to rebuild themselves (``config()``).
+    batches, named parameters and buffers, parameter counts, and state on disk (through ``tinykd.checkpoint``).
+    Subclasses build ``layers`` and say how to rebuild themselves (``config()``).
 
     Every subclass is listed in ``Network.kinds`` by its class name as it is defined, so a checkpoint's
     configuration can rebuild it (``from_config``) without the checkpoint module knowing any network.
+
+    A parameter's name is its layer's kind and number, then its key: ``"dense1.W"``, ``"batchnorm1.gamma"``.
+    ``numbering`` says how layers are numbered: ``"kind"`` counts each kind apart (``dense0``, ``relu0``,
+    ``dense1``: ``MLP``); ``"position"`` gives each layer its index in ``layers`` (``binarydense0``, ``batchnorm1``,
+    ``relu2``, ``binarydense3``: ``BinaryMLP``). Checkpoints store these names, so a network keeps its scheme.
     """
 
     kinds = {}
+    numbering = "kind"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -233,9 +247,25 @@ class Network:
         """Number of parameters; ``biases=False`` counts weights only (the founding report's convention)."""
         return sum(int(p.size) for name, p, _ in self.named_parameters() if biases or name.endswith(".W"))
 
+    def layer_names(self):
+        """Each layer's name in parameter and buffer names, in layer order: its kind and number (``numbering``)."""
+        names, counts = [], {}
+        for i, layer in enumerate(self.layers):
+            kind = type(layer).__name__.lower()
+            names.append(f"{kind}{i if self.numbering == 'position' else counts.get(kind, 0)}")
+            counts[kind] = counts.get(kind, 0) + 1
+        return names
+
+    def named_parameters(self):
+        """[(name, param, grad)] of every layer's parameters, in layer order (names: ``layer_names``)."""
+        return [(f"{name}.{key}", p, layer.grads[key]) for name, layer in zip(self.layer_names(), self.layers)
+                for key, p in layer.params.items()]
+
     def named_buffers(self):
-        """[(name, array)] of state that is not trained by gradient but shapes the outputs (batch-norm statistics)."""
-        return []
+        """[(name, array)] of state that is not trained by gradient but shapes the outputs (batch-norm statistics),
+        which a checkpoint must hold too (``tinykd.checkpoint``)."""
+        return [(f"{name}.{key}", b) for name, layer in zip(self.layer_names(), self.layers)
+                for key, b in layer.buffers().items()]
 
     def named_generators(self):
         """[(name, generator)] of the random generators the network draws from while training (the dropout masks'),
@@ -341,13 +371,3 @@ class MLP(Network):
             raise ValueError(f"hidden layer must be an integer in [1, {n_hidden}] for sizes {self.sizes}, got {h!r}")
         relus = [i for i, layer in enumerate(self.layers) if isinstance(layer, ReLU)]
         return relus[h - 1] + 1
-
-    def named_parameters(self):
-        """[(name, param, grad)] in layer order, names like ``"dense0.W"``."""
-        out, k = [], 0
-        for layer in self.layers:
-            if isinstance(layer, Dense):
-                for name in ("W", "b"):
-                    out.append((f"dense{k}.{name}", layer.params[name], layer.grads[name]))
-                k += 1
-        return out
