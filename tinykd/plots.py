@@ -21,8 +21,7 @@ def _plt():
     try:
         import matplotlib
     except ImportError:
-        raise ImportError("figures need matplotlib: pip install 'tinykd[plot]' (or pip install matplotlib)") \
-            from None
+        raise ImportError("figures need matplotlib: pip install 'tinykd[plot]' (or pip install matplotlib)") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
@@ -31,16 +30,13 @@ def _plt():
 def _save(fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches="tight")   # legends placed below a plot stay in the picture
-    import matplotlib.pyplot as plt
-    plt.close(fig)
+    _plt().close(fig)
     return path
 
 
 def _finish(fig, ax, path, xlabel, ylabel, title, log_grid=True, legend_size=8, **legend):
     """Label, title, grid and legend of a one-panel figure, then save it."""
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(True, which="both" if log_grid else "major", alpha=0.3)
     ax.legend(fontsize=legend_size, **legend)
     return _save(fig, path)
@@ -65,8 +61,7 @@ def learning_curves(record, path):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(WIDTH, 4.2))
     n_val = record["data"]["n_val"]
-    t = [h["val_errors"] for h in record["teacher"].get("history", []) if "val_errors" in h]
-    s = [h["val_errors"] for h in record["student_initial"].get("history", []) if "val_errors" in h]
+    t, s = (_mean_curve([record[k]], "val_errors") for k in ("teacher", "student_initial"))
     ax.plot(range(1, len(t) + 1), t, color="black", lw=2, label="teacher")
     ax.plot(range(1, len(s) + 1), s, color="black", ls=":", lw=2, label="S (initial)")
     for i, (vid, v) in enumerate(record["variants"].items()):
@@ -97,18 +92,14 @@ def adversarial_drift(record, path):
             start = sum(r.get("d_heldout_accuracy", float("nan")) for r in v["runs"]) / len(v["runs"])
             axes[2].plot(range(len(acc) + 1), [start] + acc, **style)
     from matplotlib.ticker import MaxNLocator
-    for ax, ylabel in zip(axes, ("|mean logit| (validation)", "max |logit| (validation)", "D balanced accuracy")):
+    for ax, (ylabel, title, scale) in zip(axes, (("|mean logit| (validation)", "logit drift: mean", "log"),
+                                                 ("max |logit| (validation)", "logit drift: largest", "log"),
+                                                 ("D balanced accuracy", "discriminator accuracy", "linear"))):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("epoch from S (initial)")
-        ax.set_ylabel(ylabel)
+        ax.set(xlabel="epoch from S (initial)", ylabel=ylabel, title=title, yscale=scale)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_yscale("log")
-    axes[1].set_yscale("log")
     axes[2].set_ylim(0, 1)
     axes[2].axhline(0.5, color="grey", ls=":", lw=1)
-    axes[0].set_title("logit drift: mean")
-    axes[1].set_title("logit drift: largest")
-    axes[2].set_title("discriminator accuracy")
     axes[1].legend(fontsize=6)
     return _save(fig, path)
 
@@ -153,15 +144,13 @@ def soft_targets(record, path):
     classes = st.get("classes", [str(i) for i in range(10)])
     for row, d in zip(axes, digits):
         row[0].imshow([d["image"][i:i + 28] for i in range(0, 784, 28)], cmap="gray_r")
-        row[0].set_xticks([])
-        row[0].set_yticks([])
+        row[0].set(xticks=[], yticks=[])
         row[0].set_ylabel(f"label {d['label']}", fontsize=8)
         for ax, tau in zip(row[1:], temps):
             probs = d["probs"][str(tau)]
             ax.bar(range(len(probs)), probs, color=["C3" if i == d["label"] else "C0" for i in range(len(probs))])
             ax.set_ylim(0, 1)
-            ax.set_xticks(range(len(probs)))
-            ax.set_xticklabels(classes, fontsize=6)
+            ax.set_xticks(range(len(probs)), classes, fontsize=6)
             ax.tick_params(axis="y", labelsize=6)
     for ax, tau in zip(axes[0][1:], temps):
         ax.set_title(f"$P^{{\\tau}}$, τ = {tau}", fontsize=9)
@@ -188,11 +177,10 @@ def bias_shift(record, path):
     the chosen shift marked."""
     plt = _plt()
     o = record["omit_3"]
-    curve = o["search"]
     fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 3.8))
-    shifts = [c["shift"] for c in curve]
-    ax.plot(shifts, [c["val_errors"] for c in curve], label="all digits")
-    ax.plot(shifts, [c["val_errors_on_3"] for c in curve], label="3s only")
+    shifts = [c["shift"] for c in o["search"]]
+    ax.plot(shifts, [c["val_errors"] for c in o["search"]], label="all digits")
+    ax.plot(shifts, [c["val_errors_on_3"] for c in o["search"]], label="3s only")
     ax.axvline(o["bias_shift"], color="grey", ls="--", lw=1, label=f"chosen: +{o['bias_shift']:g}")
     return _finish(fig, ax, path, "shift added to the 3's output bias", f"validation errors (out of {o['n_val']:,})",
                    "A digit never seen in the transfer set (3s omitted)", log_grid=False)
@@ -398,11 +386,9 @@ def main(argv=None):
         try:
             for png in draw(path, args.out_dir, say=lambda line: print(f"{path}: {line}", flush=True)):
                 print(png, flush=True)
-            continue
         except FigureError as e:
-            why = str(e)
-        failed.append(path)
-        print(f"{p.prog}: cannot draw {path}: {why}", file=sys.stderr, flush=True)
+            failed.append(path)
+            print(f"{p.prog}: cannot draw {path}: {e}", file=sys.stderr, flush=True)
     if failed:
         print(f"{p.prog}: {len(failed)} of {len(args.results)} files not drawn", file=sys.stderr, flush=True)
         return 1
