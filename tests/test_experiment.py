@@ -293,3 +293,23 @@ def test_a_run_without_finetune_epochs_is_refused_before_training():
     with pytest.raises(ConfigError, match="finetune_epochs must be an integer >= 1, got 0"):
         Config(finetune_epochs=0)
     assert Config(teacher_epochs=0, student_epochs=0).teacher_epochs == 0   # an untrained network is a choice
+
+
+def test_the_experiment_layer_is_one_module_per_idea():
+    """The configuration sits below ``prepare`` (which reads a Config's fields without importing anything above
+    it), the tables below the protocol, and no module of the layer passes 400 lines."""
+    import subprocess
+    import sys
+    below = {"tinykd.config": ("tinykd.prepare", "tinykd.tables", "tinykd.protocol"),
+             "tinykd.prepare": ("tinykd.tables", "tinykd.protocol"),
+             "tinykd.tables": ("tinykd.prepare", "tinykd.protocol")}
+    for module, above in below.items():
+        code = f"import sys, {module}; print(sorted(m for m in {above!r} if m in sys.modules))"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        assert out.stdout.strip() == "[]", f"{module} imports {out.stdout.strip()}"
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tinykd")
+    for name in ("config", "prepare", "protocol", "tables", "registry", "report", "plots"):
+        with open(os.path.join(root, name + ".py"), encoding="utf-8") as f:
+            assert len(f.read().splitlines()) <= 400, f"tinykd/{name}.py is over 400 lines"
+    assert not os.path.exists(os.path.join(root, "experiment.py"))
