@@ -43,3 +43,18 @@ def test_host_round_trip():
     assert backend.to_device(x, np) is x
     assert backend.to_device(x, np, np.float64).dtype == np.float64
     np.testing.assert_array_equal(backend.to_host(x), x)
+
+
+def test_arrays_cross_between_host_and_device_only_where_the_backend_docstring_says():
+    """``backend``'s docstring names every way whole arrays cross (``to_device``, ``to_host``, a checkpoint load);
+    no other module copies an array across (``xp.asarray``, CuPy's ``.get()``/``asnumpy``)."""
+    import pathlib
+    import re
+    import tinykd
+    doc = " ".join(backend.__doc__.split())
+    assert "through ``to_device`` and ``to_host``, and when a checkpoint is loaded" in doc
+    crossing = re.compile(r"(?<!\bnp)(?<!numpy)\.asarray\(|\.get\(\)|asnumpy\(")
+    for path in sorted(pathlib.Path(tinykd.__file__).parent.glob("*.py")):
+        if path.name not in ("backend.py", "checkpoint.py"):
+            lines = [line for line in path.read_text().splitlines() if crossing.search(line)]
+            assert not lines, f"{path.name} copies arrays between host and device outside to_device/to_host: {lines}"

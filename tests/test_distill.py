@@ -231,8 +231,40 @@ def test_hint_net_takes_the_student_parameters_below_the_guided_layer_with_batch
     assert all(np.abs(grad).sum() > 0 for _, _, grad in net.named_parameters())  # each one reached by backward
 
 
+@pytest.mark.parametrize("standardise", [False, True])
+@pytest.mark.parametrize("ignore_label", [None, -1])
+def test_one_kd_step_checks_each_array_once(standardise, ignore_label, monkeypatch):
+    """KD checks its logits and labels at its entry and its functions skip theirs (``checked=True``): one KD step
+    checked the student logits' dtype and shape five times (cross-entropy, its log-softmax, the pair, the soft
+    term's log-softmax), more with ``standardise``. Each function called directly still checks its inputs."""
+    import tinykd.distill as distill_module
+    seen = []
+    shape_rule, label_rule = F.check_logits_shape, F.check_label_vector
+
+    def count_shape(logits, name="logits"):
+        seen.append(id(logits))
+        return shape_rule(logits, name)
+
+    def count_labels(name, y, rows=None):
+        seen.append(id(y))
+        return label_rule(name, y, rows)
+
+    monkeypatch.setattr(F, "check_logits_shape", count_shape)
+    monkeypatch.setattr(F, "check_label_vector", count_labels)
+    monkeypatch.setattr(distill_module, "check_label_vector", count_labels, raising=False)
+    zs, zt, y = problem(0, 5, 4)
+    if ignore_label is not None:
+        y[1] = ignore_label
+    KD(2.0, 0.5, ignore_label=ignore_label, standardise=standardise)(zs, y, zt)
+    assert sorted(seen) == sorted([id(zs), id(zt), id(y)])
+    for call in (lambda: F.cross_entropy(zs[:, :1].ravel(), y), lambda: F.kl_divergence(zs, zt[:2]),
+                 lambda: F.log_softmax(zs.ravel()), lambda: F.standardise(zs.ravel())):
+        with pytest.raises(ValueError):
+            call()
+
+
 def test_bad_objective_arguments():
-    with pytest.raises(ValueError, match="temperature must be finite and > 0"):
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
         KD(0.0)
     with pytest.raises(ValueError, match="weight must be a finite number >= 0"):
         KD(2.0, -1)
@@ -419,13 +451,13 @@ def test_smoothing_moves_the_teachers_target(rng):
 def test_bad_arguments_of_the_new_methods():
     for make, match in ((lambda: DKD(alpha=-1), "alpha must be a finite number >= 0"),
                         (lambda: DKD(beta=float("nan")), "beta must be a finite number >= 0"),
-                        (lambda: DKD(temperature=0), "temperature must be finite and > 0"),
-                        (lambda: DKD(temperature=-2.0), "temperature must be finite and > 0"),
+                        (lambda: DKD(temperature=0), "temperature must be a finite number > 0"),
+                        (lambda: DKD(temperature=-2.0), "temperature must be a finite number > 0"),
                         (lambda: DKD(ce_weight=-0.1), "ce_weight must be"),
                         (lambda: DKD(ignore_label=3), "ignore_label must be a negative integer"),
                         (lambda: DIST(beta=-1), "beta must be"),
                         (lambda: DIST(gamma=-1), "gamma must be"),
-                        (lambda: DIST(temperature=float("inf")), "temperature must be finite"),
+                        (lambda: DIST(temperature=float("inf")), "temperature must be a finite number"),
                         (lambda: ConditionalAdversarialKD(conditional(0, 5), beta=-0.1), "beta must be"),
                         (lambda: ConditionalAdversarialKD(conditional(0, 5), logit_weight=-1), "logit_weight must"),
                         (lambda: ConditionalAdversarialKD(conditional(0, 5), ramp_steps=-1), "ramp_steps must"),

@@ -8,7 +8,7 @@ import gradcheck
 from backends import assert_close, host, move
 from tinykd import functional as F
 from tinykd.backend import get_array_module
-from tinykd.checks import check_label_vector
+from tinykd.checks import check_label_vector, check_real
 
 batches = st.integers(1, 16)
 classes = st.integers(2, 32)
@@ -217,7 +217,7 @@ def test_bad_inputs_raise_clear_errors(xp, debug):
     with pytest.raises(ValueError, match="teacher_logits contains NaN or inf"):
         F.soft_cross_entropy(z, bad, 2.0)
     for t in (0, -1.0, float("nan"), float("inf")):
-        with pytest.raises(ValueError, match="temperature must be finite and > 0"):
+        with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
             F.soft_cross_entropy(z, z, t)
     with pytest.raises(TypeError, match="temperature must be a real number"):
         F.kl_divergence(z, z, "2")
@@ -231,6 +231,21 @@ def test_bad_inputs_raise_clear_errors(xp, debug):
         F.logistic_loss(xp.zeros(3), a([0, 2.0, 1]))
     with pytest.raises(ValueError, match="z contains NaN"):
         F.logistic_loss(a([np.nan]), a([1.0]))
+
+
+def test_check_temperature_is_check_real():
+    """The temperature's rule is ``checks.check_real``'s (finite, > 0), in its words; only a non-number is a
+    ``TypeError``."""
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError) as rule:
+            check_real("temperature", bad, low_open=True)
+        with pytest.raises(ValueError) as ours:
+            F.check_temperature(bad)
+        assert str(ours.value) == str(rule.value)
+    assert F.check_temperature(np.float32(2.5)) == 2.5 and type(F.check_temperature(3)) is float
+    for bad in ("2", True, None):
+        with pytest.raises(TypeError, match="temperature must be a real number > 0"):
+            F.check_temperature(bad)
 
 
 def test_check_labels_is_the_one_label_rule(no_debug, xp):
@@ -286,7 +301,7 @@ def test_softmax_family_rejects_integer_logits_and_bad_temperatures(fn):
     p, lp, g = F.softmax(z), F.log_softmax(z), np.ones_like(z)
     for t in (0, -1.0, float("nan"), float("inf")):
         for call in (lambda: fn(z, t), lambda: F.softmax_backward(p, g, t), lambda: F.log_softmax_backward(lp, g, t)):
-            with pytest.raises(ValueError, match="temperature must be finite and > 0"):
+            with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
                 call()
     with pytest.raises(TypeError, match="temperature must be a real number"):
         fn(z, "2")

@@ -9,7 +9,7 @@ import numpy as np
 from . import functional as F
 from . import logit_losses as L
 from .backend import default_rng, get_array_module
-from .checks import check_int, check_real, is_int
+from .checks import check_int, check_label_vector, check_real, is_int
 from .layers import Dense
 
 
@@ -73,9 +73,13 @@ class KD:
         self.ignore_label = _label("ignore_label", ignore_label)
 
     def __call__(self, logits, labels, teacher_logits):
-        hard, g_hard = F.cross_entropy(logits, labels, self.ignore_label)
-        soft, g_soft = _soft_term(lambda s, t: F.kl_divergence(s, t, self.temperature, t_squared=self.form == "hinton"),
-                                  logits, teacher_logits, self.standardise)
+        # checked once here; the functions below skip their own dtype and shape checks (checked=True)
+        F.check_logit_pair(logits, teacher_logits)
+        check_label_vector("labels", labels, rows=logits.shape[0])
+        hard, g_hard = F.cross_entropy(logits, labels, self.ignore_label, checked=True)
+        soft, g_soft = _soft_term(lambda s, t: F.kl_divergence(s, t, self.temperature, t_squared=self.form == "hinton",
+                                                               checked=True),
+                                  logits, teacher_logits, self.standardise, checked=True)
         c_hard = 1.0 - self.weight if self.form == "hinton" else 1.0
         dt = logits.dtype.type
         g_hard *= dt(c_hard)
@@ -101,9 +105,12 @@ def _flag(name, value):
     return value
 
 
-def _soft_term(loss, logits, teacher_logits, standardise):
-    """``loss(student, teacher)`` on the raw logits, or on both z-scored (``F.on_standardised``)."""
-    return F.on_standardised(loss, logits, teacher_logits) if standardise else loss(logits, teacher_logits)
+def _soft_term(loss, logits, teacher_logits, standardise, checked=False):
+    """``loss(student, teacher)`` on the raw logits, or on both z-scored (``F.on_standardised``); ``checked``: the
+    caller has checked both logits."""
+    if standardise:
+        return F.on_standardised(loss, logits, teacher_logits, checked=checked)
+    return loss(logits, teacher_logits)
 
 
 def row_classes(labels, teacher_logits, ignore_label):

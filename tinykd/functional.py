@@ -4,7 +4,9 @@ Every loss is a mean over the batch (axis 0) and returns ``(loss, grad)`` where 
 logits' dtype (no hidden float64) and ``grad`` has the logits' shape and dtype. No softmax or loss here reads an
 array's values back to the host, so on the GPU a call only queues kernels: dtype and shape are checked on every call
 (free), values (finite logits, labels in range, targets in [0, 1]) only with ``TINYKD_DEBUG=1`` (``backend.debug``),
-because each such read waits for the GPU. The functions that do read values, ``all_finite``, ``label_range`` and
+because each such read waits for the GPU. A caller that checked its arrays once at its entry (an objective:
+``distill.KD``) passes ``checked=True`` to skip the repeated dtype and shape checks of each function it calls.
+The functions that do read values, ``all_finite``, ``label_range`` and
 ``check_label_range``, serve those debug checks and the places where data enters: ``train.fit`` checks its data once
 per data set (and its losses once per epoch), ``Discriminator.fit`` its logits and classes once per call. The label
 rule itself (shape and dtype) is ``checks.check_label_vector``, here as everywhere.
@@ -14,7 +16,7 @@ import numbers
 
 from . import backend
 from .backend import get_array_module, to_host
-from .checks import check_label_vector
+from .checks import check_label_vector, check_real
 
 
 # ----------------------------------------------------------------------------------------------- input checks
@@ -50,11 +52,11 @@ def check_logits(logits, name="logits"):
 
 
 def check_temperature(temperature):
-    """Raise unless ``temperature`` is a finite real number > 0."""
+    """``temperature`` as a float when it is a finite real number > 0 (``checks.check_real``); ``TypeError`` for
+    something that is not a number at all."""
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
         raise TypeError(f"temperature must be a real number > 0, got {type(temperature).__name__}")
-    if not (0 < float(temperature) < float("inf")):
-        raise ValueError(f"temperature must be finite and > 0, got {temperature}")
+    return check_real("temperature", temperature, low_open=True)
 
 
 def check_labels(labels, batch, classes, name="labels"):
@@ -78,15 +80,16 @@ def check_label_range(labels, classes, name="labels"):
 
 
 # ----------------------------------------------------------------------------------------- softmax family
-def log_softmax(logits, temperature=1.0):
+def log_softmax(logits, temperature=1.0, *, checked=False):
     """log P^τ along the last axis: ``log softmax(z/τ) = z/τ − logsumexp(z/τ)``.
 
     Subtracting the row maximum first makes every exponent <= 0, so nothing overflows for any finite logits
     (``log(softmax(z))`` would turn an underflowed 0 into -inf). Integer logits raise: τ would be cast to the
-    logits' dtype and rounded.
+    logits' dtype and rounded. ``checked=True``: the caller has checked both arguments.
     """
-    check_logits_shape(logits)
-    check_temperature(temperature)
+    if not checked:
+        check_logits_shape(logits)
+        check_temperature(temperature)
     xp = get_array_module(logits)
     z = logits / logits.dtype.type(temperature)
     z -= z.max(axis=-1, keepdims=True)
@@ -126,15 +129,19 @@ def log_softmax_backward(log_probs, grad, temperature=1.0):
 
 
 # ------------------------------------------------------------------------------------------------- losses
-def cross_entropy(logits, labels, ignore_label=None):
+def cross_entropy(logits, labels, ignore_label=None, *, checked=False):
     """Mean cross-entropy against integer labels, ``H(y, P) = −(1/N) Σ_n log P[n, y_n]``.
 
     Gradient: ``dH/dz = (P − onehot(y)) / N``.
     ``ignore_label`` (e.g. −1) marks unlabelled rows: they add nothing, and the mean runs over the M labelled rows
     of the batch, ``H = −(1/M) Σ_labelled log P[n, y_n]``, gradient ``(P − onehot(y)) / M`` on labelled rows and 0
-    elsewhere (both 0 when M = 0). M stays on the device: nothing is read back.
+    elsewhere (both 0 when M = 0). M stays on the device: nothing is read back. ``checked=True``: the caller has
+    checked the logits (``check_logits``) and the labels' shape (``checks.check_label_vector``); the labels' range
+    is checked here in either case (with ``TINYKD_DEBUG=1``), once the unlabelled rows are set aside.
     """
-    check_logits(logits)
+    if not checked:
+        check_logits(logits)
+        check_label_vector("labels", labels, rows=logits.shape[0])
     n, c = logits.shape
     xp = get_array_module(logits)
     dt = logits.dtype.type
@@ -143,9 +150,10 @@ def cross_entropy(logits, labels, ignore_label=None):
         labelled = labels != ignore_label             # unlabelled rows become class 0, then weigh nothing
         labels = xp.where(labelled, labels, 0)
         count = xp.maximum(labelled.sum(), 1).astype(logits.dtype)
-    check_labels(labels, n, c)
+    if backend.debug():
+        check_label_range(labels, c)
     rows = xp.arange(n)
-    logp = log_softmax(logits)
+    logp = log_softmax(logits, checked=True)
     picked = logp[rows, labels]
     loss = -(picked if labelled is None else picked * labelled).sum() / count
     grad = xp.exp(logp, out=logp)
@@ -168,15 +176,16 @@ def check_logit_pair(student_logits, teacher_logits):
                         f"{student_logits.dtype}; cast one so nothing upcasts silently")
 
 
-def _soft_target_terms(student_logits, teacher_logits, temperature, t_squared):
-    check_logit_pair(student_logits, teacher_logits)
-    check_temperature(temperature)
+def _soft_target_terms(student_logits, teacher_logits, temperature, t_squared, checked):
+    if not checked:
+        check_logit_pair(student_logits, teacher_logits)
+        check_temperature(temperature)
     xp = get_array_module(student_logits)
     t = student_logits.dtype.type(temperature)
     n = student_logits.shape[0]
     weight = t * t / n if t_squared else student_logits.dtype.type(1.0) / n
-    log_ps = log_softmax(student_logits, temperature)
-    log_pt = log_softmax(teacher_logits, temperature)
+    log_ps = log_softmax(student_logits, temperature, checked=True)
+    log_pt = log_softmax(teacher_logits, temperature, checked=True)
     pt = xp.exp(log_pt)
     grad = xp.exp(log_ps)
     grad -= pt
@@ -184,26 +193,29 @@ def _soft_target_terms(student_logits, teacher_logits, temperature, t_squared):
     return log_ps, log_pt, pt, weight, grad
 
 
-def soft_cross_entropy(student_logits, teacher_logits, temperature=1.0, t_squared=False):
+def soft_cross_entropy(student_logits, teacher_logits, temperature=1.0, t_squared=False, *, checked=False):
     """Soft-target cross-entropy of Hinton, Vinyals & Dean (2015), "Distilling the knowledge in a neural network".
 
     ``H(P_T^τ, P_S^τ) = −(1/N) Σ_i Σ_k P_T^τ[i,k] log P_S^τ[i,k]`` with ``P^τ = softmax(z/τ)``.
 
     Gradient w.r.t. the student logits: ``(P_S^τ − P_T^τ) / (τ N)``. With ``t_squared=True`` the value and the
     gradient are multiplied by τ², Hinton's factor that keeps the soft term's gradient comparable across τ.
+    ``checked=True``: the caller has checked the pair (``check_logit_pair``) and the temperature.
     """
-    log_ps, _, pt, weight, grad = _soft_target_terms(student_logits, teacher_logits, temperature, t_squared)
+    log_ps, _, pt, weight, grad = _soft_target_terms(student_logits, teacher_logits, temperature, t_squared, checked)
     loss = -(pt * log_ps).sum() * weight
     return loss, grad
 
 
-def kl_divergence(student_logits, teacher_logits, temperature=1.0, t_squared=False):
+def kl_divergence(student_logits, teacher_logits, temperature=1.0, t_squared=False, *, checked=False):
     """KL(P_T^τ ‖ P_S^τ) = H(P_T^τ, P_S^τ) − H(P_T^τ), mean over the batch (optionally times τ²).
 
     Same gradient as ``soft_cross_entropy`` (the teacher's entropy does not depend on the student); unlike it,
-    the value is 0 exactly when the student's and teacher's distributions agree.
+    the value is 0 exactly when the student's and teacher's distributions agree. ``checked``: as
+    ``soft_cross_entropy``'s.
     """
-    log_ps, log_pt, pt, weight, grad = _soft_target_terms(student_logits, teacher_logits, temperature, t_squared)
+    log_ps, log_pt, pt, weight, grad = _soft_target_terms(student_logits, teacher_logits, temperature, t_squared,
+                                                          checked)
     loss = (pt * (log_pt - log_ps)).sum() * weight
     return loss, grad
 
@@ -247,15 +259,17 @@ def logistic_loss(z, targets):
 STANDARDISE_EPS = 1e-12
 
 
-def standardise(logits, eps=STANDARDISE_EPS):
+def standardise(logits, eps=STANDARDISE_EPS, *, checked=False):
     """Per-row z-score of the logits (Sun et al. 2024, "Logit standardization in knowledge distillation"):
     ``z̃ = (z − μ)/σ`` with ``μ = mean_k z_k`` and ``σ = sqrt(mean_k (z_k − μ)² + ε)``.
 
     The population variance (divide by C, not C − 1; Sun et al.'s code uses C − 1, a factor sqrt(C/(C−1)) that a
     temperature absorbs). ``ε`` keeps a row of equal logits finite (z̃ = 0 there) and is tiny beside any real
     spread. Returns ``(z̃, σ)``, σ of shape (batch, 1): what ``standardise_backward`` needs.
+    ``checked=True``: the caller has checked the logits' dtype and shape.
     """
-    check_logits_shape(logits)
+    if not checked:
+        check_logits_shape(logits)
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < float(eps) < float("inf"):
         raise ValueError(f"eps must be a finite number > 0 (it keeps a row of equal logits finite), got {eps!r}")
     xp = get_array_module(logits)
@@ -274,10 +288,11 @@ def standardise_backward(standardised, sigma, grad):
     return dz
 
 
-def on_standardised(loss, student_logits, teacher_logits):
+def on_standardised(loss, student_logits, teacher_logits, *, checked=False):
     """``loss(z̃_S, z̃_T)`` on the z-scored logits of student and teacher, its gradient carried back to the raw
-    student logits through ``standardise_backward``: the one place where KD and DKD get Sun et al.'s option."""
-    zs, sigma = standardise(student_logits)
-    zt, _ = standardise(teacher_logits)
+    student logits through ``standardise_backward``: the one place where KD and DKD get Sun et al.'s option.
+    ``checked=True``: the caller has checked both logits' dtype and shape."""
+    zs, sigma = standardise(student_logits, checked=checked)
+    zt, _ = standardise(teacher_logits, checked=checked)
     value, grad = loss(zs, zt)
     return value, standardise_backward(zs, sigma, grad)

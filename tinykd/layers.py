@@ -26,7 +26,7 @@ class Layer:
         self._cache = None
 
     def buffers(self):
-        """{name: array} of state not trained by gradient that shapes the outputs (none here; BatchNorm's statistics)."""
+        """{name: array} of state not trained by gradient that shapes the outputs (none here; BatchNorm has some)."""
         return {}
 
     def _kept(self):
