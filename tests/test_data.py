@@ -411,7 +411,7 @@ def test_unknown_names_and_options():
 
 # ------------------------------------------------------------------------------------------- preprocessing
 def test_validation_split_and_standardisation():
-    ds = data.load("mnist", val=5000, standardize=True, seed=3)
+    ds = data.load("mnist", val=5000, standardise=True, seed=3)
     assert ds.x_train.shape[0] == 55000 and ds.x_val.shape[0] == 5000
     np.testing.assert_allclose(ds.x_train.mean(axis=0), 0, atol=1e-4)
     std = ds.x_train.std(axis=0)
@@ -455,7 +455,7 @@ def test_fingerprint_is_the_content_not_the_path(tmp_path, monkeypatch):
     assert again.fingerprint() == fp == data.load(tmp_path / "copy").fingerprint() == ds.to(np).fingerprint()
     variants = [ds.subset(59999), ds.subset(100), data.preprocess(ds, val=100, seed=0),
                 data.preprocess(ds, val=100, seed=1), data.preprocess(ds, val=101, seed=0),
-                data.preprocess(ds, standardize=True), ds.to(np, np.float64), replace(ds, classes=ds.classes + ["x"]),
+                data.preprocess(ds, standardise=True), ds.to(np, np.float64), replace(ds, classes=ds.classes + ["x"]),
                 replace(ds, input_shape=(784,)), replace(ds, x_train=ds.x_test, y_train=ds.y_test, x_test=ds.x_train,
                                                           y_test=ds.y_train),
                 data.load("notmnist", split_test=0.5)]
@@ -610,7 +610,7 @@ def test_pixel_rule_is_the_same_for_every_split_and_format(tmp_path):
         np.testing.assert_array_equal(load().x_train, x[:20].reshape(20, -1) / np.float32(255), err_msg=what)
     # anything else is refused with the conversion to make, whichever split it is in, in every format
     bad = {"f255": (x[20:].astype(np.float32), r"floating-point pixels in \[0, 255\].*divide 0-255 pixels by 255"),
-           "std": (x[20:] / 255.0 - 0.5, "standardize=True"),
+           "std": (x[20:] / 255.0 - 0.5, "standardise=True"),
            "int": (x[20:].astype(np.int32), r"dtype int32 \(values 0\.\.255\).*x\.astype\(np\.uint8\)"),
            "u16": (x[20:].astype(np.uint16) * 257, "dividing by their full scale .*65535 for 16-bit"),
            "i8": (x[20:].view(np.int8), r"int8 .*x\.view\(np\.uint8\).*0x08")}

@@ -305,3 +305,24 @@ def test_softmax_family_rejects_integer_logits_and_bad_temperatures(fn):
                 call()
     with pytest.raises(TypeError, match="temperature must be a real number"):
         fn(z, "2")
+
+
+def test_standardise_has_one_spelling_across_the_public_api():
+    """British ``standardise`` everywhere: ``data.load``/``preprocess`` took ``standardize=`` beside
+    ``F.standardise`` and ``KD(standardise=...)``."""
+    import importlib
+    import inspect
+    import pkgutil
+    import tinykd
+    american = []
+    for info in pkgutil.iter_modules(tinykd.__path__):
+        module = importlib.import_module(f"tinykd.{info.name}")
+        for name, obj in vars(module).items():
+            if callable(obj) and not name.startswith("_") and getattr(obj, "__module__", None) == module.__name__:
+                try:
+                    params = inspect.signature(obj).parameters
+                except (TypeError, ValueError):
+                    continue
+                american += [f"{info.name}.{name}({p}=)" for p in (name, *params) if "standardiz" in p.lower()]
+    assert not american
+    assert "standardise" in inspect.signature(tinykd.data.load).parameters

@@ -204,7 +204,7 @@ def pixels(name, x):
         lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
         if lo < 0 or hi > 1:
             how = ("divide 0-255 pixels by 255 (or store them as uint8)" if lo >= 0 and hi <= 255 else
-                   "store the raw pixels (uint8, or floats in [0, 1]); standardise with load(..., standardize=True)"
+                   "store the raw pixels (uint8, or floats in [0, 1]); standardise with load(..., standardise=True)"
                    if lo < 0 else "divide by the images' full scale (the same for every split)")
             raise ValueError(f"{name} holds floating-point pixels in [{lo:g}, {hi:g}]; floating images must already "
                              f"lie in [0, 1]: {how}")
@@ -469,14 +469,14 @@ def svhn_dataset(train, test, form="grey28", source="arrays", canonical=False):
 
 
 # ------------------------------------------------------------------------------------------------- one door
-def load(dataset, data_dir=None, download=True, progress=True, val=0, standardize=False, seed=0, name=None,
+def load(dataset, data_dir=None, download=True, progress=True, val=0, standardise=False, seed=0, name=None,
          **options):
     """Load a named data set (``"mnist"``, ``"notmnist"``, ``"svhn"``) or your own (an IDX folder or a ``.npz``).
 
     A string equal to a registered name (any case) is always that data set, searched as the module docstring
     says (``data_dir`` alone when given); anything else, every ``Path`` included, is the path of your own data
     (``load_path``), and ``name`` names it (default: the folder's name or the file's stem). ``val``: how many
-    training images to hold out as a validation split (seeded, stratified: ``hold_out``). ``standardize``:
+    training images to hold out as a validation split (seeded, stratified: ``hold_out``). ``standardise``:
     subtract the per-pixel mean and divide by the per-pixel standard deviation of the training part. Extra
     ``options`` go to the named data set's loader (``split_test`` for notMNIST, ``form`` for SVHN).
     """
@@ -492,7 +492,7 @@ def load(dataset, data_dir=None, download=True, progress=True, val=0, standardiz
                             "already a path: pass the folder or .npz file itself")
         _reject(options, str(dataset))
         ds = load_path(dataset, name)
-    return preprocess(ds, val=val, standardize=standardize, seed=seed)
+    return preprocess(ds, val=val, standardise=standardise, seed=seed)
 
 
 def _load_named(key, data_dir, download, progress, seed, options):
@@ -511,10 +511,10 @@ def _reject(options, name):
         raise TypeError(f"unexpected options for {name}: {sorted(options)}")
 
 
-def preprocess(ds, val=0, standardize=False, seed=0):
+def preprocess(ds, val=0, standardise=False, seed=0):
     """Hold out ``val`` training images (``hold_out``) and optionally standardise with the training statistics."""
     ds = hold_out(ds, val, seed)
-    if standardize:
+    if standardise:
         mean = ds.x_train.mean(axis=0, dtype=np.float64).astype(np.float32)
         std = ds.x_train.std(axis=0, dtype=np.float64).astype(np.float32)
         std[std < 1e-6] = 1  # constant pixels (MNIST's borders) stay constant instead of dividing by zero
