@@ -354,11 +354,11 @@ def test_a_run_checkpoint_refuses_other_generators(tmp_path):
 
 def test_the_protocol_refuses_a_jitter_its_images_cannot_take_before_training():
     """Issue 18, item 4, as the examples meet it: one ``ConfigError`` line (an ``error:`` line, exit 2)."""
-    from tinykd import prepare
+    from tinykd import config, prepare
     x, y = _images(60, side=6)
     ds = data.from_arrays(x.reshape(-1, 6, 6), y, x[:30].reshape(-1, 6, 6), y[:30], name="tiny")
     cfg = types.SimpleNamespace(jitter=3, teacher_sizes=[36, 8, 3], transfer_size=0, labelled=1.0)
-    with pytest.raises(prepare.ConfigError, match=r"the teacher's jitter \(--jitter\) on tiny: jitter_pixels "
+    with pytest.raises(config.ConfigError, match=r"the teacher's jitter \(--jitter\) on tiny: jitter_pixels "
                                                   r"must be below half the image side: at most 2 for 6x6 images"):
         prepare._check_shapes(ds, cfg)
     cfg.jitter = 2
