@@ -6,10 +6,10 @@ array's values back to the host, so on the GPU a call only queues kernels: dtype
 (free), values (finite logits, labels in range, targets in [0, 1]) only with ``TINYKD_DEBUG=1`` (``backend.debug``),
 because each such read waits for the GPU. A caller that checked its arrays once at its entry (an objective:
 ``distill.KD``) passes ``checked=True`` to skip the repeated dtype and shape checks of each function it calls.
-The functions that do read values, ``all_finite``, ``label_range`` and
-``check_label_range``, serve those debug checks and the places where data enters: ``train.fit`` checks its data once
-per data set (and its losses once per epoch), ``Discriminator.fit`` its logits and classes once per call. The label
-rule itself (shape and dtype) is ``checks.check_label_vector``, here as everywhere.
+The functions that do read values, ``all_finite``, ``label_range`` and ``check_label_range``, serve those debug
+checks and the places where data enters: ``train.fit`` checks its data once per data set (and its losses once per
+epoch), ``Discriminator.fit`` its logits and classes once per call. The label rule itself (shape and dtype) is
+``checks.check_label_vector``, here as everywhere.
 The derivations are in ``docs/derivations.md``; the finite-difference checks in ``tests/test_functional.py``.
 """
 import numbers
