@@ -280,7 +280,7 @@ def test_bad_hyper_parameters_are_refused():
     zs, zt, y = problem(0, 4, 5)
     with pytest.raises(ValueError, match="at least 2 classes"):
         L.decoupled_kd(zs[:, :1], zt[:, :1], np.zeros(4, dtype=int))
-    with pytest.raises(ValueError, match="temperature must be finite and > 0"):
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
         L.decoupled_kd(zs, zt, y, 0.0)
     with pytest.raises(ValueError, match="batch of at least 2 rows"):
         L.dist_loss(zs[:1], zt[:1])
