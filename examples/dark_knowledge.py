@@ -213,9 +213,12 @@ def check_data(ds, transfer_size):
     fraction, classes = min(FRACTIONS), len(ds.classes)
     kept = int(round(fraction * rows))   # as transfer.partly_labelled keeps them
     if kept < classes:
+        need, have = math.ceil(classes / fraction), ds.y_train.shape[0]
+        fix = "raise --transfer-size (or --subset)" if need <= have else \
+            f"this data has only {have:,} training images after the validation split: use more data"
         raise ConfigError(f"hard labels on {fraction:.0%} of the {rows:,}-image transfer set keep {kept}, fewer than "
                           f"one per class ({classes}): the few-labels students need a transfer set of at least "
-                          f"{math.ceil(classes / fraction):,} images (--transfer-size, --subset)")
+                          f"{need:,} images; {fix}")
 
 
 def body(cfg, args):

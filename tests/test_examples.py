@@ -159,6 +159,8 @@ def test_own_npz_data(tmp_path):
     (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
     record = json.loads((tmp_path / "r" / name).read_text())
     assert record["data"]["name"] == "mine" and record["n_test"] == 200 and record["data"]["n_val"] == 50
+    kept = sorted(os.listdir(tmp_path / "ck"))          # checkpoints named after your data, never after MNIST
+    assert kept and all(name.startswith(("mine-teacher-", "mine-student-")) for name in kept), kept
 
 
 def test_flat_data_trains_with_jitter_0_and_paths_expand_the_home_folder(tmp_path):

@@ -363,3 +363,24 @@ def test_the_protocol_refuses_a_jitter_its_images_cannot_take_before_training():
         prepare._check_shapes(ds, cfg)
     cfg.jitter = 2
     assert prepare._check_shapes(ds, cfg) is ds
+
+
+def test_fit_and_errors_refuse_what_a_second_new_user_trial_found():
+    """A list for x, a negative seed, a model passed as the teacher, an empty evaluation set and labels that are
+    all ignored without a teacher: each one line, before any training (none gives a number that means nothing)."""
+    from tinykd.distill import KD, Supervised
+    rng = np.random.default_rng(0)
+    x, y = rng.random((50, 12), dtype=np.float32), rng.integers(0, 3, 50)
+    m = MLP([12, 8, 3])
+    with pytest.raises(TypeError, match="x must be an array"):
+        fit(m, Supervised(), Adam(m), x.tolist(), y, 1, progress=False)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        fit(m, Supervised(), Adam(m), x, y, 1, seed=-1, progress=False)
+    with pytest.raises(TypeError, match=r"teacher must be a function .*got MLP"):
+        fit(m, KD(), Adam(m), x, y, 1, teacher=MLP([12, 8, 3]), progress=False)
+    with pytest.raises(ValueError, match="x has no rows"):
+        errors(m, x[:0], y[:0])
+    with pytest.raises(ValueError, match="every label of y is ignore_label=-1"):
+        fit(m, Supervised(ignore_label=-1), Adam(m), x, np.full(50, -1), 1, progress=False)
+    some = np.where(np.arange(50) < 5, y, -1)          # a few labelled rows: trains
+    assert fit(m, Supervised(ignore_label=-1), Adam(m), x, some, 1, progress=False)[0]["loss"] > 0

@@ -15,7 +15,7 @@ from . import data as data_mod
 from . import report, runlock
 from .backend import resolve
 from .batches import check_jitter
-from .config import ConfigError
+from .config import ConfigError, data_label
 from .distill import Supervised
 from .layers import MLP
 from .optim import Adam
@@ -64,8 +64,10 @@ def _check_shapes(ds, cfg):
             raise ConfigError(f"labelled {labelled:g} keeps {kept} of the students' {rows:,} training rows, fewer "
                               f"than one per class ({classes}); raise labelled (--labelled)")
     if ds.x_train.shape[1] != cfg.teacher_sizes[0]:
-        raise ConfigError(f"{ds.name} images have {ds.x_train.shape[1]} inputs but the networks expect "
-                          f"{cfg.teacher_sizes[0]}")
+        raise ConfigError(f"{ds.name} ({ds.source}): its images {tuple(ds.input_shape)} have "
+                          f"{ds.x_train.shape[1]} values but the {cfg.dataset} recipe's networks take "
+                          f"{cfg.teacher_sizes[0]}: convert them to greyscale images of that many pixels (28×28 for "
+                          "784), e.g. as tinykd.data.svhn_to_grey28 does for SVHN")
     # the layout itself (rows, cols[, channels], never channels first) was decided once, by data.image_shape
     if cfg.jitter and len(ds.input_shape) < 2:   # flat rows: no side to shift along, and guessing one is a guess
         raise ConfigError(f"the teacher's jitter (--jitter {cfg.jitter}) shifts images, but {ds.name}'s images are "
@@ -115,10 +117,12 @@ def identity(fingerprint, cfg, role, sizes, epochs, lr, dropout, input_dropout, 
 
 
 def checkpoint_path(cfg, ident):
-    """``<checkpoint_dir>/<dataset>-<role>-<sizes>-<hash of the identity>.npz``: other data or settings never find
-    it."""
+    """``<checkpoint_dir>/<data>-<role>-<sizes>-<hash of the identity>.npz``, ``<data>`` the named data set or
+    your own data's file or folder name (``config.data_label``): other data or settings never find it (the hash),
+    and a name never says MNIST for your files."""
     sizes = "x".join(str(s) for s in ident["model"]["sizes"])
-    return ckpt.identity_path(cfg.checkpoint_dir, f"{cfg.dataset}-{ident['role']}-{sizes}", ident)
+    data = data_label(cfg, Path(cfg.data).stem if cfg.data else cfg.dataset)
+    return ckpt.identity_path(cfg.checkpoint_dir, f"{data}-{ident['role']}-{sizes}", ident)
 
 
 def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_dropout, jitter, arrays, seed,

@@ -47,6 +47,8 @@ def errors(model, x, y, batch_size=10000):
     count (``fit`` counts its validation errors with ``_errors``, on data it checked once before training)."""
     _check_inputs("x", x)
     check_label_vector("y", y, x.shape[0])
+    if x.shape[0] == 0:
+        raise ValueError("x has no rows, so there is nothing to count (0 errors would read as a perfect score)")
     _check_data(model, [("y", y, None)], [("x", x)])
     return _errors(model, x, y, batch_size)
 
@@ -155,13 +157,20 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     nat; the first step's loss during the first epoch); ``None`` turns the check off. A loss that is not finite
     always stops the run. Before training, ``y`` and ``y_val`` must be label vectors (one integer class index of
     the model's outputs per row: ``checks.check_label_vector``, then their range) and ``x``, ``x_val`` and
-    precomputed teacher outputs non-empty and finite (one check per array). A last batch of a single row is
-    skipped (batch statistics need two rows); shuffling changes which row every epoch.
+    precomputed teacher outputs non-empty and finite (one check per array); rows the objective ignores
+    (``ignore_label``) need a teacher to learn from, so an all-ignored ``y`` without one is refused. A last batch of
+    a single row is skipped when there are others (batch statistics need two rows); shuffling changes which row
+    every epoch.
     """
     check_int("epochs", epochs, 0)
     check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, 0)
     if getattr(objective, "needs_teacher", False) and teacher is None:
         raise ValueError(f"objective {type(objective).__name__} needs a teacher, but teacher=None")
+    if teacher is not None and not (callable(teacher) or hasattr(teacher, "shape")):
+        raise TypeError(f"teacher must be a function x -> outputs (e.g. teacher_model.logits) or those outputs "
+                        f"computed for every row of x, got {type(teacher).__name__}")
+    _check_inputs("x", x)
     check_label_vector("y", y, x.shape[0])
     if x.shape[0] == 0:
         raise ValueError("x has no rows: there is nothing to train on")
@@ -185,8 +194,11 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     if not all(id(p) in mine for _, p, _ in getattr(optimizer, "params", [])):
         raise ValueError("the optimiser updates parameters that are not this model's (built for another model?): "
                          "build it from this model, e.g. Adam(model)")
-    _check_data(model, [("y", y, getattr(objective, "ignore_label", None)), ("y_val", y_val, None)],
-                [("x", x), ("x_val", x_val)])
+    ignored = getattr(objective, "ignore_label", None)
+    _check_data(model, [("y", y, ignored), ("y_val", y_val, None)], [("x", x), ("x_val", x_val)])
+    if ignored is not None and not getattr(objective, "needs_teacher", False) and bool((y == ignored).all()):
+        raise ValueError(f"every label of y is ignore_label={ignored} and {type(objective).__name__} has no teacher "
+                         "to learn unlabelled rows from: the loss would be 0 and nothing would train")
     xp = get_array_module(x)
     # every generator the loop draws from, by name, so that a run checkpoint can keep their states
     generators = {"shuffle": default_rng(seed)}
