@@ -382,5 +382,10 @@ def test_fit_and_errors_refuse_what_a_second_new_user_trial_found():
         errors(m, x[:0], y[:0])
     with pytest.raises(ValueError, match="every label of y is ignore_label=-1"):
         fit(m, Supervised(ignore_label=-1), Adam(m), x, np.full(50, -1), 1, progress=False)
+    one = MLP([12, 8, 1])                               # one output: argmax is always 0, loss and errors 0
+    with pytest.raises(ValueError, match="at least two; this model has 1"):
+        fit(one, Supervised(), Adam(one), x, np.zeros(50, np.int64), 1, progress=False)
+    with pytest.raises(ValueError, match="at least two; this model has 1"):
+        errors(one, x, np.zeros(50, np.int64))
     some = np.where(np.arange(50) < 5, y, -1)          # a few labelled rows: trains
     assert fit(m, Supervised(ignore_label=-1), Adam(m), x, some, 1, progress=False)[0]["loss"] > 0

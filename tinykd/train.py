@@ -296,6 +296,9 @@ def _check_data(model, labels, arrays):
     wraps an out-of-range label around, and a NaN input shows only as a NaN loss at the epoch's end.
     """
     classes = model.sizes[-1] if hasattr(model, "sizes") else None
+    if classes is not None and classes < 2 and labels:   # argmax of one output is always class 0: 0 loss, 0 errors
+        raise ValueError(f"a classifier needs one output per class, at least two; this model has {classes} "
+                         f"(sizes {model.sizes})")
     for name, y, ignored in labels:
         if y is None:
             continue
