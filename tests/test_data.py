@@ -15,8 +15,8 @@ import scipy.io
 from hypothesis import given, strategies as st
 
 from conftest import SHARED_DATA, SHARED_DATA_MISSING
-from tinykd import backend, data, datafiles
-from tinykd.data import DataError
+from tinykd import backend, data, datafiles, dataset, formats, named
+from tinykd.formats import DataError
 
 
 def fake_images(n, seed=0):
@@ -29,7 +29,7 @@ def write_mnist_folder(folder, n_train=50, n_test=20, gz=True):
     arrays = {"train_images": fake_images(n_train), "train_labels": r.integers(0, 10, n_train, dtype=np.uint8),
               "test_images": fake_images(n_test, 1), "test_labels": r.integers(0, 10, n_test, dtype=np.uint8)}
     for key, name in datafiles.MNIST_FILES.items():
-        datafiles.write_idx(folder / (name + (".gz" if gz else "")), arrays[key])
+        formats.write_idx(folder / (name + (".gz" if gz else "")), arrays[key])
     return arrays
 
 
@@ -44,8 +44,8 @@ def test_real_mnist_loads_verified_and_fast():
 @pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED_DATA, "mnist")), reason=SHARED_DATA_MISSING)
 def test_shared_files_match_repository_copies():
     for name in datafiles.MNIST_FILES.values():
-        a = datafiles.read_idx(os.path.join(SHARED_DATA, "mnist", name + ".gz"))
-        b = datafiles.read_idx(datafiles.REPO_DATA / "mnist" / (name + ".gz"))
+        a = formats.read_idx(os.path.join(SHARED_DATA, "mnist", name + ".gz"))
+        b = formats.read_idx(datafiles.REPO_DATA / "mnist" / (name + ".gz"))
         np.testing.assert_array_equal(a, b)
 
 
@@ -54,8 +54,8 @@ def test_shared_files_match_repository_copies():
 def test_idx_round_trip(tmp_path, dtype, gz):
     a = (np.random.default_rng(0).standard_normal((3, 4, 5)) * 50).astype(dtype)
     path = tmp_path / ("a.idx" + (".gz" if gz else ""))
-    datafiles.write_idx(path, a)
-    b = datafiles.read_idx(path)
+    formats.write_idx(path, a)
+    b = formats.read_idx(path)
     assert b.dtype == np.dtype(dtype) and b.dtype.isnative
     np.testing.assert_array_equal(a, b)
 
@@ -80,7 +80,7 @@ def test_corrupted_idx_files_raise_naming_the_file(tmp_path):
         path = tmp_path / name
         path.write_bytes(payload)
         with pytest.raises(DataError, match=messages[name]) as e:
-            datafiles.read_idx(path)
+            formats.read_idx(path)
         assert str(path) in str(e.value)
 
 
@@ -282,7 +282,7 @@ def test_svhn_from_mat_files(tmp_path, monkeypatch):
     np.testing.assert_array_equal(ds.y_train, train["y"].ravel() % 10)
     # a uniform grey image stays that grey after the resize
     flat = np.full((1, 32, 32, 3), 200, np.uint8)
-    np.testing.assert_allclose(data.svhn_to_grey28(flat)[0, 3:-3, 3:-3], 200, rtol=1e-5)
+    np.testing.assert_allclose(named.svhn_to_grey28(flat)[0, 3:-3, 3:-3], 200, rtol=1e-5)
     rgb = data.load("svhn", data_dir=tmp_path, download=False, form="rgb32")
     assert rgb.x_train.shape == (30, 3072) and rgb.input_shape == (32, 32, 3)
     np.testing.assert_allclose(rgb.x_train[0].reshape(32, 32, 3), train["X"][..., 0] / 255, rtol=1e-6)
@@ -291,18 +291,18 @@ def test_svhn_from_mat_files(tmp_path, monkeypatch):
 def test_bad_svhn_files(tmp_path):
     scipy.io.savemat(tmp_path / "noX.mat", {"y": np.ones((3, 1))})
     with pytest.raises(DataError, match="no variable 'X'"):
-        datafiles.read_svhn_mat(tmp_path / "noX.mat")
+        formats.read_svhn_mat(tmp_path / "noX.mat")
     write_svhn_mat(tmp_path / "badlabels.mat", 4, y=np.array([[1], [2], [11], [3]]))
     with pytest.raises(DataError, match=r"labels must lie in 1\.\.10"):
-        datafiles.read_svhn_mat(tmp_path / "badlabels.mat")
+        formats.read_svhn_mat(tmp_path / "badlabels.mat")
     write_svhn_mat(tmp_path / "shape.mat", 4, X=np.zeros((28, 28, 3, 4), np.uint8))
     with pytest.raises(DataError, match="expected 32x32x3xN"):
-        datafiles.read_svhn_mat(tmp_path / "shape.mat")
+        formats.read_svhn_mat(tmp_path / "shape.mat")
     (tmp_path / "junk.mat").write_bytes(b"junk")
     with pytest.raises(DataError, match="not a readable .mat file"):
-        datafiles.read_svhn_mat(tmp_path / "junk.mat")
+        formats.read_svhn_mat(tmp_path / "junk.mat")
     with pytest.raises(ValueError, match="form must be"):
-        data.load_svhn(tmp_path, download=False, form="rgb28")
+        named.load_svhn(tmp_path, download=False, form="rgb28")
 
 
 # ------------------------------------------------------------------------------------------- your own data
@@ -395,7 +395,7 @@ def test_a_registered_name_is_always_the_named_data_set(tmp_path, monkeypatch):
 
 def test_labels_outside_0_9_in_idx(tmp_path):
     write_mnist_folder(tmp_path)
-    datafiles.write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.full(50, 12, np.uint8))
+    formats.write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.full(50, 12, np.uint8))
     with pytest.raises(DataError, match="labels must lie in 0..9"):
         data.load(tmp_path)
 
@@ -525,7 +525,7 @@ def test_load_holds_out_a_stratified_validation_split():
     full = data.load("mnist")
     ideal = 1000 * np.bincount(full.y_train) / 60000
     assert ds.x_val.shape == (1000, 784) and np.all(np.abs(np.bincount(ds.y_val) - ideal) < 1)
-    mask = data.stratified_mask(full.y_train, 1000, 7)
+    mask = dataset.stratified_mask(full.y_train, 1000, 7)
     np.testing.assert_array_equal(ds.x_train, full.x_train[~mask])
     np.testing.assert_array_equal(ds.y_val, full.y_train[mask])
 
@@ -534,11 +534,11 @@ def test_load_holds_out_a_stratified_validation_split():
 def test_stratified_mask_is_exact_and_proportional(sizes, seed, draw):
     y = np.random.default_rng(seed).permutation(np.repeat(np.arange(len(sizes)), sizes))
     count = draw.draw(st.integers(0, y.size))
-    mask = data.stratified_mask(y, count, seed)
+    mask = dataset.stratified_mask(y, count, seed)
     assert mask.dtype == bool and mask.shape == y.shape and mask.sum() == count
     ideal = count * np.asarray(sizes) / y.size
     assert np.all(np.abs(np.bincount(y[mask], minlength=len(sizes)) - ideal) < 1)
-    np.testing.assert_array_equal(mask, data.stratified_mask(y, count, seed))
+    np.testing.assert_array_equal(mask, dataset.stratified_mask(y, count, seed))
 
 
 def test_validation_split_refuses_bad_counts_and_a_second_split():
@@ -552,15 +552,15 @@ def test_validation_split_refuses_bad_counts_and_a_second_split():
         data.preprocess(with_val, val=5)
     assert data.preprocess(with_val, val=0).x_val is with_val.x_val
     with pytest.raises(ValueError, match="count must be an integer"):
-        data.stratified_mask(ds.y_train, 101, 0)
+        dataset.stratified_mask(ds.y_train, 101, 0)
 
 
 def test_notmnist_test_file_split_uses_the_same_stratification(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv("TINYKD_DATA", raising=False)
     ds = data.load("notmnist", split_test=0.3, seed=5, download=False)
-    y = datafiles.read_idx(datafiles.REPO_DATA / "notmnist" / "t10k-labels-idx1-ubyte.gz")
-    is_test = data.stratified_mask(y, 3000, 5)
+    y = formats.read_idx(datafiles.REPO_DATA / "notmnist" / "t10k-labels-idx1-ubyte.gz")
+    is_test = dataset.stratified_mask(y, 3000, 5)
     np.testing.assert_array_equal(ds.y_test, y[is_test])
     np.testing.assert_array_equal(ds.y_train, y[~is_test])
     assert ds.source == str(datafiles.REPO_DATA / "notmnist")
@@ -571,7 +571,7 @@ def write_idx_folder(folder, x_train, y_train, x_test, y_test):
     folder.mkdir(parents=True, exist_ok=True)
     for key, a in zip(datafiles.MNIST_FILES, (x_train, y_train, x_test, y_test)):
         a = np.asarray(a)
-        datafiles.write_idx(folder / datafiles.MNIST_FILES[key], a.astype(np.int32) if a.dtype == np.int64 else a)
+        formats.write_idx(folder / datafiles.MNIST_FILES[key], a.astype(np.int32) if a.dtype == np.int64 else a)
     return folder
 
 
@@ -625,7 +625,7 @@ def test_pixel_rule_is_the_same_for_every_split_and_format(tmp_path):
 
 def test_svhn_grey_white_stays_in_the_unit_interval():
     white = (np.full((4, 32, 32, 3), 255, np.uint8), np.arange(4) % 2)
-    ds = data.svhn_dataset(white, white)
+    ds = named.svhn_dataset(white, white)
     assert ds.x_train.dtype == np.float32 and 0.99 < ds.x_train.max() <= 1
 
 
@@ -695,8 +695,8 @@ def notmnist_folder(tmp_path, x_train, y_train):
     """notMNIST's shipped test split and the given training split, in one folder."""
     folder = tmp_path / "nm"
     shutil.copytree(datafiles.REPO_DATA / "notmnist", folder, dirs_exist_ok=True)
-    datafiles.write_idx(folder / "train-images-idx3-ubyte.gz", x_train)
-    datafiles.write_idx(folder / "train-labels-idx1-ubyte.gz", y_train)
+    formats.write_idx(folder / "train-images-idx3-ubyte.gz", x_train)
+    formats.write_idx(folder / "train-labels-idx1-ubyte.gz", y_train)
     return folder
 
 
@@ -752,16 +752,16 @@ def test_class_count_against_the_networks_says_what_is_wrong(tmp_path):
     y = np.arange(40) % 10
     y[17] = 10   # one bad label: 11 classes by the labels
     np.savez(tmp_path / "bad.npz", x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:])
-    message = refused(lambda: data.check_outputs(data.load(tmp_path / "bad.npz"), 10),
+    message = refused(lambda: dataset.check_outputs(data.load(tmp_path / "bad.npz"), 10),
                       r"label 10 is out of range for the networks' 10 outputs \(labels 0\.\.9\), in 1 of 30 train "
                       r"rows \(the first: row 17\)")
     assert "11 classes" not in message
     np.savez(tmp_path / "five.npz", x_train=x[:30], y_train=y[:30] % 5, x_test=x[30:], y_test=y[30:] % 5)
     five = data.load(tmp_path / "five.npz")
-    refused(lambda: data.check_outputs(five, 10), "has 5 classes .* 10 outputs; .* name all 10 in the .npz's "
+    refused(lambda: dataset.check_outputs(five, 10), "has 5 classes .* 10 outputs; .* name all 10 in the .npz's "
             "optional classes array")
-    assert "classes array" not in refused(lambda: data.check_outputs(replace(five, source="arrays"), 10), "5 classes")
-    assert data.check_outputs(five, 5) is five
+    assert "classes array" not in refused(lambda: dataset.check_outputs(replace(five, source="arrays"), 10), "5 classes")
+    assert dataset.check_outputs(five, 5) is five
 
 
 def test_a_subset_of_one_class_is_refused_like_any_single_class_data():
@@ -797,7 +797,7 @@ def test_idx_folder_with_a_file_both_raw_and_gzipped_is_refused(tmp_path, monkey
     """Item 1: X and X.gz in one folder may differ; for your own folder reading either would be a guess."""
     arrays = write_mnist_folder(tmp_path / "both")
     name = datafiles.MNIST_FILES["test_labels"]
-    datafiles.write_idx(tmp_path / "both" / name, (arrays["test_labels"] + 1) % 10)
+    formats.write_idx(tmp_path / "both" / name, (arrays["test_labels"] + 1) % 10)
     message = refused(lambda: data.load(tmp_path / "both"), f"holds both {name} and {name}.gz .*remove one of them")
     assert str(tmp_path / "both") in message
     # a named data set's files verified by checksum: both present is unambiguous (the raw one is read and verified)
@@ -809,7 +809,7 @@ def test_idx_folder_with_a_file_both_raw_and_gzipped_is_refused(tmp_path, monkey
     assert data.load("mnist", data_dir=tmp_path / "mine").x_test.shape == (10000, 784)
     # without a published checksum (notMNIST's training split) both present is refused likewise
     nm = notmnist_folder(tmp_path, fake_images(3), np.arange(3, dtype=np.uint8))
-    datafiles.write_idx(nm / "train-labels-idx1-ubyte", np.arange(3, dtype=np.uint8))
+    formats.write_idx(nm / "train-labels-idx1-ubyte", np.arange(3, dtype=np.uint8))
     refused(lambda: data.load("notmnist", data_dir=nm), "holds both train-labels-idx1-ubyte and "
             r"train-labels-idx1-ubyte\.gz")
 
@@ -876,7 +876,7 @@ def test_duplicate_class_names_are_refused(tmp_path):
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_channels_first_images_are_refused_saying_how_to_move_the_axis(tmp_path, channels):
-    """Item 10: (N, C, 28, 28) is not guessed: the layout is decided once, by data.image_shape, at load."""
+    """Item 10: (N, C, 28, 28) is not guessed: the layout is decided once, by dataset.image_shape, at load."""
     x = np.repeat(fake_images(30)[:, None], channels, axis=1)
     y = np.arange(30) % 3
     np.savez(tmp_path / "cf.npz", x_train=x[:20], y_train=y[:20], x_test=x[20:], y_test=y[20:])

@@ -16,6 +16,7 @@ from . import report, runlock
 from .backend import resolve
 from .batches import check_jitter
 from .config import ConfigError, data_label
+from .dataset import check_outputs
 from .distill import Supervised
 from .layers import MLP
 from .optim import Adam
@@ -67,8 +68,8 @@ def _check_shapes(ds, cfg):
         raise ConfigError(f"{ds.name} ({ds.source}): its images {tuple(ds.input_shape)} have "
                           f"{ds.x_train.shape[1]} values but the {cfg.dataset} recipe's networks take "
                           f"{cfg.teacher_sizes[0]}: convert them to greyscale images of that many pixels (28×28 for "
-                          "784), e.g. as tinykd.data.svhn_to_grey28 does for SVHN")
-    # the layout itself (rows, cols[, channels], never channels first) was decided once, by data.image_shape
+                          "784), e.g. as tinykd.named.svhn_to_grey28 does for SVHN")
+    # the layout itself (rows, cols[, channels], never channels first) was decided once, by dataset.image_shape
     if cfg.jitter and len(ds.input_shape) < 2:   # flat rows: no side to shift along, and guessing one is a guess
         raise ConfigError(f"the teacher's jitter (--jitter {cfg.jitter}) shifts images, but {ds.name}'s images are "
                           f"flat rows of {ds.x_train.shape[1]} values: save them as (N, height, width) arrays, or "
@@ -77,7 +78,7 @@ def _check_shapes(ds, cfg):
         check_jitter(cfg.jitter, tuple(ds.input_shape), ds.x_train.shape[1])
     except ValueError as e:
         raise ConfigError(f"the teacher's jitter (--jitter) on {ds.name}: {e}") from None
-    return data_mod.check_outputs(ds, cfg.teacher_sizes[-1])
+    return check_outputs(ds, cfg.teacher_sizes[-1])
 
 
 def data_record(ds, cfg):

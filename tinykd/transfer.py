@@ -13,7 +13,7 @@ shifts on the test set).
 import numpy as np
 
 from .checks import check_label_vector, is_int
-from .data import stratified_mask
+from .dataset import stratified_mask
 
 UNLABELLED = -1
 

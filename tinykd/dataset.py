@@ -1,0 +1,330 @@
+"""``Dataset``: train/validation/test arrays on one array module, and the rules every one of them obeys.
+
+Three rules, one function each, applied to every split of every format (IDX folder, ``.npz``, SVHN, arrays) through
+``from_arrays``, so a format can never drift from another (a drift is a silent wrong number):
+
+- pixels (``pixels``): uint8 images are divided by 255; floating images must already lie in [0, 1]; any other
+  dtype is refused with the conversion to make. Decided per split, never guessed from another split's dtype.
+- classes (``check_classes``): labels are class indices 0..K-1, with K the number of (distinct) names in
+  ``classes`` when given (an IDX folder: MNIST's 10), else 1 + the largest training label; training shows at least
+  two classes, at load and after ``subset`` and ``hold_out``, and every validation and test label is one the
+  network has an output for.
+- splits (``check_not_empty``): no split is empty.
+
+The layout (``image_shape``: channels last, never guessed) is decided once, here. A file's data problem is one
+``DataError`` line naming the file (``data_errors``, the one wrapper of every format). ``stratified_mask`` is the
+one stratification mechanism (validation splits, notMNIST's test-file split, transfer sets).
+"""
+import hashlib
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .backend import default_rng, to_device, to_host
+from .checks import check_label_vector, is_int
+from .formats import DataError
+
+SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")  # the fixed order of fingerprint()
+
+
+@dataclass
+class Dataset:
+    """Train/validation/test arrays (images flattened to rows, float32), class names and the image shape.
+
+    Arrays live on one array module: host NumPy after loading, the backend's after ``to(xp)``.
+    ``note`` says when the split is not the published one (and numbers are therefore not comparable);
+    ``source`` where the files came from (an absolute folder or file, or "arrays"), for the record: what
+    identifies the data is ``fingerprint()``, which depends on the content alone. ``canonical`` is True only when
+    the files are the named data set's own (MNIST and SVHN and notMNIST's test split verified by checksum,
+    notMNIST's training split by its published structure): a run on anything else is a custom run. It says
+    nothing of what was done to them (``split_test``, ``subset``, ``val``), which the configuration records.
+    """
+    name: str
+    x_train: object
+    y_train: object
+    x_test: object
+    y_test: object
+    x_val: object = None
+    y_val: object = None
+    classes: list = field(default_factory=lambda: [str(i) for i in range(10)])
+    input_shape: tuple = (28, 28)
+    note: str = ""
+    source: str = "arrays"
+    canonical: bool = False
+
+    def to(self, xp, dtype=np.float32):
+        """The same data set on array module ``xp`` (one copy per array), images cast to ``dtype``."""
+        move = {}
+        for k in SPLITS:
+            a = getattr(self, k)
+            if a is not None:
+                move[k] = to_device(a, xp, dtype if k.startswith("x") else np.int64)
+        return replace(self, **move)
+
+    def fingerprint(self):
+        """Hex SHA-256 of the content: class count, image shape, then each split's shape, dtype and bytes.
+
+        Splits go in the fixed order of ``SPLITS`` (an absent one marked as such), so the same arrays give the
+        same fingerprint wherever they were loaded from, on either backend, while another subset, validation
+        split, preprocessing or dtype gives another: a checkpoint can record exactly which data shaped it.
+        Not cached, so a ``dataclasses.replace`` copy can never carry a stale value (full MNIST: ~0.2 s).
+        """
+        h = hashlib.sha256(b"tinykd.Dataset.fingerprint v1")
+        h.update(f";classes={len(self.classes)};input_shape={tuple(self.input_shape)}".encode())
+        for key in SPLITS:
+            a = getattr(self, key)
+            if a is None:
+                h.update(f";{key}=absent".encode())
+                continue
+            a = np.ascontiguousarray(to_host(a))
+            h.update(f";{key}={a.dtype.str}{a.shape}".encode())  # shape and dtype fix the byte count that follows
+            h.update(a.reshape(-1).view(np.uint8))
+        return h.hexdigest()
+
+    def subset(self, n):
+        """A copy with only the first ``n`` training images (validation and test untouched), for quick runs.
+
+        ``n`` must be an integer in [1, n_train]: a negative or oversized ``n`` is an error, never a slice that
+        quietly trains on something else.
+        """
+        n_train = self.x_train.shape[0]
+        if not is_int(n, 1, n_train):
+            raise ValueError(f"subset must be an integer in [1, {n_train}] (the training images of {self.name}), "
+                             f"got {n!r}")
+        still_two_classes(self, to_host(self.y_train[:n]), f"subset {n}", "take a larger subset")
+        return replace(self, x_train=self.x_train[:n], y_train=self.y_train[:n])
+
+    def __repr__(self):
+        sizes = ", ".join(f"{k}={getattr(self, 'x_' + k).shape[0]}" for k in ("train", "val", "test")
+                          if getattr(self, "x_" + k) is not None)
+        return f"Dataset({self.name!r}, {sizes}, input_shape={self.input_shape}, classes={len(self.classes)})"
+
+
+def still_two_classes(ds, y_train, what, fix):
+    """The class rule (``check_classes``) on the training labels ``y_train`` (host) that ``what`` leaves of ``ds``:
+    ``DataError`` saying ``what`` did and ``fix`` when they show one class only."""
+    try:
+        check_classes({"train": y_train}, ds.classes)
+    except ValueError as e:
+        raise DataError(f"{what} of {ds.name}'s {ds.x_train.shape[0]:,} training images: {e}; {fix}") from None
+
+
+def image_shape(shape):
+    """The one layout rule: ``shape`` (one image's, without N) as ``input_shape``; images are (rows, cols) or
+    (rows, cols, channels), channels last, or flat rows (any other shape is kept and flattened, never jittered).
+
+    A 3-D shape whose first axis is 1 to 4 and whose last is larger, e.g. (1, 28, 28) or (3, 32, 32), is
+    channels first: read as rows, cols, channels it would be 1 row of 28 pixels with 28 channels, and a jitter
+    would shift along the wrong axes. Refused, saying how to move the axis, rather than guessed.
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 3 and shape[0] <= 4 < shape[2]:
+        raise ValueError(f"images of shape {shape} look channels-first (N, channels, rows, cols); images are "
+                         "(N, rows, cols) or (N, rows, cols, channels): move the channel axis last with "
+                         "np.moveaxis(x, 1, -1)")
+    return shape
+
+
+def from_arrays(x_train, y_train, x_test, y_test, name="custom", classes=None, input_shape=None, x_val=None,
+                y_val=None, source="arrays", canonical=False):
+    """Wrap plain arrays as a ``Dataset``: images of any shape flattened to float32 rows by the pixel rule.
+
+    Images are (N, ...) arrays of at least two dimensions, (N, rows, cols[, channels]) for images (``image_shape``:
+    channels first is refused), uint8 (divided by 255) or floating point in [0, 1] (``pixels``); ``input_shape``,
+    when given, must hold as many values as one image; labels (N,) integer class indices (``check_classes``: K
+    classes, K = ``len(classes)`` or 1 + the largest training label); ``x_val, y_val`` (both or neither) an
+    optional validation split; no split empty.
+    ``source`` records where the arrays came from. Errors are ``ValueError``/``TypeError``; the file formats turn
+    them into one ``DataError`` line naming the file.
+    """
+    if (x_val is None) != (y_val is None):
+        raise ValueError("x_val and y_val go together: give both or neither")
+    given = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
+    splits = {s: _checked_split(s, x, y) for s, (x, y) in given.items() if x is not None}
+    check_not_empty(splits)
+    shape = splits["train"][0].shape[1:]
+    for s, (x, _) in splits.items():
+        if x.shape[1:] != shape:
+            raise ValueError(f"train images have shape {shape} but {s} images {x.shape[1:]}: every split must hold "
+                             "images of one shape")
+    size = int(np.prod(shape, dtype=np.int64))
+    if input_shape is not None and int(np.prod(input_shape, dtype=np.int64)) != size:
+        raise ValueError(f"input_shape {tuple(input_shape)} holds {int(np.prod(input_shape, dtype=np.int64))} values "
+                         f"but each image has {size} (shape {shape}); give the images' own shape or leave it out")
+    shape = image_shape(input_shape if input_shape is not None else shape)
+    n_classes = check_classes({s: y for s, (_, y) in splits.items()}, classes)
+    flat = {s: (pixels(f"x_{s}", x.reshape(x.shape[0], size)), y) for s, (x, y) in splits.items()}
+    val = flat.get("val", (None, None))
+    return Dataset(name, *flat["train"], *flat["test"], x_val=val[0], y_val=val[1],
+                   classes=list(classes) if classes is not None else [str(i) for i in range(n_classes)],
+                   input_shape=shape, source=source, canonical=canonical)
+
+
+def _checked_split(split, x, y):
+    """``(x, y)`` as NumPy arrays once their shapes pass: x (N, ...) of 2 or more dimensions, y (N,) integers."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim < 2:
+        raise ValueError(f"x_{split} must be (N, ...) with at least 2 dimensions (N images), got shape {x.shape}")
+    check_label_vector(f"y_{split}", y, rows=x.shape[0])
+    if y.dtype == np.uint64 and y.size and y.max() > np.iinfo(np.int64).max:   # astype would wrap it negative
+        row = int(np.argmax(y > np.iinfo(np.int64).max))
+        raise ValueError(f"y_{split} holds label {int(y[row])} (row {row}), larger than any class index "
+                         f"(int64 holds at most {np.iinfo(np.int64).max}): labels are class indices 0, 1, 2, ...")
+    return x, y.astype(np.int64)
+
+
+def pixels(name, x):
+    """The one pixel rule, as float32: uint8 → x / 255; floating → x, which must be finite and in [0, 1]; any other
+    dtype refused.
+
+    Decided by each array's own dtype and nothing else, so a uint8 training split and a float test split in [0, 1]
+    both end in [0, 1]; an int, uint16 or signed-byte array has no scale that could be known, so the error says
+    how to convert it instead of guessing one (a guess off by 255 trains without a word, on logits in the hundreds).
+    """
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / np.float32(255)
+    if x.dtype.kind == "f":
+        bad = ~np.isfinite(x)
+        if bad.any():   # checked once, here, where the data enters
+            raise ValueError(f"{name} contains NaN or inf ({int(bad.sum())} values); clean or drop those images")
+        lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+        if lo < 0 or hi > 1:
+            how = ("divide 0-255 pixels by 255 (or store them as uint8)" if lo >= 0 and hi <= 255 else
+                   "store the raw pixels (uint8, or floats in [0, 1]); standardise with load(..., standardise=True)"
+                   if lo < 0 else "divide by the images' full scale (the same for every split)")
+            raise ValueError(f"{name} holds floating-point pixels in [{lo:g}, {hi:g}]; floating images must already "
+                             f"lie in [0, 1]: {how}")
+        return x.astype(np.float32)
+    if x.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold numbers (uint8 pixels, or floats in [0, 1]), got dtype {x.dtype}")
+    lo, hi = (int(x.min()), int(x.max())) if x.size else (0, 0)
+    if x.dtype == np.int8:
+        how = ("if they are 0-255 pixels written as signed bytes, x.view(np.uint8) recovers them (an IDX file of "
+               "pixels has type code 0x08, unsigned byte, not 0x09)")
+    elif 0 <= lo and hi <= 255:
+        how = "they lie in 0..255: store them as uint8 (x.astype(np.uint8))"
+    else:
+        how = (f"convert them to float32 in [0, 1] by dividing by their full scale (e.g. {2 ** (8 * x.itemsize) - 1} "
+               f"for {8 * x.itemsize}-bit images), the same for every split")
+    raise TypeError(f"{name} has dtype {x.dtype} (values {lo}..{hi}); images must be uint8 (divided by 255) or "
+                    f"floating point already in [0, 1]: {how}")
+
+
+def check_not_empty(splits):
+    """The one non-empty rule: every split in ``splits`` (``{split: (x, y)}``) holds at least one image.
+
+    An empty test split would be found only after the teacher had trained (and a rerun would reload that
+    teacher and fail again); an empty training split cannot train at all.
+    """
+    for s, (x, _) in splits.items():
+        if x.shape[0] == 0:
+            fix = "leave out x_val and y_val for none" if s == "val" else "add images to it"
+            raise ValueError(f"the {s} split is empty (x_{s} has shape {x.shape}): every split needs at least one "
+                             f"image; {fix}")
+
+
+def check_classes(labels, classes=None):
+    """The one class rule; returns K, the number of classes. ``labels``: ``{split: y}`` (``"train"`` required).
+
+    Labels are class indices 0..K-1: K = ``len(classes)`` when names are given, else 1 + the largest training
+    label (the network has one output per class it can learn); names are distinct. Training must show at least two
+    classes (one class trains to a constant that reports 0 errors), and a validation or test label ≥ K is a class
+    the network has no output for: it would be counted wrong (or, on the GPU, wrap around) without a word.
+    """
+    y_train = labels["train"]
+    if classes is not None and len(set(classes)) != len(classes):
+        twice = sorted({c for c in classes if list(classes).count(c) > 1})
+        raise ValueError(f"classes names {', '.join(map(repr, twice))} more than once: each class needs its own "
+                         "name (one per output, in label order)")
+    for s, y in labels.items():
+        if y.size and y.min() < 0:
+            row = int(np.argmax(y < 0))
+            raise ValueError(f"y_{s} holds a negative label ({int(y[row])}, row {row}): labels are class indices "
+                             "0, 1, 2, ...")
+    named = classes is not None
+    n_classes = len(classes) if named else int(y_train.max()) + 1
+    for s, y in labels.items():
+        out = y >= n_classes
+        if out.any():
+            row = int(np.argmax(out))
+            where = f"label {int(y[row])} in {int(out.sum())} of {y.size} rows (the first: row {row})"
+            if named:
+                why = f"labels must lie in 0..{n_classes - 1}, the {n_classes} classes of the data set"
+            else:
+                why = (f"the training labels go up to {n_classes - 1}, so the network has {n_classes} outputs; if "
+                       "the data set has more classes than its training labels show, name them all in `classes` "
+                       "(a .npz's optional classes array)")
+            raise ValueError(f"y_{s} holds a label out of range: {where}; {why}")
+    present = np.unique(y_train)
+    if present.size < 2:
+        raise ValueError(f"y_train holds only one class (label {int(present[0])}, all {y_train.size} rows): a "
+                         "classifier needs at least two classes in its training labels")
+    return n_classes
+
+
+def check_outputs(ds, outputs):
+    """Raise ``DataError`` unless ``ds`` has exactly ``outputs`` classes (the networks' outputs), saying why not.
+
+    Which labels are out of range when the data has more classes than outputs; when it has fewer and its class
+    names are the default ones, the hint that would fix it (a .npz may name all its classes in ``classes``).
+    """
+    k = len(ds.classes)
+    if k == outputs:
+        return ds
+    default = ds.classes == [str(i) for i in range(k)]
+    what = f"{ds.name} ({ds.source})"
+    if k > outputs and default:
+        counts = []
+        for s in ("train", "val", "test"):
+            y = getattr(ds, "y_" + s)
+            if y is not None:
+                y = to_host(y)
+                out = y >= outputs
+                if out.any():
+                    counts.append(f"{int(out.sum())} of {y.size} {s} rows (the first: row {int(np.argmax(out))})")
+        labels = f"label {outputs} is" if k == outputs + 1 else f"labels {outputs}..{k - 1} are"
+        raise DataError(f"{what}: {labels} out of range for the networks' {outputs} outputs (labels 0..{outputs - 1}),"
+                        f" in {', '.join(counts)}; fix or drop those rows, or use networks with {k} outputs")
+    hint = ""
+    if k < outputs and default and str(ds.source).lower().endswith(".npz"):
+        hint = (f"; if the data set has {outputs} classes of which its training labels show {k}, name all {outputs} "
+                "in the .npz's optional classes array (1-D, one string per class)")
+    named = "names" if not default else "has"
+    raise DataError(f"{what} {named} {k} classes (labels 0..{k - 1}) but the networks have {outputs} outputs{hint}")
+
+
+@contextmanager
+def data_errors(source):
+    """The one data-error wrapper of every file format: a rule broken by a file's arrays (``ValueError``,
+    ``TypeError``) becomes one ``DataError`` line that starts with the file or folder."""
+    try:
+        yield
+    except DataError:
+        raise
+    except (ValueError, TypeError) as e:
+        raise DataError(f"{source}: {' '.join(str(e).split())}") from None
+
+
+def stratified_mask(y, count, seed):
+    """A boolean mask over the labels ``y`` selecting exactly ``count`` of them, each class in proportion.
+
+    Class c, holding n_c of the n labels, gets ⌊count·n_c/n⌋ images, and the classes with the largest
+    remainders one more each until the total is ``count`` (largest-remainder rounding: the total is exact and
+    every class within one image of its exact share; ties go to the smaller class index). Within a class the
+    images are drawn with ``backend.default_rng(seed)``, classes in ascending order. The one stratification
+    mechanism of tinykd: validation splits and notMNIST's test-file split both use it.
+    """
+    y = np.asarray(y)
+    n = y.shape[0]
+    if not is_int(count, 0, n):
+        raise ValueError(f"count must be an integer in [0, {n}], got {count!r}")
+    labels, sizes = np.unique(y, return_counts=True)
+    share, remainder = np.divmod(int(count) * sizes.astype(np.int64), n)  # exact integers: no float ties
+    share[np.argsort(-remainder, kind="stable")[:int(count) - int(share.sum())]] += 1
+    rng = default_rng(seed)
+    mask = np.zeros(n, dtype=bool)
+    for c, k in zip(labels, share):
+        mask[rng.choice(np.flatnonzero(y == c), k, replace=False)] = True
+    return mask
