@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinykd import data, datafiles
+from tinykd import data, datafiles, formats
 from tinykd.backend import cupy_available
 from tinykd.layers import Network
 from tinykd.train import errors
@@ -34,8 +34,8 @@ def write_digits_folder(folder, seed, n_train=700, n_test=300):
     for split, n in (("train", n_train), ("test", n_test)):
         x = (getattr(mnist, f"x_{split}")[:n, perm] * 255).round().astype(np.uint8).reshape(n, 28, 28)
         prefix = "train" if split == "train" else "t10k"
-        datafiles.write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", x)
-        datafiles.write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz",
+        formats.write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", x)
+        formats.write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz",
                             getattr(mnist, f"y_{split}")[:n].astype(np.uint8))
     return folder
 
@@ -350,10 +350,10 @@ def test_dark_knowledge_refuses_data_without_the_classes_it_needs(missing, where
     prefix, n = ("t10k", 300) if where == "test" else ("train", 700)
     split = "test" if where == "test" else "train"
     keep = getattr(mnist, f"y_{split}")[:n] != missing
-    images = datafiles.read_idx(folder / f"{prefix}-images-idx3-ubyte.gz")[keep]
-    datafiles.write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+    images = formats.read_idx(folder / f"{prefix}-images-idx3-ubyte.gz")[keep]
+    formats.write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
     labels = getattr(mnist, f"y_{split}")[:n][keep].astype(np.uint8)
-    datafiles.write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    formats.write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
     out = run_example("dark_knowledge.py", "--data", str(folder), *DARK_TINY, "--out-dir", str(tmp_path / "r"),
                       "--checkpoint-dir", str(tmp_path / "ck"))
     _user_error(out, message)
@@ -370,8 +370,8 @@ def test_split_test_with_a_training_split_present_is_one_line(tmp_path):
         (folder / name).write_bytes((datafiles.REPO_DATA / "notmnist" / name).read_bytes())
     x = np.zeros((60000, 28, 28), dtype=np.uint8)
     x[:, 0, 0] = np.arange(60000) % 251
-    datafiles.write_idx(folder / "train-images-idx3-ubyte.gz", x)
-    datafiles.write_idx(folder / "train-labels-idx1-ubyte.gz", (np.arange(60000) % 10).astype(np.uint8))
+    formats.write_idx(folder / "train-images-idx3-ubyte.gz", x)
+    formats.write_idx(folder / "train-labels-idx1-ubyte.gz", (np.arange(60000) % 10).astype(np.uint8))
     out = run_example("reproduce_table.py", "--dataset", "notmnist", "--split-test", "0.5", "--data-dir", str(folder),
                       "--quick", "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
     _user_error(out, "--split-test")

@@ -33,8 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-# read_idx and write_idx are not used here: tests/test_examples.py still reaches them as datafiles.read_idx/write_idx
-from .formats import DataError, parse_idx, read_bytes, read_idx, write_idx  # noqa: F401
+from .formats import DataError, parse_idx, read_bytes
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
 MNIST_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
