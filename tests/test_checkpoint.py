@@ -371,7 +371,8 @@ def test_the_lock_goes_with_any_ending_and_a_foreign_or_unreadable_lock_is_kept(
 
 def test_train_or_load_of_an_identity_held_by_another_process_stops(tmp_path):
     """Issue 18, item 8, as the examples meet it: the teacher of one identity trained twice at once."""
-    cfg = types.SimpleNamespace(checkpoint_dir=str(tmp_path), dataset="mnist", data=None, batch_size=32, backend="numpy")
+    cfg = types.SimpleNamespace(checkpoint_dir=str(tmp_path), dataset="mnist", data=None, batch_size=32,
+                                backend="numpy")
     x, y = _images()
     args = ("f" * 64, "teacher", [64, 8, 3], 2, 1e-3, 0.0, 0.0, 0)
     path = prepare.checkpoint_path(cfg, prepare.identity(args[0], cfg, *args[1:], 0))
@@ -409,7 +410,8 @@ def test_every_default_that_shapes_the_weights_changes_the_checkpoint_name(monke
     """Issue 18, item 6: the identity held "cosine to 1%" and "Adam" as typed strings, so a changed default (Adam's
     betas or eps, the initialisation, the rate's floor) silently reused an old checkpoint. It is built from the
     objects that train the network, and each default, changed alone, gives another checkpoint name."""
-    cfg = types.SimpleNamespace(checkpoint_dir=str(tmp_path), dataset="mnist", data=None, batch_size=32, backend="numpy")
+    cfg = types.SimpleNamespace(checkpoint_dir=str(tmp_path), dataset="mnist", data=None, batch_size=32,
+                                backend="numpy")
     args = ("f" * 64, cfg, "teacher", [12, 8, 3], 5, 1e-3, 0.2, 0.1, 1, 0)
     before = prepare.identity(*args)
     model, optimizer, schedule, objective = prepare.build(cfg, [12, 8, 3], 5, 1e-3, 0.2, 0.1, 0)
