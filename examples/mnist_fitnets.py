@@ -18,7 +18,8 @@ from _cli import count, deviations, main  # noqa: E402
 
 from tinykd import MLP, Adam, plots, report  # noqa: E402
 from tinykd.backend import resolve  # noqa: E402
-from tinykd.distill import KD, HintLoss, HintNet, teacher_hidden  # noqa: E402
+from tinykd.distill import KD  # noqa: E402
+from tinykd.fitnets import HintLoss, HintNet, teacher_hidden  # noqa: E402
 from tinykd.config import ConfigError, data_label  # noqa: E402
 from tinykd.prepare import prepare  # noqa: E402
 from tinykd.train import cosine_lr, errors, fit  # noqa: E402

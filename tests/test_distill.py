@@ -14,8 +14,8 @@ from tinykd import logit_losses as L
 from tinykd.backend import cupy_available
 from tinykd.binary import BinaryMLP
 from tinykd.discriminator import Discriminator
-from tinykd.distill import (DIST, DKD, KD, AdversarialKD, ConditionalAdversarialKD, HintLoss, HintNet, Supervised,
-                            check_pair)
+from tinykd.distill import DIST, DKD, KD, AdversarialKD, ConditionalAdversarialKD, Supervised, check_pair
+from tinykd.fitnets import HintLoss, HintNet
 
 batches = st.integers(1, 16)
 classes = st.integers(2, 12)

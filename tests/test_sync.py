@@ -13,7 +13,8 @@ import tinykd.backend
 from tinykd import MLP, SGD, Adam
 from tinykd.binary import BinaryMLP
 from tinykd.discriminator import FEATURES, Discriminator
-from tinykd.distill import DIST, DKD, KD, AdversarialKD, ConditionalAdversarialKD, HintLoss, HintNet, Supervised
+from tinykd.distill import DIST, DKD, KD, AdversarialKD, ConditionalAdversarialKD, Supervised
+from tinykd.fitnets import HintLoss, HintNet
 from tinykd.train import fit, train_step
 
 
