@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-import gradcheck
+from tinykd import gradcheck
 from tinykd import backend
 
 os.environ["TINYKD_OFFLINE"] = "1"  # no test ever reaches the network; download tests serve local files

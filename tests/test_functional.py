@@ -4,7 +4,7 @@ import scipy.special
 from hypothesis import given
 from hypothesis import strategies as st
 
-import gradcheck
+from tinykd import gradcheck
 from backends import assert_close, host, move
 from tinykd import functional as F
 from tinykd.backend import get_array_module

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import gradcheck
+from tinykd import gradcheck
 from backends import assert_close, host, move
 from tinykd import MLP, SGD
 from tinykd.backend import default_rng

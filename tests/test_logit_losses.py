@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import gradcheck
+from tinykd import gradcheck
 from backends import assert_close, host, move
 from tinykd import functional as F
 from tinykd import logit_losses as L

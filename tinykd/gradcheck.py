@@ -1,0 +1,167 @@
+"""The float64 finite-difference gradient checker: the one the tests use, and the one a learner's exercise is
+checked with (``python -m tinykd.exercises``). Derivation of the stencil: ``docs/derivations.md``, "How the
+gradient checks work".
+
+Two ways to check an analytic gradient ``ana`` of a scalar function ``f`` of an array ``x``:
+
+- ``check`` / ``numerical_grad``: every entry of ``x`` is moved by ``±h`` and ``±2h`` in turn and the derivative
+  taken by fourth-order central differences, ``(−f(x+2h) + 8 f(x+h) − 8 f(x−h) + f(x−2h)) / 12h``: exact for the
+  small arrays of the tests, ``4·size`` evaluations of ``f``;
+- ``directional``: the same stencil along a few random unit directions ``u``, compared with ``⟨ana, u⟩``: four
+  evaluations per direction whatever the size of ``x``, for arrays too large to walk entry by entry. A wrong
+  gradient passes one direction only by accident, so a handful of directions is enough.
+
+The error is the norm-wise relative error ``‖num − ana‖₂ / max(‖num‖₂, ‖ana‖₂, floor)``. The floor (1e-4) only
+matters for gradients that have (nearly) vanished, such as a softmax saturated at e^-50, which finite differences
+cannot resolve relatively (their round-off is ~1e-11): there the check is absolute. ``compare`` returns the error
+and *where* it is worst (the index of the entry with the largest ``|num − ana|``), and ``check`` names that entry
+when it fails. Every comparison is recorded in ``WORST`` so a test run can print the worst error it saw.
+
+ReLU and ``sign`` have a kink at 0, where finite differences measure nothing useful. ``off_kink`` moves inputs
+away from it; ``off_kinks`` does the same for a network's pre-activations, by shifting biases. Either way every
+example runs (none is rejected), each value at least ``KINK`` from 0.
+
+Example (a learner's gradient of ``L = Σ sin(x)``)::
+
+    from tinykd import gradcheck
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    gradcheck.check(lambda: np.sin(x).sum(), x, np.cos(x), "sin")   # passes, returns the error (~1e-12)
+"""
+import numpy as np
+
+from .layers import Dense, ReLU
+
+WORST = []  # (relative error, label) of every comparison in this run
+TOL = 1e-6
+FLOOR = 1e-4
+
+
+H = 2.0**-13  # ~1.2e-4; a power of two, so x ± h and x ± 2h are exact in float64 even for |x| in the thousands
+H_RELU = 2.0**-17  # ~7.6e-6, for ReLU networks, whose kinks must stay outside the stencil
+# How far every ReLU input or sign argument stays from 0: farther than the stencil (±2h, times the size of the inputs
+# summed into it) can move it.
+KINK = 5e-4
+
+
+def off_kink(a, gap=KINK):
+    """``a`` with every entry moved ``gap`` further from 0, its sign kept (0 counts as positive, as ``binarize``'s)."""
+    return a + np.where(a >= 0, gap, -gap)
+
+
+def _least_shift(v, gap):
+    """The shift ``d`` of smallest magnitude with ``|v + d| >= gap`` for every entry of ``v``."""
+    candidates = np.concatenate([[0.0], -v - 1.5 * gap, -v + 1.5 * gap])
+    ok = [d for d in candidates if np.abs(v + d).min() >= gap]
+    return min(ok, key=abs)
+
+
+def off_kinks(layers, x, gap=KINK):
+    """``off_kink`` for a ReLU network on the batch ``x``: each Dense layer followed by a ReLU has its bias shifted,
+    unit by unit, by the least amount that puts every pre-activation of that unit at least ``gap`` from 0.
+
+    ``layers`` run forward once, in training mode, so dropout layers draw their masks: seed their generators first,
+    as the test does before each evaluation.
+    """
+    z = x
+    for layer, after in zip(layers, [*layers[1:], None]):
+        z = layer.forward(z, train=True)
+        if isinstance(layer, Dense) and isinstance(after, ReLU):
+            shift = np.array([_least_shift(unit, gap) for unit in z.T])
+            layer.params["b"] += shift
+            z = z + shift
+
+
+def _check_float64(x):
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        raise TypeError(f"finite differences need a float64 NumPy array (float32 round-off swamps the step), got "
+                        f"{getattr(x, 'dtype', type(x).__name__)}: pass x.astype(np.float64)")
+
+
+def _stencil(f, h):
+    """``(−f(2h) + 8 f(h) − 8 f(−h) + f(−2h)) / 12h`` for ``f`` of the step: truncation error O(h⁴)."""
+    values = [float(f(step)) for step in (2 * h, h, -h, -2 * h)]
+    return (-values[0] + 8 * values[1] - 8 * values[2] + values[3]) / (12 * h)
+
+
+def numerical_grad(f, x, h=H):
+    """Fourth-order central differences of the scalar ``f()`` w.r.t. every entry of ``x``:
+    ``(−f(x+2h) + 8 f(x+h) − 8 f(x−h) + f(x−2h)) / 12h``, truncation error O(h⁴) instead of O(h²), so a larger
+    step keeps both truncation and float64 round-off near 1e-11.
+
+    ``x`` is perturbed in place (it must be the very array ``f`` reads) and restored exactly.
+    """
+    _check_float64(x)
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    if not np.shares_memory(flat, x):
+        raise ValueError("x must be contiguous: numerical_grad perturbs it in place, through a flat view")
+    for i in range(flat.size):
+        old = flat[i]
+
+        def moved(step):
+            flat[i] = old + step
+            return f()
+        gflat[i] = _stencil(moved, h)
+        flat[i] = old
+    return grad
+
+
+def relative_error(num, ana, floor=FLOOR):
+    """``‖num − ana‖₂ / max(‖num‖₂, ‖ana‖₂, floor)`` over all entries (equal shapes required)."""
+    num, ana = np.asarray(num, np.float64), np.asarray(ana, np.float64)
+    if num.shape != ana.shape:
+        raise ValueError(f"gradient shapes differ: numerical {num.shape}, analytic {ana.shape}")
+    denom = max(np.linalg.norm(num), np.linalg.norm(ana), floor)
+    return float(np.linalg.norm(num - ana) / denom)
+
+
+def compare(num, ana, floor=FLOOR):
+    """``(relative_error(num, ana, floor), where)``: ``where`` is the index (a tuple) of the entry with the largest
+    ``|num − ana|``, the first place to look when a gradient is wrong."""
+    err = relative_error(num, ana, floor)
+    diff = np.abs(np.asarray(num, np.float64) - np.asarray(ana, np.float64))
+    where = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.size else ()
+    return err, tuple(int(i) for i in where)
+
+
+def check(f, x, analytic, label, h=H, tol=TOL, floor=FLOOR):
+    """Assert the analytic gradient of ``f`` w.r.t. ``x`` matches central differences entry by entry; returns the
+    error. On failure the message names the worst entry and both values there.
+
+    Raise ``floor`` in proportion when ``f`` sums terms much larger than 1 (its round-off grows with them).
+    """
+    num = numerical_grad(f, x, h)
+    err, where = compare(num, analytic, floor)
+    WORST.append((err, label if floor == FLOOR else f"{label}, floor {floor:.2g}"))
+    assert err < tol, (f"{label}: relative error {err:.3e} >= {tol:.0e}; worst entry {where}: numerical "
+                       f"{num[where]:.6g}, analytic {np.asarray(analytic)[where]:.6g}")
+    return err
+
+
+def directional(f, x, analytic, label, directions=4, rng=0, h=H, tol=TOL, floor=FLOOR):
+    """Assert ``⟨analytic, u⟩`` matches the central difference of ``f`` along each of ``directions`` random unit
+    vectors ``u`` (drawn from ``rng``, a seed or a Generator); returns the worst relative error
+    ``|num − ana| / max(|num|, |ana|, floor)`` over the directions. ``x`` is moved in place and restored."""
+    _check_float64(x)
+    analytic = np.asarray(analytic, np.float64)
+    if analytic.shape != x.shape:
+        raise ValueError(f"the analytic gradient's shape {analytic.shape} differs from x's {x.shape}")
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    old = x.copy()
+    worst, at = 0.0, 0
+    for k in range(directions):
+        u = rng.standard_normal(x.shape)
+        u /= np.linalg.norm(u) or 1.0
+
+        def moved(step):
+            np.add(old, step * u, out=x)
+            return f()
+        num = _stencil(moved, h)
+        x[...] = old
+        ana = float((analytic * u).sum())
+        err = abs(num - ana) / max(abs(num), abs(ana), floor)
+        if err >= worst:
+            worst, at = err, k
+    WORST.append((worst, f"{label} (along {directions} random directions)"))
+    assert worst < tol, f"{label}: relative error {worst:.3e} >= {tol:.0e} along random direction {at}"
+    return worst
