@@ -80,6 +80,7 @@ class Config:
     backend: str = None                # None: $TINYKD_BACKEND, else numpy
     split_test: float = None           # notMNIST without its training split
     checkpoint_dir: str = "checkpoints"
+    records_dir: str = "runs"          # one JSON record per trained network (tinykd.records)
     out_dir: str = "results"
     preset: str = "full"
 
@@ -133,7 +134,7 @@ class Config:
         """What this configuration changes from its preset's reference run, in what shapes the numbers. (A split of
         notMNIST's test file is part of the results' name instead: ``results_base``.)"""
         reference = Config(dataset=self.dataset, backend="numpy", **preset(self.preset))
-        ignore = {"data_dir", "checkpoint_dir", "out_dir", "backend", "preset", "split_test"}
+        ignore = {"data_dir", "checkpoint_dir", "records_dir", "out_dir", "backend", "preset", "split_test"}
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                 if f.name not in ignore and getattr(self, f.name) != getattr(reference, f.name)}
 

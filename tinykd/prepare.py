@@ -8,11 +8,12 @@ carries a hash of that identity (``tinykd.checkpoint.identity_path``). ``cfg`` i
 object with the same fields.
 """
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import checkpoint as ckpt
 from . import data as data_mod
-from . import report, runlock
+from . import records, report, runlock
 from .backend import resolve
 from .batches import check_jitter
 from .config import ConfigError, data_label
@@ -92,29 +93,47 @@ def data_record(ds, cfg):
 
 
 # ---------------------------------------------------------------------------------------- trained networks
-def build(cfg, sizes, epochs, lr, dropout, input_dropout, seed):
-    """The objects that shape a network trained on the labels, built before anything trains:
-    (model, optimizer, schedule, objective). Its identity is taken from their own descriptions (``describe``).
-    A run of 0 epochs (an untrained network, e.g. ``--teacher-epochs 0``) has no schedule."""
-    model = MLP(sizes, dropout=dropout, input_dropout=input_dropout, seed=seed, backend=resolve(cfg.backend))
-    return model, Adam(model, lr=lr), cosine_lr(lr, epochs) if epochs else None, Supervised()
+@dataclass(frozen=True)
+class Spec:
+    """A network trained on the labels, as asked for: everything that shapes its weights besides the data and the
+    loop's shared settings (``cfg``'s batch size and backend). ``extra``: what the caller did to the rows it trains
+    on (``transfer_rows``: the first rows only; ``labelled``: the labelled ones only), part of its identity."""
+    role: str
+    sizes: tuple
+    epochs: int
+    lr: float
+    dropout: float = 0.0
+    input_dropout: float = 0.0
+    jitter: int = 0
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def build(self, cfg):
+        """The objects that shape the network, built before anything trains: (model, optimizer, schedule,
+        objective). A run of 0 epochs (an untrained network, e.g. ``--teacher-epochs 0``) has no schedule."""
+        model = MLP(list(self.sizes), dropout=self.dropout, input_dropout=self.input_dropout, seed=self.seed,
+                    backend=resolve(cfg.backend))
+        return model, Adam(model, lr=self.lr), cosine_lr(self.lr, self.epochs) if self.epochs else None, Supervised()
+
+    def identity(self, cfg, fingerprint, parts=None):
+        """The data's fingerprint, what each object that shapes the weights says of itself (the model's
+        architecture, initialisation and seeds; the optimiser's settings; the schedule's base rate, length and
+        floor; the objective's settings) and the loop's own settings (epochs, batch size, jitter, the shuffling
+        seed, the backend), then ``extra``. Built from the objects, never typed, so a changed default changes the
+        identity."""
+        model, optimizer, schedule, objective = parts or self.build(cfg)
+        ident = {"data": fingerprint, "role": self.role, "model": model.describe(), "optimizer": optimizer.describe(),
+                 "schedule": schedule.describe() if schedule else None, "objective": objective.describe(),
+                 "epochs": self.epochs, "batch_size": cfg.batch_size, "jitter": self.jitter, "seed": self.seed,
+                 "backend": cfg.backend}
+        ident.update(self.extra)
+        return ident
 
 
-def describe(fingerprint, cfg, role, parts, epochs, jitter, seed):
-    """A run's identity: the data's fingerprint, what each object that shapes the weights says of itself (the
-    model's architecture, initialisation and seeds; the optimiser's settings; the schedule's base rate, length and
-    floor; the objective's settings) and the loop's own settings (epochs, batch size, jitter, the shuffling seed,
-    the backend). Built from the objects, never typed, so a changed default changes the identity."""
-    model, optimizer, schedule, objective = parts
-    return {"data": fingerprint, "role": role, "model": model.describe(), "optimizer": optimizer.describe(),
-            "schedule": schedule.describe() if schedule else None, "objective": objective.describe(), "epochs": epochs,
-            "batch_size": cfg.batch_size, "jitter": jitter, "seed": seed, "backend": cfg.backend}
-
-
-def identity(fingerprint, cfg, role, sizes, epochs, lr, dropout, input_dropout, jitter, seed):
-    """The identity of a network trained on the labels with these settings (``describe`` of ``build``)."""
-    return describe(fingerprint, cfg, role, build(cfg, sizes, epochs, lr, dropout, input_dropout, seed), epochs,
-                    jitter, seed)
+def teacher_spec(cfg):
+    """The teacher ``cfg`` asks for: dropout and jitter, on every training row."""
+    return Spec("teacher", tuple(cfg.teacher_sizes), cfg.teacher_epochs, cfg.teacher_lr, cfg.teacher_dropout,
+                cfg.teacher_input_dropout, cfg.jitter)
 
 
 def checkpoint_path(cfg, ident):
@@ -126,12 +145,10 @@ def checkpoint_path(cfg, ident):
     return ckpt.identity_path(cfg.checkpoint_dir, f"{data}-{ident['role']}-{sizes}", ident)
 
 
-def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_dropout, jitter, arrays, seed,
-                  transfer_rows=None, extra_identity=None, image_shape=None):
-    """Train a network on the labels, or load it when a finished checkpoint of exactly this identity exists.
+def train_or_load(cfg, fingerprint, spec, arrays, image_shape=None):
+    """Train the network ``spec`` asks for on ``arrays`` = (x, y, x_val, y_val), or load it when a finished
+    checkpoint of exactly its identity exists.
 
-    ``transfer_rows``: the network trains on the first rows of the training set only (part of its identity);
-    ``extra_identity``: anything else the caller did to ``arrays`` (e.g. kept only the labelled rows), as a dict.
     ``image_shape``: what the rows were flattened from, for the jitter (the data's fingerprint covers it).
     Training holds the run's lock (``runlock.run_lock``) from the moment it looks for a finished checkpoint
     until it has written one and removed the run state: a second process with the same identity stops, naming
@@ -139,12 +156,9 @@ def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_drop
     where, and what produced it.
     """
     x, y, xv, yv = arrays
-    parts = build(cfg, sizes, epochs, lr, dropout, input_dropout, seed)
-    ident = describe(fingerprint, cfg, role, parts, epochs, jitter, seed)
-    if transfer_rows:
-        ident["transfer_rows"] = transfer_rows
-    ident.update(extra_identity or {})
-    path = checkpoint_path(cfg, ident)
+    parts = spec.build(cfg)
+    ident = spec.identity(cfg, fingerprint, parts)
+    path, role = checkpoint_path(cfg, ident), spec.role
     if os.path.exists(path):
         return _load(path, parts[0], role, ident)
     run_path = ckpt.run_path(path)
@@ -153,9 +167,9 @@ def train_or_load(cfg, fingerprint, role, sizes, epochs, lr, dropout, input_drop
             return _load(path, parts[0], role, ident)
         model, optimizer, schedule, objective = parts
         resumed = ckpt.meta_of(run_path)["epoch"] if os.path.exists(run_path) else None
-        history = fit(model, objective, optimizer, x, y, epochs, cfg.batch_size, x_val=xv, y_val=yv,
-                      lr_schedule=schedule, jitter_pixels=jitter, image_shape=image_shape, seed=seed, label=role,
-                      checkpoint=run_path, resume=True, identity=ident)
+        history = fit(model, objective, optimizer, x, y, spec.epochs, cfg.batch_size, x_val=xv, y_val=yv,
+                      lr_schedule=schedule, jitter_pixels=spec.jitter, image_shape=image_shape, seed=spec.seed,
+                      label=role, checkpoint=run_path, resume=True, identity=ident)
         # the epochs' own times: a resumed run's total includes the epochs trained before the interruption
         info = {"seconds": sum(h["seconds"] for h in history), "history": history, "resumed_after_epoch": resumed}
         model.save(path, ident, **info)
@@ -183,24 +197,55 @@ def model_record(model, trained, arrays):
             "params": model.count_params(biases=False), "params_with_biases": model.count_params(), **trained}
 
 
-def prepare(cfg, check=None):
-    """Check the output folders, load the data on the backend, train or load the teacher.
+class Setup:
+    """What every experiment starts from: the data ``cfg`` asks for on its backend (``ds`` on the host, ``arrays``
+    = (x, y, x_val, y_val, x_test, y_test) on the device, ``data`` its record with the fingerprint), the records
+    folder (``store``), and the networks trained on the labels, each trained or loaded once, on first use.
 
-    ``check``: a function of the loaded (host) data set, called before anything trains, for what an experiment
-    needs of its data beyond the protocol's checks (e.g. the classes it removes); it raises to refuse.
-    Returns (dataset, (x, y, x_val, y_val, x_test, y_test), teacher, data record, teacher record).
-    """
-    report.check_writable(cfg.out_dir, "--out-dir")
-    report.check_writable(cfg.checkpoint_dir, "--checkpoint-dir")
-    ds = load_data(cfg)
-    if check is not None:
-        check(ds)
-    d = data_record(ds, cfg)
-    dev = ds.to(resolve(cfg.backend))
-    arrays = (dev.x_train, dev.y_train, dev.x_val, dev.y_val, dev.x_test, dev.y_test)
-    log(f"{ds!r} from {ds.source} (fingerprint {d['fingerprint'][:16]}) on {cfg.backend}; teacher "
-        f"{cfg.teacher_sizes}, student {cfg.student_sizes}")
-    teacher, trained = train_or_load(cfg, d["fingerprint"], "teacher", cfg.teacher_sizes, cfg.teacher_epochs,
-                                     cfg.teacher_lr, cfg.teacher_dropout, cfg.teacher_input_dropout, cfg.jitter,
-                                     arrays[:4], seed=0, image_shape=tuple(ds.input_shape))
-    return ds, arrays, teacher, d, model_record(teacher, trained, arrays)
+    Making one checks the output folders and the data before anything trains; ``check``: a function of the loaded
+    (host) data set for what an experiment needs of its data beyond the protocol's checks (e.g. the classes it
+    removes); it raises to refuse."""
+
+    def __init__(self, cfg, check=None):
+        for folder, option in ((cfg.out_dir, "--out-dir"), (cfg.checkpoint_dir, "--checkpoint-dir"),
+                               (cfg.records_dir, "--records-dir")):
+            report.check_writable(folder, option)
+        self.cfg, self.ds = cfg, load_data(cfg)
+        if check is not None:
+            check(self.ds)
+        self.data = data_record(self.ds, cfg)
+        dev = self.ds.to(resolve(cfg.backend))
+        self.arrays = (dev.x_train, dev.y_train, dev.x_val, dev.y_val, dev.x_test, dev.y_test)
+        self.store = records.Store(cfg.records_dir)
+        log(f"{self.ds!r} from {self.ds.source} (fingerprint {self.data['fingerprint'][:16]}) on {cfg.backend}; "
+            f"teacher {cfg.teacher_sizes}, student {cfg.student_sizes}")
+
+    def identity(self, spec):
+        return spec.identity(self.cfg, self.data["fingerprint"])
+
+    def model(self, spec, arrays=None, image_shape=None, measure=None):
+        """The network ``spec`` asks for, trained on ``arrays`` (x, y, x_val, y_val; default: the whole training
+        set and the validation split) or loaded from its checkpoint; its record is written when missing, with its
+        test and validation errors, parameter counts, training history and time, and ``measure(model)``'s
+        fields."""
+        model, trained = train_or_load(self.cfg, self.data["fingerprint"], spec, arrays or self.arrays[:4],
+                                       image_shape=image_shape)
+        ident = trained.pop("identity")
+        if self.store.find(ident) is None:
+            trained.pop("loaded")
+            result = {**model_record(model, trained, self.arrays), **(measure(model) if measure else {})}
+            self.store.put(ident, result, data=self.data)
+        return model
+
+    def record(self, spec):
+        """The record of the network ``spec`` asks for; None when it has none yet."""
+        return self.store.find(self.identity(spec))
+
+
+def prepare(cfg, check=None):
+    """``Setup(cfg, check)`` and its teacher, trained or loaded: (dataset, arrays, teacher, data record, teacher
+    record's result) for the examples that need the teacher's weights."""
+    setup = Setup(cfg, check)
+    spec = teacher_spec(cfg)
+    teacher = setup.model(spec, image_shape=tuple(setup.ds.input_shape))
+    return setup.ds, setup.arrays, teacher, setup.data, setup.record(spec)["result"]

@@ -1,16 +1,96 @@
-"""The tables and verdicts of a Table 1 record, pure functions of the record: its Markdown (``markdown``), the
-methods set against KD (``comparison``) and what the run shows in plain statements (``what_it_shows``), with the
-causes it shows when a result falls short (``causes``, ``shorter_budget``).
+"""Table 1 as a view of the records (``tinykd.records``): which records form a table (``tag``, ``view``,
+``views``), its Markdown (``markdown``), the methods set against KD (``comparison``) and what the run shows in
+plain statements (``what_it_shows``), with the causes it shows when a result falls short (``causes``,
+``shorter_budget``). Every function here is a pure function of the records it is given.
 """
+import json
+from dataclasses import asdict
+
 import numpy as np
 
 from . import registry, report
 from .config import Config
 
+# what a table's rows are made of rather than what makes them comparable: which variants and how many seeds are
+# whatever the records present hold (more seeds or another variant later join the same table)
+ROWS = ("variants", "seeds", "ablation_seeds")
+WHERE = ("data_dir", "checkpoint_dir", "records_dir", "out_dir")   # where files are: never part of a result
 
-def markdown(record, cfg):
-    """The Markdown table of a Table-1 record (complete or not; ``protocol._write`` has put ``what_it_shows`` in it)."""
-    v = record["variants"]
+
+def tag(cfg, deviations, data_name, stats_on):
+    """What a student run's record says of the table it belongs to: the experiment, the table's name (e.g.
+    ``mnist_table``), the settings its rows share (``cfg`` without ``ROWS`` and ``WHERE``), what they change from the
+    preset's reference run, and where the logit statistics were measured."""
+    return {"experiment": "table1", "name": cfg.results_base(data_name),
+            "config": {k: v for k, v in asdict(cfg).items() if k not in ROWS + WHERE},
+            "deviations": {k: v for k, v in deviations.items() if k not in ROWS}, "logit_stats_on": stats_on}
+
+
+def _same(a, b):
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def teacher_check(t, s, student="S (initial)"):
+    """``teacher_not_better`` (on validation) and the line that says so, or (None, reason) without validation.
+    ``t`` and ``s`` hold ``validation_errors`` of the teacher and of the ``student`` it is compared with."""
+    if t["validation_errors"] is None:
+        return None, f"no validation split (val = 0): whether the teacher beats {student} was not checked"
+    if t["validation_errors"] >= s["validation_errors"]:
+        return True, (f"WARNING: the teacher is NOT better than {student} on validation ({t['validation_errors']:g} "
+                      f"vs {s['validation_errors']:g} errors); KD from it is still run, but flagged")
+    return False, (f"the teacher beats {student} on validation ({t['validation_errors']:g} vs "
+                   f"{s['validation_errors']:g} errors)")
+
+
+def view(records, table, links):
+    """The Table 1 record of the student runs in ``records`` tagged ``table`` that start from the networks
+    ``links`` names (their record keys): teacher, S (initial), every variant present with its runs in seed order
+    (registered variants in registry order), mean ± std, the teacher check, the verdicts, where the records came
+    from, and the training time they hold."""
+    by_key = {r["key"]: r for r in records}
+    rows = [r for r in records if _same(r.get("table"), table) and _same(r["links"], links)]
+    t, s = by_key[links["teacher"]], by_key[links["start"]]
+    ids = sorted({r["identity"]["variant"] for r in rows},
+                 key=lambda k: (list(registry.BY_ID).index(k) if k in registry.BY_ID else len(registry.BY_ID), k))
+    variants = {}
+    for vid in ids:
+        runs = sorted((r for r in rows if r["identity"]["variant"] == vid), key=lambda r: r["result"]["seed"])
+        variants[vid] = {"name": runs[0]["result"].get("name", vid), "objective": runs[0]["identity"]["objective"],
+                         "runs": [r["result"] for r in runs], **report.mean_std([r["result"]["errors"] for r in runs])}
+    flag, line = teacher_check(t["result"], s["result"])
+    trained = [t, s] + rows
+    record = {"config": {**table["config"], "variants": ids, "seeds": max((v["n"] for v in variants.values()),
+                                                                          default=0)},
+              "deviations": table["deviations"], "data": (rows or [t])[0]["data"], "logit_stats_on":
+              table["logit_stats_on"], "teacher": t["result"], "student_initial": s["result"],
+              "teacher_not_better": flag, "teacher_check": line, "variants": variants, "complete": True,
+              "sources": report.sources(trained), "seconds_total":
+              sum(r["result"].get("seconds", 0.0) for r in trained)}
+    record["n_test"], record["name"] = record["data"]["n_test"], table["name"]
+    record["what_it_shows"] = what_it_shows(record)
+    return record
+
+
+ORDER = ("mnist_table", "mnist_quick_table", "mnist_labels5_table", "notmnist_split0.5_table")
+
+
+def views(records):
+    """Every Table 1 the records hold: one per table tag and pair of starting networks, the presets' tables first
+    (``ORDER``), then by name, the newest first."""
+    groups = {}
+    for r in records:
+        if (r.get("table") or {}).get("experiment") == "table1":
+            groups.setdefault(json.dumps([r["table"], r["links"]], sort_keys=True, default=str), (r["table"],
+                                                                                                  r["links"]))
+    out = [view(records, table, links) for table, links in groups.values()]
+    rank = {name: i for i, name in enumerate(ORDER)}
+    out.sort(key=lambda v: max(s["date"] for s in v["sources"]), reverse=True)
+    return sorted(out, key=lambda v: (rank.get(v["name"], len(rank)), v["name"]))   # stable: newest first within
+
+
+def markdown(record):
+    """The Markdown table of a Table-1 record (a ``view``; complete or not)."""
+    v, cfg = record["variants"], record["config"]
     n = record["n_test"]
     # where the logit statistics were measured (a record written before this was recorded: on validation)
     on = {"validation": "val.", "training": "training"}[record.get("logit_stats_on", "validation")]
@@ -18,11 +98,12 @@ def markdown(record, cfg):
     head = ["T", "S (initial)"] + [c for c, k in main_cols if k in v]
     t, s = record["teacher"], record["student_initial"]
     row = [str(t["errors"]), str(s["errors"])] + [report.fmt(v[k]) for _, k in main_cols if k in v]
-    lines = [f"Test misclassifications out of {n:,} ({cfg.dataset} recipe; students: mean ± std over seeds; every "
+    lines = [f"Test misclassifications out of {n:,} ({cfg['dataset']} recipe; students: mean ± std over seeds; every "
              "model's last weights, counted once on the test set).", ""]
-    lines += report.data_lines(record["data"], cfg.preset, record["deviations"], record.get("machine"))
-    if cfg.transfer_size:
-        lines.append(f"Transfer set: the students train on the first {cfg.transfer_size:,} training images only; the "
+    lines += report.data_lines(record["data"], cfg["preset"], record["deviations"])
+    lines += report.source_lines(record["sources"])
+    if cfg["transfer_size"]:
+        lines.append(f"Transfer set: the students train on the first {cfg['transfer_size']:,} training images only; the "
                      "teacher on all of them (its knowledge reaches the students through its soft targets).")
     if not record["complete"]:
         lines += ["", "**Incomplete: the run is still going or stopped early; the rows below are what finished.**"]
@@ -47,11 +128,11 @@ def markdown(record, cfg):
                      f"{np.mean([r['mean_logit'] for r in runs]):.3g} | "
                      f"{np.max([r['max_abs_logit'] for r in runs]):.3g} | "
                      f"{f'{np.mean(acc):.3f}' if acc else '–'} | {np.mean([r['seconds'] for r in runs]):.0f} |")
-    timing = {k: ("loaded from its checkpoint, " if m["loaded"] else "") + f"trained in {m['seconds'] / 60:.1f} min" +
+    timing = {k: f"trained in {m['seconds'] / 60:.1f} min" +
               (f" over two runs, resumed after epoch {m['resumed_after_epoch']}" if m.get("resumed_after_epoch")
                else "") for k, m in (("teacher", t), ("S (initial)", s))}
     lines += ["", f"Parameters (weights only, as the report counts): teacher {t['params']:,}, student "
-                  f"{s['params']:,}. Wall time of this run: {record['seconds_total'] / 60:.1f} min (teacher "
+                  f"{s['params']:,}. Training time of these networks: {record['seconds_total'] / 60:.1f} min (teacher "
                   f"{timing['teacher']}; S (initial) {timing['S (initial)']})."]
     lines += comparison(record)
     kd, wo = registry.BASELINE.id, registry.LABELS_ONLY.id
@@ -177,3 +258,16 @@ def what_it_shows(record):
                        f"{s0['max_abs_logit']:.3g} for S (initial)" +
                        ("; the budget is shorter than the full run's: " + ", ".join(short) if short else ""))
     return out
+
+
+def title(record):
+    """A Table 1 view's heading: the data, the preset, and whether it differs from the preset's reference run."""
+    cfg = record["config"]
+    return (f"Table 1 on {record['data']['name']}, {cfg['preset']} preset" +
+            ("" if not record["deviations"] else " (a run that differs from it)"))
+
+
+def figures(record):
+    """The figures of a Table 1 view that have something to show: [(name, function of (view, path))]."""
+    from . import plots
+    return [(name, fn) for name, fn in plots.figures_for(record) if not plots.why_not(record, name)]

@@ -1,0 +1,110 @@
+"""Runs as records: every trained network leaves a small JSON record named by the hash of its identity.
+
+A record holds what a network's training produced (errors, validation history, logit statistics, timing) and where
+it came from (the commit, the machine, the command, the date), beside the identity that names it: the data's
+fingerprint and every setting that shaped the weights. An experiment asks for the records it needs
+(``Store.find``) and trains only what is missing, so an interrupted run resumes at the first missing network and
+more seeds cost only the new seeds. Tables and figures are pure functions of the records present (``tinykd.report``).
+
+Like a build system: the identity is the key, the record the artefact, a table a view. A record also says which
+table it belongs to (``table``: the experiment, the table's name and the settings that group its rows), so a view
+needs no list kept anywhere else.
+"""
+import datetime
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+from .checkpoint import atomic_open, normalise
+
+FORMAT = "tinykd-record-1"
+
+
+class RecordError(ValueError):
+    """A record that cannot be used as it is (unreadable, of another identity than its name says)."""
+
+
+def key(identity):
+    """The hash that names a record: 16 hex digits of the SHA-256 of the identity as JSON (keys sorted)."""
+    return hashlib.sha256(json.dumps(normalise(identity), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def provenance():
+    """Where a record comes from: the git commit of the code (with ``+dirty`` when files differ from it; None
+    outside a git checkout), the machine (``report.machine``), the command line and the date (UTC)."""
+    from .report import machine
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                                timeout=10).stdout.strip() or None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        if commit and dirty:
+            commit += "+dirty"
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"commit": commit, "machine": machine(), "command": " ".join([os.path.basename(sys.argv[0])]
+                                                                         + sys.argv[1:]),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+class Store:
+    """The records in one folder: ``<folder>/<name>-<key>.json``, one per identity, ``<name>`` its variant's id or
+    its role (``teacher``, ``student``, ...), for a reader listing the folder."""
+
+    def __init__(self, folder):
+        self.folder = os.fspath(folder)
+
+    def path(self, identity):
+        role = str(identity.get("variant") or identity.get("role", "run")).replace("/", "-")
+        return os.path.join(self.folder, f"{role}-{key(identity)}.json")
+
+    def find(self, identity):
+        """The record of exactly this identity, or None when there is none."""
+        path = self.path(identity)
+        if not os.path.exists(path):
+            return None
+        rec = read(path)
+        if normalise(rec["identity"]) != normalise(identity):   # a hash collision or a hand-edited file
+            raise RecordError(f"{path} holds another identity than its name says; remove it and run again")
+        return rec
+
+    def put(self, identity, result, table=None, links=None, **extra):
+        """Write the record of ``identity``: ``result`` (what training produced), the ``table`` it belongs to,
+        ``links`` (the keys of the records it started from, e.g. its teacher) and the provenance; returns it."""
+        rec = {"format": FORMAT, "key": key(identity), "identity": identity, "table": table, "links": links or {},
+               "result": result, "provenance": provenance(), **extra}
+        write(self.path(identity), rec)
+        return rec
+
+    def all(self):
+        """Every record in the folder, in name order (an empty list when the folder does not exist)."""
+        if not os.path.isdir(self.folder):
+            return []
+        return [read(os.path.join(self.folder, name)) for name in sorted(os.listdir(self.folder))
+                if name.endswith(".json")]
+
+    def by_key(self):
+        return {r["key"]: r for r in self.all()}
+
+
+def write(path, rec):
+    """Write one record atomically (``checkpoint.atomic_open``), in a stable form: keys sorted, one space indent."""
+    with atomic_open(path, "w") as f:
+        f.write(json.dumps(normalise(rec), indent=1, sort_keys=True) + "\n")
+
+
+def read(path):
+    """The record in ``path``; ``RecordError`` saying why in one line when it is not one."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            rec = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RecordError(f"{path}: not a readable record ({' '.join(str(e).split())}); remove it or restore "
+                          "it from git") from None
+    if not isinstance(rec, dict) or rec.get("format") != FORMAT or "identity" not in rec:
+        raise RecordError(f"{path}: not a tinykd record (expected format {FORMAT!r}); move it out of the records "
+                          "folder")
+    return rec
