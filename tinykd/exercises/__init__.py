@@ -1,0 +1,54 @@
+"""Exercises that check a learner's own gradients and name the mistake (``python -m tinykd.exercises``).
+
+Each exercise follows one section of ``docs/derivations.md``; its blank file in the repository's ``exercises/``
+folder holds the signature, a docstring pointing to the section, and ``raise NotImplementedError`` where the
+learner writes. ``check(name, solution)`` takes the learner's function or the path of their file and returns a
+``Report``: whether it matches tinykd's own function and an independent check (finite differences for a
+gradient), and, where it does not, which known mistake explains the difference.
+
+    python -m tinykd.exercises list
+    python -m tinykd.exercises check softmax_backward                  # exercises/softmax_backward.py
+    python -m tinykd.exercises check softmax_backward my_softmax.py
+"""
+import os
+
+from . import on_layers, on_logits
+from .core import Exercise, Report, SolutionError, load
+from .core import check as _check
+
+EXERCISES = {e.name: e for e in sorted(on_logits.EXERCISES + on_layers.EXERCISES, key=lambda e: e.section)}
+# the blank files, beside the package in a checkout of the repository
+FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "exercises")
+
+__all__ = ["EXERCISES", "FOLDER", "Exercise", "Report", "check", "default_path", "get"]
+
+
+def get(name):
+    """The exercise called ``name``, or a one-line ``SolutionError`` listing the names there are."""
+    if name not in EXERCISES:
+        raise SolutionError(f"no exercise {name!r}; the exercises are: {', '.join(EXERCISES)} "
+                            "(python -m tinykd.exercises list)")
+    return EXERCISES[name]
+
+
+def default_path(name):
+    """``exercises/<name>.py`` of the checkout tinykd runs from; a one-line error when there is none (tinykd
+    installed without its repository): then give the file's path."""
+    path = os.path.join(FOLDER, f"{get(name).name}.py")
+    if not os.path.isfile(path):
+        raise SolutionError(f"no {path}: the blank exercises live in the repository's exercises/ folder; give your "
+                            f"file's path: python -m tinykd.exercises check {name} FILE")
+    return path
+
+
+def check(name, solution=None):
+    """Check a learner's solution of exercise ``name``: ``solution`` is a function, a file's path, or None for the
+    blank file's place (``default_path``). Returns a ``Report`` (``passed``, ``lines``)."""
+    try:
+        exercise = get(name)
+        if callable(solution):
+            return _check(exercise, solution)
+        path = default_path(name) if solution is None else os.fspath(solution)
+        return _check(exercise, load(path, exercise.name), path)
+    except SolutionError as exc:
+        return Report(False, [str(exc)])
