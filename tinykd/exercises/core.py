@@ -103,9 +103,13 @@ def _as_outputs(exercise, result):
 
 
 def close(a, b):
-    """Same shape, finite, and within ``TOL`` by gradcheck's norm-wise relative error."""
+    """Same shape, NaN in the same places (a wrong variant may well produce NaN, as the learner's does), and within
+    ``TOL`` by gradcheck's norm-wise relative error elsewhere; ±inf never matches."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if a.shape != b.shape or not (np.isfinite(a).all() and np.isfinite(b).all()):
+    if a.shape != b.shape or not np.array_equal(np.isnan(a), np.isnan(b)):
+        return False
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
         return False
     return gradcheck.relative_error(a, b, floor=1e-12) < TOL
 
@@ -166,7 +170,7 @@ def check(exercise, fn, path=None):
         return Report(False, [str(exc)])
     cases = exercise.cases()
     reference = [exercise.compared(c, exercise.reference(c)) for c in cases]
-    numeric = [exercise.numeric(c) for c in cases] if exercise.numeric else None
+    numeric = [exercise.compared(c, exercise.numeric(c)) for c in cases] if exercise.numeric else None
     lines, passed = [], True
     for k, name in enumerate(exercise.outputs):
         if all(close(mine[k], ref[k]) for mine, ref in zip(learner, reference)):
@@ -180,8 +184,8 @@ def check(exercise, fn, path=None):
         lines.append(f"  {name}: wrong: {_worst(exercise, learner, reference, k)}")
         if numeric and numeric[0][k] is not None and all(n[k].shape == r[k].shape for n, r in zip(numeric, reference)):
             err = max(gradcheck.relative_error(num[k], ref[k]) for num, ref in zip(numeric, reference))
-            lines.append(f"    {exercise.numeric_label} agree with tinykd's own (relative error {err:.1e}), "
-                         "not with yours")
+            lines.append(f"    {exercise.numeric_label} and tinykd's own agree (relative error {err:.1e}); "
+                         "yours differs")
         hints = diagnose(exercise, cases, learner, reference, k)
         lines += [f"    likely mistake: {hint}" for hint in hints] or \
             ["    none of the known mistakes explains it: work the section again, step by step, checking shapes"]

@@ -153,7 +153,8 @@ def _adam_algorithm_1(case, kind=None):
     m = b1 * m + (1.0 if kind == "beta_factor" else 1 - b1) * g
     v = b2 * v + (1.0 if kind == "beta_factor" else 1 - b2) * (g if kind == "square" else g * g)
     m_hat, v_hat = (m, v) if kind == "bias" else (m / (1 - b1 ** t), v / (1 - b2 ** t))
-    step = lr * m_hat / (np.sqrt(v_hat + eps) if kind == "eps" else np.sqrt(v_hat) + eps)
+    with np.errstate(invalid="ignore"):    # a v built from g, not g², is negative somewhere: NaN, as the learner's
+        step = lr * m_hat / (np.sqrt(v_hat + eps) if kind == "eps" else np.sqrt(v_hat) + eps)
     return theta + step if kind == "sign" else theta - step, m, v
 
 

@@ -1,0 +1,326 @@
+"""The learners' checker (``tinykd.exercises``): every exercise passes a right solution written as a learner would
+(independently of tinykd), fails with the right hint on each catalogued wrong variant of it, and says "not
+implemented yet" in one line on its blank file; a broken file or function is one line too."""
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinykd.exercises import EXERCISES, FOLDER, check
+from tinykd.exercises.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------- the learner's solutions, right and wrong
+def _log_softmax(z, axis=1):
+    z = z - z.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+def softmax_backward(mistake=None):
+    def solution(probs, grad, temperature):
+        inner = (grad * probs).sum(axis=0 if mistake == "axis" else 1, keepdims=True)
+        dz = {"upstream": probs * (1 - probs), "diagonal": grad * probs * (1 - probs)}.get(mistake,
+                                                                                           probs * (grad - inner))
+        dz = dz * temperature if mistake == "tau_times" else dz if mistake == "tau" else dz / temperature
+        return -dz if mistake == "sign" else dz
+    return solution
+
+
+def cross_entropy(mistake=None):
+    def solution(logits, labels):
+        n = logits.shape[0]
+        logp = _log_softmax(logits, axis=0 if mistake == "axis" else 1)
+        onehot = np.eye(logits.shape[1])[labels]
+        scale = 1 if mistake == "n" else n
+        loss = -logp[np.arange(n), labels].sum() / scale
+        grad = -(1 - np.exp(logp)) * onehot if mistake == "label_only" else np.exp(logp) - onehot
+        return loss, (-grad if mistake == "sign" else grad) / scale
+    return solution
+
+
+def kl_divergence(mistake=None):
+    def solution(zs, zt, tau, t_squared):
+        axis = 0 if mistake == "axis" else 1
+        log_ps, log_pt = _log_softmax(zs / tau, axis), _log_softmax(zt / tau, axis)
+        ps, pt = np.exp(log_ps), np.exp(log_pt)
+        n = 1 if mistake == "n" else zs.shape[0]
+        value = (pt * ((0 if mistake == "cross_entropy" else log_pt) - log_ps)).sum() / n
+        grad = (ps - pt) / n / (1 if mistake == "tau" else tau)
+        if (t_squared and mistake != "t2") or mistake == "t2_always":
+            value, grad = value * tau**2, grad * tau**2
+        return value, -grad if mistake == "sign" else grad
+    return solution
+
+
+def _logistic(z, c, w, b, mistake=None):
+    n = z.shape[0]
+    q = z @ w + b
+    loss = (np.maximum(q, 0) - q * c + np.log1p(np.exp(-np.abs(q)))).sum() / (1 if mistake == "n" else n)
+    d = 1 / (1 + np.exp(-q))
+    dq = {"sign": c - d, "sigma": q - c}.get(mistake, d - c) / (1 if mistake == "n" else n)
+    return loss, dq
+
+
+def logistic_discriminator(mistake=None):
+    def solution(z, c, w, b):
+        loss, dq = _logistic(z, c, w, b, mistake)
+        if mistake == "upstream":
+            dq = np.ones_like(dq)
+            return loss, dq @ w.T, z.T @ dq, dq.sum(axis=0)
+        return loss, dq @ w.T, (dq.T @ z if mistake == "transposed" else z.T @ dq), dq.sum(axis=0)
+    return solution
+
+
+def adversarial_student(mistake=None):
+    def solution(zs, y, w, b, ce_weight, adv_weight, form):
+        ce, dce = cross_entropy("axis" if mistake == "axis" else None)(zs, y)
+        minimax = (form == "minimax") != (mistake == "form")
+        loss, dq = _logistic(zs, 1.0 if minimax else 0.0, w, b)
+        sign = (-1 if form == "minimax" else 1) * (-1 if mistake == "sign" else 1)
+        dq = dq * zs.shape[0] if mistake == "n" else dq
+        dadv = np.ones_like(dq) @ w.T / zs.shape[0] if mistake == "upstream" else dq @ w.T
+        return ce_weight * ce + sign * adv_weight * loss, ce_weight * dce + sign * adv_weight * dadv
+    return solution
+
+
+def dense_backward(mistake=None):
+    def solution(x, w, g):
+        if mistake == "upstream":
+            g = np.ones_like(g)
+        dx, dw, db = g @ w.T, x.T @ g, g.sum(axis=0)
+        if mistake == "transposed":
+            dw = g.T @ x
+        if mistake == "db_mean":
+            db = g.mean(axis=0)
+        if mistake == "dw_mean":
+            dw = dw / x.shape[0]
+        if mistake == "db_axis":
+            db = g.sum(axis=1)
+        return (-dx, -dw, -db) if mistake == "sign" else (dx, dw, db)
+    return solution
+
+
+def dropout_backward(mistake=None):
+    def solution(g, mask, p):
+        keep = {"scale": 1.0, "p": p}.get(mistake, 1 - p)
+        m = {"mask": 1.0, "inverted": 1 - mask}.get(mistake, mask)
+        return (1.0 if mistake == "upstream" else g) * m / keep
+    return solution
+
+
+def adam_step(mistake=None):
+    def solution(theta, g, m, v, t, lr, b1, b2, eps):
+        a1, a2 = (1.0, 1.0) if mistake == "beta_factor" else (1 - b1, 1 - b2)
+        m = b1 * m + a1 * g
+        v = b2 * v + a2 * (g if mistake == "square" else g**2)
+        m_hat, v_hat = (m, v) if mistake == "bias" else (m / (1 - b1**t), v / (1 - b2**t))
+        with np.errstate(invalid="ignore"):   # √ of a v built from g, not g², is NaN where g < 0
+            step = lr * m_hat / (np.sqrt(v_hat + eps) if mistake == "eps" else np.sqrt(v_hat) + eps)
+        return theta + step if mistake == "sign" else theta - step, m, v
+    return solution
+
+
+def binary_weight_backward(mistake=None):
+    def solution(w, g, ste):
+        s = np.where(w >= 0, 1.0, -1.0)
+        axis = 1 if mistake == "axis" else 0
+        alpha = np.abs(w).mean(axis=axis, keepdims=True)
+        exact = s * (g * s).sum(axis=axis, keepdims=True) / (1 if mistake == "sum" else w.shape[axis])
+        if mistake == "paper":
+            exact = g / w.shape[0]
+        window = 1.0 if mistake == "window" else np.abs(w) <= 1
+        if ste != (mistake == "ste"):
+            exact = exact + (1.0 if mistake == "alpha" else alpha) * g * window
+        return -exact if mistake == "sign" else exact
+    return solution
+
+
+def batchnorm_backward(mistake=None):
+    def solution(x, gamma, g, eps):
+        axis = 1 if mistake == "axis" else 0
+        mu = x.mean(axis=axis, keepdims=True)
+        r = 1 / np.sqrt(((x - mu) ** 2).mean(axis=axis, keepdims=True) + eps)
+        xhat = (x - mu) * r
+        dxhat = g if mistake == "gamma" else g * gamma
+        n = 1 if mistake == "n" else x.shape[axis]
+        through_mu = 0 if mistake in ("mu", "both") else dxhat.sum(axis=axis, keepdims=True) / n
+        through_nu = 0 if mistake in ("nu", "both") else xhat * (dxhat * xhat).sum(axis=axis, keepdims=True) / n
+        dx = r * (dxhat - through_mu - through_nu)
+        dgamma, db = (g * xhat).sum(axis=axis), g.sum(axis=axis)
+        if mistake == "param_mean":
+            dgamma, db = dgamma / x.shape[0], db / x.shape[0]
+        return (-dx, -dgamma, -db) if mistake == "sign" else (dx, dgamma, db)
+    return solution
+
+
+# (the learner's solution, {mistake: a phrase its hint must contain}) for each exercise
+SOLUTIONS = {
+    "softmax_backward": (softmax_backward, {"tau": "missing 1/τ", "tau_times": "multiplied by τ", "axis": "wrong axis",
+                                            "sign": "sign error", "upstream": "upstream gradient forgotten",
+                                            "diagonal": "off-diagonal"}),
+    "cross_entropy": (cross_entropy, {"n": "missing 1/N", "sign": "sign error", "axis": "wrong axis",
+                                      "label_only": "only the label's column"}),
+    "kl_divergence": (kl_divergence, {"tau": "missing 1/τ", "t2": "missing τ²", "t2_always": "τ² applied with",
+                                      "n": "missing 1/N", "sign": "sign error", "axis": "wrong axis",
+                                      "cross_entropy": "soft cross-entropy"}),
+    "logistic_discriminator": (logistic_discriminator, {"sign": "sign error", "sigma": "σ forgotten",
+                                                        "n": "missing 1/N", "transposed": "transposed weight gradient",
+                                                        "upstream": "upstream gradient forgotten"}),
+    "adversarial_student": (adversarial_student, {"sign": "sign error", "form": "the other form", "n": "missing 1/N",
+                                                  "upstream": "upstream gradient forgotten", "axis": "wrong axis"}),
+    "dense_backward": (dense_backward, {"transposed": "transposed weight gradient", "db_mean": "db divided by N",
+                                        "dw_mean": "dW divided by N", "sign": "sign error",
+                                        "upstream": "upstream gradient forgotten", "db_axis": "wrong axis"}),
+    "dropout_backward": (dropout_backward, {"scale": "1/(1 − p) forgotten", "p": "divided by p", "mask":
+                                            "mask forgotten", "upstream": "upstream gradient forgotten",
+                                            "inverted": "mask inverted"}),
+    "adam_step": (adam_step, {"bias": "bias correction forgotten", "eps": "ε inside the square root",
+                              "beta_factor": "(1 − β) factors", "square": "not g²", "sign": "sign error"}),
+    "binary_weight_backward": (binary_weight_backward, {"paper": "XNOR-Net's approximation", "window": "window",
+                                                        "alpha": "α forgotten", "sum": "missing 1/I",
+                                                        "axis": "wrong axis", "sign": "sign error",
+                                                        "ste": "where ste says otherwise"}),
+    "batchnorm_backward": (batchnorm_backward, {"mu": "μ's path forgotten", "nu": "ν's path forgotten",
+                                                "both": "treated as constants", "n": "missing 1/N",
+                                                "gamma": "γ forgotten", "axis": "wrong axis",
+                                                "param_mean": "dγ and db divided by N", "sign": "sign error"}),
+}
+
+
+def test_every_exercise_has_a_learners_solution_and_at_least_eight_exist():
+    assert sorted(SOLUTIONS) == sorted(EXERCISES) and len(EXERCISES) >= 8
+
+
+@pytest.mark.parametrize("name", sorted(SOLUTIONS))
+def test_a_right_solution_passes(name):
+    report = check(name, SOLUTIONS[name][0]())
+    assert report.passed, str(report)
+    assert "passed" in report.lines[0] and "likely mistake" not in str(report)
+
+
+@pytest.mark.parametrize("name,mistake", [(n, m) for n in sorted(SOLUTIONS) for m in SOLUTIONS[n][1]])
+def test_each_catalogued_mistake_is_named(name, mistake):
+    factory, hints = SOLUTIONS[name]
+    report = check(name, factory(mistake))
+    assert not report.passed
+    named = [line for line in report.lines if "likely mistake" in line]
+    assert named and all(hints[mistake] in line for line in named), str(report)
+
+
+def test_every_catalogued_mistake_is_exercised_here():
+    for name, (_, hints) in SOLUTIONS.items():
+        assert len(hints) == len(EXERCISES[name].mistakes), f"{name}: a catalogued mistake has no test"
+
+
+def test_an_unknown_mistake_says_so_and_points_at_the_worst_entry():
+    report = check("dense_backward", lambda x, w, g: (g @ w.T + 0.01, x.T @ g, g.sum(axis=0)))
+    assert not report.passed
+    text = str(report)
+    assert "dx: wrong: relative error" in text and "entry (" in text and "none of the known mistakes" in text
+    assert "dW: right" in text and "finite differences and tinykd's own agree" in text
+
+
+# ---------------------------------------------------------------------------------- the blank files and the CLI
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_the_blank_file_is_not_implemented_yet(name, capsys):
+    assert main(["check", name]) == 1
+    out = capsys.readouterr().out.strip()
+    assert "\n" not in out and out.startswith(f"{name}: not implemented yet") and f"§{EXERCISES[name].section}" in out
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_each_blank_file_has_the_signature_a_pointer_and_not_implemented(name):
+    path = Path(FOLDER) / f"{name}.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    (fn,) = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+    assert fn.name == name and f"docs/derivations.md §{EXERCISES[name].section}" in ast.get_docstring(tree)
+    last = fn.body[-1]
+    assert isinstance(last, ast.Raise) and ast.unparse(last.exc) == "NotImplementedError"
+    assert len(fn.args.args) == len(EXERCISES[name].cases()[0]["args"])
+
+
+def test_the_command_line_says_not_implemented_in_one_line_without_a_traceback():
+    out = subprocess.run([sys.executable, "-m", "tinykd.exercises", "check", "softmax_backward"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and not out.stderr
+    assert out.stdout.strip() == ("softmax_backward: not implemented yet: write it in exercises/softmax_backward.py "
+                                  "(see docs/derivations.md §1), then check again")
+
+
+def test_list_names_every_exercise_in_the_documents_order(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    sections = [int(s) for s in re.findall(r"^§(\d+)", out, re.M)]
+    assert sections == sorted(sections) and all(name in out for name in EXERCISES)
+
+
+def test_a_file_solution_is_checked_and_a_right_one_exits_0(tmp_path, capsys):
+    path = tmp_path / "mine.py"
+    path.write_text("def dropout_backward(grad, mask, p):\n    return grad * mask / (1 - p)\n")
+    assert main(["check", "dropout_backward", str(path)]) == 0
+    assert "dropout_backward: passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("source,message", [
+    ("def dropout_backward(grad, mask, p):\n    return grad *\n", ":2: syntax error"),
+    ("def something_else():\n    pass\n", "defines no function dropout_backward()"),
+    ("import numpy as np\ndef dropout_backward(grad, mask, p):\n    return np.dot(grad, mask)\n",
+     "dropout_backward raised ValueError (mine.py, line 3)"),
+    ("def dropout_backward(grad, mask, p):\n    return None\n", "returned None for dx"),
+    ("1 / 0\n", "raised ZeroDivisionError while loading (mine.py, line 1)"),
+])
+def test_a_broken_file_is_one_line(source, message, tmp_path, capsys):
+    path = tmp_path / "mine.py"
+    path.write_text(source)
+    assert main(["check", "dropout_backward", str(path)]) == 1
+    out = capsys.readouterr().out.strip()
+    assert "\n" not in out and message in out, out
+
+
+def test_wrong_outputs_unknown_names_and_missing_files_are_one_line(tmp_path):
+    cases = [check("dense_backward", lambda x, w, g: (g @ w.T, x.T @ g)),
+             check("no_such_exercise", None), check("dense_backward", tmp_path / "absent.py")]
+    expected = ["returned 2 values; return the tuple (dx, dW, db)", "no exercise 'no_such_exercise'",
+                "no file"]
+    for report, phrase in zip(cases, expected):
+        assert not report.passed and len(report.lines) == 1 and phrase in report.lines[0], str(report)
+
+
+def test_the_learners_inputs_are_copies():
+    def scribbles(probs, grad, temperature):
+        dz = probs * (grad - (grad * probs).sum(axis=1, keepdims=True)) / temperature
+        probs[...] = 0                        # a learner's in-place edit must not change the reference's inputs
+        return dz
+    assert check("softmax_backward", scribbles).passed
+
+
+def test_exercise_modules_stay_short():
+    package = Path(FOLDER).parent / "tinykd" / "exercises"
+    for path in package.glob("*.py"):
+        assert len(path.read_text(encoding="utf-8").splitlines()) <= 400, f"{path} is over 400 lines"
+    assert os.path.isdir(FOLDER)
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_the_independent_check_agrees_with_tinykds_own(name):
+    """The finite differences (Algorithm 1 written out, for Adam) each exercise reports agree with tinykd's own
+    function on every case, and every catalogued mistake changes some output on some case."""
+    from tinykd import gradcheck
+    exercise = EXERCISES[name]
+    for case in exercise.cases():
+        reference = exercise.compared(case, exercise.reference(case))
+        for num, ref in zip(exercise.compared(case, exercise.numeric(case)), reference):
+            if num is not None:
+                assert gradcheck.relative_error(num, ref) < gradcheck.TOL
+    from tinykd.exercises.core import close
+    for hint, variant in exercise.mistakes:
+        assert any(not close(w, r) for case in exercise.cases()
+                   for w, r in zip(exercise.compared(case, variant(case)), exercise.compared(case, exercise.reference(
+                       case)))), f"{name}: the mistake '{hint}' changes nothing on these cases"
