@@ -1,5 +1,6 @@
 """Run state on disk (tinykd/checkpoint.py) and what the training loop does with it: buffers kept, optimisers and
 identities checked, unreadable files named, the best model kept apart from a run that diverges."""
+import dataclasses
 import inspect
 import json
 import re
@@ -374,22 +375,22 @@ def test_train_or_load_of_an_identity_held_by_another_process_stops(tmp_path):
     cfg = types.SimpleNamespace(checkpoint_dir=str(tmp_path), dataset="mnist", data=None, batch_size=32,
                                 backend="numpy")
     x, y = _images()
-    args = ("f" * 64, "teacher", [64, 8, 3], 2, 1e-3, 0.0, 0.0, 0)
-    path = prepare.checkpoint_path(cfg, prepare.identity(args[0], cfg, *args[1:], 0))
+    spec = prepare.Spec("teacher", (64, 8, 3), 2, 1e-3)
+    path = prepare.checkpoint_path(cfg, spec.identity(cfg, "f" * 64))
     holder = _holder(checkpoint.run_path(path))
     try:
         with pytest.raises(runlock.RunLockedError, match=rf"process {holder.pid} "):
-            prepare.train_or_load(cfg, *args, (x, y, None, None), seed=0)
+            prepare.train_or_load(cfg, "f" * 64, spec, (x, y, None, None))
     finally:
         holder.communicate("")
-    untrained = prepare.train_or_load(cfg, "f" * 64, "teacher", [64, 8, 3], 0, 1e-3, 0.0, 0.0, 0,
-                                      (x, y, None, None), seed=0)[1]        # 0 epochs: no schedule to build
+    untrained = prepare.train_or_load(cfg, "f" * 64, dataclasses.replace(spec, epochs=0),
+                                      (x, y, None, None))[1]        # 0 epochs: no schedule to build
     assert untrained["identity"]["schedule"] is None and untrained["history"] == []
     os.remove(untrained["checkpoint"])
-    model, record = prepare.train_or_load(cfg, *args, (x, y, None, None), seed=0)
+    model, record = prepare.train_or_load(cfg, "f" * 64, spec, (x, y, None, None))
     assert record["loaded"] is False and record["checkpoint"] == path and os.listdir(tmp_path) == [
         os.path.basename(path)]
-    assert prepare.train_or_load(cfg, *args, (x, y, None, None), seed=0)[1]["loaded"] is True
+    assert prepare.train_or_load(cfg, "f" * 64, spec, (x, y, None, None))[1]["loaded"] is True
 
 
 def _with_default(monkeypatch, func, name, value):
@@ -412,12 +413,12 @@ def test_every_default_that_shapes_the_weights_changes_the_checkpoint_name(monke
     objects that train the network, and each default, changed alone, gives another checkpoint name."""
     cfg = types.SimpleNamespace(checkpoint_dir=str(tmp_path), dataset="mnist", data=None, batch_size=32,
                                 backend="numpy")
-    args = ("f" * 64, cfg, "teacher", [12, 8, 3], 5, 1e-3, 0.2, 0.1, 1, 0)
-    before = prepare.identity(*args)
-    model, optimizer, schedule, objective = prepare.build(cfg, [12, 8, 3], 5, 1e-3, 0.2, 0.1, 0)
+    spec = prepare.Spec("teacher", (12, 8, 3), 5, 1e-3, dropout=0.2, input_dropout=0.1, jitter=1)
+    before = spec.identity(cfg, "f" * 64)
+    model, optimizer, schedule, objective = spec.build(cfg)
     assert before["model"] == model.describe() and before["optimizer"] == optimizer.describe()
     assert before["schedule"] == schedule.describe() and before["objective"] == objective.describe()
     _with_default(monkeypatch, func, name, value)
-    after = prepare.identity(*args)
+    after = spec.identity(cfg, "f" * 64)
     assert checkpoint.differences(before, after) and \
         prepare.checkpoint_path(cfg, before) != prepare.checkpoint_path(cfg, after)

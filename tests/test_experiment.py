@@ -7,15 +7,15 @@ import os
 import numpy as np
 import pytest
 
-from tinykd import checkpoint, config, prepare, protocol, registry, report, tables
+from tinykd import checkpoint, config, prepare, protocol, records, registry, report, tables
 from tinykd.config import Config, ConfigError
 from tinykd.registry import Variant
+from tinykd.distill import Supervised
 from tinykd.layers import MLP
 
 
 def _teacher_path(cfg, fingerprint="f" * 64):
-    ident = prepare.identity(fingerprint, cfg, "teacher", cfg.teacher_sizes, cfg.teacher_epochs, cfg.teacher_lr,
-                                cfg.teacher_dropout, cfg.teacher_input_dropout, cfg.jitter, 0)
+    ident = prepare.teacher_spec(cfg).identity(cfg, fingerprint)
     return prepare.checkpoint_path(cfg, ident), ident
 
 
@@ -65,15 +65,18 @@ def test_bad_settings_are_refused():
 
 
 def test_a_late_failure_keeps_the_finished_variants(tmp_path, monkeypatch):
-    def broken(d, ctx):
-        raise RuntimeError("the last variant breaks")
+    class Broken(Supervised):
+        def __call__(self, *args, **kwargs):
+            raise RuntimeError("the last variant breaks")
 
-    monkeypatch.setitem(registry.BY_ID, "broken", Variant("broken", "broken", broken))
+    monkeypatch.setitem(registry.BY_ID, "broken", Variant("broken", "broken", lambda d, ctx: Broken()))
     cfg = Config(subset=600, teacher_epochs=1, student_epochs=1, finetune_epochs=1, seeds=1,
                  variants=["wo-kd", "kd", "broken"], out_dir=str(tmp_path / "r"),
-                 checkpoint_dir=str(tmp_path / "ck"))
+                 checkpoint_dir=str(tmp_path / "ck"), records_dir=str(tmp_path / "rec"))
     with pytest.raises(RuntimeError, match="the last variant breaks"):
         protocol.run(cfg)
+    # the records of what finished are there, and the broken variant, planned before anything trained, has none
+    assert sorted(p.split("-")[0] for p in os.listdir(tmp_path / "rec")) == ["kd", "student", "teacher", "wo"]
     (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
     record = json.loads((tmp_path / "r" / name).read_text())
     assert name.endswith(".partial.json")  # an unfinished run never takes the finished results' name
@@ -209,12 +212,16 @@ def test_files_that_are_not_the_canonical_ones_make_a_custom_run(tmp_path, monke
     assert config.data_deviations(Config(data="/mine"), small) == {}    # your own data: "data" says so
     monkeypatch.setattr(data, "load", lambda *a, **k: small)
     cfg = Config(data_dir=str(tmp_path), teacher_epochs=1, student_epochs=1, finetune_epochs=1, seeds=1,
-                 variants=["kd"], out_dir=str(tmp_path / "r"), checkpoint_dir=str(tmp_path / "ck"))
+                 variants=["kd"], out_dir=str(tmp_path / "r"), checkpoint_dir=str(tmp_path / "ck"),
+                 records_dir=str(tmp_path / "rec"))
     record = protocol.run(cfg)
     assert record["deviations"]["data_files"] == \
         f"not the canonical mnist files (fingerprint {record['data']['fingerprint'][:16]})"
-    (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
-    assert name == os.path.basename(report.stem(cfg.out_dir, "mnist_table", record["deviations"])) + ".json"
+    text = (tmp_path / "r" / "mnist_table.md").read_text()
+    assert "this run differs from it in: " in text and "data_files = not the canonical mnist files" in text
+    assert "(the preset's reference run)" not in text
+    (kd,) = [r for r in records.Store(tmp_path / "rec").all() if r["identity"]["role"] == "variant"]
+    assert kd["table"]["deviations"] == record["deviations"] and kd["identity"]["data"] == record["data"]["fingerprint"]
 
 
 def test_the_machine_record_names_the_blas_kernel_and_threads_that_ran():
@@ -247,7 +254,7 @@ def _tiny_npz(path, seed=0, n_train=600, n_test=200):
 def _tiny_cfg(tmp_path, data, **kw):
     return Config(data=str(data), teacher_sizes=[784, 32, 10], student_sizes=[784, 16, 10], teacher_epochs=1,
                   student_epochs=1, finetune_epochs=1, seeds=1, variants=["kd"], out_dir=str(tmp_path / "r"),
-                  checkpoint_dir=str(tmp_path / "ck"), **kw)
+                  checkpoint_dir=str(tmp_path / "ck"), records_dir=str(tmp_path / "rec"), **kw)
 
 
 def test_without_validation_the_logit_statistics_say_what_they_were_measured_on(tmp_path):
@@ -263,28 +270,24 @@ def test_without_validation_the_logit_statistics_say_what_they_were_measured_on(
     assert not [p for p in os.listdir(tmp_path / "r") if p.endswith(".png")]   # no empty learning curves
     with_val = protocol.run(_tiny_cfg(tmp_path, tmp_path / "own.npz", val=100))
     assert with_val["logit_stats_on"] == "validation"
-    md = [p for p in os.listdir(tmp_path / "r") if p.endswith(".md") and p != md]
-    assert "mean logit (val.)" in (tmp_path / "r" / md[0]).read_text()
+    assert "mean logit (val.)" in (tmp_path / "r" / md).read_text()   # the table of the latest run
 
 
 def test_results_on_your_own_data_are_named_by_its_content_not_its_path(tmp_path, monkeypatch):
     """Issue 18 trial, item 4: results on --data were named from the path string, so new content at the same
-    path silently replaced the earlier results, and one file by a relative and an absolute path got two names."""
-    dev = {"seeds": 1, "data": "digits.npz"}
-    assert report.stem("r", "b", dev, "a" * 64) == report.stem("r", "b", dict(dev, data="/x/digits.npz"), "a" * 64)
-    assert report.stem("r", "b", dev, "a" * 64) != report.stem("r", "b", dev, "b" * 64)
-    with pytest.raises(ValueError, match="fingerprint"):
-        report.stem("r", "b", dev)
+    path silently replaced the earlier results, and one file by a relative and an absolute path got two names.
+    Records are named by identities that hold the data's fingerprint: the same data by either path finds the same
+    records (the second run trains nothing), new content at the same path makes new ones."""
     _tiny_npz(tmp_path / "own.npz", seed=0)
     monkeypatch.chdir(tmp_path)
     names = []
     for data_path in ("own.npz", str(tmp_path / "own.npz")):
         protocol.run(_tiny_cfg(tmp_path, data_path))
-        names.append(sorted(p for p in os.listdir(tmp_path / "r") if p.endswith(".json")))
-    assert names[0] == names[1] and len(names[0]) == 1   # the same data by either path: one name
-    _tiny_npz(tmp_path / "own.npz", seed=1)                 # new content at the same path: a new name
+        names.append(sorted(os.listdir(tmp_path / "rec")))
+    assert names[0] == names[1] and len(names[0]) == 3   # teacher, S (initial), one KD run: found, not retrained
+    _tiny_npz(tmp_path / "own.npz", seed=1)                 # new content at the same path: new records
     protocol.run(_tiny_cfg(tmp_path, "own.npz"))
-    assert len([p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]) == 2
+    assert len(os.listdir(tmp_path / "rec")) == 6
 
 
 def test_a_run_without_finetune_epochs_is_refused_before_training():

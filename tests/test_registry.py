@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tinykd import config, plots, registry, report, tables
+from tinykd import config, plots, records, registry, tables
 from tinykd.distill import KD
 from tinykd.config import Config
 from tinykd.registry import Variant
@@ -17,25 +17,28 @@ sys.path.insert(0, str(ROOT / "examples"))
 import _cli  # noqa: E402
 
 
-def _record(errors, cfg):
-    """A finished Table 1 record holding the variants of ``errors`` (id -> test errors per seed), as ``run``
-    writes it."""
-    run = lambda e: {"errors": e, "validation_errors": e // 2, "seconds": 10.0, "history": [{}] * 5,  # noqa: E731
-                     "mean_logit": 0.1, "max_abs_logit": 5.0}
-    net = {"errors": 90, "validation_errors": 40, "params": 1000, "loaded": True, "seconds": 60.0,
-           "max_abs_logit": 5.0}
-    record = {"config": dataclasses.asdict(cfg), "deviations": {}, "n_test": 10000, "complete": True,
-              "data": {"name": "mnist", "source": "here", "fingerprint": "0" * 64, "n_train": 55000, "n_val": 5000,
-                       "n_test": 10000, "val_seed": 0},
-              "teacher": net, "student_initial": dict(net, errors=150, validation_errors=70),
-              "teacher_not_better": False, "teacher_check": "the teacher beats S (initial)", "seconds_total": 60.0,
-              "variants": {k: {"name": registry.BY_ID[k].name, "runs": [run(e) for e in errs], **report.mean_std(errs)}
-                           for k, errs in errors.items()}}
-    record["what_it_shows"] = tables.what_it_shows(record)
-    return record
+def _record(errors, cfg, folder):
+    """The Table 1 view of records written as ``protocol.run`` writes them, for the variants of ``errors`` (id ->
+    test errors per seed), in the records folder ``folder``."""
+    store = records.Store(folder)
+    data = {"name": "mnist", "source": "here", "fingerprint": "0" * 64, "n_train": 55000, "n_val": 5000,
+            "n_test": 10000, "val_seed": 0}
+    net = {"errors": 90, "validation_errors": 40, "params": 1000, "seconds": 60.0, "max_abs_logit": 5.0}
+    links = {role: store.put({"role": role}, dict(net, **extra), data=data)["key"]
+             for role, extra in (("teacher", {}), ("start", {"errors": 150, "validation_errors": 70}))}
+    table = tables.tag(cfg, {}, "mnist", "validation")
+    for vid, errs in errors.items():
+        for seed, e in enumerate(errs):
+            store.put({"role": "variant", "variant": vid, "seed": seed}, {
+                "name": registry.BY_ID[vid].name, "seed": seed, "errors": e, "validation_errors": e // 2,
+                "seconds": 10.0, "history": [{}] * 5, "mean_logit": 0.1, "max_abs_logit": 5.0},
+                table=table, links=links, data=data)
+    (view,) = tables.views(store.all())
+    return view
 
 
-def test_a_method_registered_in_one_place_reaches_the_options_a_preset_the_tables_and_the_figures(monkeypatch):
+def test_a_method_registered_in_one_place_reaches_the_options_a_preset_the_tables_and_the_figures(monkeypatch,
+                                                                                                  tmp_path):
     """One ``register`` call, nothing else: the dummy is a --variants choice named in the help, runs in the preset
     it names (on all seeds), is compared with KD in the Markdown, its verdicts and the methods-vs-KD figure."""
     monkeypatch.setattr(registry, "BY_ID", dict(registry.BY_ID))   # registered for this test only
@@ -49,8 +52,9 @@ def test_a_method_registered_in_one_place_reaches_the_options_a_preset_the_table
     assert "dummy-kd" not in Config().variants and "dummy-kd" not in Config(**config.preset("labels5")).variants
     assert registry.n_seeds("dummy-kd", quick.seeds, quick.ablation_seeds) == 3
     assert Config(variants=["Dummy KD (τ = 3)"]).variants == ["dummy-kd"]    # by its table name too
-    record = _record({"wo-kd": [150, 152, 154], "kd": [110, 112, 114], "dummy-kd": [100, 102, 104]}, quick)
-    md = tables.markdown(record, quick)
+    record = _record({"wo-kd": [150, 152, 154], "kd": [110, 112, 114], "dummy-kd": [100, 102, 104]}, quick,
+                     tmp_path)
+    md = tables.markdown(record)
     assert "| Dummy KD (τ = 3) | `dummy-kd` | 102.0 ± 2.0 |" in md                       # the variants' table
     assert "| Dummy KD (τ = 3) | `dummy-kd` | Nobody 2099 | nothing in particular | 102.0 ± 2.0 | -10.0 (-5.0) |" \
         in md                                                                            # the comparison with KD
@@ -59,14 +63,14 @@ def test_a_method_registered_in_one_place_reaches_the_options_a_preset_the_table
     assert "methods_vs_kd" in [name for name, _ in plots.figures_for(record)]
 
 
-def test_an_ablation_runs_on_its_seeds_and_a_discriminator_puts_it_in_the_drift_figure(monkeypatch):
+def test_an_ablation_runs_on_its_seeds_and_a_discriminator_puts_it_in_the_drift_figure(monkeypatch, tmp_path):
     monkeypatch.setattr(registry, "BY_ID", dict(registry.BY_ID))
     registry.register(Variant("dummy-adv", "Dummy adversarial", lambda d, c: KD(), {"features": "raw", "hidden": 0},
                               presets=("full",), ablation=True))
     full = Config()
     assert full.variants[-1] == "dummy-adv" and registry.n_seeds("dummy-adv", 5, full.ablation_seeds) == 1
     assert "dummy-adv" not in registry.compared() and "dummy-adv" not in Config(**config.preset("quick")).variants
-    record = _record({"kd": [110, 112], "dummy-adv": [500]}, full)
+    record = _record({"kd": [110, 112], "dummy-adv": [500]}, full, tmp_path)
     assert [name for name, _ in plots.figures_for(record)] == ["learning_curves", "adversarial_drift"]
 
 

@@ -55,7 +55,7 @@ def view(records, table, links):
     variants = {}
     for vid in ids:
         runs = sorted((r for r in rows if r["identity"]["variant"] == vid), key=lambda r: r["result"]["seed"])
-        variants[vid] = {"name": runs[0]["result"].get("name", vid), "objective": runs[0]["identity"]["objective"],
+        variants[vid] = {"name": runs[0]["result"].get("name", vid), "objective": runs[0]["identity"].get("objective"),
                          "runs": [r["result"] for r in runs], **report.mean_std([r["result"]["errors"] for r in runs])}
     flag, line = teacher_check(t["result"], s["result"])
     trained = [t, s] + rows
@@ -271,3 +271,27 @@ def figures(record):
     """The figures of a Table 1 view that have something to show: [(name, function of (view, path))]."""
     from . import plots
     return [(name, fn) for name, fn in plots.figures_for(record) if not plots.why_not(record, name)]
+
+
+def headline(records):
+    """The README's headline table: the newest full MNIST Table 1 in ``records``, each method's test errors (mean ±
+    std over its seeds) and its difference to KD in pooled standard deviations; lines of Markdown (none without
+    such a table)."""
+    full = [v for v in views(records) if v["name"] == "mnist_table" and not v["deviations"]]
+    if not full:
+        return []
+    v = full[0]
+    kd = v["variants"].get(registry.BASELINE.id)
+    lines = [f"Test errors out of {v['n_test']:,} on MNIST (the full preset, `python examples/mnist_adv_kd.py`; "
+             "mean ± std over seeds; every table, with its commit and machine, is in "
+             "[docs/results.md](docs/results.md)):", "",
+             "| network | test errors | − KD (pooled std) |", "|---|---|---|",
+             f"| teacher 784-1200-1200-10 | {v['teacher']['errors']} | |",
+             f"| student 784-800-800-10 on the labels: S (initial) | {v['student_initial']['errors']} | |"]
+    for vid, rec in v["variants"].items():
+        if rec["n"] < 2:           # the single-seed ablations are in docs/results.md
+            continue
+        gap = report.pooled_gap(rec, kd) if kd is not None and vid != registry.BASELINE.id else None
+        lines.append(f"| … then {rec['name']} | {report.fmt(rec)} | "
+                     f"{'' if gap is None else f'{-gap[0]:+.1f} ({-gap[2]:+.1f})'} |")
+    return lines
