@@ -1,5 +1,13 @@
-"""Command-line options shared by the examples, and how they report a user's mistake: one line, exit code 2."""
+"""The examples' one scaffold: options declared once (``Option``), their defaults taken from presets keyed by name
+(``--quick`` chooses ``"quick"``), each option's help built from those presets, and a user's mistake said in one
+line with exit code 2.
+
+An example passes its own options and presets to ``main``; without them it is a Table 1 example, whose options and
+presets are ``tinykd.config``'s. ``main`` calls ``body(cfg, values)``: ``cfg`` the ``Config`` (the teacher, the data,
+the folders), ``values`` the example's own options, each filled from the chosen preset when not given.
+"""
 import argparse
+import dataclasses
 import os
 import re
 import sys
@@ -7,18 +15,21 @@ import textwrap
 
 from tinykd import registry
 from tinykd.checkpoint import CheckpointError
+from tinykd.config import PRESETS, Config, ConfigError, preset
 from tinykd.data import DataError
-from tinykd.config import PRESETS, Config, ConfigError, data_deviations, preset
 from tinykd.report import OutputError
 from tinykd.train import TrainingError
 
 # What a user can get wrong (arguments, data, folders, checkpoints): said in one line, never a traceback.
 USER_ERRORS = (ConfigError, DataError, CheckpointError, OutputError)
+PRESET_OPTIONS = {"full": "the full run", "quick": "--quick", "labels5": "--few-labels"}   # how each is chosen
+PRESET_HELP = {"quick": "the quick preset: a few epochs of everything",
+               "labels5": "the few-labels preset: 5%% of the students' rows keep their labels, S (initial) learns "
+                          "from them alone, every variant sees all rows (the table <dataset>_labels5_table)"}
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """--help shows the example's whole docstring as written, and every option's default (options whose default
-    depends on the preset say so in their own help)."""
+    """--help shows the example's whole docstring as written, and every option's default."""
 
     def _split_lines(self, text, width):
         # never break a variant's id (a hyphenated word) at its hyphen
@@ -43,6 +54,9 @@ def _count(low):
     return parse
 
 
+count = _count
+
+
 def rate(text):
     """An argparse type: a finite number > 0 (a learning rate)."""
     try:
@@ -54,19 +68,106 @@ def rate(text):
     return value
 
 
-count = _count
-
-
 def path(text):
     """An argparse type: a path, a leading ``~`` expanded to the home folder as a shell would (``--out-dir=~/x``
     reaches the program unexpanded, and would otherwise make a folder named ``~``)."""
     return os.path.expanduser(text)
 
 
-def common(doc, dataset_choice=False):
-    """Options every example shares: preset, backend, data, teacher budget, where checkpoints and results go."""
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One option whose default is its preset's: ``config`` says whether it is a ``Config`` field (else the
+    example's own). A help that names its default itself keeps it; any other gets each preset's value added."""
+    flag: str
+    help: str
+    type: object = None
+    metavar: str = "N"
+    nargs: object = None
+    choices: object = None
+    config: bool = True
+
+    @property
+    def dest(self):
+        return self.flag[2:].replace("-", "_")
+
+
+# the Config's options every example shares: the teacher and the data
+COMMON = [Option("--val", "training images held out for validation, stratified (default: 1/12 of the training set, "
+                 "5,000 for MNIST; 0: none)", _count(0)),
+          Option("--teacher-epochs", "teacher epochs", _count(0)),
+          Option("--jitter", "the teacher's augmentation: each training image shifted by up to N pixels each way "
+                 "(0: none, as flat rows of pixels need)", _count(0)),
+          Option("--subset", "train on the first N training images only (default: all)", _count(1))]
+
+
+def table1_options(dataset_choice=False):
+    """The Table 1 examples' own options (every one a ``Config`` field), their help read from the registry now."""
+    ablations = [k for k, v in registry.BY_ID.items() if v.ablation]
+    return [Option("--seeds", "student seeds per main variant" + (f" (the ablations {', '.join(ablations)} run "
+                                                                  f"{Config.ablation_seeds})" if ablations else ""),
+                   _count(1))] + \
+        ([Option("--split-test", "notMNIST without its training split: split its test file, this fraction (in (0, 1)) "
+                 "for testing (default: off)", float, "FRACTION")] if dataset_choice else []) + \
+        [Option("--student-epochs", "S (initial) epochs", _count(0)),
+         Option("--finetune-epochs", "each student variant's epochs from S (initial)", _count(1)),
+         Option("--transfer-size", "the students train on the first N training images, the teacher on all (0: all)",
+                _count(0)),
+         Option("--labelled", "fraction of the students' rows that keep their labels, in (0, 1]", float, "FRACTION"),
+         Option("--variants", f"student variants to run, by id (default: the preset's: {_preset_variants()}): " +
+                "; ".join(f"{k} = {v.name}" for k, v in registry.BY_ID.items()), nargs="+",
+                choices=list(registry.BY_ID), metavar="ID")]
+
+
+def table1_presets():
+    """Every Table 1 preset as the full set of ``Config`` values it runs with (its settings over the defaults)."""
+    return {name: dataclasses.asdict(Config(backend="numpy", **preset(name))) for name in PRESETS}
+
+
+def _preset_variants():
+    """Each preset's variants, as the registry lists them, and those that run only on request."""
+    out = [f"{PRESET_OPTIONS[name]}: " + ", ".join(registry.in_preset(name)) for name in PRESETS]
+    return "; ".join(out + ["on request only: " + (", ".join(registry.on_request()) or "none")])
+
+
+def _show(value):
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else f"{value:g}" \
+        if isinstance(value, float) else str(value)
+
+
+def help_text(option, presets):
+    """``option``'s help with its default in each preset: ``(default: 15; 2 with --quick)``."""
+    values = {name: s[option.dest] for name, s in presets.items() if option.dest in s}
+    if "default" in option.help or not values:
+        return option.help
+    full = values.get("full")
+    others = [f"{_show(v)} with {PRESET_OPTIONS[name]}" for name, v in values.items() if name != "full" and v != full]
+    return f"{option.help} (default: {'; '.join([_show(full)] + others)})"
+
+
+class _Preset(argparse.Action):
+    """A preset's flag: sets ``preset`` to its name; a second preset's flag is refused."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if namespace.preset not in ("full", self.const):
+            parser.error("choose one preset: " + " or ".join(PRESET_OPTIONS[n] for n in parser.presets
+                                                              if n != "full"))
+        namespace.preset = self.const
+
+
+def parser(doc, dataset_choice=False, options=None, presets=None):
+    """The parser of an example: the shared options, then ``options`` with defaults from ``presets`` (name ->
+    {option: value}); without them, the Table 1 example's. The parser keeps both (``p.options``, ``p.presets``)."""
+    base = table1_presets()
+    if options is None:
+        options, presets = table1_options(dataset_choice), base
+    else:   # the shared options' values come from the Table 1 preset of the same name
+        presets = {name: {**{o.dest: base[name][o.dest] for o in COMMON}, **own} for name, own in presets.items()}
     p = argparse.ArgumentParser(description=doc, formatter_class=_Formatter)
-    p.add_argument("--quick", action="store_true", help="the quick preset: a few epochs of everything")
+    p.options, p.presets = COMMON + options, presets
+    p.set_defaults(preset="full")
+    for name in presets:
+        if name != "full":
+            p.add_argument(PRESET_OPTIONS[name], action=_Preset, nargs=0, const=name, help=PRESET_HELP[name])
     p.add_argument("--backend", choices=["numpy", "cupy"], default=None,
                    help="array backend (default: $TINYKD_BACKEND, else numpy)")
     if dataset_choice:
@@ -80,90 +181,34 @@ def common(doc, dataset_choice=False):
     p.add_argument("--data-dir", type=path, metavar="DIR",
                    help="the folder holding the named data set's files (only it is searched; default: the search "
                         "order in the README)")
-    p.add_argument("--val", type=_count(0), metavar="N",
-                   help="training images held out for validation, stratified (default: 1/12 of the training set, "
-                        "5,000 for MNIST; 0: none)")
-    p.add_argument("--teacher-epochs", type=_count(0), metavar="N", help="teacher epochs (default 60; 10 with --quick)")
-    p.add_argument("--jitter", type=_count(0), metavar="N",
-                   help=f"the teacher's augmentation: each training image shifted by up to N pixels each way "
-                        f"(default {Config.jitter}; 0: none, as flat rows of pixels need)")
-    p.add_argument("--subset", type=_count(1), metavar="N",
-                   help="train on the first N training images only (default: all)")
+    for o in p.options:
+        p.add_argument(o.flag, type=o.type, nargs=o.nargs, choices=o.choices, metavar=o.metavar,
+                       help=help_text(o, presets))
     p.add_argument("--checkpoint-dir", type=path, default="checkpoints", metavar="DIR",
                    help="trained networks, reused when data and settings match")
-    p.add_argument("--out-dir", type=path, default="results", metavar="DIR", help="results (JSON and Markdown)")
+    p.add_argument("--records-dir", type=path, default="runs", metavar="DIR",
+                   help="one record per trained network; a rerun trains only the networks whose records are missing")
+    p.add_argument("--out-dir", type=path, default="results", metavar="DIR", help="this run's table (JSON and Markdown)")
     return p
 
 
-def parser(doc, dataset_choice=False):
-    """The Table 1 examples' options."""
-    p = common(doc, dataset_choice)
-    ablations = [k for k, v in registry.BY_ID.items() if v.ablation]
-    p.add_argument("--seeds", type=_count(1), metavar="N",
-                   help="student seeds per main variant (default 5; 3 with --quick" +
-                        (f"; the ablations {', '.join(ablations)} run {Config.ablation_seeds}" if ablations else "") +
-                        ")")
-    if dataset_choice:
-        p.add_argument("--split-test", type=float, metavar="FRACTION",
-                       help="notMNIST without its training split: split its test file, this fraction (in (0, 1)) "
-                            "for testing (default: off)")
-    p.add_argument("--student-epochs", type=_count(0), metavar="N",
-                   help="S (initial) epochs (default 20; 5 with --quick)")
-    p.add_argument("--finetune-epochs", type=_count(1), metavar="N",
-                   help="each student variant's epochs from S (initial) (default 15; 10 with --quick)")
-    p.add_argument("--transfer-size", type=_count(0), metavar="N",
-                   help="the students train on the first N training images, the teacher on all (default and 0: "
-                        "all; 5,000 with --quick, whose students therefore see 5,000 images)")
-    p.add_argument("--few-labels", action="store_true",
-                   help="the few-labels preset: 5%% of the students' rows keep their labels, S (initial) learns from "
-                        "them alone, every variant sees all rows (writes <dataset>_labels5_table.*)")
-    p.add_argument("--labelled", type=float, metavar="FRACTION",
-                   help="fraction of the students' rows that keep their labels, in (0, 1] (default 1; 0.05 with "
-                        "--few-labels)")
-    p.add_argument("--variants", nargs="+", choices=list(registry.BY_ID), metavar="ID",
-                   help=f"student variants to run, by id (default: the preset's: {_preset_variants()}): " +
-                        "; ".join(f"{k} = {v.name}" for k, v in registry.BY_ID.items()))
-    return p
-
-
-PRESET_OPTIONS = {"full": "the full run", "quick": "--quick", "labels5": "--few-labels"}   # how each is chosen
-
-
-def _preset_variants():
-    """Each preset's variants, as the registry lists them, and those that run only on request."""
-    out = [f"{PRESET_OPTIONS[name]}: " + ", ".join(registry.in_preset(name)) for name in PRESETS]
-    return "; ".join(out + ["on request only: " + (", ".join(registry.on_request()) or "none")])
+def fill(p, args):
+    """Give every option left out its chosen preset's value (in ``args``); returns {option: value}."""
+    chosen = p.presets[args.preset]
+    for o in p.options:
+        if getattr(args, o.dest) is None and o.dest in chosen:
+            setattr(args, o.dest, chosen[o.dest])
+    return {o.dest: getattr(args, o.dest) for o in p.options}
 
 
 def config(p, args):
-    """A ``Config`` from parsed options (the ``--quick`` preset first, explicit options over it); a bad
-    combination ends the program with one ``error:`` line and exit code 2."""
-    if args.quick and getattr(args, "few_labels", False):
-        p.error("choose one preset: --quick or --few-labels")
-    kw = preset("quick") if args.quick else preset("labels5") if getattr(args, "few_labels", False) else {}
-    if not hasattr(args, "finetune_epochs"):   # an example of its own: only the teacher's part of the Table 1 preset
-        kw = {k: v for k, v in kw.items() if k in TEACHER_SETTINGS + ("preset",)}
-    for name in ("seeds", "teacher_epochs", "student_epochs", "finetune_epochs", "variants", "val", "split_test",
-                 "transfer_size", "labelled", "jitter"):
-        if getattr(args, name, None) is not None:
-            kw[name] = getattr(args, name)
+    """A ``Config`` from parsed options (the chosen preset's values, explicit options over them); a bad setting
+    ends the program with one ``error:`` line and exit code 2."""
+    values = fill(p, args)
+    kw = {o.dest: values[o.dest] for o in p.options if o.config}
     return guarded(p, lambda: Config(dataset=args.dataset, data=args.data, data_dir=args.data_dir,
-                                     backend=args.backend, subset=args.subset or 0,
-                                     checkpoint_dir=args.checkpoint_dir, out_dir=args.out_dir, **kw))
-
-
-TEACHER_SETTINGS = ("dataset", "data", "val", "val_seed", "subset", "teacher_sizes", "teacher_epochs", "batch_size",
-                    "teacher_lr", "teacher_dropout", "teacher_input_dropout", "jitter")
-
-
-def deviations(cfg, args, defaults, ds):
-    """What an example's run changes from its preset: the teacher's settings and data (from ``cfg``), files that
-    are not the named data set's canonical ones (``ds``, the data set loaded), and the example's own options that
-    differ from ``defaults`` (a dict of option -> preset value)."""
-    out = {k: v for k, v in cfg.deviations().items() if k in TEACHER_SETTINGS}
-    out.update(data_deviations(cfg, ds))
-    out.update({k: getattr(args, k) for k, v in defaults.items() if getattr(args, k) != v})
-    return out
+                                     backend=args.backend, checkpoint_dir=args.checkpoint_dir,
+                                     records_dir=args.records_dir, out_dir=args.out_dir, preset=args.preset, **kw))
 
 
 def guarded(p, fn):
@@ -178,10 +223,9 @@ def guarded(p, fn):
     except TrainingError as e:
         p.exit(1, f"{p.prog}: error: {_one_line(e)}\n")
     except KeyboardInterrupt:
-        p.exit(130, f"\n{p.prog}: interrupted; run the same command again to resume: a finished teacher or "
-                    "S (initial) is reused from --checkpoint-dir and an interrupted one continues from its run "
-                    "checkpoint; every other network trains again (what finished is kept in the results' "
-                    ".partial files)\n")
+        p.exit(130, f"\n{p.prog}: interrupted; run the same command again to resume: every network whose record is "
+                    "in --records-dir is kept, a teacher or S (initial) that was training continues from its run "
+                    "checkpoint in --checkpoint-dir, and only the networks without a record train\n")
 
 
 def option_names(p, message):
@@ -191,7 +235,7 @@ def option_names(p, message):
     renamed anywhere, one-word names (``val``, ``subset``) only where they open the message, as a setting's mistake
     does: elsewhere they may be plain words."""
     for action in p._actions:
-        if not action.option_strings or action.dest in ("help", "backend"):   # a backend may come from the environment
+        if not action.option_strings or action.dest in ("help", "backend", "preset"):   # backend: maybe from $ENV
             continue
         option = max(action.option_strings, key=len)
         where = r"(?<![\w-])" if "_" in action.dest else r"^"
@@ -203,15 +247,14 @@ def _one_line(e):
     return " ".join(str(e).split())
 
 
-def main(doc, body, dataset_choice=False, extra=None, argv=None):
-    """Parse the options (``extra(parser)`` adds an example's own instead of the Table 1 ones), build the config,
-    and run ``body(cfg, args)``."""
-    p = parser(doc, dataset_choice) if extra is None else common(doc)
-    if extra is not None:
-        extra(p)
+def main(doc, body, dataset_choice=False, options=None, presets=None, argv=None):
+    """Parse the options (``options`` and ``presets``: an example's own; without them the Table 1 ones), build the
+    config, and run ``body(cfg, values)``, ``values`` the example's own options ({} for Table 1)."""
+    p = parser(doc, dataset_choice, options, presets)
     args = p.parse_args(argv)
     cfg = config(p, args)
-    return guarded(p, lambda: body(cfg, args))
+    values = {o.dest: getattr(args, o.dest) for o in p.options if not o.config}
+    return guarded(p, lambda: body(cfg, values))
 
 
 if __name__ == "__main__":
