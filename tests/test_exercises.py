@@ -324,3 +324,71 @@ def test_the_independent_check_agrees_with_tinykds_own(name):
         assert any(not close(w, r) for case in exercise.cases()
                    for w, r in zip(exercise.compared(case, variant(case)), exercise.compared(case, exercise.reference(
                        case)))), f"{name}: the mistake '{hint}' changes nothing on these cases"
+
+
+# ------------------------------------------------------------- the document points to the exercises, and the
+# ------------------------------------------------------------- derivations written out for them are checked
+def test_each_exercise_is_named_by_its_section_of_the_derivations():
+    doc = (ROOT / "docs" / "derivations.md").read_text(encoding="utf-8")
+    for name, exercise in EXERCISES.items():
+        section = re.search(rf"^## {exercise.section}\. .*?(?=^## |\Z)", doc, re.M | re.S).group(0)
+        assert f"`exercises/{name}.py`" in section, f"§{exercise.section} does not point to exercises/{name}.py"
+
+
+def test_centring_is_a_symmetric_projection_and_its_own_gradient(rng):
+    """§3, Steps 1–4 after the limit: Π = δ − 1/C centres a row, is symmetric and idempotent, and the gradient of
+    (1/(2CN)) Σ_n ‖Π(z_S − z_T)‖² is the centred difference over CN (finite differences)."""
+    from tinykd import gradcheck
+    n, c = 4, 5
+    pi = np.eye(c) - 1 / c
+    zs, zt = rng.standard_normal((n, c)), 3 * rng.standard_normal((n, c))
+    np.testing.assert_allclose(zs @ pi.T, zs - zs.mean(axis=1, keepdims=True), atol=1e-15)
+    np.testing.assert_array_equal(pi, pi.T)
+    np.testing.assert_allclose(pi @ pi, pi, atol=1e-15)
+    centred = (zs - zs.mean(axis=1, keepdims=True)) - (zt - zt.mean(axis=1, keepdims=True))
+    gradcheck.check(lambda: (((zs - zt) @ pi.T) ** 2).sum() / (2 * c * n), zs, centred / (c * n),
+                    "centred logit matching")
+
+
+def test_the_tempered_softmax_to_second_order(rng):
+    """§3's expansion one order further: P^τ − (1/C + d/(Cτ) + (d² − ν_z)/(2Cτ²)) is O(τ⁻³) (d = z − z̄), and the
+    second-order term vanishes with two classes."""
+    from tinykd import functional as F
+    z = 2 * rng.standard_normal((3, 6))
+    d = z - z.mean(axis=1, keepdims=True)
+    nu = (d * d).mean(axis=1, keepdims=True)
+    c = z.shape[1]
+    scaled = []
+    for tau in (40.0, 80.0, 160.0):
+        rest = F.softmax(z, tau) - (1 / c + d / (c * tau) + (d * d - nu) / (2 * c * tau**2))
+        scaled.append(np.abs(rest).max() * tau**3)
+    assert max(scaled) / min(scaled) < 1.2, scaled         # the remainder falls like τ⁻³
+    two = rng.standard_normal((4, 2))
+    d2 = two - two.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(d2 * d2, np.broadcast_to((d2 * d2).mean(axis=1, keepdims=True), d2.shape), rtol=1e-12)
+
+
+@pytest.mark.parametrize("form", ["minimax", "nonsaturating"])
+def test_the_adversarial_students_gradient_and_its_drift(form, rng):
+    """§11 written out for a linear discriminator on raw logits: dz_S = λ_CE (P_S − Y)/N + λ_adv (1 − D or D) Wᵀ/N,
+    and each row's sum over the classes, the derivative along its shift (finite differences), is
+    λ_adv (1 − D_n) Σ_j W_j / N (minimax) or λ_adv D_n Σ_j W_j / N (non-saturating)."""
+    from tinykd import functional as F
+    from tinykd import gradcheck
+    from tinykd.discriminator import Discriminator
+    from tinykd.distill import AdversarialKD
+    n, c, ce_weight, adv_weight = 6, 4, 0.7, 0.4
+    zs, y = 2 * rng.standard_normal((n, c)), rng.integers(0, c, n)
+    d = Discriminator(c, features="raw", backend="numpy", dtype=np.float64)
+    w, b = d.net.layers[0].params["W"], d.net.layers[0].params["b"]
+    w[...], b[...] = rng.standard_normal((c, 1)), 0.3
+    objective = AdversarialKD(d, alpha=ce_weight, beta=adv_weight, form=form)
+    dz = objective(zs, y)[1]
+    big_d = F.sigmoid((zs @ w + b)[:, 0])
+    factor = 1 - big_d if form == "minimax" else big_d
+    np.testing.assert_allclose(dz, ce_weight * (F.softmax(zs) - np.eye(c)[y]) / n + adv_weight * factor[:, None]
+                               * w[:, 0] / n, rtol=1e-10, atol=1e-14)
+    drift = adv_weight * factor * w.sum() / n
+    np.testing.assert_allclose(dz.sum(axis=1), drift, rtol=1e-10)
+    kappa = np.zeros(n)
+    gradcheck.check(lambda: objective(zs + kappa[:, None], y)[0], kappa, drift, f"{form} drift along the shift")
