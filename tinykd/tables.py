@@ -20,10 +20,15 @@ WHERE = ("data_dir", "checkpoint_dir", "records_dir", "out_dir")   # where files
 def tag(cfg, deviations, data_name, stats_on):
     """What a student run's record says of the table it belongs to: the experiment, the table's name (e.g.
     ``mnist_table``), the settings its rows share (``cfg`` without ``ROWS`` and ``WHERE``), what they change from the
-    preset's reference run, and where the logit statistics were measured."""
-    return {"experiment": "table1", "name": cfg.results_base(data_name),
+    preset's reference run, and where the logit statistics were measured; as a record holds it (keys sorted), so
+    a view of it reads the same before and after it is written."""
+    return _sorted({"experiment": "table1", "name": cfg.results_base(data_name),
             "config": {k: v for k, v in asdict(cfg).items() if k not in ROWS + WHERE},
-            "deviations": {k: v for k, v in deviations.items() if k not in ROWS}, "logit_stats_on": stats_on}
+            "deviations": {k: v for k, v in deviations.items() if k not in ROWS}, "logit_stats_on": stats_on})
+
+
+def _sorted(value):
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
 def _same(a, b):
@@ -283,7 +288,7 @@ def headline(records):
     v = full[0]
     kd = v["variants"].get(registry.BASELINE.id)
     lines = [f"Test errors out of {v['n_test']:,} on MNIST (the full preset, `python examples/mnist_adv_kd.py`; "
-             "mean ± std over seeds; every table, with its commit and machine, is in "
+             "mean ± std over seeds;", "every table, with its commit and machine, is in "
              "[docs/results.md](docs/results.md)):", "",
              "| network | test errors | − KD (pooled std) |", "|---|---|---|",
              f"| teacher 784-1200-1200-10 | {v['teacher']['errors']} | |",
@@ -292,6 +297,6 @@ def headline(records):
         if rec["n"] < 2:           # the single-seed ablations are in docs/results.md
             continue
         gap = report.pooled_gap(rec, kd) if kd is not None and vid != registry.BASELINE.id else None
-        lines.append(f"| … then {rec['name']} | {report.fmt(rec)} | "
-                     f"{'' if gap is None else f'{-gap[0]:+.1f} ({-gap[2]:+.1f})'} |")
+        vs = "–" if gap is None else f"{-gap[0]:+.1f} ({-gap[2]:+.1f})"
+        lines.append(f"| … then {rec['name']} | {report.fmt(rec)} | {vs} |")
     return lines
