@@ -157,3 +157,42 @@ def test_optimisers_describe_every_setting_as_built():
                                       "weight_decay": 0.0}
     assert SGD(model, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3).describe() == {
         "optimizer": "SGD", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3}
+
+
+def test_max_norm_is_the_projection_onto_the_ball():
+    """``max_norm`` scales a column (a unit's incoming weights) outside the ball onto its sphere and leaves one
+    inside (or zero) as it is; the result is the closest point of the ball (checked against 200 points of it)."""
+    from tinykd.optim import max_norm
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((6, 5)) * np.array([0.01, 0.5, 1.0, 3.0, 0.0])
+    expected = np.stack([c if np.linalg.norm(c) <= 0.7 else 0.7 * c / np.linalg.norm(c) for c in w.T], axis=1)
+    np.testing.assert_allclose(max_norm(w.copy(), 0.7, np.empty(5)), expected, rtol=1e-14, atol=0)
+    for c, pc in zip(w.T, expected.T):
+        ball = rng.standard_normal((200, 6))
+        ball *= 0.7 * rng.uniform(0, 1, (200, 1)) ** (1 / 6) / np.linalg.norm(ball, axis=1, keepdims=True)
+        assert np.linalg.norm(c - pc) <= np.linalg.norm(c - ball, axis=1).min() + 1e-12
+
+
+@pytest.mark.parametrize("opt_class, kw", [(Adam, dict(lr=0.05)), (SGD, dict(lr=0.5, momentum=0.9, nesterov=True))])
+def test_a_max_norm_step_is_the_plain_step_then_the_projection(opt_class, kw):
+    """Every step of an optimiser with ``max_norm=c`` is the same step without it followed by the projection of
+    each weight matrix's columns; biases are never projected; every column ends inside the ball."""
+    a, b = MLP([6, 5, 3], seed=1, dtype=np.float64), MLP([6, 5, 3], seed=1, dtype=np.float64)
+    constrained, plain = opt_class(a, max_norm=0.7, **kw), opt_class(b, **kw)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        for (_, _, ga), (_, _, gb) in zip(a.named_parameters(), b.named_parameters()):
+            ga[...] = gb[...] = rng.standard_normal(ga.shape) * 10
+        constrained.step()
+        plain.step()
+        for (name, pa, _), (_, pb, _) in zip(a.named_parameters(), b.named_parameters()):
+            if name.endswith(".W"):
+                norms = np.linalg.norm(pb, axis=0)
+                np.testing.assert_allclose(pa, pb * np.minimum(1, 0.7 / norms), rtol=1e-13, atol=1e-15)
+                assert norms.max() > 0.7 and np.linalg.norm(pa, axis=0).max() <= 0.7 * (1 + 1e-12)
+            else:
+                np.testing.assert_array_equal(pa, pb)
+            pb[...] = pa                  # the next step starts from the same point (the states are equal)
+    assert constrained.describe()["max_norm"] == 0.7 and "max_norm" not in plain.describe()
+    with pytest.raises(ValueError, match="max_norm"):
+        opt_class(a, max_norm=0.0, **kw)

@@ -6,6 +6,9 @@ block over views built once, through one shared scratch buffer.
 Weight decay, when asked for, is L2 regularisation added to the gradient (``g + wd·θ``, not AdamW's decoupled
 form), formed in the scratch buffer so the layers' gradient arrays are only read, never written; it applies to
 weight matrices only, never to biases.
+A max-norm constraint, when asked for (``max_norm=c``), follows each step: every unit's incoming weights (a column of
+a weight matrix) are projected back onto the ball of radius c (``max_norm``; Hinton et al. 2012, Srivastava et al.
+2014).
 Derivations: ``docs/derivations.md``; checks: ``tests/test_optim.py``.
 """
 import math
@@ -64,6 +67,41 @@ def _decay(xp, p, g, tmp, weight_decay):
     return tmp
 
 
+def max_norm(w, c, out):
+    """Project each column of ``w`` (a unit's incoming weights, ``w`` of shape (n_in, n_out)) onto the ball
+    ``‖w_j‖₂ ≤ c``, in place: ``w_j ← w_j · min(1, c/‖w_j‖)``, the Euclidean projection (the closest point of the
+    ball; a column inside it is left as it is). ``out``: a buffer of n_out entries for the norms (no allocation on
+    NumPy; none of it leaves the device on CuPy). Derivation: docs/derivations.md, "Max-norm"."""
+    xp = get_array_module(w)
+    if xp is np:
+        np.einsum("ij,ij->j", w, w, out=out)
+    else:
+        out[...] = xp.einsum("ij,ij->j", w, w)
+    xp.sqrt(out, out=out)
+    xp.maximum(out, c, out=out)       # min(1, c/‖w‖) = c / max(‖w‖, c): a zero column is left alone, no 0/0
+    xp.divide(c, out, out=out)
+    w *= out
+    return w
+
+
+class _MaxNorm:
+    """What both optimisers share for the max-norm constraint: which arrays it applies to (the weight matrices)
+    and one norm buffer per matrix, built once."""
+
+    def _max_norm_setup(self, c):
+        self.max_norm = None if c is None else check_real("max_norm", c, low_open=True)
+        self._norms = [] if c is None else [(p, get_array_module(p).empty(p.shape[1], dtype=p.dtype))
+                                            for _, p, _ in self.params if p.ndim == 2]
+
+    def _project(self):
+        for w, buf in self._norms:
+            max_norm(w, self.max_norm, buf)
+
+    def _describe_max_norm(self):
+        # absent when not asked for: the identities of runs without it stay those written before it existed
+        return {} if self.max_norm is None else {"max_norm": self.max_norm}
+
+
 def _load(state, *saved):
     """Copy saved arrays (host or device) into the optimiser's ``state`` tuples, in place: ``saved[k][i]`` into
     ``state[i][k]``."""
@@ -72,7 +110,7 @@ def _load(state, *saved):
             a[...] = to_device(a_new, get_array_module(a))
 
 
-class Adam:
+class Adam(_MaxNorm):
     """Adam (Kingma & Ba, 2015, Algorithm 1) with bias correction.
 
     ``m ← β1 m + (1−β1) g``, ``v ← β2 v + (1−β2) g²``, ``θ ← θ − η m̂ / (√v̂ + ε)`` (η = ``lr``, the paper's α),
@@ -84,8 +122,9 @@ class Adam:
     ``v ← β2 v + g²`` take two passes over memory instead of three; the constant factors move into the two scalars.
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, block=None):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, block=None, max_norm=None):
         self.params = _triples(params)
+        self._max_norm_setup(max_norm)
         self.lr = self.initial_lr = check_real("lr", lr, low_open=True)
         self.beta1 = check_real("betas[0]", betas[0], high=1.0)
         self.beta2 = check_real("betas[1]", betas[1], high=1.0)
@@ -116,12 +155,13 @@ class Adam:
             xp.divide(m, tmp, out=tmp)
             tmp *= step
             p -= tmp
+        self._project()
 
     def describe(self):
         """Every setting that shapes the updates, for a run's identity (``lr`` as built: a schedule overwrites
         ``self.lr`` each epoch and describes itself)."""
         return {"optimizer": "Adam", "lr": self.initial_lr, "betas": [self.beta1, self.beta2], "eps": self.eps,
-                "weight_decay": self.weight_decay}
+                "weight_decay": self.weight_decay, **self._describe_max_norm()}
 
     def state_dict(self):
         """The step count and the moments as stored, ``m/(1−β1)`` and ``v/(1−β2)`` (exact resume)."""
@@ -132,7 +172,7 @@ class Adam:
         _load(self.state, state["m"], state["v"])
 
 
-class SGD:
+class SGD(_MaxNorm):
     """Stochastic gradient descent with momentum μ (and Nesterov's variant).
 
     ``b ← μ b + g``; plain momentum ``θ ← θ − η b``; Nesterov ``θ ← θ − η (g + μ b)`` (the form of Sutskever et
@@ -140,8 +180,9 @@ class SGD:
     gradient may occupy the one scratch buffer. With ``momentum=0`` this is ``θ ← θ − η g``.
     """
 
-    def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, block=None):
+    def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, block=None, max_norm=None):
         self.params = _triples(params)
+        self._max_norm_setup(max_norm)
         self.lr = self.initial_lr = check_real("lr", lr, low_open=True)
         self.momentum = check_real("momentum", momentum, high=1.0)
         self.weight_decay = check_real("weight_decay", weight_decay)
@@ -168,11 +209,12 @@ class SGD:
                     rate *= mu
             xp.multiply(direction, rate, out=tmp)
             p -= tmp
+        self._project()
 
     def describe(self):
         """Every setting that shapes the updates, for a run's identity (``lr`` as built, as for Adam)."""
         return {"optimizer": "SGD", "lr": self.initial_lr, "momentum": self.momentum, "nesterov": self.nesterov,
-                "weight_decay": self.weight_decay}
+                "weight_decay": self.weight_decay, **self._describe_max_norm()}
 
     def state_dict(self):
         return {"buf": [b for b, in self.state]}
