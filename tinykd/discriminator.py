@@ -1,23 +1,26 @@
-"""The logistic discriminator of adversarial KD: is this logit vector the teacher's (label 0) or the student's (1)?
+"""The logistic discriminator of adversarial KD: is this row of logits the teacher's (target 0) or the student's (1)?
 
-``D(a) = σ(f(φ(a)))`` where ``f`` is an affine map (logistic regression, the founding report's choice) or a
-ReLU MLP with the hidden widths given (``hidden``: one width or a list), and ``φ`` chooses what the discriminator sees:
+In the notation of ``docs/derivations.md`` §11: ``D = σ(q)`` with ``q = f(φ(z))``, where ``z`` is a row of logits
+(the methods' argument ``a``, after the founding report's ``a_S``), ``f`` an affine map ``φ W + b`` (logistic
+regression, the report's choice) or a ReLU MLP with the hidden widths given (``hidden``: one width or a list), and
+``φ`` chooses what the discriminator sees:
 
 - ``"raw"``: the logits themselves (the report's form). Softmax is shift-invariant, so a student can fool a
-  linear D on raw logits by adding one constant c to every logit: ``f`` moves by ``c Σ_k w_k`` while no
-  prediction changes. Nothing bounds that drift;
-- ``"centred"``: ``a − mean_k(a)``, which removes exactly that shift;
-- ``"logprob"``: ``log softmax(a/τ)``, shift-invariant too, and scaled like the probabilities KD matches;
-- ``"standardised"``: the z-scored logits ``(a − mean)/std`` (``F.standardise``), blind to shift AND scale.
+  linear D on raw logits by adding one constant κ to every logit of a row: ``q`` moves by ``κ Σ_k W_k`` while no
+  prediction changes. Nothing bounds that drift (§11 writes out its rate);
+- ``"centred"``: ``z − mean_k(z)·1``, which removes exactly that shift;
+- ``"logprob"``: ``log softmax(z/τ_D)``, shift-invariant too, and scaled like the probabilities KD matches;
+- ``"standardised"``: the z-scored logits ``z̃`` (``F.standardise``, §16), blind to shift AND scale.
 
-A *conditional* discriminator (Xu, Hsu & Huang 2017) also sees each row's class, as a one-hot vector after φ(a):
-it judges whether these logits are the teacher's *for this class*, which a student cannot pass by looking like
+A *conditional* discriminator (Xu, Hsu & Huang 2017; §19) also sees each row's class, as a one-hot vector after
+φ(z): it judges whether these logits are the teacher's *for this class*, which a student cannot pass by looking like
 the teacher on average. ``smoothing`` > 0 is one-sided label smoothing (Salimans et al. 2016): the teacher's rows
-get the target ``smoothing`` instead of 0, so D never grows fully sure of the teacher's logits.
+get the target ``c_T`` (``smoothing``) instead of 0, so D never grows fully sure of the teacher's logits.
 
 The gradient w.r.t. the logits runs through ``f`` (hand-written MLP backward) and ``φ`` (the one-hot columns
-carry none): raw ``g``; centred ``g − mean_k(g)``; logprob ``log_softmax_backward``; standardised
-``standardise_backward``. Derivation: ``docs/derivations.md`` §7, §19.
+carry none); with ``g = dφ``: raw ``dz = g``; centred ``dz = g − mean_k(g)·1``; logprob ``log_softmax_backward``;
+standardised ``standardise_backward``. Derivations: ``docs/derivations.md`` §4 (the logistic loss), §11, §16
+(standardisation), §19 (the conditional discriminator).
 """
 import numpy as np
 
@@ -59,7 +62,7 @@ class Discriminator:
 
     def describe(self):
         """Every setting that shapes this discriminator's weights, as plain JSON values: each constructor argument
-        (the backend by its module's name), Adam's defaults that the constructor does not expose (its β's and ε),
+        (the backend by its module's name), Adam's defaults that the constructor does not expose (``betas``, ``eps``),
         and the settings of every ``fit`` so far. Part of the identity of a student trained against it."""
         return {"n_classes": self.n_classes, "hidden": self.hidden, "features": self.features,
                 "temperature": self.temperature, "lr": self.opt.lr, "seed": self.seed,
@@ -68,7 +71,7 @@ class Discriminator:
                 "fits": [dict(f) for f in self.fits]}
 
     def _phi(self, a):
-        """φ(a), and what ``_phi_backward`` needs (the z-scored features' σ, or None)."""
+        """φ(z) of the logits ``a``, and what ``_phi_backward`` needs (the standardised features' σ_z, or None)."""
         if self.features == "raw":
             return a, None
         if self.features == "centred":
@@ -87,7 +90,8 @@ class Discriminator:
         return F.log_softmax_backward(phi, dphi, self.temperature)
 
     def _input(self, a, classes):
-        """The network's input: φ(a), then (conditional) the one-hot classes; and φ's own results for backward."""
+        """The network's input: φ(z) of the logits ``a``, then (conditional) the one-hot classes; and φ's own results
+        for backward."""
         if self.conditional != (classes is not None):
             raise ValueError("a conditional discriminator needs each row's class (classes=...)" if self.conditional
                              else "this discriminator is not conditional: give no classes")
@@ -100,12 +104,14 @@ class Discriminator:
         return xp.concatenate([phi, onehot], axis=1), phi, sigma
 
     def logit(self, a, classes=None):
-        """The discriminator's logit z = f(φ(a)[, onehot]), shape (batch,); D(a) = σ(z) is P(student | a)."""
+        """The discriminator's logit ``q = f(φ(z))`` of the logits ``a`` (a conditional D sees the one-hot class after
+        φ(z)), shape (batch,); ``D = σ(q)`` is the probability that they are the student's."""
         return self.net.forward(self._input(a, classes)[0])[:, 0]
 
     def _backprop(self, a, targets, classes):
-        """Forward and backward of the mean logistic loss of calling the rows of ``a`` ``targets`` (0 teacher,
-        1 student; shape (batch,)): fills the discriminator's parameter gradients, returns (loss, φ(a), σ, dloss/dφ)."""
+        """Forward and backward of the mean logistic loss of calling the rows of ``a`` the ``targets`` ``c`` (0 teacher,
+        1 student; shape (batch,)): fills the discriminator's parameter gradients, returns ``(L, φ(z), σ_z, dφ)``
+        (``σ_z`` for standardised features, else None)."""
         inputs, phi, sigma = self._input(a, classes)
         z = self.net.forward(inputs, train=True)
         value, dz = F.logistic_loss(z, targets[:, None])
@@ -113,18 +119,20 @@ class Discriminator:
         return value, phi, sigma, dphi
 
     def loss(self, a, label, classes=None):
-        """``L_class(a | x=label)``: the mean logistic loss of calling the logits ``a`` class ``label`` (the
+        """``L_class(z ∣ c)`` (§11): the mean logistic loss of calling the logits ``a`` class ``c = label`` (the
         target is exactly ``label``: smoothing applies to the discriminator's own steps only).
 
-        Returns (loss, dloss/da); the discriminator's own parameter gradients are filled too, and left unused.
+        Returns ``(L_class, dz)``, ``dz`` its gradient w.r.t. the logits; the discriminator's own parameter gradients
+        are filled too, and left unused.
         """
         xp = get_array_module(a)
         value, phi, sigma, dphi = self._backprop(a, xp.full(a.shape[0], label, dtype=a.dtype), classes)
         return value, self._phi_backward(phi, sigma, dphi)
 
     def step(self, teacher_logits, student_logits, classes=None):
-        """One Adam step on a balanced batch: teacher logits labelled 0 (``smoothing`` with one-sided label
-        smoothing), student logits labelled 1; ``classes``: each row's class (a conditional D), the same for both."""
+        """One Adam step on a balanced batch (§19): teacher logits get the target 0 (``c_T``, ``smoothing``, with
+        one-sided label smoothing), student logits 1; ``classes``: each row's class (a conditional D), the same for
+        both."""
         xp = get_array_module(teacher_logits)
         a = xp.concatenate([teacher_logits, student_logits])
         both = None if classes is None else xp.concatenate([classes, classes])

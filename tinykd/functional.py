@@ -10,7 +10,10 @@ The functions that do read values, ``all_finite``, ``label_range`` and ``check_l
 checks and the places where data enters: ``train.fit`` checks its data once per data set (and its losses once per
 epoch), ``Discriminator.fit`` its logits and classes once per call. The label rule itself (shape and dtype) is
 ``checks.check_label_vector``, here as everywhere.
-The derivations are in ``docs/derivations.md``; the finite-difference checks in ``tests/test_functional.py``.
+The derivations are in ``docs/derivations.md`` (§1 softmax, §2 cross-entropy, §3 soft targets, §4 the logistic
+loss, §16 standardisation), whose notation the docstrings use: ``z`` logits, ``τ`` temperature, ``P^τ`` tempered
+probabilities, ``n`` the row, ``k`` the class, ``N`` rows, ``g`` the gradient arriving from above; the
+finite-difference checks are in ``tests/test_functional.py``.
 """
 import numbers
 
@@ -81,7 +84,7 @@ def check_label_range(labels, classes, name="labels"):
 
 # ----------------------------------------------------------------------------------------- softmax family
 def log_softmax(logits, temperature=1.0, *, checked=False):
-    """log P^τ along the last axis: ``log softmax(z/τ) = z/τ − logsumexp(z/τ)``.
+    """log P^τ along the last axis (§1): ``log softmax(z/τ) = z/τ − logsumexp(z/τ)``.
 
     Subtracting the row maximum first makes every exponent <= 0, so nothing overflows for any finite logits
     (``log(softmax(z))`` would turn an underflowed 0 into -inf). Integer logits raise: τ would be cast to the
@@ -98,7 +101,7 @@ def log_softmax(logits, temperature=1.0, *, checked=False):
 
 
 def softmax(logits, temperature=1.0):
-    """P^τ = softmax(z/τ) along the last axis (row maximum subtracted first, so exp never overflows)."""
+    """P^τ = softmax(z/τ) along the last axis (§1; the row maximum subtracted first, so exp never overflows)."""
     check_logits_shape(logits)
     check_temperature(temperature)
     xp = get_array_module(logits)
@@ -110,7 +113,7 @@ def softmax(logits, temperature=1.0):
 
 
 def softmax_backward(probs, grad, temperature=1.0):
-    """Vector-Jacobian product of ``softmax``: given P^τ and g = dL/dP, ``dL/dz = P ⊙ (g − ⟨g, P⟩·1) / τ``
+    """Vector-Jacobian product of ``softmax`` (§1): given ``P^τ`` and ``g = ∂L/∂P``, ``dz = P ⊙ (g − ⟨g, P⟩·1) / τ``
     (⟨g, P⟩ one number per row)."""
     check_temperature(temperature)
     dz = grad - (grad * probs).sum(axis=-1, keepdims=True)
@@ -120,7 +123,8 @@ def softmax_backward(probs, grad, temperature=1.0):
 
 
 def log_softmax_backward(log_probs, grad, temperature=1.0):
-    """Vector-Jacobian product of ``log_softmax``: given log P^τ and g = dL/dlogP, ``dL/dz = (g − P·Σ_k g_k) / τ``."""
+    """Vector-Jacobian product of ``log_softmax`` (§1): given log P^τ and ``g = ∂L/∂log P``,
+    ``dz = (g − P·Σ_k g_k) / τ``."""
     check_temperature(temperature)
     xp = get_array_module(log_probs)
     dz = grad - xp.exp(log_probs) * grad.sum(axis=-1, keepdims=True)
@@ -130,14 +134,14 @@ def log_softmax_backward(log_probs, grad, temperature=1.0):
 
 # ------------------------------------------------------------------------------------------------- losses
 def cross_entropy(logits, labels, ignore_label=None, *, checked=False):
-    """Mean cross-entropy against integer labels, ``H(y, P) = −(1/N) Σ_n log P[n, y_n]``.
+    """Mean cross-entropy against integer labels (§2), ``H(y, P) = −(1/N) Σ_n log P[n, y_n]``.
 
-    Gradient: ``dH/dz = (P − onehot(y)) / N``.
-    ``ignore_label`` (e.g. −1) marks unlabelled rows: they add nothing, and the mean runs over the M labelled rows
-    of the batch, ``H = −(1/M) Σ_labelled log P[n, y_n]``, gradient ``(P − onehot(y)) / M`` on labelled rows and 0
-    elsewhere (both 0 when M = 0). M stays on the device: nothing is read back. ``checked=True``: the caller has
-    checked the logits (``check_logits``) and the labels' shape (``checks.check_label_vector``); the labels' range
-    is checked here in either case (with ``TINYKD_DEBUG=1``), once the unlabelled rows are set aside.
+    Gradient: ``dz = (P − onehot(y)) / N``.
+    ``ignore_label`` (e.g. −1) marks unlabelled rows: they add nothing, and the mean runs over the ``M`` labelled
+    rows of the batch, ``H = −(1/M) Σ_n m_n log P[n, y_n]`` (``m_n`` 1 for a labelled row, else 0), gradient
+    ``m ⊙ (P − onehot(y)) / M`` (both 0 when ``M = 0``). ``M`` stays on the device: nothing is read back.
+    ``checked=True``: the caller has checked the logits (``check_logits``) and the labels' shape
+    (``checks.check_label_vector``); the labels' range is checked here in either case (with ``TINYKD_DEBUG=1``), once the unlabelled rows are set aside.
     """
     if not checked:
         check_logits(logits)
@@ -194,11 +198,11 @@ def _soft_target_terms(student_logits, teacher_logits, temperature, t_squared, c
 
 
 def soft_cross_entropy(student_logits, teacher_logits, temperature=1.0, t_squared=False, *, checked=False):
-    """Soft-target cross-entropy of Hinton, Vinyals & Dean (2015), "Distilling the knowledge in a neural network".
+    """Soft-target cross-entropy of Hinton, Vinyals & Dean (2015), "Distilling the knowledge in a neural network" (§3).
 
-    ``H(P_T^τ, P_S^τ) = −(1/N) Σ_i Σ_k P_T^τ[i,k] log P_S^τ[i,k]`` with ``P^τ = softmax(z/τ)``.
+    ``H(P_T^τ, P_S^τ) = −(1/N) Σ_n Σ_k P_T^τ[n,k] log P_S^τ[n,k]`` with ``P^τ = softmax(z/τ)``.
 
-    Gradient w.r.t. the student logits: ``(P_S^τ − P_T^τ) / (τ N)``. With ``t_squared=True`` the value and the
+    Gradient w.r.t. the student logits: ``dz_S = (P_S^τ − P_T^τ) / (τ N)``. With ``t_squared=True`` the value and the
     gradient are multiplied by τ², Hinton's factor that keeps the soft term's gradient comparable across τ.
     ``checked=True``: the caller has checked the pair (``check_logit_pair``) and the temperature.
     """
@@ -208,7 +212,7 @@ def soft_cross_entropy(student_logits, teacher_logits, temperature=1.0, t_square
 
 
 def kl_divergence(student_logits, teacher_logits, temperature=1.0, t_squared=False, *, checked=False):
-    """KL(P_T^τ ‖ P_S^τ) = H(P_T^τ, P_S^τ) − H(P_T^τ), mean over the batch (optionally times τ²).
+    """``KL(P_T^τ ‖ P_S^τ) = H(P_T^τ, P_S^τ) − H(P_T^τ)``, mean over the batch (optionally times τ²; §3).
 
     Same gradient as ``soft_cross_entropy`` (the teacher's entropy does not depend on the student); unlike it,
     the value is 0 exactly when the student's and teacher's distributions agree. ``checked``: as
@@ -221,18 +225,21 @@ def kl_divergence(student_logits, teacher_logits, temperature=1.0, t_squared=Fal
 
 
 def sigmoid(z):
-    """σ(z) = 1/(1+e^{−z}), computed from e^{−|z|} so neither branch overflows."""
+    """The logistic sigmoid (§4), ``σ(q) = 1/(1 + exp(−q))``, computed from ``exp(−|q|)`` so neither branch
+    overflows (the argument ``z`` is any array of logits ``q``)."""
     xp = get_array_module(z)
     e = xp.exp(-xp.abs(z))
     return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def logistic_loss(z, targets):
-    """Mean binary cross-entropy of a logistic output on its logit ``z`` against targets ``t ∈ [0, 1]``.
+    """Mean binary cross-entropy of a logistic output (§4): its logits ``q`` (the argument ``z``) against targets
+    ``c ∈ [0, 1]`` (the argument ``targets``; 0 = teacher, 1 = student for the discriminator).
 
-    ``ℓ(z, t) = −t log σ(z) − (1−t) log(1−σ(z)) = max(z, 0) − z t + log(1 + e^{−|z|})`` (the right-hand form is
-    exact and never overflows). Gradient: ``dℓ/dz = (σ(z) − t) / N``. With ``TINYKD_DEBUG=1`` it also checks that
-    z is finite and t lies in [0, 1].
+    ``ℓ(q, c) = −c log σ(q) − (1 − c) log(1 − σ(q)) = max(q, 0) − q c + log(1 + exp(−|q|))`` (the right-hand form
+    is exact and never overflows); the loss is ``L = (1/N) Σ_n ℓ(q_n, c_n)``, its gradient
+    ``dq_n = (σ(q_n) − c_n) / N``. With ``TINYKD_DEBUG=1`` it also checks that every logit is finite and every
+    target lies in [0, 1].
     """
     xp = get_array_module(z)
     if not hasattr(z, "dtype") or z.dtype.kind != "f":
@@ -260,12 +267,13 @@ STANDARDISE_EPS = 1e-12
 
 
 def standardise(logits, eps=STANDARDISE_EPS, *, checked=False):
-    """Per-row z-score of the logits (Sun et al. 2024, "Logit standardization in knowledge distillation"):
-    ``z̃ = (z − μ)/σ`` with ``μ = mean_k z_k`` and ``σ = sqrt(mean_k (z_k − μ)² + ε)``.
+    """Per-row z-score of the logits (Sun et al. 2024, "Logit standardization in knowledge distillation"; §16):
+    ``z̃ = (z − z̄·1)/σ_z`` with ``z̄ = mean_k z_k``, ``ν_z = mean_k (z_k − z̄)²`` and ``σ_z = √(ν_z + ε_z)``.
 
-    The population variance (divide by C, not C − 1; Sun et al.'s code uses C − 1, a factor sqrt(C/(C−1)) that a
-    temperature absorbs). ``ε`` keeps a row of equal logits finite (z̃ = 0 there) and is tiny beside any real
-    spread. Returns ``(z̃, σ)``, σ of shape (batch, 1): what ``standardise_backward`` needs.
+    The population variance (divide by C, not C − 1; Sun et al.'s code uses C − 1, a factor √(C/(C − 1)) that a
+    temperature absorbs). ``ε_z`` (the argument ``eps``) keeps a row of equal logits finite (z̃ = 0 there) and is
+    tiny beside any real spread. Returns ``(z̃, σ_z)``, σ_z of shape (batch, 1): what ``standardise_backward``
+    needs.
     ``checked=True``: the caller has checked the logits' dtype and shape.
     """
     if not checked:
@@ -280,8 +288,8 @@ def standardise(logits, eps=STANDARDISE_EPS, *, checked=False):
 
 
 def standardise_backward(standardised, sigma, grad):
-    """Vector-Jacobian product of ``standardise``: given z̃, σ and g = dL/dz̃,
-    ``dL/dz = (g − mean_k g_k − z̃ · mean_k(g_k z̃_k)) / σ`` (exact for any ε: docs/derivations.md §16)."""
+    """Vector-Jacobian product of ``standardise``: given z̃, σ_z and ``g = ∂L/∂z̃``,
+    ``dz = (g − mean_k(g)·1 − z̃ ⊙ mean_k(g ⊙ z̃)·1) / σ_z`` (exact for any ε_z: docs/derivations.md §16)."""
     dz = grad - grad.mean(axis=-1, keepdims=True)
     dz -= standardised * (grad * standardised).mean(axis=-1, keepdims=True)
     dz /= sigma
@@ -290,7 +298,7 @@ def standardise_backward(standardised, sigma, grad):
 
 def on_standardised(loss, student_logits, teacher_logits, *, checked=False):
     """``loss(z̃_S, z̃_T)`` on the z-scored logits of student and teacher, its gradient carried back to the raw
-    student logits through ``standardise_backward``: the one place where KD and DKD get Sun et al.'s option.
+    student logits through ``standardise_backward`` (§16): the one place where KD and DKD get Sun et al.'s option.
     ``checked=True``: the caller has checked both logits' dtype and shape."""
     zs, sigma = standardise(student_logits, checked=checked)
     zt, _ = standardise(teacher_logits, checked=checked)

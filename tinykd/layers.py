@@ -133,11 +133,14 @@ class Dropout(Layer):
 
 
 class BatchNorm(Layer):
-    """Batch normalisation (Ioffe & Szegedy 2015) over the batch axis, with running statistics for inference.
+    """Batch normalisation (Ioffe & Szegedy 2015; docs/derivations.md §14) over the batch axis, with running
+    statistics for inference.
 
-    Training: ``x̂ = (x − μ_B)/√(σ²_B + ε)``, ``y = γ x̂ + β`` (σ² biased); running ``μ, σ²`` (σ² unbiased) are
-    updated with momentum. Inference uses the running statistics. Backward (training mode):
-    ``dx = (γ/√(σ²+ε)) · (dy − mean(dy) − x̂ · mean(dy ⊙ x̂))``, ``dγ = Σ dy ⊙ x̂``, ``dβ = Σ dy``.
+    Training, per feature: ``μ = mean_n x_n``, ``ν = mean_n (x_n − μ)²`` (biased), ``r = 1/√(ν + ε_BN)``,
+    ``x̂ = (x − μ) r``, ``h = γ x̂ + b``: the scale ``γ`` is ``params["gamma"]``, the shift ``b`` is
+    ``params["beta"]``, ``ε_BN`` is ``eps``. The running mean and unbiased variance ``ν N/(N − 1)`` are updated with
+    ``momentum``; inference uses them. Backward (training mode), with ``g = dh`` (the argument ``dy``) and
+    ``dx̂ = γ ⊙ g``: ``dx = r ⊙ (dx̂ − mean_n dx̂ − x̂ ⊙ mean_n(dx̂ ⊙ x̂))``, ``dγ = Σ_n g ⊙ x̂``, ``db = Σ_n g``.
     """
 
     def __init__(self, n, momentum=0.1, eps=1e-5, xp=np, dtype=np.float32):

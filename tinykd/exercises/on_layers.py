@@ -174,7 +174,8 @@ ADAM = Exercise(
          lambda case: _adam_algorithm_1(case, "beta_factor")),
         ("v from g, not g²: the second moment is a running mean of the squared gradient",
          lambda case: _adam_algorithm_1(case, "square")),
-        ("sign error: θ moves against the gradient, θ ← θ − η m̂/(√v̂ + ε)", lambda case: _adam_algorithm_1(case, "sign")),
+        ("sign error: θ moves against the gradient, θ ← θ − η m̂/(√v̂ + ε)",
+         lambda case: _adam_algorithm_1(case, "sign")),
     ], numeric_label="Algorithm 1 written out", transform=_adam_update)
 
 
@@ -295,7 +296,8 @@ BATCHNORM = Exercise(
     _batchnorm_reference, _batchnorm_numeric, [
         ("μ's path forgotten (the mean_n dx̂ term): x reaches x̂ through μ as well, dμ = −r Σ_n dx̂_n",
          _batchnorm_mistake("mu")),
-        ("ν's path forgotten (the x̂ ⊙ mean_n(dx̂ ⊙ x̂) term): x reaches x̂ through ν as well", _batchnorm_mistake("nu")),
+        ("ν's path forgotten (the x̂ ⊙ mean_n(dx̂ ⊙ x̂) term): x reaches x̂ through ν as well",
+         _batchnorm_mistake("nu")),
         ("μ and ν treated as constants: x reaches x̂ directly, through μ and through ν", _batchnorm_mistake("both")),
         ("missing 1/N: ∂μ/∂x_n = 1/N and ∂ν/∂x_n = 2(x_n − μ)/N, so the batch sums are means", _batchnorm_mistake("n")),
         ("γ forgotten: the upstream gradient passes through the scale first, dx̂ = γ ⊙ g", _batchnorm_mistake("gamma")),
