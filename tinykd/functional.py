@@ -141,7 +141,8 @@ def cross_entropy(logits, labels, ignore_label=None, *, checked=False):
     rows of the batch, ``H = −(1/M) Σ_n m_n log P[n, y_n]`` (``m_n`` 1 for a labelled row, else 0), gradient
     ``m ⊙ (P − onehot(y)) / M`` (both 0 when ``M = 0``). ``M`` stays on the device: nothing is read back.
     ``checked=True``: the caller has checked the logits (``check_logits``) and the labels' shape
-    (``checks.check_label_vector``); the labels' range is checked here in either case (with ``TINYKD_DEBUG=1``), once the unlabelled rows are set aside.
+    (``checks.check_label_vector``); the labels' range is checked here in either case (with ``TINYKD_DEBUG=1``),
+    once the unlabelled rows are set aside.
     """
     if not checked:
         check_logits(logits)
