@@ -53,9 +53,10 @@ class Study:
         dev.update(data_deviations(cfg, self.setup.ds))
         dev.update({k: v for k, v in values.items() if v != reference.get(k) and k not in ROWS})
         name = name or f"{data_label(cfg, self.setup.data['name'])}_{experiment}"
-        self.table = {"experiment": experiment, "name": name + ("_quick" if cfg.preset == "quick" else ""),
-                      "preset": cfg.preset, "settings": {k: v for k, v in values.items() if k not in ROWS},
-                      "deviations": dev}
+        table = {"experiment": experiment, "name": name + ("_quick" if cfg.preset == "quick" else ""),
+                 "preset": cfg.preset, "settings": {k: v for k, v in values.items() if k not in ROWS}, "deviations": dev}
+        # as a record holds it (keys sorted): this run's table and one regenerated from its records are the same
+        self.table = json.loads(json.dumps(table, sort_keys=True, default=str))
         self.out = os.path.join(cfg.out_dir, self.table["name"])
         self._teacher = None
 
