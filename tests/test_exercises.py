@@ -392,3 +392,31 @@ def test_the_adversarial_students_gradient_and_its_drift(form, rng):
     np.testing.assert_allclose(dz.sum(axis=1), drift, rtol=1e-10)
     kappa = np.zeros(n)
     gradcheck.check(lambda: objective(zs + kappa[:, None], y)[0], kappa, drift, f"{form} drift along the shift")
+
+
+# ------------------------------------------------------------------------------- docs/why_kd.md and its script
+def _why_kd():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("why_kd", ROOT / "docs" / "why_kd.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_why_kd_script_shows_the_soft_gradient_fading_without_tau_squared():
+    rows, limit = _why_kd().gradient_sizes()
+    (_, plain_a, scaled_a), (_, plain_b, scaled_b) = rows[-2], rows[-1]   # τ = 32 and 64
+    assert 0.2 < plain_b / plain_a < 0.27                  # halving per doubling of τ, twice: 1/τ²
+    assert abs(scaled_b - limit) / limit < 0.05 and abs(scaled_b - limit) < abs(scaled_a - limit)
+
+
+def test_why_kd_page_shows_the_scripts_own_output_and_the_recorded_numbers(capsys):
+    _why_kd().main()
+    printed = capsys.readouterr().out.strip()
+    page = (ROOT / "docs" / "why_kd.md").read_text(encoding="utf-8")
+    assert f"```\n{printed}\n```" in page, "docs/why_kd.md's table is not what python docs/why_kd.py prints: paste it"
+    results = (ROOT / "results" / "dark_knowledge.md").read_text(encoding="utf-8")
+    for row, cited in (("| 800 |", ("135", "113", "123")), ("| 30 |", ("325", "500")), ("| 1% |", ("550", "114"))):
+        line = next(line for line in results.splitlines() if line.startswith(row))
+        assert all(f" {n} |" in line for n in cited), f"docs/why_kd.md cites {cited}; results say {line}"
+    assert "1,044 test errors" in page and "| 1044 |" in results
