@@ -188,7 +188,7 @@ def parser(doc, dataset_choice=False, options=None, presets=None):
                    help="trained networks, reused when data and settings match")
     p.add_argument("--records-dir", type=path, default="runs", metavar="DIR",
                    help="one record per trained network; a rerun trains only the networks whose records are missing")
-    p.add_argument("--out-dir", type=path, default="results", metavar="DIR", help="this run's table (JSON and Markdown)")
+    p.add_argument("--out-dir", type=path, default="results", metavar="DIR", help="its table, JSON and Markdown")
     return p
 
 
