@@ -420,3 +420,28 @@ def test_why_kd_page_shows_the_scripts_own_output_and_the_recorded_numbers(capsy
         line = next(line for line in results.splitlines() if line.startswith(row))
         assert all(f" {n} |" in line for n in cited), f"docs/why_kd.md cites {cited}; results say {line}"
     assert "1,044 test errors" in page and "| 1044 |" in results
+
+
+# ------------------------------------------------------------- tinykd.gradcheck, as a learner would call it
+def test_gradcheck_passes_a_right_gradient_and_names_the_worst_entry_of_a_wrong_one(rng):
+    from tinykd import gradcheck
+    x = rng.standard_normal((3, 4))
+    assert gradcheck.check(lambda: np.sin(x).sum(), x, np.cos(x), "sin") < 1e-9
+    wrong = np.cos(x)
+    wrong[2, 1] += 0.5
+    with pytest.raises(AssertionError, match=r"worst entry \(2, 1\)"):
+        gradcheck.check(lambda: np.sin(x).sum(), x, wrong, "sin, one entry off")
+    assert gradcheck.compare(np.cos(x), wrong)[1] == (2, 1)
+    with pytest.raises(TypeError, match="float64"):
+        gradcheck.numerical_grad(lambda: 0.0, x.astype(np.float32))
+
+
+def test_gradcheck_along_random_directions(rng):
+    from tinykd import gradcheck
+    x = rng.standard_normal((40, 30))
+    before = x.copy()
+    assert gradcheck.directional(lambda: (x**3).sum(), x, 3 * x**2, "cube", directions=3, rng=0) < 1e-8
+    np.testing.assert_array_equal(x, before)                 # moved in place and restored
+    with pytest.raises(AssertionError, match="random direction"):
+        gradcheck.directional(lambda: (x**3).sum(), x, 3 * x**2 + 1e-2 * rng.standard_normal(x.shape), "cube, noisy",
+                              directions=3, rng=0)
