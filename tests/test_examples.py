@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinykd import data, datafiles, formats
+from tinykd import data, datafiles, formats, records
 from tinykd.backend import cupy_available
 from tinykd.layers import Network
 from tinykd.train import errors
@@ -20,8 +20,22 @@ DARK_TINY = ["--teacher-epochs", "1", "--epochs", "1", "--sweep-epochs", "1", "-
 
 
 def run_example(script, *args, env=None, cwd=ROOT):
+    """Run an example as a user would; its records go beside its ``--out-dir`` (``<out-dir>_records``) unless the
+    arguments say where, so no test writes into the repository's ``runs/``."""
+    args = list(args)
+    if "--out-dir" in args and "--records-dir" not in args:
+        args += ["--records-dir", args[args.index("--out-dir") + 1] + "_records"]
     return subprocess.run([sys.executable, os.path.join(ROOT, "examples", script), *args], capture_output=True,
                           text=True, timeout=600, cwd=cwd, env={**os.environ, **(env or {})})
+
+
+def written(out_dir, name):
+    """(the table a run wrote in ``out_dir`` as ``name``.json, its Markdown, the records beside it by role)."""
+    view = json.loads((out_dir / f"{name}.json").read_text())
+    by_role = {}
+    for r in records.Store(str(out_dir) + "_records").all():
+        by_role.setdefault(r["identity"]["role"], []).append(r)
+    return view, (out_dir / f"{name}.md").read_text(), by_role
 
 
 def write_digits_folder(folder, seed, n_train=700, n_test=300):
@@ -44,15 +58,14 @@ def test_mnist_adv_kd_quick_on_a_subset(tmp_path):
     out = run_example("mnist_adv_kd.py", "--quick", "--subset", "1200", *TINY, "--out-dir", str(tmp_path / "r"),
                       "--checkpoint-dir", str(tmp_path / "ck"))
     assert out.returncode == 0, out.stderr
-    # a run that differs from the quick preset never writes the preset's reference files
-    assert not (tmp_path / "r" / "mnist_quick_table.json").exists()
-    (stem,) = {p.rsplit(".", 1)[0] for p in os.listdir(tmp_path / "r") if p.endswith((".json", ".md"))}
-    assert stem.startswith("mnist_quick_table_custom-")
-    assert {f"{stem}_learning_curves.png", f"{stem}_adversarial_drift.png"} <= set(os.listdir(tmp_path / "r"))
-    record = json.loads((tmp_path / "r" / f"{stem}.json").read_text())
-    assert record["complete"] and record["deviations"]["subset"] == 1200
+    assert not [p for p in os.listdir(tmp_path / "r") if "custom" in p or "partial" in p]
+    record, md, recs = written(tmp_path / "r", "mnist_quick_table")
+    assert {"mnist_quick_table_learning_curves.png", "mnist_quick_table_adversarial_drift.png"} <= \
+        set(os.listdir(tmp_path / "r"))
+    assert record["complete"] and record["deviations"]["subset"] == 1200       # not the preset's reference run
     assert record["teacher"]["params"] == 2_392_800 and record["student_initial"]["params"] == 1_275_200
     assert set(record["variants"]) == {"wo-kd", "kd", "adv-report", "adv-logprob-kd"}
+    assert sorted(len(v) for v in recs.values()) == [1, 1, 4]                 # teacher, S (initial), 4 variants
     d = record["data"]
     assert d["n_train"] + d["n_val"] == 1200 and d["n_val"] == 100 and d["n_test"] == 10000
     # the numbers are those of the models on disk, and a 1-epoch teacher on 1,100 images has learnt something
@@ -64,15 +77,23 @@ def test_mnist_adv_kd_quick_on_a_subset(tmp_path):
         (run,) = v["runs"]
         assert v["mean"] == run["errors"] < 5000 and len(run["history"]) == 1
         assert run["history"][0]["val_errors"] == run["validation_errors"] <= 100
-    assert record["student_initial"]["identity"]["transfer_rows"] == 500         # the students' transfer set
-    assert "transfer_rows" not in record["teacher"]["identity"]                  # the teacher sees all
-    md = (tmp_path / "r" / f"{stem}.md").read_text()
+    assert recs["student"][0]["identity"]["transfer_rows"] == 500              # the students' transfer set
+    assert "transfer_rows" not in recs["teacher"][0]["identity"]               # the teacher sees all
+    assert all(r["links"]["teacher"] == recs["teacher"][0]["key"] for r in recs["variant"])
     assert "| T | S (initial) | S (w/o KD) | S (KD) |" in md and "subset = 1200" in md and "1,100 training" in md
-    # the teacher and student checkpoints are reused on a second run with the same data and settings
+    # a run asking for what is there trains nothing and needs no weights; a new variant reuses the checkpoints
     again = run_example("mnist_adv_kd.py", "--quick", "--subset", "1200", *TINY, "--variants", "kd",
                         "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
     assert again.returncode == 0, again.stderr
-    assert "teacher: loaded" in again.stdout and "student: loaded" in again.stdout
+    assert "1 of the 1 student runs asked for are in" in again.stdout and "loaded" not in again.stdout
+    new = run_example("mnist_adv_kd.py", "--quick", "--subset", "1200", *TINY, "--variants", "kd", "dkd",
+                      "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
+    assert new.returncode == 0, new.stderr
+    assert "teacher: loaded" in new.stdout and "student: loaded" in new.stdout
+    trained = [line.split()[0] for line in new.stdout.splitlines() if " seed 0: " in line]
+    assert trained == ["DKD"]                                                 # KD's record was found
+    assert set(written(tmp_path / "r", "mnist_quick_table")[0]["variants"]) == {
+        "wo-kd", "kd", "adv-report", "adv-logprob-kd", "dkd"}                # the table: every record of this run
 
 
 def test_few_labels_on_a_subset_compares_every_new_method_with_kd(tmp_path):
@@ -83,18 +104,15 @@ def test_few_labels_on_a_subset_compares_every_new_method_with_kd(tmp_path):
                       "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
     assert out.returncode == 0, out.stderr
     assert "few labels: 55 of 1,100 student training rows keep their label" in out.stdout
-    (stem,) = {p.rsplit(".", 1)[0] for p in os.listdir(tmp_path / "r") if p.endswith(".json")}
-    assert stem.startswith("mnist_labels5_table_custom-")
-    record = json.loads((tmp_path / "r" / f"{stem}.json").read_text())
+    record, md, recs = written(tmp_path / "r", "mnist_labels5_table")
     assert record["complete"] and record["config"]["labelled"] == 0.05
     assert set(record["variants"]) == {"wo-kd", "kd", "dkd", "kd-standardised", "dist", "adv-conditional"}
-    ident = record["student_initial"]["identity"]
+    ident = recs["student"][0]["identity"]
     assert ident["labelled"] == 0.05 and ident["labelled_seed"] == 0
     for vid, v in record["variants"].items():
         assert v["n"] == 2 and all(r["errors"] < 10000 for r in v["runs"])
         if vid != "wo-kd":
             assert v["objective"]["ignore_label"] == -1
-    md = (tmp_path / "r" / f"{stem}.md").read_text()
     assert "| method | id | paper | student matches | test errors | − KD (pooled std) | s/epoch vs KD |" in md
     for vid in ("dkd", "kd-standardised", "dist", "adv-conditional"):
         assert f"| `{vid}` |" in md
@@ -104,31 +122,27 @@ def test_own_data_trains_afresh_and_is_fingerprinted(tmp_path):
     """A folder of MNIST-format files that are not MNIST: no checksum failure, its fingerprint in the results,
     and a second run on different data does not reuse the first one's teacher."""
     common = ["--quick", *TINY, "--variants", "kd", "--checkpoint-dir", str(tmp_path / "ck")]
-    records = []
+    runs = []
     for seed in (0, 1):
         folder = write_digits_folder(tmp_path / f"digits{seed}", seed)
         out = run_example("mnist_adv_kd.py", "--data", str(folder), *common, "--out-dir", str(tmp_path / f"r{seed}"))
         assert out.returncode == 0, out.stderr
         assert "loaded" not in out.stdout
-        (name,) = [p for p in os.listdir(tmp_path / f"r{seed}") if p.endswith(".json")]
-        assert name.startswith(f"digits{seed}_quick_table_custom-")   # named after the data (issue 18, item 20)
-        records.append(json.loads((tmp_path / f"r{seed}" / name).read_text()))
-    a, b = records
-    for r, seed in ((a, 0), (b, 1)):
+        runs.append(written(tmp_path / f"r{seed}", f"digits{seed}_quick_table"))   # named after the data
+    (a, _, ra), (b, _, rb) = runs
+    for r, recs, seed in ((a, ra, 0), (b, rb, 1)):
         assert int(r["data"]["fingerprint"], 16) and len(r["data"]["fingerprint"]) == 64
         assert r["data"]["source"] == str(tmp_path / f"digits{seed}") and r["data"]["name"] == f"digits{seed}"
-        for role in ("teacher", "student_initial"):
-            assert r[role]["loaded"] is False and os.path.exists(r[role]["checkpoint"])
-            assert r[role]["identity"]["data"] == r["data"]["fingerprint"]
+        for role, key in (("teacher", "teacher"), ("student", "student_initial")):
+            assert os.path.exists(r[key]["checkpoint"]) and recs[role][0]["identity"]["data"] == r["data"]["fingerprint"]
     assert a["data"]["fingerprint"] != b["data"]["fingerprint"]
     assert a["teacher"]["checkpoint"] != b["teacher"]["checkpoint"]
-    # the same data again: loaded, from the checkpoint the first run wrote
+    # the same data again, with no records: loaded, from the checkpoint the first run wrote
     out = run_example("mnist_adv_kd.py", "--data", str(tmp_path / "digits0"), *common, "--out-dir",
                       str(tmp_path / "r2"))
     assert out.returncode == 0 and "teacher: loaded" in out.stdout
-    (name,) = [p for p in os.listdir(tmp_path / "r2") if p.endswith(".json")]
-    again = json.loads((tmp_path / "r2" / name).read_text())
-    assert again["teacher"]["loaded"] is True and again["teacher"]["checkpoint"] == a["teacher"]["checkpoint"]
+    again = written(tmp_path / "r2", "digits0_quick_table")[0]
+    assert again["teacher"]["checkpoint"] == a["teacher"]["checkpoint"]
     assert again["teacher"]["errors"] == a["teacher"]["errors"]
 
 
@@ -171,12 +185,12 @@ def test_flat_data_trains_with_jitter_0_and_paths_expand_the_home_folder(tmp_pat
              y_train=mnist.y_train[:600], x_test=mnist.x_test[:200], y_test=mnist.y_test[:200])
     (tmp_path / "work").mkdir()
     out = run_example("mnist_adv_kd.py", "--data=~/flat.npz", "--jitter", "0", "--quick", *TINY, "--variants", "kd",
-                      "--out-dir=~/r", "--checkpoint-dir=~/ck", env={"HOME": str(tmp_path)}, cwd=tmp_path / "work")
+                      "--out-dir=~/r", "--checkpoint-dir=~/ck", "--records-dir=~/r_records", env={"HOME": str(tmp_path)},
+                      cwd=tmp_path / "work")
     assert out.returncode == 0, out.stderr
     assert os.listdir(tmp_path / "work") == []                # no ./~ folder
-    (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
-    record = json.loads((tmp_path / "r" / name).read_text())
-    assert record["config"]["jitter"] == 0 and record["teacher"]["identity"]["jitter"] == 0
+    record, _, recs = written(tmp_path / "r", "flat_quick_table")
+    assert record["config"]["jitter"] == 0 and recs["teacher"][0]["identity"]["jitter"] == 0
     assert record["data"]["source"] == str(tmp_path / "flat.npz") and os.listdir(tmp_path / "ck")
     for script in ("mnist_fitnets.py", "mnist_xnor_kd.py", "dark_knowledge.py", "reproduce_table.py"):
         assert "--jitter N" in run_example(script, "--help").stdout   # every example trains a teacher with jitter
@@ -277,88 +291,6 @@ def test_help_shows_the_description_and_defaults():
     assert "python examples/mnist_adv_kd.py --quick" in out.stdout   # the whole docstring, as written
     assert "(default: results)" in out.stdout and "(default: checkpoints)" in out.stdout
     assert "adv-report = adv. KD (report: raw, fixed, minimax)" in " ".join(out.stdout.split())
-
-
-def test_fitnets_example_on_a_subset(tmp_path):
-    out = run_example("mnist_fitnets.py", "--quick", "--subset", "1200", "--teacher-epochs", "1", "--hint-epochs",
-                      "1", "--kd-epochs", "1", "--out-dir", str(tmp_path / "r"),
-                      "--checkpoint-dir", str(tmp_path / "ck"))
-    assert out.returncode == 0, out.stderr
-    assert not (tmp_path / "r" / "mnist_fitnets_quick.json").exists()
-    (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
-    record = json.loads((tmp_path / "r" / name).read_text())
-    for run in record["runs"].values():
-        assert run["errors"] < 5000 and run["validation_errors"] <= 100
-    assert len(record["runs"]["KD only"]["history"]) == 2   # the same budget: hint epochs + KD epochs
-    assert record["data"]["fingerprint"] and record["teacher"]["checkpoint"]
-
-
-def test_xnor_kd_example_on_a_subset(tmp_path):
-    out = run_example("mnist_xnor_kd.py", "--quick", "--subset", "1200", "--teacher-epochs", "1", "--epochs", "1",
-                      "--sizes", "784", "100", "10", "--out-dir", str(tmp_path / "r"),
-                      "--checkpoint-dir", str(tmp_path / "ck"))
-    assert out.returncode == 0, out.stderr
-    (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
-    assert name.startswith("mnist_xnor_kd_quick_custom-")
-    record = json.loads((tmp_path / "r" / name).read_text())
-    assert set(record["runs"]) == {f"{m} {k} KD" for m in ("FLOAT", "BWN", "XNOR") for k in ("with", "without")}
-    assert all(run["packed_matches_emulation"] for k, v in record["runs"].items() if not k.startswith("FLOAT")
-               for run in v["runs"])
-    assert all(run["errors"] < 5000 for v in record["runs"].values() for run in v["runs"])
-    assert record["xnor_bytes"]["packed_model"] < record["xnor_bytes"]["float32_model"] / 20
-
-
-def test_dark_knowledge_quick_on_a_subset(tmp_path):
-    """The whole example on 1,100 images, one epoch each; its teacher is untrained (0 epochs), so it is flagged as
-    no better than the student alone, as the Table 1 example flags it (issue 18, item 15)."""
-    out = run_example("dark_knowledge.py", "--quick", "--subset", "1200", "--transfer-size", "1100", *DARK_TINY,
-                      "--teacher-epochs", "0", "--out-dir", str(tmp_path / "r"),
-                      "--checkpoint-dir", str(tmp_path / "ck"))
-    assert out.returncode == 0, out.stderr
-    assert "WARNING: the teacher is NOT better than the student alone (mean over its seeds)" in out.stdout
-    (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
-    assert name.startswith("dark_knowledge_quick_custom-")
-    r = json.loads((tmp_path / "r" / name).read_text())
-    assert r["teacher_not_better"] is True and "**WARNING: the teacher is NOT better" in \
-        (tmp_path / "r" / name.replace(".json", ".md")).read_text()
-    assert r["complete"] and r["transfer_size"] == r["data"]["n_train"] == 1100
-    y = data.load("mnist").y_train[:1200]
-    o = r["omit_3"]
-    assert o["errors_on_3"] <= o["n_test_3"] == 1010 and o["errors"] <= 10000
-    assert 0 < o["transfer_rows"] < 1100 and o["transfer_rows"] + o["n_val"] - np.sum(y != 3) in range(0, 101)
-    best = min(c["val_errors"] for c in o["search"])
-    assert [c["shift"] for c in o["search"] if c["val_errors"] == best][0] == o["bias_shift"]
-    assert r["only_7_8"]["transfer_rows"] < 300 and r["only_7_8"]["bias_shift"] <= 0
-    assert [row["labelled"] for row in r["few_labels"]["rows"]] == [11, 55, 220]
-    widths = r["temperature_sweep"]["widths"]
-    assert [x["temperature"] for x in widths["800"]] == [1, 2, 2.5, 4, 8, 20] and set(widths) == {"800", "30"}
-    d = r["distilled_from_scratch"]
-    assert d["temperature"] == 20.0 and d["epochs"] == 1 and d["errors_mean"] == d["distilled"]["runs"][0]["errors"]
-    assert {f"{name[:-5]}_{f}.png" for f in ("soft_targets", "temperature_sweep", "bias_shift")} <= \
-        set(os.listdir(tmp_path / "r"))
-
-
-@pytest.mark.parametrize("missing, where, message", [
-    (9, "test", "the test split has no image of class 9; the soft-target figure shows the first test image of each"),
-    (3, "train", "training images) has no image of class 3; the mythical-digit experiment leaves out the 3s"),
-])
-def test_dark_knowledge_refuses_data_without_the_classes_it_needs(missing, where, message, tmp_path):
-    """Issue 18, item 15: with --data, a test split without a 9 (the soft-target figure) or a training split without
-    a 3 (the mythical digit) used to fail after training; now one line before any."""
-    folder = write_digits_folder(tmp_path / "digits", 0)
-    mnist = data.load("mnist")
-    prefix, n = ("t10k", 300) if where == "test" else ("train", 700)
-    split = "test" if where == "test" else "train"
-    keep = getattr(mnist, f"y_{split}")[:n] != missing
-    images = formats.read_idx(folder / f"{prefix}-images-idx3-ubyte.gz")[keep]
-    formats.write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
-    labels = getattr(mnist, f"y_{split}")[:n][keep].astype(np.uint8)
-    formats.write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
-    out = run_example("dark_knowledge.py", "--data", str(folder), *DARK_TINY, "--out-dir", str(tmp_path / "r"),
-                      "--checkpoint-dir", str(tmp_path / "ck"))
-    _user_error(out, message)
-    assert "] epoch" not in out.stderr
-    assert not os.path.exists(tmp_path / "ck") and not os.path.exists(tmp_path / "r")
 
 
 def test_split_test_with_a_training_split_present_is_one_line(tmp_path):

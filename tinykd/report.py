@@ -226,8 +226,8 @@ update it.
 def kinds():
     """The modules that turn records into tables: each has ``views(records)`` (the tables the records hold, each a
     dict with ``name`` and ``title``), ``markdown(view)`` and ``figures(view)`` ([(name, function of (view, path))])."""
-    from . import tables
-    return [tables]
+    from . import hinton, studies, tables
+    return [tables, studies, hinton]
 
 
 def document(records, records_dir="records", figure_dir=None, draw=True):
