@@ -18,7 +18,7 @@ seeds = st.integers(0, 2**32 - 1)
 
 def layer_problem(seed, n, a, b, mode, xp=np, dtype=np.float64):
     r = np.random.default_rng(seed)
-    layer = BinaryDense(a, b, mode, rng=r, xp=xp, dtype=dtype)
+    layer = BinaryDense(a, b, mode, rng=r, backend=xp, dtype=dtype)
     w = gradcheck.off_kink(r.uniform(-1.5, 1.5, (a, b)), 1e-2)  # some |w| > 1
     layer.params["W"][...] = move(xp, w, dtype=dtype)
     layer.params["b"][...] = move(xp, r.standard_normal(b), dtype=dtype)

@@ -108,7 +108,7 @@ def test_hidden_layer_read_and_injection(n, seed, h):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_every_layer_keeps_its_dtype(dtype, rng, xp):
     x = move(xp, rng.standard_normal((4, 5)).astype(dtype))
-    for layer in (Dense(5, 5, xp=xp, dtype=dtype), ReLU(), Dropout(0.5, default_rng(0, xp))):
+    for layer in (Dense(5, 5, backend=xp, dtype=dtype), ReLU(), Dropout(0.5, default_rng(0, xp))):
         y = layer.forward(x, train=True)
         dx = layer.backward(xp.ones_like(y))
         assert y.dtype == dtype and dx.dtype == dtype
@@ -274,7 +274,7 @@ def test_batchnorm_gradients(n, a, seed):
 
 def test_batchnorm_running_statistics_and_inference(xp):
     r = np.random.default_rng(0)
-    bn = BatchNorm(3, xp=xp)
+    bn = BatchNorm(3, backend=xp)
     x = move(xp, (r.standard_normal((500, 3)) * [1, 2, 3] + [5, -1, 0]).astype(np.float32))
     y = host(bn.forward(x, train=True))
     np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-5)

@@ -44,10 +44,10 @@ class BinaryDense(Dense):
     gradient of the scaling factors, which the finite-difference tests check).
     """
 
-    def __init__(self, n_in, n_out, mode="bwn", rng=None, xp=np, dtype=np.float32):
+    def __init__(self, n_in, n_out, mode="bwn", rng=None, backend=None, dtype=np.float32):
         if mode not in ("bwn", "xnor"):
             raise ValueError(f"mode must be 'bwn' or 'xnor', got {mode!r}")
-        super().__init__(n_in, n_out, init="glorot", rng=rng, xp=xp, dtype=dtype)
+        super().__init__(n_in, n_out, init="glorot", rng=rng, backend=backend, dtype=dtype)
         self.mode, self.ste = mode, True
 
     def binary_weights(self):
@@ -130,9 +130,9 @@ class BinaryMLP(Network):
         self.layers = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
             layer_mode = "xnor" if (mode == "xnor" and i > 0) else "bwn"
-            self.layers.append(BinaryDense(a, b, layer_mode, rng=rng, xp=self.xp, dtype=dtype))
+            self.layers.append(BinaryDense(a, b, layer_mode, rng=rng, backend=self.xp, dtype=dtype))
             if i < len(sizes) - 2:
-                self.layers.append(BatchNorm(b, xp=self.xp, dtype=dtype))
+                self.layers.append(BatchNorm(b, backend=self.xp, dtype=dtype))
                 if mode == "bwn":
                     self.layers.append(ReLU(inplace=True))
         self.layers[0].needs_input_grad = False

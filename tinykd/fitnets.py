@@ -44,7 +44,7 @@ class HintNet:
         self.student = student
         self.stop = student.hidden_index(guided_layer)
         width = student.sizes[guided_layer]
-        self.regressor = Dense(width, hint_width, init="glorot", rng=default_rng(seed), xp=student.xp,
+        self.regressor = Dense(width, hint_width, init="glorot", rng=default_rng(seed), backend=student.xp,
                                dtype=student.dtype)
         self.sizes, self.dtype, self.xp = student.sizes, student.dtype, student.xp
 

@@ -44,8 +44,9 @@ class Dense(Layer):
     ``needs_input_grad`` is False (the first layer of a network, whose input is data), saving one matrix product.
     """
 
-    def __init__(self, n_in, n_out, init="he", rng=None, xp=np, dtype=np.float32):
+    def __init__(self, n_in, n_out, init="he", rng=None, backend=None, dtype=np.float32):
         super().__init__()
+        xp = resolve(backend)
         if not (is_int(n_in, 1) and is_int(n_out, 1)):
             raise ValueError(f"Dense sizes must be positive integers, got n_in={n_in!r}, n_out={n_out!r}")
         rng = rng if isinstance(rng, np.random.Generator) else default_rng(rng)
@@ -143,8 +144,9 @@ class BatchNorm(Layer):
     ``dx̂ = γ ⊙ g``: ``dx = r ⊙ (dx̂ − mean_n dx̂ − x̂ ⊙ mean_n(dx̂ ⊙ x̂))``, ``dγ = Σ_n g ⊙ x̂``, ``db = Σ_n g``.
     """
 
-    def __init__(self, n, momentum=0.1, eps=1e-5, xp=np, dtype=np.float32):
+    def __init__(self, n, momentum=0.1, eps=1e-5, backend=None, dtype=np.float32):
         super().__init__()
+        xp = resolve(backend)
         self.params = {"gamma": xp.ones(n, dtype=dtype), "beta": xp.zeros(n, dtype=dtype)}
         self.grads = {k: xp.zeros_like(v) for k, v in self.params.items()}
         self.running_mean, self.running_var = xp.zeros(n, dtype=dtype), xp.ones(n, dtype=dtype)
@@ -340,7 +342,7 @@ class MLP(Network):
             self.layers.append(Dropout(input_dropout, self.rng))
         for i, (a, b) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             last = i == len(self.sizes) - 2
-            self.layers.append(Dense(a, b, init=output_init if last else init, rng=init_rng, xp=self.xp,
+            self.layers.append(Dense(a, b, init=output_init if last else init, rng=init_rng, backend=self.xp,
                                      dtype=dtype))
             if not last:
                 self.layers.append(ReLU(inplace=True))
