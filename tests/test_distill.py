@@ -211,11 +211,11 @@ class _NormedStudent(BinaryMLP):
     hidden_index = MLP.hidden_index
 
 
-@pytest.mark.parametrize("guided, below", [(1, ["binarydense0", "batchnorm1"]),
-                                           (2, ["binarydense0", "batchnorm1", "binarydense3", "batchnorm4"])])
+@pytest.mark.parametrize("guided, below", [(1, ["binarydense0", "batchnorm0"]),
+                                           (2, ["binarydense0", "batchnorm0", "binarydense1", "batchnorm1"])])
 def test_hint_net_takes_the_student_parameters_below_the_guided_layer_with_batchnorm(guided, below):
     """Picking ``2 × (Dense layers below)`` names from the student took binarydense0 alone at layer 1 (BatchNorm's
-    γ, β stayed untrained in stage 1) and batchnorm1 instead of binarydense3 at layer 2."""
+    γ, β stayed untrained in stage 1) and the first BatchNorm instead of the second binary layer at layer 2."""
     student = _NormedStudent([6, 5, 4, 3], mode="bwn", seed=0, dtype=np.float64)
     net = HintNet(student, guided, hint_width=7)
     keys = {"binarydense": ("W", "b"), "batchnorm": ("gamma", "beta")}

@@ -301,18 +301,25 @@ def test_batchnorm_training_needs_two_rows():
 
 
 def test_parameter_and_buffer_names_are_the_ones_checkpoints_store():
-    """One ``Network.named_parameters`` for every network, each keeping the names its checkpoints hold: an MLP counts
-    its Dense layers (dropout layers between them change nothing), a BinaryMLP numbers its layers by position."""
+    """One ``Network.named_parameters`` and one naming scheme for every network: each layer by its kind and its
+    number among the layers of that kind (an MLP's dropout layers between its Dense layers change nothing); a
+    BinaryMLP state written with the earlier names by position still loads, to the same arrays."""
     from tinykd.binary import BinaryMLP
     mlp = MLP([4, 6, 6, 2], dropout=0.5, input_dropout=0.2)
     assert [name for name, _, _ in mlp.named_parameters()] == [f"dense{k}.{p}" for k in range(3) for p in "Wb"]
     assert mlp.named_buffers() == []
     binary = BinaryMLP([4, 6, 6, 2], mode="bwn")
     assert [name for name, _, _ in binary.named_parameters()] == [
-        "binarydense0.W", "binarydense0.b", "batchnorm1.gamma", "batchnorm1.beta", "binarydense3.W", "binarydense3.b",
-        "batchnorm4.gamma", "batchnorm4.beta", "binarydense6.W", "binarydense6.b"]
+        "binarydense0.W", "binarydense0.b", "batchnorm0.gamma", "batchnorm0.beta", "binarydense1.W", "binarydense1.b",
+        "batchnorm1.gamma", "batchnorm1.beta", "binarydense2.W", "binarydense2.b"]
     assert [name for name, _ in binary.named_buffers()] == [
-        "batchnorm1.running_mean", "batchnorm1.running_var", "batchnorm4.running_mean", "batchnorm4.running_var"]
+        "batchnorm0.running_mean", "batchnorm0.running_var", "batchnorm1.running_mean", "batchnorm1.running_var"]
+    old = {"binarydense0": "binarydense0", "batchnorm0": "batchnorm1", "binarydense1": "binarydense3",
+           "batchnorm1": "batchnorm4", "binarydense2": "binarydense6"}    # today's name -> the one by position
+    trained = BinaryMLP([4, 6, 6, 2], mode="bwn", seed=3).state_dict()
+    fresh = BinaryMLP([4, 6, 6, 2], mode="bwn", seed=4)
+    fresh.load_state_dict({old[k.split(".")[0]] + "." + k.split(".", 1)[1]: v for k, v in trained.items()})
+    assert all(np.array_equal(v, fresh.state_dict()[k]) for k, v in trained.items())
     layers = binary.layers
     _, gamma, d_gamma = binary.named_parameters()[2]
     assert gamma is layers[1].params["gamma"] and d_gamma is layers[1].grads["gamma"]

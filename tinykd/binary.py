@@ -116,10 +116,11 @@ class BinaryMLP(Network):
     BinaryDense(xnor): every layer after the first binarises its input, the sign being the non-linearity
     (XNOR-Net's order: BatchNorm, binary activation, binary layer).
     Latent weights are clipped to [−1, 1] after each optimiser step (``after_step``), as in BinaryConnect.
-    Parameters and buffers are named by layer position (``binarydense0.W``, ``batchnorm1.running_mean``).
+    Parameters and buffers are named as in every network, by kind and number (``binarydense1.W``,
+    ``batchnorm0.running_mean``); checkpoints written with the earlier names by position (``binarydense3.W``)
+    still load (``checkpoint.load_network_arrays``).
     """
 
-    numbering = "position"  # the names its checkpoints were written with
 
     def __init__(self, sizes, mode="bwn", seed=0, backend=None, dtype=np.float32):
         if mode not in ("bwn", "xnor"):

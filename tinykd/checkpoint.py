@@ -182,11 +182,28 @@ def _named_state(model):
     return state + list(getattr(model, "named_buffers", lambda: [])())
 
 
+def _by_kind(model, arrays, expected):
+    """``arrays`` under today's names: a BinaryMLP's checkpoints were written with its layers numbered by position
+    (``binarydense0``, ``batchnorm1``, ``relu2``, ``binarydense3``), today's by kind (``binarydense0``,
+    ``batchnorm0``, ``relu0``, ``binarydense1``). Arrays that already carry today's names are left as they are."""
+    if set(arrays) <= expected:
+        return arrays
+    rename = {}
+    for i, (layer, name) in enumerate(zip(model.layers, model.layer_names())):
+        rename[f"{type(layer).__name__.lower()}{i}"] = name
+    renamed = {}
+    for key, a in arrays.items():
+        layer, _, rest = key.partition(".")
+        renamed[f"{rename.get(layer, layer)}.{rest}" if rest else key] = a
+    return renamed if set(renamed) <= expected else arrays
+
+
 def load_network_arrays(model, arrays, source="state"):
     """Copy ``arrays`` into the model's parameters and buffers; every name must be there with its exact shape
     (nothing is broadcast), and nothing else may be."""
     state = _named_state(model)
     expected = {name for name, _ in state}
+    arrays = _by_kind(model, arrays, expected)
     extra = sorted(set(arrays) - expected)
     if extra:
         raise CheckpointError(f"{source}: holds arrays this model does not have: {', '.join(extra[:5])}")

@@ -196,14 +196,11 @@ class Network:
     Every subclass is listed in ``Network.kinds`` by its class name as it is defined, so a checkpoint's
     configuration can rebuild it (``from_config``) without the checkpoint module knowing any network.
 
-    A parameter's name is its layer's kind and number, then its key: ``"dense1.W"``, ``"batchnorm1.gamma"``.
-    ``numbering`` says how layers are numbered: ``"kind"`` counts each kind apart (``dense0``, ``relu0``,
-    ``dense1``: ``MLP``); ``"position"`` gives each layer its index in ``layers`` (``binarydense0``, ``batchnorm1``,
-    ``relu2``, ``binarydense3``: ``BinaryMLP``). Checkpoints store these names, so a network keeps its scheme.
+    A parameter's name is its layer's kind and number among the layers of its kind, then its key: ``"dense1.W"``,
+    ``"binarydense1.W"``, ``"batchnorm0.gamma"``, the same scheme for every network.
     """
 
     kinds = {}
-    numbering = "kind"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -253,11 +250,12 @@ class Network:
         return sum(int(p.size) for name, p, _ in self.named_parameters() if biases or name.endswith(".W"))
 
     def layer_names(self):
-        """Each layer's name in parameter and buffer names, in layer order: its kind and number (``numbering``)."""
+        """Each layer's name in parameter and buffer names, in layer order: its kind and its number among the layers
+        of that kind (``dense0``, ``relu0``, ``dense1``)."""
         names, counts = [], {}
-        for i, layer in enumerate(self.layers):
+        for layer in self.layers:
             kind = type(layer).__name__.lower()
-            names.append(f"{kind}{i if self.numbering == 'position' else counts.get(kind, 0)}")
+            names.append(f"{kind}{counts.get(kind, 0)}")
             counts[kind] = counts.get(kind, 0) + 1
         return names
 
