@@ -389,3 +389,31 @@ def test_fit_and_errors_refuse_what_a_second_new_user_trial_found():
         errors(one, x, np.zeros(50, np.int64))
     some = np.where(np.arange(50) < 5, y, -1)          # a few labelled rows: trains
     assert fit(m, Supervised(ignore_label=-1), Adam(m), x, some, 1, progress=False)[0]["loss"] > 0
+
+
+def test_an_exponential_schedule_has_no_length_so_a_prefix_of_a_run_is_a_run():
+    """``ExponentialSchedule``: base·decay^e, described for the identity; the first epochs of a long run are a short
+    run, weights and history bit for bit (what lets a validation curve choose the epochs)."""
+    from tinykd.schedules import ExponentialSchedule
+    s = ExponentialSchedule(0.1, 0.5)
+    assert [s(e) for e in range(3)] == [0.1, 0.05, 0.025] and s.describe() == {
+        "schedule": "exponential", "base_lr": 0.1, "decay": 0.5}
+    for bad in (0.0, 1.5, True):
+        with pytest.raises(ValueError, match="decay must be"):
+            ExponentialSchedule(0.1, bad)
+    with pytest.raises(ValueError, match="integer >= 0"):
+        s(-1)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 6)).astype(np.float32), rng.integers(0, 3, 64)
+    seen = []
+
+    def run(epochs):
+        model = MLP([6, 8, 3], seed=0)
+        h = fit(model, Supervised(), Adam(model), x, y, epochs, 16, lr_schedule=ExponentialSchedule(1e-2, 0.9),
+                seed=0, progress=False, epoch_end=lambda m: seen.append(m.state_dict()) or {})
+        return model.state_dict(), [e["loss"] for e in h]
+    short, short_losses = run(2)
+    seen.clear()
+    _, long_losses = run(5)
+    assert long_losses[:2] == short_losses and len(long_losses) == 5
+    assert all(np.array_equal(v, seen[1][k]) for k, v in short.items())   # epoch 2 of 5 is the 2-epoch run
