@@ -7,10 +7,13 @@ the newer methods (DKD, standardised KD, DIST, conditional adversarial KD), all 
     python examples/mnist_adv_kd.py --quick       # the quick preset: a few minutes
     python examples/mnist_adv_kd.py --data path/to/folder --quick    # your own MNIST-format data
 
-5,000 training images (1/12) are held out, stratified, for validation. Writes results/mnist_table.json and .md
-(results/mnist_quick_table.* with --quick, results/mnist_labels5_table.* with --few-labels; a run that differs
-from its preset writes <that name>_custom-<hash>.* instead, never over the reference files). Trained teacher and
-student are kept under --checkpoint-dir and reused only for the same data fingerprint and settings.
+5,000 training images (1/12) are held out, stratified, for validation. Every trained network leaves a record in
+--records-dir (default runs/), named by the hash of its identity (the data's fingerprint and every setting that
+shaped it); a rerun trains only the networks whose records are missing (a run stopped after its third seed resumes
+at the fourth; more seeds or another variant train only what is new). The table is a view of the records, written
+to --out-dir as results/mnist_table.md and .json (mnist_quick_table.* with --quick, mnist_labels5_table.* with
+--few-labels; a run that differs from its preset says how in its table). Teacher and S (initial) are kept under
+--checkpoint-dir and reused only for the same data fingerprint and settings.
 """
 import os
 import sys

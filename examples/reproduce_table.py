@@ -4,7 +4,8 @@ MNIST 784-1200-1200-10 vs 784-800-800-10; notMNIST 3x1200 vs 3x800; SVHN (28x28 
     python examples/reproduce_table.py --dataset notmnist --split-test 0.5
     python examples/reproduce_table.py --dataset svhn       # downloads SVHN (~600 MB) on first use
 
-Writes results/<dataset>_table.json and .md (see examples/mnist_adv_kd.py for the naming of other runs).
+Records and tables as examples/mnist_adv_kd.py: one record per trained network in --records-dir, the table in
+results/<dataset>_table.md and .json.
 """
 import os
 import sys
