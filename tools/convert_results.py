@@ -28,10 +28,15 @@ def git(*args):
                           env={**os.environ, "TZ": "UTC"}).stdout.strip()
 
 
+def read(path):
+    """The results file as last committed (results/ itself is retired: its files live in git's history)."""
+    return json.loads(git("show", f"{git('log', '-1', '--diff-filter=AM', '--format=%H', '--', path)}:{path}"))
+
+
 def origin(path):
     """(converted mark, provenance) of a results file: the commit that last wrote it, its date, the command its
     message names."""
-    commit = git("log", "-1", "--format=%H", "--", path)
+    commit = git("log", "-1", "--diff-filter=AM", "--format=%H", "--", path)   # not the commit that retired it
     if not commit:
         raise SystemExit(f"{path} was never committed: nothing to convert it from")
     message = git("log", "-1", "--format=%B", commit)
@@ -73,7 +78,7 @@ def teacher(store, old, mark):
 
 
 def fitnets(store, path="results/mnist_fitnets.json"):
-    old, mark = json.load(open(os.path.join(ROOT, path))), origin(path)
+    old, mark = read(path), origin(path)
     values = {k: old[k] for k in ("hint_epochs", "kd_epochs", "hint_layer", "guided_layer")}
     s = study(store, studies, "fitnets", values, old, teacher(store, old, mark))
     for ident, _ in studies.fitnets_plan(s, values):
@@ -82,7 +87,7 @@ def fitnets(store, path="results/mnist_fitnets.json"):
 
 
 def dark_knowledge(store, path="results/dark_knowledge.json"):
-    old, mark = json.load(open(os.path.join(ROOT, path))), origin(path)
+    old, mark = read(path), origin(path)
     e = old["distilled_from_scratch"]
     values = {"epochs": e["epochs"], "seeds": e["seeds"], "sweep_epochs": old["temperature_sweep"]["epochs"],
               "few_epochs": old["few_labels"]["epochs"], "transfer_size": 0}

@@ -31,7 +31,8 @@ SOURCES = [
     ("results/mnist_table_custom-b926bfb3.json", None, SCRIPT + " --variants kd-sun-weights"),
     ("results/mnist_table_custom-3a134706.json", None, SCRIPT + " --variants l1-logits"),
     ("results/mnist_labels5_table.json", None, SCRIPT + " --few-labels"),
-    ("results/mnist_labels5_table_custom-0ce05053.json", None, SCRIPT + " --few-labels --variants kd-standardised-sun"),
+    ("results/mnist_labels5_table_custom-0ce05053.json", None, SCRIPT + " --few-labels --variants "
+     "kd-standardised-sun"),
     ("results/mnist_labels5_table_custom-b926bfb3.json", None, SCRIPT + " --few-labels --variants kd-sun-weights"),
     ("results/mnist_labels5_table_custom-3a134706.json", None, SCRIPT + " --few-labels --variants l1-logits"),
     ("results/notmnist_split0.5_table.json", None,
@@ -49,7 +50,7 @@ class _Data:
 
 
 def convert(path, commit, command, store):
-    commit = git("rev-parse", commit) if commit else git("log", "-1", "--format=%H", "--", path)
+    commit = git("rev-parse", commit) if commit else git("log", "-1", "--diff-filter=AM", "--format=%H", "--", path)
     r = json.loads(git("show", f"{commit}:{path}"))
     date = git("show", "-s", "--format=%ad", "--date=format-local:%Y-%m-%d %H:%M UTC", commit)
     known = {f for f in Config.__dataclass_fields__}
