@@ -21,6 +21,7 @@ from .dataset import check_outputs
 from .distill import Supervised
 from .layers import MLP
 from .optim import Adam
+from .schedules import ExponentialSchedule
 from .train import cosine_lr, errors, fit
 
 
@@ -107,13 +108,17 @@ class Spec:
     jitter: int = 0
     seed: int = 0
     extra: dict = field(default_factory=dict)
+    max_norm: float = None    # Adam's max-norm bound on each unit's incoming weights (None: none)
+    decay: float = None       # an ExponentialSchedule with this decay per epoch (None: cosine over the run)
 
     def build(self, cfg):
         """The objects that shape the network, built before anything trains: (model, optimizer, schedule,
         objective). A run of 0 epochs (an untrained network, e.g. ``--teacher-epochs 0``) has no schedule."""
         model = MLP(list(self.sizes), dropout=self.dropout, input_dropout=self.input_dropout, seed=self.seed,
                     backend=resolve(cfg.backend))
-        return model, Adam(model, lr=self.lr), cosine_lr(self.lr, self.epochs) if self.epochs else None, Supervised()
+        schedule = None if not self.epochs else ExponentialSchedule(self.lr, self.decay) if self.decay else \
+            cosine_lr(self.lr, self.epochs)
+        return model, Adam(model, lr=self.lr, max_norm=self.max_norm), schedule, Supervised()
 
     def identity(self, cfg, fingerprint, parts=None):
         """The data's fingerprint, what each object that shapes the weights says of itself (the model's
@@ -223,17 +228,20 @@ class Setup:
     def identity(self, spec):
         return spec.identity(self.cfg, self.data["fingerprint"])
 
-    def model(self, spec, arrays=None, image_shape=None, measure=None):
+    def model(self, spec, arrays=None, image_shape=None, measure=None, held_out=True):
         """The network ``spec`` asks for, trained on ``arrays`` (x, y, x_val, y_val; default: the whole training
         set and the validation split) or loaded from its checkpoint; its record is written when missing, with its
         test and validation errors, parameter counts, training history and time, and ``measure(model)``'s
-        fields."""
+        fields. ``held_out=False``: the network trained on the validation split too, so it has no validation
+        errors (counting them would count training errors)."""
         model, trained = train_or_load(self.cfg, self.data["fingerprint"], spec, arrays or self.arrays[:4],
                                        image_shape=image_shape)
         ident = trained.pop("identity")
         if self.store.find(ident) is None:
             trained.pop("loaded")
             result = {**model_record(model, trained, self.arrays), **(measure(model) if measure else {})}
+            if not held_out:
+                result["validation_errors"] = None
             self.store.put(ident, result, data=self.data)
         return model
 

@@ -1,0 +1,47 @@
+"""Hinton, Vinyals & Dean (2015) §3 on MNIST at the paper's fidelity, each number beside the paper's:
+
+1. the teacher 784-1200-1200-10 with dropout (0.2 input, 0.5 hidden), a max-norm bound on each unit's incoming
+   weights and ±2-pixel jitter; its learning rate, norm bound and epochs chosen on the 5,000 validation images
+   (and whether jitter and how much dropout help: on any data, the same candidates compete), then retrained with
+   the chosen recipe on all 60,000 training images (paper: 67 test errors);
+2. the student 784-800-800-10 alone on the labels (paper 146) and distilled at τ = 20 on the un-jittered transfer
+   set (paper 74), one budget for both chosen on validation, 3 seeds each;
+3. the mythical 3 and the 7s and 8s from that teacher, the bias shifts chosen on validation (paper: 109 errors,
+   14 on the test 3s; 13.2%).
+
+    python examples/hinton_paper.py            # the whole preset (at most 2.5 hours on 2 cores; resumes)
+    python examples/hinton_paper.py --quick    # every step, small
+    python examples/hinton_paper.py --data path/to/folder   # your data: the selection chooses its own recipe
+
+Every network leaves a record in --records-dir; an interrupted run, run again, trains only what is missing (a
+network that was training continues from its last epoch). Nothing is chosen on the test set. The table, a view of
+the records, is written to results/mnist_hinton_paper.md and .json with the learning curves beside it; the
+experiments are tinykd/paper.py's.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _cli import Option, count, main, rate  # noqa: E402
+
+from tinykd.paper import run  # noqa: E402
+
+PRESETS = {"full": {"teacher_epochs": 120, "lr": [1e-3, 3e-3], "max_norm": [3.0, 2.0], "teacher_decay": 0.97,
+                    "student_epochs": 60, "student_lr": 1e-3, "student_decay": 0.95, "seeds": 3},
+           "quick": {"teacher_epochs": 2, "lr": [1e-3, 3e-3], "max_norm": [3.0, 2.0], "teacher_decay": 0.97,
+                     "student_epochs": 3, "student_lr": 1e-3, "student_decay": 0.95, "seeds": 1, "subset": 3000}}
+OPTIONS = [Option("--lr", "the teacher's learning rates, the first the base recipe's", rate, "LR", nargs="+",
+                  config=False),
+           Option("--max-norm", "the teacher's max-norm bounds, the first the base recipe's", rate, "C", nargs="+",
+                  config=False),
+           Option("--teacher-decay", "the teacher's learning rate is multiplied by this after every epoch", float,
+                  "D", config=False),
+           Option("--student-epochs", "the students' longest run (their budget is chosen on its curves)", count(1),
+                  config=False),
+           Option("--student-lr", "the students' learning rate", rate, "LR", config=False),
+           Option("--student-decay", "the students' decay per epoch", float, "D", config=False),
+           Option("--seeds", "seeds per student", count(1), config=False)]
+
+if __name__ == "__main__":
+    main(__doc__, lambda cfg, values: run(cfg, values, PRESETS[cfg.preset]), options=OPTIONS, presets=PRESETS)

@@ -1,0 +1,44 @@
+"""Choosing a recipe on validation, then training it on every labelled row: a step of the protocol, for any data.
+
+1. Each candidate recipe (a ``prepare.Spec``: learning rate, max-norm bound, jitter, dropout) trains on the
+   training split with the validation split counted after every epoch, on an ``ExponentialSchedule`` (no length:
+   its first E epochs are a run of E epochs, so one curve says what every shorter run would have reached).
+2. ``choose``: every curve is smoothed (the mean over ``WINDOW`` consecutive epochs: one epoch's count on 5,000
+   images moves by a few errors from noise alone); the winner is the candidate whose smoothed curve reaches the
+   lowest value, and its number of epochs is where it does (the last epoch of the window, so the recipe is trained
+   that long).
+3. The final network is the winner's recipe trained on the training and validation rows together for that many
+   epochs (the standard last step: nothing is left to choose, so the held-out rows are put to use).
+
+Nothing here looks at the test set. The same candidates run on any data (``--data``): a recipe that
+over-regularises a network for that data (jitter that does not suit its images, dropout it does not need) shows
+it on that data's validation split and loses the selection.
+"""
+import numpy as np
+
+WINDOW = 3
+
+
+def smooth(curve, window=WINDOW):
+    """The mean over each ``window`` consecutive epochs: entry i is the mean of epochs i+1 .. i+window (1-based).
+    A curve shorter than the window is its own mean, once."""
+    c = np.asarray(curve, dtype=float)
+    if c.ndim != 1 or c.size == 0 or not np.isfinite(c).all():
+        raise ValueError(f"a validation curve is a non-empty list of finite numbers, got {curve!r}")
+    w = min(window, c.size)
+    return np.convolve(c, np.ones(w) / w, mode="valid")
+
+
+def choose(curves, window=WINDOW):
+    """The candidate and epochs the validation curves choose: ``curves`` {name: [validation errors after each
+    epoch]} (in the candidates' order, which breaks ties). Returns (name, epochs, scores): ``scores`` {name:
+    (lowest smoothed value, the epochs where it is reached)}, for the results to show the whole comparison."""
+    if not curves:
+        raise ValueError("no candidates to choose from")
+    scores = {}
+    for name, curve in curves.items():
+        s = smooth(curve, window)
+        best = int(np.argmin(s))                       # the first of equal values: fewer epochs
+        scores[name] = (float(s[best]), best + min(window, len(curve)))
+    name = min(scores, key=lambda k: scores[k][0])      # the first of equal scores: the earlier candidate
+    return name, scores[name][1], scores
