@@ -22,7 +22,7 @@ import time
 from . import records, report, transfer
 from .backend import get_array_module as get_xp
 from .backend import resolve, to_device, to_host
-from .config import ConfigError
+from .config import ConfigError, data_label
 from .distill import KD, Supervised
 from .hinton import KEPT, OMITTED, PAPER, check_data, omit_3, only_7_8
 from .layers import MLP
@@ -38,21 +38,21 @@ TEMPERATURE, KD_WEIGHT = 20.0, 0.9
 GOALS = {"teacher": 70, "distilled": 80, "threes_right": 0.98, "after_shift": 109}
 
 
-def candidates(values, image_shape):
-    """The teacher recipes the selection compares: the base recipe, then one setting changed at a time (the
-    other learning rate, the other norm bound, no jitter, less dropout). Jitter needs images, not flat rows: on
-    flat rows the candidates without it are all there are, and the view says so."""
-    base = {"lr": values["lr"][0], "max_norm": values["max_norm"][0], "jitter": 2, "dropout": 0.5,
-            "input_dropout": 0.2}
+def candidates(cfg, values):
+    """The teacher recipes the selection compares: the base recipe (the first learning rate and norm bound, the
+    configuration's jitter and dropout), then one setting changed at a time: each other learning rate, each other
+    norm bound, no jitter (when the base has some), half the dropout. The same candidates on any data: a setting
+    that does not suit the data loses on its validation split."""
+    base = {"lr": values["lr"][0], "max_norm": values["max_norm"][0], "jitter": cfg.jitter,
+            "dropout": cfg.teacher_dropout, "input_dropout": cfg.teacher_input_dropout}
     out = {"base": base}
-    for i, lr in enumerate(values["lr"][1:]):
-        out[f"lr {lr:g}"] = {**base, "lr": lr}
-    for c in values["max_norm"][1:]:
-        out[f"max-norm {c:g}"] = {**base, "max_norm": c}
-    out["no jitter"] = {**base, "jitter": 0}
-    out["less dropout"] = {**base, "dropout": 0.25, "input_dropout": 0.1}
-    if len(image_shape) < 2:
-        out = {k: v for k, v in out.items() if v["jitter"] == 0}
+    out.update({f"lr {lr:g}": {**base, "lr": lr} for lr in values["lr"][1:]})
+    out.update({f"max-norm {c:g}": {**base, "max_norm": c} for c in values["max_norm"][1:]})
+    if cfg.jitter:
+        out["no jitter"] = {**base, "jitter": 0}
+    if cfg.teacher_dropout or cfg.teacher_input_dropout:
+        out["half the dropout"] = {**base, "dropout": cfg.teacher_dropout / 2,
+                                   "input_dropout": cfg.teacher_input_dropout / 2}
     return out
 
 
@@ -89,7 +89,8 @@ def run(cfg, values, reference):
     setup = Setup(cfg, check=lambda ds: check_data(ds, 0))
     x, y, xv, yv, _, _ = setup.arrays
     shape = tuple(setup.ds.input_shape)
-    table = json.loads(json.dumps({"experiment": "hinton_paper", "name": f"{setup.data['name']}_hinton_paper" + (
+    table = json.loads(json.dumps({"experiment": "hinton_paper", "name": f"{data_label(cfg, setup.data['name'])}"
+                                   "_hinton_paper" + (
         "" if cfg.preset == "full" else f"_{cfg.preset}"), "preset": cfg.preset, "settings": values, "deviations": {
         k: v for k, v in values.items() if v != reference.get(k)}}, sort_keys=True))
     store = setup.store
@@ -98,7 +99,7 @@ def run(cfg, values, reference):
         return [h["val_errors"] for h in rec["result"]["history"]]
 
     # 1. the teacher's recipe and epochs, on validation; then the recipe on every labelled row
-    cands = candidates(values, shape)
+    cands = candidates(cfg, values)
     for name, recipe in cands.items():
         log(f"teacher candidate {name}: {recipe}")
         setup.model(teacher_spec(cfg, recipe, cfg.teacher_epochs, values["teacher_decay"]), image_shape=shape)
@@ -112,7 +113,7 @@ def run(cfg, values, reference):
     xp = resolve(cfg.backend)
     x_all, y_all = xp.concatenate([x, xv]), xp.concatenate([y, yv])
     links = {"teacher": records.key(setup.identity(final)),
-             "candidates": {name: rec["key"] for name, rec in found.items()}}
+             "candidates": [[name, rec["key"]] for name, rec in found.items()]}   # a list: the order is kept
     teacher = None
     if setup.record(final) is None:
         teacher = setup.model(final, arrays=(x_all, y_all, None, None), image_shape=shape, held_out=False)
@@ -192,13 +193,13 @@ def view(records_, table, links):
     by_key = {r["key"]: r for r in records_}
     rows = rows_of(records_, table, links)
     v = {**common_view(records_, table, {"teacher": links["teacher"]}, rows), "paper": PAPER, "goals": GOALS}
-    v["sources"] = report.sources([by_key[k] for k in [links["teacher"], *links["candidates"].values()]] + rows)
-    cands = {name: by_key[k]["result"] for name, k in links["candidates"].items() if k in by_key}
+    keys = dict(links["candidates"])
+    v["sources"] = report.sources([by_key[k] for k in [links["teacher"], *keys.values()]] + rows)
+    cands = {name: by_key[k]["result"] for name, k in keys.items()}
     curves = {name: [h["val_errors"] for h in r["history"]] for name, r in cands.items()}
     winner, epochs, scores = choose(curves)
     v["selection"] = {"window": WINDOW, "winner": winner, "epochs": epochs, "scores": scores, "curves": curves,
-                      "recipes": {name: recipe_of(by_key[key]["identity"]) for name, key in links["candidates"].items()
-                                  if key in by_key}}
+                      "recipes": {name: recipe_of(by_key[key]["identity"]) for name, key in keys.items()}}
     v["n_test"] = v["data"]["n_test"]
 
     def of(role, kind=None):
@@ -220,7 +221,7 @@ def view(records_, table, links):
             "the student alone (mean over its seeds; the teacher: its recipe's smoothed best on validation)")
         v.update(teacher_not_better=flag, teacher_check=line)
     v["seconds_total"] = sum(r["result"].get("seconds", 0.0) for r in [by_key[k] for k in [
-        links["teacher"], *links["candidates"].values()] if k in by_key] + rows)
+        links["teacher"], *keys.values()]] + rows)
     return v
 
 
@@ -228,7 +229,7 @@ def views(records_):
     """Every run of the preset the records hold, the newest first."""
     out = []
     for table, links in groups(records_, "hinton_paper"):
-        if all(k in {r["key"] for r in records_} for k in [links["teacher"], *links["candidates"].values()]):
+        if all(k in {r["key"] for r in records_} for k in [links["teacher"], *dict(links["candidates"]).values()]):
             out.append(view(records_, table, links))
     return sorted(out, key=lambda v: max(s["date"] for s in v["sources"]), reverse=True)
 

@@ -1,0 +1,68 @@
+"""Hinton's MNIST numbers at the paper's fidelity (tinykd.paper, examples/hinton_paper.py) on a small subset: the
+teacher's recipe and epochs chosen on validation then retrained on every labelled row, the students' budget chosen
+on validation, every network a record, a rerun trains only what is missing, the table a view of the records."""
+import json
+import os
+import subprocess
+import sys
+
+from tinykd import paper, records
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--quick", "--subset", "1200", "--teacher-epochs", "2", "--student-epochs", "2"]
+
+
+def run(tmp_path, *args):
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "hinton_paper.py"), *TINY, *args,
+                          "--records-dir", str(tmp_path / "rec"), "--checkpoint-dir", str(tmp_path / "ck"),
+                          "--out-dir", str(tmp_path / "r")], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp_path):
+    first = run(tmp_path)
+    recs = records.Store(tmp_path / "rec").all()
+    roles = sorted(r["identity"]["role"] for r in recs)
+    assert roles.count("teacher-candidate") == 5 and roles.count("teacher") == 1   # base, lr, c, jitter, dropout
+    assert roles.count("student-selection") == 2 and roles.count("student") == 2
+    assert "omit-3" in roles and "only-7-8" in roles
+    view = json.loads((tmp_path / "r" / "mnist_hinton_paper_quick.json").read_text())
+    sel = view["selection"]
+    # the winner is the candidate whose smoothed validation curve is lowest, and none of it is the test set's
+    assert sel["winner"] == min(sel["scores"], key=lambda k: sel["scores"][k][0])
+    (teacher,) = [r for r in recs if r["identity"]["role"] == "teacher"]
+    assert teacher["identity"]["rows"] == "training and validation" and teacher["result"]["validation_errors"] is None
+    assert teacher["identity"]["epochs"] == sel["epochs"] and paper.recipe_of(teacher["identity"]) == \
+        sel["recipes"][sel["winner"]]
+    assert teacher["result"]["history"] and "val_errors" not in teacher["result"]["history"][-1]
+    md = (tmp_path / "r" / "mnist_hinton_paper_quick.md").read_text()
+    assert md == paper.markdown(paper.views(recs)[0])            # the table is the view of the records
+    assert "| teacher 784-1200-1200-10:" in md and "| ≤ 70 |" in md and "chosen on validation" in md
+    # a run that lost its last records (as a run stopped there would) trains only those
+    for r in recs:
+        if r["identity"]["role"] in ("omit-3", "only-7-8"):
+            os.remove(records.Store(tmp_path / "rec").path(r["identity"]))
+    again = run(tmp_path)
+    assert "teacher candidate" in again and "[teacher] epoch" not in again   # no teacher trains again
+    assert "omit-3 distilled seed 0" in again and "student alone seed 0" not in again
+    assert len(records.Store(tmp_path / "rec").all()) == len(recs)
+    assert first.count("test errors (") > again.count("test errors (")
+
+
+def test_on_flat_rows_no_candidate_jitters(tmp_path):
+    """Flat rows cannot be shifted: the run asks for --jitter 0 (as every example does), and then the base recipe
+    has none and no "no jitter" candidate repeats it."""
+    import numpy as np
+    from tinykd import data
+    mnist = data.load("mnist")
+    np.savez(tmp_path / "flat.npz", x_train=(mnist.x_train[:1200] * 255).round().astype(np.uint8),
+             y_train=mnist.y_train[:1200], x_test=mnist.x_test[:300], y_test=mnist.y_test[:300])
+    refused = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "hinton_paper.py"), *TINY, "--data",
+                              str(tmp_path / "flat.npz"), "--records-dir", str(tmp_path / "rec"), "--out-dir",
+                              str(tmp_path / "r")], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert refused.returncode == 2 and "--jitter 0" in refused.stderr and not (tmp_path / "rec").exists()
+    run(tmp_path, "--data", str(tmp_path / "flat.npz"), "--jitter", "0")
+    view = json.loads((tmp_path / "r" / "flat_hinton_paper_quick.json").read_text())
+    assert set(view["selection"]["scores"]) == {"base", "lr 0.003", "max-norm 2", "half the dropout"}
+    assert all(r["jitter"] == 0 for r in view["selection"]["recipes"].values())
