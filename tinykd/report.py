@@ -226,8 +226,8 @@ update it.
 def kinds():
     """The modules that turn records into tables: each has ``views(records)`` (the tables the records hold, each a
     dict with ``name`` and ``title``), ``markdown(view)`` and ``figures(view)`` ([(name, function of (view, path))])."""
-    from . import hinton, studies, tables
-    return [tables, studies, hinton]
+    from . import hinton, paper, studies, tables
+    return [tables, studies, hinton, paper]
 
 
 def document(records, records_dir="records", figure_dir=None, draw=True):
