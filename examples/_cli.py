@@ -17,11 +17,12 @@ from tinykd import registry
 from tinykd.checkpoint import CheckpointError
 from tinykd.config import PRESETS, Config, ConfigError, preset
 from tinykd.data import DataError
+from tinykd.records import RecordError
 from tinykd.report import OutputError
 from tinykd.train import TrainingError
 
 # What a user can get wrong (arguments, data, folders, checkpoints): said in one line, never a traceback.
-USER_ERRORS = (ConfigError, DataError, CheckpointError, OutputError)
+USER_ERRORS = (ConfigError, DataError, CheckpointError, OutputError, RecordError)
 PRESET_OPTIONS = {"full": "the full run", "quick": "--quick", "labels5": "--few-labels"}   # how each is chosen
 PRESET_HELP = {"quick": "the quick preset: a few epochs of everything",
                "labels5": "the few-labels preset: 5%% of the students' rows keep their labels, S (initial) learns "

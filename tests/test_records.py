@@ -34,14 +34,27 @@ def test_a_file_that_is_not_a_record_is_one_line(tmp_path, content, message):
     assert "\n" not in str(e.value) and "x.json" in str(e.value)
 
 
-def test_a_record_holding_another_identity_than_its_name_is_refused(tmp_path):
+def test_a_record_edited_by_hand_or_damaged_is_refused_never_read_as_a_result(tmp_path):
+    """The trial's findings 16-18: an edited number (errors 1405 -> 99) was used by the tables, an edited identity
+    was accepted by the report but not by the run, a missing result crashed with a KeyError."""
     store = records.Store(tmp_path)
-    rec = store.put({"role": "teacher", "lr": 1e-3}, {"errors": 90})
-    path = store.path({"role": "teacher", "lr": 1e-3})
-    edited = dict(rec, identity={"role": "teacher", "lr": 5e-3})    # a hand-edited file
-    records.write(path, edited)
-    with pytest.raises(records.RecordError, match="another identity than its name says"):
-        store.find({"role": "teacher", "lr": 1e-3})
+    ident = {"role": "teacher", "lr": 1e-3}
+    store.put(ident, {"errors": 90})
+    path = store.path(ident)
+    written = json.loads(open(path).read())
+    for what, edit in (("errors", lambda r: r["result"].update(errors=99)),
+                       ("identity", lambda r: r["identity"].update(lr=5e-3)),
+                       ("key", lambda r: r.update(key="0" * 16)),
+                       ("result", lambda r: r.pop("result"))):
+        rec = json.loads(json.dumps(written))
+        edit(rec)
+        with open(path, "w") as f:
+            json.dump(rec, f)
+        with pytest.raises(records.RecordError, match="edited by hand or damaged; remove it") as e:
+            store.find(ident)
+        assert "\n" not in str(e.value), what
+    records.write(path, written)        # rewritten as written: found again
+    assert store.find(ident)["result"] == {"errors": 90}
 
 
 RUN = """

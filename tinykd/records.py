@@ -90,21 +90,39 @@ class Store:
         return {r["key"]: r for r in self.all()}
 
 
+def checksum(rec):
+    """16 hex digits of the SHA-256 of everything in a record but its checksum: a record edited by hand or damaged
+    no longer matches it, so a changed number is never read as a result."""
+    body = {k: v for k, v in normalise(rec).items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def write(path, rec):
-    """Write one record atomically (``checkpoint.atomic_open``), in a stable form: keys sorted, one space indent."""
+    """Write one record atomically (``checkpoint.atomic_open``), in a stable form (keys sorted, one space indent),
+    with its ``checksum``."""
+    rec = normalise(rec)
+    rec["checksum"] = checksum(rec)
     with atomic_open(path, "w") as f:
-        f.write(json.dumps(normalise(rec), indent=1, sort_keys=True) + "\n")
+        f.write(json.dumps(rec, indent=1, sort_keys=True) + "\n")
+
+
+REMOVE = "remove it (the network it records trains again on the next run)"
 
 
 def read(path):
-    """The record in ``path``; ``RecordError`` saying why in one line when it is not one."""
+    """The record in ``path``; ``RecordError`` saying why in one line when it is not one, or not as written: its
+    ``key`` must be its identity's hash and the file's name, and its checksum must match its contents."""
     try:
         with open(path, encoding="utf-8") as f:
             rec = json.load(f)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RecordError(f"{path}: not a readable record ({' '.join(str(e).split())}); remove it or restore "
-                          "it from git") from None
-    if not isinstance(rec, dict) or rec.get("format") != FORMAT or "identity" not in rec:
+        raise RecordError(f"{path}: not a readable record ({' '.join(str(e).split())}); {REMOVE}") from None
+    if not isinstance(rec, dict) or rec.get("format") != FORMAT or not isinstance(rec.get("identity"), dict):
         raise RecordError(f"{path}: not a tinykd record (expected format {FORMAT!r}); move it out of the records "
                           "folder")
+    if rec.get("key") != key(rec["identity"]) or not os.path.basename(path).endswith(f"-{rec.get('key')}.json"):
+        raise RecordError(f"{path}: its key is not the hash of its identity and its file name: edited by hand or "
+                          f"damaged; {REMOVE}")
+    if rec.get("checksum") != checksum(rec) or not isinstance(rec.get("result"), dict):
+        raise RecordError(f"{path}: its contents do not match its checksum: edited by hand or damaged; {REMOVE}")
     return rec
