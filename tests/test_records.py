@@ -93,6 +93,9 @@ def test_a_run_killed_after_its_first_seed_trains_only_the_rest_and_more_seeds_o
                             capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr
     assert len([p for p in os.listdir(tmp_path / "a" / "rec") if not p.startswith(("teacher", "student"))]) == 1
+    (stopped,) = tables.views(records.Store(tmp_path / "a" / "rec").all())   # the report shows it unfinished
+    assert not stopped["complete"] and stopped["missing"] == ["wo-kd seed 1", "kd seed 0", "kd seed 1"]
+    assert "not yet trained: wo-kd seed 1, kd seed 0, kd seed 1" in tables.markdown(stopped)
     trained = []
     fit = protocol.fit
     monkeypatch.setattr(protocol, "fit", lambda *a, **k: trained.append(k["label"]) or fit(*a, **k))
@@ -132,3 +135,28 @@ def test_the_report_refuses_a_folder_that_is_not_there(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         report.main(["--records", str(tmp_path / "none"), "--out", str(tmp_path / "r.md")])
     assert e.value.code == 2 and "no records folder" in capsys.readouterr().err
+
+
+def test_the_report_of_your_own_runs_never_touches_the_reference_and_links_its_figures(tmp_path, capsys,
+                                                                                       monkeypatch):
+    """Trial findings 9-11, 19, 20: the hint a run ended with overwrote docs/results.md; the figures' links were
+    relative to the wrong folder; a folder as --out, an empty records folder were tracebacks or silent."""
+    protocol.run(Config(**_cfg(tmp_path, "a", 2)))
+    monkeypatch.chdir(tmp_path)
+    rec = str(tmp_path / "a" / "rec")
+    for args, message in ((["--records", rec], "give --out FILE for the tables of"),
+                          (["--records", rec, "--out", str(tmp_path)], "is a folder"),
+                          (["--records", str(tmp_path / "r0"), "--out", "x.md"], "no records folder")):
+        with pytest.raises(SystemExit) as e:
+            report.main(args)
+        assert e.value.code == 2 and message in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit):
+        report.main(["--records", str(tmp_path / "empty"), "--out", "x.md"])
+    assert "no records in" in capsys.readouterr().err and not (tmp_path / "x.md").exists()
+    assert report.main(["--records", rec, "--out", "out/all.md", "--figures", "figs"]) == 0
+    text = (tmp_path / "out" / "all.md").read_text()
+    links = [line.split("(")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]
+    assert links and all((tmp_path / "out" / link).is_file() for link in links)   # relative to the document
+    assert f"--records {rec} --out out/all.md" in text and "docs/results.md" not in text
+    assert not (tmp_path / "README.md").exists()

@@ -120,6 +120,9 @@ class Config:
         if self.split_test is not None and not (isinstance(self.split_test, (int, float))
                                                 and 0 < self.split_test < 1):
             raise ConfigError(f"split_test must be a fraction in (0, 1), got {self.split_test!r}")
+        for name in ("checkpoint_dir", "records_dir", "out_dir"):
+            if not (isinstance(getattr(self, name), (str, os.PathLike)) and str(getattr(self, name)).strip()):
+                raise ConfigError(f"{name} is empty; name a folder (e.g. {Config.__dataclass_fields__[name].default})")
         if self.data and self.data_dir:
             raise ConfigError("give either data (--data, your own files) or data_dir (--data-dir, where the named "
                               "data set is), not both")

@@ -15,7 +15,8 @@ The error is the norm-wise relative error ``‖num − ana‖₂ / max(‖num‖
 matters for gradients that have (nearly) vanished, such as a softmax saturated at e^-50, which finite differences
 cannot resolve relatively (their round-off is ~1e-11): there the check is absolute. ``compare`` returns the error
 and *where* it is worst (the index of the entry with the largest ``|num − ana|``), and ``check`` names that entry
-when it fails. Every comparison is recorded in ``WORST`` so a test run can print the worst error it saw.
+when it fails. Every comparison is recorded in ``WORST`` so a test run can print the worst error it saw
+(``worst_line``).
 
 ReLU and ``sign`` have a kink at 0, where finite differences measure nothing useful. ``off_kink`` moves inputs
 away from it; ``off_kinks`` does the same for a network's pre-activations, by shifting biases. Either way every
@@ -31,7 +32,7 @@ import numpy as np
 
 from .layers import Dense, ReLU
 
-WORST = []  # (relative error, label) of every comparison in this run
+WORST = []  # (relative error, label, floor, passed) of every comparison in this run
 TOL = 1e-6
 FLOOR = 1e-4
 
@@ -132,7 +133,7 @@ def check(f, x, analytic, label, h=H, tol=TOL, floor=FLOOR):
     """
     num = numerical_grad(f, x, h)
     err, where = compare(num, analytic, floor)
-    WORST.append((err, label if floor == FLOOR else f"{label}, floor {floor:.2g}"))
+    WORST.append((err, label, floor, err < tol))
     assert err < tol, (f"{label}: relative error {err:.3e} >= {tol:.0e}; worst entry {where}: numerical "
                        f"{num[where]:.6g}, analytic {np.asarray(analytic)[where]:.6g}")
     return err
@@ -162,6 +163,28 @@ def directional(f, x, analytic, label, directions=4, rng=0, h=H, tol=TOL, floor=
         err = abs(num - ana) / max(abs(num), abs(ana), floor)
         if err >= worst:
             worst, at = err, k
-    WORST.append((worst, f"{label} (along {directions} random directions)"))
+    WORST.append((worst, f"{label} (along {directions} random directions)", floor, worst < tol))
     assert worst < tol, f"{label}: relative error {worst:.3e} >= {tol:.0e} along random direction {at}"
     return worst
+
+
+
+def _short(x):
+    """``x`` in two significant digits, ``1e-4`` rather than ``0.0001``."""
+    return f"{x:.2g}" if x >= 1e-3 else f"{x:.0e}".replace("e-0", "e-")
+
+
+def worst_line(records=None):
+    """One line on the worst comparison that passed among ``records`` (default ``WORST``): its error, its label and
+    the one floor that applied to it. Comparisons that failed (a test of a wrong gradient makes them on purpose;
+    any other fails its test, which says so) are only counted."""
+    records = WORST if records is None else records
+    passed = [r for r in records if r[3]]
+    failed = f"; {len(records) - len(passed)} failed, left out of the worst" if len(passed) < len(records) else ""
+    if not passed:
+        return f"gradient checks: none passed{failed}"
+    err, label, floor, _ = max(passed)
+    why = "the default" if floor == FLOOR else (f"that check's, raised from the default {_short(FLOOR)} because its "
+                                               "function's round-off is larger (large terms, a smaller step)")
+    return (f"gradient checks: {len(passed)} passed{failed}; worst relative error {err:.2e} ({label}) "
+            f"= ||num - ana||_2 / max(||num||_2, ||ana||_2, floor), floor {_short(floor)}: {why}")

@@ -142,8 +142,10 @@ def run(cfg, values, reference):
     student(student_identity(setup, cfg, links, "distilled", s_epochs, values, 0, "omit-3", without_classes=OMITTED))
     student(student_identity(setup, cfg, links, "distilled", s_epochs, values, 0, "only-7-8", only_classes=KEPT))
     v = view(store.all(), table, links)
-    report.write(f"{cfg.out_dir}/{table['name']}", v, markdown(v))
+    out = f"{cfg.out_dir}/{table['name']}"
+    report.write(out, v, markdown(v))
     print(markdown(v))
+    log(report.where(cfg, out))
     return v
 
 

@@ -40,7 +40,6 @@ def run(cfg):
     """Run the protocol: every network it needs is found by its record or trained, and its table is a view of the
     records (``tables.assemble``), written to ``<out_dir>/<results name>.md`` after every finished model. Returns
     the table's record."""
-    t_start = time.perf_counter()
     xp = resolve(cfg.backend)
     setup = Setup(cfg)
     ds, d, (x, y, xv, yv, xt, yt) = setup.ds, setup.data, setup.arrays
@@ -70,7 +69,7 @@ def run(cfg):
 
     def write(complete):
         view = tables.view(setup.store.all(), table, links)
-        view["complete"] = complete
+        view["complete"] = complete and view["complete"]   # and nothing another run asked for is missing
         report.write(out, view, tables.markdown(view))
         return view
 
@@ -108,14 +107,13 @@ def run(cfg):
         if disc is not None:
             result["d_accuracy_after"] = disc.accuracy(teacher_logits, student.logits(x),
                                                        classes if disc.conditional else None)
-        setup.store.put(ident, result, table=table, links=links, data=d)
+        setup.store.put(ident, result, table=table, links=links, data=d, asked=plan)
         write(False)
         log(f"  {registry.BY_ID[vid].name:48s} seed {seed}: {result['errors']:5d} errors  ({result['seconds']:.0f} s, "
             f"mean logit {result['mean_logit']:.3g}, max |logit| {result['max_abs_logit']:.3g})")
     view = write(True)
     print(tables.markdown(view))
-    log(f"results: the records in {cfg.records_dir}; this run's table {out}.md (python -m tinykd.report "
-        f"--records {cfg.records_dir} regenerates every table and figure from them)")
+    log(report.where(cfg, out))
     plots.draw_if_possible(out + ".json")
     return view
 

@@ -107,7 +107,7 @@ class Study:
     def finish(self):
         v = self.write(True)
         print(self.kind.markdown(v))
-        log(f"results: the records in {self.cfg.records_dir}; this run's table {self.out}.md")
+        log(report.where(self.cfg, self.out))
         plots.draw_if_possible(self.out + ".json")
         return v
 

@@ -64,11 +64,17 @@ def view(records, table, links):
                          "runs": [r["result"] for r in runs], **report.mean_std([r["result"]["errors"] for r in runs])}
     flag, line = teacher_check(t["result"], s["result"])
     trained = [t, s] + rows
+    # what the runs that wrote these records asked for and is not here (a run stopped early, or still going)
+    asked = {(vid, seed) for r in rows for vid, seed in r.get("asked", [])}
+    present = {(r["identity"]["variant"], r["result"]["seed"]) for r in rows}
+    missing = sorted(asked - present, key=lambda p: (list(registry.BY_ID).index(p[0]) if p[0] in registry.BY_ID
+                                                     else len(registry.BY_ID), p))
     record = {"config": {**table["config"], "variants": ids, "seeds": max((v["n"] for v in variants.values()),
                                                                           default=0)},
               "deviations": table["deviations"], "data": (rows or [t])[0]["data"], "logit_stats_on":
               table["logit_stats_on"], "teacher": t["result"], "student_initial": s["result"],
-              "teacher_not_better": flag, "teacher_check": line, "variants": variants, "complete": True,
+              "teacher_not_better": flag, "teacher_check": line, "variants": variants, "complete": not missing,
+              "missing": [f"{vid} seed {seed}" for vid, seed in missing],
               "sources": report.sources(trained), "seconds_total":
               sum(r["result"].get("seconds", 0.0) for r in trained)}
     record["n_test"], record["name"] = record["data"]["n_test"], table["name"]
@@ -111,7 +117,8 @@ def markdown(record):
         lines.append(f"Transfer set: the students train on the first {cfg['transfer_size']:,} training images only; the "
                      "teacher on all of them (its knowledge reaches the students through its soft targets).")
     if not record["complete"]:
-        lines += ["", "**Incomplete: the run is still going or stopped early; the rows below are what finished.**"]
+        lines += ["", "**Incomplete: the run is still going or stopped early; the rows below are what finished" +
+                  (f" (not yet trained: {', '.join(record['missing'])})" if record.get("missing") else "") + ".**"]
     flag = record["teacher_not_better"]
     lines += ["", f"**{record['teacher_check']}**" if flag else record["teacher_check"][0].upper() +
               record["teacher_check"][1:] + ".", "",

@@ -45,8 +45,10 @@ def _softmax_mistake(kind):
     def variant(case):
         p, g, tau = case["args"]
         inner = (g * p).sum(axis=0 if kind == "axis" else 1, keepdims=True)
+        total = g.sum(axis=1, keepdims=True)
         out = {"tau": p * (g - inner), "tau_times": p * (g - inner) * tau, "axis": p * (g - inner) / tau,
-               "sign": -p * (g - inner) / tau, "upstream": p * (1 - p) / tau, "diagonal": g * p * (1 - p) / tau}
+               "sign": -p * (g - inner) / tau, "upstream": p * (1 - p) / tau, "diagonal": g * p * (1 - p) / tau,
+               "log_softmax": (g - p * total) / tau, "unweighted": p * (g - total) / tau}
         return (out[kind],)
     return variant
 
@@ -63,6 +65,10 @@ SOFTMAX = Exercise(
          "Jacobian by g", _softmax_mistake("upstream")),
         ("off-diagonal terms dropped: every P_k depends on every z_j through Z, so dz_j sums g_k ∂P_k/∂z_j over "
          "all k (the ⟨g, P⟩ term)", _softmax_mistake("diagonal")),
+        ("log-softmax's backward, (g − P·Σ_k g_k)/τ: that one is for g = ∂L/∂log P; here g = ∂L/∂P, so §1's "
+         "vector-Jacobian product of softmax applies, dz = P ⊙ (g − ⟨g, P⟩·1)/τ", _softmax_mistake("log_softmax")),
+        ("⟨g, P⟩ = Σ_k g_k P_k, weighted by P, not Σ_k g_k (the unweighted sum is log-softmax's): "
+         "dz = P ⊙ (g − ⟨g, P⟩·1)/τ (§1)", _softmax_mistake("unweighted")),
     ])
 
 
@@ -124,12 +130,17 @@ def _kl_mistake(kind):
     def variant(case):
         zs, zt, tau, t2 = case["args"]
         axis = 0 if kind == "axis" else 1
-        ps, pt = _softmax_axis(zs, tau, axis), _softmax_axis(zt, tau, axis)
+        ps, pt = _softmax_axis(zs, tau, axis), _softmax_axis(zt, 1.0 if kind == "teacher_tau" else tau, axis)
         weight = tau * tau if (t2 and kind != "t2") or kind == "t2_always" else 1.0
+        if t2 and kind == "t_not_t2":
+            weight = tau         # τ·KL and τ·(P_S − P_T)/(τN) = (P_S − P_T)/N
         kl = (pt * (np.log(pt) - np.log(ps))).sum() / N
         ce = -(pt * np.log(ps)).sum() / N
         value = (ce if kind == "cross_entropy" else kl) * weight * (N if kind == "n" else 1)
         grad = (ps - pt) * weight / (1.0 if kind == "tau" else tau) / (1 if kind == "n" else N)
+        if kind == "reversed":   # KL(P_S ‖ P_T) and its own gradient, through §1's softmax backward
+            r = np.log(ps) - np.log(pt)
+            value, grad = (ps * r).sum() / N * weight, F.softmax_backward(ps, r, tau) / N * weight
         return value, -grad if kind == "sign" else grad
     return variant
 
@@ -146,6 +157,13 @@ KL = Exercise(
          _kl_mistake("axis")),
         ("the value is the soft cross-entropy H(P_T^τ, P_S^τ), not the KL: subtract the teacher's entropy "
          "H(P_T^τ) (the gradient is the same)", _kl_mistake("cross_entropy")),
+        ("τ instead of τ² with t_squared=True: Hinton's factor is τ² on the value and on the gradient; §10's "
+         "a τ (P_S^τ − P_T^τ)/N is already τ² times §3's (P_S^τ − P_T^τ)/(τN), so the gradient is "
+         "τ (P_S^τ − P_T^τ)/N, not (P_S^τ − P_T^τ)/N", _kl_mistake("t_not_t2")),
+        ("teacher's logits not divided by τ: the soft targets are P_T^τ = softmax(z_T/τ), at the student's "
+         "temperature (§3)", _kl_mistake("teacher_tau")),
+        ("KL the wrong way round: KD's term is KL(P_T^τ ‖ P_S^τ) = (1/N) Σ P_T^τ log(P_T^τ/P_S^τ), the teacher's "
+         "distribution first (§3)", _kl_mistake("reversed")),
     ])
 
 
