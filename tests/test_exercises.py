@@ -26,8 +26,10 @@ def _log_softmax(z, axis=1):
 def softmax_backward(mistake=None):
     def solution(probs, grad, temperature):
         inner = (grad * probs).sum(axis=0 if mistake == "axis" else 1, keepdims=True)
-        dz = {"upstream": probs * (1 - probs), "diagonal": grad * probs * (1 - probs)}.get(mistake,
-                                                                                           probs * (grad - inner))
+        total = grad.sum(axis=1, keepdims=True)
+        wrong = {"upstream": probs * (1 - probs), "diagonal": grad * probs * (1 - probs),
+                 "log_softmax": grad - probs * total, "unweighted": probs * (grad - total)}
+        dz = wrong.get(mistake, probs * (grad - inner))
         dz = dz * temperature if mistake == "tau_times" else dz if mistake == "tau" else dz / temperature
         return -dz if mistake == "sign" else dz
     return solution
@@ -48,12 +50,18 @@ def cross_entropy(mistake=None):
 def kl_divergence(mistake=None):
     def solution(zs, zt, tau, t_squared):
         axis = 0 if mistake == "axis" else 1
-        log_ps, log_pt = _log_softmax(zs / tau, axis), _log_softmax(zt / tau, axis)
+        log_ps, log_pt = _log_softmax(zs / tau, axis), _log_softmax(zt / (1 if mistake == "teacher_tau" else tau), axis)
         ps, pt = np.exp(log_ps), np.exp(log_pt)
         n = 1 if mistake == "n" else zs.shape[0]
         value = (pt * ((0 if mistake == "cross_entropy" else log_pt) - log_ps)).sum() / n
         grad = (ps - pt) / n / (1 if mistake == "tau" else tau)
-        if (t_squared and mistake != "t2") or mistake == "t2_always":
+        if mistake in ("reversed", "reversed_value"):   # KL(P_S ‖ P_T); its gradient worked out, or §3's kept
+            r = log_ps - log_pt
+            value = (ps * r).sum() / n
+            grad = ps * (r - (ps * r).sum(axis=1, keepdims=True)) / (tau * n) if mistake == "reversed" else grad
+        if t_squared and mistake in ("tau_on_grad", "tau_on_both"):   # §10's "a τ (P_S − P_T)/N" read as "times τ"
+            value, grad = value * (tau if mistake == "tau_on_both" else tau**2), grad * tau
+        elif (t_squared and mistake != "t2") or mistake == "t2_always":
             value, grad = value * tau**2, grad * tau**2
         return value, -grad if mistake == "sign" else grad
     return solution
@@ -160,16 +168,20 @@ def batchnorm_backward(mistake=None):
     return solution
 
 
-# (the learner's solution, {mistake: a phrase its hint must contain}) for each exercise
+# (the learner's solution, {mistake: a phrase its hint must contain}) for each exercise; two slips may share a hint
+# (τ where τ² belongs, on the gradient alone or on the value too)
 SOLUTIONS = {
     "softmax_backward": (softmax_backward, {"tau": "missing 1/τ", "tau_times": "multiplied by τ", "axis": "wrong axis",
                                             "sign": "sign error", "upstream": "upstream gradient forgotten",
-                                            "diagonal": "off-diagonal"}),
+                                            "diagonal": "off-diagonal", "log_softmax": "log-softmax's backward",
+                                            "unweighted": "weighted by P"}),
     "cross_entropy": (cross_entropy, {"n": "missing 1/N", "sign": "sign error", "axis": "wrong axis",
                                       "label_only": "only the label's column"}),
     "kl_divergence": (kl_divergence, {"tau": "missing 1/τ", "t2": "missing τ²", "t2_always": "τ² applied with",
                                       "n": "missing 1/N", "sign": "sign error", "axis": "wrong axis",
-                                      "cross_entropy": "soft cross-entropy"}),
+                                      "cross_entropy": "soft cross-entropy", "tau_on_grad": "τ instead of τ²",
+                                      "tau_on_both": "τ instead of τ²", "teacher_tau": "teacher's logits not divided",
+                                      "reversed": "wrong way round", "reversed_value": "wrong way round"}),
     "logistic_discriminator": (logistic_discriminator, {"sign": "sign error", "sigma": "σ forgotten",
                                                         "n": "missing 1/N", "transposed": "transposed weight gradient",
                                                         "upstream": "upstream gradient forgotten"}),
@@ -215,8 +227,20 @@ def test_each_catalogued_mistake_is_named(name, mistake):
 
 
 def test_every_catalogued_mistake_is_exercised_here():
+    """Each catalogued hint is the one some learner's slip above is named by."""
     for name, (_, hints) in SOLUTIONS.items():
-        assert len(hints) == len(EXERCISES[name].mistakes), f"{name}: a catalogued mistake has no test"
+        for hint, _ in EXERCISES[name].mistakes:
+            assert sum(phrase in hint for phrase in set(hints.values())) == 1, f"{name}: no test names '{hint}'"
+
+
+def test_tau_squared_on_the_value_and_tau_on_the_gradient_is_named_on_the_gradient_alone():
+    """The trial's slip: §10's a τ (P_S^τ − P_T^τ)/N read as "multiply §3's gradient by τ"; with t_squared=True
+    the gradient is then (P_S^τ − P_T^τ)/N, τ times too small, and the value (times τ²) is right."""
+    report = check("kl_divergence", kl_divergence("tau_on_grad"))
+    text = str(report)
+    assert "loss: right" in text and "dz: wrong" in text and "none of the known mistakes" not in text
+    assert [line for line in report.lines if "likely mistake" in line] == [
+        line for line in report.lines if "τ instead of τ²" in line], text
 
 
 def test_an_unknown_mistake_says_so_and_points_at_the_worst_entry():
@@ -445,3 +469,20 @@ def test_gradcheck_along_random_directions(rng):
     with pytest.raises(AssertionError, match="random direction"):
         gradcheck.directional(lambda: (x**3).sum(), x, 3 * x**2 + 1e-2 * rng.standard_normal(x.shape), "cube, noisy",
                               directions=3, rng=0)
+
+
+def test_the_footer_names_the_one_floor_of_the_worst_passing_check_and_leaves_out_failed_ones(rng, monkeypatch):
+    from tinykd import gradcheck
+    monkeypatch.setattr(gradcheck, "WORST", [])
+    x = rng.standard_normal((2, 3))
+    gradcheck.check(lambda: (x**3).sum(), x, 3 * x**2 + 1e-9, "cube, floor raised", floor=0.21)
+    gradcheck.check(lambda: np.sin(x).sum(), x, np.cos(x), "sin")
+    with pytest.raises(AssertionError):
+        gradcheck.check(lambda: np.sin(x).sum(), x, np.cos(x) + 0.1, "sin, wrong on purpose")
+    line = gradcheck.worst_line()
+    assert "\n" not in line and "2 passed; 1 failed" in line and "(cube, floor raised)" in line, line
+    assert "floor 0.21: that check's, raised from the default 1e-4 because" in line and "1e-4)" not in line, line
+    assert "wrong on purpose" not in line
+    monkeypatch.setattr(gradcheck, "WORST", gradcheck.WORST[1:2])
+    assert gradcheck.worst_line().endswith("(sin) = ||num - ana||_2 / max(||num||_2, ||ana||_2, floor), floor 1e-4: "
+                                           "the default")

@@ -157,9 +157,8 @@ KL = Exercise(
          _kl_mistake("axis")),
         ("the value is the soft cross-entropy H(P_T^τ, P_S^τ), not the KL: subtract the teacher's entropy "
          "H(P_T^τ) (the gradient is the same)", _kl_mistake("cross_entropy")),
-        ("τ instead of τ² with t_squared=True: Hinton's factor is τ² on the value and on the gradient; §10's "
-         "a τ (P_S^τ − P_T^τ)/N is already τ² times §3's (P_S^τ − P_T^τ)/(τN), so the gradient is "
-         "τ (P_S^τ − P_T^τ)/N, not (P_S^τ − P_T^τ)/N", _kl_mistake("t_not_t2")),
+        ("τ instead of τ² with t_squared=True: Hinton's factor is τ², on the value (τ² KL) and on the gradient; "
+         "§10's a τ (P_S^τ − P_T^τ)/N is τ² times §3's (P_S^τ − P_T^τ)/(τN), not τ times it", _kl_mistake("t_not_t2")),
         ("teacher's logits not divided by τ: the soft targets are P_T^τ = softmax(z_T/τ), at the student's "
          "temperature (§3)", _kl_mistake("teacher_tau")),
         ("KL the wrong way round: KD's term is KL(P_T^τ ‖ P_S^τ) = (1/N) Σ P_T^τ log(P_T^τ/P_S^τ), the teacher's "
