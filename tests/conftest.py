@@ -26,9 +26,7 @@ SHARED_DATA_MISSING = ("needs a second copy of the MNIST files to compare with d
 
 def pytest_terminal_summary(terminalreporter):
     if gradcheck.WORST:
-        err, where = max(gradcheck.WORST)
-        terminalreporter.write_line(f"gradient checks: {len(gradcheck.WORST)} comparisons, worst relative error "
-                                    f"{err:.2e} ({where}); norm: ||num - ana||_2 / max(||num||_2, ||ana||_2, 1e-4)")
+        terminalreporter.write_line(gradcheck.worst_line())
 
 
 @pytest.fixture
