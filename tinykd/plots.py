@@ -243,6 +243,10 @@ def figures_for(record):
     return out
 
 
+FIGURES = ("learning_curves", "adversarial_drift", "methods_vs_kd", "soft_targets", "temperature_sweep", "bias_shift",
+           "binary_curves", "fitnets_curves")   # every figure figures_for can list
+
+
 def _binary_runs(record):
     runs = record.get("runs")
     return [v for k, v in runs.items() if k.startswith(("BWN", "XNOR"))] if isinstance(runs, dict) else []
@@ -252,9 +256,6 @@ def missing(record):
     """Why a record gives no figure, in words a user can act on."""
     if not isinstance(record, dict):
         return "not a results record (expected a JSON object)"
-    if _binary_runs(record):
-        return ("its binary students have no per-epoch validation history (a record written before tinykd recorded "
-                "one); run python examples/mnist_xnor_kd.py again to get the figure")
     if "variants" in record or "student_initial" in record:
         return "an incomplete Table 1 record (it needs data, student_initial and variants)"
     return ("no figure to draw from this record: expected a results file written by an example (Table 1, dark "
@@ -296,8 +297,7 @@ def _one_line(e):
     return "a field has the wrong type or shape (" + " ".join(f"{type(e).__name__}: {e}".split()) + ")"
 
 
-# what reading a record that is not the shape an example writes raises (a string where a dict is expected, ...)
-_MALFORMED = (KeyError, TypeError, AttributeError, IndexError, ValueError)
+_MALFORMED = (KeyError, TypeError, AttributeError, IndexError, ValueError)   # a record not as an example writes it
 
 
 def read(json_path):
@@ -336,6 +336,9 @@ def draw(json_path, out_dir=None, say=None):
     stem = os.path.splitext(os.path.basename(json_path))[0]
     out_dir = out_dir or os.path.dirname(os.path.abspath(json_path))
     paths, drawn = [], [(name, fn) for name, fn in figures if not skipped[name]]
+    for name in set(FIGURES) - {n for n, _ in drawn}:       # an earlier run's figure must not stand beside this one
+        if os.path.exists(os.path.join(out_dir, f"{stem}_{name}.png")):
+            os.remove(os.path.join(out_dir, f"{stem}_{name}.png"))
     if drawn:
         try:
             os.makedirs(out_dir, exist_ok=True)
@@ -358,11 +361,9 @@ def draw_if_possible(json_path, out_dir=None):
     """What the examples call after writing results: draw, or say in one line how to get the figures."""
     try:
         paths = draw(json_path, out_dir, say=lambda line: print(f"figures: {line}", flush=True))
-    except ImportError as e:
-        print(f"figures: {e}; then python -m tinykd.plots {json_path}", flush=True)
-        return []
-    except FigureError as e:   # the results are written: a figure that fails costs only the figure
-        print(f"figures: cannot draw {json_path}: {e}", flush=True)
+    except (ImportError, FigureError) as e:   # the results are written: a figure that fails costs only the figure
+        print(f"figures: {e}; then python -m tinykd.plots {json_path}" if isinstance(e, ImportError) else
+              f"figures: cannot draw {json_path}: {e}", flush=True)
         return []
     if paths:
         print("figures: " + ", ".join(paths), flush=True)
