@@ -27,9 +27,9 @@ from _cli import Option, count, main, rate  # noqa: E402
 
 from tinykd.paper import run  # noqa: E402
 
-PRESETS = {"full": {"teacher_epochs": 120, "lr": [1e-3, 3e-3], "max_norm": [3.0, 2.0], "teacher_decay": 0.97,
-                    "student_epochs": 60, "student_lr": 1e-3, "student_decay": 0.95, "seeds": 3},
-           "quick": {"teacher_epochs": 2, "lr": [1e-3, 3e-3], "max_norm": [3.0, 2.0], "teacher_decay": 0.97,
+PRESETS = {"full": {"teacher_epochs": 90, "lr": [1e-3, 5e-4], "max_norm": [3.0, 4.0], "teacher_decay": 0.97,
+                    "student_epochs": 50, "student_lr": 1e-3, "student_decay": 0.95, "seeds": 3},
+           "quick": {"teacher_epochs": 2, "lr": [1e-3, 5e-4], "max_norm": [3.0, 4.0], "teacher_decay": 0.97,
                      "student_epochs": 3, "student_lr": 1e-3, "student_decay": 0.95, "seeds": 1, "subset": 3000}}
 OPTIONS = [Option("--lr", "the teacher's learning rates, the first the base recipe's", rate, "LR", nargs="+",
                   config=False),

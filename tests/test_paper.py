@@ -64,5 +64,5 @@ def test_on_flat_rows_no_candidate_jitters(tmp_path):
     assert refused.returncode == 2 and "--jitter 0" in refused.stderr and not (tmp_path / "rec").exists()
     run(tmp_path, "--data", str(tmp_path / "flat.npz"), "--jitter", "0")
     view = json.loads((tmp_path / "r" / "flat_hinton_paper_quick.json").read_text())
-    assert set(view["selection"]["scores"]) == {"base", "lr 0.003", "max-norm 2", "half the dropout"}
+    assert set(view["selection"]["scores"]) == {"base", "lr 0.0005", "max-norm 4", "half the dropout"}
     assert all(r["jitter"] == 0 for r in view["selection"]["recipes"].values())

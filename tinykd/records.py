@@ -31,22 +31,30 @@ def key(identity):
     return hashlib.sha256(json.dumps(normalise(identity), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def provenance():
-    """Where a record comes from: the git commit of the code (with ``+dirty`` when files differ from it; None
-    outside a git checkout), the machine (``report.machine``), the command line and the date (UTC)."""
-    from .report import machine
+def _code_commit():
+    """The git commit of the code as this process loaded it (with ``+dirty`` when tracked files differed from
+    it; None outside a git checkout): asked once, when the package is imported, since the checkout may move on
+    while a long run goes (a record must name the code that trained it, not the code checked out when it ended)."""
     here = os.path.dirname(os.path.abspath(__file__))
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
                                 timeout=10).stdout.strip() or None
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
                                capture_output=True, text=True, timeout=10).stdout.strip()
-        if commit and dirty:
-            commit += "+dirty"
     except (OSError, subprocess.SubprocessError):
-        commit = None
-    return {"commit": commit, "machine": machine(), "command": " ".join([os.path.basename(sys.argv[0])]
-                                                                         + sys.argv[1:]),
+        return None
+    return commit + "+dirty" if commit and dirty else commit
+
+
+CODE_COMMIT = _code_commit()
+
+
+def provenance():
+    """Where a record comes from: the commit of the code that trained it (``CODE_COMMIT``), the machine
+    (``report.machine``), the command line and the date (UTC)."""
+    from .report import machine
+    return {"commit": CODE_COMMIT, "machine": machine(), "command": " ".join([os.path.basename(sys.argv[0])]
+                                                                              + sys.argv[1:]),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
