@@ -66,3 +66,33 @@ def test_on_flat_rows_no_candidate_jitters(tmp_path):
     view = json.loads((tmp_path / "r" / "flat_hinton_paper_quick.json").read_text())
     assert set(view["selection"]["scores"]) == {"base", "lr 0.0005", "max-norm 4", "half the dropout"}
     assert all(r["jitter"] == 0 for r in view["selection"]["recipes"].values())
+
+
+def test_a_recipe_that_over_regularises_for_the_data_loses_the_selection(tmp_path):
+    """Issue 20, item 5: on data whose class is the column of a mark, modulo 10 (a bright bar in one of 20 columns
+    side by side), a ±2-pixel shift gives a mark the label of another column: jitter turns the labels into noise,
+    the candidates without it must win on that data's own validation split, and the teacher is retrained with that
+    recipe."""
+    import numpy as np
+    from tinykd.config import Config
+    from tinykd.paper import run as run_paper
+
+    rng = np.random.default_rng(0)
+
+    def images(n):
+        column = rng.integers(4, 24, n)
+        x = (rng.random((n, 28, 28)) * 40).astype(np.uint8)
+        x[np.arange(n)[:, None], np.arange(10, 18)[None, :], column[:, None]] = 255
+        return x, column % 10
+    (xtr, ytr), (xte, yte) = images(1200), images(300)
+    np.savez(tmp_path / "marks.npz", x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
+    values = {"lr": [3e-3], "max_norm": [3.0], "teacher_decay": 0.9, "student_epochs": 1, "student_lr": 1e-3,
+              "student_decay": 0.9, "seeds": 1}
+    cfg = Config(data=str(tmp_path / "marks.npz"), teacher_sizes=[784, 64, 10], student_sizes=[784, 32, 10],
+                 teacher_epochs=8, out_dir=str(tmp_path / "r"), checkpoint_dir=str(tmp_path / "ck"),
+                 records_dir=str(tmp_path / "rec"), preset="quick")
+    view = run_paper(cfg, values, values)
+    sel = view["selection"]
+    assert set(sel["scores"]) == {"base", "no jitter", "half the dropout"}
+    assert sel["recipes"][sel["winner"]]["jitter"] == 0, sel["scores"]
+    assert sel["scores"]["no jitter"][0] < sel["scores"]["base"][0]
