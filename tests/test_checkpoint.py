@@ -422,3 +422,26 @@ def test_every_default_that_shapes_the_weights_changes_the_checkpoint_name(monke
     after = spec.identity(cfg, "f" * 64)
     assert checkpoint.differences(before, after) and \
         prepare.checkpoint_path(cfg, before) != prepare.checkpoint_path(cfg, after)
+
+
+def test_a_longer_run_on_an_exponential_schedule_continues_the_shorter_one_bit_for_bit(tmp_path, capsys):
+    """A run of E epochs on an exponential schedule is the first E epochs of a longer one: the longer run starts
+    from the shorter's last training state (trains only the epochs beyond it) and ends exactly where a run from
+    scratch ends, weights and history."""
+    x, y = _images()
+    cfgs = [types.SimpleNamespace(checkpoint_dir=str(tmp_path / d), dataset="mnist", data=None, batch_size=32,
+                                  backend="numpy") for d in ("a", "b")]
+    spec = prepare.Spec("teacher", (64, 8, 3), 2, 1e-2, dropout=0.3, decay=0.8)
+    prepare.train_or_load(cfgs[0], "f" * 64, spec, (x, y, x, y))
+    assert any(p.endswith(".state.npz") for p in os.listdir(tmp_path / "a"))
+    longer = dataclasses.replace(spec, epochs=4)
+    capsys.readouterr()
+    a, rec_a = prepare.train_or_load(cfgs[0], "f" * 64, longer, (x, y, x, y))
+    assert "continues the finished run of its first 2 epochs" in capsys.readouterr().out
+    assert rec_a["continued_from_epoch"] == 2 and rec_a["resumed_after_epoch"] is None
+    b, rec_b = prepare.train_or_load(cfgs[1], "f" * 64, longer, (x, y, x, y))      # from scratch, elsewhere
+    assert "continued_from_epoch" not in rec_b
+    assert all(np.array_equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+    assert [h["loss"] for h in rec_a["history"]] == [h["loss"] for h in rec_b["history"]]
+    cosine = dataclasses.replace(spec, decay=None, epochs=4)       # a cosine schedule's prefix is another run
+    assert "continued_from_epoch" not in prepare.train_or_load(cfgs[0], "f" * 64, cosine, (x, y, x, y))[1]

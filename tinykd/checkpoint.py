@@ -276,6 +276,13 @@ def save_run(path, model, optimizer, epoch, history, generators, identity=None):
                          "generators": states, "identity": normalise(identity)})
 
 
+def relabel(source, path, identity):
+    """Copy the run checkpoint ``source`` to ``path`` under another ``identity``, for a run that is the longer
+    continuation of it (``prepare``: a run on an exponential schedule, whose first epochs are the shorter run)."""
+    arrays, meta = read(source)
+    write(path, arrays, {**{k: v for k, v in meta.items() if k != "format"}, "identity": normalise(identity)})
+
+
 def _all_generators(model, generators):
     own = dict(getattr(model, "named_generators", lambda: [])())
     return {**generators, **{f"model/{k}": v for k, v in own.items()}}

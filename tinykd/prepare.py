@@ -171,17 +171,42 @@ def train_or_load(cfg, fingerprint, spec, arrays, image_shape=None):
         if os.path.exists(path):         # finished by another process between the look above and the lock
             return _load(path, parts[0], role, ident)
         model, optimizer, schedule, objective = parts
-        resumed = ckpt.meta_of(run_path)["epoch"] if os.path.exists(run_path) else None
+        continued = _continue_prefix(cfg, spec, ident, path, run_path)
+        resumed = ckpt.meta_of(run_path)["epoch"] if os.path.exists(run_path) and not continued else None
         history = fit(model, objective, optimizer, x, y, spec.epochs, cfg.batch_size, x_val=xv, y_val=yv,
                       lr_schedule=schedule, jitter_pixels=spec.jitter, image_shape=image_shape, seed=spec.seed,
                       label=role, checkpoint=run_path, resume=True, identity=ident)
         # the epochs' own times: a resumed run's total includes the epochs trained before the interruption
-        info = {"seconds": sum(h["seconds"] for h in history), "history": history, "resumed_after_epoch": resumed}
+        info = {"seconds": sum(h["seconds"] for h in history), "history": history, "resumed_after_epoch": resumed,
+                **({"continued_from_epoch": continued} if continued else {})}
         model.save(path, ident, **info)
+        if spec.decay and os.path.exists(run_path):   # a longer run of this recipe may continue from here
+            os.replace(run_path, _state_path(path))
         for leftover in (run_path, ckpt.best_path(run_path)):
             if os.path.exists(leftover):
                 os.remove(leftover)
     return model, {"loaded": False, "checkpoint": path, "identity": ident, **info}
+
+
+def _state_path(path):
+    """Where a finished run on an exponential schedule keeps its last training state: ``x.npz`` -> ``x.state.npz``."""
+    return path[:-4] + ".state.npz"
+
+
+def _continue_prefix(cfg, spec, ident, path, run_path):
+    """A run on an exponential schedule (no length: its first E epochs are a run of E epochs, bit for bit) starts
+    from the longest finished shorter run of the same recipe, when one left its training state: that state, under
+    this run's identity, becomes its run checkpoint, and ``fit`` resumes from it as from an interruption. Returns
+    the epochs continued from (None: none)."""
+    if not spec.decay or os.path.exists(run_path):
+        return None
+    for epochs in range(spec.epochs - 1, 0, -1):
+        state = _state_path(checkpoint_path(cfg, {**ident, "epochs": epochs}))
+        if os.path.exists(state):
+            ckpt.relabel(state, run_path, ident)
+            log(f"{spec.role}: continues the finished run of its first {epochs} epochs ({state})")
+            return epochs
+    return None
 
 
 def _load(path, model, role, ident):
