@@ -37,12 +37,15 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
         sel["recipes"][sel["winner"]]
     assert teacher["result"]["history"] and "val_errors" not in teacher["result"]["history"][-1]
     md = (tmp_path / "r" / "mnist_hinton_paper_quick.md").read_text()
-    assert md == paper.markdown(paper.views(recs)[0])            # the table is the view of the records
+    assert md == paper.markdown(paper.views(recs)[0]) and view["complete"]   # the table: the view of the records
     assert "| teacher 784-1200-1200-10:" in md and "| ≤ 70 |" in md and "chosen on validation" in md
     # a run that lost its last records (as a run stopped there would) trains only those
     for r in recs:
         if r["identity"]["role"] in ("omit-3", "only-7-8"):
             os.remove(records.Store(tmp_path / "rec").path(r["identity"]))
+    (stopped,) = paper.views(records.Store(tmp_path / "rec").all())      # shown as unfinished, saying what is not
+    assert not stopped["complete"] and stopped["missing"] == ["the mythical-3 student", "the 7s-and-8s student"]
+    assert "not yet trained: the mythical-3 student; the 7s-and-8s student" in paper.markdown(stopped)
     again = run(tmp_path)
     assert "teacher candidate" in again and "[teacher] epoch" not in again   # no teacher trains again
     assert "omit-3 distilled seed 0" in again and "student alone seed 0" not in again

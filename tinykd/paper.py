@@ -222,6 +222,12 @@ def view(records_, table, links):
             [r["validation_errors"] for r in v["students"]["alone"]["runs"]]))},
             "the student alone (mean over its seeds; the teacher: its recipe's smoothed best on validation)")
         v.update(teacher_not_better=flag, teacher_check=line)
+    seeds = table["settings"]["seeds"]
+    v["missing"] = [f"{kind} students: {seeds - v['students'].get(kind, {}).get('n', 0)} of {seeds} seeds"
+                    for kind in ("alone", "distilled") if v["students"].get(kind, {}).get("n", 0) < seeds] + \
+        [what for what, key in (("the mythical-3 student", "omit_3"), ("the 7s-and-8s student", "only_7_8"))
+         if key not in v]
+    v["complete"] = not v["missing"]
     v["seconds_total"] = sum(r["result"].get("seconds", 0.0) for r in [by_key[k] for k in [
         links["teacher"], *keys.values()]] + rows)
     return v

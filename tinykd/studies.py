@@ -143,7 +143,8 @@ def header(v):
     finished."""
     lines = report.data_lines(v["data"], v["preset"], v["deviations"]) + report.source_lines(v["sources"])
     if not v["complete"]:
-        lines += ["", "**Incomplete: the run is still going or stopped early; the rows below are what finished.**"]
+        lines += ["", "**Incomplete: the run is still going or stopped early; the rows below are what finished" +
+                  (f" (not yet trained: {'; '.join(v['missing'])})" if v.get("missing") else "") + ".**"]
     return lines
 
 
