@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from . import plots, records, report
+from .tables import rows_of  # noqa: F401 (the studies' views and hinton's use it from here)
 from .backend import resolve, to_host
 from .binary import BinaryMLP
 from .config import ConfigError, data_deviations, data_label
@@ -110,15 +111,6 @@ class Study:
         log(report.where(self.cfg, self.out))
         plots.draw_if_possible(self.out + ".json")
         return v
-
-
-def _same(a, b):
-    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
-
-
-def rows_of(records_, table, links):
-    """The records of one table: tagged ``table``, started from the networks ``links`` names."""
-    return [r for r in records_ if _same(r.get("table"), table) and _same(r["links"], links)]
 
 
 def groups(records_, experiment):

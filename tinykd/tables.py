@@ -35,6 +35,11 @@ def _same(a, b):
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 
+def rows_of(records, table, links):
+    """The records of one table: tagged ``table``, started from the networks ``links`` names (every study's)."""
+    return [r for r in records if _same(r.get("table"), table) and _same(r["links"], links)]
+
+
 def teacher_check(t, s, student="S (initial)"):
     """``teacher_not_better`` (on validation) and the line that says so, or (None, reason) without validation.
     ``t`` and ``s`` hold ``validation_errors`` of the teacher and of the ``student`` it is compared with."""
@@ -53,7 +58,7 @@ def view(records, table, links):
     (registered variants in registry order), mean ± std, the teacher check, the verdicts, where the records came
     from, and the training time they hold."""
     by_key = {r["key"]: r for r in records}
-    rows = [r for r in records if _same(r.get("table"), table) and _same(r["links"], links)]
+    rows = rows_of(records, table, links)
     t, s = by_key[links["teacher"]], by_key[links["start"]]
     ids = sorted({r["identity"]["variant"] for r in rows},
                  key=lambda k: (list(registry.BY_ID).index(k) if k in registry.BY_ID else len(registry.BY_ID), k))
