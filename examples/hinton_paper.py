@@ -5,7 +5,9 @@
    (and whether jitter and how much dropout help: on any data, the same candidates compete), then retrained with
    the chosen recipe on all 60,000 training images (paper: 67 test errors);
 2. the student 784-800-800-10 alone on the labels (paper 146) and distilled at τ = 20 on the un-jittered transfer
-   set (paper 74), one budget for both chosen on validation, 3 seeds each;
+   set (paper 74), one budget for both chosen on validation, 3 seeds each (every choice for the students is made
+   with the chosen recipe trained on the training split only, the validation split held out; then the students
+   train with those choices on every labelled row, from the final teacher);
 3. the mythical 3 and the 7s and 8s from that teacher, the bias shifts chosen on validation (paper: 109 errors,
    14 on the test 3s; 13.2%).
 

@@ -20,13 +20,22 @@ def run(tmp_path, *args):
     return out.stdout
 
 
+def sel_epochs(view):
+    """The students' budget the view's selection curves choose (the mean of both, smoothed)."""
+    from tinykd.selection import choose
+    c = view["student_selection"]
+    return choose({"both": [(a + b) / 2 for a, b in zip(c["alone"], c["distilled"])]})[1]
+
+
 def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp_path):
     first = run(tmp_path)
     recs = records.Store(tmp_path / "rec").all()
     roles = sorted(r["identity"]["role"] for r in recs)
     assert roles.count("teacher-candidate") == 5 and roles.count("teacher") == 1   # base, lr, c, jitter, dropout
+    assert roles.count("teacher-held-out") == 1
     assert roles.count("student-selection") == 2 and roles.count("student") == 2
-    assert "omit-3" in roles and "only-7-8" in roles
+    for role in ("omit-3", "only-7-8", "omit-3-held-out", "only-7-8-held-out"):
+        assert roles.count(role) == 1
     view = json.loads((tmp_path / "r" / "mnist_hinton_paper_quick.json").read_text())
     sel = view["selection"]
     # the winner is the candidate whose smoothed validation curve is lowest, and none of it is the test set's
@@ -36,9 +45,31 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     assert teacher["identity"]["epochs"] == sel["epochs"] and paper.recipe_of(teacher["identity"]) == \
         sel["recipes"][sel["winner"]]
     assert teacher["result"]["history"] and "val_errors" not in teacher["result"]["history"][-1]
+    # every choice for the students is made where no network that shapes them has seen the validation images: the
+    # held-out teacher is the chosen recipe on the training split; the final students learn from the final teacher
+    # on every labelled row, with the budget and the shifts chosen in the held-out world
+    (held,) = [r for r in recs if r["identity"]["role"] == "teacher-held-out"]
+    assert {k: v for k, v in held["identity"].items() if k not in ("role", "rows", "selected_from")} == \
+        {k: v for k, v in teacher["identity"].items() if k not in ("role", "rows", "selected_from")}
+    assert held["result"]["validation_errors"] is not None and "val_errors" in held["result"]["history"][-1]
+    by_role = {(r["identity"]["role"], r["identity"]["kind"]): r for r in recs if "kind" in r["identity"]}
+    for (role, kind), r in by_role.items():
+        final = role in ("student", "omit-3", "only-7-8")
+        assert r["identity"]["teacher"] == (teacher if final else held)["key"], role
+        assert r["identity"]["rows"] == ("training and validation" if final else "training"), role
+        assert (r["result"]["validation_errors"] is None) == final, role
+    for role in ("omit-3", "only-7-8"):
+        chosen = by_role[(f"{role}-held-out", "distilled")]["result"]
+        assert "search" in chosen and by_role[(role, "distilled")]["identity"]["bias_shift"] == \
+            chosen["bias_shift"] == by_role[(role, "distilled")]["result"]["bias_shift"]
+    assert by_role[("student", "alone")]["identity"]["epochs"] == sel_epochs(view)
     md = (tmp_path / "r" / "mnist_hinton_paper_quick.md").read_text()
     assert md == paper.markdown(paper.views(recs)[0]) and view["complete"]   # the table: the view of the records
     assert "| teacher 784-1200-1200-10:" in md and "| ≤ 70 |" in md and "chosen on validation" in md
+    # the README's lines: the newest complete run of the preset asked for, beside the paper's numbers
+    lines = paper.headline_of(paper.views(recs)[0])
+    assert f"| {paper.PAPER['teacher']} | {teacher['result']['errors']} | ≤ 70 |" in "\n".join(lines)
+    assert paper.headline(recs) == []                    # no run of the full preset as the preset has it here
     # a run that lost its last records (as a run stopped there would) trains only those
     for r in recs:
         if r["identity"]["role"] in ("omit-3", "only-7-8"):
@@ -47,7 +78,7 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     assert not stopped["complete"] and stopped["missing"] == ["the mythical-3 student", "the 7s-and-8s student"]
     assert "not yet trained: the mythical-3 student; the 7s-and-8s student" in paper.markdown(stopped)
     again = run(tmp_path)
-    assert "teacher candidate" in again and "[teacher] epoch" not in again   # no teacher trains again
+    assert "teacher candidate" not in again and "[teacher] epoch" not in again   # no teacher trains again
     assert "omit-3 distilled seed 0" in again and "student alone seed 0" not in again
     assert len(records.Store(tmp_path / "rec").all()) == len(recs)
     assert first.count("test errors (") > again.count("test errors (")

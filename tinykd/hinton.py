@@ -125,20 +125,31 @@ def omit_3(val, test, yv, yt):
     """The 3's bias shift chosen on validation (``val``, ``yv``: logits and labels on the host), and the test
     errors (in total, on 3s) before and after it."""
     shift, curve = transfer.bias_shift_search(val, yv, OMITTED, np.arange(0, 10.01, 0.25))
+    return {**omit_3_at(test, yt, shift), "n_val": int(yv.size),
+            "search": [{"shift": c["shift"], "val_errors": c["val_errors"],
+                        "val_errors_on_3": c["val_errors_on_classes"]} for c in curve]}
+
+
+def omit_3_at(test, yt, shift):
+    """The test errors (in total, on 3s) before and after raising the 3's bias by ``shift``, a shift chosen
+    elsewhere (on validation: ``omit_3``)."""
     threes = yt == OMITTED[0]
     before = transfer.shifted_predictions(test, OMITTED, 0.0) != yt
     after = transfer.shifted_predictions(test, OMITTED, shift) != yt
     return {"errors_on_3": int(before[threes].sum()), "n_test_3": int(threes.sum()), "bias_shift": shift,
-            "errors_after_shift": int(after.sum()), "errors_on_3_after_shift": int(after[threes].sum()),
-            "n_val": int(yv.size), "search": [{"shift": c["shift"], "val_errors": c["val_errors"],
-                                               "val_errors_on_3": c["val_errors_on_classes"]} for c in curve]}
+            "errors_after_shift": int(after.sum()), "errors_on_3_after_shift": int(after[threes].sum())}
 
 
 def only_7_8(val, test, yv, yt):
     """The 7s' and 8s' bias shift chosen on validation, and the test error rate (%) before and after it."""
     shift, curve = transfer.bias_shift_search(val, yv, KEPT, -np.arange(0, 15.01, 0.25))
+    return {**only_7_8_at(test, yt, shift), "search": curve}
+
+
+def only_7_8_at(test, yt, shift):
+    """The test error rate (%) before and after shifting the 7s' and 8s' biases by ``shift``, chosen elsewhere."""
     rate = [100 * float((transfer.shifted_predictions(test, KEPT, s) != yt).sum()) / yt.size for s in (0.0, shift)]
-    return {"error_rate": rate[0], "bias_shift": shift, "error_rate_after_shift": rate[1], "search": curve}
+    return {"error_rate": rate[0], "bias_shift": shift, "error_rate_after_shift": rate[1]}
 
 
 def soft_target_examples(teacher, xt, yt):

@@ -274,10 +274,10 @@ def _outputs(args, found):
     outputs = {out: document(found, header, figure_dir, link.replace(os.sep, "/"), draw)}
     readme = args.readme if args.readme is not None else ("README.md" if reference else None)   # "": none
     if readme:
-        from .tables import headline
+        from . import paper, tables
         with open(readme, encoding="utf-8") as f:
             try:
-                outputs[readme] = with_headline(f.read(), headline(found))
+                outputs[readme] = with_headline(f.read(), tables.headline(found) + paper.headline(found))
             except ValueError as e:
                 raise OutputError(f"{readme}: {e}") from None
     return outputs

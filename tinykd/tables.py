@@ -42,14 +42,19 @@ def rows_of(records, table, links):
 
 def teacher_check(t, s, student="S (initial)"):
     """``teacher_not_better`` (on validation) and the line that says so, or (None, reason) without validation.
-    ``t`` and ``s`` hold ``validation_errors`` of the teacher and of the ``student`` it is compared with."""
+    ``t`` and ``s`` hold ``validation_errors`` of the teacher and of the ``student`` it is compared with (counts,
+    or means of counts: a fraction is shown to one decimal)."""
     if t["validation_errors"] is None:
         return None, f"no validation split (val = 0): whether the teacher beats {student} was not checked"
+    te, se = (_count(x["validation_errors"]) for x in (t, s))
     if t["validation_errors"] >= s["validation_errors"]:
-        return True, (f"WARNING: the teacher is NOT better than {student} on validation ({t['validation_errors']:g} "
-                      f"vs {s['validation_errors']:g} errors); KD from it is still run, but flagged")
-    return False, (f"the teacher beats {student} on validation ({t['validation_errors']:g} vs "
-                   f"{s['validation_errors']:g} errors)")
+        return True, (f"WARNING: the teacher is NOT better than {student} on validation ({te} vs {se} errors); KD "
+                      "from it is still run, but flagged")
+    return False, f"the teacher beats {student} on validation ({te} vs {se} errors)"
+
+
+def _count(x):
+    return f"{x:g}" if float(x).is_integer() else f"{x:.1f}"
 
 
 def view(records, table, links):
