@@ -44,7 +44,8 @@ def main(argv=None):
     if a.stretch < 2:
         p.error("--stretch must be a whole number >= 2")
     held = records.Store(a.records).all()
-    found = [(t, links) for t, links in groups(held, "hinton_paper") if t["preset"] == a.preset and not t["deviations"]]
+    found = [(t, links) for t, links in groups(held, "hinton_paper") if t["preset"] == a.preset]
+    found = [f for f in found if not f[0]["deviations"]] or found   # the preset's own run, if there is one
     if not found:
         p.error(f"{a.records} holds no run of the paper's {a.preset} preset: run python examples/hinton_paper.py first")
     table, links = found[-1]
@@ -71,7 +72,7 @@ def main(argv=None):
     _, _, scores = choose(curves)
     out = {"experiment": "teacher_schedule", "recipe": recipe, "candidate": name, "stretch": k,
            "schedule": {"epochs": k * epochs, "decay": decay ** (1 / k), "from": {"epochs": epochs, "decay": decay}},
-           "window": WINDOW, "n_train": v["data"]["n_train"], "n_val": v["data"]["n_val"], "scores": scores,
+           "deviations": table["deviations"], "window": WINDOW, "n_train": v["data"]["n_train"], "n_val": v["data"]["n_val"], "scores": scores,
            "curves": curves, "record": rec["key"],
            "seconds": rec["result"]["seconds"], "wall_seconds_this_call": time.perf_counter() - t0,
            "machine": report.machine(), "command": " ".join(["python", "benchmarks/teacher_schedule.py"] + (argv or
@@ -85,7 +86,9 @@ def markdown(out):
     lines = [f"# The teacher's schedule: `{out['candidate']}` stretched ×{out['stretch']}", "",
              f"`{out['command']}`: the candidate's recipe ({json.dumps(out['recipe'])}) on the preset's "
              f"{out['n_train']:,} training images, {s['epochs']} epochs at decay {s['decay']:.5f} per epoch instead of "
-             f"{s['from']['epochs']} at {s['from']['decay']:g} (the same final learning rate). Validation errors "
+             f"{s['from']['epochs']} at {s['from']['decay']:g} (the same final learning rate)"
+             + (f"; the preset's run differs from the preset in {json.dumps(out['deviations'])}"
+                if out["deviations"] else "") + ". Validation errors "
              f"out of {out['n_val']:,}, the mean over {out['window']} consecutive epochs, at its lowest:", "",
              "| run | validation errors | at epoch | at the last epoch |", "|---|---|---|---|"]
     for name, (score, at) in out["scores"].items():

@@ -82,6 +82,18 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     assert "omit-3 distilled seed 0" in again and "student alone seed 0" not in again
     assert len(records.Store(tmp_path / "rec").all()) == len(recs)
     assert first.count("test errors (") > again.count("test errors (")
+    # the schedule experiment of benchmarks/teacher_schedule.py on this run: the chosen recipe, twice as long at the
+    # square root of its decay, beside the candidates' curves
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "teacher_schedule.py"), "--preset", "quick",
+                          "--records", str(tmp_path / "rec"), "--checkpoint-dir", str(tmp_path / "ck"), "--out",
+                          str(tmp_path / "ts")], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    ts = json.loads((tmp_path / "ts.json").read_text())
+    longer = ts["curves"][f"{sel['winner']}, ×2"]
+    assert ts["candidate"] == sel["winner"] and len(longer) == 2 * len(sel["curves"][sel["winner"]])
+    assert abs(ts["schedule"]["decay"] ** 2 - ts["schedule"]["from"]["decay"]) < 1e-12
+    md = (tmp_path / "ts.md").read_text()
+    assert "test" not in md[md.index("| run |"):].lower() and not any("test" in k for k in ts)   # validation only
 
 
 def test_on_flat_rows_no_candidate_jitters(tmp_path):

@@ -175,8 +175,10 @@ def source_lines(entries):
     lines = []
     for e in entries:
         conv = f", converted from `{e['converted']}` as committed" if e["converted"] else ""
+        commit, _, dirty = (e["commit"] or "not known").partition("+")
         lines.append(f"Trained: {e['n']} network{'s' if e['n'] != 1 else ''} by `{e['command']}` at commit "
-                     f"`{(e['commit'] or 'not known')[:10]}` ({e['date']}{conv}); machine: {e['machine']}.")
+                     f"`{commit[:10]}`{' with uncommitted changes' if dirty else ''} ({e['date']}{conv}); machine: "
+                     f"{e['machine']}.")
     return lines
 
 
