@@ -1,4 +1,4 @@
-"""Is the paper preset's teacher held back by its schedule? The experiment behind issue 20's closing note.
+"""Is the paper preset's teacher held back by its schedule? A test of that cause, on validation only.
 
 The recipe ``examples/hinton_paper.py`` chose on validation (from the committed records in ``records/``), trained
 again on the same 55,000 images with the same validation split, its exponential schedule stretched ``--stretch``
@@ -35,19 +35,30 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--recipe", help="the preset's candidate to stretch (default: the one it chose)")
     p.add_argument("--stretch", type=int, default=2, help="k: k times the epochs at decay d^(1/k) (default 2)")
-    p.add_argument("--records", default="records", help="the records of the preset's run (default records/)")
-    p.add_argument("--preset", default="full", help="the preset whose run to read (default full)")
-    p.add_argument("--checkpoint-dir", default="checkpoints", help="where the networks' weights go")
+    p.add_argument("--records", default="records", help="the records of the preset's run (default: records)")
+    p.add_argument("--preset", default="full", choices=["full", "quick"],
+                   help="the preset whose run to read (default: full)")
+    p.add_argument("--checkpoint-dir", default="checkpoints", help="where the networks' weights go (default: "
+                   "checkpoints)")
     p.add_argument("--out", default=os.path.join(HERE, "results", "teacher_schedule"),
-                   help="stem of the summary; its networks' records go to the folder of that name")
+                   help="stem of the summary (.json, .md); its networks' records go to the folder of that name "
+                        "(default: benchmarks/results/teacher_schedule)")
     a = p.parse_args(argv)
     if a.stretch < 2:
         p.error("--stretch must be a whole number >= 2")
-    held = records.Store(a.records).all()
+    if not os.path.isdir(a.records):
+        p.error(f"no records folder {a.records}; give the one your run of examples/hinton_paper.py wrote "
+                "(--records-dir)")
+    try:
+        held = records.Store(a.records).all()
+    except records.RecordError as e:
+        p.error(" ".join(str(e).split()))
     found = [(t, links) for t, links in groups(held, "hinton_paper") if t["preset"] == a.preset]
     found = [f for f in found if not f[0]["deviations"]] or found   # the preset's own run, if there is one
     if not found:
-        p.error(f"{a.records} holds no run of the paper's {a.preset} preset: run python examples/hinton_paper.py first")
+        flag = "" if a.preset == "full" else f" --{a.preset}"
+        p.error(f"{a.records} holds no run of the paper's {a.preset} preset: run python examples/hinton_paper.py"
+                f"{flag} --records-dir {a.records} first")
     table, links = found[-1]
     v = paper.view(held, table, links)
     sel = v["selection"]

@@ -69,6 +69,18 @@ def rate(text):
     return value
 
 
+def decay(text):
+    """An argparse type: a learning rate's factor per epoch, a number in (0, 1] (1: a constant rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1] (the rate is multiplied by it after every "
+                                         f"epoch), got {text}")
+    return value
+
+
 def path(text):
     """An argparse type: a path, a leading ``~`` expanded to the home folder as a shell would (``--out-dir=~/x``
     reaches the program unexpanded, and would otherwise make a folder named ``~``)."""

@@ -25,7 +25,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _cli import Option, count, main, rate  # noqa: E402
+from _cli import Option, count, decay, main, rate  # noqa: E402
 
 from tinykd.paper import run  # noqa: E402
 
@@ -37,12 +37,12 @@ OPTIONS = [Option("--lr", "the teacher's learning rates, the first the base reci
                   config=False),
            Option("--max-norm", "the teacher's max-norm bounds, the first the base recipe's", rate, "C", nargs="+",
                   config=False),
-           Option("--teacher-decay", "the teacher's learning rate is multiplied by this after every epoch", float,
+           Option("--teacher-decay", "the teacher's learning rate is multiplied by this after every epoch", decay,
                   "D", config=False),
            Option("--student-epochs", "the students' longest run (their budget is chosen on its curves)", count(1),
                   config=False),
            Option("--student-lr", "the students' learning rate", rate, "LR", config=False),
-           Option("--student-decay", "the students' decay per epoch", float, "D", config=False),
+           Option("--student-decay", "the students' decay per epoch", decay, "D", config=False),
            Option("--seeds", "seeds per student", count(1), config=False)]
 
 if __name__ == "__main__":

@@ -243,6 +243,10 @@ def _user_error(out, message):
     ("mnist_adv_kd.py", ["--variants", "kd", "kd"], "--variants listed more than once: kd"),
     # a variant of 0 epochs trained teacher and S (initial), then failed in its schedule (trial item 5)
     ("mnist_adv_kd.py", ["--finetune-epochs", "0"], "--finetune-epochs: must be an integer >= 1, got 0"),
+    # a decay of 0 once gave the teachers a cosine schedule instead, and -1 failed after they had trained
+    ("hinton_paper.py", ["--teacher-decay", "0"], "--teacher-decay: must be a number in (0, 1]"),
+    ("hinton_paper.py", ["--teacher-decay", "1.5"], "--teacher-decay: must be a number in (0, 1]"),
+    ("hinton_paper.py", ["--student-decay", "-1"], "--student-decay: must be a number in (0, 1]"),
     ("reproduce_table.py", ["--finetune-epochs", "0"], "--finetune-epochs: must be an integer >= 1, got 0"),
     # dark_knowledge.py makes the Table 1 example's checks (issue 18, item 15): its --quick transfer set of 10,000 is
     # never cut silently to a smaller --subset, and its 1% few-labels student gets at least one label per class

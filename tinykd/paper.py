@@ -37,31 +37,13 @@ from .layers import MLP
 from .optim import Adam
 from .prepare import Setup, Spec, log
 from .schedules import ExponentialSchedule
-from .selection import WINDOW, choose
+from .selection import WINDOW, candidates, choose, recipe_of
 from .studies import common_view, groups, header, rows_of
 from .tables import teacher_check
 from .train import errors, fit
 
 TEMPERATURE, KD_WEIGHT = 20.0, 0.9
 GOALS = {"teacher": 70, "distilled": 80, "threes_right": 0.98, "after_shift": 109}
-
-
-def candidates(cfg, values):
-    """The teacher recipes the selection compares: the base recipe (the first learning rate and norm bound, the
-    configuration's jitter and dropout), then one setting changed at a time: each other learning rate, each other
-    norm bound, no jitter (when the base has some), half the dropout. The same candidates on any data: a setting
-    that does not suit the data loses on its validation split."""
-    base = {"lr": values["lr"][0], "max_norm": values["max_norm"][0], "jitter": cfg.jitter,
-            "dropout": cfg.teacher_dropout, "input_dropout": cfg.teacher_input_dropout}
-    out = {"base": base}
-    out.update({f"lr {lr:g}": {**base, "lr": lr} for lr in values["lr"][1:]})
-    out.update({f"max-norm {c:g}": {**base, "max_norm": c} for c in values["max_norm"][1:]})
-    if cfg.jitter:
-        out["no jitter"] = {**base, "jitter": 0}
-    if cfg.teacher_dropout or cfg.teacher_input_dropout:
-        out["half the dropout"] = {**base, "dropout": cfg.teacher_dropout / 2,
-                                   "input_dropout": cfg.teacher_input_dropout / 2}
-    return out
 
 
 def teacher_spec(cfg, recipe, epochs, decay, role="teacher-candidate", **extra):
@@ -81,12 +63,6 @@ def student_identity(setup, cfg, teacher, kind, epochs, values, seed, role, **ro
             "model": model.describe(), "optimizer": Adam(model, lr=values["student_lr"]).describe(),
             "schedule": schedule.describe(), "objective": objective.describe(), "epochs": epochs,
             "batch_size": cfg.batch_size, "seed": seed, "backend": cfg.backend, **rows}
-
-
-def recipe_of(ident):
-    """What a teacher's identity says of its recipe, as ``candidates`` writes one."""
-    return {"lr": ident["optimizer"]["lr"], "max_norm": ident["optimizer"].get("max_norm"), "jitter": ident["jitter"],
-            "dropout": ident["model"]["dropout"], "input_dropout": ident["model"]["input_dropout"]}
 
 
 def run(cfg, values, reference):
@@ -125,11 +101,7 @@ def run(cfg, values, reference):
     x_all, y_all = xp.concatenate([x, xv]), xp.concatenate([y, yv])
     links = {"teacher": records.key(setup.identity(final)), "held_out_teacher": records.key(setup.identity(held)),
              "candidates": [[name, rec["key"]] for name, rec in found.items()]}   # a list: the order is kept
-    # Two worlds. Every choice for the students is made in the held-out one: the chosen recipe trained on the
-    # training split only, students on that split, the validation split never seen by a network that shapes them
-    # (a teacher trained on the validation images passes what it learnt of them to its students through its soft
-    # targets, and their validation errors would then flatter them). The final world trains the same pipeline on
-    # every labelled row with those choices.
+    # two worlds (the module's docstring says why): the students' choices in the held-out one, then the final one
     worlds = {"held-out": _World(setup, held, (x, y), (xv, yv), shape, links["held_out_teacher"], "training"),
               "final": _World(setup, final, (x_all, y_all), None, shape, links["teacher"], "training and validation")}
     if setup.record(final) is None:
@@ -282,6 +254,10 @@ def title(v):
             ("" if not v["deviations"] else " (a run that differs from it)"))
 
 
+def _seeds(n):
+    return f"{n} seed{'' if n == 1 else 's'}"
+
+
 def _met(ok):
     return "yes" if ok else "**no**"
 
@@ -303,11 +279,11 @@ def markdown(v):
     st = v.get("students", {})
     if st:
         e = v.get("student_epochs")
-        lines.append(f"| student 784-800-800-10 alone ({e} epochs, {st.get('alone', {}).get('n', 0)} seeds) | "
+        lines.append(f"| student 784-800-800-10 alone ({e} epochs, {_seeds(st.get('alone', {}).get('n', 0))}) | "
                      f"{p['student_alone']} | {report.fmt(st['alone']) if 'alone' in st else '–'} | | |")
         if "distilled" in st:
             d = st["distilled"]
-            lines.append(f"| the same, distilled at τ = {TEMPERATURE:g} ({e} epochs, {d['n']} seeds) | "
+            lines.append(f"| the same, distilled at τ = {TEMPERATURE:g} ({e} epochs, {_seeds(d['n'])}) | "
                          f"{p['distilled']} | **{report.fmt(d)}** | ≤ {g['distilled']} | "
                          f"{_met(d['mean'] <= g['distilled'])} |")
     if "omit_3" in v:

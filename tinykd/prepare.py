@@ -116,8 +116,8 @@ class Spec:
         objective). A run of 0 epochs (an untrained network, e.g. ``--teacher-epochs 0``) has no schedule."""
         model = MLP(list(self.sizes), dropout=self.dropout, input_dropout=self.input_dropout, seed=self.seed,
                     backend=resolve(cfg.backend))
-        schedule = None if not self.epochs else ExponentialSchedule(self.lr, self.decay) if self.decay else \
-            cosine_lr(self.lr, self.epochs)
+        schedule = None if not self.epochs else cosine_lr(self.lr, self.epochs) if self.decay is None else \
+            ExponentialSchedule(self.lr, self.decay)       # a decay of 0 or above 1 is refused there, not ignored
         return model, Adam(model, lr=self.lr, max_norm=self.max_norm), schedule, Supervised()
 
     def identity(self, cfg, fingerprint, parts=None):
@@ -180,7 +180,7 @@ def train_or_load(cfg, fingerprint, spec, arrays, image_shape=None):
         info = {"seconds": sum(h["seconds"] for h in history), "history": history, "resumed_after_epoch": resumed,
                 **({"continued_from_epoch": continued} if continued else {})}
         model.save(path, ident, **info)
-        if spec.decay and os.path.exists(run_path):   # a longer run of this recipe may continue from here
+        if spec.decay is not None and os.path.exists(run_path):   # a longer run of this recipe may continue from here
             os.replace(run_path, _state_path(path))
         for leftover in (run_path, ckpt.best_path(run_path)):
             if os.path.exists(leftover):
@@ -198,7 +198,7 @@ def _continue_prefix(cfg, spec, ident, path, run_path):
     from the longest finished shorter run of the same recipe, when one left its training state: that state, under
     this run's identity, becomes its run checkpoint, and ``fit`` resumes from it as from an interruption. Returns
     the epochs continued from (None: none)."""
-    if not spec.decay or os.path.exists(run_path):
+    if spec.decay is None or os.path.exists(run_path):
         return None
     for epochs in range(spec.epochs - 1, 0, -1):
         state = _state_path(checkpoint_path(cfg, {**ident, "epochs": epochs}))

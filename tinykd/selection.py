@@ -1,14 +1,17 @@
 """Choosing a recipe on validation, then training it on every labelled row: a step of the protocol, for any data.
 
-1. Each candidate recipe (a ``prepare.Spec``: learning rate, max-norm bound, jitter, dropout) trains on the
-   training split with the validation split counted after every epoch, on an ``ExponentialSchedule`` (no length:
-   its first E epochs are a run of E epochs, so one curve says what every shorter run would have reached).
+1. Each candidate recipe (``candidates``: a base recipe, then one setting changed at a time: learning rate, max-norm
+   bound, jitter, dropout) trains on the training split with the validation split counted after every epoch, on an
+   ``ExponentialSchedule`` (no length: its first E epochs are a run of E epochs, so one curve says what every
+   shorter run would have reached).
 2. ``choose``: every curve is smoothed (the mean over ``WINDOW`` consecutive epochs: one epoch's count on 5,000
    images moves by a few errors from noise alone); the winner is the candidate whose smoothed curve reaches the
    lowest value, and its number of epochs is where it does (the last epoch of the window, so the recipe is trained
    that long).
 3. The final network is the winner's recipe trained on the training and validation rows together for that many
-   epochs (the standard last step: nothing is left to choose, so the held-out rows are put to use).
+   epochs (the standard last step: the held-out rows are put to use). A choice that comes after it, such as a
+   student's, is made with the winner trained on the training split only (``tinykd.paper``): a network trained on
+   the validation rows would flatter everything scored on them.
 
 Nothing here looks at the test set. The same candidates run on any data (``--data``): a recipe that
 over-regularises a network for that data (jitter that does not suit its images, dropout it does not need) shows
@@ -42,3 +45,27 @@ def choose(curves, window=WINDOW):
         scores[name] = (float(s[best]), best + min(window, len(curve)))
     name = min(scores, key=lambda k: scores[k][0])      # the first of equal scores: the earlier candidate
     return name, scores[name][1], scores
+
+
+def candidates(cfg, values):
+    """The teacher recipes the selection compares: the base recipe (the first learning rate and norm bound, the
+    configuration's jitter and dropout), then one setting changed at a time: each other learning rate, each other
+    norm bound, no jitter (when the base has some), half the dropout. The same candidates on any data: a setting
+    that does not suit the data loses on its validation split."""
+    base = {"lr": values["lr"][0], "max_norm": values["max_norm"][0], "jitter": cfg.jitter,
+            "dropout": cfg.teacher_dropout, "input_dropout": cfg.teacher_input_dropout}
+    out = {"base": base}
+    out.update({f"lr {lr:g}": {**base, "lr": lr} for lr in values["lr"][1:]})
+    out.update({f"max-norm {c:g}": {**base, "max_norm": c} for c in values["max_norm"][1:]})
+    if cfg.jitter:
+        out["no jitter"] = {**base, "jitter": 0}
+    if cfg.teacher_dropout or cfg.teacher_input_dropout:
+        out["half the dropout"] = {**base, "dropout": cfg.teacher_dropout / 2,
+                                   "input_dropout": cfg.teacher_input_dropout / 2}
+    return out
+
+
+def recipe_of(ident):
+    """What a teacher's identity says of its recipe, as ``candidates`` writes one."""
+    return {"lr": ident["optimizer"]["lr"], "max_norm": ident["optimizer"].get("max_norm"), "jitter": ident["jitter"],
+            "dropout": ident["model"]["dropout"], "input_dropout": ident["model"]["input_dropout"]}
