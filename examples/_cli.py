@@ -98,6 +98,7 @@ class Option:
     nargs: object = None
     choices: object = None
     config: bool = True
+    zero: str = None         # how a value of 0 reads in the help, e.g. "all"
 
     @property
     def dest(self):
@@ -110,7 +111,7 @@ COMMON = [Option("--val", "training images held out for validation, stratified (
           Option("--teacher-epochs", "teacher epochs", _count(0)),
           Option("--jitter", "the teacher's augmentation: each training image shifted by up to N pixels each way "
                  "(0: none, as flat rows of pixels need)", _count(0)),
-          Option("--subset", "train on the first N training images only (default: all)", _count(1))]
+          Option("--subset", "train on the first N training images only", _count(1), zero="all")]
 
 
 def table1_options(dataset_choice=False):
@@ -152,9 +153,11 @@ def help_text(option, presets):
     values = {name: s[option.dest] for name, s in presets.items() if option.dest in s}
     if "default" in option.help or not values:
         return option.help
+    def show(v):
+        return option.zero if option.zero and v == 0 else _show(v)
     full = values.get("full")
-    others = [f"{_show(v)} with {PRESET_OPTIONS[name]}" for name, v in values.items() if name != "full" and v != full]
-    return f"{option.help} (default: {'; '.join([_show(full)] + others)})"
+    others = [f"{show(v)} with {PRESET_OPTIONS[name]}" for name, v in values.items() if name != "full" and v != full]
+    return f"{option.help} (default: {'; '.join([show(full)] + others)})"
 
 
 class _Preset(argparse.Action):
