@@ -38,6 +38,9 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
         assert roles.count(role) == 1
     view = json.loads((tmp_path / "r" / "mnist_hinton_paper_quick.json").read_text())
     sel = view["selection"]
+    # what this run changes from the quick preset: its subset (3,000 there) and the students' epochs (3 there); the
+    # teacher's 2 epochs are the preset's own. Its 2-epoch curves are smoothed over 2 epochs, and the view says so
+    assert view["deviations"] == {"subset": 1200, "student_epochs": 2} and sel["window"] == 2
     # the winner is the candidate whose smoothed validation curve is lowest, and none of it is the test set's
     assert sel["winner"] == min(sel["scores"], key=lambda k: sel["scores"][k][0])
     (teacher,) = [r for r in recs if r["identity"]["role"] == "teacher"]

@@ -30,7 +30,7 @@ import time
 from . import records, report, transfer
 from .backend import get_array_module as get_xp
 from .backend import resolve, to_device, to_host
-from .config import ConfigError, data_label
+from .config import Config, ConfigError, data_deviations, data_label
 from .distill import KD, Supervised
 from .hinton import KEPT, OMITTED, PAPER, check_data, omit_3, omit_3_at, only_7_8, only_7_8_at
 from .layers import MLP
@@ -65,6 +65,21 @@ def student_identity(setup, cfg, teacher, kind, epochs, values, seed, role, **ro
             "batch_size": cfg.batch_size, "seed": seed, "backend": cfg.backend, **rows}
 
 
+# the Config's settings that shape this preset's networks and data (the rest are Table 1's)
+SHAPING = ("data", "val", "val_seed", "subset", "teacher_sizes", "student_sizes", "teacher_epochs", "batch_size",
+           "teacher_dropout", "teacher_input_dropout", "jitter")
+
+
+def deviations(cfg, ds, values, reference):
+    """What a run changes from its preset (``reference``: the example's preset, over ``Config``'s defaults): the
+    example's own settings, the Config's settings that shape the networks and the data, the data files."""
+    ref = Config(dataset=cfg.dataset, backend="numpy", **{k: v for k, v in reference.items() if k in SHAPING})
+    out = {k: getattr(cfg, k) for k in SHAPING if getattr(cfg, k) != getattr(ref, k)}
+    out.update(data_deviations(cfg, ds))
+    out.update({k: v for k, v in values.items() if v != reference.get(k)})
+    return out
+
+
 def run(cfg, values, reference):
     """The whole preset; returns the view. ``values``: the preset's settings (``examples/hinton_paper.py``)."""
     if cfg.val == 0:
@@ -74,9 +89,9 @@ def run(cfg, values, reference):
     x, y, xv, yv, _, _ = setup.arrays
     shape = tuple(setup.ds.input_shape)
     table = json.loads(json.dumps({"experiment": "hinton_paper", "name": f"{data_label(cfg, setup.data['name'])}"
-                                   "_hinton_paper" + (
-        "" if cfg.preset == "full" else f"_{cfg.preset}"), "preset": cfg.preset, "settings": values, "deviations": {
-        k: v for k, v in values.items() if v != reference.get(k)}}, sort_keys=True))
+                                   "_hinton_paper" + ("" if cfg.preset == "full" else f"_{cfg.preset}"),
+                                   "preset": cfg.preset, "settings": values,
+                                   "deviations": deviations(cfg, setup.ds, values, reference)}, sort_keys=True))
     store = setup.store
 
     def curve(rec):
@@ -206,7 +221,9 @@ def view(records_, table, links):
     cands = {name: by_key[k]["result"] for name, k in keys.items()}
     curves = {name: [h["val_errors"] for h in r["history"]] for name, r in cands.items()}
     winner, epochs, scores = choose(curves)
-    v["selection"] = {"window": WINDOW, "winner": winner, "epochs": epochs, "scores": scores, "curves": curves,
+    # the window as smoothed: a curve shorter than WINDOW is its own mean
+    v["selection"] = {"window": min(WINDOW, *map(len, curves.values())), "winner": winner, "epochs": epochs,
+                      "scores": scores, "curves": curves,
                       "recipes": {name: recipe_of(by_key[key]["identity"]) for name, key in keys.items()}}
     v["n_test"] = v["data"]["n_test"]
 
