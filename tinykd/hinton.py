@@ -29,8 +29,8 @@ from .distill import KD, Supervised
 from .layers import MLP
 from .optim import Adam
 from .prepare import log
-from .studies import Study, common_view, figures, groups, header, rows_of   # noqa: F401 (figures: a report kind's)
-from .tables import teacher_check
+from .studies import Study, common_view, figures, groups, header   # noqa: F401 (figures: a report kind's)
+from .tables import rows_of, teacher_check
 from .train import cosine_lr
 
 PAPER = {"teacher": 67, "student_alone": 146, "distilled": 74, "omit_3": [206, 133, 3.5, 109, 14],

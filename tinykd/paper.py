@@ -38,8 +38,8 @@ from .optim import Adam
 from .prepare import Setup, Spec, log
 from .schedules import ExponentialSchedule
 from .selection import WINDOW, candidates, choose, recipe_of
-from .studies import common_view, groups, header, rows_of
-from .tables import teacher_check
+from .studies import common_view, groups, header
+from .tables import rows_of, teacher_check
 from .train import errors, fit
 
 TEMPERATURE, KD_WEIGHT = 20.0, 0.9

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from . import plots, records, report
-from .tables import rows_of  # noqa: F401 (the studies' views and hinton's use it from here)
+from .tables import rows_of
 from .backend import resolve, to_host
 from .binary import BinaryMLP
 from .config import ConfigError, data_deviations, data_label
