@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tinykd import MLP, SGD, Adam
+from tinykd.optim import adam_step_reference
 
 
 def triple(value, grad):
@@ -196,3 +197,73 @@ def test_a_max_norm_step_is_the_plain_step_then_the_projection(opt_class, kw):
     assert constrained.describe()["max_norm"] == 0.7 and "max_norm" not in plain.describe()
     with pytest.raises(ValueError, match="max_norm"):
         opt_class(a, max_norm=0.0, **kw)
+
+
+# ------------------------------------------------------------------------- issue 27, item 6: Algorithm 1 first
+def test_the_reference_step_is_algorithm_1_by_hand():
+    """``adam_step_reference`` against the first two steps worked out by hand (lr 0.1, defaults otherwise)."""
+    theta, m, v = np.array([1.0, -2.0]), np.zeros(2), np.zeros(2)
+    theta, m, v = adam_step_reference(theta, np.array([0.5, -3.0]), m, v, 1, lr=0.1)
+    np.testing.assert_allclose(m, [0.05, -0.3])
+    np.testing.assert_allclose(v, [0.00025, 0.009])
+    np.testing.assert_allclose(theta, [1.0 - 0.1 * 0.5 / (0.5 + 1e-8), -2.0 + 0.1 * 3.0 / (3.0 + 1e-8)], rtol=1e-15)
+    theta, m, v = adam_step_reference(theta, np.array([-1.0, 0.25]), m, v, 2, lr=0.1)
+    np.testing.assert_allclose(theta[0], 0.9366104, rtol=1e-7)   # as in test_adam_three_steps_by_hand
+    theta2, _, _ = adam_step_reference(np.array([2.0]), np.array([0.0]), np.zeros(1), np.zeros(1), 1,
+                                       weight_decay=0.5)
+    np.testing.assert_allclose(theta2, 2.0 - 1e-3 * 1.0 / (1.0 + 1e-8))   # g + λθ = 1: the decay is a gradient
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("betas, eps, weight_decay, block", [((0.9, 0.999), 1e-8, 0.0, None),
+                                                              ((0.5, 0.9), 1e-3, 0.0, 64),
+                                                              ((0.0, 0.99), 1e-6, 1e-2, None),
+                                                              ((0.95, 0.9999), 0.1, 0.3, 100)])
+def test_adam_is_the_reference_step_on_every_parameter(dtype, betas, eps, weight_decay, block):
+    """The efficient ``Adam`` (corrections folded into two scalars, moments stored scaled, blocks) equals
+    Algorithm 1 as ``adam_step_reference`` writes it, over 12 steps on a model's weights and biases (weight decay on
+    the weight matrices only), with its float64 arithmetic: to 1e-10 in float64, to float32's rounding in float32.
+    Small blocks split the arrays so a partial block is covered. The moments agree too, once unscaled."""
+    model = MLP([7, 300, 3], seed=0, dtype=dtype)
+    opt = Adam(model, lr=0.02, betas=betas, eps=eps, weight_decay=weight_decay, block=block)
+    ref = [(p.astype(np.float64), np.zeros(p.shape), np.zeros(p.shape)) for _, p, _ in model.named_parameters()]
+    rng = np.random.default_rng(1)
+    for t in range(1, 13):
+        for i, ((name, p, g), (theta, m, v)) in enumerate(zip(model.named_parameters(), ref)):
+            g[...] = rng.standard_normal(g.shape) * rng.choice([1e-4, 1.0, 30.0])
+            decay = weight_decay if p.ndim > 1 else 0.0
+            ref[i] = adam_step_reference(theta, g.astype(np.float64), m, v, t, lr=0.02, betas=betas, eps=eps,
+                                         weight_decay=decay)
+        opt.step()
+    tol = 1e-10 if dtype == np.float64 else 2e-4
+    for (name, p, _), (theta, m, v), (m_scaled, v_scaled) in zip(model.named_parameters(), ref, opt.state):
+        assert p.dtype == dtype
+        np.testing.assert_allclose(p, theta, rtol=tol, atol=tol * 0.02, err_msg=name)
+        np.testing.assert_allclose(m_scaled * (1 - betas[0]), m, rtol=tol * 10, atol=1e-30, err_msg=name)
+        np.testing.assert_allclose(v_scaled * (1 - betas[1]), v, rtol=tol * 10, atol=1e-30, err_msg=name)
+
+
+def test_the_reference_step_keeps_the_dtype_and_writes_nothing():
+    theta, g = np.ones(4, np.float32), np.full(4, 0.5, np.float32)
+    m, v = np.zeros(4, np.float32), np.zeros(4, np.float32)
+    new, m1, v1 = adam_step_reference(theta, g, m, v, 1)
+    assert new.dtype == m1.dtype == v1.dtype == np.float32
+    assert (theta == 1).all() and (m == 0).all() and (v == 0).all() and (g == 0.5).all()
+
+
+# ------------------------------------------------------------------------------------------- issue 28, item 4
+def test_adam_and_sgd_refuse_settings_they_cannot_follow():
+    """eps = 0 divides 0 by 0 for an entry whose gradient has always been 0 (NaN weights); betas that are not a
+    pair and a nesterov that is not a bool ended in Python's or NumPy's words, or were taken as something else."""
+    params = triple([1.0, 2.0], [0.0, 1.0])
+    for eps in (0, 0.0, -1e-8):
+        with pytest.raises(ValueError, match=rf"^eps must be a finite number > 0, got {eps!r}$"):
+            Adam(params, eps=eps)
+    for betas in ((0.9,), 0.9, (0.9, 0.99, 0.999)):
+        with pytest.raises(ValueError, match=r"^betas must be a pair \(β1, β2\) of numbers in \[0, 1\), got"):
+            Adam(params, betas=betas)
+    with pytest.raises(ValueError, match=r"^betas\[1\] must be a finite number in \[0, 1\), got 1"):
+        Adam(params, betas=[0.9, 1])
+    with pytest.raises(TypeError, match="^nesterov must be True or False, got 'no'$"):
+        SGD(params, momentum=0.9, nesterov="no")
+    assert Adam(params, betas=[0.8, 0.9]).describe()["betas"] == [0.8, 0.9]   # a list is a pair too

@@ -1,7 +1,12 @@
 """Adam and SGD with momentum, updating parameters in place.
 
-Both take ``model.named_parameters()``: a list of ``(name, param, grad)`` where ``grad`` is the array the layer
-fills in ``backward``. Nothing allocates per step: each parameter owns its state, and the update runs block by
+Read ``adam_step_reference`` first: Adam as Kingma & Ba (2015) write Algorithm 1, one parameter at a time, every
+quantity of the paper a named array. ``Adam`` computes exactly that (up to rounding) in the form derived from it in
+``docs/derivations.md`` §9 (corrections folded into two scalars, moments stored scaled, memory walked block by
+block); ``tests/test_optim.py`` checks the two against each other.
+
+Both optimisers take ``model.named_parameters()``: a list of ``(name, param, grad)`` where ``grad`` is the array the
+layer fills in ``backward``. Nothing allocates per step: each parameter owns its state, and the update runs block by
 block over views built once, through one shared scratch buffer.
 Weight decay, when asked for, is L2 regularisation added to the gradient (``g + wd·θ``, not AdamW's decoupled
 form), formed in the scratch buffer so the layers' gradient arrays are only read, never written; it applies to
@@ -17,6 +22,28 @@ import numpy as np
 
 from .backend import get_array_module, to_device
 from .checks import check_real
+
+
+def adam_step_reference(theta, g, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    """One step of Adam as Kingma & Ba (2015) write Algorithm 1, for one parameter array ``theta`` with gradient
+    ``g``, first and second moments ``m`` and ``v`` (zeros before the first step) and step count ``t`` (1, 2, …);
+    returns the new ``(theta, m, v)`` as new arrays:
+
+    ``m ← β1 m + (1 − β1) g``, ``v ← β2 v + (1 − β2) g²`` (element-wise), ``m̂ = m / (1 − β1^t)``,
+    ``v̂ = v / (1 − β2^t)``, ``θ ← θ − α m̂ / (√v̂ + ε)`` (α = ``lr``).
+
+    ``weight_decay`` λ > 0 first adds ``λ θ`` to ``g`` (L2 regularisation; ``Adam`` does this for weight matrices
+    only). The reference form, written for reading and for tests: ``Adam`` is the same arithmetic rearranged
+    (docs/derivations.md §9; checked against this function by ``tests/test_optim.py``).
+    """
+    b1, b2 = betas
+    if weight_decay:
+        g = g + weight_decay * theta
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    m_hat = m / (1 - b1 ** t)
+    v_hat = v / (1 - b2 ** t)
+    return theta - lr * m_hat / (get_array_module(v_hat).sqrt(v_hat) + eps), m, v
 
 
 def _triples(params):
@@ -111,7 +138,7 @@ def _load(state, *saved):
 
 
 class Adam(_MaxNorm):
-    """Adam (Kingma & Ba, 2015, Algorithm 1) with bias correction.
+    """Adam (Kingma & Ba, 2015, Algorithm 1) with bias correction: ``adam_step_reference`` on every parameter.
 
     ``m ← β1 m + (1−β1) g``, ``v ← β2 v + (1−β2) g²``, ``θ ← θ − η m̂ / (√v̂ + ε)`` (η = ``lr``, the paper's α),
     with ``m̂ = m/(1−β1^t)``, ``v̂ = v/(1−β2^t)``. Computed in the paper's equivalent efficient form (end of its
@@ -126,9 +153,12 @@ class Adam(_MaxNorm):
         self.params = _triples(params)
         self._max_norm_setup(max_norm)
         self.lr = self.initial_lr = check_real("lr", lr, low_open=True)
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise ValueError(f"betas must be a pair (β1, β2) of numbers in [0, 1), got {betas!r}")
         self.beta1 = check_real("betas[0]", betas[0], high=1.0)
         self.beta2 = check_real("betas[1]", betas[1], high=1.0)
-        self.eps = check_real("eps", eps)
+        # ε > 0: at ε = 0 an entry whose gradient has always been 0 divides 0 by 0 and becomes NaN
+        self.eps = check_real("eps", eps, low_open=True)
         self.weight_decay = check_real("weight_decay", weight_decay)
         self.t = 0
         self.state = [(get_array_module(p).zeros_like(p), get_array_module(p).zeros_like(p)) for _, p, _ in self.params]
@@ -186,9 +216,11 @@ class SGD(_MaxNorm):
         self.lr = self.initial_lr = check_real("lr", lr, low_open=True)
         self.momentum = check_real("momentum", momentum, high=1.0)
         self.weight_decay = check_real("weight_decay", weight_decay)
+        if not isinstance(nesterov, bool):
+            raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
         if nesterov and not self.momentum:
             raise ValueError("nesterov=True needs momentum > 0")
-        self.nesterov = bool(nesterov)
+        self.nesterov = nesterov
         self.state = [(get_array_module(p).zeros_like(p),) for _, p, _ in self.params]
         self._blocks = _blocks(self.params, self.state, block)
 
