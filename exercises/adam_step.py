@@ -3,6 +3,7 @@
 Not a gradient, an update: from the moments m, v after step t − 1 and the gradient g of step t, compute the new
 moments, their bias corrections m̂ and v̂, and the new parameters. Work out why the first step moves every entry
 by about η, whatever the size of its gradient.
+NumPy only; leave the arguments unchanged (return new arrays).
 
 Check: python -m tinykd.exercises check adam_step
 """

@@ -2,6 +2,8 @@
 
 H(y, P) = −(1/N) Σ_n log P[n, y_n] with P = softmax(z). Compute log P by the log-sum-exp of §1 (never
 log(softmax(z))), and the gradient in two steps: with respect to log P, then through the log-softmax.
+The checker includes logits of ±1000, where only a stable form is finite.
+NumPy only; leave the arguments unchanged (return new arrays).
 
 Check: python -m tinykd.exercises check cross_entropy
 """

@@ -1,6 +1,7 @@
 """Exercise: a dense layer's backward pass (docs/derivations.md §5).
 
 h = x W + 1bᵀ. Given g = ∂L/∂h, return the gradients of x, W and b. Check every result by its shape.
+NumPy only; leave the arguments unchanged (return new arrays).
 
 Check: python -m tinykd.exercises check dense_backward
 """

@@ -2,6 +2,7 @@
 
 In training h = x ⊙ M / (1 − p), with M the 0/1 keep mask drawn in the forward pass (1 = kept) and p the drop
 probability. With M fixed the layer is linear: given g = ∂L/∂h, return dx.
+NumPy only; leave the arguments unchanged (return new arrays).
 
 Check: python -m tinykd.exercises check dropout_backward
 """

@@ -3,6 +3,8 @@
 P_S^τ = softmax(z_S/τ), P_T^τ = softmax(z_T/τ); the teacher's logits are fixed. The value is the KL (not the
 soft cross-entropy: they share a gradient, not a value), a mean over the N rows; with t_squared=True both the
 value and the gradient are multiplied by τ². Then read §3's "Why Hinton multiplies by τ²".
+The checker includes logits of ±1000, where only a stable form is finite.
+NumPy only; leave the arguments unchanged (return new arrays).
 
 Check: python -m tinykd.exercises check kl_divergence
 """

@@ -4,6 +4,8 @@ A linear discriminator on raw logits: q = z W + b (one logit q per row), D = σ(
 row class c (0 = teacher, 1 = student) is L_class(z | c) = (1/N) Σ_n ℓ(q_n, c) with
 ℓ(q, c) = −c log σ(q) − (1 − c) log(1 − σ(q)). Use §4's stable form for the value. Return the gradients with
 respect to the logits z (what the student needs, §11) and to W and b (what the discriminator's own step needs).
+The checker includes logits of ±1000, where only a stable form is finite.
+NumPy only; leave the arguments unchanged (return new arrays).
 
 Check: python -m tinykd.exercises check logistic_discriminator
 """

@@ -2,6 +2,7 @@
 
 P = softmax(z/τ), row by row. Given P and g = ∂L/∂P (a gradient with respect to the probabilities), return
 dz = ∂L/∂z. Hint: write the Jacobian ∂P_k/∂z_j first, then sum g_k times it over k.
+NumPy only; leave the arguments unchanged (return new arrays).
 
 Check: python -m tinykd.exercises check softmax_backward
 """

@@ -2,25 +2,29 @@
 
 Each exercise follows one section of ``docs/derivations.md``; its blank file in the repository's ``exercises/``
 folder holds the signature, a docstring pointing to the section, and ``raise NotImplementedError`` where the
-learner writes. ``check(name, solution)`` takes the learner's function or the path of their file and returns a
-``Report``: whether it matches tinykd's own function and an independent check (finite differences for a
-gradient), and, where it does not, which known mistake explains the difference.
+learner writes. ``check(name, solution)`` takes the learner's function or the path of their file, runs it in a
+child process under a time limit (``sandbox``), and returns a ``Report``: whether it matches tinykd's own function
+and an independent check on every case, and, where it does not, which known mistake explains the difference, on
+which cases (``core``).
 
+    python -m tinykd.exercises                                         # status: blank, failing, passed; the next
     python -m tinykd.exercises list
     python -m tinykd.exercises check softmax_backward                  # exercises/softmax_backward.py
     python -m tinykd.exercises check softmax_backward my_softmax.py
 """
 import os
 
-from . import on_layers, on_logits
-from .core import Exercise, Report, SolutionError, load
+from . import on_discriminator, on_layers, on_logits, on_methods, on_optim
+from .core import Exercise, Report
 from .core import check as _check
+from .sandbox import SolutionError, load
 
-EXERCISES = {e.name: e for e in sorted(on_logits.EXERCISES + on_layers.EXERCISES, key=lambda e: e.section)}
+EXERCISES = {e.name: e for e in sorted(on_logits.EXERCISES + on_discriminator.EXERCISES + on_layers.EXERCISES
+                                       + on_optim.EXERCISES + on_methods.EXERCISES, key=lambda e: e.section)}
 # the blank files, beside the package in a checkout of the repository
 FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "exercises")
 
-__all__ = ["EXERCISES", "FOLDER", "Exercise", "Report", "check", "default_path", "get"]
+__all__ = ["EXERCISES", "FOLDER", "Exercise", "Report", "SolutionError", "check", "default_path", "get", "load"]
 
 
 def get(name):
@@ -41,14 +45,17 @@ def default_path(name):
     return path
 
 
-def check(name, solution=None):
+def check(name, solution=None, time_limit=None):
     """Check a learner's solution of exercise ``name``: ``solution`` is a function, a file's path, or None for the
-    blank file's place (``default_path``). Returns a ``Report`` (``passed``, ``lines``)."""
+    blank file's place (``default_path``); ``time_limit`` in seconds for all cases (default
+    ``sandbox.time_limit()``, 10 s). Returns a ``Report`` (``passed``, ``state``, ``lines``)."""
     try:
         exercise = get(name)
         if callable(solution):
-            return _check(exercise, solution)
+            return _check(exercise, solution, limit=time_limit)
         path = default_path(name) if solution is None else os.fspath(solution)
-        return _check(exercise, load(path, exercise.name), path)
+        if not os.path.isfile(path):
+            raise SolutionError(f"no file {path}: give the path of your exercise file")
+        return _check(exercise, path=path, limit=time_limit)
     except SolutionError as exc:
         return Report(False, [str(exc)])
