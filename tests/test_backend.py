@@ -58,3 +58,28 @@ def test_arrays_cross_between_host_and_device_only_where_the_backend_docstring_s
         if path.name not in ("backend.py", "checkpoint.py"):
             lines = [line for line in path.read_text().splitlines() if crossing.search(line)]
             assert not lines, f"{path.name} copies arrays between host and device outside to_device/to_host: {lines}"
+
+
+def test_a_seed_is_named_where_every_generator_is_made():
+    """Issue 28, item 4: seed=-1 ended in NumPy's own words, which do not name the setting."""
+    for bad, error in ((-1, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match=r"^seed must be an integer >= 0"):
+            backend.default_rng(bad)
+    np.testing.assert_array_equal(backend.default_rng(np.int64(3)).random(2), backend.default_rng(3).random(2))
+
+
+def test_label_values_are_read_outside_a_training_step_only(monkeypatch):
+    """A direct call is where labels enter, so their range is read; a training step's were read once by fit, so
+    inside one nothing is read unless TINYKD_DEBUG=1."""
+    monkeypatch.setattr(backend, "_DEBUG", False)
+    assert backend.check_values()
+    with backend.training_step():
+        assert not backend.check_values()
+        monkeypatch.setattr(backend, "_DEBUG", True)
+        assert backend.check_values()
+        monkeypatch.setattr(backend, "_DEBUG", False)
+    assert backend.check_values()
+    with pytest.raises(KeyError):
+        with backend.training_step():
+            raise KeyError("the scope ends with its step, error or not")
+    assert backend.check_values()

@@ -606,3 +606,73 @@ def test_an_interrupted_hint_stage_with_a_dropout_student_resumes_bit_for_bit(tm
     stage(1, path)
     resumed = stage(3, path, resume=True)
     assert all(np.array_equal(a, b) for a, b in zip(straight, resumed))
+
+
+# ------------------------------------------------------------------------------------------- issue 28, item 4
+def objectives_with_labels(c, ignore):
+    """Every objective that reads labels, built with ``ignore_label=ignore`` where it has one."""
+    built = {"Supervised": Supervised(ignore_label=ignore), "KD": KD(2.0, 0.5, ignore_label=ignore),
+             "KD_hinton": KD(2.0, 0.5, "hinton", ignore_label=ignore), "DKD": DKD(ignore_label=ignore),
+             "DIST": DIST(ignore_label=ignore),
+             "ConditionalAdversarialKD": ConditionalAdversarialKD(conditional(0, c), ignore_label=ignore)}
+    if ignore is None:
+        built["AdversarialKD"] = AdversarialKD(Discriminator(c, dtype=np.float64), kd_weight=0.5)
+    return built
+
+
+@pytest.mark.parametrize("name", sorted(objectives_with_labels(5, None)))
+def test_every_objective_refuses_labels_out_of_range_called_directly(name, no_debug):
+    """Called directly, ``Supervised`` (through ``F.cross_entropy``) scored label −1 as class C − 1, and label C
+    ended in NumPy's words: every objective now says it in one line, −1 allowed only with ``ignore_label``, and
+    before a discriminator moves."""
+    zs, zt, y = problem(0, 6, 5)
+    for bad, match in ((np.where(y == y[0], -1, y), r"got values in \[-1, \d\].*unlabelled row only for an "
+                                                    r"objective built with ignore_label"),
+                       (np.where(y == y[0], 5, y), r"got values in \[\d, 5\]; labels are class indices")):
+        obj = objectives_with_labels(5, None)[name]
+        with pytest.raises(ValueError, match=r"^labels must lie in \[0, 5\) for 5 classes, " + match):
+            obj(zs, bad, zt)
+        d = getattr(obj, "discriminator", None)
+        assert d is None or d.opt.t == 0                          # refused before the discriminator moved
+    if name != "AdversarialKD":
+        obj = objectives_with_labels(5, -1)[name]
+        loss, grad = obj(zs, np.where(y == y[0], -1, y), zt)     # −1 is an unlabelled row where ignore_label says so
+        assert np.isfinite(float(loss)) and np.isfinite(grad).all()
+        with pytest.raises(ValueError, match=r"besides ignore_label=-1"):
+            obj(zs, np.where(y == y[0], -2, y), zt)
+
+
+@pytest.mark.parametrize("make, names", [
+    (lambda: DKD(alpha=0, beta=0.0, ce_weight=0), "DKD: alpha, beta and ce_weight are all 0"),
+    (lambda: DIST(beta=0, gamma=0, ce_weight=0.0), "DIST: beta, gamma and ce_weight are all 0"),
+    (lambda: AdversarialKD(Discriminator(5), alpha=0, beta=0), "AdversarialKD: alpha, beta and kd_weight are all 0"),
+    (lambda: ConditionalAdversarialKD(conditional(0, 5), beta=0, logit_weight=0, ce_weight=0),
+     "ConditionalAdversarialKD: beta, logit_weight and ce_weight are all 0")])
+def test_objective_weights_that_cannot_move_the_student_are_refused(make, names):
+    """DKD and DIST took all-zero weights: a loss of 0 and a gradient of 0, a run that trains nothing and looks like
+    one that converged. KD needs no rule: its hard term's weight is 1 (additive) or 1 − a with the soft term's a."""
+    with pytest.raises(ValueError, match=rf"^{names}, so the loss and its gradient are 0 and cannot move the "
+                                         r"student; give at least one a weight > 0$"):
+        make()
+
+
+def test_dkd_and_dist_without_their_soft_terms_are_the_cross_entropy():
+    """The soft term's weights may both be 0 when ``ce_weight`` is not: the loss is then λ_CE · H(y, P_S) (the soft
+    function, which refuses two 0 weights itself, is not called)."""
+    zs, zt, y = problem(1, 6, 5)
+    hard, g_hard = Supervised()(zs, y)
+    for obj in (DKD(alpha=0, beta=0, ce_weight=0.5), DIST(beta=0, gamma=0, ce_weight=0.5)):
+        loss, grad = obj(zs, y, zt)
+        assert float(loss) == pytest.approx(0.5 * float(hard), rel=1e-12)
+        np.testing.assert_allclose(grad, 0.5 * g_hard, rtol=1e-12)
+    assert DIST(beta=1.0, gamma=0.0).min_batch_rows == 1 and DIST().min_batch_rows == 2
+
+
+def test_a_discriminator_seed_is_named():
+    for bad, error in ((-1, ValueError), (1.5, TypeError)):
+        with pytest.raises(error, match=r"^seed must be an integer >= 0"):
+            Discriminator(5, seed=bad)
+        with pytest.raises(error, match=r"^seed must be an integer >= 0"):
+            Discriminator(5).fit(np.zeros((10, 5)), np.ones((10, 5)), seed=bad)
+    with pytest.raises(TypeError, match=r"^dtype must be float32 \(training\) or float64"):
+        Discriminator(5, dtype=np.float16)

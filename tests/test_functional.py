@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from tinykd import gradcheck
 from backends import assert_close, host, move
 from tinykd import functional as F
-from tinykd.backend import get_array_module
+from tinykd.backend import get_array_module, training_step
 from tinykd.checks import check_label_vector, check_real
 
 batches = st.integers(1, 16)
@@ -250,7 +250,8 @@ def test_check_temperature_is_check_real():
 
 def test_check_labels_is_the_one_label_rule(no_debug, xp):
     """Issue 18, item 1: the losses' label check is ``checks.check_label_vector`` (the same words for the same
-    fault, a label column told how to flatten itself), plus the range in debug mode only."""
+    fault, a label column told how to flatten itself), plus the range (``check_label_range``): on a direct call
+    always, inside a training step in debug mode only."""
     z = xp.zeros((3, 4))
     for bad in (np.array([[0], [1], [2]]), np.array([0, 1]), np.array([0.0, 1.0, 2.0]), np.array(1), [0, 1, 2]):
         bad = xp.asarray(bad) if isinstance(bad, np.ndarray) else bad
@@ -263,9 +264,13 @@ def test_check_labels_is_the_one_label_rule(no_debug, xp):
             F.cross_entropy(z, bad)
     with pytest.raises(ValueError, match=r"labels must have shape \(3,\).*y\.ravel\(\)"):
         F.cross_entropy(z, xp.zeros((3, 1), dtype=int))
-    F.check_labels(xp.asarray(np.array([0, 5, -1])), 3, 4)   # values are read in debug mode only (no sync)
+    bad = xp.asarray(np.array([0, 5, -1]))
+    with pytest.raises(ValueError, match=r"^labels must lie in \[0, 4\) for 4 classes, got values in \[-1, 5\]"):
+        F.check_labels(bad, 3, 4)                                 # a direct call: where the labels enter
+    with training_step():
+        F.check_labels(bad, 3, 4)                                 # inside a step the range is not read (no sync)
     with pytest.raises(ValueError, match=r"classes must lie in \[0, 4\)"):
-        F.check_label_range(xp.asarray(np.array([0, 5, -1])), 4, "classes")
+        F.check_label_range(bad, 4, "classes")
 
 
 def test_value_checks_run_per_call_only_in_debug_mode(no_debug, monkeypatch):
@@ -326,3 +331,37 @@ def test_standardise_has_one_spelling_across_the_public_api():
                 american += [f"{info.name}.{name}({p}=)" for p in (name, *params) if "standardiz" in p.lower()]
     assert not american
     assert "standardise" in inspect.signature(tinykd.data.load).parameters
+
+
+# ------------------------------------------------------------------------------------------- issue 28, item 4
+def test_label_minus_one_is_unlabelled_only_where_ignore_label_says_so(xp, no_debug):
+    """``cross_entropy`` called directly scored label −1 as the last class (NumPy reads index −1 from the end) and
+    label C failed in NumPy's words (CuPy wraps it): each is now one line, −1 allowed only with ``ignore_label``."""
+    z = xp.asarray(np.random.default_rng(0).standard_normal((3, 10)))
+    with pytest.raises(ValueError, match=r"^labels must lie in \[0, 10\) for 10 classes, got values in \[-1, 2\]; "
+                                         r".*a negative label marks an unlabelled row only for an objective built "
+                                         r"with ignore_label"):
+        F.cross_entropy(z, xp.asarray(np.array([0, -1, 2])))
+    with pytest.raises(ValueError, match=r"got values in \[0, 10\]; labels are class indices"):
+        F.cross_entropy(z, xp.asarray(np.array([0, 10, 2])))
+    with pytest.raises(ValueError, match=r"got values in \[0, 10\] besides ignore_label=-1"):
+        F.cross_entropy(z, xp.asarray(np.array([0, 10, -1])), ignore_label=-1)
+    with pytest.raises(ValueError, match=r"got values in \[-2, 2\] besides ignore_label=-1"):
+        F.cross_entropy(z, xp.asarray(np.array([-1, -2, 2])), ignore_label=-1)
+    loss, grad = F.cross_entropy(z, xp.asarray(np.array([0, -1, 2])), ignore_label=-1)
+    two, _ = F.cross_entropy(z[[0, 2]], xp.asarray(np.array([0, 2])))
+    assert float(loss) == pytest.approx(float(two), rel=1e-12) and not host(grad)[1].any()
+
+
+def test_non_finite_values_are_one_line_naming_where(xp):
+    """``check_finite``: the one rule for non-finite data (``fit``, ``errors``, ``predict``, ``load_state_dict``)."""
+    a = np.zeros((5, 3))
+    F.check_finite("x", xp.asarray(a))
+    F.check_finite("x", None)
+    a[[1, 3], 2] = [np.nan, -np.inf]
+    with pytest.raises(ValueError, match=r"^x contains NaN or inf; every value must be finite: clean or drop those "
+                                         r"rows \(2 of its 5 rows, the first at index 1\)$"):
+        F.check_finite("x", xp.asarray(a))
+    with pytest.raises(ValueError, match=r"^b contains NaN or inf; every value must be finite: retrain \(1 of its 3 "
+                                         r"entries, the first at index 2\)$"):
+        F.check_finite("b", xp.asarray(a[1]), "retrain")

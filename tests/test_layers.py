@@ -10,7 +10,7 @@ from backends import assert_close, host, move
 from tinykd import MLP, SGD
 from tinykd.backend import default_rng
 from tinykd import functional as F
-from tinykd.binary import BinaryDense
+from tinykd.binary import BinaryDense, BinaryMLP
 from tinykd.layers import BatchNorm, Dense, Dropout, ReLU
 
 batches = st.integers(1, 16)
@@ -55,7 +55,7 @@ def test_dropout_backward_is_its_mask(n, a, p, seed):
         layer.rng = np.random.default_rng(seed)
         return (g * layer.forward(x, train=True)).sum()
 
-    layer = Dropout(p, None)
+    layer = Dropout(p, np.random.default_rng(seed))
     f()
     gradcheck.check(f, x, layer.backward(g), "Dropout.backward")
 
@@ -121,7 +121,7 @@ def test_every_layer_keeps_its_dtype(dtype, rng, xp):
 
 
 def test_every_layer_owns_its_dicts_and_backward_needs_a_training_forward():
-    relu_a, relu_b, drop_a, drop_b = ReLU(), ReLU(), Dropout(0.5, None), Dropout(0.5, None)
+    relu_a, relu_b, drop_a, drop_b = ReLU(), ReLU(), Dropout(0.5, default_rng(0)), Dropout(0.5, default_rng(1))
     assert relu_a.params is not relu_b.params and relu_a.grads is not relu_b.grads
     assert drop_a.params is not drop_b.params and relu_a.params is not drop_a.params
     x, dy = np.ones((4, 3), np.float32), np.ones((4, 3), np.float32)
@@ -324,3 +324,84 @@ def test_parameter_and_buffer_names_are_the_ones_checkpoints_store():
     _, gamma, d_gamma = binary.named_parameters()[2]
     assert gamma is layers[1].params["gamma"] and d_gamma is layers[1].grads["gamma"]
     assert binary.named_buffers()[0][1] is layers[1].running_mean
+
+
+# ------------------------------------------------------------------------------------------- issue 28, item 4
+def test_predict_refuses_non_finite_rows_with_the_rule_errors_applies(xp):
+    """``predict`` answered class 0 for a NaN row where ``train.errors`` refused it: one rule now
+    (``functional.check_finite``), the same line from both."""
+    from tinykd.train import errors
+    model = MLP([5, 7, 3], seed=0, backend=xp)
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    x[2, 1] = np.nan
+    x = move(xp, x)
+    with pytest.raises(ValueError) as predicted:
+        model.predict(x)
+    with pytest.raises(ValueError) as counted:
+        errors(model, x, move(xp, np.zeros(4, dtype=int)))
+    assert str(predicted.value) == str(counted.value) == (
+        "x contains NaN or inf; every value must be finite: clean or drop those rows (1 of its 4 rows, the first at "
+        "index 2)")
+
+
+def test_predict_and_logits_refuse_what_is_not_an_array_naming_it():
+    """``predict(list)`` ended in a message from NumPy that named no argument; array-likes are refused alike by
+    ``predict``, ``logits``, ``errors`` and ``fit`` (``checks.check_rows``: which backend and dtype would a list
+    mean?)."""
+    model = MLP([3, 4, 2])
+    rows = [[0.0, 1.0, 2.0], [1.0, 0.0, 0.0]]
+    for call in (model.predict, model.logits):
+        with pytest.raises(TypeError, match=r"^x must be an array of shape \(N, features\), got list: convert it "
+                                            r"with numpy.asarray"):
+            call(rows)
+        with pytest.raises(ValueError, match=r"^x must have shape \(N, 3\), one flattened sample per row, got shape "
+                                             r"\(2, 4\)$"):
+            call(np.zeros((2, 4), np.float32))
+    assert model.predict(np.asarray(rows, np.float32)).shape == (2,)
+
+
+def test_load_state_dict_refuses_non_finite_weights():
+    model, source = MLP([3, 4, 2], seed=0), MLP([3, 4, 2], seed=1)
+    before = model.state_dict()
+    state = source.state_dict()
+    state["dense1.b"][1] = np.inf
+    with pytest.raises(ValueError, match=r"^state: dense1\.b contains NaN or inf; every value must be finite: load "
+                                         r"weights from a run that did not diverge \(1 of its 2 entries"):
+        model.load_state_dict(state)
+    state["dense1.b"][1] = 0.0
+    state["dense0.W"][0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"^state: dense0\.W contains NaN or inf"):
+        model.load_state_dict(state)
+    assert all(np.array_equal(v, model.state_dict()[k]) for k, v in before.items())   # nothing half-loaded
+
+
+def test_saving_under_a_file_names_the_path(tmp_path):
+    (tmp_path / "run").write_text("a file, not a folder")
+    model = MLP([3, 2])
+    with pytest.raises(ValueError, match=r"^path .*run/m\.npz cannot be written: .*run is a file, not a folder"):
+        model.save(tmp_path / "run" / "m.npz")
+    with pytest.raises(ValueError, match=r"cannot write checkpoint .*: it is a folder; give a file path"):
+        model.save(tmp_path)                      # a folder: the checkpoint's own rule (test_checkpoint.py)
+    assert os.listdir(tmp_path) == ["run"]
+
+
+@pytest.mark.parametrize("make", [lambda dt: MLP([3, 4, 2], dtype=dt), lambda dt: Dense(3, 2, dtype=dt),
+                                  lambda dt: BatchNorm(3, dtype=dt),
+                                  lambda dt: BinaryMLP([3, 4, 2], dtype=dt)],
+                         ids=["MLP", "Dense", "BatchNorm", "BinaryMLP"])
+def test_dtypes_the_engine_does_not_train_are_refused_up_front(make):
+    """float16 built a network that trained to wrong numbers (or failed in NumPy's words); integers too."""
+    for bad in (np.float16, "float16", np.int32):
+        with pytest.raises(TypeError, match=r"^dtype must be float32 \(training\) or float64 \(gradient checks\)"):
+            make(bad)
+    assert make(np.float64) is not None
+
+
+def test_seeds_and_generators_are_named():
+    for bad, error in ((-1, ValueError), (2.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match=r"^seed must be an integer >= 0"):
+            MLP([3, 4, 2], seed=bad)
+    assert MLP([3, 2], seed=None).seed is None and MLP([3, 2], seed=np.int64(3)).describe()["seed"] == 3
+    with pytest.raises(TypeError, match=r"^Dropout's rng must be a random generator .*got int"):
+        Dropout(0.5, 7)
+    assert Dropout(0.0, None).forward(np.ones((2, 2)), train=True).shape == (2, 2)   # p = 0 draws nothing

@@ -5,7 +5,7 @@ import decimal
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from tinykd import gradcheck
@@ -67,6 +67,7 @@ def test_a_row_of_equal_logits_standardises_to_zero():
 @given(n=batches, c=classes, scale=scales, tau=temperatures, alpha=st.floats(0, 3), beta=st.floats(0, 10),
        seed=seeds)
 def test_decoupled_kd_gradient(n, c, scale, tau, alpha, beta, seed):
+    assume(alpha or beta)                      # two 0 weights are refused (test_weights_that_are_all_zero...)
     zs, zt, y = problem(seed, n, c, scale)
     _, grad = L.decoupled_kd(zs, zt, y, tau, alpha, beta)
     gradcheck.check(lambda: L.decoupled_kd(zs, zt, y, tau, alpha, beta)[0], zs, grad, "decoupled_kd",
@@ -211,6 +212,7 @@ def test_dist_gradient(guard, n, c, scale, tau, beta, gamma, seed):
     """(At least three rows and classes, as for ``pearson``: two entries correlate at ±1 except within ε of a flat
     vector, where the correlation turns from −1 to 1 over a width of about ε/‖b̄‖ (outside) or √ε (inside), too
     sharp for the finite-difference stencil; the 40-digit test above covers that region.)"""
+    assume(beta or gamma)
     zs, zt, _ = problem(seed, n, c, scale)
     _, grad = L.dist_loss(zs, zt, tau, beta, gamma, guard)
     gradcheck.check(lambda: L.dist_loss(zs, zt, tau, beta, gamma, guard)[0], zs, grad, f"dist_loss({guard})",
@@ -303,3 +305,23 @@ def test_bad_hyper_parameters_are_refused():
                         (lambda: F.standardise(zs, eps=-1.0), "eps must be a finite number > 0")):
         with pytest.raises(ValueError, match=match):
             call()
+
+
+def test_weights_that_are_all_zero_are_refused():
+    """Issue 28, item 4: DKD and DIST took two 0 weights, a loss of 0 whose gradient cannot move the student."""
+    zs, zt, y = problem(0, 4, 5)
+    with pytest.raises(ValueError, match=r"^decoupled_kd: alpha and beta are all 0, so the loss and its gradient "
+                                         r"are 0 and cannot move the student; give at least one a weight > 0$"):
+        L.decoupled_kd(zs, zt, y, alpha=0.0, beta=0)
+    with pytest.raises(ValueError, match=r"^dist_loss: beta and gamma are all 0"):
+        L.dist_loss(zs, zt, beta=0, gamma=0.0)
+    assert float(L.decoupled_kd(zs, zt, y, alpha=0.0, beta=1.0)[0]) > 0   # one weight is enough
+    assert float(L.dist_loss(zs, zt, beta=0.0, gamma=1.0)[0]) > 0
+
+
+def test_decoupled_kd_refuses_targets_out_of_range(no_debug):
+    """A direct call reads its targets' range (``functional.check_labels``): −1 would be the last class."""
+    zs, zt, y = problem(0, 4, 5)
+    for bad in (np.array([0, 1, -1, 2]), np.array([0, 5, 1, 2])):
+        with pytest.raises(ValueError, match=r"^targets must lie in \[0, 5\) for 5 classes"):
+            L.decoupled_kd(zs, zt, bad)

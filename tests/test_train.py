@@ -417,3 +417,71 @@ def test_an_exponential_schedule_has_no_length_so_a_prefix_of_a_run_is_a_run():
     _, long_losses = run(5)
     assert long_losses[:2] == short_losses and len(long_losses) == 5
     assert all(np.array_equal(v, seen[1][k]) for k, v in short.items())   # epoch 2 of 5 is the 2-epoch run
+
+
+# ------------------------------------------------------------------------------------------- issue 28, item 3
+def test_batch_size_one_trains_a_network_without_batchnorm():
+    """``fit(batch_size=1)`` skipped every one-row batch (for BatchNorm's sake, which an MLP has not): it trained
+    nothing and reported a loss of 0.0. Every batch is a step now, the last partial one included."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((21, 6)).astype(np.float32), rng.integers(0, 3, 21)
+    model = MLP([6, 8, 3], seed=0)
+    before = model.state_dict()
+    opt = Adam(model)
+    history = fit(model, Supervised(), opt, x, y, 1, 1, progress=False)
+    assert opt.t == 21 and history[0]["loss"] > 0
+    assert all(not np.array_equal(v, model.state_dict()[k]) for k, v in before.items())
+    opt = Adam(model)
+    fit(model, Supervised(), opt, x, y, 2, 10, progress=False)      # 10 + 10 + 1 rows: three steps an epoch
+    assert opt.t == 6
+    one = MLP([6, 8, 3], seed=0)
+    assert fit(one, Supervised(), Adam(one), x[:1], y[:1], 1, 128, progress=False)[0]["loss"] > 0   # a 1-row set
+
+
+def test_a_batch_batchnorm_cannot_train_on_is_refused_before_training():
+    """BatchNorm needs two rows a batch: a batch_size of 1, a one-row data set, or a last batch of one row is
+    refused before any step, in one line naming batch_size (a trailing row used to be dropped without a word);
+    DIST's intra-class term likewise. A last batch of two rows trains."""
+    from tinykd.binary import BinaryMLP
+    from tinykd.distill import DIST
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((21, 6)).astype(np.float32), rng.integers(0, 3, 21)
+    model = BinaryMLP([6, 8, 3], seed=0)
+    before = model.state_dict()
+    for rows, batch_size, match in (
+            (21, 1, r"^batch_size=1 cannot train this BinaryMLP: BatchNorm needs batches of at least 2 rows in "
+                    r"training; use batch_size >= 2$"),
+            (21, 10, r"^x has 21 rows, so batch_size=10 leaves a last batch of 1 row, but BatchNorm needs batches "
+                     r"of at least 2 rows in training; choose a batch_size that leaves no smaller batch \(e\.g\. 9 "
+                     r"or 11\) or drop 1 row$"),
+            (1, 128, r"^x has 1 row, but BatchNorm needs batches of at least 2 rows in training; give it at least 2 "
+                     r"rows$")):
+        opt = Adam(model)
+        with pytest.raises(ValueError, match=match):
+            fit(model, Supervised(), opt, x[:rows], y[:rows], 1, batch_size, progress=False)
+        assert opt.t == 0
+    assert all(np.array_equal(v, model.state_dict()[k]) for k, v in before.items())
+    opt = Adam(model)
+    fit(model, Supervised(), opt, x[:20], y[:20], 1, 9, progress=False)   # 9 + 9 + 2 rows: three steps
+    assert opt.t == 3
+    student = MLP([6, 8, 3], seed=0)
+    teacher = MLP([6, 8, 3], seed=1)
+    with pytest.raises(ValueError, match=r"^batch_size=1 cannot train this MLP: DIST needs batches of at least 2 "
+                                         r"rows"):
+        fit(student, DIST(), Adam(student), x, y, 1, 1, teacher=teacher.logits, progress=False)
+    fit(student, DIST(beta=1.0, gamma=0.0), Adam(student), x, y, 1, 1, teacher=teacher.logits, progress=False)
+
+
+# ------------------------------------------------------------------------------------------- issue 28, item 4
+def test_fit_names_a_bad_seed_and_a_checkpoint_under_a_file(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((20, 6)).astype(np.float32), rng.integers(0, 3, 20)
+    m = MLP([6, 8, 3])
+    for bad, error in ((-1, ValueError), (1.5, TypeError), (None, TypeError)):
+        with pytest.raises(error, match=r"^seed must be an integer >= 0"):
+            fit(m, Supervised(), Adam(m), x, y, 1, seed=bad, progress=False)
+    (tmp_path / "f").write_text("")
+    with pytest.raises(ValueError, match=r"^checkpoint .*f/run\.npz cannot be written: .*f is a file, not a folder"):
+        fit(m, Supervised(), Adam(m), x, y, 1, checkpoint=tmp_path / "f" / "run.npz", progress=False)
+    with pytest.raises(TypeError, match=r"^x_val must be an array"):
+        fit(m, Supervised(), Adam(m), x, y, 1, x_val=x.tolist(), y_val=y, progress=False)

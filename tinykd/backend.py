@@ -11,12 +11,17 @@ only with ``TINYKD_DEBUG=1``.
 
 ``debug()`` says whether per-call value checks run (``TINYKD_DEBUG=1``): reading a value on the GPU waits for every
 queued kernel, so by default values are checked where data enters (``train.fit``), never inside a step.
+``check_values()`` says whether a function reads its labels' range: on a direct call it does (the call is where the
+labels enter), inside ``training_step()`` (``train.train_step``, ``Discriminator.fit``'s steps, whose data was
+checked once where it entered) only with ``TINYKD_DEBUG=1``.
 """
+import contextlib
+import contextvars
 import os
 
 import numpy as np
 
-from .checks import is_int
+from .checks import check_seed
 
 BACKENDS = ("numpy", "cupy")
 
@@ -38,6 +43,27 @@ def debug():
             raise ValueError(f"TINYKD_DEBUG must be 1 (check values on every call) or 0/unset, got {value!r}")
         _DEBUG = value == "1"
     return _DEBUG
+
+
+_IN_STEP = contextvars.ContextVar("tinykd_in_training_step", default=False)
+
+
+@contextlib.contextmanager
+def training_step():
+    """The scope of a training step on data checked where it entered: the functions called inside skip their
+    per-call label-range check (a read of device memory, one GPU synchronisation per call) unless ``debug()``."""
+    token = _IN_STEP.set(True)
+    try:
+        yield
+    finally:
+        _IN_STEP.reset(token)
+
+
+def check_values():
+    """True when a function should read the labels it receives to check their range: outside a training step
+    always (a direct call is where its labels enter: NumPy would read label −1 as the last class, CuPy wraps any
+    out-of-range label), inside one only with ``TINYKD_DEBUG=1``."""
+    return debug() or not _IN_STEP.get()
 
 
 def get_array_module(*arrays):
@@ -116,9 +142,8 @@ def default_rng(seed, xp=np):
     """A seeded random generator living where ``xp`` computes (NumPy's PCG64 or CuPy's generator).
 
     Every generator in tinykd is made here (initialisation, dropout, shuffling, jitter, validation splits), so one
-    seed reproduces a run. Weight initialisation and shuffling always use a NumPy generator, so CPU and GPU models
-    built with the same seed start from identical weights and see the same batches.
+    seed reproduces a run, and every seed passes ``checks.check_seed`` (an integer >= 0, or None). Weight
+    initialisation and shuffling always use a NumPy generator, so CPU and GPU models built with the same seed start
+    from identical weights and see the same batches.
     """
-    if seed is not None and not is_int(seed):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    return xp.random.default_rng(seed)
+    return xp.random.default_rng(check_seed(seed))

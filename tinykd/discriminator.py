@@ -25,9 +25,9 @@ standardised ``standardise_backward``. Derivations: ``docs/derivations.md`` §4 
 import numpy as np
 
 from . import functional as F
-from .backend import default_rng, get_array_module, to_device
+from .backend import default_rng, get_array_module, to_device, training_step
 from .batches import batches
-from .checks import check_int, check_label_vector, is_real
+from .checks import check_int, check_label_vector, check_seed, is_real
 from .layers import MLP
 from .optim import Adam
 
@@ -54,7 +54,7 @@ class Discriminator:
         self.features, self.temperature = features, float(temperature)
         self.hidden = widths[0] if len(widths) == 1 else widths
         self.n_classes, self.conditional, self.smoothing = n_classes, conditional, float(smoothing)
-        self.seed = None if seed is None else check_int("seed", seed, 0)
+        self.seed = check_seed(seed)
         sizes = [n_classes * (2 if conditional else 1)] + [h for h in widths if h] + [1]
         self.net = MLP(sizes, seed=self.seed, backend=backend, dtype=dtype, input_grad=True)
         self.opt = Adam(self.net, lr=lr)
@@ -168,7 +168,7 @@ class Discriminator:
                 raise ValueError(f"{name} contains NaN or inf; every logit must be finite")
         check_int("epochs", epochs, 0)
         check_int("batch_size", batch_size, 1)
-        seed = check_int("seed", seed, 0)
+        seed = check_seed(seed, allow_none=False)
         if not is_real(holdout) or not 0 <= holdout <= 1:
             raise ValueError(f"holdout must be a fraction in [0, 1], got {holdout!r}")
         xp = get_array_module(teacher_logits)
@@ -189,9 +189,10 @@ class Discriminator:
         held, used = perm[:n_out], perm[n_out:]
         pairs = (teacher_logits[used], student_logits[used]) + (() if classes is None else (classes[used],))
         rng = default_rng(seed + 1)
-        for _ in range(epochs):
-            for batch in batches(*pairs, batch_size=batch_size, rng=rng):
-                self.step(*batch)
+        with training_step():        # the classes were checked above: the steps read nothing back
+            for _ in range(epochs):
+                for batch in batches(*pairs, batch_size=batch_size, rng=rng):
+                    self.step(*batch)
         if n_out == 0:
             return self.accuracy(teacher_logits, student_logits, classes)
         return self.accuracy(teacher_logits[held], student_logits[held], None if classes is None else classes[held])

@@ -3,13 +3,19 @@
 The training loop knows nothing about any method: it feeds each objective the student's outputs on a batch, the
 batch's labels and, when ``objective.needs_teacher``, the teacher's outputs on the same inputs. A new method is a
 new objective. Derivations: ``docs/derivations.md``; finite-difference checks: ``tests/test_distill.py``.
+
+Two rules hold for every objective. Its weights cannot all be 0 (``checks.check_weights``: such a loss is 0 and
+cannot move the student; KD's forms always keep a hard or soft term). Its labels are class indices in [0, C), and
+−1 (or any negative label) marks an unlabelled row only where the objective's ``ignore_label`` says so: the range is
+read on a direct call and, inside a training step, only with ``TINYKD_DEBUG=1`` (``functional.check_labels``;
+``train.fit`` checks it once for the whole data set).
 """
 import numpy as np
 
 from . import functional as F
 from . import logit_losses as L
 from .backend import get_array_module
-from .checks import check_int, check_label_vector, check_real, is_int
+from .checks import check_int, check_label_vector, check_real, check_weights, is_int
 
 
 def _label(name, value):
@@ -134,7 +140,7 @@ class DKD:
 
     def __init__(self, alpha=1.0, beta=8.0, temperature=4.0, ce_weight=1.0, standardise=False, ignore_label=None):
         F.check_temperature(temperature)
-        self.alpha, self.beta, self.ce_weight = L.check_weights(alpha=alpha, beta=beta, ce_weight=ce_weight)
+        self.alpha, self.beta, self.ce_weight = check_weights("DKD", alpha=alpha, beta=beta, ce_weight=ce_weight)
         self.temperature = float(temperature)
         self.standardise = _flag("standardise", standardise)
         self.ignore_label = _label("ignore_label", ignore_label)
@@ -145,6 +151,8 @@ class DKD:
         dt = logits.dtype.type
         hard, grad = F.cross_entropy(logits, labels, self.ignore_label)
         grad *= dt(self.ce_weight)
+        if not (self.alpha or self.beta):           # the cross-entropy alone (decoupled_kd refuses two 0 weights)
+            return dt(self.ce_weight) * hard, grad
         targets = row_classes(labels, teacher_logits, self.ignore_label)
         soft, g_soft = _soft_term(lambda s, t: L.decoupled_kd(s, t, targets, self.temperature, self.alpha,
                                                               self.beta), logits, teacher_logits, self.standardise)
@@ -161,7 +169,8 @@ class DIST:
     intra-class ρ)]`` (``logit_losses.dist_loss``; defaults β = γ = 2, τ = 4, the paper's CIFAR-100 setting).
 
     The intra-class term correlates each class across the batch, so every batch needs at least 2 rows (checked per
-    call from the shape). ``ignore_label``: the cross-entropy skips unlabelled rows; DIST needs no labels.
+    call from the shape, and by ``train.fit`` before training: ``min_batch_rows``). ``ignore_label``: the
+    cross-entropy skips unlabelled rows; DIST needs no labels.
     ``guard``: where ε = 1e-8 enters each correlation, ``"outside"`` (the authors' code: ``Σ ā b̄ / (‖ā‖ ‖b̄‖ + ε)``,
     the default) or ``"inside"`` (``Σ ā b̄ / sqrt((Σ ā² + ε)(Σ b̄² + ε))``, tinykd's earlier form); the two
     differ only where a row or column of probabilities is nearly flat (``logit_losses.pearson``).
@@ -172,16 +181,19 @@ class DIST:
 
     def __init__(self, beta=2.0, gamma=2.0, temperature=4.0, ce_weight=1.0, ignore_label=None, guard="outside"):
         F.check_temperature(temperature)
-        self.beta, self.gamma, self.ce_weight = L.check_weights(beta=beta, gamma=gamma, ce_weight=ce_weight)
+        self.beta, self.gamma, self.ce_weight = check_weights("DIST", beta=beta, gamma=gamma, ce_weight=ce_weight)
         self.temperature = float(temperature)
         self.ignore_label = _label("ignore_label", ignore_label)
         self.guard = L.check_guard(guard)
+        self.min_batch_rows = 2 if self.gamma else 1   # the intra-class correlation runs across the batch
 
     def __call__(self, logits, labels, teacher_logits):
         dt = logits.dtype.type
-        soft, g_soft = L.dist_loss(logits, teacher_logits, self.temperature, self.beta, self.gamma, self.guard)
         hard, grad = F.cross_entropy(logits, labels, self.ignore_label)
         grad *= dt(self.ce_weight)
+        if not (self.beta or self.gamma):           # the cross-entropy alone (dist_loss refuses two 0 weights)
+            return dt(self.ce_weight) * hard, grad
+        soft, g_soft = L.dist_loss(logits, teacher_logits, self.temperature, self.beta, self.gamma, self.guard)
         grad += g_soft
         return dt(self.ce_weight) * hard + soft, grad
 
@@ -220,8 +232,8 @@ class AdversarialKD:
             raise ValueError("this discriminator is conditional (it needs each row's class): use "
                              "ConditionalAdversarialKD")
         self.discriminator = discriminator
-        self.alpha, self.beta = check_real("alpha", alpha), check_real("beta", beta)
-        self.kd_weight = check_real("kd_weight", kd_weight)
+        self.alpha, self.beta, self.kd_weight = check_weights("AdversarialKD", alpha=alpha, beta=beta,
+                                                              kd_weight=kd_weight)
         self.form, self.updates, self.d_steps, self.temperature = form, updates, d_steps, float(temperature)
         self.needs_teacher = updates == "alternating" or self.kd_weight > 0
 
@@ -282,8 +294,8 @@ class ConditionalAdversarialKD:
         if logit_loss not in L.LOGIT_DISTANCES:
             raise ValueError(f"logit_loss must be one of {L.LOGIT_DISTANCES}, got {logit_loss!r}")
         self.discriminator = discriminator
-        self.beta, self.logit_weight, self.ce_weight = L.check_weights(beta=beta, logit_weight=logit_weight,
-                                                                       ce_weight=ce_weight)
+        self.beta, self.logit_weight, self.ce_weight = check_weights("ConditionalAdversarialKD", beta=beta,
+                                                                     logit_weight=logit_weight, ce_weight=ce_weight)
         self.ramp_steps = check_int("ramp_steps", ramp_steps, 0)
         self.logit_loss = logit_loss
         self.ignore_label = _label("ignore_label", ignore_label)
@@ -299,8 +311,7 @@ class ConditionalAdversarialKD:
         if logits.shape[1] != d.n_classes or logits.dtype != d.net.dtype:
             raise ValueError(f"the discriminator was built for {d.n_classes} classes in {np.dtype(d.net.dtype)}; "
                              f"these logits have {logits.shape[1]} in {logits.dtype}")
-        if self.ignore_label is None:                  # (with unlabelled rows cross_entropy checks them)
-            F.check_labels(labels, logits.shape[0], logits.shape[1])
+        F.check_labels(labels, logits.shape[0], logits.shape[1], ignore_label=self.ignore_label)
         dt = logits.dtype.type
         classes = row_classes(labels, teacher_logits, self.ignore_label)
         self.discriminator.step(teacher_logits, logits, classes)

@@ -1,15 +1,17 @@
 """Pure math: softmax with temperature, and the losses of distillation, each returning (value, gradient).
 
 Every loss is a mean over the batch (axis 0) and returns ``(loss, grad)`` where ``loss`` is a 0-d array of the
-logits' dtype (no hidden float64) and ``grad`` has the logits' shape and dtype. No softmax or loss here reads an
-array's values back to the host, so on the GPU a call only queues kernels: dtype and shape are checked on every call
-(free), values (finite logits, labels in range, targets in [0, 1]) only with ``TINYKD_DEBUG=1`` (``backend.debug``),
-because each such read waits for the GPU. A caller that checked its arrays once at its entry (an objective:
-``distill.KD``) passes ``checked=True`` to skip the repeated dtype and shape checks of each function it calls.
-The functions that do read values, ``all_finite``, ``label_range`` and ``check_label_range``, serve those debug
-checks and the places where data enters: ``train.fit`` checks its data once per data set (and its losses once per
-epoch), ``Discriminator.fit`` its logits and classes once per call. The label rule itself (shape and dtype) is
-``checks.check_label_vector``, here as everywhere.
+logits' dtype (no hidden float64) and ``grad`` has the logits' shape and dtype. Inside a training step no softmax or
+loss here reads an array's values back to the host, so on the GPU a step only queues kernels: dtype and shape are
+checked on every call (free), values (finite logits, targets in [0, 1]) only with ``TINYKD_DEBUG=1``
+(``backend.debug``), because each such read waits for the GPU. Labels are the exception: a label out of range does
+not fail, it trains on another class, so their range is read on every direct call (``check_labels``,
+``cross_entropy``) and, inside a training step (``backend.training_step``), only in debug mode. A caller that checked
+its arrays once at its entry (an objective: ``distill.KD``) passes ``checked=True`` to skip the repeated dtype and
+shape checks of each function it calls. The functions that read values, ``all_finite``, ``check_finite``,
+``label_range`` and ``check_label_range``, serve those checks and the places where data enters: ``train.fit``
+checks its data once per data set (and its losses once per epoch), ``Discriminator.fit`` its logits and classes
+once per call. The label rule itself (shape and dtype) is ``checks.check_label_vector``, here as everywhere.
 The derivations are in ``docs/derivations.md`` (§1 softmax, §2 cross-entropy, §3 soft targets, §4 the logistic
 loss, §16 standardisation), whose notation the docstrings use: ``z`` logits, ``τ`` temperature, ``P^τ`` tempered
 probabilities, ``n`` the row, ``k`` the class, ``N`` rows, ``g`` the gradient arriving from above; the
@@ -62,24 +64,53 @@ def check_temperature(temperature):
     return check_real("temperature", temperature, low_open=True)
 
 
-def check_labels(labels, batch, classes, name="labels"):
-    """Raise unless ``labels`` is an integer vector of length ``batch`` (``checks.check_label_vector``, the one
-    label rule); with ``TINYKD_DEBUG=1`` also unless its values lie in [0, classes).
+def check_finite(name, a, fix="clean or drop those rows"):
+    """Raise unless every entry of ``a`` is finite: one read of device memory (a GPU synchronisation), so it runs
+    where data enters (``train.fit``, ``train.errors``, ``Network.predict``, ``Network.load_state_dict``), never per
+    step. The one rule for non-finite data: a NaN row would otherwise be predicted as class 0, counted as an error
+    or trained on as a NaN loss. ``fix`` ends the message (what to do about it)."""
+    if a is None or not a.size or all_finite(a):
+        return
+    xp = get_array_module(a)
+    bad = xp.logical_not(xp.isfinite(a))
+    if a.ndim >= 2:
+        bad = bad.reshape(a.shape[0], -1).any(axis=1)
+    where = to_host(xp.flatnonzero(bad))
+    unit = "rows" if a.ndim >= 2 else "entries"
+    raise ValueError(f"{name} contains NaN or inf; every value must be finite: {fix} ({where.size} of its "
+                     f"{bad.shape[0]} {unit}, the first at index {int(where[0])})")
 
-    The range matters: NumPy wraps a negative index around and CuPy wraps any out-of-range one, so a bad label
-    would silently train on another class. ``train.fit`` checks the range once for the whole data set.
+
+def check_labels(labels, batch, classes, name="labels", ignore_label=None):
+    """Raise unless ``labels`` is an integer vector of length ``batch`` (``checks.check_label_vector``, the one
+    label rule) whose values lie in [0, classes) (``check_label_range``; ``ignore_label`` allowed too).
+
+    The range matters: NumPy reads a negative index from the end (label −1, the library's "unlabelled", as the last
+    class) and CuPy wraps any out-of-range one, so a bad label would silently train on another class. It is read
+    on a direct call; inside a training step only with ``TINYKD_DEBUG=1`` (``backend.check_values``), since
+    ``train.fit`` checks the range once for the whole data set.
     """
     check_label_vector(name, labels, rows=batch)
-    if backend.debug():
-        check_label_range(labels, classes, name)
+    if backend.check_values() and batch:
+        check_label_range(labels, classes, name, ignore_label)
 
 
-def check_label_range(labels, classes, name="labels"):
-    """Raise unless every value of the non-empty ``labels`` lies in [0, classes): one read of device memory (a GPU
-    synchronisation), so it runs where data enters, not per step."""
+def check_label_range(labels, classes, name="labels", ignore_label=None, what=None):
+    """Raise unless every value of the non-empty ``labels`` lies in [0, classes), or is ``ignore_label`` (an
+    objective's mark of an unlabelled row) when one is given: one read of device memory (a GPU synchronisation), so
+    it runs where data enters, not per step. The one label-range rule of the engine (``train.fit`` and
+    ``train.errors``, the objectives called directly, ``Discriminator.fit``). ``what`` names the classes in the
+    message (default ``"<classes> classes"``)."""
+    if ignore_label is not None:
+        labels = get_array_module(labels).where(labels == ignore_label, 0, labels)
     lo, hi = label_range(labels)
     if lo < 0 or hi >= classes:
-        raise ValueError(f"{name} must lie in [0, {classes}) for {classes} classes, got values in [{lo}, {hi}]")
+        besides = f" besides ignore_label={ignore_label}" if ignore_label is not None else ""
+        unlabelled = ("; a negative label marks an unlabelled row only for an objective built with ignore_label "
+                      "(e.g. ignore_label=-1)") if lo < 0 and ignore_label is None else ""
+        raise ValueError(f"{name} must lie in [0, {classes}) for {what or f'{classes} classes'}, got values in "
+                         f"[{lo}, {hi}]{besides}; labels are class indices: remap them, or give the model one "
+                         f"output per class{unlabelled}")
 
 
 # ----------------------------------------------------------------------------------------- softmax family
@@ -139,15 +170,18 @@ def cross_entropy(logits, labels, ignore_label=None, *, checked=False):
     Gradient: ``dz = (P − onehot(y)) / N``.
     ``ignore_label`` (e.g. −1) marks unlabelled rows: they add nothing, and the mean runs over the ``M`` labelled
     rows of the batch, ``H = −(1/M) Σ_n m_n log P[n, y_n]`` (``m_n`` 1 for a labelled row, else 0), gradient
-    ``m ⊙ (P − onehot(y)) / M`` (both 0 when ``M = 0``). ``M`` stays on the device: nothing is read back.
+    ``m ⊙ (P − onehot(y)) / M`` (both 0 when ``M = 0``). ``M`` stays on the device: nothing is read back. Without
+    ``ignore_label`` every label is a class index in [0, C): −1 is refused, never read as class C − 1.
     ``checked=True``: the caller has checked the logits (``check_logits``) and the labels' shape
-    (``checks.check_label_vector``); the labels' range is checked here in either case (with ``TINYKD_DEBUG=1``),
-    once the unlabelled rows are set aside.
+    (``checks.check_label_vector``); the labels' range is checked here in either case (``check_label_range``: on a
+    direct call, and inside a training step only with ``TINYKD_DEBUG=1``, ``backend.check_values``).
     """
     if not checked:
         check_logits(logits)
         check_label_vector("labels", labels, rows=logits.shape[0])
     n, c = logits.shape
+    if backend.check_values():
+        check_label_range(labels, c, ignore_label=ignore_label)
     xp = get_array_module(logits)
     dt = logits.dtype.type
     labelled, count = None, dt(n)
@@ -155,8 +189,6 @@ def cross_entropy(logits, labels, ignore_label=None, *, checked=False):
         labelled = labels != ignore_label             # unlabelled rows become class 0, then weigh nothing
         labels = xp.where(labelled, labels, 0)
         count = xp.maximum(labelled.sum(), 1).astype(logits.dtype)
-    if backend.debug():
-        check_label_range(labels, c)
     rows = xp.arange(n)
     logp = log_softmax(logits, checked=True)
     picked = logp[rows, labels]

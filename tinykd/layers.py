@@ -9,9 +9,10 @@ Layers: ``Dense``, ``ReLU``, ``Dropout``, ``BatchNorm``; networks: ``Network`` (
 import numpy as np
 
 from . import checkpoint
+from . import functional as F
 from .backend import default_rng, get_array_module, resolve, to_device
 from .batches import batched
-from .checks import is_int, is_real
+from .checks import check_dtype, check_parent_folder, check_rows, check_seed, is_int, is_real
 
 
 class Layer:
@@ -49,6 +50,7 @@ class Dense(Layer):
         xp = resolve(backend)
         if not (is_int(n_in, 1) and is_int(n_out, 1)):
             raise ValueError(f"Dense sizes must be positive integers, got n_in={n_in!r}, n_out={n_out!r}")
+        dtype = check_dtype(dtype)
         rng = rng if isinstance(rng, np.random.Generator) else default_rng(rng)
         # He et al. (2015) keep the variance of ReLU activations constant (2/fan_in); Glorot & Bengio (2010)
         # balance forward and backward variance (2/(fan_in+fan_out)) for layers with no ReLU after them.
@@ -113,6 +115,9 @@ class Dropout(Layer):
         super().__init__()
         if not is_real(p) or not 0 <= p < 1:
             raise ValueError(f"dropout probability p must be a number in [0, 1), got {p!r}")
+        if p and not callable(getattr(rng, "random", None)):   # p = 0 draws no mask
+            raise TypeError(f"Dropout's rng must be a random generator on the inputs' array module "
+                            f"(tinykd.backend.default_rng(seed, xp)), got {type(rng).__name__}")
         self.p = float(p)
         self.rng = rng
 
@@ -142,11 +147,16 @@ class BatchNorm(Layer):
     ``params["beta"]``, ``ε_BN`` is ``eps``. The running mean and unbiased variance ``ν N/(N − 1)`` are updated with
     ``momentum``; inference uses them. Backward (training mode), with ``g = dh`` (the argument ``dy``) and
     ``dx̂ = γ ⊙ g``: ``dx = r ⊙ (dx̂ − mean_n dx̂ − x̂ ⊙ mean_n(dx̂ ⊙ x̂))``, ``dγ = Σ_n g ⊙ x̂``, ``db = Σ_n g``.
+    A training batch needs ``min_batch_rows`` = 2 rows (one row has no spread): ``train.fit`` refuses, before
+    training, a batch size or a last batch smaller than that.
     """
+
+    min_batch_rows = 2
 
     def __init__(self, n, momentum=0.1, eps=1e-5, backend=None, dtype=np.float32):
         super().__init__()
         xp = resolve(backend)
+        dtype = check_dtype(dtype)
         self.params = {"gamma": xp.ones(n, dtype=dtype), "beta": xp.zeros(n, dtype=dtype)}
         self.grads = {k: xp.zeros_like(v) for k, v in self.params.items()}
         self.running_mean, self.running_var = xp.zeros(n, dtype=dtype), xp.ones(n, dtype=dtype)
@@ -212,9 +222,7 @@ class Network:
         # int() would truncate a width of 100.7 to 100 without a word; bools are ints to Python but not widths
         if len(sizes) < 2 or not all(is_int(s, 1) for s in sizes):
             raise ValueError(f"sizes must list at least two positive integers (input, ..., classes), got {sizes}")
-        if np.dtype(dtype).kind != "f":
-            raise TypeError(f"dtype must be a floating type, got {dtype}")
-        self.xp, self.sizes, self.dtype = resolve(backend), [int(s) for s in sizes], np.dtype(dtype)
+        self.xp, self.sizes, self.dtype = resolve(backend), [int(s) for s in sizes], check_dtype(dtype)
 
     def forward(self, x, train=False, stop=None):
         """Logits for a batch ``x`` of shape (batch, sizes[0]); ``stop`` returns the output of layers[:stop]."""
@@ -237,12 +245,21 @@ class Network:
                 break
         return dy
 
-    def predict(self, x, batch_size=10000):
-        """Predicted classes, evaluated in large batches (inference mode)."""
+    def predict(self, x, batch_size=10000, checked=False):
+        """Predicted classes, evaluated in large batches (inference mode).
+
+        ``x`` must be an array of shape (N, sizes[0]) (``checks.check_rows``) with every value finite
+        (``functional.check_finite``, one read; the rule ``train.errors`` and ``train.fit`` apply): a NaN row has
+        no class, and argmax would call it class 0. ``checked=True``: the caller checked ``x`` once already."""
+        if not checked:
+            check_rows("x", x, self.sizes[0])
+            F.check_finite("x", x)
         return batched(lambda xb: self.forward(xb).argmax(axis=1), x, batch_size)
 
     def logits(self, x, batch_size=10000):
-        """Inference-mode logits for a whole data set, in large batches."""
+        """Inference-mode logits for a whole data set, in large batches (``x`` as for ``predict``; a NaN row gives
+        NaN logits, which show, so its values are not read)."""
+        check_rows("x", x, self.sizes[0])
         return batched(self.forward, x, batch_size)
 
     def count_params(self, biases=True):
@@ -288,11 +305,17 @@ class Network:
         return checkpoint.network_arrays(self)
 
     def load_state_dict(self, arrays, source="state"):
-        """Load ``state_dict()``'s arrays; every name with its exact shape (nothing is broadcast)."""
+        """Load ``state_dict()``'s arrays; every name with its exact shape (nothing is broadcast), every value
+        finite (NaN weights would predict class 0 for every row, without a word)."""
+        for name, a in (arrays.items() if isinstance(arrays, dict) else ()):
+            if getattr(a, "dtype", None) is not None and a.dtype.kind == "f":
+                F.check_finite(f"{source}: {name}", a, "load weights from a run that did not diverge")
         checkpoint.load_network_arrays(self, arrays, source)
 
     def save(self, path, identity=None, **info):
-        """Write parameters, buffers and configuration to ``path`` (.npz) atomically; see ``tinykd.checkpoint``."""
+        """Write parameters, buffers and configuration to ``path`` (.npz) atomically; see ``tinykd.checkpoint``.
+        A ``path`` under a file is refused first (``checks.check_parent_folder``), a folder by the checkpoint."""
+        check_parent_folder("path", path)
         checkpoint.save_model(path, self, identity, **info)
 
     def load(self, path, identity=None):
@@ -331,6 +354,7 @@ class MLP(Network):
     def __init__(self, sizes, dropout=0.0, input_dropout=0.0, seed=0, backend=None, dtype=np.float32,
                  input_grad=False, init="he", output_init="glorot"):
         self._set_shape(sizes, backend, dtype)
+        check_seed(seed)
         self.dropout, self.input_dropout = float(dropout), float(input_dropout)
         self.seed, self.init, self.output_init = seed, init, output_init
         init_rng = default_rng(seed)

@@ -14,7 +14,7 @@ values only with ``TINYKD_DEBUG=1``. Derivations: ``docs/derivations.md`` ยง16โ€
 """
 from . import functional as F
 from .backend import get_array_module
-from .checks import check_real
+from .checks import check_weights
 
 
 def _logsumexp(u, xp):
@@ -49,11 +49,11 @@ def decoupled_kd(student_logits, teacher_logits, targets, temperature=4.0, alpha
     """
     F.check_logit_pair(student_logits, teacher_logits)
     F.check_temperature(temperature)
-    alpha, beta = check_weights(alpha=alpha, beta=beta)
+    alpha, beta = check_weights("decoupled_kd", alpha=alpha, beta=beta)
     n, c = student_logits.shape
     if c < 2:
         raise ValueError(f"decoupled KD needs at least 2 classes (a target and the rest), got {c}")
-    F.check_labels(targets, n, c)
+    F.check_labels(targets, n, c, "targets")
     xp = get_array_module(student_logits)
     dt = student_logits.dtype.type
     tau = dt(temperature)
@@ -135,7 +135,7 @@ def dist_loss(student_logits, teacher_logits, temperature=4.0, beta=2.0, gamma=2
     """
     F.check_logit_pair(student_logits, teacher_logits)
     F.check_temperature(temperature)
-    beta, gamma = check_weights(beta=beta, gamma=gamma)
+    beta, gamma = check_weights("dist_loss", beta=beta, gamma=gamma)
     check_guard(guard)
     n, c = student_logits.shape
     if gamma and n < 2:
@@ -173,8 +173,3 @@ def logit_distance(student_logits, teacher_logits, kind="l1"):
     if kind == "l1":
         return xp.abs(diff).sum() / count, xp.sign(diff) / count
     return (diff * diff).sum() / (2 * count), diff / count
-
-
-def check_weights(**weights):
-    """Each keyword a finite weight >= 0; raise naming the first that is not. Returns them as floats, in order."""
-    return [check_real(name, value) for name, value in weights.items()]

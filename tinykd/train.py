@@ -27,9 +27,9 @@ import numpy as np
 from . import checkpoint as ckpt
 from . import functional as F
 from . import runlock
-from .backend import default_rng, get_array_module, to_host
+from .backend import default_rng, get_array_module, to_host, training_step
 from .batches import batched, batches, check_jitter, jitter
-from .checks import check_int, check_label_vector
+from .checks import check_file_path, check_int, check_label_vector, check_rows, check_seed
 from .schedules import CosineSchedule, ExponentialSchedule, cosine_lr  # noqa: F401 (the schedules, where fit is)
 
 
@@ -41,12 +41,13 @@ def errors(model, x, y, batch_size=10000):
     """Number of misclassified samples (inference mode, large batches).
 
     Checked first, with the rules ``fit`` applies where data enters (``_check_data``): ``x`` an array of one row
-    per sample, ``y`` a label vector of one class index of the model's outputs per row
-    (``checks.check_label_vector``, then its range) and ``x`` finite. Unchecked, a label column broadcasts into an
-    (N, N) comparison, an out-of-range label simply never matches, and a NaN row is predicted as class 0: each
-    gives a count that looks like a number and means nothing. Three host reads: the label range, finiteness, the
-    count (``fit`` counts its validation errors with ``_errors``, on data it checked once before training)."""
-    _check_inputs("x", x)
+    per sample (``checks.check_rows``), ``y`` a label vector of one class index of the model's outputs per row
+    (``checks.check_label_vector``, then ``functional.check_label_range``) and ``x`` finite
+    (``functional.check_finite``, as ``Network.predict``). Unchecked, a label column broadcasts into an (N, N)
+    comparison, an out-of-range label simply never matches, and a NaN row is predicted as class 0: each gives a
+    count that looks like a number and means nothing. Three host reads: the label range, finiteness, the count
+    (``fit`` counts its validation errors with ``_errors``, on data it checked once before training)."""
+    check_rows("x", x)
     check_label_vector("y", y, x.shape[0])
     if x.shape[0] == 0:
         raise ValueError("x has no rows, so there is nothing to count (0 errors would read as a perfect score)")
@@ -56,27 +57,20 @@ def errors(model, x, y, batch_size=10000):
 
 def _errors(model, x, y, batch_size=10000):
     """``errors`` without its checks, for data already checked: one read back to the host."""
-    return int((model.predict(x, batch_size) != y).sum())
-
-
-def _check_inputs(name, x):
-    """Raise unless ``x`` is a 2-D array (a list would fail deep inside the model, or be compared element-wise)."""
-    if not (hasattr(x, "shape") and hasattr(x, "dtype")):
-        raise TypeError(f"{name} must be an array of shape (N, features), got {type(x).__name__}: convert it with "
-                        "numpy.asarray (or move it to the model's backend)")
-    if x.ndim != 2:
-        raise ValueError(f"{name} must have shape (N, features), one flattened sample per row, got shape "
-                         f"{tuple(x.shape)}")
+    return int((model.predict(x, batch_size, checked=True) != y).sum())
 
 
 def train_step(model, objective, optimizer, x, y, target=None):
     """One step: forward, objective, backward, update. Returns the loss as a 0-d array, where it was computed.
 
     Reads no value back to the host, so on the GPU it only queues work (``tests/test_sync.py`` checks this for every
-    objective; ``TINYKD_DEBUG=1`` adds per-call value checks, which do synchronise). A model with parameter
-    constraints (a binary net's weight clipping) applies them in ``after_step``.
+    objective; ``TINYKD_DEBUG=1`` adds per-call value checks, which do synchronise). Its data must have been
+    checked where it entered, as ``fit`` does: inside the step (``backend.training_step``) the objective does not
+    read its labels' range. A model with parameter constraints (a binary net's weight clipping) applies them in
+    ``after_step``.
     """
-    loss, dout = objective(model.forward(x, train=True), y, target)
+    with training_step():
+        loss, dout = objective(model.forward(x, train=True), y, target)
     model.backward(dout)
     optimizer.step()
     after = getattr(model, "after_step", None)
@@ -117,25 +111,29 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     always stops the run. Before training, ``y`` and ``y_val`` must be label vectors (one integer class index of
     the model's outputs per row: ``checks.check_label_vector``, then their range) and ``x``, ``x_val`` and
     precomputed teacher outputs non-empty and finite (one check per array); rows the objective ignores
-    (``ignore_label``) need a teacher to learn from, so an all-ignored ``y`` without one is refused. A last batch of
-    a single row is skipped when there are others (batch statistics need two rows); shuffling changes which row
-    every epoch.
+    (``ignore_label``) need a teacher to learn from, so an all-ignored ``y`` without one is refused.
+    Every batch is trained on, the last partial one included, so every epoch takes at least one step on every row:
+    ``batch_size=1`` trains a network without BatchNorm one row at a time. A layer or objective that needs more
+    rows per batch (``min_batch_rows``: BatchNorm's batch statistics, DIST's correlation across the batch) gets
+    them or the run is refused before training, naming ``batch_size`` (``_check_batches``); no batch is skipped.
     """
     check_int("epochs", epochs, 0)
     check_int("batch_size", batch_size, 1)
-    check_int("seed", seed, 0)
+    check_seed(seed, allow_none=False)
     if getattr(objective, "needs_teacher", False) and teacher is None:
         raise ValueError(f"objective {type(objective).__name__} needs a teacher, but teacher=None")
     if teacher is not None and not (callable(teacher) or hasattr(teacher, "shape")):
         raise TypeError(f"teacher must be a function x -> outputs (e.g. teacher_model.logits) or those outputs "
                         f"computed for every row of x, got {type(teacher).__name__}")
-    _check_inputs("x", x)
+    check_rows("x", x)
     check_label_vector("y", y, x.shape[0])
     if x.shape[0] == 0:
         raise ValueError("x has no rows: there is nothing to train on")
+    _check_batches(model, objective, x.shape[0], batch_size)
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val and y_val go together: give both or neither")
     if x_val is not None:
+        check_rows("x_val", x_val)
         check_label_vector("y_val", y_val, x_val.shape[0])
         if x_val.shape[0] == 0:
             raise ValueError("x_val has no rows, so every epoch would score 0 errors; pass x_val=None, y_val=None "
@@ -146,9 +144,8 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
         raise ValueError(f"explode_factor must be a number > 1 or None, got {explode_factor!r}")
     if resume and not checkpoint:
         raise ValueError("resume=True needs a checkpoint path")
-    if checkpoint and os.path.isdir(checkpoint):
-        raise ValueError(f"checkpoint {checkpoint} is a folder; give a file path such as "
-                         f"{os.path.join(checkpoint, 'run.npz')}")
+    if checkpoint:
+        check_file_path("checkpoint", checkpoint)
     mine = {id(p) for _, p, _ in model.named_parameters()}
     if not all(id(p) in mine for _, p, _ in getattr(optimizer, "params", [])):
         raise ValueError("the optimiser updates parameters that are not this model's (built for another model?): "
@@ -195,24 +192,20 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
                 optimizer.lr = lr
             t0 = time.perf_counter()
             losses = xp.zeros(steps, dtype=np.float64)
-            done = 0
             for step, batch in enumerate(batches(*arrays, batch_size=batch_size, rng=generators["shuffle"])):
                 xb, yb = batch[0], batch[1]
-                if xb.shape[0] == 1 and steps > 1:
-                    continue
                 if jitter_pixels:
                     xb = jitter(xb, image_shape, jitter_pixels, generators["jitter"])
                 target = batch[2] if cached is not None else (teacher(xb) if use_teacher else None)
                 # a slice: an array copy on every backend (storing one element may read the loss as a number)
                 losses[step:step + 1] = train_step(model, objective, optimizer, xb, yb, target)
-                done = step + 1
                 if progress and sys.stderr.isatty() and step % max(1, steps // 20) == 0:
                     print(f"\r[{label}] epoch {epoch + 1}/{epochs} {'#' * (20 * step // steps):20s}", end="",
                           file=sys.stderr)
-            host = to_host(losses[:done])                      # the epoch's one transfer of losses to the host
+            host = to_host(losses)                             # the epoch's one transfer of losses to the host
             _check_losses(host, history, explode_factor, f"[{label}] epoch {epoch + 1}",
                           _kept(checkpoint, history, best))
-            record = {"epoch": epoch + 1, "loss": float(host.sum() / max(done, 1)),
+            record = {"epoch": epoch + 1, "loss": float(host.mean()),
                       "lr": getattr(optimizer, "lr", None), "seconds": time.perf_counter() - t0}
             if x_val is not None:
                 record["val_errors"] = _errors(model, x_val, y_val)   # checked before training
@@ -245,6 +238,29 @@ def _check_schedule(schedule, epochs):
                          f"the run, e.g. cosine_lr(lr, {epochs})")
 
 
+def _check_batches(model, objective, rows, batch_size):
+    """Refuse, before training, a batch smaller than a layer of ``model`` or the ``objective`` can train on (their
+    ``min_batch_rows``, 1 when they have none): ``batch_size`` itself, or the last partial batch of ``rows``. Only
+    the shapes are read. Skipping such a batch would train some epochs on nothing and report a loss of 0; this way
+    every batch trains, and what cannot is said in one line that names the setting to change."""
+    parts = [*getattr(model, "layers", ()), objective]
+    need, who = max(((getattr(p, "min_batch_rows", 1), type(p).__name__) for p in parts), key=lambda n: n[0])
+    last = rows % batch_size or batch_size
+    if min(last, batch_size) >= need:
+        return
+    what = f"{who} needs batches of at least {need} rows in training"
+    if batch_size < need:
+        raise ValueError(f"batch_size={batch_size} cannot train this {type(model).__name__}: {what}; use "
+                         f"batch_size >= {need}")
+    if rows < need:
+        raise ValueError(f"x has {rows} row{'s' * (rows != 1)}, but {what}; give it at least {need} rows")
+    fits = [b for b in range(need, rows + 1) if b != batch_size and (rows % b or b) >= need]
+    near = sorted(fits, key=lambda b: (abs(b - batch_size), b))[:2]
+    raise ValueError(f"x has {rows} rows, so batch_size={batch_size} leaves a last batch of {last} "
+                     f"row{'s' * (last != 1)}, but {what}; choose a batch_size that leaves no smaller batch (e.g. "
+                     f"{' or '.join(map(str, sorted(near)))}) or drop {last} row{'s' * (last != 1)}")
+
+
 def _check_data(model, labels, arrays):
     """Value checks where data enters (once per ``fit`` call, and in every public ``errors``), never per step:
     ``labels`` [(name, array, ignored)] (label vectors already: ``checks.check_label_vector``) hold class indices
@@ -259,20 +275,10 @@ def _check_data(model, labels, arrays):
         raise ValueError(f"a classifier needs one output per class, at least two; this model has {classes} "
                          f"(sizes {model.sizes})")
     for name, y, ignored in labels:
-        if y is None:
-            continue
-        if classes is not None and y.size:
-            if ignored is not None:
-                y = get_array_module(y).where(y == ignored, 0, y)
-            lo, hi = F.label_range(y)
-            if lo < 0 or hi >= classes:
-                raise ValueError(f"{name} must lie in [0, {classes}) for the model's {classes} outputs, got values "
-                                 f"in [{lo}, {hi}]; labels are class indices: remap them, or give the model one "
-                                 "output per class")
+        if y is not None and classes is not None and y.size:
+            F.check_label_range(y, classes, name, ignored, what=f"the model's {classes} outputs")
     for name, a in arrays:
-        if a is not None and a.size and not F.all_finite(a):
-            raise ValueError(f"{name} contains NaN or inf; every value must be finite: clean or drop those rows "
-                             "before training")
+        F.check_finite(name, a)
 
 
 def _check_losses(host, history, factor, where, kept):
