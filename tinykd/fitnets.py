@@ -10,10 +10,11 @@ from .layers import Dense
 
 
 class HintLoss:
-    """FitNets stage 1 (Romero et al. 2014): ``½ ‖r(h_S) − h_T‖²`` summed over units, mean over the batch.
+    """FitNets stage 1 (Romero et al. 2014): ``L = (1/(2N)) Σ_n ‖h_R,n − h_T,n‖²``, half the squared distance summed
+    over the units, mean over the batch.
 
-    ``h_T`` is the teacher's hint layer, ``r(h_S)`` the regressor's map of the student's guided layer.
-    Gradient w.r.t. the regressor's output: ``(r(h_S) − h_T) / N``.
+    ``h_T`` is the teacher's hint layer, ``h_R = R(h_S)`` the regressor's map of the student's guided layer.
+    Gradient w.r.t. the regressor's output: ``dh_R = (h_R − h_T) / N``.
     """
 
     needs_teacher = True
@@ -56,7 +57,8 @@ class HintNet:
 
     def _below(self, named):
         """The entries of ``named`` (the student's named parameters or buffers) whose array belongs to a layer below
-        the guided one: picked by array, not by count, so any layer with parameters (BatchNorm's γ, β) is placed."""
+        the guided one: picked by array, not by count, so any layer with parameters (BatchNorm's scale and shift) is
+        placed."""
         mine = {id(a) for layer in self.student.layers[:self.stop] for a in (*layer.params.values(),
                                                                                *layer.buffers().values())}
         return [entry for entry in named if id(entry[1]) in mine]

@@ -36,16 +36,18 @@ def _decoupled_parts(u, target_mask, xp):
 
 
 def decoupled_kd(student_logits, teacher_logits, targets, temperature=4.0, alpha=1.0, beta=8.0):
-    """Decoupled KD, ``τ² · (1/N) Σ_n (α · TCKD_n + β · NCKD_n)`` at temperature τ (Zhao et al. 2022).
+    """Decoupled KD (Zhao et al. 2022; docs/derivations.md §17): ``L = (τ²/N) Σ_n (λ_TC TCKD + λ_NC NCKD)`` at
+    temperature τ, with ``λ_TC`` the argument ``alpha`` and ``λ_NC`` the argument ``beta`` (the paper's names;
+    paper: 1 and 8, τ = 4).
 
-    With ``P^τ = softmax(z/τ)`` and t the target class of a row: ``b = (P_t, 1 − P_t)``, the binary
-    target/non-target probabilities, and ``P̂_k = P_k/(1 − P_t)`` for k ≠ t, the distribution over the other
-    classes. ``TCKD = KL(b_T ‖ b_S)``, ``NCKD = KL(P̂_T ‖ P̂_S)``; classical KD equals ``TCKD + (1 − P_T,t)·NCKD``,
-    which couples NCKD's weight to the teacher's confidence: DKD sets both weights free (paper: α = 1, β = 8, τ = 4).
+    With ``P^τ = softmax(z/τ)`` and y the class of a row (``targets``): TCKD is the KL between the binary
+    distributions ``(P_T,y^τ, 1 − P_T,y^τ)`` and ``(P_S,y^τ, 1 − P_S,y^τ)``; NCKD the KL between the distributions
+    over the other classes, ``P̂_k = P_k^τ/(1 − P_y^τ)`` for k ≠ y (0 in column y). Classical KD is
+    ``TCKD + (1 − P_T,y^τ) NCKD``, which ties NCKD's weight to the teacher's confidence: DKD sets both weights free.
 
-    Gradient w.r.t. the student logits: ``(τ/N) · [α (b_S,0 − b_T,0)(e_t − P̂_S) + β (P̂_S − P̂_T)]`` with P̂ zero
-    in the target column. Every log-probability is computed in log space, so any finite logits give a finite value
-    and gradient (a teacher sure to 1e−300 included). ``targets``: integer class of each row, in [0, C); C ≥ 2.
+    Gradient w.r.t. the student logits: ``dz_S = (τ/N)·(λ_TC (P_S,y^τ − P_T,y^τ)(Y − P̂_S) + λ_NC (P̂_S − P̂_T))``.
+    Every log-probability is computed in log space, so any finite logits give a finite value and gradient (a
+    teacher sure to 1e−300 included). ``targets``: integer class of each row, in [0, C); C ≥ 2.
     """
     F.check_logit_pair(student_logits, teacher_logits)
     F.check_temperature(temperature)
@@ -77,7 +79,7 @@ GUARDS = ("outside", "inside")
 
 
 def check_guard(guard):
-    """``guard`` when it is one of ``GUARDS`` (where ε enters a correlation: ``pearson``), else ValueError."""
+    """``guard`` when it is one of ``GUARDS`` (where ε_corr enters a correlation: ``pearson``, §18), else ValueError."""
     if guard not in GUARDS:
         raise ValueError(f"guard must be 'outside' (the DIST authors' ‖ā‖‖b̄‖ + ε) or 'inside' (ε inside each sum "
                          f"of squares), got {guard!r}")
@@ -85,19 +87,20 @@ def check_guard(guard):
 
 
 def pearson(a, b, axis, eps=1e-8, guard="outside"):
-    """Pearson correlation of ``a`` and ``b`` along ``axis``, with ``ā = a − mean(a)``, ``S = Σ ā b̄``; returns
-    ``(ρ, dρ/da)``, ρ with the axis reduced. ε keeps a constant ``a`` (ā = 0) finite (ρ = 0 there); ``guard`` says
-    where it enters:
+    """Pearson correlation of the arrays ``a`` (U) and ``b`` (V) along ``axis`` (docs/derivations.md §18); returns
+    ``(corr, ∂corr/∂U)``, corr with the axis reduced. With ``Ū = U − mean_j(U)·1`` and V̄ alike, the guard ε_corr
+    (``eps``) keeps a constant U (Ū = 0) finite (corr = 0 there); ``guard`` says where it enters:
 
-    - ``"outside"`` (default; DIST's authors, Huang et al. 2022, ``cosine_similarity(a − a.mean, b − b.mean)``):
-      ``ρ = S / (‖ā‖ ‖b̄‖ + ε)``, ``dρ/dā = (b̄ − ρ ‖b̄‖ ā/‖ā‖) / (‖ā‖ ‖b̄‖ + ε)`` (ā/‖ā‖ read as 0 where ā = 0);
-    - ``"inside"`` (tinykd's earlier form): ``ρ = S / sqrt((Σ ā² + ε)(Σ b̄² + ε))``,
-      ``dρ/dā = b̄/sqrt((Σ ā² + ε)(Σ b̄² + ε)) − ρ ā/(Σ ā² + ε)``.
+    - ``"outside"`` (default; DIST's authors, Huang et al. 2022, ``cosine_similarity(a - a.mean(), b - b.mean())``):
+      ``corr = Σ_j Ū_j V̄_j / Q_UV`` with ``Q_UV = ‖Ū‖ ‖V̄‖ + ε_corr``, and
+      ``∂corr/∂Ū = (V̄ − corr ‖V̄‖ Ū/‖Ū‖) / Q_UV`` (Ū/‖Ū‖ read as 0 where Ū = 0);
+    - ``"inside"`` (tinykd's earlier form): ``corr = Σ_j Ū_j V̄_j / √(Q_U Q_V)`` with ``Q_U = Σ_j Ū_j² + ε_corr``
+      and Q_V alike, and ``∂corr/∂Ū = V̄/√(Q_U Q_V) − corr Ū/Q_U``.
 
-    Both agree unless ‖ā‖‖b̄‖ is near ε (a nearly flat vector). Then ``dρ/da`` is ``dρ/dā`` minus its mean along
-    the axis (the centring's Jacobian). In exact arithmetic that mean is 0 already, but ā and b̄ are rounded
-    differences, whose sums are not 0: on a nearly constant vector that offset is a large part of ā, and without
-    the projection the gradient was 2·10⁻⁹ from exact, relatively (docs/derivations.md §18).
+    Both agree unless ‖Ū‖ ‖V̄‖ is near ε_corr (a nearly flat vector). Then ``∂corr/∂U`` is ``∂corr/∂Ū`` minus
+    its mean along the axis (the centring's Jacobian). In exact arithmetic that mean is 0 already, but Ū and V̄ are
+    rounded differences, whose sums are not 0: on a nearly constant vector that offset is a large part of Ū, and
+    without the projection the gradient was 2·10⁻⁹ from exact, relatively.
     """
     check_guard(guard)
     xp = get_array_module(a)
@@ -124,13 +127,14 @@ def pearson(a, b, axis, eps=1e-8, guard="outside"):
 
 
 def dist_loss(student_logits, teacher_logits, temperature=4.0, beta=2.0, gamma=2.0, guard="outside"):
-    """DIST (Huang et al. 2022): ``τ² · [β (1 − (1/N) Σ_n ρ(Y_S[n,:], Y_T[n,:])) + γ (1 − (1/C) Σ_k
-    ρ(Y_S[:,k], Y_T[:,k]))]`` with ``Y = softmax(z/τ)`` and ρ the Pearson correlation (``pearson``, with ε = 1e-8
-    where ``guard`` says: by default the authors' ``Σ ā b̄ / (‖ā‖ ‖b̄‖ + ε)``).
+    """DIST (Huang et al. 2022; docs/derivations.md §18): ``L = τ² λ_inter (1 − (1/N) Σ_n corr(P_S,n·^τ, P_T,n·^τ))
+    + τ² λ_intra (1 − (1/C) Σ_k corr(P_S,·k^τ, P_T,·k^τ))``, with ``P^τ = softmax(z/τ)``, ``λ_inter`` the argument
+    ``beta`` and ``λ_intra`` the argument ``gamma`` (the paper's names), and corr the Pearson correlation
+    (``pearson``, with ε_corr = 1e-8 where ``guard`` says: by default the authors' ``Σ_j Ū_j V̄_j / Q_UV``).
 
     The first term (inter-class) asks each sample's student probabilities to rank and space the classes as the
     teacher's do, up to a shift and scale; the second (intra-class) asks each class's probabilities across the
-    batch to vary as the teacher's do. Gradient: dL/dY from ``pearson``, then ``softmax_backward`` at τ.
+    batch to vary as the teacher's do. Gradient: G = ∂L/∂P_S^τ from ``pearson``, then ``softmax_backward`` at τ.
     The intra-class term needs a batch of at least 2 rows (a correlation across one row is undefined).
     """
     F.check_logit_pair(student_logits, teacher_logits)
