@@ -288,3 +288,10 @@ def test_the_footer_names_the_one_floor_of_the_worst_passing_check_and_leaves_ou
     monkeypatch.setattr(gradcheck, "WORST", gradcheck.WORST[1:2])
     assert gradcheck.worst_line().endswith("(sin) = ||num - ana||_2 / max(||num||_2, ||ana||_2, floor), floor 1e-4: "
                                            "the default")
+
+
+def test_the_exercises_readme_lists_every_exercise_with_its_section():
+    text = (Path(FOLDER) / "README.md").read_text(encoding="utf-8")
+    listed = dict((name, int(sec)) for pair in re.findall(r"^\| (\d+) \| `(\w+)` \| (\d+) \| `(\w+)` \|$", text, re.M)
+                  for sec, name in (pair[:2], pair[2:]))
+    assert listed == {name: e.section for name, e in EXERCISES.items()}
