@@ -53,7 +53,7 @@ def test_list_names_every_exercise_in_the_documents_order(capsys):
     out = capsys.readouterr().out
     sections = [int(s) for s in re.findall(r"^§(\d+)", out, re.M)]
     assert sections == sorted(sections) and all(name in out for name in EXERCISES)
-    assert sections == [1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20]   # every section with a gradient
+    assert sections == [1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20]   # each with a gradient
 
 
 def test_a_file_solution_is_checked_and_a_right_one_exits_0(tmp_path, capsys):

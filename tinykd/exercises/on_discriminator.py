@@ -241,8 +241,8 @@ CONDITIONAL = Exercise(
          "dq = σ(q)/N, not the target 1", _conditional_mistake("target")),
         ("the class columns' weights used: the input is [z̃, Y], so dz̃ = dq W[:C]ᵀ; W[C:] multiplies the one-hot "
          "class, which depends on no logit", _conditional_mistake("class_rows")),
-        ("the standardisation's backward forgotten: D sees z̃, so dz = (dz̃ − mean_k(dz̃)·1 − z̃ ⊙ mean_k(dz̃ ⊙ z̃)·1)/σ_z "
-         "(§16, Step 5)", _conditional_mistake("no_standardise")),
+        ("the standardisation's backward forgotten: D sees z̃, so "
+         "dz = (dz̃ − mean_k(dz̃)·1 − z̃ ⊙ mean_k(dz̃ ⊙ z̃)·1)/σ_z (§16, Step 5)", _conditional_mistake("no_standardise")),
         ("the logit distance averaged over the rows only: L_logit is a mean over all N·C entries",
          _conditional_mistake("rows")),
         ("L2 without its ½: L_logit = (1/(2NC)) Σ (z_S − z_T)², whose gradient is (z_S − z_T)/(NC)",
