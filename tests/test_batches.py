@@ -18,6 +18,15 @@ def test_batches_cover_every_sample_once_and_reproduce():
     assert np.array_equal(np.concatenate([b[1] for b in batches(x, y, batch_size=10)]), y)
 
 
+def test_batches_shuffle_with_a_generator_never_a_seed():
+    """Issue 28, item 4: ``rng=-1`` (or any seed) ended in "'int' object has no attribute 'permutation'"."""
+    x = np.zeros((4, 1), np.float32)
+    for bad in (-1, 3, np.random.RandomState(0)):
+        with pytest.raises(TypeError, match=r"^rng must be a NumPy generator \(tinykd\.backend\.default_rng\(seed\)\) "
+                                            r"or None, got"):
+            next(batches(x, batch_size=2, rng=bad))
+
+
 def test_jitter_moves_pixels_by_up_to_k_and_reproduces():
     x = np.random.default_rng(0).random((64, 28 * 28)).astype(np.float32)
     out = jitter(x, (28, 28), 2, np.random.default_rng(1))

@@ -5,6 +5,8 @@ epoch's one host-to-device copy), and jitter draws its shifts on the device.
 """
 import math
 
+import numpy as np
+
 from .backend import get_array_module, to_device
 from .checks import is_int
 
@@ -14,10 +16,14 @@ def batches(*arrays, batch_size, rng=None):
 
     The permutation is drawn on the host (the same stream on CPU and GPU), uploaded once per epoch (the epoch's
     one host-to-device copy, which reads nothing back) and applied once, so every batch is a contiguous slice of an
-    array already on the device. ``rng=None`` keeps the order.
+    array already on the device. ``rng=None`` keeps the order; a seed is not a generator (``default_rng(seed)`` makes
+    one, checking the seed).
     """
     if not is_int(batch_size, 1):
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if rng is not None and not isinstance(rng, np.random.Generator):   # a seed enters through default_rng only
+        raise TypeError(f"rng must be a NumPy generator (tinykd.backend.default_rng(seed)) or None, got "
+                        f"{type(rng).__name__}")
     n = arrays[0].shape[0]
     if any(a.shape[0] != n for a in arrays):
         raise ValueError(f"arrays to batch together must share their first dimension, got "
