@@ -211,3 +211,18 @@ def test_numpy_floor_has_bitwise_count():
     floor = re.search(r"^numpy>=(\d+)", cfg["options"]["install_requires"], re.M)
     assert floor and int(floor.group(1)) >= 2, cfg["options"]["install_requires"]
     assert hasattr(np, "bitwise_count")
+
+
+def test_errors_counts_a_packed_model_and_a_binary_network_alike():
+    """``train.errors`` checks its data once and counts with each model's own ``predict``: a ``Network`` told the
+    data is checked, a ``PackedBinaryMLP`` (no such argument) as it is."""
+    from tinykd.train import errors
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((40, 12)).astype(np.float32), rng.integers(0, 3, 40)
+    model = BinaryMLP([12, 16, 3], mode="xnor", seed=0)
+    packed = PackedBinaryMLP(model)
+    assert errors(packed, x, y) == errors(model, x, y) == int((model.predict(x) != y).sum())
+    x[5, 0] = np.nan
+    for m in (packed, model):
+        with pytest.raises(ValueError, match=r"^x contains NaN or inf; every value must be finite"):
+            errors(m, x, y)

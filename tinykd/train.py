@@ -30,6 +30,7 @@ from . import runlock
 from .backend import default_rng, get_array_module, to_host, training_step
 from .batches import batched, batches, check_jitter, jitter
 from .checks import check_file_path, check_int, check_label_vector, check_rows, check_seed
+from .layers import Network
 from .schedules import CosineSchedule, ExponentialSchedule, cosine_lr  # noqa: F401 (the schedules, where fit is)
 
 
@@ -56,8 +57,11 @@ def errors(model, x, y, batch_size=10000):
 
 
 def _errors(model, x, y, batch_size=10000):
-    """``errors`` without its checks, for data already checked: one read back to the host."""
-    return int((model.predict(x, batch_size, checked=True) != y).sum())
+    """``errors`` without its checks, for data already checked: one read back to the host. A ``Network`` is told so
+    (``predict(checked=True)``: no second read of ``x``); another model's ``predict`` (a ``PackedBinaryMLP``'s) is
+    called as it is."""
+    checked = {"checked": True} if isinstance(model, Network) else {}
+    return int((model.predict(x, batch_size, **checked) != y).sum())
 
 
 def train_step(model, objective, optimizer, x, y, target=None):
