@@ -28,7 +28,9 @@ def train(epochs):
     """One S (initial) run in this process; prints one JSON line."""
     import numpy as np
 
-    from tinykd import data, report
+    from tinykd import data
+
+    from tinykd.runs import provenance
     from tinykd.distill import Supervised
     from tinykd.layers import MLP
     from tinykd.optim import Adam
@@ -45,7 +47,7 @@ def train(epochs):
     h = hashlib.sha256()
     for _, p, _ in model.named_parameters():
         h.update(np.ascontiguousarray(p).tobytes())
-    m = report.machine()
+    m = provenance.machine()
     print(json.dumps({"weights_sha256": h.hexdigest()[:16], "val_errors": errors(model, ds.x_val, ds.y_val),
                       "test_errors": errors(model, ds.x_test, ds.y_test), "seconds": time.perf_counter() - t0,
                       "blas_kernel": m["blas_kernel"], "blas_threads": m["blas_threads"]}))
@@ -60,7 +62,7 @@ def main(argv=None):
         p.error(f"--epochs must lie in 1..20 (S (initial)'s schedule), got {args.epochs}")
     if args.one:
         return train(args.epochs)
-    from tinykd import report
+    from tinykd.runs import provenance
     runs = []
     for setting in SETTINGS:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENBLAS_", "OMP_"))}
@@ -68,7 +70,7 @@ def main(argv=None):
                              capture_output=True, text=True, check=True)
         runs.append({"setting": setting, **json.loads(out.stdout.strip().splitlines()[-1])})
         print(runs[-1], flush=True)
-    result = {"epochs": args.epochs, "machine": report.machine(), "runs": runs,
+    result = {"epochs": args.epochs, "machine": provenance.machine(), "runs": runs,
               "identical": len({r["weights_sha256"] for r in runs}) == 1}
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     name = "blas_determinism" + ("" if args.epochs == 20 else f"_{args.epochs}_epochs")   # never over the full one

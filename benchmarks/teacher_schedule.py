@@ -3,7 +3,7 @@
 The recipe ``examples/hinton_paper.py`` chose on validation (from the committed records in ``records/``), trained
 again on the same 55,000 images with the same validation split, its exponential schedule stretched ``--stretch``
 times: k times the epochs at decay d^(1/k), so the learning rate falls along the same curve, k times slower, to the
-same final rate. Its validation curve is smoothed as the preset smooths its candidates' (``tinykd.selection``) and
+same final rate. Its validation curve is smoothed as the preset smooths its candidates' (``tinykd.experiments.selection``) and
 set beside theirs. If the stretched run reaches clearly fewer validation errors, the preset's schedule is what holds
 its teacher back; if not, something else is.
 
@@ -22,11 +22,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tinykd import paper, records, report  # noqa: E402
-from tinykd.config import Config  # noqa: E402
-from tinykd.prepare import Setup  # noqa: E402
-from tinykd.selection import WINDOW, choose, smooth  # noqa: E402
-from tinykd.studies import groups  # noqa: E402
+from tinykd.experiments import hinton_paper, shared
+from tinykd.runs import provenance
+
+from tinykd.runs import records  # noqa: E402
+from tinykd.experiments.settings import Config  # noqa: E402
+from tinykd.experiments.setup import Setup  # noqa: E402
+from tinykd.experiments.selection import WINDOW, choose, smooth  # noqa: E402
+from tinykd.experiments.studies import groups  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -60,7 +63,7 @@ def main(argv=None):
         p.error(f"{a.records} holds no run of the paper's {a.preset} preset: run python examples/hinton_paper.py"
                 f"{flag} --records-dir {a.records} first")
     table, links = found[-1]
-    v = paper.view(held, table, links)
+    v = hinton_paper.view(held, table, links)
     sel = v["selection"]
     name = a.recipe or sel["winner"]
     if name not in sel["recipes"]:
@@ -73,7 +76,7 @@ def main(argv=None):
     if setup.data["fingerprint"] != v["data"]["fingerprint"]:
         p.error("these data are not the preset's (another fingerprint): the curves would not compare")
     k = a.stretch
-    spec = paper.teacher_spec(cfg, recipe, k * epochs, decay ** (1 / k))
+    spec = hinton_paper.teacher_spec(cfg, recipe, k * epochs, decay ** (1 / k))
     t0 = time.perf_counter()
     setup.model(spec, image_shape=tuple(setup.ds.input_shape))
     rec = setup.record(spec)
@@ -86,9 +89,9 @@ def main(argv=None):
            "deviations": table["deviations"], "window": WINDOW, "n_train": v["data"]["n_train"], "n_val": v["data"]["n_val"], "scores": scores,
            "curves": curves, "record": rec["key"],
            "seconds": rec["result"]["seconds"], "wall_seconds_this_call": time.perf_counter() - t0,
-           "machine": report.machine(), "command": " ".join(["python", "benchmarks/teacher_schedule.py"] + (argv or
+           "machine": provenance.machine(), "command": " ".join(["python", "benchmarks/teacher_schedule.py"] + (argv or
                                                                                                        sys.argv[1:]))}
-    report.write(a.out, out, markdown(out))
+    shared.write(a.out, out, markdown(out))
     print(markdown(out))
 
 

@@ -3,7 +3,7 @@
 line with exit code 2.
 
 An example passes its own options and presets to ``main``; without them it is a Table 1 example, whose options and
-presets are ``tinykd.config``'s. ``main`` calls ``body(cfg, values)``: ``cfg`` the ``Config`` (the teacher, the data,
+presets are ``tinykd.experiments.settings``'s. ``main`` calls ``body(cfg, values)``: ``cfg`` the ``Config`` (the teacher, the data,
 the folders), ``values`` the example's own options, each filled from the chosen preset when not given.
 """
 import argparse
@@ -13,12 +13,12 @@ import re
 import sys
 import textwrap
 
-from tinykd import registry
-from tinykd.checkpoint import CheckpointError
-from tinykd.config import PRESETS, Config, ConfigError, preset
+from tinykd.experiments import registry
+from tinykd.runs.checkpoints import CheckpointError
+from tinykd.experiments.settings import PRESETS, Config, ConfigError, preset
 from tinykd.data import DataError
-from tinykd.records import RecordError
-from tinykd.report import OutputError
+from tinykd.runs.records import RecordError
+from tinykd.experiments.shared import OutputError
 from tinykd.train import TrainingError
 
 # What a user can get wrong (arguments, data, folders, checkpoints): said in one line, never a traceback.

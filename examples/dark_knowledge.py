@@ -21,7 +21,7 @@ P_S^τ) with a = 0.9 (mostly soft targets). Validation: 5,000 training images he
 the student alone on validation is flagged, as in Table 1. Before any training the data is checked for what the
 experiments need (a test image of 2, 3, 7 and 9; 3s, 7s and 8s in the transfer set and the validation split; at
 least one hard label per class at 1%), and a transfer set larger than the training images is refused (--quick's
-10,000 with a smaller --subset: give --transfer-size). The experiments are tinykd/hinton.py's. Every student leaves
+10,000 with a smaller --subset: give --transfer-size). The experiments are tinykd/experiments/dark_knowledge.py's. Every student leaves
 a record in --records-dir (a rerun trains only the students whose records are missing); the table, a view of the
 records, is written to results/dark_knowledge.md and .json (dark_knowledge_quick.* with --quick; with --data,
 <name>_dark_knowledge*), and figures beside them; python -m tinykd.report regenerates them from the records.
@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _cli import Option, count, main  # noqa: E402
 
-from tinykd.hinton import run  # noqa: E402
+from tinykd.experiments.dark_knowledge import run  # noqa: E402
 
 PRESETS = {"full": {"epochs": 40, "seeds": 3, "sweep_epochs": 15, "few_epochs": 15, "transfer_size": 0},
            "quick": {"epochs": 4, "seeds": 1, "sweep_epochs": 2, "few_epochs": 3, "transfer_size": 10000}}

@@ -18,7 +18,7 @@
 Every network leaves a record in --records-dir; an interrupted run, run again, trains only what is missing (a
 network that was training continues from its last epoch). Nothing is chosen on the test set. The table, a view of
 the records, is written to results/mnist_hinton_paper.md and .json with the learning curves beside it; the
-experiments are tinykd/paper.py's.
+experiments are tinykd/experiments/hinton_paper.py's.
 """
 import os
 import sys
@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _cli import Option, count, decay, main, rate  # noqa: E402
 
-from tinykd.paper import run  # noqa: E402
+from tinykd.experiments.hinton_paper import run  # noqa: E402
 
 PRESETS = {"full": {"teacher_epochs": 90, "lr": [1e-3, 5e-4], "max_norm": [3.0, 4.0], "teacher_decay": 0.97,
                     "student_epochs": 50, "student_lr": 1e-3, "student_decay": 0.95, "seeds": 3},

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _cli import main  # noqa: E402
 
-from tinykd.protocol import run  # noqa: E402
+from tinykd.experiments.table1 import run  # noqa: E402
 
 if __name__ == "__main__":
     main(__doc__, lambda cfg, args: run(cfg))

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _cli import Option, count, main  # noqa: E402
 
-from tinykd.studies import fitnets  # noqa: E402
+from tinykd.experiments.studies import fitnets  # noqa: E402
 
 PRESETS = {"full": {"hint_epochs": 5, "kd_epochs": 20, "hint_layer": 1, "guided_layer": 1},
            "quick": {"hint_epochs": 1, "kd_epochs": 3, "hint_layer": 1, "guided_layer": 1}}

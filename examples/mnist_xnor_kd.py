@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _cli import Option, count, main, rate  # noqa: E402
 
-from tinykd.studies import xnor_kd  # noqa: E402
+from tinykd.experiments.studies import xnor_kd  # noqa: E402
 
 PRESETS = {"full": {"seeds": 2, "epochs": 15, "sizes": [784, 1200, 1200, 10], "lr": 3e-3},
            "quick": {"seeds": 1, "epochs": 2, "sizes": [784, 1200, 1200, 10], "lr": 3e-3}}

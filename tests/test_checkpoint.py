@@ -1,4 +1,4 @@
-"""Run state on disk (tinykd/checkpoint.py) and what the training loop does with it: buffers kept, optimisers and
+"""Run state on disk (tinykd/runs/checkpoints.py) and what the training loop does with it: buffers kept, optimisers and
 identities checked, unreadable files named, the best model kept apart from a run that diverges."""
 import dataclasses
 import inspect
@@ -15,9 +15,13 @@ import types
 import numpy as np
 import pytest
 
-from tinykd import MLP, SGD, Adam, checkpoint, data, prepare, runlock
+from tinykd import MLP, SGD, Adam, data
+
+from tinykd.runs import checkpoints, locks
+
+from tinykd.experiments import setup
 from tinykd.binary import BinaryMLP
-from tinykd.checkpoint import CheckpointError
+from tinykd.runs.checkpoints import CheckpointError
 from tinykd.distill import Supervised
 from tinykd.layers import Network
 from tinykd.train import TrainingError, cosine_lr, errors, fit
@@ -26,7 +30,7 @@ from tinykd.train import TrainingError, cosine_lr, errors, fit
 @pytest.fixture(scope="module")
 def small():
     ds = data.load("mnist")
-    return ds.x_train[:1001], ds.y_train[:1001], ds.x_test[:500], ds.y_test[:500]
+    return ds.x_train[:1000], ds.y_train[:1000], ds.x_test[:500], ds.y_test[:500]
 
 
 def _params(model):
@@ -61,9 +65,9 @@ def test_model_checkpoint_holds_buffers(tmp_path):
 def test_a_scalar_where_a_matrix_belongs_is_refused(tmp_path):
     a = MLP([4, 3, 2])
     a.save(tmp_path / "m.npz")
-    arrays, meta = checkpoint.read(tmp_path / "m.npz")
+    arrays, meta = checkpoints.read(tmp_path / "m.npz")
     arrays["dense0.W"] = np.float32(0.5)  # broadcasting would fill the matrix with 0.5
-    checkpoint.write(tmp_path / "bad.npz", arrays, {k: v for k, v in meta.items() if k != "format"})
+    checkpoints.write(tmp_path / "bad.npz", arrays, {k: v for k, v in meta.items() if k != "format"})
     with pytest.raises(CheckpointError, match=r"dense0.W is float32\(\), this model needs float32\(4, 3\)"):
         MLP([4, 3, 2]).load(tmp_path / "bad.npz")
     with pytest.raises(CheckpointError, match="dense0.W"):
@@ -123,10 +127,10 @@ def test_divergence_stops_and_keeps_the_best_model(small, tmp_path):
                                             r"run.best.npz \(epoch [12]\)"):
         fit(model, Supervised(), Adam(model, lr=1e-3), x, y, 4, 100, x_val=xt, y_val=yt,
             lr_schedule=lambda e: rates[e], checkpoint=path, progress=False)
-    run = checkpoint.meta_of(path)
+    run = checkpoints.meta_of(path)
     assert run["epoch"] == 2  # the latest state is the last good epoch, not the diverged one
-    best = Network.from_checkpoint(checkpoint.best_path(path))
-    info = checkpoint.meta_of(checkpoint.best_path(path))["info"]
+    best = Network.from_checkpoint(checkpoints.best_path(path))
+    info = checkpoints.meta_of(checkpoints.best_path(path))["info"]
     assert info["val_errors"] == min(h["val_errors"] for h in run["history"])
     assert errors(best, xt, yt) == info["val_errors"] < 250
 
@@ -176,20 +180,11 @@ def test_resume_refuses_what_it_cannot_continue(small, tmp_path):
         fit(model, Supervised(), Adam(model), x, y, 1, 250, checkpoint=tmp_path, progress=False)
 
 
-def test_a_last_batch_of_one_row_is_skipped(small):
-    """1001 rows in batches of 100: the last batch holds one row, which batch norm cannot train on."""
-    x, y, _, _ = small
-    model = BinaryMLP([784, 16, 10], mode="bwn")
-    history = fit(model, Supervised(), Adam(model), x, y, 1, 100, progress=False)
-    assert np.isfinite(history[0]["loss"])
-    assert np.all(model.layers[1].running_var > 1e-3)
-
-
 def test_identity_records_compare_after_a_json_round_trip():
     a = {"sizes": (784, 10), "lr": np.float64(1e-3), "nested": {"seed": np.int64(3)}}
     b = {"sizes": [784, 10], "lr": 1e-3, "nested": {"seed": 3}}
-    assert checkpoint.differences(checkpoint.normalise(a), checkpoint.normalise(b)) == []
-    assert checkpoint.differences({"a": 1, "b": {"c": 2}}, {"a": 1, "b": {"c": 3}, "d": 0}) == ["b.c", "d"]
+    assert checkpoints.differences(checkpoints.normalise(a), checkpoints.normalise(b)) == []
+    assert checkpoints.differences({"a": 1, "b": {"c": 2}}, {"a": 1, "b": {"c": 3}, "d": 0}) == ["b.c", "d"]
 
 
 def test_cosine_schedule_is_positive():
@@ -216,10 +211,10 @@ def test_files_are_written_with_the_users_umask(tmp_path, umask, mode):
         fit(model, Supervised(), Adam(model), x, y, 1, 32, x_val=x[:20], y_val=y[:20], checkpoint=tmp_path / "r.npz",
             progress=False)
         model.save(tmp_path / "m.npz")
-        with checkpoint.atomic_open(tmp_path / "t.txt", "w") as f:
+        with checkpoints.atomic_open(tmp_path / "t.txt", "w") as f:
             f.write("ü")
-        with runlock.run_lock(tmp_path / "held.npz"):
-            lock_mode = stat.S_IMODE(os.stat(runlock.lock_path(tmp_path / "held.npz")).st_mode)
+        with locks.run_lock(tmp_path / "held.npz"):
+            lock_mode = stat.S_IMODE(os.stat(locks.lock_path(tmp_path / "held.npz")).st_mode)
     finally:
         os.umask(old)
     assert lock_mode == mode
@@ -233,7 +228,7 @@ def test_a_failed_atomic_write_leaves_the_old_file(tmp_path):
     path = tmp_path / "f.txt"
     path.write_text("old")
     with pytest.raises(RuntimeError):
-        with checkpoint.atomic_open(path, "w") as f:
+        with checkpoints.atomic_open(path, "w") as f:
             f.write("new, half")
             raise RuntimeError
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["f.txt"]
@@ -245,13 +240,13 @@ def test_a_checkpoint_onto_a_folder_is_one_line_naming_it(tmp_path):
     folder = tmp_path / "taken"
     folder.mkdir()
     model = MLP([64, 8, 3], seed=0)
-    for write in (lambda: checkpoint.save_model(folder, model), lambda: model.save(folder),
-                  lambda: checkpoint.write(folder, {}, {"kind": "model"})):
+    for write in (lambda: checkpoints.save_model(folder, model), lambda: model.save(folder),
+                  lambda: checkpoints.write(folder, {}, {"kind": "model"})):
         with pytest.raises(CheckpointError, match=rf"cannot write checkpoint {re.escape(str(folder))}: it is a "
                                                   "folder; give a file path such as"):
             write()
     with pytest.raises(IsADirectoryError, match=re.escape(str(folder))):
-        with checkpoint.atomic_open(folder, "w") as f:
+        with checkpoints.atomic_open(folder, "w") as f:
             f.write("x")
     assert os.listdir(tmp_path) == ["taken"] and os.listdir(folder) == []
 
@@ -262,7 +257,7 @@ def test_a_killed_holder_not_yet_reaped_counts_as_gone(tmp_path, capsys):
     which ``os.kill(pid, 0)`` reports alive, so a rerun was refused as "already going on". Now it is gone and
     its lock is taken over with the usual line."""
     path = tmp_path / "run.npz"
-    lock = runlock.lock_path(path)
+    lock = locks.lock_path(path)
     holder = _holder(path)
     try:
         holder.kill()                       # SIGKILL, and no wait(): it stays a zombie until reaped below
@@ -274,8 +269,8 @@ def test_a_killed_holder_not_yet_reaped_counts_as_gone(tmp_path, capsys):
         else:
             pytest.fail("the killed holder never became a zombie")
         record = json.loads(open(lock).read())
-        assert record["pid"] == holder.pid and runlock._gone(record)
-        with runlock.run_lock(path):
+        assert record["pid"] == holder.pid and locks._gone(record)
+        with locks.run_lock(path):
             assert json.loads(open(lock).read())["pid"] == os.getpid()
         err = capsys.readouterr().err
         assert f"took over {os.path.abspath(lock)}, left by process {holder.pid} on " in err
@@ -286,14 +281,14 @@ def test_a_killed_holder_not_yet_reaped_counts_as_gone(tmp_path, capsys):
     assert not os.path.exists(lock)
     live = _holder(path)                    # a live holder is still respected
     try:
-        assert not runlock._gone(json.loads(open(lock).read()))
+        assert not locks._gone(json.loads(open(lock).read()))
     finally:
         live.communicate("")
 
 
 HOLD = """import sys
-from tinykd import runlock
-with runlock.run_lock(sys.argv[1]):
+from tinykd.runs import locks
+with locks.run_lock(sys.argv[1]):
     print("held", flush=True)
     sys.stdin.read()
 """
@@ -317,13 +312,13 @@ def test_one_run_per_checkpoint_at_a_time(tmp_path, capsys):
     taken over with a line saying so; a finished holder leaves no lock."""
     x, y = _images()
     path = tmp_path / "run.npz"
-    lock = runlock.lock_path(path)
+    lock = locks.lock_path(path)
     holder = _holder(path)
     model = MLP([64, 8, 3], seed=0)
     opt = Adam(model)
     try:
         host = re.escape(socket.gethostname())
-        with pytest.raises(runlock.RunLockedError, match=rf"these settings is already going on in process "
+        with pytest.raises(locks.RunLockedError, match=rf"these settings is already going on in process "
                                                             rf"{holder.pid} on {host} \(since .*\): wait for it"):
             fit(model, Supervised(), opt, x, y, 2, 32, checkpoint=path, resume=True, progress=False)
         assert opt.t == 0 and not path.exists()
@@ -337,7 +332,7 @@ def test_one_run_per_checkpoint_at_a_time(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"[again] took over {os.path.abspath(lock)}, left by process {holder.pid} on " in err
     assert "which no longer runs" in err
-    assert not os.path.exists(lock) and checkpoint.meta_of(path)["epoch"] == 2
+    assert not os.path.exists(lock) and checkpoints.meta_of(path)["epoch"] == 2
     holder = _holder(path)
     holder.communicate("")    # ends normally: its lock goes with it
     assert holder.returncode == 0 and not os.path.exists(lock)
@@ -346,25 +341,25 @@ def test_one_run_per_checkpoint_at_a_time(tmp_path, capsys):
 def test_the_lock_goes_with_any_ending_and_a_foreign_or_unreadable_lock_is_kept(tmp_path):
     x, y = _images()
     path = tmp_path / "run.npz"
-    lock = runlock.lock_path(path)
+    lock = locks.lock_path(path)
     model = MLP([64, 8, 3], seed=0)
     with pytest.raises(ValueError, match="lr_schedule gave learning rate -1.0 for epoch 2"):
         fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=path, progress=False,
             lr_schedule=lambda e: 1e-3 if e == 0 else -1.0)
-    assert not os.path.exists(lock) and checkpoint.meta_of(path)["epoch"] == 1
+    assert not os.path.exists(lock) and checkpoints.meta_of(path)["epoch"] == 1
     with open(lock, "w") as f:
         json.dump({"pid": os.getpid() + 1, "host": "elsewhere.example", "started": "today", "token": "t"}, f)
-    with pytest.raises(runlock.RunLockedError, match=r"process \d+ on elsewhere.example .*\(on another host: "
+    with pytest.raises(locks.RunLockedError, match=r"process \d+ on elsewhere.example .*\(on another host: "
                                                         r"cannot tell whether it still runs\)"):
         fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=path, resume=True, progress=False)
     with open(lock, "w") as f:
         f.write("{not json")
-    with pytest.raises(runlock.RunLockedError, match="does not say which process holds it"):
+    with pytest.raises(locks.RunLockedError, match="does not say which process holds it"):
         fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=path, resume=True, progress=False)
     assert os.path.exists(lock)   # never removed by a run that did not make it
     os.remove(lock)
-    with runlock.run_lock(path) as held:      # a holder may take its own lock again
-        with runlock.run_lock(path):
+    with locks.run_lock(path) as held:      # a holder may take its own lock again
+        with locks.run_lock(path):
             pass
         assert os.path.exists(held)
     assert not os.path.exists(held)
@@ -375,22 +370,22 @@ def test_train_or_load_of_an_identity_held_by_another_process_stops(tmp_path):
     cfg = types.SimpleNamespace(checkpoint_dir=str(tmp_path), dataset="mnist", data=None, batch_size=32,
                                 backend="numpy")
     x, y = _images()
-    spec = prepare.Spec("teacher", (64, 8, 3), 2, 1e-3)
-    path = prepare.checkpoint_path(cfg, spec.identity(cfg, "f" * 64))
-    holder = _holder(checkpoint.run_path(path))
+    spec = setup.Spec("teacher", (64, 8, 3), 2, 1e-3)
+    path = setup.checkpoint_path(cfg, spec.identity(cfg, "f" * 64))
+    holder = _holder(checkpoints.run_path(path))
     try:
-        with pytest.raises(runlock.RunLockedError, match=rf"process {holder.pid} "):
-            prepare.train_or_load(cfg, "f" * 64, spec, (x, y, None, None))
+        with pytest.raises(locks.RunLockedError, match=rf"process {holder.pid} "):
+            setup.train_or_load(cfg, "f" * 64, spec, (x, y, None, None))
     finally:
         holder.communicate("")
-    untrained = prepare.train_or_load(cfg, "f" * 64, dataclasses.replace(spec, epochs=0),
+    untrained = setup.train_or_load(cfg, "f" * 64, dataclasses.replace(spec, epochs=0),
                                       (x, y, None, None))[1]        # 0 epochs: no schedule to build
     assert untrained["identity"]["schedule"] is None and untrained["history"] == []
     os.remove(untrained["checkpoint"])
-    model, record = prepare.train_or_load(cfg, "f" * 64, spec, (x, y, None, None))
+    model, record = setup.train_or_load(cfg, "f" * 64, spec, (x, y, None, None))
     assert record["loaded"] is False and record["checkpoint"] == path and os.listdir(tmp_path) == [
         os.path.basename(path)]
-    assert prepare.train_or_load(cfg, "f" * 64, spec, (x, y, None, None))[1]["loaded"] is True
+    assert setup.train_or_load(cfg, "f" * 64, spec, (x, y, None, None))[1]["loaded"] is True
 
 
 def _with_default(monkeypatch, func, name, value):
@@ -409,19 +404,19 @@ def _with_default(monkeypatch, func, name, value):
 def test_every_default_that_shapes_the_weights_changes_the_checkpoint_name(monkeypatch, tmp_path, func, name,
                                                                            value):
     """Issue 18, item 6: the identity held "cosine to 1%" and "Adam" as typed strings, so a changed default (Adam's
-    betas or eps, the initialisation, the rate's floor) silently reused an old checkpoint. It is built from the
+    betas or eps, the initialisation, the rate's floor) silently reused an old checkpoints. It is built from the
     objects that train the network, and each default, changed alone, gives another checkpoint name."""
     cfg = types.SimpleNamespace(checkpoint_dir=str(tmp_path), dataset="mnist", data=None, batch_size=32,
                                 backend="numpy")
-    spec = prepare.Spec("teacher", (12, 8, 3), 5, 1e-3, dropout=0.2, input_dropout=0.1, jitter=1)
+    spec = setup.Spec("teacher", (12, 8, 3), 5, 1e-3, dropout=0.2, input_dropout=0.1, jitter=1)
     before = spec.identity(cfg, "f" * 64)
     model, optimizer, schedule, objective = spec.build(cfg)
     assert before["model"] == model.describe() and before["optimizer"] == optimizer.describe()
     assert before["schedule"] == schedule.describe() and before["objective"] == objective.describe()
     _with_default(monkeypatch, func, name, value)
     after = spec.identity(cfg, "f" * 64)
-    assert checkpoint.differences(before, after) and \
-        prepare.checkpoint_path(cfg, before) != prepare.checkpoint_path(cfg, after)
+    assert checkpoints.differences(before, after) and \
+        setup.checkpoint_path(cfg, before) != setup.checkpoint_path(cfg, after)
 
 
 def test_a_longer_run_on_an_exponential_schedule_continues_the_shorter_one_bit_for_bit(tmp_path, capsys):
@@ -431,17 +426,17 @@ def test_a_longer_run_on_an_exponential_schedule_continues_the_shorter_one_bit_f
     x, y = _images()
     cfgs = [types.SimpleNamespace(checkpoint_dir=str(tmp_path / d), dataset="mnist", data=None, batch_size=32,
                                   backend="numpy") for d in ("a", "b")]
-    spec = prepare.Spec("teacher", (64, 8, 3), 2, 1e-2, dropout=0.3, decay=0.8)
-    prepare.train_or_load(cfgs[0], "f" * 64, spec, (x, y, x, y))
+    spec = setup.Spec("teacher", (64, 8, 3), 2, 1e-2, dropout=0.3, decay=0.8)
+    setup.train_or_load(cfgs[0], "f" * 64, spec, (x, y, x, y))
     assert any(p.endswith(".state.npz") for p in os.listdir(tmp_path / "a"))
     longer = dataclasses.replace(spec, epochs=4)
     capsys.readouterr()
-    a, rec_a = prepare.train_or_load(cfgs[0], "f" * 64, longer, (x, y, x, y))
+    a, rec_a = setup.train_or_load(cfgs[0], "f" * 64, longer, (x, y, x, y))
     assert "continues the finished run of its first 2 epochs" in capsys.readouterr().out
     assert rec_a["continued_from_epoch"] == 2 and rec_a["resumed_after_epoch"] is None
-    b, rec_b = prepare.train_or_load(cfgs[1], "f" * 64, longer, (x, y, x, y))      # from scratch, elsewhere
+    b, rec_b = setup.train_or_load(cfgs[1], "f" * 64, longer, (x, y, x, y))      # from scratch, elsewhere
     assert "continued_from_epoch" not in rec_b
     assert all(np.array_equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
     assert [h["loss"] for h in rec_a["history"]] == [h["loss"] for h in rec_b["history"]]
     cosine = dataclasses.replace(spec, decay=None, epochs=4)       # a cosine schedule's prefix is another run
-    assert "continued_from_epoch" not in prepare.train_or_load(cfgs[0], "f" * 64, cosine, (x, y, x, y))[1]
+    assert "continued_from_epoch" not in setup.train_or_load(cfgs[0], "f" * 64, cosine, (x, y, x, y))[1]

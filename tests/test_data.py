@@ -15,8 +15,10 @@ import scipy.io
 from hypothesis import given, strategies as st
 
 from conftest import SHARED_DATA, SHARED_DATA_MISSING
-from tinykd import backend, data, datafiles, dataset, formats, named
-from tinykd.formats import DataError
+from tinykd import backend, data
+from tinykd.data import dataset, formats, named
+from tinykd.data import files as data_files
+from tinykd.data.formats import DataError
 
 
 def fake_images(n, seed=0):
@@ -28,7 +30,7 @@ def write_mnist_folder(folder, n_train=50, n_test=20, gz=True):
     r = np.random.default_rng(0)
     arrays = {"train_images": fake_images(n_train), "train_labels": r.integers(0, 10, n_train, dtype=np.uint8),
               "test_images": fake_images(n_test, 1), "test_labels": r.integers(0, 10, n_test, dtype=np.uint8)}
-    for key, name in datafiles.MNIST_FILES.items():
+    for key, name in data_files.MNIST_FILES.items():
         formats.write_idx(folder / (name + (".gz" if gz else "")), arrays[key])
     return arrays
 
@@ -43,9 +45,9 @@ def test_real_mnist_loads_verified_and_fast():
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED_DATA, "mnist")), reason=SHARED_DATA_MISSING)
 def test_shared_files_match_repository_copies():
-    for name in datafiles.MNIST_FILES.values():
+    for name in data_files.MNIST_FILES.values():
         a = formats.read_idx(os.path.join(SHARED_DATA, "mnist", name + ".gz"))
-        b = formats.read_idx(datafiles.REPO_DATA / "mnist" / (name + ".gz"))
+        b = formats.read_idx(data_files.REPO_DATA / "mnist" / (name + ".gz"))
         np.testing.assert_array_equal(a, b)
 
 
@@ -61,7 +63,7 @@ def test_idx_round_trip(tmp_path, dtype, gz):
 
 
 def test_corrupted_idx_files_raise_naming_the_file(tmp_path):
-    good = (datafiles.REPO_DATA / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    good = (data_files.REPO_DATA / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
     raw = gzip.decompress(good)
     cases = {
         "truncated.gz": good[: len(good) // 2],
@@ -87,7 +89,7 @@ def test_corrupted_idx_files_raise_naming_the_file(tmp_path):
 def test_checksum_mismatch_is_caught(tmp_path, monkeypatch):
     folder = tmp_path / "mnist"
     write_mnist_folder(folder)  # valid IDX files, but not MNIST's content
-    monkeypatch.setattr(datafiles, "REPO_DATA", tmp_path / "nothing")
+    monkeypatch.setattr(data_files, "REPO_DATA", tmp_path / "nothing")
     with pytest.raises(DataError, match=r"checksum mismatch .* expected 6bbc9ace"):
         data.load("mnist", data_dir=tmp_path, download=False)
 
@@ -97,16 +99,16 @@ def test_search_order(tmp_path, monkeypatch):
     # without data_dir: $TINYKD_DATA, the repository's data/, the cache, in that order
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("TINYKD_DATA", str(tmp_path / "env"))
-    monkeypatch.setattr(datafiles, "REPO_DATA", tmp_path / "repo")
+    monkeypatch.setattr(data_files, "REPO_DATA", tmp_path / "repo")
     places = [tmp_path / "env" / "mnist", tmp_path / "repo" / "mnist", tmp_path / "cache" / "tinykd" / "mnist"]
     for p in places:
         write_mnist_folder(p, n_train=1, n_test=1)
     for expected in places:
-        assert datafiles.locate("mnist", "train_images", download=False).parent == expected
+        assert data_files.locate("mnist", "train_images", download=False).parent == expected
         for f in expected.iterdir():
             f.unlink()
     with pytest.raises(DataError) as e:
-        datafiles.locate("mnist", "train_images", download=False)
+        data_files.locate("mnist", "train_images", download=False)
     message = str(e.value)
     assert all(str(p) in message for p in places)
     assert "downloading is off" in message and "TINYKD_DATA" in message and "\n" not in message
@@ -114,24 +116,24 @@ def test_search_order(tmp_path, monkeypatch):
     explicit = tmp_path / "explicit"
     write_mnist_folder(explicit, n_train=1, n_test=1)
     write_mnist_folder(explicit / "mnist", n_train=1, n_test=1)
-    assert datafiles.locate("mnist", "train_images", data_dir=explicit).parent == explicit
+    assert data_files.locate("mnist", "train_images", data_dir=explicit).parent == explicit
     for f in explicit.glob("*.gz"):
         f.unlink()
-    assert datafiles.locate("mnist", "train_images", data_dir=explicit).parent == explicit / "mnist"
+    assert data_files.locate("mnist", "train_images", data_dir=explicit).parent == explicit / "mnist"
 
 
 def test_explicit_data_dir_is_searched_alone_and_never_downloads(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("TINYKD_DATA", str(tmp_path / "env"))
     monkeypatch.delenv("TINYKD_OFFLINE")  # downloading would be allowed, were data_dir not given
-    monkeypatch.setattr(datafiles, "fetch", lambda *a, **k: pytest.fail("downloaded although data_dir was given"))
+    monkeypatch.setattr(data_files, "fetch", lambda *a, **k: pytest.fail("downloaded although data_dir was given"))
     (tmp_path / "empty").mkdir()
     for folder in (tmp_path / "empty", tmp_path / "missing"):  # the repository's MNIST must not stand in
         with pytest.raises(DataError) as e:
             data.load("mnist", data_dir=folder)
         message = str(e.value)
         assert "\n" not in message and str(folder) in message and str(folder / "mnist") in message
-        assert all(f in message for f in datafiles.MNIST_FILES.values())
+        assert all(f in message for f in data_files.MNIST_FILES.values())
         assert "leave out data_dir" in message
     assert "does not exist" in message
     partial = tmp_path / "partial"
@@ -153,7 +155,7 @@ def test_notmnist_explicit_folder_splits_only_its_own_test_file(tmp_path, monkey
         data.load("notmnist", data_dir=tmp_path / "empty", split_test=0.5)
     assert str(tmp_path / "empty") in str(e.value) and "t10k-images-idx3-ubyte" in str(e.value)
     mine = tmp_path / "mine" / "notmnist"
-    shutil.copytree(datafiles.REPO_DATA / "notmnist", mine)
+    shutil.copytree(data_files.REPO_DATA / "notmnist", mine)
     ds = data.load("notmnist", data_dir=tmp_path / "mine", split_test=0.5)
     assert ds.x_train.shape == (5000, 784) and ds.source == str(mine.resolve())
     with pytest.raises(DataError, match="training split is missing") as e:
@@ -201,27 +203,27 @@ def test_download_verifies_and_leaves_nothing_partial(tmp_path):
     server = _Server({"f.bin": body})
     try:
         target = tmp_path / "cache" / "f.bin"
-        datafiles.fetch(server.url + "f.bin", target, md5, progress=False)
+        data_files.fetch(server.url + "f.bin", target, md5, progress=False)
         assert target.read_bytes() == body
         target.unlink()
         with pytest.raises(DataError, match="checksum mismatch"):
-            datafiles.fetch(server.url + "f.bin", target, "0" * 32, progress=False)
+            data_files.fetch(server.url + "f.bin", target, "0" * 32, progress=False)
         assert list(target.parent.iterdir()) == []
         with pytest.raises(OSError):
-            datafiles.fetch(server.url + "missing.bin", target, md5, progress=False)
+            data_files.fetch(server.url + "missing.bin", target, md5, progress=False)
         assert list(target.parent.iterdir()) == []
     finally:
         server.close()
     liar = _Server({"f.bin": body}, lie=True)
     try:
         with pytest.raises(DataError, match="broke off|truncated"):
-            datafiles.fetch(liar.url + "f.bin", target, md5, progress=False)
+            data_files.fetch(liar.url + "f.bin", target, md5, progress=False)
         assert list(target.parent.iterdir()) == []
     finally:
         liar.close()
     src = tmp_path / "src.bin"
     src.write_bytes(body)
-    datafiles.fetch(src.as_uri(), target, md5, progress=False)
+    data_files.fetch(src.as_uri(), target, md5, progress=False)
     assert target.read_bytes() == body
 
 
@@ -232,14 +234,14 @@ def test_load_downloads_into_the_cache_when_nothing_is_local(tmp_path, monkeypat
     server = _Server(files)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("TINYKD_OFFLINE", raising=False)
-    monkeypatch.setattr(datafiles, "REPO_DATA", tmp_path / "repo")
+    monkeypatch.setattr(data_files, "REPO_DATA", tmp_path / "repo")
     registry = {}
-    for key, name in datafiles.MNIST_FILES.items():
+    for key, name in data_files.MNIST_FILES.items():
         raw = gzip.decompress(files[name + ".gz"])
-        registry[key] = datafiles.Resource(name, hashlib.md5(raw).hexdigest(),
+        registry[key] = data_files.Resource(name, hashlib.md5(raw).hexdigest(),
                                       ("http://127.0.0.1:9/unreachable/" + name + ".gz", server.url + name + ".gz"),
                                       hashlib.md5(files[name + ".gz"]).hexdigest())
-    monkeypatch.setitem(datafiles.REGISTRY, "mnist", registry)
+    monkeypatch.setitem(data_files.REGISTRY, "mnist", registry)
     try:
         ds = data.load("mnist", progress=False)
     finally:
@@ -272,8 +274,8 @@ def write_svhn_mat(path, n, seed=0, **override):
 
 
 def test_svhn_from_mat_files(tmp_path, monkeypatch):
-    unchecked = {k: datafiles.Resource(r.name) for k, r in datafiles.REGISTRY["svhn"].items()}
-    monkeypatch.setitem(datafiles.REGISTRY, "svhn", unchecked)
+    unchecked = {k: data_files.Resource(r.name) for k, r in data_files.REGISTRY["svhn"].items()}
+    monkeypatch.setitem(data_files.REGISTRY, "svhn", unchecked)
     train = write_svhn_mat(tmp_path / "train_32x32.mat", 30)
     write_svhn_mat(tmp_path / "test_32x32.mat", 12, seed=1)
     ds = data.load("svhn", data_dir=tmp_path, download=False)
@@ -382,7 +384,7 @@ def test_a_registered_name_is_always_the_named_data_set(tmp_path, monkeypatch):
     write_mnist_folder(tmp_path / "mnist")
     monkeypatch.chdir(tmp_path)
     ds = data.load("MNIST")  # the folder ./mnist does not shadow the named data set
-    assert ds.x_train.shape == (60000, 784) and ds.source == str(datafiles.REPO_DATA / "mnist")
+    assert ds.x_train.shape == (60000, 784) and ds.source == str(data_files.REPO_DATA / "mnist")
     mine = data.load(Path("mnist"))  # a Path is always a path
     assert mine.x_train.shape == (50, 784) and mine.name == "mnist"
     assert mine.source == str((tmp_path / "mnist").resolve())
@@ -437,7 +439,7 @@ def small(n=12, n_test=4, seed=0):
 
 def test_source_says_where_the_data_came_from(tmp_path):
     ds = data.load("mnist")
-    assert ds.source == str(datafiles.REPO_DATA / "mnist") and Path(ds.source).is_absolute()
+    assert ds.source == str(data_files.REPO_DATA / "mnist") and Path(ds.source).is_absolute()
     assert ds.to(np).source == ds.source and ds.subset(10).source == ds.source
     assert data.preprocess(ds, val=10).source == ds.source
     assert small().source == "arrays"
@@ -447,9 +449,9 @@ def test_fingerprint_is_the_content_not_the_path(tmp_path, monkeypatch):
     ds = data.load("mnist")
     fp = ds.fingerprint()
     assert len(fp) == 64 and int(fp, 16) >= 0
-    shutil.copytree(datafiles.REPO_DATA / "mnist", tmp_path / "copy")
+    shutil.copytree(data_files.REPO_DATA / "mnist", tmp_path / "copy")
     monkeypatch.setenv("TINYKD_DATA", str(tmp_path / "elsewhere"))
-    shutil.copytree(datafiles.REPO_DATA / "mnist", tmp_path / "elsewhere" / "mnist")
+    shutil.copytree(data_files.REPO_DATA / "mnist", tmp_path / "elsewhere" / "mnist")
     again = data.load("mnist")
     assert again.source == str(tmp_path / "elsewhere" / "mnist")
     assert again.fingerprint() == fp == data.load(tmp_path / "copy").fingerprint() == ds.to(np).fingerprint()
@@ -559,19 +561,19 @@ def test_notmnist_test_file_split_uses_the_same_stratification(tmp_path, monkeyp
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv("TINYKD_DATA", raising=False)
     ds = data.load("notmnist", split_test=0.3, seed=5, download=False)
-    y = formats.read_idx(datafiles.REPO_DATA / "notmnist" / "t10k-labels-idx1-ubyte.gz")
+    y = formats.read_idx(data_files.REPO_DATA / "notmnist" / "t10k-labels-idx1-ubyte.gz")
     is_test = dataset.stratified_mask(y, 3000, 5)
     np.testing.assert_array_equal(ds.y_test, y[is_test])
     np.testing.assert_array_equal(ds.y_train, y[~is_test])
-    assert ds.source == str(datafiles.REPO_DATA / "notmnist")
+    assert ds.source == str(data_files.REPO_DATA / "notmnist")
 
 
 # ------------------------------------------------------------ issue 18: one rule each, for every format
 def write_idx_folder(folder, x_train, y_train, x_test, y_test):
     folder.mkdir(parents=True, exist_ok=True)
-    for key, a in zip(datafiles.MNIST_FILES, (x_train, y_train, x_test, y_test)):
+    for key, a in zip(data_files.MNIST_FILES, (x_train, y_train, x_test, y_test)):
         a = np.asarray(a)
-        formats.write_idx(folder / datafiles.MNIST_FILES[key], a.astype(np.int32) if a.dtype == np.int64 else a)
+        formats.write_idx(folder / data_files.MNIST_FILES[key], a.astype(np.int32) if a.dtype == np.int64 else a)
     return folder
 
 
@@ -694,7 +696,7 @@ def test_idx_images_of_another_shape_say_what_was_found_and_expected(tmp_path):
 def notmnist_folder(tmp_path, x_train, y_train):
     """notMNIST's shipped test split and the given training split, in one folder."""
     folder = tmp_path / "nm"
-    shutil.copytree(datafiles.REPO_DATA / "notmnist", folder, dirs_exist_ok=True)
+    shutil.copytree(data_files.REPO_DATA / "notmnist", folder, dirs_exist_ok=True)
     formats.write_idx(folder / "train-images-idx3-ubyte.gz", x_train)
     formats.write_idx(folder / "train-labels-idx1-ubyte.gz", y_train)
     return folder
@@ -709,10 +711,10 @@ def test_notmnist_training_split_is_checked_for_structure(tmp_path, monkeypatch)
     assert "--data PATH" in message
     # MNIST's own 60,000 training digits have the structure but not the content
     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
-        shutil.copy(datafiles.REPO_DATA / "mnist" / name, folder / name)
+        shutil.copy(data_files.REPO_DATA / "mnist" / name, folder / name)
     refused(lambda: data.load("notmnist", data_dir=folder), "MNIST's training digits, not notMNIST's", folder)
     # a training split of the published structure (made small here) loads, as the canonical files
-    monkeypatch.setattr(datafiles, "NOTMNIST_TRAIN_SHAPE", (100, 28, 28))
+    monkeypatch.setattr(data_files, "NOTMNIST_TRAIN_SHAPE", (100, 28, 28))
     notmnist_folder(tmp_path, fake_images(100), (np.arange(100) % 9).astype(np.uint8))   # no J
     refused(lambda: data.load("notmnist", data_dir=folder), "expected every one of 0..9", folder)
     notmnist_folder(tmp_path, fake_images(100), (np.arange(100) % 10).astype(np.uint8))
@@ -722,7 +724,7 @@ def test_notmnist_training_split_is_checked_for_structure(tmp_path, monkeypatch)
 
 def test_notmnist_split_test_with_a_training_split_present_is_one_data_error(tmp_path, monkeypatch):
     # reproduce_table.py --dataset notmnist --split-test 0.5 on a folder with a training split: not a traceback
-    monkeypatch.setattr(datafiles, "NOTMNIST_TRAIN_SHAPE", (100, 28, 28), raising=False)
+    monkeypatch.setattr(data_files, "NOTMNIST_TRAIN_SHAPE", (100, 28, 28), raising=False)
     folder = notmnist_folder(tmp_path, fake_images(100), (np.arange(100) % 10).astype(np.uint8))
     assert data.load("notmnist", data_dir=folder).x_train.shape == (100, 784)
     with pytest.raises(DataError, match=r"training split is present \(in .*nm\).*leave it out") as e:
@@ -735,7 +737,7 @@ def test_canonical_says_whether_the_files_are_the_named_data_sets_own(tmp_path, 
     monkeypatch.delenv("TINYKD_DATA", raising=False)
     assert data.load("mnist").canonical and data.load("mnist", val=100).subset(50).canonical
     assert data.load("notmnist", split_test=0.5, download=False).canonical
-    shutil.copytree(datafiles.REPO_DATA / "mnist", tmp_path / "copy")   # MNIST's bytes, but as your own data
+    shutil.copytree(data_files.REPO_DATA / "mnist", tmp_path / "copy")   # MNIST's bytes, but as your own data
     assert not data.load(tmp_path / "copy").canonical and not small().canonical
 
 
@@ -786,24 +788,24 @@ def test_a_validation_split_leaving_one_training_class_is_refused():
 
 
 def test_prepare_refuses_a_validation_split_that_leaves_one_class(tmp_path):
-    from tinykd import config, prepare
+    from tinykd.experiments import settings, setup
     x, y = fake_images(60), np.arange(60) % 10
     np.savez(tmp_path / "d.npz", x_train=x[:40], y_train=y[:40], x_test=x[40:], y_test=y[40:])
-    cfg = replace(config.Config(), data=str(tmp_path / "d.npz"), val=39)
+    cfg = replace(settings.Config(), data=str(tmp_path / "d.npz"), val=39)
     with pytest.raises(DataError, match="hold out fewer"):
-        prepare.load_data(cfg)
+        setup.load_data(cfg)
 
 
 def test_idx_folder_with_a_file_both_raw_and_gzipped_is_refused(tmp_path, monkeypatch):
     """Item 1: X and X.gz in one folder may differ; for your own folder reading either would be a guess."""
     arrays = write_mnist_folder(tmp_path / "both")
-    name = datafiles.MNIST_FILES["test_labels"]
+    name = data_files.MNIST_FILES["test_labels"]
     formats.write_idx(tmp_path / "both" / name, (arrays["test_labels"] + 1) % 10)
     message = refused(lambda: data.load(tmp_path / "both"), f"holds both {name} and {name}.gz .*remove one of them")
     assert str(tmp_path / "both") in message
     # a named data set's files verified by checksum: both present is unambiguous (the raw one is read and verified)
     mine = tmp_path / "mine" / "mnist"
-    shutil.copytree(datafiles.REPO_DATA / "mnist", mine)
+    shutil.copytree(data_files.REPO_DATA / "mnist", mine)
     for f in mine.glob("*.gz"):
         (mine / f.name[:-3]).write_bytes(gzip.decompress(f.read_bytes()))
     monkeypatch.delenv("TINYKD_DATA", raising=False)
@@ -819,7 +821,7 @@ def test_idx_folder_with_a_file_both_raw_and_gzipped_is_refused(tmp_path, monkey
 def test_tinykd_offline_takes_0_1_or_empty(tmp_path, monkeypatch, value, downloads):
     """Item 9: strict like TINYKD_DEBUG; "no", "false", "maybe" are errors, not offline."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(datafiles, "REPO_DATA", tmp_path / "nothing")
+    monkeypatch.setattr(data_files, "REPO_DATA", tmp_path / "nothing")
     monkeypatch.delenv("TINYKD_DATA", raising=False)
     monkeypatch.setenv("TINYKD_OFFLINE", value)
     fetched = []
@@ -828,16 +830,16 @@ def test_tinykd_offline_takes_0_1_or_empty(tmp_path, monkeypatch, value, downloa
         fetched.append(url)
         raise OSError("no network in tests")
 
-    monkeypatch.setattr(datafiles, "fetch", fetch)
+    monkeypatch.setattr(data_files, "fetch", fetch)
     with pytest.raises(DataError) as e:
-        datafiles.locate("mnist", "test_labels", progress=False)
+        data_files.locate("mnist", "test_labels", progress=False)
     assert bool(fetched) == downloads and ("downloading is off" in str(e.value)) != downloads
 
 
 @pytest.mark.parametrize("value", ["no", "false", "maybe", "true", "2"])
 def test_tinykd_offline_refuses_anything_else_in_one_line(monkeypatch, value):
     monkeypatch.setenv("TINYKD_OFFLINE", value)
-    monkeypatch.setattr(datafiles, "fetch", lambda *a, **k: pytest.fail("downloaded"))
+    monkeypatch.setattr(data_files, "fetch", lambda *a, **k: pytest.fail("downloaded"))
     with pytest.raises(DataError, match=f"TINYKD_OFFLINE must be 1 .* or 0/unset .*got '{value}'") as e:
         data.load("mnist")   # even with the files present: a typo is said, never read as one or the other
     assert "\n" not in str(e.value)
@@ -890,9 +892,9 @@ def test_channels_first_images_are_refused_saying_how_to_move_the_axis(tmp_path,
 
 def test_the_flat_data_jitter_message_speaks_to_python_users_too(tmp_path):
     """Item 8: the flat-data refusal says how to turn the jitter off from Python as well as on the command line."""
-    from tinykd import config, prepare
+    from tinykd.experiments import settings, setup
     x, y = fake_images(60).reshape(60, -1), np.arange(60) % 10
     np.savez(tmp_path / "flat.npz", x_train=x[:40], y_train=y[:40], x_test=x[40:], y_test=y[40:])
-    cfg = replace(config.Config(), data=str(tmp_path / "flat.npz"), val=10, jitter=2)
-    with pytest.raises(config.ConfigError, match=r"pass --jitter 0 \(jitter=0 in a Config, from Python\)"):
-        prepare.load_data(cfg)
+    cfg = replace(settings.Config(), data=str(tmp_path / "flat.npz"), val=10, jitter=2)
+    with pytest.raises(settings.ConfigError, match=r"pass --jitter 0 \(jitter=0 in a Config, from Python\)"):
+        setup.load_data(cfg)

@@ -8,7 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from tinykd import data, datafiles, formats, records
+from tinykd import data
+from tinykd.data import files as data_files
+from tinykd.data import formats
+from tinykd.runs import records
 from tinykd.backend import cupy_available
 from tinykd.layers import Network
 from tinykd.train import errors
@@ -303,7 +306,7 @@ def test_split_test_with_a_training_split_present_is_one_line(tmp_path):
     folder = tmp_path / "notmnist"
     folder.mkdir()
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
-        (folder / name).write_bytes((datafiles.REPO_DATA / "notmnist" / name).read_bytes())
+        (folder / name).write_bytes((data_files.REPO_DATA / "notmnist" / name).read_bytes())
     x = np.zeros((60000, 28, 28), dtype=np.uint8)
     x[:, 0, 0] = np.arange(60000) % 251
     formats.write_idx(folder / "train-images-idx3-ubyte.gz", x)

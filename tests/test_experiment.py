@@ -7,16 +7,18 @@ import os
 import numpy as np
 import pytest
 
-from tinykd import checkpoint, config, prepare, protocol, records, registry, report, tables
-from tinykd.config import Config, ConfigError
-from tinykd.registry import Variant
+from tinykd.runs import checkpoints, provenance, records
+
+from tinykd.experiments import settings, setup, table1, registry, shared, table1_view
+from tinykd.experiments.settings import Config, ConfigError
+from tinykd.experiments.registry import Variant
 from tinykd.distill import Supervised
 from tinykd.layers import MLP
 
 
 def _teacher_path(cfg, fingerprint="f" * 64):
-    ident = prepare.teacher_spec(cfg).identity(cfg, fingerprint)
-    return prepare.checkpoint_path(cfg, ident), ident
+    ident = setup.teacher_spec(cfg).identity(cfg, fingerprint)
+    return setup.checkpoint_path(cfg, ident), ident
 
 
 @pytest.mark.parametrize("change", [dict(teacher_lr=0.05), dict(batch_size=32), dict(teacher_input_dropout=0.0),
@@ -28,7 +30,7 @@ def test_every_setting_that_shapes_the_teacher_changes_its_checkpoint(change, tm
     base = Config(checkpoint_dir=str(tmp_path))
     path, ident = _teacher_path(base)
     other_path, other = _teacher_path(dataclasses.replace(base, **change))
-    assert other_path != path and checkpoint.differences(ident, other)
+    assert other_path != path and checkpoints.differences(ident, other)
 
 
 def test_other_data_changes_the_checkpoint_and_a_renamed_file_is_refused(tmp_path):
@@ -38,15 +40,15 @@ def test_other_data_changes_the_checkpoint_and_a_renamed_file_is_refused(tmp_pat
     assert path_a != path_b
     MLP(cfg.teacher_sizes).save(path_a, ident_a)
     os.rename(path_a, path_b)  # a file under the other run's name still says what produced it
-    with pytest.raises(checkpoint.CheckpointError, match=r"produced by another run \(differs in: data\)"):
+    with pytest.raises(checkpoints.CheckpointError, match=r"produced by another run \(differs in: data\)"):
         MLP.from_checkpoint(path_b, identity=ident_b)
 
 
 def test_results_names_never_overwrite_a_preset(tmp_path):
-    quick = Config(**config.preset("quick"))
+    quick = Config(**settings.preset("quick"))
     assert quick.deviations() == {}
     assert Config().deviations() == {}
-    assert Config(subset=2000, **config.preset("quick")).deviations() == {"subset": 2000}
+    assert Config(subset=2000, **settings.preset("quick")).deviations() == {"subset": 2000}
     assert set(Config(seeds=1, data="/x").deviations()) == {"seeds", "data"}
     # where the data was found, the backend and the folders do not change the numbers' meaning
     assert Config(data_dir="/elsewhere", out_dir="o", checkpoint_dir="c").deviations() == {}
@@ -74,7 +76,7 @@ def test_a_late_failure_keeps_the_finished_variants(tmp_path, monkeypatch):
                  variants=["wo-kd", "kd", "broken"], out_dir=str(tmp_path / "r"),
                  checkpoint_dir=str(tmp_path / "ck"), records_dir=str(tmp_path / "rec"))
     with pytest.raises(RuntimeError, match="the last variant breaks"):
-        protocol.run(cfg)
+        table1.run(cfg)
     # the records of what finished are there, and the broken variant, planned before anything trained, has none
     assert sorted(p.split("-")[0] for p in os.listdir(tmp_path / "rec")) == ["kd", "student", "teacher", "wo"]
     (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
@@ -88,7 +90,7 @@ def test_a_late_failure_keeps_the_finished_variants(tmp_path, monkeypatch):
 
 def test_the_presets_compare_every_new_method_with_kd_on_five_seeds():
     """Issue 12's protocol: the full run and the few-labels run both hold KD and each new method, with 5 seeds."""
-    full, few = Config(), Config(**config.preset("labels5"))
+    full, few = Config(), Config(**settings.preset("labels5"))
     for cfg in (full, few):
         assert {"kd", "dkd", "kd-standardised", "dist", "adv-conditional"} <= set(cfg.variants)
         assert cfg.seeds == 5 and all(registry.n_seeds(v, cfg.seeds, cfg.ablation_seeds) == 5     # all seeds
@@ -100,37 +102,37 @@ def test_the_presets_compare_every_new_method_with_kd_on_five_seeds():
 
 def test_the_comparison_table_reads_the_gap_to_kd():
     runs = lambda errs, secs: [{"errors": e, "seconds": secs, "history": [{}] * 10} for e in errs]  # noqa: E731
-    from tinykd import report
-    record = {"variants": {k: {"name": registry.BY_ID[k].name, "runs": runs(e, s), **report.mean_std(e)}
+    from tinykd.experiments import shared
+    record = {"variants": {k: {"name": registry.BY_ID[k].name, "runs": runs(e, s), **shared.mean_std(e)}
                            for k, e, s in (("kd", [100, 102, 104], 20.0), ("dkd", [96, 98, 100], 30.0))}}
-    lines = tables.comparison(record)
+    lines = table1_view.comparison(record)
     (dkd,) = [line for line in lines if "`dkd`" in line]
     assert "| 98.0 ± 2.0 | -4.0 (-2.0) | 1.50 |" in dkd    # 4 fewer errors than KD, 2 pooled std, 1.5× the time
-    assert tables.comparison({"variants": {"kd": record["variants"]["kd"]}}) == []
+    assert table1_view.comparison({"variants": {"kd": record["variants"]["kd"]}}) == []
 
 
 def test_a_gap_without_spread_keeps_its_sign():
     """Two methods with identical seeds (std 0): the gap in pooled std is ±inf with the errors' sign, never a
     verdict the wrong way round."""
-    from tinykd import report
-    kd, worse = report.mean_std([100, 100]), report.mean_std([103, 103])
-    assert report.pooled_gap(worse, kd)[2] == -np.inf and report.pooled_gap(kd, worse)[2] == np.inf
-    assert report.pooled_gap(kd, kd)[2] == 0.0
+    from tinykd.experiments import shared
+    kd, worse = shared.mean_std([100, 100]), shared.mean_std([103, 103])
+    assert shared.pooled_gap(worse, kd)[2] == -np.inf and shared.pooled_gap(kd, worse)[2] == np.inf
+    assert shared.pooled_gap(kd, kd)[2] == 0.0
     record = {"teacher_not_better": False, "student_initial": {"max_abs_logit": 1.0},
               "variants": {"kd": {"name": "KD", **kd}, "dkd": {"name": "DKD", **worse}}}
-    assert "DKD is WORSE than KD by 3.0 test errors" in " ".join(tables.what_it_shows(record))
+    assert "DKD is WORSE than KD by 3.0 test errors" in " ".join(table1_view.what_it_shows(record))
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_results_are_written_with_the_users_umask(umask, mode, tmp_path):
     """Issue 18, item 9: results were written 0600 (mkstemp's mode) whatever the umask; now 0666 less the umask,
     like any other file the user writes, for the partial files and the finished ones alike."""
-    from tinykd import report
+    from tinykd.experiments import shared
     old = os.umask(umask)
     try:
-        report.write(str(tmp_path / "r" / "x"), {"complete": False}, "partial\n")
+        shared.write(str(tmp_path / "r" / "x"), {"complete": False}, "partial\n")
         assert os.stat(tmp_path / "r" / "x.partial.json").st_mode & 0o777 == mode
-        report.write(str(tmp_path / "r" / "x"), {"complete": True}, "τ ± done\n")
+        shared.write(str(tmp_path / "r" / "x"), {"complete": True}, "τ ± done\n")
     finally:
         os.umask(old)
     for ext in (".json", ".md"):
@@ -143,49 +145,49 @@ def test_checking_a_folder_leaves_nothing_behind(tmp_path):
     """Issue 18, item 18: proving an output folder writable used to create it, so a run refused later left empty
     folders behind. A missing folder is now checked through its nearest existing ancestor and made only when a
     file is written; a path through a file or an unwritable ancestor is still refused."""
-    from tinykd import report
-    report.check_writable(tmp_path / "a" / "b" / "c")
-    report.check_writable(tmp_path)
+    from tinykd.experiments import shared
+    shared.check_writable(tmp_path / "a" / "b" / "c")
+    shared.check_writable(tmp_path)
     assert os.listdir(tmp_path) == []
     (tmp_path / "file").write_text("x")
-    with pytest.raises(report.OutputError, match=r"cannot be made: .*file is a file, not a folder"):
-        report.check_writable(tmp_path / "file" / "sub")
-    with pytest.raises(report.OutputError, match=r"file is a file, not a folder"):
-        report.check_writable(tmp_path / "file")
+    with pytest.raises(shared.OutputError, match=r"cannot be made: .*file is a file, not a folder"):
+        shared.check_writable(tmp_path / "file" / "sub")
+    with pytest.raises(shared.OutputError, match=r"file is a file, not a folder"):
+        shared.check_writable(tmp_path / "file")
     if os.geteuid() != 0:   # root writes anywhere
         (tmp_path / "ro").mkdir(mode=0o500)
-        with pytest.raises(report.OutputError, match=r"to be made in .*ro\) cannot be written"):
-            report.check_writable(tmp_path / "ro" / "new")
-    report.write(str(tmp_path / "made" / "here" / "x"), {}, "")   # the folder appears with the first file
+        with pytest.raises(shared.OutputError, match=r"to be made in .*ro\) cannot be written"):
+            shared.check_writable(tmp_path / "ro" / "new")
+    shared.write(str(tmp_path / "made" / "here" / "x"), {}, "")   # the folder appears with the first file
     assert sorted(os.listdir(tmp_path / "made" / "here")) == ["x.json", "x.md"]
 
 
 def _kd_record(settings, flag, kd=(110, 112, 114), wo=(100, 101, 102)):
-    from tinykd import report
+    from tinykd.experiments import shared
     return {"config": settings, "teacher_not_better": flag, "student_initial": {"max_abs_logit": 1.0},
-            "variants": {"kd": {"name": "KD", **report.mean_std(kd)},
-                         "wo-kd": {"name": "w/o KD", **report.mean_std(wo)}}}
+            "variants": {"kd": {"name": "KD", **shared.mean_std(kd)},
+                         "wo-kd": {"name": "w/o KD", **shared.mean_std(wo)}}}
 
 
 def test_a_kd_that_loses_is_explained_by_what_the_run_shows_only():
     """Issue 18, item 20: a KD that lost to the labels alone was explained by "the full run's gain needs its
     budget" even in a full run whose teacher was flagged as worse than S (initial). The verdict names the causes
     the run shows (a flagged teacher, a budget shorter than the full run's) and claims nothing else."""
-    full, quick = dataclasses.asdict(Config()), dataclasses.asdict(Config(**config.preset("quick")))
-    flagged = " ".join(tables.what_it_shows(_kd_record(full, True)))
+    full, quick = dataclasses.asdict(Config()), dataclasses.asdict(Config(**settings.preset("quick")))
+    flagged = " ".join(table1_view.what_it_shows(_kd_record(full, True)))
     assert "KD makes 11.0 MORE test errors" in flagged and "flagged as NOT better than S (initial)" in flagged
     assert "budget" not in flagged
-    short = " ".join(tables.what_it_shows(_kd_record(quick, False)))
+    short = " ".join(table1_view.what_it_shows(_kd_record(quick, False)))
     assert "the budget is shorter than the full run's: teacher_epochs 10 (full run: 60), student_epochs 5 (full " \
            "run: 20), finetune_epochs 10 (full run: 15), the students' transfer set of 5,000 images" in short
     assert "flagged" not in short
-    neither = " ".join(tables.what_it_shows(_kd_record(full, False, kd=(101, 102, 103))))
+    neither = " ".join(table1_view.what_it_shows(_kd_record(full, False, kd=(101, 102, 103))))
     assert "within the spread of the seeds" in neither and "this run shows no cause" in neither
     assert "budget is" not in neither.replace("the budget is the full run's", "")
     for text in (flagged, short, neither):
         assert "needs its budget" not in text and "too short" not in text
     tiny = dict(full, subset=1200)
-    assert "subset 1,200 (full run: every training image)" in " ".join(tables.what_it_shows(_kd_record(tiny,
+    assert "subset 1,200 (full run: every training image)" in " ".join(table1_view.what_it_shows(_kd_record(tiny,
                                                                                                              None)))
 
 
@@ -193,7 +195,7 @@ def test_results_on_your_own_data_are_named_after_it():
     """Issue 18, item 20: a run on --data digits/ wrote mnist_table_custom-...; it is named after the data now
     (still _custom-<hash>: other data is always a deviation)."""
     assert Config(data="/x/digits").results_base("digits") == "digits_table"
-    assert Config(data="/x/my data!.npz", **config.preset("quick")).results_base("my data!") == \
+    assert Config(data="/x/my data!.npz", **settings.preset("quick")).results_base("my data!") == \
         "my-data_quick_table"
     assert Config().results_base("whatever") == "mnist_table"              # a named set keeps its own name
     assert Config(dataset="notmnist", split_test=0.5).results_base("notmnist") == "notmnist_split0.5_table"
@@ -202,19 +204,20 @@ def test_results_on_your_own_data_are_named_after_it():
 def test_files_that_are_not_the_canonical_ones_make_a_custom_run(tmp_path, monkeypatch):
     """Issue 18, item 7: a named data set loaded from files that are not its canonical ones (a --data-dir holding
     other data) is a deviation from the preset, named by its fingerprint, never the reference results."""
-    from tinykd import data, report
+    from tinykd import data
+    from tinykd.experiments import shared
     mnist = data.load("mnist")
-    assert mnist.canonical is True and config.data_deviations(Config(), mnist) == {}
+    assert mnist.canonical is True and settings.data_deviations(Config(), mnist) == {}
     small = dataclasses.replace(mnist, x_train=mnist.x_train[:600], y_train=mnist.y_train[:600],
                                 x_test=mnist.x_test[:200], y_test=mnist.y_test[:200], canonical=False)
-    (dev,) = config.data_deviations(Config(), small).items()
+    (dev,) = settings.data_deviations(Config(), small).items()
     assert dev == ("data_files", f"not the canonical mnist files (fingerprint {small.fingerprint()[:16]})")
-    assert config.data_deviations(Config(data="/mine"), small) == {}    # your own data: "data" says so
+    assert settings.data_deviations(Config(data="/mine"), small) == {}    # your own data: "data" says so
     monkeypatch.setattr(data, "load", lambda *a, **k: small)
     cfg = Config(data_dir=str(tmp_path), teacher_epochs=1, student_epochs=1, finetune_epochs=1, seeds=1,
                  variants=["kd"], out_dir=str(tmp_path / "r"), checkpoint_dir=str(tmp_path / "ck"),
                  records_dir=str(tmp_path / "rec"))
-    record = protocol.run(cfg)
+    record = table1.run(cfg)
     assert record["deviations"]["data_files"] == \
         f"not the canonical mnist files (fingerprint {record['data']['fingerprint'][:16]})"
     text = (tmp_path / "r" / "mnist_table.md").read_text()
@@ -227,7 +230,7 @@ def test_files_that_are_not_the_canonical_ones_make_a_custom_run(tmp_path, monke
 def test_the_machine_record_names_the_blas_kernel_and_threads_that_ran():
     """Bit-for-bit reproduction needs the same BLAS kernel and thread count: a record names the ones it ran with,
     asked of the library NumPy loaded, and a Markdown table prints them."""
-    m = report.machine()
+    m = provenance.machine()
     assert {"python", "numpy", "cpu", "cpus", "blas", "blas_kernel", "blas_threads"} <= set(m)
     with open("/proc/self/maps", encoding="utf-8") as f:
         openblas = any("openblas" in line for line in f)
@@ -236,7 +239,7 @@ def test_the_machine_record_names_the_blas_kernel_and_threads_that_ran():
         assert m["blas_threads"] >= 1
     d = {"name": "x", "source": "arrays", "fingerprint": "0" * 64, "n_train": 1, "n_val": 0, "n_test": 1,
          "val_seed": 0}
-    (line,) = [ln for ln in report.data_lines(d, "full", {}, m) if ln.startswith("Machine:")]
+    (line,) = [ln for ln in shared.data_lines(d, "full", {}, m) if ln.startswith("Machine:")]
     assert f"kernel {m['blas_kernel']}" in line and f"{m['blas_threads']} threads" in line
 
 
@@ -261,14 +264,14 @@ def test_without_validation_the_logit_statistics_say_what_they_were_measured_on(
     """Issue 18 trial, item 3: with no validation split the columns "mean logit (val.)" came from the training set
     and the Markdown said "Validation errors (out of 0): T None, S (initial) None"."""
     _tiny_npz(tmp_path / "own.npz")
-    record = protocol.run(_tiny_cfg(tmp_path, tmp_path / "own.npz", val=0))
+    record = table1.run(_tiny_cfg(tmp_path, tmp_path / "own.npz", val=0))
     assert record["logit_stats_on"] == "training" and record["data"]["n_val"] == 0
     (md,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".md")]
     text = (tmp_path / "r" / md).read_text()
     assert "No validation split" in text and "mean logit (training) | max abs logit (training)" in text
     assert "(val.)" not in text and "out of 0" not in text and "None" not in text
     assert not [p for p in os.listdir(tmp_path / "r") if p.endswith(".png")]   # no empty learning curves
-    with_val = protocol.run(_tiny_cfg(tmp_path, tmp_path / "own.npz", val=100))
+    with_val = table1.run(_tiny_cfg(tmp_path, tmp_path / "own.npz", val=100))
     assert with_val["logit_stats_on"] == "validation"
     assert "mean logit (val.)" in (tmp_path / "r" / md).read_text()   # the table of the latest run
 
@@ -282,11 +285,11 @@ def test_results_on_your_own_data_are_named_by_its_content_not_its_path(tmp_path
     monkeypatch.chdir(tmp_path)
     names = []
     for data_path in ("own.npz", str(tmp_path / "own.npz")):
-        protocol.run(_tiny_cfg(tmp_path, data_path))
+        table1.run(_tiny_cfg(tmp_path, data_path))
         names.append(sorted(os.listdir(tmp_path / "rec")))
     assert names[0] == names[1] and len(names[0]) == 3   # teacher, S (initial), one KD run: found, not retrained
     _tiny_npz(tmp_path / "own.npz", seed=1)                 # new content at the same path: new records
-    protocol.run(_tiny_cfg(tmp_path, "own.npz"))
+    table1.run(_tiny_cfg(tmp_path, "own.npz"))
     assert len(os.listdir(tmp_path / "rec")) == 6
 
 
@@ -303,9 +306,9 @@ def test_the_experiment_layer_is_one_module_per_idea():
     it), the tables below the protocol, and no module of the package passes 400 lines."""
     import subprocess
     import sys
-    below = {"tinykd.config": ("tinykd.prepare", "tinykd.tables", "tinykd.protocol"),
-             "tinykd.prepare": ("tinykd.tables", "tinykd.protocol"),
-             "tinykd.tables": ("tinykd.prepare", "tinykd.protocol")}
+    below = {"tinykd.experiments.settings": ("tinykd.experiments.setup", "tinykd.experiments.table1_view", "tinykd.experiments.table1"),
+             "tinykd.experiments.setup": ("tinykd.experiments.table1_view", "tinykd.experiments.table1"),
+             "tinykd.experiments.table1_view": ("tinykd.experiments.setup", "tinykd.experiments.table1")}
     for module, above in below.items():
         code = f"import sys, {module}; print(sorted(m for m in {above!r} if m in sys.modules))"
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -1,4 +1,4 @@
-"""Hinton's MNIST numbers at the paper's fidelity (tinykd.paper, examples/hinton_paper.py) on a small subset: the
+"""Hinton's MNIST numbers at the paper's fidelity (tinykd.experiments.hinton_paper, examples/hinton_paper.py) on a small subset: the
 teacher's recipe and epochs chosen on validation then retrained on every labelled row, the students' budget chosen
 on validation, every network a record, a rerun trains only what is missing, the table a view of the records."""
 import json
@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 
-from tinykd import paper, records
+from tinykd.experiments import hinton_paper
+
+from tinykd.runs import records
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--quick", "--subset", "1200", "--teacher-epochs", "2", "--student-epochs", "2"]
@@ -22,7 +24,7 @@ def run(tmp_path, *args):
 
 def sel_epochs(view):
     """The students' budget the view's selection curves choose (the mean of both, smoothed)."""
-    from tinykd.selection import choose
+    from tinykd.experiments.selection import choose
     c = view["student_selection"]
     return choose({"both": [(a + b) / 2 for a, b in zip(c["alone"], c["distilled"])]})[1]
 
@@ -45,7 +47,7 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     assert sel["winner"] == min(sel["scores"], key=lambda k: sel["scores"][k][0])
     (teacher,) = [r for r in recs if r["identity"]["role"] == "teacher"]
     assert teacher["identity"]["rows"] == "training and validation" and teacher["result"]["validation_errors"] is None
-    assert teacher["identity"]["epochs"] == sel["epochs"] and paper.recipe_of(teacher["identity"]) == \
+    assert teacher["identity"]["epochs"] == sel["epochs"] and hinton_paper.recipe_of(teacher["identity"]) == \
         sel["recipes"][sel["winner"]]
     assert teacher["result"]["history"] and "val_errors" not in teacher["result"]["history"][-1]
     # every choice for the students is made where no network that shapes them has seen the validation images: the
@@ -67,19 +69,19 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
             chosen["bias_shift"] == by_role[(role, "distilled")]["result"]["bias_shift"]
     assert by_role[("student", "alone")]["identity"]["epochs"] == sel_epochs(view)
     md = (tmp_path / "r" / "mnist_hinton_paper_quick.md").read_text()
-    assert md == paper.markdown(paper.views(recs)[0]) and view["complete"]   # the table: the view of the records
+    assert md == hinton_paper.markdown(hinton_paper.views(recs)[0]) and view["complete"]   # the table: the view of the records
     assert "| teacher 784-1200-1200-10:" in md and "| ≤ 70 |" in md and "chosen on validation" in md
     # the README's lines: the newest complete run of the preset asked for, beside the paper's numbers
-    lines = paper.headline_of(paper.views(recs)[0])
-    assert f"| {paper.PAPER['teacher']} | {teacher['result']['errors']} | ≤ 70 |" in "\n".join(lines)
-    assert paper.headline(recs) == []                    # no run of the full preset as the preset has it here
+    lines = hinton_paper.headline_of(hinton_paper.views(recs)[0])
+    assert f"| {hinton_paper.PAPER['teacher']} | {teacher['result']['errors']} | ≤ 70 |" in "\n".join(lines)
+    assert hinton_paper.headline(recs) == []                    # no run of the full preset as the preset has it here
     # a run that lost its last records (as a run stopped there would) trains only those
     for r in recs:
         if r["identity"]["role"] in ("omit-3", "only-7-8"):
             os.remove(records.Store(tmp_path / "rec").path(r["identity"]))
-    (stopped,) = paper.views(records.Store(tmp_path / "rec").all())      # shown as unfinished, saying what is not
+    (stopped,) = hinton_paper.views(records.Store(tmp_path / "rec").all())      # shown as unfinished, saying what is not
     assert not stopped["complete"] and stopped["missing"] == ["the mythical-3 student", "the 7s-and-8s student"]
-    assert "not yet trained: the mythical-3 student; the 7s-and-8s student" in paper.markdown(stopped)
+    assert "not yet trained: the mythical-3 student; the 7s-and-8s student" in hinton_paper.markdown(stopped)
     again = run(tmp_path)
     assert "teacher candidate" not in again and "[teacher] epoch" not in again   # no teacher trains again
     assert "omit-3 distilled seed 0" in again and "student alone seed 0" not in again
@@ -123,8 +125,8 @@ def test_a_recipe_that_over_regularises_for_the_data_loses_the_selection(tmp_pat
     the candidates without it must win on that data's own validation split, and the teacher is retrained with that
     recipe."""
     import numpy as np
-    from tinykd.config import Config
-    from tinykd.paper import run as run_paper
+    from tinykd.experiments.settings import Config
+    from tinykd.experiments.hinton_paper import run as run_paper
 
     rng = np.random.default_rng(0)
 
@@ -151,8 +153,8 @@ def test_a_decay_of_zero_is_refused_not_taken_for_none():
     """``Spec(decay=None)`` is the cosine schedule; a decay of 0 (or above 1) is a mistake, refused where it is
     built, never read as "no decay given"."""
     import pytest
-    from tinykd.config import Config
-    from tinykd.prepare import Spec
+    from tinykd.experiments.settings import Config
+    from tinykd.experiments.setup import Spec
     assert Spec("t", (784, 10, 10), 2, 1e-3).build(Config())[2].describe()["schedule"] == "cosine"
     for bad in (0, 0.0, 1.5):
         with pytest.raises(ValueError, match="decay must be a number in"):

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from tinykd import plots
+from tinykd.experiments import plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

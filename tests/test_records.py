@@ -8,8 +8,10 @@ import sys
 
 import pytest
 
-from tinykd import protocol, records, report, tables
-from tinykd.config import Config
+from tinykd.experiments import table1, regenerate, table1_view
+
+from tinykd.runs import records
+from tinykd.experiments.settings import Config
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -59,8 +61,9 @@ def test_a_record_edited_by_hand_or_damaged_is_refused_never_read_as_a_result(tm
 
 RUN = """
 import os, signal, sys
-from tinykd import protocol, records
-from tinykd.config import Config
+from tinykd.experiments import table1
+from tinykd.runs import records
+from tinykd.experiments.settings import Config
 put = records.Store.put
 def put_then_die(self, identity, *args, **kwargs):       # SIGKILL right after the first student run's record
     rec = put(self, identity, *args, **kwargs)
@@ -68,7 +71,7 @@ def put_then_die(self, identity, *args, **kwargs):       # SIGKILL right after t
         os.kill(os.getpid(), signal.SIGKILL)
     return rec
 records.Store.put = put_then_die
-protocol.run(Config(**eval(sys.argv[1])))
+table1.run(Config(**eval(sys.argv[1])))
 """
 
 
@@ -93,47 +96,47 @@ def test_a_run_killed_after_its_first_seed_trains_only_the_rest_and_more_seeds_o
                             capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr
     assert len([p for p in os.listdir(tmp_path / "a" / "rec") if not p.startswith(("teacher", "student"))]) == 1
-    (stopped,) = tables.views(records.Store(tmp_path / "a" / "rec").all())   # the report shows it unfinished
+    (stopped,) = table1_view.views(records.Store(tmp_path / "a" / "rec").all())   # the report shows it unfinished
     assert not stopped["complete"] and stopped["missing"] == ["wo-kd seed 1", "kd seed 0", "kd seed 1"]
-    assert "not yet trained: wo-kd seed 1, kd seed 0, kd seed 1" in tables.markdown(stopped)
+    assert "not yet trained: wo-kd seed 1, kd seed 0, kd seed 1" in table1_view.markdown(stopped)
     trained = []
-    fit = protocol.fit
-    monkeypatch.setattr(protocol, "fit", lambda *a, **k: trained.append(k["label"]) or fit(*a, **k))
-    view = protocol.run(Config(**_cfg(tmp_path, "a", 2)))
+    fit = table1.fit
+    monkeypatch.setattr(table1, "fit", lambda *a, **k: trained.append(k["label"]) or fit(*a, **k))
+    view = table1.run(Config(**_cfg(tmp_path, "a", 2)))
     assert trained == ["wo-kd seed 1", "kd seed 0", "kd seed 1"]       # the first record was kept, not retrained
     assert "1 of the 4 student runs asked for are in" in capsys.readouterr().out
     assert {k: v["n"] for k, v in view["variants"].items()} == {"wo-kd": 2, "kd": 2}
     trained.clear()
-    view = protocol.run(Config(**_cfg(tmp_path, "a", 3)))               # one seed more: only it trains
+    view = table1.run(Config(**_cfg(tmp_path, "a", 3)))               # one seed more: only it trains
     assert trained == ["wo-kd seed 2", "kd seed 2"] and view["variants"]["kd"]["n"] == 3
     trained.clear()
-    protocol.run(Config(**_cfg(tmp_path, "b", 3)))                      # uninterrupted, elsewhere
+    table1.run(Config(**_cfg(tmp_path, "b", 3)))                      # uninterrupted, elsewhere
     assert len(trained) == 6 and _errors(tmp_path / "a" / "rec") == _errors(tmp_path / "b" / "rec")
 
 
 def test_the_view_a_run_writes_is_the_view_of_its_records(tmp_path):
-    view = protocol.run(Config(**_cfg(tmp_path, "a", 2)))
+    view = table1.run(Config(**_cfg(tmp_path, "a", 2)))
     written = (tmp_path / "a" / "r" / "mnist_table.md").read_text()
-    (again,) = tables.views(records.Store(tmp_path / "a" / "rec").all())
-    assert written == tables.markdown(again) == tables.markdown(view)
-    text = report.document(records.Store(tmp_path / "a" / "rec").all(), draw=False)
-    assert tables.markdown(view).rstrip("\n") in text and "Trained: 6 networks by" in text
+    (again,) = table1_view.views(records.Store(tmp_path / "a" / "rec").all())
+    assert written == table1_view.markdown(again) == table1_view.markdown(view)
+    text = regenerate.document(records.Store(tmp_path / "a" / "rec").all(), draw=False)
+    assert table1_view.markdown(view).rstrip("\n") in text and "Trained: 6 networks by" in text
 
 
 def test_the_results_document_and_the_readme_headline_are_what_the_committed_records_give(monkeypatch, capsys):
     """``python -m tinykd.report`` regenerates docs/results.md byte for byte (and the README's headline table) from
     the committed records: nothing in them is typed by hand."""
     monkeypatch.chdir(ROOT)
-    status = report.main(["--check"])
+    status = regenerate.main(["--check"])
     assert status == 0, capsys.readouterr().out
     readme = (ROOT / "README.md").read_text()
-    block = readme.split(report.README_MARKS[0])[1].split(report.README_MARKS[1])[0]
+    block = readme.split(regenerate.README_MARKS[0])[1].split(regenerate.README_MARKS[1])[0]
     assert "| … then KD |" in block and "docs/results.md" in block
 
 
 def test_the_report_refuses_a_folder_that_is_not_there(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
-        report.main(["--records", str(tmp_path / "none"), "--out", str(tmp_path / "r.md")])
+        regenerate.main(["--records", str(tmp_path / "none"), "--out", str(tmp_path / "r.md")])
     assert e.value.code == 2 and "no records folder" in capsys.readouterr().err
 
 
@@ -141,20 +144,20 @@ def test_the_report_of_your_own_runs_never_touches_the_reference_and_links_its_f
                                                                                        monkeypatch):
     """Trial findings 9-11, 19, 20: the hint a run ended with overwrote docs/results.md; the figures' links were
     relative to the wrong folder; a folder as --out, an empty records folder were tracebacks or silent."""
-    protocol.run(Config(**_cfg(tmp_path, "a", 2)))
+    table1.run(Config(**_cfg(tmp_path, "a", 2)))
     monkeypatch.chdir(tmp_path)
     rec = str(tmp_path / "a" / "rec")
     for args, message in ((["--records", rec], "give --out FILE for the tables of"),
                           (["--records", rec, "--out", str(tmp_path)], "is a folder"),
                           (["--records", str(tmp_path / "r0"), "--out", "x.md"], "no records folder")):
         with pytest.raises(SystemExit) as e:
-            report.main(args)
+            regenerate.main(args)
         assert e.value.code == 2 and message in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit):
-        report.main(["--records", str(tmp_path / "empty"), "--out", "x.md"])
+        regenerate.main(["--records", str(tmp_path / "empty"), "--out", "x.md"])
     assert "no records in" in capsys.readouterr().err and not (tmp_path / "x.md").exists()
-    assert report.main(["--records", rec, "--out", "out/all.md", "--figures", "figs"]) == 0
+    assert regenerate.main(["--records", rec, "--out", "out/all.md", "--figures", "figs"]) == 0
     text = (tmp_path / "out" / "all.md").read_text()
     links = [line.split("(")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]
     assert links and all((tmp_path / "out" / link).is_file() for link in links)   # relative to the document

@@ -7,10 +7,12 @@ import sys
 
 import pytest
 
-from tinykd import config, plots, records, registry, tables
+from tinykd.experiments import settings, plots, registry, table1_view
+
+from tinykd.runs import records
 from tinykd.distill import KD
-from tinykd.config import Config
-from tinykd.registry import Variant
+from tinykd.experiments.settings import Config
+from tinykd.experiments.registry import Variant
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
@@ -26,14 +28,14 @@ def _record(errors, cfg, folder):
     net = {"errors": 90, "validation_errors": 40, "params": 1000, "seconds": 60.0, "max_abs_logit": 5.0}
     links = {role: store.put({"role": role}, dict(net, **extra), data=data)["key"]
              for role, extra in (("teacher", {}), ("start", {"errors": 150, "validation_errors": 70}))}
-    table = tables.tag(cfg, {}, "mnist", "validation")
+    table = table1_view.tag(cfg, {}, "mnist", "validation")
     for vid, errs in errors.items():
         for seed, e in enumerate(errs):
             store.put({"role": "variant", "variant": vid, "seed": seed}, {
                 "name": registry.BY_ID[vid].name, "seed": seed, "errors": e, "validation_errors": e // 2,
                 "seconds": 10.0, "history": [{}] * 5, "mean_logit": 0.1, "max_abs_logit": 5.0},
                 table=table, links=links, data=data)
-    (view,) = tables.views(store.all())
+    (view,) = table1_view.views(store.all())
     return view
 
 
@@ -49,12 +51,12 @@ def test_a_method_registered_in_one_place_reaches_the_options_a_preset_the_table
     assert p.parse_args(["--variants", "dummy-kd"]).variants == ["dummy-kd"]
     quick = _cli.config(p, p.parse_args(["--quick"]))
     assert quick.variants[-1] == "dummy-kd" and quick.deviations() == {}     # in the preset's reference run
-    assert "dummy-kd" not in Config().variants and "dummy-kd" not in Config(**config.preset("labels5")).variants
+    assert "dummy-kd" not in Config().variants and "dummy-kd" not in Config(**settings.preset("labels5")).variants
     assert registry.n_seeds("dummy-kd", quick.seeds, quick.ablation_seeds) == 3
     assert Config(variants=["Dummy KD (τ = 3)"]).variants == ["dummy-kd"]    # by its table name too
     record = _record({"wo-kd": [150, 152, 154], "kd": [110, 112, 114], "dummy-kd": [100, 102, 104]}, quick,
                      tmp_path)
-    md = tables.markdown(record)
+    md = table1_view.markdown(record)
     assert "| Dummy KD (τ = 3) | `dummy-kd` | 102.0 ± 2.0 |" in md                       # the variants' table
     assert "| Dummy KD (τ = 3) | `dummy-kd` | Nobody 2099 | nothing in particular | 102.0 ± 2.0 | -10.0 (-5.0) |" \
         in md                                                                            # the comparison with KD
@@ -69,7 +71,7 @@ def test_an_ablation_runs_on_its_seeds_and_a_discriminator_puts_it_in_the_drift_
                               presets=("full",), ablation=True))
     full = Config()
     assert full.variants[-1] == "dummy-adv" and registry.n_seeds("dummy-adv", 5, full.ablation_seeds) == 1
-    assert "dummy-adv" not in registry.compared() and "dummy-adv" not in Config(**config.preset("quick")).variants
+    assert "dummy-adv" not in registry.compared() and "dummy-adv" not in Config(**settings.preset("quick")).variants
     record = _record({"kd": [110, 112], "dummy-adv": [500]}, full, tmp_path)
     assert [name for name, _ in plots.figures_for(record)] == ["learning_curves", "adversarial_drift"]
 
@@ -84,7 +86,7 @@ def test_ids_and_table_names_are_unique():
 def test_the_presets_run_what_they_ran_before_the_registry():
     """The lists the presets held by hand, and the seeds each variant got, are what the registry derives."""
     runs = {name: [(v, registry.n_seeds(v, cfg.seeds, cfg.ablation_seeds)) for v in cfg.variants]
-            for name in config.PRESETS for cfg in [Config(**config.preset(name))]}
+            for name in settings.PRESETS for cfg in [Config(**settings.preset(name))]}
     assert runs["quick"] == [(v, 3) for v in ("wo-kd", "kd", "adv-report", "adv-logprob-kd")]
     assert runs["labels5"] == [(v, 5) for v in ("wo-kd", "kd", "dkd", "kd-standardised", "dist", "adv-conditional")]
     assert runs["full"] == [("wo-kd", 5), ("kd", 5), ("adv-report", 5), ("adv-raw-ns", 1), ("adv-centred", 1),
@@ -93,8 +95,8 @@ def test_the_presets_run_what_they_ran_before_the_registry():
     assert Config().variants == registry.in_preset("full")
     assert registry.on_request() == ["kd-standardised-sun", "kd-sun-weights", "l1-logits"]
     # every preset an entry names exists, and each preset has its option on the command line
-    assert {p for v in registry.BY_ID.values() for p in v.presets} <= set(config.PRESETS)
-    assert set(_cli.PRESET_OPTIONS) == set(config.PRESETS)
+    assert {p for v in registry.BY_ID.values() for p in v.presets} <= set(settings.PRESETS)
+    assert set(_cli.PRESET_OPTIONS) == set(settings.PRESETS)
 
 
 # The one place a registered id may appear outside the registry: an objective's ``describe()`` names its own method
@@ -106,13 +108,13 @@ def test_every_variant_id_is_written_only_in_the_registry():
     """A hyphenated id is searched for as a word anywhere (code, strings, comments); a one-word id (kd, dist) as a
     quoted string, since the same word is also a variable's name. In the registry each id opens exactly one entry."""
     files = [p for d in ("tinykd", "examples") for p in sorted((ROOT / d).rglob("*.py"))]
-    assert ROOT / "tinykd" / "registry.py" in files
+    assert ROOT / "tinykd" / "experiments" / "registry.py" in files
     for vid in registry.BY_ID:
         word = re.escape(vid)
         pattern = re.compile(rf"(?<![\w-]){word}(?![\w-])" if "-" in vid else rf"[\"'`]{word}[\"'`]")
         found = [f"{p.relative_to(ROOT)}:{i}" for p in files if p.name != "registry.py"
                  for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
                  if pattern.search(ALLOWED.sub("", line))]
-        assert found == [], f"variant id {vid!r} written outside tinykd/registry.py"
-        entries = re.findall(rf'Variant\(\s*"{word}",', (ROOT / "tinykd" / "registry.py").read_text(encoding="utf-8"))
+        assert found == [], f"variant id {vid!r} written outside tinykd/experiments/registry.py"
+        entries = re.findall(rf'Variant\(\s*"{word}",', (ROOT / "tinykd" / "experiments" / "registry.py").read_text(encoding="utf-8"))
         assert len(entries) == 1, vid

@@ -1,8 +1,8 @@
-"""Choosing a recipe and its epochs on validation curves (tinykd.selection)."""
+"""Choosing a recipe and its epochs on validation curves (tinykd.experiments.selection)."""
 import numpy as np
 import pytest
 
-from tinykd import selection
+from tinykd.experiments import selection
 
 
 def test_smoothing_is_the_mean_over_a_window_of_epochs():

@@ -1,4 +1,4 @@
-"""The studies beside Table 1 on records (tinykd/studies.py, tinykd/hinton.py) as a user runs them: the FitNets, binary
+"""The studies beside Table 1 on records (tinykd/experiments/studies.py, tinykd/experiments/dark_knowledge.py) as a user runs them: the FitNets, binary
 students and dark-knowledge examples end to end on small data, each leaving one record per trained network; a
 rerun trains only the networks whose records are missing; each table is a view of the records, exactly what the
 run wrote; and the converted records of the last full runs give their tables."""
@@ -10,7 +10,13 @@ import sys
 import numpy as np
 import pytest
 
-from tinykd import data, formats, hinton, records, report, studies
+from tinykd import data
+
+from tinykd.data import formats
+
+from tinykd.experiments import dark_knowledge, regenerate, studies
+
+from tinykd.runs import records
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DARK_TINY = ["--teacher-epochs", "1", "--epochs", "1", "--sweep-epochs", "1", "--few-epochs", "1"]
@@ -107,8 +113,8 @@ def test_dark_knowledge_on_a_subset_resumes_at_the_missing_student(tmp_path):
     assert d["temperature"] == 20.0 and d["epochs"] == 1 and d["errors_mean"] == d["distilled"]["runs"][0]["errors"]
     assert {f"dark_knowledge_quick_{f}.png" for f in ("soft_targets", "temperature_sweep", "bias_shift")} <= \
         set(os.listdir(tmp_path / "r"))
-    v, md = the_view(hinton, tmp_path, "dark_knowledge_quick")
-    assert hinton.markdown(v) == md
+    v, md = the_view(dark_knowledge, tmp_path, "dark_knowledge_quick")
+    assert dark_knowledge.markdown(v) == md
     (omit,) = [n for n in names(tmp_path) if n.startswith("hinton-omit-3-")]
     os.remove(tmp_path / "rec" / omit)
     again = run_example("dark_knowledge.py", *args, folder=tmp_path)
@@ -171,21 +177,21 @@ def test_the_converted_records_give_the_last_full_runs_tables():
     md = studies.markdown(fit)
     assert "| KD only | 109 | 64 |" in md and "| FitNets: hints, then KD | 112 | 52 |" in md
     assert "converted from `results/mnist_fitnets.json`" in md
-    (dark,) = [v for v in hinton.views(recs) if v["name"] == "dark_knowledge"]
-    md = hinton.markdown(dark)
+    (dark,) = [v for v in dark_knowledge.views(recs) if v["name"] == "dark_knowledge"]
+    md = dark_knowledge.markdown(dark)
     assert "| 146 | 145.0 ± 2.6 |" in md and "**110.3 ± 4.5**" in md and "| 800 | 135 | 122 | 119 | 113 | 115 | 123 |" in md
     assert "converted from `results/dark_knowledge.json`" in md
-    assert [n for n, _ in hinton.figures(dark)] == ["soft_targets", "temperature_sweep", "bias_shift"]
+    assert [n for n, _ in dark_knowledge.figures(dark)] == ["soft_targets", "temperature_sweep", "bias_shift"]
     for r in recs:
         if r.get("converted"):
             assert r["key"] == records.key(r["identity"]) and len(r["converted"]["commit"]) == 40
 
 
 def test_report_kinds_render_the_studies(monkeypatch):
-    """With these modules among ``report.kinds()``, the results document holds their tables."""
-    from tinykd import tables
-    monkeypatch.setattr(report, "kinds", lambda: [tables, studies, hinton])
-    text = report.document(records.Store(os.path.join(ROOT, "records")).all(), draw=False)
+    """With these modules among ``regenerate.kinds()``, the results document holds their tables."""
+    from tinykd.experiments import table1_view
+    monkeypatch.setattr(regenerate, "kinds", lambda: [table1_view, studies, dark_knowledge])
+    text = regenerate.document(records.Store(os.path.join(ROOT, "records")).all(), draw=False)
     assert "## FitNets: hints, then KD, against KD alone on mnist, full preset" in text
     assert "## Hinton, Vinyals & Dean (2015) §3 on mnist, full preset" in text
     assert "dark_knowledge_soft_targets.png" in text

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from backends import host, move
-from tinykd import MLP, Adam, checkpoint, data, runlock
+from tinykd import MLP, Adam, data
+from tinykd.runs import checkpoints, locks
 from tinykd.distill import KD, Supervised
 from tinykd.train import TrainingError, cosine_lr, errors, fit
 
@@ -87,7 +88,7 @@ def test_nan_stops_with_epoch_and_step(small, tmp_path, xp, no_debug):
     path = tmp_path / "good.npz"
     with pytest.raises(TrainingError, match=r"epoch 2, step 2: .*NaN or inf.*last good checkpoint is .*good.npz"):
         fit(model, poisoned_at(6), Adam(model), x, y, 3, 500, checkpoint=path, progress=False)
-    from tinykd.checkpoint import meta_of
+    from tinykd.runs.checkpoints import meta_of
     assert meta_of(path)["epoch"] == 1  # the checkpoint still holds the last good epoch
 
 
@@ -315,13 +316,13 @@ def _run(path, epochs, stop=None, restore_best=False):
     if stop is not None:
         with pytest.raises(Interrupt):
             fit(model, Supervised(), Adam(model, lr=3e-3), x, y, epochs, 32, **kwargs)
-        assert not os.path.exists(runlock.lock_path(path))          # released on Ctrl-C
+        assert not os.path.exists(locks.lock_path(path))          # released on Ctrl-C
         model = MLP([64, 16, 16, 3], dropout=0.3, input_dropout=0.2, seed=99)
         model.rng.random(7)                                             # a fresh process's streams are elsewhere
         stop = None
     history = fit(model, Supervised(), Adam(model, lr=3e-3), x, y, epochs, 32, **kwargs)
-    assert not os.path.exists(runlock.lock_path(path))              # released at the end
-    best = checkpoint.read(checkpoint.best_path(path))[0]
+    assert not os.path.exists(locks.lock_path(path))              # released at the end
+    best = checkpoints.read(checkpoints.best_path(path))[0]
     return [p.copy() for _, p, _ in model.named_parameters()], history, best
 
 
@@ -347,22 +348,22 @@ def test_a_run_checkpoint_refuses_other_generators(tmp_path):
     path = tmp_path / "run.npz"
     fit(model, Supervised(), Adam(model), x, y, 1, 32, jitter_pixels=1, image_shape=(8, 8), checkpoint=path,
         progress=False)
-    with pytest.raises(checkpoint.CheckpointError, match=r"holds the random generators \['jitter', 'shuffle'\], "
+    with pytest.raises(checkpoints.CheckpointError, match=r"holds the random generators \['jitter', 'shuffle'\], "
                                                          r"this run draws from \['shuffle'\]"):
         fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=path, resume=True, progress=False)
 
 
 def test_the_protocol_refuses_a_jitter_its_images_cannot_take_before_training():
     """Issue 18, item 4, as the examples meet it: one ``ConfigError`` line (an ``error:`` line, exit 2)."""
-    from tinykd import config, prepare
+    from tinykd.experiments import settings, setup
     x, y = _images(60, side=6)
     ds = data.from_arrays(x.reshape(-1, 6, 6), y, x[:30].reshape(-1, 6, 6), y[:30], name="tiny")
     cfg = types.SimpleNamespace(jitter=3, teacher_sizes=[36, 8, 3], transfer_size=0, labelled=1.0)
-    with pytest.raises(config.ConfigError, match=r"the teacher's jitter \(--jitter\) on tiny: jitter_pixels "
+    with pytest.raises(settings.ConfigError, match=r"the teacher's jitter \(--jitter\) on tiny: jitter_pixels "
                                                   r"must be below half the image side: at most 2 for 6x6 images"):
-        prepare._check_shapes(ds, cfg)
+        setup._check_shapes(ds, cfg)
     cfg.jitter = 2
-    assert prepare._check_shapes(ds, cfg) is ds
+    assert setup._check_shapes(ds, cfg) is ds
 
 
 def test_fit_and_errors_refuse_what_a_second_new_user_trial_found():

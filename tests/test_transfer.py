@@ -4,7 +4,9 @@ import inspect
 import numpy as np
 import pytest
 
-from tinykd import data, transfer
+from tinykd import data
+
+from tinykd.data import transfer
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ Layers: ``Dense``, ``ReLU``, ``Dropout``, ``BatchNorm``; networks: ``Network`` (
 """
 import numpy as np
 
-from . import checkpoint
+from .runs import checkpoints
 from . import functional as F
 from .backend import default_rng, get_array_module, resolve, to_device
 from .batches import batched
@@ -299,10 +299,10 @@ class Network:
                 out.append((f"layer{i}.rng", rng))
         return out
 
-    # ------------------------------------------------------------------ state, through tinykd/checkpoint.py
+    # ------------------------------------------------------------------ state, through tinykd/checkpoints.py
     def state_dict(self):
         """Host copies of the parameters and buffers, by name."""
-        return checkpoint.network_arrays(self)
+        return checkpoints.network_arrays(self)
 
     def load_state_dict(self, arrays, source="state"):
         """Load ``state_dict()``'s arrays; every name with its exact shape (nothing is broadcast), every value
@@ -310,17 +310,17 @@ class Network:
         for name, a in (arrays.items() if isinstance(arrays, dict) else ()):
             if getattr(a, "dtype", None) is not None and a.dtype.kind == "f":
                 F.check_finite(f"{source}: {name}", a, "load weights from a run that did not diverge")
-        checkpoint.load_network_arrays(self, arrays, source)
+        checkpoints.load_network_arrays(self, arrays, source)
 
     def save(self, path, identity=None, **info):
         """Write parameters, buffers and configuration to ``path`` (.npz) atomically; see ``tinykd.checkpoint``.
         A ``path`` under a file is refused first (``checks.check_parent_folder``), a folder by the checkpoint."""
         check_parent_folder("path", path)
-        checkpoint.save_model(path, self, identity, **info)
+        checkpoints.save_model(path, self, identity, **info)
 
     def load(self, path, identity=None):
         """Load a model checkpoint written for this configuration; ``CheckpointError`` naming any mismatch."""
-        return checkpoint.load_weights(self, path, identity)
+        return checkpoints.load_weights(self, path, identity)
 
     @staticmethod
     def from_config(config, backend=None, source="config"):
@@ -328,18 +328,18 @@ class Network:
         config = dict(config)
         kind = config.pop("model", None)
         if kind not in Network.kinds:
-            raise checkpoint.CheckpointError(f"{source}: unknown model kind {kind!r} (expected one of "
+            raise checkpoints.CheckpointError(f"{source}: unknown model kind {kind!r} (expected one of "
                                              f"{sorted(Network.kinds)})")
         return Network.kinds[kind](backend=backend, **config)
 
     @classmethod
     def from_checkpoint(cls, path, backend=None, identity=None):
         """Build the network a model checkpoint describes and load it; ``identity`` given, it must match."""
-        arrays, meta = checkpoint.read_model(path, identity)
+        arrays, meta = checkpoints.read_model(path, identity)
         model = Network.from_config(meta["model"], backend, path)
         if not isinstance(model, cls):
-            raise checkpoint.CheckpointError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
-        checkpoint.load_network_arrays(model, arrays, path)
+            raise checkpoints.CheckpointError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        checkpoints.load_network_arrays(model, arrays, path)
         return model
 
 

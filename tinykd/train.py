@@ -24,9 +24,9 @@ import time
 
 import numpy as np
 
-from . import checkpoint as ckpt
+from .runs import checkpoints as ckpt
 from . import functional as F
-from . import runlock
+from .runs import locks
 from .backend import default_rng, get_array_module, to_host, training_step
 from .batches import batched, batches, check_jitter, jitter
 from .checks import check_file_path, check_int, check_label_vector, check_rows, check_seed
@@ -103,7 +103,7 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     ``cache_teacher``: compute the teacher's outputs once (ignored with jitter, where they change every batch).
     ``checkpoint``: a .npz path; the run state is written there atomically after every good epoch, and with a
     validation set the best model goes to ``tinykd.checkpoint.best_path(checkpoint)``. While the run goes on it
-    holds a lock beside it (``runlock.run_lock``): a second run on the same path stops, naming this one.
+    holds a lock beside it (``locks.run_lock``): a second run on the same path stops, naming this one.
     ``resume=True`` continues an existing run checkpoint after its last epoch exactly as if it had not stopped:
     weights, optimiser state and every random generator (shuffling, jitter, the model's dropout masks) come back;
     it must come from the same architecture, optimiser, generators and ``identity`` (what produced the run: data
@@ -164,7 +164,7 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     generators = {"shuffle": default_rng(seed)}
     if jitter_pixels:
         generators["jitter"] = default_rng(seed + 1, xp)
-    lock = runlock.run_lock(checkpoint, say=lambda line: print(f"[{label}] {line}", file=sys.stderr, flush=True)) \
+    lock = locks.run_lock(checkpoint, say=lambda line: print(f"[{label}] {line}", file=sys.stderr, flush=True)) \
         if checkpoint else contextlib.nullcontext()
     with lock:
         history, start = [], 0

@@ -3,7 +3,7 @@
     python tools/convert_results.py [--records records]
 
 One function per kind of results file (``KINDS``). Each record's identity is what the current code builds for the
-same run (``tinykd.studies``, ``tinykd.hinton``), its result what the file holds, and it is marked
+same run (``tinykd.experiments.studies``, ``tinykd.experiments.dark_knowledge``), its result what the file holds, and it is marked
 ``"converted": {"from": <file>, "commit": <the commit that last wrote the file>}``, with that commit's date and
 the command its message names as provenance (the machine was not recorded then). The teacher those runs started
 from is converted too, under the identity its file recorded: it was trained by earlier code, so a rerun with the
@@ -19,8 +19,10 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tinykd import hinton, records, studies  # noqa: E402
-from tinykd.config import Config  # noqa: E402
+from tinykd.experiments import dark_knowledge, studies
+
+from tinykd.runs import records  # noqa: E402
+from tinykd.experiments.settings import Config  # noqa: E402
 
 
 def git(*args):
@@ -92,12 +94,12 @@ def dark_knowledge(store, path="results/dark_knowledge.json"):
     values = {"epochs": e["epochs"], "seeds": e["seeds"], "sweep_epochs": old["temperature_sweep"]["epochs"],
               "few_epochs": old["few_labels"]["epochs"], "transfer_size": 0}
     s = study(store, hinton, "dark_knowledge", values, old, teacher(store, old, mark), name="dark_knowledge")
-    soft = hinton.soft_identity(old["data"]["fingerprint"], s.links["teacher"])
+    soft = dark_knowledge.soft_identity(old["data"]["fingerprint"], s.links["teacher"])
     assert old["soft_targets"]["temperatures"] == soft["temperatures"]
     put(store, soft, old["soft_targets"], mark, links=s.links, data=old["data"])
-    sweep = {(str(i["model"]["sizes"][1]), i["objective"]["temperature"]) for i, _ in hinton.plan(s, values)
+    sweep = {(str(i["model"]["sizes"][1]), i["objective"]["temperature"]) for i, _ in dark_knowledge.plan(s, values)
              if i["experiment"] == "sweep"}
-    for ident, _ in hinton.plan(s, values):
+    for ident, _ in dark_knowledge.plan(s, values):
         x = ident["experiment"]
         if x in ("alone", "distilled"):
             result = e["student_alone" if x == "alone" else "distilled"]["runs"][ident["seed"]]
@@ -114,7 +116,7 @@ def dark_knowledge(store, path="results/dark_knowledge.json"):
             name = "labels_only" if ident["objective"]["method"] == "supervised" else "with_soft_targets"
             result = {**row[name], "labelled_rows": row["labelled"]}
         put(store, ident, result, mark, s.table, s.links, old["data"])
-    assert len(sweep) == 2 * len(hinton.TEMPERATURES)
+    assert len(sweep) == 2 * len(dark_knowledge.TEMPERATURES)
 
 
 # one function per kind of results file; Table 1's conversion joins them here

@@ -15,11 +15,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tinykd import records, registry, tables  # noqa: E402
+from tinykd.runs import records
+
+from tinykd.experiments import registry, table1_view  # noqa: E402
 from tinykd.backend import resolve  # noqa: E402
-from tinykd.config import Config  # noqa: E402
-from tinykd.protocol import LABELLED_SEED, _variant  # noqa: E402
-from tinykd.transfer import UNLABELLED  # noqa: E402
+from tinykd.experiments.settings import Config  # noqa: E402
+from tinykd.experiments.table1 import LABELLED_SEED, _variant  # noqa: E402
+from tinykd.data.transfer import UNLABELLED  # noqa: E402
 
 SCRIPT = "python examples/mnist_adv_kd.py"
 # (file, commit or None for the one that last wrote it, the command that produced it)
@@ -77,7 +79,7 @@ def convert(path, commit, command, store):
         extra.update(labelled=labelled, labelled_seed=LABELLED_SEED)
     rows = cfg.transfer_size or r["data"]["n_train"]
     ctx = {"ignore_label": UNLABELLED if labelled < 1 else None, "steps_per_epoch": -(-rows // cfg.batch_size)}
-    table = tables.tag(cfg, r["deviations"], r["data"]["name"], r.get("logit_stats_on", "validation"))
+    table = table1_view.tag(cfg, r["deviations"], r["data"]["name"], r.get("logit_stats_on", "validation"))
     same, differ = [], []
     for vid, v in r["variants"].items():
         for run in v["runs"]:

@@ -10,14 +10,12 @@ Like a build system: the identity is the key, the record the artefact, a table a
 table it belongs to (``table``: the experiment, the table's name and the settings that group its rows), so a view
 needs no list kept anywhere else.
 """
-import datetime
 import hashlib
 import json
 import os
-import subprocess
-import sys
 
-from .checkpoint import atomic_open, normalise
+from .checkpoints import atomic_open, normalise
+from .provenance import provenance
 
 FORMAT = "tinykd-record-1"
 
@@ -29,33 +27,6 @@ class RecordError(ValueError):
 def key(identity):
     """The hash that names a record: 16 hex digits of the SHA-256 of the identity as JSON (keys sorted)."""
     return hashlib.sha256(json.dumps(normalise(identity), sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _code_commit():
-    """The git commit of the code as this process loaded it (with ``+dirty`` when tracked files differed from
-    it; None outside a git checkout): asked once, when the package is imported, since the checkout may move on
-    while a long run goes (a record must name the code that trained it, not the code checked out when it ended)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                                timeout=10).stdout.strip() or None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return commit + "+dirty" if commit and dirty else commit
-
-
-CODE_COMMIT = _code_commit()
-
-
-def provenance():
-    """Where a record comes from: the commit of the code that trained it (``CODE_COMMIT``), the machine
-    (``report.machine``), the command line and the date (UTC)."""
-    from .report import machine
-    return {"commit": CODE_COMMIT, "machine": machine(), "command": " ".join([os.path.basename(sys.argv[0])]
-                                                                              + sys.argv[1:]),
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
 class Store:

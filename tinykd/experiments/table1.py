@@ -21,24 +21,26 @@ import time
 
 import numpy as np
 
-from . import plots, records, registry, report, tables
-from .backend import resolve, to_device, to_host
-from .config import data_deviations
-from .discriminator import Discriminator
-from .distill import check_pair, row_classes
-from .layers import MLP
-from .optim import Adam
-from .prepare import Setup, Spec, log, logit_stats, teacher_spec
-from .tables import teacher_check
-from .train import cosine_lr, errors, fit
-from .transfer import UNLABELLED, partly_labelled
+from . import plots, registry, shared, table1_view
+
+from ..runs import records
+from ..backend import resolve, to_device, to_host
+from .settings import data_deviations
+from ..discriminator import Discriminator
+from ..distill import check_pair, row_classes
+from ..layers import MLP
+from ..optim import Adam
+from .setup import Setup, Spec, log, logit_stats, teacher_spec
+from .table1_view import teacher_check
+from ..train import cosine_lr, errors, fit
+from ..data.transfer import UNLABELLED, partly_labelled
 
 LABELLED_SEED = 0   # which rows keep their labels in the few-labels regime
 
 
 def run(cfg):
     """Run the protocol: every network it needs is found by its record or trained, and its table is a view of the
-    records (``tables.assemble``), written to ``<out_dir>/<results name>.md`` after every finished model. Returns
+    records (``table1_view.assemble``), written to ``<out_dir>/<results name>.md`` after every finished model. Returns
     the table's record."""
     xp = resolve(cfg.backend)
     setup = Setup(cfg)
@@ -59,7 +61,7 @@ def run(cfg):
     x_stats, stats_on = (xv, "validation") if xv is not None else (x, "training")
     ctx = {"ignore_label": ignore_label, "steps_per_epoch": -(-int(x.shape[0]) // cfg.batch_size)}
     links = {"teacher": records.key(setup.identity(t_spec)), "start": records.key(setup.identity(s_spec))}
-    table = tables.tag(cfg, {**cfg.deviations(), **data_deviations(cfg, ds)}, d["name"], stats_on)
+    table = table1_view.tag(cfg, {**cfg.deviations(), **data_deviations(cfg, ds)}, d["name"], stats_on)
     plan = [(vid, seed) for vid in cfg.variants for seed in range(registry.n_seeds(vid, cfg.seeds, cfg.ablation_seeds))]
     planned = {run: _variant(cfg, setup, *run, links, extra, ctx, xp) for run in plan}
     missing = [run for run in plan if setup.store.find(planned[run][0]) is None]
@@ -68,9 +70,9 @@ def run(cfg):
     out = os.path.join(cfg.out_dir, cfg.results_base(d["name"]))
 
     def write(complete):
-        view = tables.view(setup.store.all(), table, links)
+        view = table1_view.view(setup.store.all(), table, links)
         view["complete"] = complete and view["complete"]   # and nothing another run asked for is missing
-        report.write(out, view, tables.markdown(view))
+        shared.write(out, view, table1_view.markdown(view))
         return view
 
     if missing or setup.store.find(setup.identity(t_spec)) is None or setup.store.find(setup.identity(s_spec)) is None:
@@ -112,8 +114,8 @@ def run(cfg):
         log(f"  {registry.BY_ID[vid].name:48s} seed {seed}: {result['errors']:5d} errors  ({result['seconds']:.0f} s, "
             f"mean logit {result['mean_logit']:.3g}, max |logit| {result['max_abs_logit']:.3g})")
     view = write(True)
-    print(tables.markdown(view))
-    log(report.where(cfg, out))
+    print(table1_view.markdown(view))
+    log(shared.where(cfg, out))
     plots.draw_if_possible(out + ".json")
     return view
 

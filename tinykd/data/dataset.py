@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .backend import default_rng, to_device, to_host
-from .checks import check_label_vector, is_int
+from ..backend import default_rng, to_device, to_host
+from ..checks import check_label_vector, is_int
 from .formats import DataError
 
 SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")  # the fixed order of fingerprint()

@@ -11,18 +11,19 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import checkpoint as ckpt
-from . import data as data_mod
-from . import records, report, runlock
-from .backend import resolve
-from .batches import check_jitter
-from .config import ConfigError, data_label
-from .dataset import check_outputs
-from .distill import Supervised
-from .layers import MLP
-from .optim import Adam
-from .schedules import ExponentialSchedule
-from .train import cosine_lr, errors, fit
+from ..runs import checkpoints as ckpt
+from .. import data as data_mod
+from ..runs import records, locks
+from . import shared
+from ..backend import resolve
+from ..batches import check_jitter
+from .settings import ConfigError, data_label
+from ..data.dataset import check_outputs
+from ..distill import Supervised
+from ..layers import MLP
+from ..optim import Adam
+from ..schedules import ExponentialSchedule
+from ..train import cosine_lr, errors, fit
 
 
 def log(msg):
@@ -155,7 +156,7 @@ def train_or_load(cfg, fingerprint, spec, arrays, image_shape=None):
     checkpoint of exactly its identity exists.
 
     ``image_shape``: what the rows were flattened from, for the jitter (the data's fingerprint covers it).
-    Training holds the run's lock (``runlock.run_lock``) from the moment it looks for a finished checkpoint
+    Training holds the run's lock (``locks.run_lock``) from the moment it looks for a finished checkpoint
     until it has written one and removed the run state: a second process with the same identity stops, naming
     the first, instead of sharing its files. Returns (model, record): the record says whether it was loaded, from
     where, and what produced it.
@@ -167,7 +168,7 @@ def train_or_load(cfg, fingerprint, spec, arrays, image_shape=None):
     if os.path.exists(path):
         return _load(path, parts[0], role, ident)
     run_path = ckpt.run_path(path)
-    with runlock.run_lock(run_path, say=lambda line: log(f"{role}: {line}")):
+    with locks.run_lock(run_path, say=lambda line: log(f"{role}: {line}")):
         if os.path.exists(path):         # finished by another process between the look above and the lock
             return _load(path, parts[0], role, ident)
         model, optimizer, schedule, objective = parts
@@ -239,7 +240,7 @@ class Setup:
     def __init__(self, cfg, check=None):
         for folder, option in ((cfg.out_dir, "--out-dir"), (cfg.checkpoint_dir, "--checkpoint-dir"),
                                (cfg.records_dir, "--records-dir")):
-            report.check_writable(folder, option)
+            shared.check_writable(folder, option)
         self.cfg, self.ds = cfg, load_data(cfg)
         if check is not None:
             check(self.ds)

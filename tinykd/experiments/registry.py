@@ -8,7 +8,7 @@ here.
 """
 from dataclasses import dataclass
 
-from .distill import DIST, DKD, KD, AdversarialKD, ConditionalAdversarialKD, Supervised
+from ..distill import DIST, DKD, KD, AdversarialKD, ConditionalAdversarialKD, Supervised
 
 
 @dataclass(frozen=True)

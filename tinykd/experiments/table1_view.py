@@ -8,8 +8,8 @@ from dataclasses import asdict
 
 import numpy as np
 
-from . import registry, report
-from .config import Config
+from . import plots, registry, shared
+from .settings import Config
 
 # what a table's rows are made of rather than what makes them comparable: which variants and how many seeds are
 # whatever the records present hold (more seeds or another variant later join the same table)
@@ -71,7 +71,7 @@ def view(records, table, links):
     for vid in ids:
         runs = sorted((r for r in rows if r["identity"]["variant"] == vid), key=lambda r: r["result"]["seed"])
         variants[vid] = {"name": runs[0]["result"].get("name", vid), "objective": runs[0]["identity"].get("objective"),
-                         "runs": [r["result"] for r in runs], **report.mean_std([r["result"]["errors"] for r in runs])}
+                         "runs": [r["result"] for r in runs], **shared.mean_std([r["result"]["errors"] for r in runs])}
     flag, line = teacher_check(t["result"], s["result"])
     trained = [t, s] + rows
     # what the runs that wrote these records asked for and is not here (a run stopped early, or still going)
@@ -85,7 +85,7 @@ def view(records, table, links):
               table["logit_stats_on"], "teacher": t["result"], "student_initial": s["result"],
               "teacher_not_better": flag, "teacher_check": line, "variants": variants, "complete": not missing,
               "missing": [f"{vid} seed {seed}" for vid, seed in missing],
-              "sources": report.sources(trained), "seconds_total":
+              "sources": shared.sources(trained), "seconds_total":
               sum(r["result"].get("seconds", 0.0) for r in trained)}
     record["n_test"], record["name"] = record["data"]["n_test"], table["name"]
     record["what_it_shows"] = what_it_shows(record)
@@ -118,11 +118,11 @@ def markdown(record):
     main_cols = registry.headline()
     head = ["T", "S (initial)"] + [c for c, k in main_cols if k in v]
     t, s = record["teacher"], record["student_initial"]
-    row = [str(t["errors"]), str(s["errors"])] + [report.fmt(v[k]) for _, k in main_cols if k in v]
+    row = [str(t["errors"]), str(s["errors"])] + [shared.fmt(v[k]) for _, k in main_cols if k in v]
     lines = [f"Test misclassifications out of {n:,} ({cfg['dataset']} recipe; students: mean ± std over seeds; every "
              "model's last weights, counted once on the test set).", ""]
-    lines += report.data_lines(record["data"], cfg["preset"], record["deviations"])
-    lines += report.source_lines(record["sources"])
+    lines += shared.data_lines(record["data"], cfg["preset"], record["deviations"])
+    lines += shared.source_lines(record["sources"])
     if cfg["transfer_size"]:
         lines.append(f"Transfer set: the students train on the first {cfg['transfer_size']:,} training images only; the "
                      "teacher on all of them (its knowledge reaches the students through its soft targets).")
@@ -145,8 +145,8 @@ def markdown(record):
         acc = [r["d_heldout_accuracy"] for r in runs             # only a discriminator that was pre-trained
                if r.get("d_pretrain_epochs", 3) > 0 and "d_heldout_accuracy" in r]
         val = [r["validation_errors"] for r in runs if r["validation_errors"] is not None]
-        lines.append(f"| {rec['name']} | `{vid}` | {report.fmt(rec)} | "
-                     f"{report.fmt(report.mean_std(val)) if val else '–'} | {rec['n']} | "
+        lines.append(f"| {rec['name']} | `{vid}` | {shared.fmt(rec)} | "
+                     f"{shared.fmt(shared.mean_std(val)) if val else '–'} | {rec['n']} | "
                      f"{np.mean([r['mean_logit'] for r in runs]):.3g} | "
                      f"{np.max([r['max_abs_logit'] for r in runs]):.3g} | "
                      f"{f'{np.mean(acc):.3f}' if acc else '–'} | {np.mean([r['seconds'] for r in runs]):.0f} |")
@@ -159,7 +159,7 @@ def markdown(record):
     lines += comparison(record)
     kd, wo = registry.BASELINE.id, registry.LABELS_ONLY.id
     if kd in v and wo in v:
-        gap = report.pooled_gap(v[kd], v[wo])
+        gap = shared.pooled_gap(v[kd], v[wo])
         if gap is not None:
             diff, sd, ratio = gap
             lines.append(f"KD vs w/o KD: {abs(diff):.1f} {'fewer' if diff >= 0 else 'more'} errors with KD; pooled "
@@ -186,9 +186,9 @@ def comparison(record):
              "|---|---|---|---|---|---|---|"]
     for k in [kd] + others:
         rec, var = v[k], registry.BY_ID[k]
-        gap = report.pooled_gap(rec, v[kd]) if k != kd else None
+        gap = shared.pooled_gap(rec, v[kd]) if k != kd else None
         vs = "–" if gap is None else f"{-gap[0]:+.1f} ({-gap[2]:+.1f})"
-        lines.append(f"| {rec['name']} | `{k}` | {var.paper} | {var.matches} | {report.fmt(rec)} | "
+        lines.append(f"| {rec['name']} | `{k}` | {var.paper} | {var.matches} | {shared.fmt(rec)} | "
                      f"{vs} | {per_epoch(rec) / kd_epoch:.2f} |")
     return lines + [""]
 
@@ -258,7 +258,7 @@ def what_it_shows(record):
     for k in registry.compared():
         if k not in v or kd_id not in v:
             continue
-        gap = report.pooled_gap(v[k], v[kd_id])
+        gap = shared.pooled_gap(v[k], v[kd_id])
         name = v[k]["name"]
         if gap is None:
             out.append(f"NOT whether {name} differs from KD: one seed cannot separate a difference from seed noise")
@@ -291,7 +291,6 @@ def title(record):
 
 def figures(record):
     """The figures of a Table 1 view that have something to show: [(name, function of (view, path))]."""
-    from . import plots
     return [(name, fn) for name, fn in plots.figures_for(record) if not plots.why_not(record, name)]
 
 
@@ -313,7 +312,7 @@ def headline(records):
     for vid, rec in v["variants"].items():
         if rec["n"] < 2:           # the single-seed ablations are in docs/results.md
             continue
-        gap = report.pooled_gap(rec, kd) if kd is not None and vid != registry.BASELINE.id else None
+        gap = shared.pooled_gap(rec, kd) if kd is not None and vid != registry.BASELINE.id else None
         vs = "–" if gap is None else f"{-gap[0]:+.1f} ({-gap[2]:+.1f})"
-        lines.append(f"| … then {rec['name']} | {report.fmt(rec)} | {vs} |")
+        lines.append(f"| … then {rec['name']} | {shared.fmt(rec)} | {vs} |")
     return lines

@@ -20,18 +20,20 @@ import sys
 
 import numpy as np
 
-from . import functional as F
-from . import records, report, transfer
-from .backend import to_device, to_host
-from .config import ConfigError
-from .datafiles import DataError
-from .distill import KD, Supervised
-from .layers import MLP
-from .optim import Adam
-from .prepare import log
+from .. import functional as F
+from ..runs import records
+from . import shared
+from ..data import transfer
+from ..backend import to_device, to_host
+from .settings import ConfigError
+from ..data.files import DataError
+from ..distill import KD, Supervised
+from ..layers import MLP
+from ..optim import Adam
+from .setup import log
 from .studies import Study, common_view, figures, groups, header   # noqa: F401 (figures: a report kind's)
-from .tables import rows_of, teacher_check
-from .train import cosine_lr
+from .table1_view import rows_of, teacher_check
+from ..train import cosine_lr
 
 PAPER = {"teacher": 67, "student_alone": 146, "distilled": 74, "omit_3": [206, 133, 3.5, 109, 14],
          "only_7_8": [47.3, -7.6, 13.2]}
@@ -240,7 +242,7 @@ def view(records_, table, links):
             v["seconds"][key] = sum(r["result"]["seconds"] for e in experiments for r in of(e))
     alone, distilled = ([r["result"] for r in of(e)] for e in ("alone", "distilled"))
     if alone or distilled:
-        d = {name: {"runs": runs, **report.mean_std([r["errors"] for r in runs])} for name, runs in
+        d = {name: {"runs": runs, **shared.mean_std([r["errors"] for r in runs])} for name, runs in
              (("student_alone", alone), ("distilled", distilled)) if runs}
         v["distilled_from_scratch"] = {"temperature": 20.0, "epochs": s["epochs"], "kd_weight": KD_WEIGHT,
                                        "seeds": max(len(alone), len(distilled)), **d}
@@ -299,7 +301,7 @@ def markdown(r):
               f"| teacher | 67 | {r['teacher']['errors']} | – |"]
     if "distilled_from_scratch" in r:
         e = r["distilled_from_scratch"]
-        fmt = {k: report.fmt(e[k]) if k in e else "–" for k in ("student_alone", "distilled")}
+        fmt = {k: shared.fmt(e[k]) if k in e else "–" for k in ("student_alone", "distilled")}
         lines.append(f"| student 784-800-800-10 alone ({e['epochs']} epochs, {e['seeds']} seeds) | 146 | "
                      f"{fmt['student_alone']} | {secs['distilled_from_scratch']} |")
         lines.append(f"| the same, distilled at τ = 20 | 74 | **{fmt['distilled']}** | |")

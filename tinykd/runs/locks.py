@@ -13,7 +13,7 @@ import socket
 import sys
 import time
 
-from .checkpoint import CheckpointError, _stem
+from .checkpoints import CheckpointError, _stem
 
 
 class RunLockedError(CheckpointError):

@@ -27,20 +27,24 @@ import numpy as np
 
 import time
 
-from . import records, report, transfer
-from .backend import get_array_module as get_xp
-from .backend import resolve, to_device, to_host
-from .config import Config, ConfigError, data_deviations, data_label
-from .distill import KD, Supervised
-from .hinton import KEPT, OMITTED, PAPER, check_data, omit_3, omit_3_at, only_7_8, only_7_8_at
-from .layers import MLP
-from .optim import Adam
-from .prepare import Setup, Spec, log
-from .schedules import ExponentialSchedule
+from ..runs import records
+
+from . import shared
+
+from ..data import transfer
+from ..backend import get_array_module as get_xp
+from ..backend import resolve, to_device, to_host
+from .settings import Config, ConfigError, data_deviations, data_label
+from ..distill import KD, Supervised
+from .dark_knowledge import KEPT, OMITTED, PAPER, check_data, omit_3, omit_3_at, only_7_8, only_7_8_at
+from ..layers import MLP
+from ..optim import Adam
+from .setup import Setup, Spec, log
+from ..schedules import ExponentialSchedule
 from .selection import WINDOW, candidates, choose, recipe_of
 from .studies import common_view, groups, header
-from .tables import rows_of, teacher_check
-from .train import errors, fit
+from .table1_view import rows_of, teacher_check
+from ..train import errors, fit
 
 TEMPERATURE, KD_WEIGHT = 20.0, 0.9
 GOALS = {"teacher": 70, "distilled": 80, "threes_right": 0.98, "after_shift": 109}
@@ -145,9 +149,9 @@ def run(cfg, values, reference):
         student("final", "distilled", s_epochs, 0, role, bias_shift=shifts[role], **classes)
     v = view(store.all(), table, links)
     out = f"{cfg.out_dir}/{table['name']}"
-    report.write(out, v, markdown(v))
+    shared.write(out, v, markdown(v))
     print(markdown(v))
-    log(report.where(cfg, out))
+    log(shared.where(cfg, out))
     return v
 
 
@@ -217,7 +221,7 @@ def view(records_, table, links):
     v = {**common_view(records_, table, {"teacher": links["teacher"]}, rows), "paper": PAPER, "goals": GOALS}
     keys = dict(links["candidates"])
     teachers = [by_key[k] for k in [links["teacher"], links.get("held_out_teacher"), *keys.values()] if k in by_key]
-    v["sources"] = report.sources(teachers + rows)
+    v["sources"] = shared.sources(teachers + rows)
     cands = {name: by_key[k]["result"] for name, k in keys.items()}
     curves = {name: [h["val_errors"] for h in r["history"]] for name, r in cands.items()}
     winner, epochs, scores = choose(curves)
@@ -231,7 +235,7 @@ def view(records_, table, links):
         return sorted((r for r in rows if r["identity"]["role"] == role and kind in (None, r["identity"]["kind"])),
                       key=lambda r: r["result"]["seed"])
     v["students"] = {kind: {"runs": [r["result"] for r in of("student", kind)],
-                            **report.mean_std([r["result"]["errors"] for r in of("student", kind)] or [np.nan])}
+                            **shared.mean_std([r["result"]["errors"] for r in of("student", kind)] or [np.nan])}
                      for kind in ("alone", "distilled") if of("student", kind)}
     sel = {r["identity"]["kind"]: r["result"] for r in of("student-selection")}
     v["student_selection"] = {k: [h["val_errors"] for h in r["history"]] for k, r in sel.items()}
@@ -297,11 +301,11 @@ def markdown(v):
     if st:
         e = v.get("student_epochs")
         lines.append(f"| student 784-800-800-10 alone ({e} epochs, {_seeds(st.get('alone', {}).get('n', 0))}) | "
-                     f"{p['student_alone']} | {report.fmt(st['alone']) if 'alone' in st else '–'} | | |")
+                     f"{p['student_alone']} | {shared.fmt(st['alone']) if 'alone' in st else '–'} | | |")
         if "distilled" in st:
             d = st["distilled"]
             lines.append(f"| the same, distilled at τ = {TEMPERATURE:g} ({e} epochs, {_seeds(d['n'])}) | "
-                         f"{p['distilled']} | **{report.fmt(d)}** | ≤ {g['distilled']} | "
+                         f"{p['distilled']} | **{shared.fmt(d)}** | ≤ {g['distilled']} | "
                          f"{_met(d['mean'] <= g['distilled'])} |")
     if "omit_3" in v:
         o = v["omit_3"]
@@ -363,8 +367,8 @@ def headline_of(v):
             "", f"| test errors out of {v['n_test']:,} | paper | tinykd | goal | met |", "|---|---|---|---|---|",
             f"| teacher 784-1200-1200-10, dropout, max-norm, jitter | {p['teacher']} | {t} | ≤ {g['teacher']} | "
             f"{_met(t <= g['teacher'])} |",
-            f"| student 784-800-800-10 on the labels | {p['student_alone']} | {report.fmt(st['alone'])} | | |",
-            f"| the same, distilled at τ = {TEMPERATURE:g} | {p['distilled']} | {report.fmt(d)} | ≤ {g['distilled']} | "
+            f"| student 784-800-800-10 on the labels | {p['student_alone']} | {shared.fmt(st['alone'])} | | |",
+            f"| the same, distilled at τ = {TEMPERATURE:g} | {p['distilled']} | {shared.fmt(d)} | ≤ {g['distilled']} | "
             f"{_met(d['mean'] <= g['distilled'])} |",
             f"| no 3 in the transfer set, after the 3's bias shift (errors on the test 3s) | {p['omit_3'][3]} "
             f"({p['omit_3'][4]}) | {o['errors_after_shift']} ({o['errors_on_3_after_shift']}: {100 * right:.1f}% "

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 
 from . import registry
-from .backend import debug, resolve
-from .checks import check_int, check_real
+from ..backend import debug, resolve
+from ..checks import check_int, check_real
 
 
 class ConfigError(ValueError):

@@ -15,18 +15,20 @@ import time
 
 import numpy as np
 
-from . import plots, records, report
-from .tables import rows_of
-from .backend import resolve, to_host
-from .binary import BinaryMLP
-from .config import ConfigError, data_deviations, data_label
-from .distill import KD, Supervised
-from .fitnets import HintLoss, HintNet, teacher_hidden
-from .layers import MLP
-from .optim import Adam
-from .packed import PackedBinaryMLP
-from .prepare import Setup, log, teacher_spec
-from .train import cosine_lr, errors, fit
+from . import plots, shared
+
+from ..runs import records
+from .table1_view import rows_of
+from ..backend import resolve, to_host
+from ..binary import BinaryMLP
+from .settings import ConfigError, data_deviations, data_label
+from ..distill import KD, Supervised
+from ..fitnets import HintLoss, HintNet, teacher_hidden
+from ..layers import MLP
+from ..optim import Adam
+from ..packed import PackedBinaryMLP
+from .setup import Setup, log, teacher_spec
+from ..train import cosine_lr, errors, fit
 
 # the settings of a Config that shape an example's teacher and data (the rest is Table 1's)
 TEACHER_SETTINGS = ("dataset", "data", "val", "val_seed", "subset", "teacher_sizes", "teacher_epochs", "batch_size",
@@ -102,13 +104,13 @@ class Study:
         ``.json`` (``.partial`` ones until ``complete``)."""
         v = self.kind.view(self.setup.store.all(), self.table, self.links)
         v["complete"] = complete
-        report.write(self.out, v, self.kind.markdown(v))
+        shared.write(self.out, v, self.kind.markdown(v))
         return v
 
     def finish(self):
         v = self.write(True)
         print(self.kind.markdown(v))
-        log(report.where(self.cfg, self.out))
+        log(shared.where(self.cfg, self.out))
         plots.draw_if_possible(self.out + ".json")
         return v
 
@@ -127,13 +129,13 @@ def common_view(records_, table, links, rows):
     t = {r["key"]: r for r in records_}[links["teacher"]]
     return {"experiment": table["experiment"], "name": table["name"], "preset": table["preset"],
             "deviations": table["deviations"], "data": (rows or [t])[0]["data"], "teacher": t["result"],
-            "sources": report.sources([t] + rows), "complete": True}
+            "sources": shared.sources([t] + rows), "complete": True}
 
 
 def header(v):
     """The lines under a study's first: its data and preset, where its networks were trained, and whether it is
     finished."""
-    lines = report.data_lines(v["data"], v["preset"], v["deviations"]) + report.source_lines(v["sources"])
+    lines = shared.data_lines(v["data"], v["preset"], v["deviations"]) + shared.source_lines(v["sources"])
     if not v["complete"]:
         lines += ["", "**Incomplete: the run is still going or stopped early; the rows below are what finished" +
                   (f" (not yet trained: {'; '.join(v['missing'])})" if v.get("missing") else "") + ".**"]
@@ -223,7 +225,7 @@ def xnor_view(records_, table, links):
     for name in order:
         runs = sorted((r["result"] for r in rows if _name(r["result"]) == name), key=lambda r: r["seed"])
         if runs:
-            v["runs"][name] = {"runs": runs, **report.mean_std([r["errors"] for r in runs])}
+            v["runs"][name] = {"runs": runs, **shared.mean_std([r["errors"] for r in runs])}
     v["seeds"] = max((r["n"] for r in v["runs"].values()), default=0)
     v["teacher_errors"], v["teacher_bytes"] = v["teacher"]["errors"], 4 * v["teacher"]["params_with_biases"]
     speeds = []
@@ -248,7 +250,7 @@ def xnor_markdown(r):
     lines += ["", "| student | without KD | with KD | packed bytes (float32 bytes) | images/s packed | images/s float "
                   "emulation |", "|---|---|---|---|---|---|"]
     for mode in MODES:
-        cells = [report.fmt(r["runs"][k]) if k in r["runs"] else "–" for k in (f"{mode.upper()} without KD",
+        cells = [shared.fmt(r["runs"][k]) if k in r["runs"] else "–" for k in (f"{mode.upper()} without KD",
                                                                                 f"{mode.upper()} with KD")]
         b, s = r.get(f"{mode}_bytes"), r.get(f"{mode}_images_per_s")
         size = f"{b['packed_model']:,} ({b['float32_model']:,})" if b else "–"

@@ -7,7 +7,7 @@ data set's own files only (see ``Dataset``).
 import numpy as np
 
 from .dataset import data_errors, from_arrays, stratified_mask
-from .datafiles import (MNIST_FILES, REGISTRY, check_notmnist_train, locate_all, read_verified, source_of,
+from .files import (MNIST_FILES, REGISTRY, check_notmnist_train, locate_all, read_verified, source_of,
                         verified_bytes)
 from .formats import DataError, read_svhn_mat
 

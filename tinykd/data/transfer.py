@@ -12,7 +12,7 @@ shifts on the test set).
 """
 import numpy as np
 
-from .checks import check_label_vector, is_int
+from ..checks import check_label_vector, is_int
 from .dataset import stratified_mask
 
 UNLABELLED = -1

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import get_array_module, to_device, to_host
-from .checks import is_int
-from .datafiles import REGISTRY, read_idx_folder
+from ..backend import get_array_module, to_device, to_host
+from ..checks import is_int
+from .files import REGISTRY, read_idx_folder
 from .dataset import Dataset  # noqa: F401  (data.Dataset and data.from_arrays, as the README names them)
 from .dataset import data_errors, from_arrays, still_two_classes, stratified_mask
 from .formats import NPZ_KEYS, DataError, read_npz

@@ -32,7 +32,7 @@ import zipfile
 
 import numpy as np
 
-from .backend import get_array_module, to_host
+from ..backend import get_array_module, to_host
 
 FORMAT = "tinykd-checkpoint-1"
 

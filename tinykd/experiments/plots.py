@@ -1,0 +1,397 @@
+"""Figures from results records: learning curves, the adversarial drift, the methods against KD, soft targets, the
+temperature sweep, the bias-shift search, binary students, FitNets. Every figure is drawn from a results JSON alone,
+so it can be redrawn without training (every file given is drawn; one that cannot be says why, in one line):
+
+    python -m tinykd.plots results/mnist_table.json            # writes results/mnist_table_<figure>.png
+    python -m tinykd.plots results/dark_knowledge.json --out-dir docs/figures
+
+matplotlib is optional (``pip install "tinykd[plot]"``) and imported only here, with the Agg backend (no screen).
+"""
+import argparse
+import json
+import os
+import sys
+
+from . import registry
+
+WIDTH = 7.0   # inches: readable at README width
+
+
+def _plt():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("figures need matplotlib: pip install 'tinykd[plot]' (or pip install matplotlib)") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")   # legends placed below a plot stay in the picture
+    _plt().close(fig)
+    return path
+
+
+def _finish(fig, ax, path, xlabel, ylabel, title, log_grid=True, legend_size=8, **legend):
+    """Label, title, grid and legend of a one-panel figure, then save it."""
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(True, which="both" if log_grid else "major", alpha=0.3)
+    ax.legend(fontsize=legend_size, **legend)
+    return _save(fig, path)
+
+
+def _style(i):
+    """The i-th variant's line: matplotlib's ten colours, then the same colours dashed."""
+    return {"color": f"C{i % 10}", "ls": "-" if i < 10 else "--"}
+
+
+def _mean_curve(runs, key):
+    """Per-epoch mean over runs of ``history[key]`` (epochs every run reached)."""
+    curves = [[h[key] for h in r.get("history", []) if key in h] for r in runs]
+    n = min((len(c) for c in curves), default=0)
+    return [sum(c[i] for c in curves) / len(curves) for i in range(n)]
+
+
+# ------------------------------------------------------------------------------------------------ Table 1
+def learning_curves(record, path):
+    """Validation errors per epoch of the teacher, S (initial) and every student variant (mean over seeds), the
+    variants continuing S (initial)'s epochs."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.2))
+    n_val = record["data"]["n_val"]
+    t, s = (_mean_curve([record[k]], "val_errors") for k in ("teacher", "student_initial"))
+    ax.plot(range(1, len(t) + 1), t, color="black", lw=2, label="teacher")
+    ax.plot(range(1, len(s) + 1), s, color="black", ls=":", lw=2, label="S (initial)")
+    for i, (vid, v) in enumerate(record["variants"].items()):
+        curve = _mean_curve(v["runs"], "val_errors")
+        ax.plot(range(len(s) + 1, len(s) + len(curve) + 1), curve, label=v.get("name", vid), **_style(i))
+    ax.set_yscale("log")
+    return _finish(fig, ax, path, "epoch (variants continue from S (initial))", f"validation errors (out of {n_val:,})",
+                   f"Learning curves, {record['data']['name']} (mean over seeds)", legend_size=7, ncol=2,
+                   loc="upper center", bbox_to_anchor=(0.5, -0.2))
+
+
+def adversarial_drift(record, path):
+    """Mean logit, largest |logit| and the discriminator's accuracy per epoch, for each variant with a discriminator
+    against KD: the picture of why a fixed linear discriminator on raw logits fails."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(WIDTH * 1.5, 3.8))
+    s0 = record["student_initial"]
+    shown = [(i, vid, v) for i, (vid, v) in enumerate(record["variants"].items())
+             if vid == registry.BASELINE.id or registry.adversarial(vid)]    # colours as in the learning curves
+    for i, vid, v in shown:
+        style = dict(label=v.get("name", vid), **_style(i))
+        mean = [s0.get("mean_logit", float("nan"))] + _mean_curve(v["runs"], "mean_logit")
+        peak = [s0.get("max_abs_logit", float("nan"))] + _mean_curve(v["runs"], "max_abs_logit")
+        axes[0].plot(range(len(mean)), [abs(m) for m in mean], **style)
+        axes[1].plot(range(len(peak)), peak, **style)
+        acc = _mean_curve(v["runs"], "d_accuracy")
+        if acc:   # epoch 0: the pre-trained discriminator's held-out accuracy
+            start = sum(r.get("d_heldout_accuracy", float("nan")) for r in v["runs"]) / len(v["runs"])
+            axes[2].plot(range(len(acc) + 1), [start] + acc, **style)
+    from matplotlib.ticker import MaxNLocator
+    for ax, (ylabel, title, scale) in zip(axes, (("|mean logit| (validation)", "logit drift: mean", "log"),
+                                                 ("max |logit| (validation)", "logit drift: largest", "log"),
+                                                 ("D balanced accuracy", "discriminator accuracy", "linear"))):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(xlabel="epoch from S (initial)", ylabel=ylabel, title=title, yscale=scale)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[2].set_ylim(0, 1)
+    axes[2].axhline(0.5, color="grey", ls=":", lw=1)
+    axes[1].legend(fontsize=6)
+    return _save(fig, path)
+
+
+def compared_shown(variants):
+    """The ids the methods-vs-KD figure draws from a record's ``variants``: KD, then those the registry compares."""
+    return [k for k in [registry.BASELINE.id] + registry.compared() if k in variants]
+
+
+def methods_vs_kd(record, path):
+    """Test errors of KD and each method compared with it: every seed as a dot, mean ± std as a bar, KD's mean
+    and spread as a band across the plot (w/o KD, far off, is given in the title)."""
+    plt = _plt()
+    v = record["variants"]
+    shown, kd_id, wo_id = compared_shown(v), registry.BASELINE.id, registry.LABELS_ONLY.id
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.55 * len(shown) + 1.3))
+    kd = v[kd_id]
+    ax.axvspan(kd["mean"] - (kd.get("std") or 0), kd["mean"] + (kd.get("std") or 0), color="C0", alpha=0.12)
+    ax.axvline(kd["mean"], color="C0", ls="--", lw=1)
+    for row, k in enumerate(shown):
+        errs = [r["errors"] for r in v[k]["runs"]]
+        ax.plot(errs, [row] * len(errs), "o", color="grey", alpha=0.6, ms=4)
+        ax.errorbar([v[k]["mean"]], [row], xerr=[v[k].get("std") or 0], fmt="D", color="C0" if k == kd_id else "C3",
+                    capsize=4, ms=6)
+    ax.set_yticks(range(len(shown)), [v[k].get("name", k) for k in shown], fontsize=8)
+    ax.invert_yaxis()
+    wo = f"; {registry.LABELS_ONLY.name} {v[wo_id]['mean']:.1f}" if wo_id in v else ""
+    ax.set_xlabel(f"test errors (out of {record.get('n_test', 10000):,}); dots: seeds, diamonds: mean ± std")
+    ax.set_title(f"Against KD (band: its mean ± std){wo}", fontsize=10)
+    ax.grid(True, axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------------------------------- dark knowledge
+def soft_targets(record, path):
+    """The teacher's P^τ for a few test digits at several temperatures: the dark knowledge made visible."""
+    plt = _plt()
+    st = record["soft_targets"]
+    temps, digits = st["temperatures"], st["digits"]
+    fig, axes = plt.subplots(len(digits), 1 + len(temps), figsize=(WIDTH, 1.35 * len(digits) + 0.6),
+                             squeeze=False)
+    classes = st.get("classes", [str(i) for i in range(10)])
+    for row, d in zip(axes, digits):
+        row[0].imshow([d["image"][i:i + 28] for i in range(0, 784, 28)], cmap="gray_r")
+        row[0].set(xticks=[], yticks=[])
+        row[0].set_ylabel(f"label {d['label']}", fontsize=8)
+        for ax, tau in zip(row[1:], temps):
+            probs = d["probs"][str(tau)]
+            ax.bar(range(len(probs)), probs, color=["C3" if i == d["label"] else "C0" for i in range(len(probs))])
+            ax.set_ylim(0, 1)
+            ax.set_xticks(range(len(probs)), classes, fontsize=6)
+            ax.tick_params(axis="y", labelsize=6)
+    for ax, tau in zip(axes[0][1:], temps):
+        ax.set_title(f"$P^{{\\tau}}$, τ = {tau}", fontsize=9)
+    fig.suptitle("The teacher's soft targets (probability per class; the label in red)", fontsize=10)
+    return _save(fig, path)
+
+
+def temperature_sweep(record, path):
+    """Test errors against the temperature for students of two widths."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 3.8))
+    for width, rows in record["temperature_sweep"]["widths"].items():
+        taus = [r["temperature"] for r in rows]
+        ax.plot(taus, [r["errors"] for r in rows], marker="o", label=f"{width} units per layer")
+    ax.set_xscale("log")
+    ax.set_xticks(record["temperature_sweep"]["temperatures"])
+    ax.set_xticklabels([f"{t:g}" for t in record["temperature_sweep"]["temperatures"]])
+    return _finish(fig, ax, path, "temperature τ", f"test errors (out of {record['n_test']:,})",
+                   "Distilled students against temperature")
+
+
+def bias_shift(record, path):
+    """The mythical-digit experiment's search: validation errors in total and on 3s against the 3's bias shift,
+    the chosen shift marked."""
+    plt = _plt()
+    o = record["omit_3"]
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 3.8))
+    shifts = [c["shift"] for c in o["search"]]
+    ax.plot(shifts, [c["val_errors"] for c in o["search"]], label="all digits")
+    ax.plot(shifts, [c["val_errors_on_3"] for c in o["search"]], label="3s only")
+    ax.axvline(o["bias_shift"], color="grey", ls="--", lw=1, label=f"chosen: +{o['bias_shift']:g}")
+    return _finish(fig, ax, path, "shift added to the 3's output bias", f"validation errors (out of {o['n_val']:,})",
+                   "A digit never seen in the transfer set (3s omitted)", log_grid=False)
+
+
+# ------------------------------------------------------------------------------------------- binary students
+def binary_curves(record, path):
+    """Validation errors per epoch of binary (and float) students, with and without KD (mean over seeds)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.0))
+    for i, (name, v) in enumerate(record["runs"].items()):
+        curve = _mean_curve(v["runs"], "val_errors")
+        ax.plot(range(1, len(curve) + 1), curve, color=f"C{i // 2}", ls="-" if "with KD" in name else "--",
+                label=name)
+    ax.set_yscale("log")
+    return _finish(fig, ax, path, "epoch", f"validation errors (out of {record['data']['n_val']:,})",
+                   "Binary students: validation errors (solid: with KD)")
+
+
+# ------------------------------------------------------------------------------------------------- FitNets
+def fitnets_curves(record, path):
+    """Validation errors per epoch of KD alone and of FitNets' KD stage, which starts after the hint epochs (the
+    two students have the same total budget)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 3.8))
+    for name, run in record["runs"].items():
+        curve = [h["val_errors"] for h in run["history"] if "val_errors" in h]
+        start = record["hint_epochs"] if name.startswith("FitNets") else 0
+        ax.plot(range(start + 1, start + len(curve) + 1), curve, marker="o", ms=3, label=name)
+    ax.set_yscale("log")
+    return _finish(fig, ax, path, "epoch (FitNets' KD stage follows its hint epochs)",
+                   f"validation errors (out of {record['data']['n_val']:,})", "FitNets against KD alone")
+
+
+# --------------------------------------------------------------------------------------------------- drawing
+def _with_history(runs):
+    return bool(runs) and all(r.get("history") for r in runs)
+
+
+def figures_for(record):
+    """The figures a record can give: [(name, function)]. Each is listed only when the record holds what it draws
+    (``missing`` says what a record lacks when none can be drawn)."""
+    out = []
+    if "student_initial" in record and "variants" in record and "data" in record:
+        out.append(("learning_curves", learning_curves))
+        if any(registry.adversarial(k) for k in record["variants"]):
+            out.append(("adversarial_drift", adversarial_drift))
+        if registry.BASELINE.id in record["variants"] and any(k in record["variants"] for k in registry.compared()):
+            out.append(("methods_vs_kd", methods_vs_kd))
+    if "soft_targets" in record:
+        out.append(("soft_targets", soft_targets))
+    if "temperature_sweep" in record:
+        out.append(("temperature_sweep", temperature_sweep))
+    if "omit_3" in record and "search" in record["omit_3"]:
+        out.append(("bias_shift", bias_shift))
+    if _binary_runs(record) and "data" in record and all(_with_history(v.get("runs")) for v in _binary_runs(record)):
+        out.append(("binary_curves", binary_curves))
+    if "hint_epochs" in record and "data" in record and _with_history(list(record.get("runs", {}).values())):
+        out.append(("fitnets_curves", fitnets_curves))
+    return out
+
+
+FIGURES = ("learning_curves", "adversarial_drift", "methods_vs_kd", "soft_targets", "temperature_sweep", "bias_shift",
+           "binary_curves", "fitnets_curves")   # every figure figures_for can list
+
+
+def _binary_runs(record):
+    runs = record.get("runs")
+    return [v for k, v in runs.items() if k.startswith(("BWN", "XNOR"))] if isinstance(runs, dict) else []
+
+
+def missing(record):
+    """Why a record gives no figure, in words a user can act on."""
+    if not isinstance(record, dict):
+        return "not a results record (expected a JSON object)"
+    if "variants" in record or "student_initial" in record:
+        return "an incomplete Table 1 record (it needs data, student_initial and variants)"
+    return ("no figure to draw from this record: expected a results file written by an example (Table 1, dark "
+            "knowledge, binary students, FitNets)")
+
+
+def _val_points(runs):
+    return any("val_errors" in h for r in runs for h in (r.get("history") or []))
+
+
+def why_not(record, name):
+    """Why the figure ``name``, which this kind of record gives, has nothing to show in this record (None when it
+    has): a run without a validation split has no validation errors per epoch (an empty learning-curve plot
+    titled "out of 0" says nothing), nor the per-epoch logit statistics measured on it."""
+    no_val = f"no validation errors per epoch to draw (validation images: {record.get('data', {}).get('n_val')})"
+    if name == "learning_curves":
+        runs = [record["teacher"], record["student_initial"]] + [r for v in record["variants"].values()
+                                                                  for r in v["runs"]]
+        return None if _val_points(runs) else no_val
+    if name == "adversarial_drift":
+        runs = [r for k, v in record["variants"].items() if registry.adversarial(k) for r in v["runs"]]
+        return None if any("mean_logit" in h for r in runs for h in (r.get("history") or [])) else \
+            "no per-epoch logit statistics to draw (they are measured on the validation split; validation " \
+            f"images: {record['data'].get('n_val')})"
+    if name == "binary_curves":
+        return None if _val_points([r for v in _binary_runs(record) for r in v["runs"]]) else no_val
+    if name == "fitnets_curves":
+        return None if _val_points(list(record["runs"].values())) else no_val
+    return None
+
+
+class FigureError(ValueError):
+    """A results file that cannot be drawn, and why, in one line."""
+
+
+def _one_line(e):
+    if isinstance(e, KeyError):   # a record that lacks a field a figure reads: name the field, not a bare key
+        return f"the record has no field {e}"
+    return "a field has the wrong type or shape (" + " ".join(f"{type(e).__name__}: {e}".split()) + ")"
+
+
+_MALFORMED = (KeyError, TypeError, AttributeError, IndexError, ValueError)   # a record not as an example writes it
+
+
+def read(json_path):
+    """The record in a results file; ``FigureError`` saying why when it cannot be read as one."""
+    try:
+        with open(json_path, encoding="utf-8") as f:
+            return json.load(f)
+    except OSError as e:
+        raise FigureError(f"cannot read it: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise FigureError("not a text file (not UTF-8): expected a results .json written by an example") from None
+    except json.JSONDecodeError as e:
+        raise FigureError(f"not valid JSON ({e})") from None
+
+
+def draw(json_path, out_dir=None, say=None):
+    """Draw every figure a results file gives, as ``<stem>_<figure>.png`` (in ``out_dir`` or beside the file).
+
+    A figure with nothing to show (``why_not``) is left out, and ``say`` (a function of one line) is told why. A
+    file that gives no figure at all, or a record that is not what an example writes, raises ``FigureError``
+    saying why (before any folder is made, where that can be seen without drawing); so does a folder or PNG that
+    cannot be written, naming its path."""
+    record = read(json_path)
+    try:
+        figures = figures_for(record) if isinstance(record, dict) else []
+        if not figures:
+            raise FigureError(missing(record))
+        skipped = {name: why_not(record, name) for name, _ in figures}
+    except _MALFORMED as e:
+        if isinstance(e, FigureError):
+            raise
+        raise FigureError(_one_line(e)) from None
+    for name, why in skipped.items():
+        if why and say is not None:
+            say(f"no {name} figure: {why}")
+    stem = os.path.splitext(os.path.basename(json_path))[0]
+    out_dir = out_dir or os.path.dirname(os.path.abspath(json_path))
+    paths, drawn = [], [(name, fn) for name, fn in figures if not skipped[name]]
+    for name in set(FIGURES) - {n for n, _ in drawn}:       # an earlier run's figure must not stand beside this one
+        if os.path.exists(os.path.join(out_dir, f"{stem}_{name}.png")):
+            os.remove(os.path.join(out_dir, f"{stem}_{name}.png"))
+    if drawn:
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+        except OSError as e:
+            raise FigureError(f"cannot make the folder {e.filename or out_dir}: {e.strerror or e}") from None
+    for name, fn in drawn:
+        png = os.path.join(out_dir, f"{stem}_{name}.png")
+        try:
+            paths.append(fn(record, png))
+        except OSError as e:
+            raise FigureError(f"cannot write {e.filename or png}: {e.strerror or e}") from None
+        except _MALFORMED as e:
+            raise FigureError(f"the {name} figure: {_one_line(e)}") from None
+        finally:
+            _plt().close("all")   # a figure left open by a failure would pile up over many files
+    return paths
+
+
+def draw_if_possible(json_path, out_dir=None):
+    """What the examples call after writing results: draw, or say in one line how to get the figures."""
+    try:
+        paths = draw(json_path, out_dir, say=lambda line: print(f"figures: {line}", flush=True))
+    except (ImportError, FigureError) as e:   # the results are written: a figure that fails costs only the figure
+        print(f"figures: {e}; then python -m tinykd.plots {json_path}" if isinstance(e, ImportError) else
+              f"figures: cannot draw {json_path}: {e}", flush=True)
+        return []
+    if paths:
+        print("figures: " + ", ".join(paths), flush=True)
+    return paths
+
+
+def main(argv=None):
+    """Draw every file given; a file that cannot be drawn gets one line saying why, and the others are still
+    drawn. Returns the exit status: 0 when every file was drawn, 1 otherwise (``sys.exit(main())``)."""
+    p = argparse.ArgumentParser(prog="python -m tinykd.plots", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("results", nargs="+", help="results JSON files")
+    p.add_argument("--out-dir", type=os.path.expanduser, help="where the PNGs go (default: beside each JSON)")
+    args = p.parse_args(argv)
+    try:
+        _plt()   # without matplotlib no file can be drawn: one line, not one per file
+    except ImportError as e:
+        p.exit(2, f"{p.prog}: error: {e}\n")
+    failed = []
+    for path in args.results:
+        try:
+            for png in draw(path, args.out_dir, say=lambda line: print(f"{path}: {line}", flush=True)):
+                print(png, flush=True)
+        except FigureError as e:
+            failed.append(path)
+            print(f"{p.prog}: cannot draw {path}: {e}", file=sys.stderr, flush=True)
+    if failed:
+        print(f"{p.prog}: {len(failed)} of {len(args.results)} files not drawn", file=sys.stderr, flush=True)
+        return 1
+    return 0
+

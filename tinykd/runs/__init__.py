@@ -1,0 +1,1 @@
+"""Runs as records: the run specification, identities, records, checkpoints, locks and provenance."""
