@@ -719,7 +719,62 @@ def test_notmnist_training_split_is_checked_for_structure(tmp_path, monkeypatch)
     refused(lambda: data.load("notmnist", data_dir=folder), "expected every one of 0..9", folder)
     notmnist_folder(tmp_path, fake_images(100), (np.arange(100) % 10).astype(np.uint8))
     ds = data.load("notmnist", data_dir=folder)
-    assert ds.canonical and ds.x_train.shape == (100, 784) and ds.classes[0] == "A"
+    assert not ds.canonical and ds.x_train.shape == (100, 784) and ds.classes[0] == "A"   # no checksum: custom
+
+
+def test_a_notmnist_training_split_without_a_published_checksum_is_a_custom_run(tmp_path, monkeypatch):
+    """Issue 28, item 2: any training split of notMNIST's structure (Fashion-MNIST's files, MNIST's inverted) in a
+    notMNIST folder counted as the canonical notMNIST, with no deviation: nobody published that split's checksum,
+    so the files are named by their fingerprint; the test split alone (verified) stays canonical."""
+    from tinykd.experiments.settings import Config, data_deviations
+    monkeypatch.setattr(data_files, "NOTMNIST_TRAIN_SHAPE", (100, 28, 28))
+    mnist = data.load("mnist")
+    inverted = (255 - (mnist.x_train[:100] * 255).round()).astype(np.uint8).reshape(-1, 28, 28)
+    folder = notmnist_folder(tmp_path, inverted, (np.arange(100) % 10).astype(np.uint8))
+    ds = data.load("notmnist", data_dir=folder)
+    assert ds.canonical is False
+    cfg = Config(dataset="notmnist", data_dir=str(folder))
+    assert data_deviations(cfg, ds) == {"data_files": "notmnist files not verified by a published checksum "
+                                                      f"(fingerprint {ds.fingerprint()[:16]})"}
+    shutil.copytree(data_files.REPO_DATA / "notmnist", tmp_path / "only_test")
+    split = data.load("notmnist", data_dir=tmp_path / "only_test", split_test=0.5)
+    assert split.canonical and data_deviations(Config(dataset="notmnist", split_test=0.5), split) == {}
+
+
+@pytest.mark.parametrize("how", ["dataset", "data_dir", "TINYKD_DATA", "blank"])
+def test_an_empty_path_is_refused_never_the_current_folder_or_the_default(how, tmp_path, monkeypatch):
+    """Issue 28, item 2: ``--data "$MYDATA"`` with MYDATA unset reaches the program as "": an empty path was the
+    current folder (a data_dir of "" searched ./ and ./mnist/), or $TINYKD_DATA="" was taken as unset and the
+    search went on elsewhere. Each is one line naming what is empty."""
+    write_mnist_folder(tmp_path / "mnist")        # files an empty path would find in the current folder
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TINYKD_DATA", raising=False)
+    if how == "TINYKD_DATA":
+        monkeypatch.setenv("TINYKD_DATA", "")
+        load, what = (lambda: data.load("mnist")), r"\$TINYKD_DATA is empty \(''\)"
+    elif how == "data_dir":
+        load, what = (lambda: data.load("mnist", data_dir="")), r"data_dir \(--data-dir\) is empty \(''\)"
+    else:
+        value = "" if how == "dataset" else "  "
+        load, what = (lambda: data.load(value)), rf"dataset is empty \({value!r}\)"
+    refused(load, what + ", as an unset shell variable gives; ")
+
+
+def test_data_reached_through_a_link_is_named_by_the_path_given(tmp_path):
+    """Issue 28, item 2: two names for one content are named by the one this run was given, never by where a link
+    points (the source followed links: a run given b.npz, a link to a.npz, said it trained on a.npz)."""
+    x, y = fake_images(30), (np.arange(30) % 3).astype(np.uint8)
+    np.savez(tmp_path / "a.npz", x_train=x[:20], y_train=y[:20], x_test=x[20:], y_test=y[20:])
+    os.symlink(tmp_path / "a.npz", tmp_path / "b.npz")
+    write_mnist_folder(tmp_path / "folder")
+    os.symlink(tmp_path / "folder", tmp_path / "linked")
+    a, b = data.load(tmp_path / "a.npz"), data.load(tmp_path / "b.npz")
+    assert a.fingerprint() == b.fingerprint() and (a.source, b.source) == (str(tmp_path / "a.npz"),
+                                                                           str(tmp_path / "b.npz"))
+    linked = data.load(tmp_path / "linked")
+    assert (linked.name, linked.source) == ("linked", str(tmp_path / "linked"))
+    os.symlink(data_files.REPO_DATA / "mnist", tmp_path / "mnist")
+    assert data.load("mnist", data_dir=tmp_path).source == str(tmp_path / "mnist")
 
 
 def test_notmnist_split_test_with_a_training_split_present_is_one_data_error(tmp_path, monkeypatch):

@@ -231,6 +231,9 @@ def _user_error(out, message):
     ("mnist_adv_kd.py", ["--quick", "--subset", "2000"], "--transfer-size 5000 is larger than the 1,833"),
     ("mnist_adv_kd.py", ["--data-dir", "/no/such/folder", "--quick"], "/no/such/folder"),
     ("mnist_adv_kd.py", ["--data", "/no/such/folder", "--quick"], "/no/such/folder"),
+    # issue 28, item 2: --data "$MYDATA" with MYDATA unset trained on MNIST and wrote mnist_table.*
+    ("mnist_adv_kd.py", ["--data", "", "--quick"], "--data is empty (''), as an unset shell variable gives"),
+    ("reproduce_table.py", ["--data-dir", " ", "--quick"], "--data-dir is empty (' ')"),
     ("mnist_fitnets.py", ["--data-dir", "/no/such/folder"], "/no/such/folder"),
     ("mnist_xnor_kd.py", ["--sizes", "100", "10"], "--sizes must start with 784"),
     ("mnist_xnor_kd.py", ["--epochs", "0"], "--epochs: must be an integer >= 1, got 0"),

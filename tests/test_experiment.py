@@ -211,7 +211,8 @@ def test_files_that_are_not_the_canonical_ones_make_a_custom_run(tmp_path, monke
     small = dataclasses.replace(mnist, x_train=mnist.x_train[:600], y_train=mnist.y_train[:600],
                                 x_test=mnist.x_test[:200], y_test=mnist.y_test[:200], canonical=False)
     (dev,) = settings.data_deviations(Config(), small).items()
-    assert dev == ("data_files", f"not the canonical mnist files (fingerprint {small.fingerprint()[:16]})")
+    assert dev == ("data_files",
+                   f"mnist files not verified by a published checksum (fingerprint {small.fingerprint()[:16]})")
     assert settings.data_deviations(Config(data="/mine"), small) == {}    # your own data: "data" says so
     monkeypatch.setattr(data, "load", lambda *a, **k: small)
     cfg = Config(data_dir=str(tmp_path), teacher_epochs=1, student_epochs=1, finetune_epochs=1, seeds=1,
@@ -219,9 +220,10 @@ def test_files_that_are_not_the_canonical_ones_make_a_custom_run(tmp_path, monke
                  records_dir=str(tmp_path / "rec"))
     record = table1.run(cfg)
     assert record["deviations"]["data_files"] == \
-        f"not the canonical mnist files (fingerprint {record['data']['fingerprint'][:16]})"
+        f"mnist files not verified by a published checksum (fingerprint {record['data']['fingerprint'][:16]})"
     text = (tmp_path / "r" / "mnist_table.md").read_text()
-    assert "this run differs from it in: " in text and "data_files = not the canonical mnist files" in text
+    assert "this run differs from it in: " in text
+    assert "data_files = mnist files not verified by a published checksum" in text
     assert "(the preset's reference run)" not in text
     (kd,) = [r for r in records.Store(tmp_path / "rec").all() if r["identity"]["role"] == "variant"]
     assert kd["table"]["deviations"] == record["deviations"] and kd["identity"]["data"] == record["data"]["fingerprint"]

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..backend import get_array_module, to_device, to_host
 from ..checks import is_int
-from .files import REGISTRY, read_idx_folder
+from .files import REGISTRY, check_path, given, read_idx_folder
 from .dataset import Dataset  # noqa: F401  (data.Dataset and data.from_arrays, as the README names them)
 from .dataset import data_errors, from_arrays, still_two_classes, stratified_mask
 from .formats import NPZ_KEYS, DataError, read_npz
@@ -29,13 +29,15 @@ from .named import idx_dataset, load_mnist, load_notmnist, load_svhn
 def load_path(path, name=None):
     """Your own data set from ``path``: a folder of the four MNIST-named IDX files, or a ``.npz`` file, named
     ``name`` (default: the folder's name or the file's stem). No checksum: these are your files."""
+    check_path("the data path (--data)", path, "name the folder or .npz file of your own data")
     path = Path(path)
+    source = given(path)   # the name this run was given, never where a link points
     if path.is_dir():
-        return idx_dataset(name or path.resolve().name, read_idx_folder(path), source=str(path.resolve()))
+        return idx_dataset(name or Path(source).name, read_idx_folder(path), source=source)
     if path.is_file() and path.suffix.lower() == ".npz":
         arrays, classes = read_npz(path)
-        with data_errors(path.absolute()):
-            return from_arrays(name=name or path.stem, source=str(path.resolve()), classes=classes, **arrays)
+        with data_errors(source):
+            return from_arrays(name=name or path.stem, source=source, classes=classes, **arrays)
     what = ("your own data must be a folder holding the four MNIST-named IDX files or a .npz file with "
             + ", ".join(NPZ_KEYS))
     if path.exists():
@@ -63,6 +65,8 @@ def load(dataset, data_dir=None, download=True, progress=True, val=0, standardis
     """
     if not isinstance(dataset, (str, os.PathLike)):
         raise TypeError(f"dataset must be a data set name or a path, got {type(dataset).__name__}")
+    check_path("dataset", dataset, f"name a data set ({', '.join(REGISTRY)}) or the folder or .npz file of your "
+               "own data")
     if isinstance(dataset, str) and dataset.lower() in REGISTRY:
         if name is not None:
             raise TypeError(f"name= is for your own data (a path); {dataset.lower()!r} is a named data set")

@@ -36,9 +36,10 @@ class Dataset:
     ``note`` says when the split is not the published one (and numbers are therefore not comparable);
     ``source`` where the files came from (an absolute folder or file, or "arrays"), for the record: what
     identifies the data is ``fingerprint()``, which depends on the content alone. ``canonical`` is True only when
-    the files are the named data set's own (MNIST and SVHN and notMNIST's test split verified by checksum,
-    notMNIST's training split by its published structure): a run on anything else is a custom run. It says
-    nothing of what was done to them (``split_test``, ``subset``, ``val``), which the configuration records.
+    every file read is the named data set's own by its published checksum (MNIST, SVHN, notMNIST's test split):
+    a run on anything else, notMNIST's training split included (nobody published its checksum), is a custom run,
+    named by its fingerprint. It says nothing of what was done to the files (``split_test``, ``subset``, ``val``),
+    which the configuration records.
     """
     name: str
     x_train: object

@@ -9,8 +9,9 @@ The files of a named data set are searched in a predictable order, stopping at t
 4. a download into that cache from the data set's canonical mirrors, verified against published checksums
    (unless ``download=False`` or ``$TINYKD_OFFLINE=1``; ``0`` or empty allow it, any other value is an error).
 
-``$TINYKD_DATA``, when set, must be an existing folder: one that is not there is an error, never skipped. A folder
-holding both ``X`` and ``X.gz`` is refused unless ``X`` has a published checksum (see ``find``).
+``$TINYKD_DATA``, when set, must be an existing folder: one that is not there, or set to nothing, is an error, never
+skipped (``check_path``: an empty path a user gave is always refused). A folder holding both ``X`` and ``X.gz`` is
+refused unless ``X`` has a published checksum (see ``find``).
 
 With ``data_dir`` given, ``data_dir`` and ``data_dir/<name>/`` are searched ONLY and nothing is downloaded: a folder
 asked for and silently replaced by files from elsewhere would make every result lie about its data. A missing file
@@ -73,7 +74,8 @@ REGISTRY = {
     },
     # notMNIST (Yaroslav Bulatov) as converted to IDX by the notMNIST-to-MNIST project. The test split's MD5s
     # were computed here from a verified copy; the project publishes no checksums for its training split, so
-    # that split is checked for structure (check_notmnist_train) and its MD5 is printed on download.
+    # that split is checked for structure (check_notmnist_train), its MD5 printed on download, and a run on it
+    # is a custom run named by the data's fingerprint (named.load_notmnist: not canonical).
     "notmnist": {
         "train_images": Resource("train-images-idx3-ubyte", None, (_NOTMNIST_MIRROR + "train-images-idx3-ubyte.gz",)),
         "train_labels": Resource("train-labels-idx1-ubyte", None, (_NOTMNIST_MIRROR + "train-labels-idx1-ubyte.gz",)),
@@ -93,6 +95,15 @@ REGISTRY = {
 
 
 # ------------------------------------------------------------------------------------------- finding the files
+def check_path(what, path, fix):
+    """The one empty-path rule: a path a user gave (an argument, an option, an environment variable) that is empty
+    or blank raises ``DataError`` naming ``what`` and ``fix``. ``--data "$MYDATA"`` with MYDATA unset reaches the
+    program as ``""``, which would otherwise mean the current folder, or nothing given, without a word."""
+    if isinstance(path, (str, bytes)) and not path.strip():
+        raise DataError(f"{what} is empty ({path!r}), as an unset shell variable gives; {fix}")
+    return path
+
+
 def search_roots(name, data_dir=None):
     """The folders searched for data set ``name``, in order (see the module docstring).
 
@@ -100,10 +111,14 @@ def search_roots(name, data_dir=None):
     folder and silently getting the files from another would make results lie about their data.
     """
     if data_dir is not None:
+        check_path("data_dir (--data-dir)", data_dir, "name the folder holding the named data set's files, or leave "
+                   "data_dir (--data-dir) out to search the usual places")
         return [Path(data_dir), Path(data_dir) / name]
     roots = []
-    env = os.environ.get("TINYKD_DATA", "")
-    if env:   # a folder named and not there is a typo or an unmounted disk, never a reason to look elsewhere
+    env = os.environ.get("TINYKD_DATA")
+    if env is not None:   # a folder named and not there is a typo or an unmounted disk, never a reason to look on
+        check_path("$TINYKD_DATA", env, "name the folder that holds one folder per data set (e.g. mnist/), or "
+                   "unset it (unset TINYKD_DATA)")
         if not Path(env).is_dir():
             raise DataError(f"$TINYKD_DATA is {env!r}, which is not an existing folder; create it (it holds one "
                             "folder per data set, e.g. mnist/), point TINYKD_DATA at the folder that exists, or "
@@ -123,7 +138,8 @@ def offline():
 
 
 def cache_dir():
-    """``$XDG_CACHE_HOME/tinykd`` (default ``~/.cache/tinykd``): where downloads go."""
+    """``$XDG_CACHE_HOME/tinykd`` (default ``~/.cache/tinykd``, also when it is empty, as the XDG Base Directory
+    specification says): where downloads go."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "tinykd"
 
@@ -256,8 +272,15 @@ def read_verified(name, paths):
 
 
 def source_of(paths):
-    """The absolute folder the files came from ("; "-joined, in order, when the search found them in several)."""
-    return "; ".join(dict.fromkeys(str(Path(p).resolve().parent) for p in paths.values()))
+    """The absolute folder the files came from ("; "-joined, in order, when the search found them in several), as
+    given: a link is not followed (``given``)."""
+    return "; ".join(dict.fromkeys(os.path.dirname(given(p)) for p in paths.values()))
+
+
+def given(path):
+    """``path`` made absolute as it was given, links not followed: of two names for one content (a copy, a
+    symbolic link), a run's data is named by the one it was given, never by where a link points."""
+    return os.path.abspath(os.fspath(path))
 
 
 def read_idx_folder(folder, md5s=None):
@@ -281,8 +304,8 @@ def check_notmnist_train(arrays, source):
     structure: 60,000 uint8 images of 28×28, 60,000 uint8 labels showing every class 0..9, and not MNIST's own
     training images (the same structure; their checksum is known).
 
-    The stand-in for the checksum nobody published: without it, any folder of IDX files (1,200 MNIST digits, say)
-    would load as notMNIST and its results be written under notMNIST's name.
+    Files that fail cannot be notMNIST's (1,200 MNIST digits, say); files that pass may still be other data of the
+    same structure (Fashion-MNIST's), which is why no checksum means no canonical run (``load_notmnist``).
     """
     x, y = arrays["train_images"], arrays["train_labels"]
     problems = []

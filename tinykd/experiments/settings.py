@@ -123,6 +123,13 @@ class Config:
         for name in ("checkpoint_dir", "records_dir", "out_dir"):
             if not (isinstance(getattr(self, name), (str, os.PathLike)) and str(getattr(self, name)).strip()):
                 raise ConfigError(f"{name} is empty; name a folder (e.g. {Config.__dataclass_fields__[name].default})")
+        for name, fix in (("data", "name the folder or .npz file of your own data, or leave it out for the named "
+                                   "data set"),
+                          ("data_dir", "name the folder holding the named data set's files, or leave it out to "
+                                       "search the usual places")):
+            value = getattr(self, name)   # "$MYDATA" unset: an empty data would train on MNIST without a word
+            if isinstance(value, str) and not value.strip():
+                raise ConfigError(f"{name} is empty ({value!r}), as an unset shell variable gives; {fix}")
         if self.data and self.data_dir:
             raise ConfigError("give either data (--data, your own files) or data_dir (--data-dir, where the named "
                               "data set is), not both")
@@ -160,8 +167,10 @@ def data_label(cfg, data_name):
 def data_deviations(cfg, ds):
     """What the loaded files change from the preset's reference run (the settings' changes are
     ``Config.deviations``): files of a named data set that are not its canonical ones (``Dataset.canonical``)
-    make a custom run, named by their fingerprint, never written under the reference name. Your own data
-    (``data``) is a deviation already."""
+    make a custom run, named by their fingerprint, never written under the reference name: files not verified by
+    a published checksum (notMNIST's training split has none) are such files. Your own data (``data``) is a
+    deviation already."""
     if cfg.data or ds.canonical:
         return {}
-    return {"data_files": f"not the canonical {ds.name} files (fingerprint {ds.fingerprint()[:16]})"}
+    return {"data_files": f"{ds.name} files not verified by a published checksum (fingerprint "
+                          f"{ds.fingerprint()[:16]})"}
