@@ -9,6 +9,7 @@ from tinykd import MLP, Adam, data
 from tinykd import functional as F
 from tinykd.binary import BinaryDense, BinaryMLP, binarize
 from tinykd.packed import PackedBinaryMLP, pack_signs, unpack_signs, xnor_popcount_dot
+from tinykd.runs.checkpoints import load_model, save_model
 from tinykd.train import fit
 
 batches = st.integers(1, 16)
@@ -150,9 +151,9 @@ def test_bad_input(tmp_path):
         xnor_popcount_dot(np.zeros((2, 1), np.uint64), np.zeros((2, 2), np.uint64), 64)
     with pytest.raises(ValueError, match="mode must be"):
         BinaryMLP([4, 3], mode="ternary")
-    MLP([784, 20, 10]).save(tmp_path / "float.npz")
+    save_model(tmp_path / "float.npz", MLP([784, 20, 10]))
     with pytest.raises(ValueError, match="holds MLP .* this model is BinaryMLP"):
-        BinaryMLP([784, 20, 10]).load(tmp_path / "float.npz")
+        load_model(tmp_path / "float.npz", BinaryMLP([784, 20, 10]))
     with pytest.raises(TypeError, match="packs a BinaryMLP"):
         PackedBinaryMLP(MLP([4, 2]))
 
@@ -160,8 +161,8 @@ def test_bad_input(tmp_path):
 def test_binary_save_load_round_trip(tmp_path, xp):
     a = BinaryMLP([6, 5, 3], mode="xnor", seed=0, backend=xp)
     a.forward(move(xp, np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32)), train=True)
-    a.save(tmp_path / "b.npz")
-    b = BinaryMLP([6, 5, 3], mode="xnor", seed=1, backend=xp).load(tmp_path / "b.npz")
+    save_model(tmp_path / "b.npz", a)
+    b = load_model(tmp_path / "b.npz", BinaryMLP([6, 5, 3], mode="xnor", seed=1, backend=xp))
     x = move(xp, np.random.default_rng(1).standard_normal((4, 6)).astype(np.float32))
     np.testing.assert_array_equal(host(a.forward(x)), host(b.forward(x)))
 

@@ -1,5 +1,6 @@
-"""Run state on disk (tinykd/runs/checkpoints.py) and what the training loop does with it: buffers kept, optimisers and
-identities checked, unreadable files named, the best model kept apart from a run that diverges."""
+"""Networks and run state on disk (tinykd/runs/checkpoints.py, tinykd/runs/runstate.py) and what the training loop does
+with them: buffers kept, optimisers and identities checked, unreadable files named, the best model kept apart from a
+run that diverges."""
 import dataclasses
 import inspect
 import json
@@ -21,9 +22,9 @@ from tinykd.runs import checkpoints, locks
 
 from tinykd.experiments import setup
 from tinykd.binary import BinaryMLP
-from tinykd.runs.checkpoints import CheckpointError
+from tinykd.runs.checkpoints import CheckpointError, load_model, read_network, save_model
 from tinykd.distill import Supervised
-from tinykd.layers import Network
+from tinykd.runs.runstate import RunFile
 from tinykd.train import TrainingError, cosine_lr, errors, fit
 
 
@@ -45,9 +46,9 @@ def test_binary_resume_keeps_batchnorm_statistics(small, tmp_path):
         model = BinaryMLP([784, 32, 32, 10], mode="xnor", seed=0)
         path = tmp_path / f"run{split}.npz"
         if split:
-            fit(model, Supervised(), Adam(model), x, y, 1, 100, checkpoint=path, progress=False)
+            fit(model, Supervised(), Adam(model), x, y, 1, 100, checkpoint=RunFile(path), progress=False)
             model = BinaryMLP([784, 32, 32, 10], mode="xnor", seed=5)
-        fit(model, Supervised(), Adam(model), x, y, 2, 100, checkpoint=path, resume=True, progress=False)
+        fit(model, Supervised(), Adam(model), x, y, 2, 100, checkpoint=RunFile(path), resume=True, progress=False)
         logits.append(model.logits(xt))
     np.testing.assert_array_equal(logits[0], logits[1])
 
@@ -55,8 +56,8 @@ def test_binary_resume_keeps_batchnorm_statistics(small, tmp_path):
 def test_model_checkpoint_holds_buffers(tmp_path):
     a = BinaryMLP([6, 5, 3], mode="bwn", seed=0)
     a.forward(np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32), train=True)
-    a.save(tmp_path / "b.npz")
-    b = Network.from_checkpoint(tmp_path / "b.npz")
+    save_model(tmp_path / "b.npz", a)
+    b = read_network(tmp_path / "b.npz")
     for (na, va), (nb, vb) in zip(a.named_buffers(), b.named_buffers()):
         assert na == nb and not np.array_equal(va, np.zeros_like(va))
         np.testing.assert_array_equal(va, vb)
@@ -64,31 +65,37 @@ def test_model_checkpoint_holds_buffers(tmp_path):
 
 def test_a_scalar_where_a_matrix_belongs_is_refused(tmp_path):
     a = MLP([4, 3, 2])
-    a.save(tmp_path / "m.npz")
+    save_model(tmp_path / "m.npz", a)
     arrays, meta = checkpoints.read(tmp_path / "m.npz")
     arrays["dense0.W"] = np.float32(0.5)  # broadcasting would fill the matrix with 0.5
     checkpoints.write(tmp_path / "bad.npz", arrays, {k: v for k, v in meta.items() if k != "format"})
     with pytest.raises(CheckpointError, match=r"dense0.W is float32\(\), this model needs float32\(4, 3\)"):
-        MLP([4, 3, 2]).load(tmp_path / "bad.npz")
-    with pytest.raises(CheckpointError, match="dense0.W"):
+        load_model(tmp_path / "bad.npz", MLP([4, 3, 2]))
+    with pytest.raises(ValueError, match="dense0.W"):
         BinaryMLP([4, 3, 2]).load_state_dict({**BinaryMLP([4, 3, 2]).state_dict(), "binarydense0.W": np.ones(3)})
+    arrays["dense0.W"] = np.full((4, 3), np.nan, np.float32)   # one rule for non-finite weights, file or not
+    checkpoints.write(tmp_path / "nan.npz", arrays, {k: v for k, v in meta.items() if k != "format"})
+    for load in (lambda: load_model(tmp_path / "nan.npz", MLP([4, 3, 2])), lambda: read_network(tmp_path / "nan.npz")):
+        with pytest.raises(CheckpointError, match=r"^.*nan\.npz: dense0\.W contains NaN or inf; every value must be "
+                                                  r"finite: load weights from a run that did not diverge"):
+            load()
 
 
 def test_unreadable_files_name_their_path(tmp_path):
     model = MLP([4, 3, 2])
-    model.save(tmp_path / "good.npz")
+    save_model(tmp_path / "good.npz", model)
     good = (tmp_path / "good.npz").read_bytes()
     cases = {"truncated.npz": good[: len(good) // 2], "text.npz": b"hello, I am a text file\n",
              "empty.npz": b""}
     for name, payload in cases.items():
         (tmp_path / name).write_bytes(payload)
         with pytest.raises(CheckpointError, match=r"cannot read checkpoint .*" + name + ".*not a readable .npz"):
-            MLP([4, 3, 2]).load(tmp_path / name)
+            load_model(tmp_path / name, MLP([4, 3, 2]))
     np.savez(tmp_path / "plain.npz", a=np.ones(3))
     with pytest.raises(CheckpointError, match="without tinykd's __meta__"):
-        MLP([4, 3, 2]).load(tmp_path / "plain.npz")
+        load_model(tmp_path / "plain.npz", MLP([4, 3, 2]))
     with pytest.raises(CheckpointError, match="no such checkpoint"):
-        MLP([4, 3, 2]).load(tmp_path / "missing.npz")
+        load_model(tmp_path / "missing.npz", MLP([4, 3, 2]))
 
 
 def test_resume_with_another_optimiser_is_refused(small, tmp_path):
@@ -96,12 +103,12 @@ def test_resume_with_another_optimiser_is_refused(small, tmp_path):
     for first, second in ((SGD, Adam), (Adam, SGD)):
         path = tmp_path / f"{first.__name__}.npz"
         model = MLP([784, 8, 10])
-        fit(model, Supervised(), first(model, lr=1e-3), x, y, 1, 250, checkpoint=path, progress=False)
+        fit(model, Supervised(), first(model, lr=1e-3), x, y, 1, 250, checkpoint=RunFile(path), progress=False)
         before = path.read_bytes()
         other = MLP([784, 8, 10])
         with pytest.raises(CheckpointError, match=f"holds {first.__name__} state, but this run uses "
                                                   f"{second.__name__}"):
-            fit(other, Supervised(), second(other, lr=1e-3), x, y, 2, 250, checkpoint=path, resume=True,
+            fit(other, Supervised(), second(other, lr=1e-3), x, y, 2, 250, checkpoint=RunFile(path), resume=True,
                 progress=False)
         assert path.read_bytes() == before  # nothing was overwritten
 
@@ -110,11 +117,11 @@ def test_resume_of_another_run_is_refused(small, tmp_path):
     x, y, _, _ = small
     path = tmp_path / "run.npz"
     model = MLP([784, 8, 10])
-    fit(model, Supervised(), Adam(model), x, y, 1, 250, checkpoint=path, identity={"data": "aaa", "lr": 1e-3},
+    fit(model, Supervised(), Adam(model), x, y, 1, 250, checkpoint=RunFile(path, {"data": "aaa", "lr": 1e-3}),
         progress=False)
     with pytest.raises(CheckpointError, match=r"produced by another run \(differs in: data, lr\)"):
-        fit(model, Supervised(), Adam(model), x, y, 2, 250, checkpoint=path, resume=True,
-            identity={"data": "bbb", "lr": 0.05}, progress=False)
+        fit(model, Supervised(), Adam(model), x, y, 2, 250, checkpoint=RunFile(path, {"data": "bbb", "lr": 0.05}),
+            resume=True, progress=False)
 
 
 def test_divergence_stops_and_keeps_the_best_model(small, tmp_path):
@@ -126,10 +133,10 @@ def test_divergence_stops_and_keeps_the_best_model(small, tmp_path):
     with pytest.raises(TrainingError, match=r"epoch 3, step \d+: the loss (exploded|became).*run.npz \(epoch 2\).*"
                                             r"run.best.npz \(epoch [12]\)"):
         fit(model, Supervised(), Adam(model, lr=1e-3), x, y, 4, 100, x_val=xt, y_val=yt,
-            lr_schedule=lambda e: rates[e], checkpoint=path, progress=False)
+            lr_schedule=lambda e: rates[e], checkpoint=RunFile(path), progress=False)
     run = checkpoints.meta_of(path)
     assert run["epoch"] == 2  # the latest state is the last good epoch, not the diverged one
-    best = Network.from_checkpoint(checkpoints.best_path(path))
+    best = read_network(checkpoints.best_path(path))
     info = checkpoints.meta_of(checkpoints.best_path(path))["info"]
     assert info["val_errors"] == min(h["val_errors"] for h in run["history"])
     assert errors(best, xt, yt) == info["val_errors"] < 250
@@ -170,14 +177,20 @@ def test_resume_refuses_what_it_cannot_continue(small, tmp_path):
     x, y, _, _ = small
     path = tmp_path / "run.npz"
     model = MLP([784, 8, 10])
-    fit(model, Supervised(), Adam(model), x, y, 3, 250, checkpoint=path, identity={"data": "a"}, progress=False)
+    fit(model, Supervised(), Adam(model), x, y, 3, 250, checkpoint=RunFile(path, {"data": "a"}), progress=False)
     with pytest.raises(ValueError, match="already at epoch 3, beyond epochs=1"):
-        fit(model, Supervised(), Adam(model), x, y, 1, 250, checkpoint=path, resume=True, identity={"data": "a"},
-            progress=False)
+        fit(model, Supervised(), Adam(model), x, y, 1, 250, checkpoint=RunFile(path, {"data": "a"}),
+            resume=True, progress=False)
     with pytest.raises(CheckpointError, match="pass the same identity= to resume it"):
-        fit(model, Supervised(), Adam(model), x, y, 4, 250, checkpoint=path, resume=True, progress=False)
-    with pytest.raises(ValueError, match="is a folder"):
-        fit(model, Supervised(), Adam(model), x, y, 1, 250, checkpoint=tmp_path, progress=False)
+        fit(model, Supervised(), Adam(model), x, y, 4, 250, checkpoint=RunFile(path), resume=True, progress=False)
+    with pytest.raises(ValueError, match="^checkpoint .* is a folder"):
+        RunFile(tmp_path)
+    with pytest.raises(TypeError, match=r"^checkpoint='.*run\.npz' is a path; pass a run-state keeper: "
+                                        r"checkpoint=tinykd\.runs\.runstate\.RunFile\(path\)$"):
+        fit(model, Supervised(), Adam(model), x, y, 1, 250, checkpoint=path, progress=False)
+    with pytest.raises(TypeError, match=r"^checkpoint must be a run-state keeper such as .*RunFile\(path\); a dict "
+                                        r"has no __enter__, __exit__, load, save, save_best, read_best, best_path$"):
+        fit(model, Supervised(), Adam(model), x, y, 1, 250, checkpoint={}, progress=False)
 
 
 def test_identity_records_compare_after_a_json_round_trip():
@@ -208,9 +221,9 @@ def test_files_are_written_with_the_users_umask(tmp_path, umask, mode):
     old = os.umask(umask)
     try:
         model = MLP([64, 8, 3], seed=0)
-        fit(model, Supervised(), Adam(model), x, y, 1, 32, x_val=x[:20], y_val=y[:20], checkpoint=tmp_path / "r.npz",
-            progress=False)
-        model.save(tmp_path / "m.npz")
+        fit(model, Supervised(), Adam(model), x, y, 1, 32, x_val=x[:20], y_val=y[:20],
+            checkpoint=RunFile(tmp_path / "r.npz"), progress=False)
+        save_model(tmp_path / "m.npz", model)
         with checkpoints.atomic_open(tmp_path / "t.txt", "w") as f:
             f.write("ü")
         with locks.run_lock(tmp_path / "held.npz"):
@@ -240,8 +253,7 @@ def test_a_checkpoint_onto_a_folder_is_one_line_naming_it(tmp_path):
     folder = tmp_path / "taken"
     folder.mkdir()
     model = MLP([64, 8, 3], seed=0)
-    for write in (lambda: checkpoints.save_model(folder, model), lambda: model.save(folder),
-                  lambda: checkpoints.write(folder, {}, {"kind": "model"})):
+    for write in (lambda: save_model(folder, model), lambda: checkpoints.write(folder, {}, {"kind": "model"})):
         with pytest.raises(CheckpointError, match=rf"cannot write checkpoint {re.escape(str(folder))}: it is a "
                                                   "folder; give a file path such as"):
             write()
@@ -320,7 +332,7 @@ def test_one_run_per_checkpoint_at_a_time(tmp_path, capsys):
         host = re.escape(socket.gethostname())
         with pytest.raises(locks.RunLockedError, match=rf"these settings is already going on in process "
                                                             rf"{holder.pid} on {host} \(since .*\): wait for it"):
-            fit(model, Supervised(), opt, x, y, 2, 32, checkpoint=path, resume=True, progress=False)
+            fit(model, Supervised(), opt, x, y, 2, 32, checkpoint=RunFile(path), resume=True, progress=False)
         assert opt.t == 0 and not path.exists()
         assert json.loads(open(lock).read())["pid"] == holder.pid
     finally:
@@ -328,7 +340,8 @@ def test_one_run_per_checkpoint_at_a_time(tmp_path, capsys):
         holder.wait()
     assert os.path.exists(lock)
     capsys.readouterr()
-    fit(model, Supervised(), opt, x, y, 2, 32, checkpoint=path, resume=True, progress=False, label="again")
+    again = RunFile(path, say=lambda line: print(f"[again] {line}", file=sys.stderr))
+    fit(model, Supervised(), opt, x, y, 2, 32, checkpoint=again, resume=True, progress=False)
     err = capsys.readouterr().err
     assert f"[again] took over {os.path.abspath(lock)}, left by process {holder.pid} on " in err
     assert "which no longer runs" in err
@@ -344,18 +357,18 @@ def test_the_lock_goes_with_any_ending_and_a_foreign_or_unreadable_lock_is_kept(
     lock = locks.lock_path(path)
     model = MLP([64, 8, 3], seed=0)
     with pytest.raises(ValueError, match="lr_schedule gave learning rate -1.0 for epoch 2"):
-        fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=path, progress=False,
+        fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=RunFile(path), progress=False,
             lr_schedule=lambda e: 1e-3 if e == 0 else -1.0)
     assert not os.path.exists(lock) and checkpoints.meta_of(path)["epoch"] == 1
     with open(lock, "w") as f:
         json.dump({"pid": os.getpid() + 1, "host": "elsewhere.example", "started": "today", "token": "t"}, f)
     with pytest.raises(locks.RunLockedError, match=r"process \d+ on elsewhere.example .*\(on another host: "
                                                         r"cannot tell whether it still runs\)"):
-        fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=path, resume=True, progress=False)
+        fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=RunFile(path), resume=True, progress=False)
     with open(lock, "w") as f:
         f.write("{not json")
     with pytest.raises(locks.RunLockedError, match="does not say which process holds it"):
-        fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=path, resume=True, progress=False)
+        fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=RunFile(path), resume=True, progress=False)
     assert os.path.exists(lock)   # never removed by a run that did not make it
     os.remove(lock)
     with locks.run_lock(path) as held:      # a holder may take its own lock again

@@ -588,6 +588,7 @@ def test_discriminator_fit_checks_its_classes_once_with_the_label_rule(no_debug)
 def test_an_interrupted_hint_stage_with_a_dropout_student_resumes_bit_for_bit(tmp_path):
     """HintNet hands its student's dropout generator to the run checkpoint, so stage 1 resumes exactly."""
     from tinykd.optim import Adam
+    from tinykd.runs.runstate import RunFile
     from tinykd.train import fit
     rng = np.random.default_rng(0)
     x, y = rng.random((40, 6), dtype=np.float32), rng.integers(0, 3, 40)
@@ -597,7 +598,7 @@ def test_an_interrupted_hint_stage_with_a_dropout_student_resumes_bit_for_bit(tm
         student = MLP([6, 8, 8, 3], dropout=0.5, seed=3)
         net = HintNet(student, 1, 5, seed=4)
         fit(net, HintLoss(), Adam(net), x, y, epochs, batch_size=8, teacher=hint, seed=5, progress=False,
-            checkpoint=path, resume=resume)
+            checkpoint=None if path is None else RunFile(path), resume=resume)
         return [p.copy() for _, p, _ in net.named_parameters()]
 
     assert len(HintNet(MLP([6, 8, 3], dropout=0.5), 1, 5).named_generators()) == 1

@@ -12,8 +12,8 @@ from tinykd import data
 from tinykd.data import files as data_files
 from tinykd.data import formats
 from tinykd.runs import records
+from tinykd.runs.checkpoints import read_network
 from tinykd.backend import cupy_available
-from tinykd.layers import Network
 from tinykd.train import errors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -72,7 +72,7 @@ def test_mnist_adv_kd_quick_on_a_subset(tmp_path):
     d = record["data"]
     assert d["n_train"] + d["n_val"] == 1200 and d["n_val"] == 100 and d["n_test"] == 10000
     # the numbers are those of the models on disk, and a 1-epoch teacher on 1,100 images has learnt something
-    teacher = Network.from_checkpoint(record["teacher"]["checkpoint"])
+    teacher = read_network(record["teacher"]["checkpoint"])
     ds = data.load("mnist")
     assert errors(teacher, ds.x_test, ds.y_test) == record["teacher"]["errors"] < 5000
     assert record["teacher"]["history"][-1]["val_errors"] == record["teacher"]["validation_errors"]

@@ -38,10 +38,10 @@ def test_other_data_changes_the_checkpoint_and_a_renamed_file_is_refused(tmp_pat
     path_a, ident_a = _teacher_path(cfg, "a" * 64)
     path_b, ident_b = _teacher_path(cfg, "b" * 64)
     assert path_a != path_b
-    MLP(cfg.teacher_sizes).save(path_a, ident_a)
+    checkpoints.save_model(path_a, MLP(cfg.teacher_sizes), ident_a)
     os.rename(path_a, path_b)  # a file under the other run's name still says what produced it
     with pytest.raises(checkpoints.CheckpointError, match=r"produced by another run \(differs in: data\)"):
-        MLP.from_checkpoint(path_b, identity=ident_b)
+        checkpoints.read_network(path_b, identity=ident_b)
 
 
 def test_results_names_never_overwrite_a_preset(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 from backends import host, move
 from tinykd import MLP, Adam, data
 from tinykd.runs import checkpoints, locks
+from tinykd.runs.runstate import RunFile
 from tinykd.distill import KD, Supervised
 from tinykd.train import TrainingError, cosine_lr, errors, fit
 
@@ -37,17 +38,18 @@ def test_resume_continues_exactly(small, tmp_path, xp):
         opt = Adam(model, lr=1e-3)
         path = tmp_path / f"ck{split}.npz"
         if split:
-            fit(model, Supervised(), opt, x, y, 1, 100, checkpoint=path, progress=False, seed=4)
+            fit(model, Supervised(), opt, x, y, 1, 100, checkpoint=RunFile(path), progress=False, seed=4)
             model, opt = MLP([784, 32, 10], seed=99, backend=xp), None
             opt = Adam(model, lr=1e-3)
-        history = fit(model, Supervised(), opt, x, y, 2, 100, checkpoint=path, resume=True, progress=False, seed=4)
+        history = fit(model, Supervised(), opt, x, y, 2, 100, checkpoint=RunFile(path), resume=True, progress=False,
+                      seed=4)
         runs.append(([host(p).copy() for _, p, _ in model.named_parameters()], history))
     for a, b in zip(runs[0][0], runs[1][0]):
         np.testing.assert_array_equal(a, b)
     assert [h["loss"] for h in runs[0][1]] == [h["loss"] for h in runs[1][1]]
     with pytest.raises(ValueError, match="was written for MLP"):
         other = MLP([784, 16, 10], backend=xp)
-        fit(other, Supervised(), Adam(other), x, y, 3, 100, checkpoint=tmp_path / "ckTrue.npz", resume=True,
+        fit(other, Supervised(), Adam(other), x, y, 3, 100, checkpoint=RunFile(tmp_path / "ckTrue.npz"), resume=True,
             progress=False)
 
 
@@ -87,7 +89,7 @@ def test_nan_stops_with_epoch_and_step(small, tmp_path, xp, no_debug):
     model = MLP([784, 8, 10], seed=0, backend=xp)
     path = tmp_path / "good.npz"
     with pytest.raises(TrainingError, match=r"epoch 2, step 2: .*NaN or inf.*last good checkpoint is .*good.npz"):
-        fit(model, poisoned_at(6), Adam(model), x, y, 3, 500, checkpoint=path, progress=False)
+        fit(model, poisoned_at(6), Adam(model), x, y, 3, 500, checkpoint=RunFile(path), progress=False)
     from tinykd.runs.checkpoints import meta_of
     assert meta_of(path)["epoch"] == 1  # the checkpoint still holds the last good epoch
 
@@ -310,8 +312,9 @@ def _run(path, epochs, stop=None, restore_best=False):
         return {}
 
     seen = []
-    kwargs = dict(x_val=xv, y_val=yv, jitter_pixels=2, image_shape=(8, 8), seed=5, checkpoint=path, resume=True,
-                  progress=False, lr_schedule=cosine_lr(3e-3, epochs), epoch_end=epoch_end, restore_best=restore_best)
+    kwargs = dict(x_val=xv, y_val=yv, jitter_pixels=2, image_shape=(8, 8), seed=5, checkpoint=RunFile(path),
+                  resume=True, progress=False, lr_schedule=cosine_lr(3e-3, epochs), epoch_end=epoch_end,
+                  restore_best=restore_best)
     model = MLP([64, 16, 16, 3], dropout=0.3, input_dropout=0.2, seed=1)
     if stop is not None:
         with pytest.raises(Interrupt):
@@ -346,11 +349,47 @@ def test_a_run_checkpoint_refuses_other_generators(tmp_path):
     x, y = _images()
     model = MLP([64, 8, 3], seed=0)
     path = tmp_path / "run.npz"
-    fit(model, Supervised(), Adam(model), x, y, 1, 32, jitter_pixels=1, image_shape=(8, 8), checkpoint=path,
-        progress=False)
+    fit(model, Supervised(), Adam(model), x, y, 1, 32, jitter_pixels=1, image_shape=(8, 8),
+        checkpoint=RunFile(path), progress=False)
     with pytest.raises(checkpoints.CheckpointError, match=r"holds the random generators \['jitter', 'shuffle'\], "
                                                          r"this run draws from \['shuffle'\]"):
-        fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=path, resume=True, progress=False)
+        fit(model, Supervised(), Adam(model), x, y, 2, 32, checkpoint=RunFile(path), resume=True, progress=False)
+
+
+def test_fit_asks_any_run_state_keeper_and_knows_no_file():
+    """The engine defines what it needs from a run-state keeper (``train``'s docstring) and imports nothing of
+    ``tinykd.runs``: any object with those methods keeps a run; ``RunFile`` is the one that keeps it in files."""
+    x, y = _images()
+
+    class Keeper:
+        best_path = "the best, in memory"
+
+        def __init__(self):
+            self.calls = []
+
+        def __enter__(self):
+            self.calls.append("lock")
+            return self
+
+        def __exit__(self, *exc):
+            self.calls.append("unlock")
+
+        def load(self, model, optimizer, generators):
+            self.calls.append(f"load {sorted(generators)}")
+
+        def save(self, model, optimizer, epoch, history, generators):
+            self.calls.append(f"save {epoch} {len(history)}")
+
+        def save_best(self, model, epoch, val_errors):
+            self.calls.append(f"best {epoch}")
+
+        def read_best(self):
+            raise AssertionError("nothing to read on a fresh run")
+
+    keeper, model = Keeper(), MLP([64, 8, 3], seed=0)
+    fit(model, Supervised(), Adam(model), x, y, 2, 32, x_val=x, y_val=y, checkpoint=keeper, resume=True,
+        progress=False, lr_schedule=lambda e: [1e-2, 1e-9][e])
+    assert keeper.calls == ["lock", "load ['shuffle']", "best 1", "save 1 1", "save 2 2", "unlock"]
 
 
 def test_the_protocol_refuses_a_jitter_its_images_cannot_take_before_training():
@@ -483,6 +522,6 @@ def test_fit_names_a_bad_seed_and_a_checkpoint_under_a_file(tmp_path):
             fit(m, Supervised(), Adam(m), x, y, 1, seed=bad, progress=False)
     (tmp_path / "f").write_text("")
     with pytest.raises(ValueError, match=r"^checkpoint .*f/run\.npz cannot be written: .*f is a file, not a folder"):
-        fit(m, Supervised(), Adam(m), x, y, 1, checkpoint=tmp_path / "f" / "run.npz", progress=False)
+        fit(m, Supervised(), Adam(m), x, y, 1, checkpoint=RunFile(tmp_path / "f" / "run.npz"), progress=False)
     with pytest.raises(TypeError, match=r"^x_val must be an array"):
         fit(m, Supervised(), Adam(m), x, y, 1, x_val=x.tolist(), y_val=y, progress=False)

@@ -4,15 +4,16 @@ A layer owns its parameters and gradients (dicts by name: ``params["W"]``, ``gra
 Dropout) and keeps exactly what its backward needs from the last training forward. ``backward(dy)`` takes
 ``dy = dL/dy`` for the layer's output, fills ``grads`` and returns ``dx = dL/dx`` for its input.
 Layers: ``Dense``, ``ReLU``, ``Dropout``, ``BatchNorm``; networks: ``Network`` (what every network shares) and
-``MLP``. Derivations: ``docs/derivations.md``; checks: ``tests/test_layers.py`` (every layer, BatchNorm included).
+``MLP``; what a network holds, by name: ``network_arrays`` and ``load_network_arrays`` (host arrays in and out;
+files are ``tinykd.runs.checkpoints``'). Derivations: ``docs/derivations.md``; checks: ``tests/test_layers.py``
+(every layer, BatchNorm included).
 """
 import numpy as np
 
-from .runs import checkpoints
 from . import functional as F
-from .backend import default_rng, get_array_module, resolve, to_device
+from .backend import default_rng, get_array_module, resolve, to_device, to_host
 from .batches import batched
-from .checks import check_dtype, check_parent_folder, check_rows, check_seed, is_int, is_real
+from .checks import check_dtype, check_rows, check_seed, is_int, is_real
 
 
 class Layer:
@@ -200,8 +201,8 @@ class BatchNorm(Layer):
 
 class Network:
     """What every network in tinykd shares: a list of ``layers`` run forward and backward, evaluation in large
-    batches, named parameters and buffers, parameter counts, and state on disk (through ``tinykd.checkpoint``).
-    Subclasses build ``layers`` and say how to rebuild themselves (``config()``).
+    batches, named parameters and buffers (``state_dict``), parameter counts. Subclasses build ``layers`` and say how
+    to rebuild themselves (``config()``).
 
     Every subclass is listed in ``Network.kinds`` by its class name as it is defined, so a checkpoint's
     configuration can rebuild it (``from_config``) without the checkpoint module knowing any network.
@@ -283,7 +284,7 @@ class Network:
 
     def named_buffers(self):
         """[(name, array)] of state that is not trained by gradient but shapes the outputs (batch-norm statistics),
-        which a checkpoint must hold too (``tinykd.checkpoint``)."""
+        which a saved state must hold too (``network_arrays``)."""
         return [(f"{name}.{key}", b) for name, layer in zip(self.layer_names(), self.layers)
                 for key, b in layer.buffers().items()]
 
@@ -299,28 +300,15 @@ class Network:
                 out.append((f"layer{i}.rng", rng))
         return out
 
-    # ------------------------------------------------------------------ state, through tinykd/checkpoints.py
+    # ------------------------------------------------------------------------------ state, by name
     def state_dict(self):
-        """Host copies of the parameters and buffers, by name."""
-        return checkpoints.network_arrays(self)
+        """Host copies of the parameters and buffers, by name (``network_arrays``)."""
+        return network_arrays(self)
 
     def load_state_dict(self, arrays, source="state"):
-        """Load ``state_dict()``'s arrays; every name with its exact shape (nothing is broadcast), every value
-        finite (NaN weights would predict class 0 for every row, without a word)."""
-        for name, a in (arrays.items() if isinstance(arrays, dict) else ()):
-            if getattr(a, "dtype", None) is not None and a.dtype.kind == "f":
-                F.check_finite(f"{source}: {name}", a, "load weights from a run that did not diverge")
-        checkpoints.load_network_arrays(self, arrays, source)
-
-    def save(self, path, identity=None, **info):
-        """Write parameters, buffers and configuration to ``path`` (.npz) atomically; see ``tinykd.checkpoint``.
-        A ``path`` under a file is refused first (``checks.check_parent_folder``), a folder by the checkpoint."""
-        check_parent_folder("path", path)
-        checkpoints.save_model(path, self, identity, **info)
-
-    def load(self, path, identity=None):
-        """Load a model checkpoint written for this configuration; ``CheckpointError`` naming any mismatch."""
-        return checkpoints.load_weights(self, path, identity)
+        """Load ``state_dict()``'s arrays (``load_network_arrays``: every name with its exact shape, every value
+        finite); ``source`` names them in errors."""
+        load_network_arrays(self, arrays, source)
 
     @staticmethod
     def from_config(config, backend=None, source="config"):
@@ -328,19 +316,43 @@ class Network:
         config = dict(config)
         kind = config.pop("model", None)
         if kind not in Network.kinds:
-            raise checkpoints.CheckpointError(f"{source}: unknown model kind {kind!r} (expected one of "
-                                             f"{sorted(Network.kinds)})")
+            raise ValueError(f"{source}: unknown model kind {kind!r} (expected one of {sorted(Network.kinds)})")
         return Network.kinds[kind](backend=backend, **config)
 
-    @classmethod
-    def from_checkpoint(cls, path, backend=None, identity=None):
-        """Build the network a model checkpoint describes and load it; ``identity`` given, it must match."""
-        arrays, meta = checkpoints.read_model(path, identity)
-        model = Network.from_config(meta["model"], backend, path)
-        if not isinstance(model, cls):
-            raise checkpoints.CheckpointError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
-        checkpoints.load_network_arrays(model, arrays, path)
-        return model
+
+def _named_state(model):
+    """[(name, array)] of everything ``model`` holds: its parameters, then its buffers (a model without
+    ``named_buffers``, such as a composite being trained, has none)."""
+    state = [(name, p) for name, p, _ in model.named_parameters()]
+    return state + list(getattr(model, "named_buffers", lambda: [])())
+
+
+def network_arrays(model):
+    """Host copies of everything a network holds, by name: parameters and buffers (batch-norm statistics).
+
+    Always copies (``to_host`` of a NumPy array is the array itself), so later training cannot change them."""
+    return {name: np.array(to_host(a)) for name, a in _named_state(model)}
+
+
+def load_network_arrays(model, arrays, source="state"):
+    """Copy ``arrays`` ({name: array}, as ``network_arrays`` gives) into the model's parameters and buffers.
+
+    Every name must be there with its exact shape and a floating dtype (nothing is broadcast: a scalar would fill
+    a matrix), nothing else may be, and every value must be finite (``functional.check_finite``, one read per array:
+    NaN weights would predict class 0 for every row, without a word). All is checked before anything is copied, so
+    a refused load changes nothing. ``source`` (a file, "the best epoch") begins each one-line ``ValueError``."""
+    state = _named_state(model)
+    extra = sorted(set(arrays) - {name for name, _ in state})
+    if extra:
+        raise ValueError(f"{source}: holds arrays this model does not have: {', '.join(extra[:5])}")
+    for name, a in state:
+        got = arrays.get(name)
+        if got is None or got.shape != a.shape or got.dtype.kind != "f":
+            raise ValueError(f"{source}: {name} is {'missing' if got is None else f'{got.dtype}{got.shape}'}, "
+                             f"this model needs {a.dtype}{a.shape}")
+        F.check_finite(f"{source}: {name}", got, "load weights from a run that did not diverge")
+    for name, a in state:
+        a[...] = get_array_module(a).asarray(arrays[name], dtype=a.dtype)
 
 
 class MLP(Network):

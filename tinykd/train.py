@@ -12,9 +12,19 @@ reach the host once, at its end, where they are checked: a loss that is not fini
 ``explode_factor`` times the first epoch's), stops the run naming the epoch and the first bad step, before anything
 overwrites the checkpoints. Host and device meet only at these points: the data checks, the shuffling permutation
 uploaded once per epoch (``batches.batches``), the epoch's losses, validation errors, ``epoch_end``'s measurements
-and checkpoints.
-Two checkpoints are kept: the latest run state (to resume) and, with a validation set, the model at its best
-validation epoch, which a diverging run never touches.
+and the run state.
+
+**The run-state keeper.** ``fit(..., checkpoint=keeper, resume=True)`` keeps its run state through an object that
+knows where and how (``tinykd.runs.runstate.RunFile(path, identity)`` keeps it in files); the loop asks it for:
+
+- ``with keeper:`` around the whole run: it holds the run's lock (a second run of the same state stops);
+- ``keeper.load(model, optimizer, generators)``: with ``resume=True``, put back the run kept so far (weights,
+  optimiser state, every generator's state) and return ``(epochs done, history)``, or None when there is none;
+- ``keeper.save(model, optimizer, epoch, history, generators)``: after every epoch whose losses are good, the
+  state that continues it exactly;
+- ``keeper.save_best(model, epoch, val_errors)`` and ``keeper.read_best()`` ({name: array}, or None): the model
+  at its best validation epoch, which a diverging run never touches (``restore_best`` after a resume reads it);
+- ``str(keeper)`` and ``keeper.best_path``: where the two are, named when a run stops.
 """
 import contextlib
 import math
@@ -24,13 +34,11 @@ import time
 
 import numpy as np
 
-from .runs import checkpoints as ckpt
 from . import functional as F
-from .runs import locks
 from .backend import default_rng, get_array_module, to_host, training_step
 from .batches import batched, batches, check_jitter, jitter
-from .checks import check_file_path, check_int, check_label_vector, check_rows, check_seed
-from .layers import Network
+from .checks import check_int, check_label_vector, check_rows, check_seed
+from .layers import Network, load_network_arrays, network_arrays
 from .schedules import CosineSchedule, ExponentialSchedule, cosine_lr  # noqa: F401 (the schedules, where fit is)
 
 
@@ -85,7 +93,7 @@ def train_step(model, objective, optimizer, x, y, target=None):
 
 def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None, x_val=None, y_val=None,
         lr_schedule=None, jitter_pixels=0, image_shape=None, seed=0, checkpoint=None, resume=False,
-        identity=None, restore_best=False, explode_factor=100.0, epoch_end=None, progress=True, label="train",
+        restore_best=False, explode_factor=100.0, epoch_end=None, progress=True, label="train",
         cache_teacher=True):
     """Train ``model`` on (x, y) for ``epochs``; returns the history, one dict per epoch.
 
@@ -101,13 +109,12 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     rows of ``x`` were flattened from, e.g. ``ds.input_shape``; required with jitter, never guessed.
     ``seed``: the shuffling generator (NumPy, ``seed``) and the jitter generator (x's array module, ``seed + 1``).
     ``cache_teacher``: compute the teacher's outputs once (ignored with jitter, where they change every batch).
-    ``checkpoint``: a .npz path; the run state is written there atomically after every good epoch, and with a
-    validation set the best model goes to ``tinykd.checkpoint.best_path(checkpoint)``. While the run goes on it
-    holds a lock beside it (``locks.run_lock``): a second run on the same path stops, naming this one.
-    ``resume=True`` continues an existing run checkpoint after its last epoch exactly as if it had not stopped:
-    weights, optimiser state and every random generator (shuffling, jitter, the model's dropout masks) come back;
-    it must come from the same architecture, optimiser, generators and ``identity`` (what produced the run: data
-    fingerprint and settings, stored in the checkpoint).
+    ``checkpoint``: a run-state keeper (the protocol above), e.g. ``RunFile(path, identity)`` from
+    ``tinykd.runs.runstate``: the run state is kept after every good epoch, and with a validation set the best
+    model beside it; the keeper holds the run's lock while it trains. ``resume=True`` continues the run it keeps
+    after its last epoch exactly as if it had not stopped: weights, optimiser state and every random generator
+    (shuffling, jitter, the model's dropout masks) come back; the keeper refuses a run of another architecture,
+    optimiser, generators or identity.
     ``epoch_end``: a function model -> dict of extra measurements to record in each epoch's history (logit
     statistics, a discriminator's accuracy), called after validation.
     ``explode_factor``: stop when a step's loss exceeds this many times the first epoch's mean loss (at least 1
@@ -146,10 +153,9 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     check_jitter(jitter_pixels, image_shape, x.shape[1] if x.ndim == 2 else None)
     if explode_factor is not None and not (isinstance(explode_factor, (int, float)) and explode_factor > 1):
         raise ValueError(f"explode_factor must be a number > 1 or None, got {explode_factor!r}")
-    if resume and not checkpoint:
-        raise ValueError("resume=True needs a checkpoint path")
-    if checkpoint:
-        check_file_path("checkpoint", checkpoint)
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs a checkpoint: checkpoint=tinykd.runs.runstate.RunFile(path)")
+    _check_keeper(checkpoint)
     mine = {id(p) for _, p, _ in model.named_parameters()}
     if not all(id(p) in mine for _, p, _ in getattr(optimizer, "params", [])):
         raise ValueError("the optimiser updates parameters that are not this model's (built for another model?): "
@@ -164,12 +170,11 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     generators = {"shuffle": default_rng(seed)}
     if jitter_pixels:
         generators["jitter"] = default_rng(seed + 1, xp)
-    lock = locks.run_lock(checkpoint, say=lambda line: print(f"[{label}] {line}", file=sys.stderr, flush=True)) \
-        if checkpoint else contextlib.nullcontext()
-    with lock:
+    with contextlib.nullcontext() if checkpoint is None else checkpoint:
         history, start = [], 0
-        if resume and os.path.exists(checkpoint):
-            start, history = ckpt.load_run(checkpoint, model, optimizer, generators, identity)
+        kept = checkpoint.load(model, optimizer, generators) if resume else None
+        if kept is not None:
+            start, history = kept
             if start > epochs:
                 raise ValueError(f"{checkpoint} holds a run already at epoch {start}, beyond epochs={epochs}; ask "
                                  "for at least that many epochs, or choose another checkpoint path")
@@ -186,7 +191,7 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
         _check_data(model, [], [("the teacher's outputs", cached)])
         arrays = (x, y) if cached is None else (x, y, cached)
         steps = -(-x.shape[0] // batch_size)
-        best = _Best(model, history, checkpoint, identity, restore_best)
+        best = _Best(model, history, checkpoint, restore_best)
         for epoch in range(start, epochs):
             if lr_schedule is not None:
                 lr = float(lr_schedule(epoch))
@@ -217,8 +222,8 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
                 record.update(epoch_end(model))
             history.append(record)
             best.update(record)
-            if checkpoint:
-                ckpt.save_run(checkpoint, model, optimizer, epoch + 1, history, generators, identity)
+            if checkpoint is not None:
+                checkpoint.save(model, optimizer, epoch + 1, history, generators)
             if progress:
                 val = f"  validation errors {record['val_errors']}/{x_val.shape[0]}" if x_val is not None else ""
                 print(f"\r[{label}] epoch {epoch + 1:3d}/{epochs}  loss {record['loss']:.4f}{val}  "
@@ -301,39 +306,56 @@ def _check_losses(host, history, factor, where, kept):
                             f"{factor:g} × {reference:.4g} ({what} loss, at least 1); lower the learning rate{kept}")
 
 
+KEEPER = ("__enter__", "__exit__", "load", "save", "save_best", "read_best", "best_path")   # what fit asks of one
+
+
+def _check_keeper(checkpoint):
+    """Refuse, before training, a ``checkpoint`` that is not a run-state keeper (``KEEPER``, the protocol in the
+    module's docstring): a path is never taken for one, since a path alone says nothing of identity."""
+    if checkpoint is None:
+        return
+    if isinstance(checkpoint, (str, bytes, os.PathLike)):
+        raise TypeError(f"checkpoint={os.fsdecode(checkpoint)!r} is a path; pass a run-state keeper: "
+                        "checkpoint=tinykd.runs.runstate.RunFile(path)")
+    missing = [m for m in KEEPER if not hasattr(checkpoint, m)]
+    if missing:
+        raise TypeError(f"checkpoint must be a run-state keeper such as tinykd.runs.runstate.RunFile(path); a "
+                        f"{type(checkpoint).__name__} has no {', '.join(missing)}")
+
+
 def _kept(checkpoint, history, best):
-    if not checkpoint:
+    if checkpoint is None:
         return ""
     latest = f"; the last good checkpoint is {checkpoint} (epoch {history[-1]['epoch']})" if history else \
         "; no epoch finished, so no checkpoint was written"
-    kept = f", the best model {best.path} (epoch {best.epoch})" if best.epoch is not None and best.path else ""
+    kept = f", the best model {checkpoint.best_path} (epoch {best.epoch})" if best.epoch is not None else ""
     return latest + kept
 
 
 class _Best:
-    """The best epoch by validation errors: written to ``checkpoint.best_path`` and kept in memory when asked."""
+    """The best epoch by validation errors: handed to the keeper (``save_best``) and kept in memory when asked."""
 
-    def __init__(self, model, history, checkpoint, identity, keep):
-        self.model, self.identity, self.keep = model, identity, keep
-        self.path = ckpt.best_path(checkpoint) if checkpoint else None
+    def __init__(self, model, history, checkpoint, keep):
+        self.model, self.checkpoint, self.keep = model, checkpoint, keep
         scored = [h for h in history if "val_errors" in h]
         self.epoch = min(scored, key=lambda h: h["val_errors"])["epoch"] if scored else None
         self.errors = min(h["val_errors"] for h in scored) if scored else None
         self.state = None
-        if keep and self.epoch is not None:
-            if not (self.path and os.path.exists(self.path)):
-                raise ValueError("restore_best after a resume needs the best checkpoint written before it")
-            self.state = ckpt.read(self.path)[0]
+        if keep and self.epoch is not None:    # resumed: the best so far is the keeper's
+            self.state = checkpoint.read_best()
+            if self.state is None:
+                raise ValueError(f"restore_best after a resume needs the best model written before it "
+                                 f"({checkpoint.best_path}); resume without restore_best, or start afresh")
 
     def update(self, record):
         if "val_errors" not in record or (self.errors is not None and record["val_errors"] >= self.errors):
             return
         self.epoch, self.errors = record["epoch"], record["val_errors"]
         if self.keep:
-            self.state = ckpt.network_arrays(self.model)
-        if self.path and hasattr(self.model, "config"):
-            ckpt.save_model(self.path, self.model, self.identity, epoch=self.epoch, val_errors=self.errors)
+            self.state = network_arrays(self.model)
+        if self.checkpoint is not None:
+            self.checkpoint.save_best(self.model, self.epoch, self.errors)
 
     def restore(self):
         if self.keep and self.state is not None:
-            ckpt.load_network_arrays(self.model, self.state, "the best epoch")
+            load_network_arrays(self.model, self.state, "the best epoch")

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..runs import checkpoints as ckpt
 from .. import data as data_mod
 from ..runs import records, locks
+from ..runs.runstate import RunFile
 from . import shared
 from ..backend import resolve
 from ..batches import check_jitter
@@ -176,11 +177,11 @@ def train_or_load(cfg, fingerprint, spec, arrays, image_shape=None):
         resumed = ckpt.meta_of(run_path)["epoch"] if os.path.exists(run_path) and not continued else None
         history = fit(model, objective, optimizer, x, y, spec.epochs, cfg.batch_size, x_val=xv, y_val=yv,
                       lr_schedule=schedule, jitter_pixels=spec.jitter, image_shape=image_shape, seed=spec.seed,
-                      label=role, checkpoint=run_path, resume=True, identity=ident)
+                      label=role, checkpoint=RunFile(run_path, ident), resume=True)
         # the epochs' own times: a resumed run's total includes the epochs trained before the interruption
         info = {"seconds": sum(h["seconds"] for h in history), "history": history, "resumed_after_epoch": resumed,
                 **({"continued_from_epoch": continued} if continued else {})}
-        model.save(path, ident, **info)
+        ckpt.save_model(path, model, ident, **info)
         if spec.decay is not None and os.path.exists(run_path):   # a longer run of this recipe may continue from here
             os.replace(run_path, _state_path(path))
         for leftover in (run_path, ckpt.best_path(run_path)):
@@ -211,7 +212,7 @@ def _continue_prefix(cfg, spec, ident, path, run_path):
 
 
 def _load(path, model, role, ident):
-    model.load(path, ident)
+    ckpt.load_model(path, model, ident)
     log(f"{role}: loaded {path} (same data fingerprint and settings)")
     return model, {"loaded": True, "checkpoint": path, "identity": ident, **ckpt.meta_of(path)["info"]}
 

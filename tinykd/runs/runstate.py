@@ -1,0 +1,185 @@
+"""A training run's state in a file: ``RunFile``, the run-state keeper ``train.fit`` asks for.
+
+``fit(..., checkpoint=RunFile(path, identity), resume=True)`` writes, after every good epoch, everything needed to
+continue training exactly where it stopped: the network (``layers.network_arrays``), its optimiser's state, the
+epoch, the history and the state of every random generator it draws from (shuffling, jitter, the model's dropout
+masks; NumPy's and CuPy's), so a resumed run is bit for bit the run it continues. With a validation set the best
+model by validation goes beside it (``checkpoints.best_path``). While the run trains it holds a lock beside the
+file (``locks.run_lock``): a second process with the same run stops and names the first. The files are
+``checkpoints``' format, written atomically; the ``identity`` (data fingerprint and settings) is stored in them,
+and a file of another identity is never resumed.
+"""
+import os
+
+import numpy as np
+
+from ..backend import get_array_module, to_host
+from ..checks import check_file_path
+from ..layers import network_arrays
+from .checkpoints import (CheckpointError, _check_identity, _read_model, best_path, differences, load_arrays,
+                          normalise, read, save_model, write)
+from .locks import run_lock
+
+
+class RunFile:
+    """``fit``'s run state kept in the file ``path`` (.npz), the best model in ``best_path`` beside it.
+
+    ``identity``: what produced the run (data fingerprint and settings), stored in both files; a run file of another
+    identity is refused, never resumed. ``say``: where a line goes when the lock left by a killed run is taken over
+    (default: stderr). The protocol ``train.fit`` documents: ``with`` holds the run's lock; ``load`` gives
+    ``(epoch, history)`` of the run kept so far, or None when there is none; ``save`` keeps an epoch; ``save_best``
+    and ``read_best`` the best model by validation (a model without ``config()``, such as FitNets' student and
+    regressor, has no model file to rebuild from: its best is kept in memory only, by ``fit``).
+    """
+
+    def __init__(self, path, identity=None, say=None):
+        self.path = check_file_path("checkpoint", path)
+        self.best_path = best_path(self.path)
+        self.identity, self.say = identity, say
+        self._locks = []
+
+    def __str__(self):
+        return self.path
+
+    def __repr__(self):
+        return f"RunFile({self.path!r})"
+
+    def __enter__(self):
+        lock = run_lock(self.path, self.say)
+        lock.__enter__()
+        self._locks.append(lock)
+        return self
+
+    def __exit__(self, *exc):
+        return self._locks.pop().__exit__(*exc)
+
+    def save(self, model, optimizer, epoch, history, generators):
+        """Keep everything needed to continue training exactly: network, optimiser state, epoch, history, and the
+        state of every random generator: ``generators`` ({name: generator}, the loop's own: shuffling, jitter) and
+        the model's (``model.named_generators()``: dropout masks)."""
+        arrays = {f"model/{k}": v for k, v in network_arrays(model).items()}
+        scalars = {}
+        for key, value in optimizer.state_dict().items():
+            if isinstance(value, list):
+                arrays.update({f"optimizer/{key}/{i}": to_host(v) for i, v in enumerate(value)})
+            else:
+                scalars[key] = value
+        states = {}
+        for name, gen in _all_generators(model, generators).items():
+            states[name], array = generator_state(gen)
+            if array is not None:
+                arrays[f"generators/{name}"] = array
+        write(self.path, arrays, {"kind": "run", "model": _config(model), "optimizer": type(optimizer).__name__,
+                                  "optimizer_scalars": scalars, "epoch": epoch, "history": normalise(history),
+                                  "generators": states, "identity": normalise(self.identity)})
+
+    def load(self, model, optimizer, generators):
+        """Restore the run kept by ``save`` into ``model``, ``optimizer`` and the ``generators`` ({name: generator},
+        the same names as saved; the model's own are found as ``save`` found them); returns (epoch, history), or
+        None when no run file is there.
+
+        Refuses a file of another architecture, another optimiser, another set of random generators (a run with
+        jitter or dropout resumed without it, or the reverse), or another identity; all is checked before anything
+        is loaded, so a refused resume changes nothing.
+        """
+        path = self.path
+        if not os.path.exists(path):
+            return None
+        arrays, meta = read(path)
+        if meta.get("kind") != "run":
+            raise CheckpointError(f"{path}: a {meta.get('kind')!r} checkpoint, not a training run to resume")
+        if self.identity is None and meta.get("identity") is not None:
+            raise CheckpointError(f"{path} was written by a run with an identity (data fingerprint and settings); "
+                                  "pass the same identity= to resume it, or choose another checkpoint path")
+        _check_identity(path, meta, self.identity)
+        if differences(_config(model), meta["model"]):
+            raise CheckpointError(f"{path} was written for {meta['model'].get('model')} {meta['model'].get('sizes')}, "
+                                  f"not this model ({', '.join(differences(_config(model), meta['model']))}); "
+                                  "delete it or choose another checkpoint path")
+        if meta["optimizer"] != type(optimizer).__name__:
+            raise CheckpointError(f"{path} holds {meta['optimizer']} state, but this run uses "
+                                  f"{type(optimizer).__name__}; resume with {meta['optimizer']} or start afresh")
+        if "generators" not in meta:
+            raise CheckpointError(f"{path} was written by an older tinykd that kept only the shuffling generator, so "
+                                  "a resumed run would draw other dropout masks and shifts than the run it continues: "
+                                  "delete it and train afresh")
+        gens = _all_generators(model, generators)
+        if set(gens) != set(meta["generators"]):
+            raise CheckpointError(f"{path} holds the random generators {sorted(meta['generators'])}, this run draws "
+                                  f"from {sorted(gens)} (other dropout or jitter settings?); resume with the settings "
+                                  "it was written with, or choose another checkpoint path")
+        for name, gen in gens.items():
+            set_generator_state(gen, meta["generators"][name], arrays.get(f"generators/{name}"), path, check_only=True)
+        saved = {}
+        for key, value in optimizer.state_dict().items():
+            if isinstance(value, list):
+                saved[key] = [arrays.get(f"optimizer/{key}/{i}") for i in range(len(value))]
+                if any(s is None or s.shape != v.shape for s, v in zip(saved[key], value)):
+                    raise CheckpointError(f"{path}: optimiser state {key!r} does not fit this model's parameters")
+        load_arrays(model, {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}, path)
+        optimizer.load_state_dict({**meta["optimizer_scalars"], **saved})
+        for name, gen in gens.items():
+            set_generator_state(gen, meta["generators"][name], arrays.get(f"generators/{name}"), path)
+        return meta["epoch"], meta["history"]
+
+    def save_best(self, model, epoch, val_errors):
+        """Write ``model``, the best so far by validation, to ``best_path`` (a model file: ``checkpoints.read_network``
+        rebuilds it), with its epoch and validation errors; a model without ``config()`` is not written."""
+        if hasattr(model, "config"):
+            save_model(self.best_path, model, self.identity, epoch=epoch, val_errors=val_errors)
+
+    def read_best(self):
+        """The arrays of the best model written by ``save_best`` ({name: host array}), or None when there is none."""
+        if not os.path.exists(self.best_path):
+            return None
+        return _read_model(self.best_path, self.identity)[0]
+
+
+def _all_generators(model, generators):
+    own = dict(getattr(model, "named_generators", lambda: [])())
+    return {**generators, **{f"model/{k}": v for k, v in own.items()}}
+
+
+def _config(model):
+    config = getattr(model, "config", None)
+    if config is not None:
+        return normalise(config())
+    # a composite being trained (FitNets' student + regressor) has no config: its parameter shapes stand for it
+    return {"model": type(model).__name__, "params": [[n, list(p.shape)] for n, p, _ in model.named_parameters()]}
+
+
+def generator_state(gen):
+    """``(record, array)``: a random generator's whole state, ``record`` JSON and ``array`` a host array or None.
+
+    NumPy's generators give their bit generator's ``state`` (a small dict). CuPy's (``cupy.random.Generator``) keep
+    one cuRAND state per GPU thread in device memory, which CuPy exposes only as ``bit_generator._state`` (a byte
+    array, its size set by the GPU's number of multiprocessors): that array is copied to the host.
+    """
+    bit = gen.bit_generator
+    if isinstance(gen, np.random.Generator):
+        return {"kind": "numpy", "bit_generator": type(bit).__name__, "state": bit.state}, None
+    device = getattr(bit, "_state", None)
+    if device is None or get_array_module(device) is np:
+        raise TypeError(f"cannot save the state of a {type(gen).__name__} ({type(bit).__name__}): neither a NumPy "
+                        "generator nor CuPy's")
+    return {"kind": "cupy", "bit_generator": type(bit).__name__, "bytes": int(device.size)}, to_host(device)
+
+
+def set_generator_state(gen, record, array, source, check_only=False):
+    """Put back a state saved by ``generator_state`` into a generator of the same kind (``check_only``: only say
+    whether it can be); ``CheckpointError`` when it cannot be put back exactly."""
+    kind, bit = ("numpy" if isinstance(gen, np.random.Generator) else "cupy"), gen.bit_generator
+    if record.get("kind") != kind or record.get("bit_generator") != type(bit).__name__:
+        raise CheckpointError(f"{source}: saved a {record.get('kind')} {record.get('bit_generator')} generator, "
+                              f"this run draws from a {kind} {type(bit).__name__}: resume on the backend it was "
+                              "written on, or start afresh")
+    if kind == "cupy" and (array is None or array.shape != bit._state.shape):
+        raise CheckpointError(f"{source}: its CuPy generator state holds {record.get('bytes')} bytes, this GPU's "
+                              f"{bit._state.size} (another number of multiprocessors); the run cannot resume "
+                              "exactly here: resume it on the GPU it was written on, or start afresh")
+    if check_only:
+        return
+    if kind == "numpy":
+        bit.state = record["state"]
+    else:
+        bit._state[...] = get_array_module(bit._state).asarray(array)
