@@ -13,12 +13,13 @@ import re
 import sys
 import textwrap
 
+from tinykd.backend import debug
 from tinykd.experiments import registry
 from tinykd.runs.checkpoints import CheckpointError
 from tinykd.experiments.settings import PRESETS, Config, ConfigError, preset
 from tinykd.data import DataError
 from tinykd.runs.records import RecordError
-from tinykd.experiments.shared import OutputError
+from tinykd.experiments.shared import OutputError, check_writable
 from tinykd.train import TrainingError
 
 # What a user can get wrong (arguments, data, folders, checkpoints): said in one line, never a traceback.
@@ -222,9 +223,12 @@ def config(p, args):
     ends the program with one ``error:`` line and exit code 2."""
     values = fill(p, args)
     kw = {o.dest: values[o.dest] for o in p.options if o.config}
-    return guarded(p, lambda: Config(dataset=args.dataset, data=args.data, data_dir=args.data_dir,
-                                     backend=args.backend, checkpoint_dir=args.checkpoint_dir,
-                                     records_dir=args.records_dir, out_dir=args.out_dir, preset=args.preset, **kw))
+    cfg = guarded(p, lambda: Config(dataset=args.dataset, data=args.data, data_dir=args.data_dir,
+                                    backend=args.backend, checkpoint_dir=args.checkpoint_dir,
+                                    records_dir=args.records_dir, out_dir=args.out_dir, preset=args.preset, **kw))
+    # the tables never go where records are read: one folder for both failed after training, on a partial table
+    guarded(p, lambda: check_writable(cfg.out_dir, "--out-dir", records=cfg.records_dir))
+    return cfg
 
 
 def guarded(p, fn):
@@ -266,6 +270,11 @@ def _one_line(e):
 def main(doc, body, dataset_choice=False, options=None, presets=None, argv=None):
     """Parse the options (``options`` and ``presets``: an example's own; without them the Table 1 ones), build the
     config, and run ``body(cfg, values)``, ``values`` the example's own options ({} for Table 1)."""
+    try:   # read first: building the parser makes each preset's Config, which reads it (even for --help)
+        debug()
+    except ValueError as e:
+        print(f"{os.path.basename(sys.argv[0])}: error: {_one_line(e)}", file=sys.stderr)
+        sys.exit(2)
     p = parser(doc, dataset_choice, options, presets)
     args = p.parse_args(argv)
     cfg = config(p, args)

@@ -282,6 +282,26 @@ def test_an_unusable_out_dir_is_refused_before_training(tmp_path):
         _user_error(out, "cannot be written")
 
 
+def test_tables_never_go_where_records_are_read(tmp_path):
+    """Issue 28, item 5: one folder for --out-dir and --records-dir failed after training, on the .partial.json
+    table the run had written there itself; a folder holding records (the committed records/) took a table too.
+    Refused in one line before anything is made."""
+    out = run_example("mnist_adv_kd.py", "--quick", "--out-dir", str(tmp_path / "same"), "--records-dir",
+                      str(tmp_path / "same"), "--checkpoint-dir", str(tmp_path / "ck"))
+    _user_error(out, "--out-dir " + str(tmp_path / "same") + " is the records folder")
+    out = run_example("dark_knowledge.py", "--quick", "--out-dir", os.path.join(ROOT, "records"),
+                      "--checkpoint-dir", str(tmp_path / "ck"))
+    _user_error(out, "holds records")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("script", sorted(n for n in os.listdir(os.path.join(ROOT, "examples"))
+                                          if n.endswith(".py") and not n.startswith("_")))
+def test_a_bad_tinykd_debug_is_one_line_from_every_example_even_help(script):
+    """Issue 28, item 8: the presets' Configs read TINYKD_DEBUG while the parser was built: a traceback."""
+    _user_error(run_example(script, "--help", env={"TINYKD_DEBUG": "yes"}), "TINYKD_DEBUG must be 1")
+
+
 @pytest.mark.skipif(cupy_available(), reason="CuPy sees a GPU here: the missing-CuPy message cannot be shown")
 @pytest.mark.parametrize("how", ["option", "environment"])
 def test_cupy_without_a_gpu_is_one_line(how, tmp_path):

@@ -163,3 +163,128 @@ def test_the_report_of_your_own_runs_never_touches_the_reference_and_links_its_f
     assert links and all((tmp_path / "out" / link).is_file() for link in links)   # relative to the document
     assert f"--records {rec} --out out/all.md" in text and "docs/results.md" not in text
     assert not (tmp_path / "README.md").exists()
+
+
+def _one_line_exit(capsys, status=2):
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and "error: " in err, err
+    return err
+
+
+@pytest.fixture
+def alarm():
+    """Turn a hang into a failure: SIGALRM after 10 s raises in the test (a blocked open() is interrupted)."""
+    import signal
+
+    def ring(*_):
+        raise TimeoutError("hung for 10 s")
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.alarm(10)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_fifo_named_like_a_record_is_one_line_never_a_hang(tmp_path, alarm, capsys, monkeypatch):
+    """Issue 28, item 5: a FIFO named like a record hung the run that looked for it and the report that listed
+    the folder (open() waits for a writer); now it is one line naming it. A write under way (atomic_open's
+    .tmp-* file) is not a record yet, and is not read."""
+    store = records.Store(tmp_path)
+    identity = {"role": "teacher", "lr": 1e-3}
+    os.mkfifo(store.path(identity))
+    for look in (lambda: store.find(identity), store.all):
+        with pytest.raises(records.RecordError, match="a FIFO, not a record file; move it out") as e:
+            look()
+        assert "\n" not in str(e.value) and store.path(identity) in str(e.value)
+    with pytest.raises(SystemExit) as e:
+        regenerate.main(["--records", str(tmp_path), "--out", str(tmp_path.parent / "all.md"), "--no-figures"])
+    assert e.value.code == 2 and "a FIFO" in _one_line_exit(capsys)
+    os.remove(store.path(identity))
+    os.mkdir(tmp_path / f"student-{'0' * 16}.json")
+    with pytest.raises(records.RecordError, match="a folder, not a record file"):
+        store.all()
+    os.rmdir(tmp_path / f"student-{'0' * 16}.json")
+    rec = store.put(identity, {"errors": 90})
+    (tmp_path / f".tmp-1-abc-teacher-{rec['key']}.json").write_text('{"half": ')   # a write under way
+    assert [r["key"] for r in store.all()] == [rec["key"]]
+
+
+def test_the_report_never_writes_where_records_are(tmp_path, capsys, monkeypatch):
+    """Issue 28, item 5: --out pointed at a record overwrote it with Markdown (the network had to train again); a
+    new .json name, or a file in a records folder, would sit among the records and be read as a damaged one.
+    Each is refused in one line before anything is written."""
+    store = records.Store(tmp_path / "rec")
+    rec = store.put({"role": "teacher", "lr": 1e-3}, {"errors": 90})
+    path = store.path({"role": "teacher", "lr": 1e-3})
+    before = open(path, encoding="utf-8").read()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / os.path.basename(path)).write_text(before)      # another folder holding records
+    cases = [(["--out", path], "is a .json name, where records live"),
+             (["--out", str(tmp_path / "new.JSON")], "is a .json name"),
+             (["--out", str(tmp_path / "rec" / "all.md")], "is the records folder"),
+             (["--out", str(tmp_path / "other" / "all.md")], "holds records (teacher-"),
+             (["--out", str(tmp_path / "all.md"), "--figures", str(tmp_path / "rec")], "--figures"),
+             (["--out", str(tmp_path / "all.md"), "--readme", str(tmp_path / "rec" / "README.md")], "--readme"),
+             (["--out", ""], "--out is empty ('')")]
+    for args, message in cases:
+        with pytest.raises(SystemExit) as e:
+            regenerate.main(["--records", str(tmp_path / "rec"), *args])
+        assert e.value.code == 2 and message in _one_line_exit(capsys), args
+    assert sorted(os.listdir(tmp_path / "rec")) == [os.path.basename(path)]
+    assert open(path, encoding="utf-8").read() == before and records.read(path)["key"] == rec["key"]
+    assert sorted(os.listdir(tmp_path)) == ["other", "rec"]                # nothing written, no figures folder
+
+
+def test_the_report_ends_in_one_line_and_writes_all_or_nothing(tmp_path, capsys, monkeypatch):
+    """Issue 28, item 8: a bad TINYKD_DEBUG was a traceback (from a view's Config); Ctrl-C while drawing was a
+    traceback and left the figures half regenerated; a README it could not read was "cannot write"; an --out that
+    cannot be written was found after the figures were drawn."""
+    from tinykd import backend
+    args = ["--records", str(ROOT / "records"), "--out", str(tmp_path / "out" / "all.md"), "--figures",
+            str(tmp_path / "figs"), "--readme", ""]
+    monkeypatch.setenv("TINYKD_DEBUG", "yes")
+    monkeypatch.setattr(backend, "_DEBUG", None)
+    for argv in (args, ["--help"]):
+        with pytest.raises(SystemExit) as e:
+            regenerate.main(argv)
+        assert e.value.code == 2 and "TINYKD_DEBUG must be 1" in _one_line_exit(capsys)
+    monkeypatch.delenv("TINYKD_DEBUG")
+    monkeypatch.setattr(backend, "_DEBUG", None)
+    plt, closed = regenerate._plt(), []
+
+    class Interrupting:                    # Ctrl-C after the second figure is drawn
+        def close(self, which):
+            closed.append(which)
+            plt.close(which)
+            if len(closed) == 2:
+                raise KeyboardInterrupt
+    monkeypatch.setattr(regenerate, "_plt", lambda: Interrupting())
+    with pytest.raises(SystemExit) as e:
+        regenerate.main(args)
+    assert e.value.code == 130 and "interrupted before anything was written" in _one_line_exit(capsys)
+    assert len(closed) == 2 and os.listdir(tmp_path / "figs") == [] and not (tmp_path / "out").exists()
+    (tmp_path / "file").write_text("")
+    for argv, message in ((args[:2] + ["--out", str(tmp_path / "file" / "all.md")] + args[4:], "is a file"),
+                          (args[:-1] + [str(tmp_path / "none.md")], "cannot read the README")):
+        with pytest.raises(SystemExit) as e:
+            regenerate.main(argv)
+        assert e.value.code == 2 and message in _one_line_exit(capsys)
+    assert len(closed) == 2 and os.listdir(tmp_path / "figs") == []     # refused before anything was drawn
+
+
+def test_the_commands_printed_are_quoted_for_a_shell(tmp_path, capsys):
+    """Issue 28, item 8: a path with a space split the printed report command into two arguments."""
+    import shlex
+    from tinykd.experiments import shared
+    line = shared.where(Config(records_dir=str(tmp_path / "my runs"), out_dir=str(tmp_path / "my results")), "x")
+    command = line.split(": ", 2)[-1]
+    assert shlex.split(command) == ["python", "-m", "tinykd.report", "--records", str(tmp_path / "my runs"),
+                                    "--out", str(tmp_path / "my results" / "all.md")]
+    store = records.Store(tmp_path / "my runs")
+    store.put({"role": "teacher", "lr": 1e-3}, {"errors": 90})
+    assert regenerate.main(["--records", str(tmp_path / "my runs"), "--out", str(tmp_path / "my results" / "a.md"),
+                            "--no-figures"]) == 0
+    text = (tmp_path / "my results" / "a.md").read_text()
+    quoted = f"--records {shlex.quote(str(tmp_path / 'my runs'))} --out " \
+             f"{shlex.quote(str(tmp_path / 'my results' / 'a.md'))}"
+    assert quoted.replace("'", "") != quoted and quoted in text

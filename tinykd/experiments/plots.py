@@ -10,6 +10,7 @@ matplotlib is optional (``pip install "tinykd[plot]"``) and imported only here, 
 import argparse
 import json
 import os
+import shlex
 import sys
 
 from . import registry
@@ -302,6 +303,8 @@ _MALFORMED = (KeyError, TypeError, AttributeError, IndexError, ValueError)   # a
 
 def read(json_path):
     """The record in a results file; ``FigureError`` saying why when it cannot be read as one."""
+    if os.path.exists(json_path) and not os.path.isfile(json_path):   # a FIFO would block the open, a folder fail
+        raise FigureError("not a regular file: expected a results .json written by an example")
     try:
         with open(json_path, encoding="utf-8") as f:
             return json.load(f)
@@ -362,7 +365,8 @@ def draw_if_possible(json_path, out_dir=None):
     try:
         paths = draw(json_path, out_dir, say=lambda line: print(f"figures: {line}", flush=True))
     except (ImportError, FigureError) as e:   # the results are written: a figure that fails costs only the figure
-        print(f"figures: {e}; then python -m tinykd.plots {json_path}" if isinstance(e, ImportError) else
+        print(f"figures: {e}; then python -m tinykd.plots {shlex.quote(os.fspath(json_path))}"
+              if isinstance(e, ImportError) else
               f"figures: cannot draw {json_path}: {e}", flush=True)
         return []
     if paths:

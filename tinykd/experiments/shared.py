@@ -4,6 +4,8 @@ table's networks came from (``sources``, ``source_lines``, ``data_lines``), and 
 import json
 import math
 import os
+import re
+import shlex
 import tempfile
 
 import numpy as np
@@ -15,13 +17,22 @@ class OutputError(ValueError):
     """The results folder cannot be written."""
 
 
-def check_writable(folder, what="--out-dir"):
-    """Prove, before any training, that files can be written in ``folder``, leaving nothing behind.
+# a record's file name (``records.Store.path``): <variant or role>-<16 hex digits>.json
+RECORD_NAME = re.compile(r"^[^.].*-[0-9a-f]{16}\.json$")
+
+
+def check_writable(folder, what="--out-dir", records=None):
+    """Prove, before any training or drawing, that files can be written in ``folder``, leaving nothing behind.
 
     An existing folder is tried with an anonymous temporary file; a missing one is not created here (a run refused
     later would leave it behind, empty): its nearest existing ancestor is tried instead, since that is where the
-    folder will be made when the first file is written (``write``)."""
+    folder will be made when the first file is written (``write``). With ``records`` (the records folder of the
+    command), a folder where records are read is refused: ``records`` itself, or any folder holding a file named
+    like a record. A table, a partial table or a report written there would sit among the records, and be read as
+    a damaged one (or replace one)."""
     given = os.fspath(folder)
+    if records is not None:
+        _not_a_records_folder(given, what, os.fspath(records))
     probe = os.path.abspath(given)
     while not os.path.lexists(probe):
         probe = os.path.dirname(probe)
@@ -35,6 +46,18 @@ def check_writable(folder, what="--out-dir"):
         where = "" if probe == os.path.abspath(given) else f" (to be made in {probe})"
         raise OutputError(f"{what} {given}{where} cannot be written ({e.strerror}); choose a writable folder") \
             from None
+
+
+def _not_a_records_folder(folder, what, records):
+    """``OutputError`` when ``folder`` is ``records`` or holds a record (``RECORD_NAME``)."""
+    here = os.path.realpath(folder)
+    if here == os.path.realpath(records):
+        raise OutputError(f"{what} {folder} is the records folder ({records}): what is written there would be read "
+                          "as a damaged record; give the records and the tables different folders")
+    held = sorted(n for n in os.listdir(here) if RECORD_NAME.match(n)) if os.path.isdir(here) else []
+    if held:
+        raise OutputError(f"{what} {folder} holds records ({held[0]}, {len(held)} in all): what is written there "
+                          "would sit among them and be read as a damaged record; choose a folder without records")
 
 
 def write(path_stem, record, markdown):
@@ -64,10 +87,11 @@ def _plain(v):
 
 def where(cfg, out):
     """The line a run ends with: where its records and its table are, and the command that shows every table its
-    records folder holds."""
+    records folder holds, quoted for a shell (a path with a space is one argument)."""
     every = os.path.join(cfg.out_dir, "all.md")
+    command = shlex.join(["python", "-m", "tinykd.report", "--records", os.fspath(cfg.records_dir), "--out", every])
     return (f"results: the records in {cfg.records_dir}; this run's table {out}.md; every table of "
-            f"{cfg.records_dir}: python -m tinykd.report --records {cfg.records_dir} --out {every}")
+            f"{cfg.records_dir}: {command}")
 
 
 def mean_std(values):

@@ -13,6 +13,7 @@ needs no list kept anywhere else.
 import hashlib
 import json
 import os
+import stat
 
 from .checkpoints import atomic_open, normalise
 from .provenance import provenance
@@ -59,11 +60,15 @@ class Store:
         return rec
 
     def all(self):
-        """Every record in the folder, in name order (an empty list when the folder does not exist)."""
+        """Every record in the folder, in name order (an empty list when the folder does not exist).
+
+        Every ``.json`` in it must be a record (``read``: anything else, a table or a FIFO, is one line), except
+        the temporary files of a write under way (``checkpoints.atomic_open``'s ``.tmp-*``), which are not one yet:
+        a report reading the folder while a run writes into it must not read half a record."""
         if not os.path.isdir(self.folder):
             return []
         return [read(os.path.join(self.folder, name)) for name in sorted(os.listdir(self.folder))
-                if name.endswith(".json")]
+                if name.endswith(".json") and not name.startswith(".tmp-")]
 
     def by_key(self):
         return {r["key"]: r for r in self.all()}
@@ -92,8 +97,19 @@ def read(path):
     """The record in ``path``; ``RecordError`` saying why in one line when it is not one, or not as written: its
     ``key`` must be its identity's hash and the file's name, and its checksum must match its contents."""
     try:
-        with open(path, encoding="utf-8") as f:
-            rec = json.load(f)
+        # opened without waiting, then asked what it is: a FIFO named like a record would block a plain open (and
+        # the run or report with it) until something wrote into it
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else \
+                    "not a regular file"
+                raise RecordError(f"{path}: {kind}, not a record file; move it out of the records folder")
+            with os.fdopen(fd, encoding="utf-8", closefd=False) as f:
+                rec = json.load(f)
+        finally:
+            os.close(fd)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise RecordError(f"{path}: not a readable record ({' '.join(str(e).split())}); {REMOVE}") from None
     if not isinstance(rec, dict) or rec.get("format") != FORMAT or not isinstance(rec.get("identity"), dict):
