@@ -227,3 +227,21 @@ def test_errors_counts_a_packed_model_and_a_binary_network_alike():
     for m in (packed, model):
         with pytest.raises(ValueError, match=r"^x contains NaN or inf; every value must be finite"):
             errors(m, x, y)
+
+
+def test_packed_predict_refuses_what_network_predict_refuses():
+    """``PackedBinaryMLP.predict`` answered class 0 for a NaN row where ``Network.predict`` refused it: one rule now
+    (``checks.check_rows``, then ``functional.check_finite``), the same line from both."""
+    rng = np.random.default_rng(0)
+    model = BinaryMLP([12, 16, 3], mode="xnor", seed=0)
+    packed = PackedBinaryMLP(model)
+    x = rng.standard_normal((6, 12)).astype(np.float32)
+    x[4, 2] = np.nan
+    said = []
+    for m in (packed, model):
+        with pytest.raises(ValueError, match=r"^x contains NaN or inf; every value must be finite") as e:
+            m.predict(x)
+        said.append(str(e.value))
+        with pytest.raises(ValueError, match=r"^x must have shape \(N, 12\)"):
+            m.predict(x[:, :5])
+    assert said[0] == said[1]

@@ -28,9 +28,6 @@ SYMBOL = re.compile(rf"(?<![\w.])(d?)([A-Za-z{GREEK}][{MARKS}]?)((?:_\w+)?)(?![\
 OPERATORS = "Σ"                               # a sum, not a symbol
 # the docstrings held to the table (issue 22), and every docstring of the modules of §12 and §16–§19 (issue 29)
 CHECKED = [functional, discriminator, (layers, "BatchNorm"), logit_losses, fitnets]
-# functional.cross_entropy still writes the labelled rows as the table's former m_n and M (now χ_n and N_χ, which
-# freed m for Adam's moment and M for dropout's mask); functional.py is another change's, and follows it there
-PENDING = {"tinykd.functional.cross_entropy": {"m_n", "m", "M"}}
 
 
 def notation():
@@ -86,12 +83,10 @@ def symbols(doc):
     return [f for f in found if f[2] not in OPERATORS]
 
 
-def problems(doc, sections, table, pending=()):
-    """Each symbol of ``doc`` the table does not give to one of ``sections``, with why (bar the ``pending`` ones)."""
+def problems(doc, sections, table):
+    """Each symbol of ``doc`` the table does not give to one of ``sections``, with why."""
     out = []
     for written, _, letter, sub in symbols(doc):
-        if written in pending:
-            continue
         key = f"{letter}_{sub}" if sub and f"{letter}_{sub}" in table else letter
         if sub and key == letter and not INDEX_SUBSCRIPTS.match(sub):
             out.append(f"{written}: the subscript _{sub} is not in the notation table")
@@ -137,7 +132,7 @@ def test_the_checked_docstrings_cite_their_sections():
 
 @pytest.mark.parametrize("where,doc,sections", [d for d in docstrings() if d[2]], ids=lambda v: str(v)[:40])
 def test_docstring_symbols_are_the_notation_tables(where, doc, sections):
-    found = problems(doc, sections, notation(), PENDING.get(where, ()))
+    found = problems(doc, sections, notation())
     assert not found, f"{where} (citing §{sorted(sections)}): " + "; ".join(found)
 
 

@@ -3,8 +3,8 @@
 A model is built on one array module (``xp``); after that nothing chooses again. Functions call
 ``get_array_module(*arrays)`` so that a NumPy array is computed with NumPy and a CuPy array with CuPy. In tinykd,
 whole arrays cross between host and device through ``to_device`` and ``to_host``, and when a checkpoint is loaded:
-``tinykd.checkpoint`` copies each saved host array into the device array it restores (parameters, buffers, a CuPy
-generator's state) with ``xp.asarray``, outside any training step. The one other way they meet is a scalar read
+``layers.load_network_arrays`` copies each saved host array into the parameter or buffer it restores (through
+``to_device``), ``runs.runstate`` a CuPy generator's state (with ``xp.asarray``), outside any training step. The one other way they meet is a scalar read
 (``float``, ``bool``, ``int`` of a device value), which waits for every queued kernel: tinykd reads only outside
 training steps (data checks where data enters, the epoch's losses, evaluation: see ``train.fit``), and inside them
 only with ``TINYKD_DEBUG=1``.

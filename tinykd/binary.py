@@ -117,8 +117,7 @@ class BinaryMLP(Network):
     (XNOR-Net's order: BatchNorm, binary activation, binary layer).
     Latent weights are clipped to [−1, 1] after each optimiser step (``after_step``), as in BinaryConnect.
     Parameters and buffers are named as in every network, by kind and number (``binarydense1.W``,
-    ``batchnorm0.running_mean``); checkpoints written with the earlier names by position (``binarydense3.W``)
-    still load (``checkpoint.load_network_arrays``).
+    ``batchnorm0.running_mean``: ``Network.layer_names``).
     """
 
 

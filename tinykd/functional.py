@@ -168,9 +168,9 @@ def cross_entropy(logits, labels, ignore_label=None, *, checked=False):
     """Mean cross-entropy against integer labels (§2), ``H(y, P) = −(1/N) Σ_n log P[n, y_n]``.
 
     Gradient: ``dz = (P − onehot(y)) / N``.
-    ``ignore_label`` (e.g. −1) marks unlabelled rows: they add nothing, and the mean runs over the ``M`` labelled
-    rows of the batch, ``H = −(1/M) Σ_n m_n log P[n, y_n]`` (``m_n`` 1 for a labelled row, else 0), gradient
-    ``m ⊙ (P − onehot(y)) / M`` (both 0 when ``M = 0``). ``M`` stays on the device: nothing is read back. Without
+    ``ignore_label`` (e.g. −1) marks unlabelled rows: they add nothing, and the mean runs over the ``N_χ`` labelled
+    rows of the batch, ``H = −(1/N_χ) Σ_n χ_n log P[n, y_n]`` (``χ_n`` 1 for a labelled row, else 0), gradient
+    ``χ ⊙ (P − onehot(y)) / N_χ`` (both 0 when ``N_χ = 0``). ``N_χ`` stays on the device: nothing is read back. Without
     ``ignore_label`` every label is a class index in [0, C): −1 is refused, never read as class C − 1.
     ``checked=True``: the caller has checked the logits (``check_logits``) and the labels' shape
     (``checks.check_label_vector``); the labels' range is checked here in either case (``check_label_range``: on a

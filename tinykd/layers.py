@@ -352,7 +352,7 @@ def load_network_arrays(model, arrays, source="state"):
                              f"this model needs {a.dtype}{a.shape}")
         F.check_finite(f"{source}: {name}", got, "load weights from a run that did not diverge")
     for name, a in state:
-        a[...] = get_array_module(a).asarray(arrays[name], dtype=a.dtype)
+        a[...] = to_device(arrays[name], get_array_module(a), a.dtype)
 
 
 class MLP(Network):

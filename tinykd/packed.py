@@ -11,7 +11,8 @@ import numpy as np
 from .backend import to_host
 from .batches import batched
 from .binary import BinaryDense, BinaryMLP, abs_mean, binarize
-from .checks import is_int
+from .checks import check_rows, is_int
+from .functional import check_finite
 from .layers import BatchNorm, ReLU
 
 WORD = 64  # bits per packed word
@@ -161,7 +162,13 @@ class PackedBinaryMLP:
         return x
 
     def predict(self, x, batch_size=10000):
-        return batched(lambda xb: self.forward(xb).argmax(axis=1), to_host(x), batch_size)
+        """Predicted classes, with ``Network.predict``'s rule: ``x`` an array of shape (N, sizes[0])
+        (``checks.check_rows``), every value finite (``functional.check_finite``: a NaN row has no class, and argmax
+        would call it class 0)."""
+        check_rows("x", x, self.sizes[0])
+        x = to_host(x)
+        check_finite("x", x)
+        return batched(lambda xb: self.forward(xb).argmax(axis=1), x, batch_size)
 
     def sign_bytes(self):
         """Bytes of the packed sign words alone: the weights."""
