@@ -162,9 +162,10 @@ def test_checking_a_folder_leaves_nothing_behind(tmp_path):
     assert sorted(os.listdir(tmp_path / "made" / "here")) == ["x.json", "x.md"]
 
 
-def _kd_record(settings, flag, kd=(110, 112, 114), wo=(100, 101, 102)):
+def _kd_record(settings, flag, kd=(110, 112, 114), wo=(100, 101, 102), teacher=90):
     from tinykd.experiments import shared
-    return {"config": settings, "teacher_not_better": flag, "student_initial": {"max_abs_logit": 1.0},
+    return {"config": settings, "teacher_not_better": flag, "student_initial": {"max_abs_logit": 1.0, "errors": 150},
+            "teacher": {"errors": teacher},
             "variants": {"kd": {"name": "KD", **shared.mean_std(kd)},
                          "wo-kd": {"name": "w/o KD", **shared.mean_std(wo)}}}
 
@@ -189,6 +190,30 @@ def test_a_kd_that_loses_is_explained_by_what_the_run_shows_only():
     tiny = dict(full, subset=1200)
     assert "subset 1,200 (full run: every training image)" in " ".join(table1_view.what_it_shows(_kd_record(tiny,
                                                                                                              None)))
+
+
+def test_a_student_that_already_matches_its_teacher_is_named_as_what_the_run_shows():
+    """Issue 28, item 9: on data where the student alone matches the teacher (w/o KD 1484 vs the teacher's 1491
+    test errors), a KD within the seeds' spread of w/o KD was put down to the short budget alone, and what the run
+    shows was left out."""
+    quick = dataclasses.asdict(Config(**settings.preset("quick")))
+    lines = table1_view.what_it_shows(_kd_record(quick, False, kd=(1483, 1485, 1487), wo=(1482, 1484, 1486),
+                                                 teacher=1491))
+    (verdict,) = [line for line in lines if "KD beats w/o KD" in line]
+    matched = ("the student on the labels alone already matches the teacher on the test set: w/o KD 1484 vs the "
+               "teacher's 1491 test errors (std 2.0)")
+    assert verdict.startswith("NOT that KD beats w/o KD: -1.0 test errors, within the spread")
+    assert f"what this run shows that can cause it: {matched}; the budget is shorter" in verdict
+    assert sum(matched in line for line in lines) == 1
+    # KD beating w/o KD while w/o KD already matches the teacher: said on its own line
+    lines = table1_view.what_it_shows(_kd_record(quick, False, kd=(1470, 1471, 1472), wo=(1482, 1484, 1486),
+                                                 teacher=1491))
+    assert lines[1] == matched and "KD beats w/o KD by 13.0" in lines[2]
+    # within one std above the teacher still matches it; beyond, it does not
+    assert matched.replace("1491", "1483") in " ".join(table1_view.what_it_shows(_kd_record(
+        quick, False, kd=(1483, 1485, 1487), wo=(1482, 1484, 1486), teacher=1483)))
+    assert "already matches" not in " ".join(table1_view.what_it_shows(_kd_record(
+        quick, False, kd=(1483, 1485, 1487), wo=(1482, 1484, 1486), teacher=1481)))
 
 
 def test_results_on_your_own_data_are_named_after_it():

@@ -209,10 +209,28 @@ def shorter_budget(record):
     return out
 
 
+def matches_teacher(record):
+    """The phrase saying that the student on the labels alone already matches the teacher on the test set (w/o KD,
+    mean over its seeds, else S (initial): at most one std of its seeds above the teacher's errors), or None.
+    Soft targets carry what the teacher knows beyond the labels: a student that already matches it leaves KD
+    little to add, whatever the teacher's margin on validation."""
+    t, wo = record["teacher"]["errors"], record["variants"].get(registry.LABELS_ONLY.id)
+    name, mean, std = (wo["name"], wo["mean"], wo["std"] or 0.0) if wo else \
+        ("S (initial)", record["student_initial"]["errors"], 0.0)
+    if mean - std > t:
+        return None
+    return (f"the student on the labels alone already matches the teacher on the test set: {name} "
+            f"{_count(mean)} vs the teacher's {t} test errors" + (f" (std {std:.1f})" if std else ""))
+
+
 def causes(record):
-    """What this run shows that can make a student variant fall short: a teacher flagged as not better than
-    S (initial) (or not checked), and a budget shorter than the full run's. Empty when it shows neither."""
+    """What this run shows that can make a student variant fall short: a student on the labels alone that already
+    matches its teacher (``matches_teacher``), a teacher flagged as not better than S (initial) (or not checked),
+    and a budget shorter than the full run's. Empty when it shows none of them."""
     flag, out = record["teacher_not_better"], []
+    matched = matches_teacher(record)
+    if matched:
+        out.append(matched)
     if flag:
         out.append("the teacher was flagged as NOT better than S (initial) on validation")
     elif flag is None:
@@ -224,9 +242,10 @@ def causes(record):
 
 
 def what_it_shows(record):
-    """Plain statements of whether this run shows what the full run shows: a teacher better than its student, KD
-    better than the labels alone by more than the seeds' spread, the report's adversarial recipe drifting. Where it
-    does not, the causes this run itself shows are named (``causes``), and no other is claimed."""
+    """Plain statements of whether this run shows what the full run shows: a teacher better than its student (and,
+    when the student alone already matches it on the test set, that too), KD better than the labels alone by more
+    than the seeds' spread, the report's adversarial recipe drifting. Where it does not, the causes this run itself
+    shows are named (``causes``), and no other is claimed."""
     v, s0 = record["variants"], record["student_initial"]
     flag = record["teacher_not_better"]
     seen = causes(record)
@@ -255,6 +274,9 @@ def what_it_shows(record):
         else:
             out.append(f"NOT that KD beats w/o KD: {gain:+.1f} test errors, within the spread of the seeds (std "
                        f"{kd['std']:.1f} and {wo['std']:.1f})" + because)
+    matched = matches_teacher(record)
+    if matched and not any(matched in line for line in out):   # said on its own where no line names it as a cause
+        out.insert(1, matched)
     for k in registry.compared():
         if k not in v or kd_id not in v:
             continue
