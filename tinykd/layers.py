@@ -4,9 +4,8 @@ A layer owns its parameters and gradients (dicts by name: ``params["W"]``, ``gra
 Dropout) and keeps exactly what its backward needs from the last training forward. ``backward(dy)`` takes
 ``dy = dL/dy`` for the layer's output, fills ``grads`` and returns ``dx = dL/dx`` for its input.
 Layers: ``Dense``, ``ReLU``, ``Dropout``, ``BatchNorm``; networks: ``Network`` (what every network shares) and
-``MLP``; what a network holds, by name: ``network_arrays`` and ``load_network_arrays`` (host arrays in and out;
-files are ``tinykd.runs.checkpoints``'). Derivations: ``docs/derivations.md``; checks: ``tests/test_layers.py``
-(every layer, BatchNorm included).
+``MLP``; a network's state by name, ``network_arrays`` and ``load_network_arrays`` (its files: ``tinykd.runs``).
+Derivations: ``docs/derivations.md``; checks: ``tests/test_layers.py`` (every layer, BatchNorm included).
 """
 import numpy as np
 
@@ -204,9 +203,6 @@ class Network:
     batches, named parameters and buffers (``state_dict``), parameter counts. Subclasses build ``layers`` and say how
     to rebuild themselves (``config()``).
 
-    Every subclass is listed in ``Network.kinds`` by its class name as it is defined, so a checkpoint's
-    configuration can rebuild it (``from_config``) without the checkpoint module knowing any network.
-
     A parameter's name is its layer's kind and number among the layers of its kind, then its key: ``"dense1.W"``,
     ``"binarydense1.W"``, ``"batchnorm0.gamma"``, the same scheme for every network.
     """
@@ -283,8 +279,7 @@ class Network:
                 for key, p in layer.params.items()]
 
     def named_buffers(self):
-        """[(name, array)] of state that is not trained by gradient but shapes the outputs (batch-norm statistics),
-        which a saved state must hold too (``network_arrays``)."""
+        """[(name, array)] of state not trained by gradient that shapes the outputs (batch-norm statistics)."""
         return [(f"{name}.{key}", b) for name, layer in zip(self.layer_names(), self.layers)
                 for key, b in layer.buffers().items()]
 
@@ -300,19 +295,18 @@ class Network:
                 out.append((f"layer{i}.rng", rng))
         return out
 
-    # ------------------------------------------------------------------------------ state, by name
     def state_dict(self):
         """Host copies of the parameters and buffers, by name (``network_arrays``)."""
         return network_arrays(self)
 
     def load_state_dict(self, arrays, source="state"):
-        """Load ``state_dict()``'s arrays (``load_network_arrays``: every name with its exact shape, every value
-        finite); ``source`` names them in errors."""
+        """Load ``state_dict()``'s arrays by ``load_network_arrays``' rules (``source`` names them in errors)."""
         load_network_arrays(self, arrays, source)
 
     @staticmethod
     def from_config(config, backend=None, source="config"):
-        """A fresh network from ``model.config()``: ``{"model": its class name, **its constructor arguments}``."""
+        """A fresh network from ``model.config()``, ``{"model": its class name, **its constructor arguments}``: every
+        subclass is listed in ``Network.kinds`` as it is defined, so no file format needs to know any network."""
         config = dict(config)
         kind = config.pop("model", None)
         if kind not in Network.kinds:
@@ -321,26 +315,20 @@ class Network:
 
 
 def _named_state(model):
-    """[(name, array)] of everything ``model`` holds: its parameters, then its buffers (a model without
-    ``named_buffers``, such as a composite being trained, has none)."""
-    state = [(name, p) for name, p, _ in model.named_parameters()]
-    return state + list(getattr(model, "named_buffers", lambda: [])())
+    """[(name, array)]: the model's parameters, then its buffers (none for a model without ``named_buffers``)."""
+    return [(n, p) for n, p, _ in model.named_parameters()] + list(getattr(model, "named_buffers", lambda: [])())
 
 
 def network_arrays(model):
-    """Host copies of everything a network holds, by name: parameters and buffers (batch-norm statistics).
-
-    Always copies (``to_host`` of a NumPy array is the array itself), so later training cannot change them."""
+    """Host copies of all a network holds, by name: parameters and buffers (batch-norm statistics); always copies
+    (``to_host`` of a NumPy array is the array itself), so later training cannot change them."""
     return {name: np.array(to_host(a)) for name, a in _named_state(model)}
 
 
 def load_network_arrays(model, arrays, source="state"):
-    """Copy ``arrays`` ({name: array}, as ``network_arrays`` gives) into the model's parameters and buffers.
-
-    Every name must be there with its exact shape and a floating dtype (nothing is broadcast: a scalar would fill
-    a matrix), nothing else may be, and every value must be finite (``functional.check_finite``, one read per array:
-    NaN weights would predict class 0 for every row, without a word). All is checked before anything is copied, so
-    a refused load changes nothing. ``source`` (a file, "the best epoch") begins each one-line ``ValueError``."""
+    """Copy ``arrays`` ({name: array}, as ``network_arrays`` gives) into the model's parameters and buffers: every
+    name with its exact shape and a float dtype (never broadcast), no other, every value finite (``F.check_finite``:
+    NaN weights predict class 0), all checked before any copy; each refusal one ``ValueError`` line from ``source``."""
     state = _named_state(model)
     extra = sorted(set(arrays) - {name for name, _ in state})
     if extra:
