@@ -18,7 +18,7 @@ import pytest
 
 from tinykd import MLP, SGD, Adam, data
 
-from tinykd.runs import checkpoints, locks
+from tinykd.runs import checkpoints, identity, locks
 
 from tinykd.experiments import setup
 from tinykd.binary import BinaryMLP
@@ -196,8 +196,8 @@ def test_resume_refuses_what_it_cannot_continue(small, tmp_path):
 def test_identity_records_compare_after_a_json_round_trip():
     a = {"sizes": (784, 10), "lr": np.float64(1e-3), "nested": {"seed": np.int64(3)}}
     b = {"sizes": [784, 10], "lr": 1e-3, "nested": {"seed": 3}}
-    assert checkpoints.differences(checkpoints.normalise(a), checkpoints.normalise(b)) == []
-    assert checkpoints.differences({"a": 1, "b": {"c": 2}}, {"a": 1, "b": {"c": 3}, "d": 0}) == ["b.c", "d"]
+    assert identity.differences(identity.normalise(a), identity.normalise(b)) == []
+    assert identity.differences({"a": 1, "b": {"c": 2}}, {"a": 1, "b": {"c": 3}, "d": 0}) == ["b.c", "d"]
 
 
 def test_cosine_schedule_is_positive():
@@ -428,7 +428,7 @@ def test_every_default_that_shapes_the_weights_changes_the_checkpoint_name(monke
     assert before["schedule"] == schedule.describe() and before["objective"] == objective.describe()
     _with_default(monkeypatch, func, name, value)
     after = spec.identity(cfg, "f" * 64)
-    assert checkpoints.differences(before, after) and \
+    assert identity.differences(before, after) and \
         setup.checkpoint_path(cfg, before) != setup.checkpoint_path(cfg, after)
 
 

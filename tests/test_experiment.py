@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from tinykd.runs import checkpoints, provenance, records
+from tinykd.runs import checkpoints, identity, provenance, records
 
 from tinykd.experiments import settings, setup, table1, registry, shared, table1_view
 from tinykd.experiments.settings import Config, ConfigError
@@ -30,7 +30,7 @@ def test_every_setting_that_shapes_the_teacher_changes_its_checkpoint(change, tm
     base = Config(checkpoint_dir=str(tmp_path))
     path, ident = _teacher_path(base)
     other_path, other = _teacher_path(dataclasses.replace(base, **change))
-    assert other_path != path and checkpoints.differences(ident, other)
+    assert other_path != path and identity.differences(ident, other)
 
 
 def test_other_data_changes_the_checkpoint_and_a_renamed_file_is_refused(tmp_path):

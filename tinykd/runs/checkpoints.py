@@ -19,7 +19,6 @@ file is written through ``atomic_open`` (temporary file, then rename), with the 
 """
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import secrets
@@ -29,6 +28,7 @@ import numpy as np
 
 from ..checks import check_parent_folder
 from ..layers import Network, load_network_arrays, network_arrays
+from .identity import differences, key, normalise
 
 FORMAT = "tinykd-checkpoint-1"
 
@@ -110,10 +110,9 @@ def read(path):
 
 # ---------------------------------------------------------------------------------------------------- paths
 def identity_path(folder, name, identity):
-    """``folder/<name>-<hash>.npz``, the hash (12 hex digits) of ``identity``: other data or settings give
-    another name, so they never find this checkpoint."""
-    tag = hashlib.sha256(json.dumps(normalise(identity), sort_keys=True).encode()).hexdigest()[:12]
-    return os.path.join(folder, f"{name}-{tag}.npz")
+    """``folder/<name>-<key>.npz``, ``key`` the identity's hash (``identity.key``, as its record's): other data or
+    settings give another name, so they never find this checkpoint."""
+    return os.path.join(folder, f"{name}-{key(identity)}.npz")
 
 
 def _stem(path):
@@ -129,31 +128,6 @@ def run_path(path):
 def best_path(path):
     """Where ``fit`` keeps the best-by-validation model beside the run checkpoint: ``x.npz`` -> ``x.best.npz``."""
     return _stem(path) + ".best.npz"
-
-
-# ------------------------------------------------------------------------------------------------ identities
-def normalise(record):
-    """``record`` as JSON would give it back (tuples become lists, NumPy scalars plain numbers), for comparing."""
-    return json.loads(json.dumps(record, default=_json_default))
-
-
-def _json_default(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    raise TypeError(f"cannot store {type(v).__name__} in a checkpoint's identity")
-
-
-def differences(expected, found, prefix=""):
-    """The keys (dotted paths) whose values differ between two identity records."""
-    if not (isinstance(expected, dict) and isinstance(found, dict)):
-        return [] if expected == found else [prefix.rstrip(".") or "identity"]
-    out = []
-    for key in sorted(set(expected) | set(found), key=str):
-        if key not in expected or key not in found:
-            out.append(prefix + str(key))
-        else:
-            out += differences(expected[key], found[key], f"{prefix}{key}.")
-    return out
 
 
 def _check_identity(path, meta, identity):

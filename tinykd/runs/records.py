@@ -15,7 +15,8 @@ import json
 import os
 import stat
 
-from .checkpoints import atomic_open, normalise
+from .checkpoints import atomic_open
+from .identity import key, normalise
 from .provenance import provenance
 
 FORMAT = "tinykd-record-1"
@@ -23,11 +24,6 @@ FORMAT = "tinykd-record-1"
 
 class RecordError(ValueError):
     """A record that cannot be used as it is (unreadable, of another identity than its name says)."""
-
-
-def key(identity):
-    """The hash that names a record: 16 hex digits of the SHA-256 of the identity as JSON (keys sorted)."""
-    return hashlib.sha256(json.dumps(normalise(identity), sort_keys=True).encode()).hexdigest()[:16]
 
 
 class Store:

@@ -16,8 +16,8 @@ import numpy as np
 from ..backend import get_array_module, to_host
 from ..checks import check_file_path
 from ..layers import network_arrays
-from .checkpoints import (CheckpointError, _check_identity, _read_model, best_path, differences, load_arrays,
-                          normalise, read, save_model, write)
+from .checkpoints import CheckpointError, _check_identity, _read_model, best_path, load_arrays, read, save_model, write
+from .identity import differences, normalise
 from .locks import run_lock
 
 
