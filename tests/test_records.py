@@ -252,24 +252,29 @@ def test_the_report_ends_in_one_line_and_writes_all_or_nothing(tmp_path, capsys,
     monkeypatch.setattr(backend, "_DEBUG", None)
     plt, closed = regenerate._plt(), []
 
-    class Interrupting:                    # Ctrl-C after the second figure is drawn
+    class Interrupting:                    # Ctrl-C after the second figure each run draws
         def close(self, which):
             closed.append(which)
             plt.close(which)
-            if len(closed) == 2:
+            if len(closed) in (2, 4):
                 raise KeyboardInterrupt
     monkeypatch.setattr(regenerate, "_plt", lambda: Interrupting())
     with pytest.raises(SystemExit) as e:
         regenerate.main(args)
     assert e.value.code == 130 and "interrupted before anything was written" in _one_line_exit(capsys)
-    assert len(closed) == 2 and os.listdir(tmp_path / "figs") == [] and not (tmp_path / "out").exists()
+    assert len(closed) == 2 and not (tmp_path / "figs").exists() and not (tmp_path / "out").exists()
+    (tmp_path / "figs").mkdir()
+    (tmp_path / "figs" / "mine.png").write_text("not the report's")   # a folder that was there stays as it was
+    with pytest.raises(SystemExit) as e:
+        regenerate.main(args)
+    assert e.value.code == 130 and os.listdir(tmp_path / "figs") == ["mine.png"] and _one_line_exit(capsys)
     (tmp_path / "file").write_text("")
     for argv, message in ((args[:2] + ["--out", str(tmp_path / "file" / "all.md")] + args[4:], "is a file"),
                           (args[:-1] + [str(tmp_path / "none.md")], "cannot read the README")):
         with pytest.raises(SystemExit) as e:
             regenerate.main(argv)
         assert e.value.code == 2 and message in _one_line_exit(capsys)
-    assert len(closed) == 2 and os.listdir(tmp_path / "figs") == []     # refused before anything was drawn
+    assert len(closed) == 4 and os.listdir(tmp_path / "figs") == ["mine.png"]   # refused before any drawing
 
 
 def test_the_commands_printed_are_quoted_for_a_shell(tmp_path, capsys):

@@ -191,7 +191,7 @@ def main(argv=None):
     if not _reference(args) and args.out is None:
         fail(f"give --out FILE for the tables of {args.records} (docs/results.md holds those of the committed "
              "records/ only)")
-    draw_dir, written = None, False
+    draw_dir, made, written = None, None, False
     try:
         out, figure_dir, readme = _check_paths(args)
         readme = (readme, _read_readme(readme)) if readme else None
@@ -200,6 +200,7 @@ def main(argv=None):
             fail(f"no records in {args.records}: run an example with --records-dir {shlex.quote(args.records)} first")
         if not (args.no_figures or args.check):
             _plt()   # without matplotlib: one line before anything is made
+            made = None if os.path.isdir(figure_dir) else figure_dir
             os.makedirs(figure_dir, exist_ok=True)
             draw_dir = tempfile.mkdtemp(prefix=".tmp-report-", dir=figure_dir)
         outputs = _outputs(args, found, out, figure_dir, readme, draw_dir)
@@ -229,6 +230,8 @@ def main(argv=None):
     finally:
         if draw_dir is not None:
             shutil.rmtree(draw_dir, ignore_errors=True)
+        if made and not written and not os.listdir(made):   # a figures folder made for nothing goes too
+            os.rmdir(made)
     return 0
 
 
