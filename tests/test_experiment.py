@@ -118,8 +118,8 @@ def test_a_gap_without_spread_keeps_its_sign():
     kd, worse = shared.mean_std([100, 100]), shared.mean_std([103, 103])
     assert shared.pooled_gap(worse, kd)[2] == -np.inf and shared.pooled_gap(kd, worse)[2] == np.inf
     assert shared.pooled_gap(kd, kd)[2] == 0.0
-    record = {"teacher_not_better": False, "student_initial": {"max_abs_logit": 1.0},
-              "variants": {"kd": {"name": "KD", **kd}, "dkd": {"name": "DKD", **worse}}}
+    record = {"teacher_not_better": False, "student_initial": {"max_abs_logit": 1.0, "errors": 150},
+              "teacher": {"errors": 90}, "variants": {"kd": {"name": "KD", **kd}, "dkd": {"name": "DKD", **worse}}}
     assert "DKD is WORSE than KD by 3.0 test errors" in " ".join(table1_view.what_it_shows(record))
 
 
