@@ -29,7 +29,7 @@ from tinykd.runs import records  # noqa: E402
 from tinykd.experiments.settings import Config  # noqa: E402
 from tinykd.experiments.setup import Setup  # noqa: E402
 from tinykd.experiments.selection import WINDOW, choose, smooth  # noqa: E402
-from tinykd.experiments.studies import groups  # noqa: E402
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -56,7 +56,7 @@ def main(argv=None):
         held = records.Store(a.records).all()
     except records.RecordError as e:
         p.error(" ".join(str(e).split()))
-    found = [(t, links) for t, links in groups(held, "hinton_paper") if t["preset"] == a.preset]
+    found = [(t, links) for t, links in shared.groups(held, "hinton_paper") if t["preset"] == a.preset]
     found = [f for f in found if not f[0]["deviations"]] or found   # the preset's own run, if there is one
     if not found:
         flag = "" if a.preset == "full" else f" --{a.preset}"
@@ -76,7 +76,7 @@ def main(argv=None):
     if setup.data["fingerprint"] != v["data"]["fingerprint"]:
         p.error("these data are not the preset's (another fingerprint): the curves would not compare")
     k = a.stretch
-    spec = hinton_paper.teacher_spec(cfg, recipe, k * epochs, decay ** (1 / k))
+    spec = hinton_paper.teacher_spec(setup, recipe, k * epochs, decay ** (1 / k))
     t0 = time.perf_counter()
     setup.model(spec, image_shape=tuple(setup.ds.input_shape))
     rec = setup.record(spec)

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _cli import Option, count, main  # noqa: E402
 
-from tinykd.experiments.studies import fitnets  # noqa: E402
+from tinykd.experiments.fitnets_kd import run  # noqa: E402
 
 PRESETS = {"full": {"hint_epochs": 5, "kd_epochs": 20, "hint_layer": 1, "guided_layer": 1},
            "quick": {"hint_epochs": 1, "kd_epochs": 3, "hint_layer": 1, "guided_layer": 1}}
@@ -26,4 +26,4 @@ OPTIONS = [Option("--hint-epochs", "stage 1 epochs", count(0), config=False),
            Option("--guided-layer", "student hidden layer it guides", count(1), "H", config=False)]
 
 if __name__ == "__main__":
-    main(__doc__, lambda cfg, values: fitnets(cfg, values, PRESETS[cfg.preset]), options=OPTIONS, presets=PRESETS)
+    main(__doc__, lambda cfg, values: run(cfg, values, PRESETS[cfg.preset]), options=OPTIONS, presets=PRESETS)

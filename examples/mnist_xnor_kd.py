@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _cli import Option, count, main, rate  # noqa: E402
 
-from tinykd.experiments.studies import xnor_kd  # noqa: E402
+from tinykd.experiments.xnor_kd import run  # noqa: E402
 
 PRESETS = {"full": {"seeds": 2, "epochs": 15, "sizes": [784, 1200, 1200, 10], "lr": 3e-3},
            "quick": {"seeds": 1, "epochs": 2, "sizes": [784, 1200, 1200, 10], "lr": 3e-3}}
@@ -28,4 +28,4 @@ OPTIONS = [Option("--seeds", "seeds per student", count(1), config=False),
            Option("--lr", "the students' Adam learning rate (cosine decay)", rate, "LR", config=False)]
 
 if __name__ == "__main__":
-    main(__doc__, lambda cfg, values: xnor_kd(cfg, values, PRESETS[cfg.preset]), options=OPTIONS, presets=PRESETS)
+    main(__doc__, lambda cfg, values: run(cfg, values, PRESETS[cfg.preset]), options=OPTIONS, presets=PRESETS)

@@ -11,16 +11,16 @@ import stat
 import subprocess
 import sys
 import time
-import types
 
 import numpy as np
 import pytest
 
 from tinykd import MLP, SGD, Adam, data
 
-from tinykd.runs import checkpoints, identity, locks
+from tinykd.runs import checkpoints, identity, locks, records
+from tinykd.runs.run import Runner
+from tinykd.runs.spec import Spec
 
-from tinykd.experiments import setup
 from tinykd.binary import BinaryMLP
 from tinykd.runs.checkpoints import CheckpointError, load_model, read_network, save_model
 from tinykd.distill import Supervised
@@ -378,27 +378,36 @@ def test_the_lock_goes_with_any_ending_and_a_foreign_or_unreadable_lock_is_kept(
     assert not os.path.exists(held)
 
 
-def test_train_or_load_of_an_identity_held_by_another_process_stops(tmp_path):
+def _spec(**kw):
+    return Spec(**{"role": "teacher", "sizes": (64, 8, 3), "epochs": 2, "lr": 1e-3, "data": "f" * 64,
+                   "batch_size": 32, "backend": "numpy", "jitter": 0, **kw})
+
+
+def _runner(folder, lines=None):
+    say = print if lines is None else lines.append
+    return Runner(records.Store(os.path.join(folder, "rec")), str(folder), "mnist", {"name": "toy"}, say=say)
+
+
+def test_a_run_of_an_identity_held_by_another_process_stops(tmp_path):
     """Issue 18, item 8, as the examples meet it: the teacher of one identity trained twice at once."""
-    cfg = types.SimpleNamespace(checkpoint_dir=str(tmp_path), dataset="mnist", data=None, batch_size=32,
-                                backend="numpy")
     x, y = _images()
-    spec = setup.Spec("teacher", (64, 8, 3), 2, 1e-3)
-    path = setup.checkpoint_path(cfg, spec.identity(cfg, "f" * 64))
+    spec, lines = _spec(), []
+    runner = _runner(tmp_path, lines)
+    path = runner.path(spec.identity(spec.build()))
     holder = _holder(checkpoints.run_path(path))
     try:
         with pytest.raises(locks.RunLockedError, match=rf"process {holder.pid} "):
-            setup.train_or_load(cfg, "f" * 64, spec, (x, y, None, None))
+            runner.run(spec, (x, y, None, None), (x, y))
     finally:
         holder.communicate("")
-    untrained = setup.train_or_load(cfg, "f" * 64, dataclasses.replace(spec, epochs=0),
-                                      (x, y, None, None))[1]        # 0 epochs: no schedule to build
-    assert untrained["identity"]["schedule"] is None and untrained["history"] == []
-    os.remove(untrained["checkpoint"])
-    model, record = setup.train_or_load(cfg, "f" * 64, spec, (x, y, None, None))
-    assert record["loaded"] is False and record["checkpoint"] == path and os.listdir(tmp_path) == [
-        os.path.basename(path)]
-    assert setup.train_or_load(cfg, "f" * 64, spec, (x, y, None, None))[1]["loaded"] is True
+    _, untrained = runner.run(dataclasses.replace(spec, epochs=0), (x, y, None, None), (x, y))  # no schedule
+    assert untrained["identity"]["schedule"] is None and untrained["result"]["history"] == []
+    os.remove(untrained["result"]["checkpoint"])
+    model, record = runner.run(spec, (x, y, None, None), (x, y))
+    assert record["result"]["checkpoint"] == path and sorted(os.listdir(tmp_path)) == [os.path.basename(path), "rec"]
+    assert not any("loaded" in line for line in lines)
+    runner.run(spec, (x, y, None, None), (x, y), need_model=True)
+    assert any("loaded" in line for line in lines)
 
 
 def _with_default(monkeypatch, func, name, value):
@@ -419,17 +428,14 @@ def test_every_default_that_shapes_the_weights_changes_the_checkpoint_name(monke
     """Issue 18, item 6: the identity held "cosine to 1%" and "Adam" as typed strings, so a changed default (Adam's
     betas or eps, the initialisation, the rate's floor) silently reused an old checkpoints. It is built from the
     objects that train the network, and each default, changed alone, gives another checkpoint name."""
-    cfg = types.SimpleNamespace(checkpoint_dir=str(tmp_path), dataset="mnist", data=None, batch_size=32,
-                                backend="numpy")
-    spec = setup.Spec("teacher", (12, 8, 3), 5, 1e-3, dropout=0.2, input_dropout=0.1, jitter=1)
-    before = spec.identity(cfg, "f" * 64)
-    model, optimizer, schedule, objective = spec.build(cfg)
-    assert before["model"] == model.describe() and before["optimizer"] == optimizer.describe()
-    assert before["schedule"] == schedule.describe() and before["objective"] == objective.describe()
+    spec, runner = _spec(sizes=(12, 8, 3), epochs=5, dropout=0.2, input_dropout=0.1, jitter=1), _runner(tmp_path)
+    parts = spec.build()
+    before = spec.identity(parts)
+    assert before["model"] == parts.model.describe() and before["optimizer"] == parts.optimizer.describe()
+    assert before["schedule"] == parts.schedule.describe() and before["objective"] == parts.objective.describe()
     _with_default(monkeypatch, func, name, value)
-    after = spec.identity(cfg, "f" * 64)
-    assert identity.differences(before, after) and \
-        setup.checkpoint_path(cfg, before) != setup.checkpoint_path(cfg, after)
+    after = spec.identity(spec.build())
+    assert identity.differences(before, after) and runner.path(before) != runner.path(after)
 
 
 def test_a_longer_run_on_an_exponential_schedule_continues_the_shorter_one_bit_for_bit(tmp_path, capsys):
@@ -437,19 +443,18 @@ def test_a_longer_run_on_an_exponential_schedule_continues_the_shorter_one_bit_f
     from the shorter's last training state (trains only the epochs beyond it) and ends exactly where a run from
     scratch ends, weights and history."""
     x, y = _images()
-    cfgs = [types.SimpleNamespace(checkpoint_dir=str(tmp_path / d), dataset="mnist", data=None, batch_size=32,
-                                  backend="numpy") for d in ("a", "b")]
-    spec = setup.Spec("teacher", (64, 8, 3), 2, 1e-2, dropout=0.3, decay=0.8)
-    setup.train_or_load(cfgs[0], "f" * 64, spec, (x, y, x, y))
+    runners = [_runner(tmp_path / d) for d in ("a", "b")]
+    spec = _spec(lr=1e-2, dropout=0.3, decay=0.8)
+    runners[0].run(spec, (x, y, x, y), (x, y))
     assert any(p.endswith(".state.npz") for p in os.listdir(tmp_path / "a"))
     longer = dataclasses.replace(spec, epochs=4)
     capsys.readouterr()
-    a, rec_a = setup.train_or_load(cfgs[0], "f" * 64, longer, (x, y, x, y))
+    a, rec_a = runners[0].run(longer, (x, y, x, y), (x, y))
     assert "continues the finished run of its first 2 epochs" in capsys.readouterr().out
-    assert rec_a["continued_from_epoch"] == 2 and rec_a["resumed_after_epoch"] is None
-    b, rec_b = setup.train_or_load(cfgs[1], "f" * 64, longer, (x, y, x, y))      # from scratch, elsewhere
-    assert "continued_from_epoch" not in rec_b
+    assert rec_a["result"]["continued_from_epoch"] == 2 and rec_a["result"]["resumed_after_epoch"] is None
+    b, rec_b = runners[1].run(longer, (x, y, x, y), (x, y))      # from scratch, elsewhere
+    assert "continued_from_epoch" not in rec_b["result"]
     assert all(np.array_equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
-    assert [h["loss"] for h in rec_a["history"]] == [h["loss"] for h in rec_b["history"]]
+    assert [h["loss"] for h in rec_a["result"]["history"]] == [h["loss"] for h in rec_b["result"]["history"]]
     cosine = dataclasses.replace(spec, decay=None, epochs=4)       # a cosine schedule's prefix is another run
-    assert "continued_from_epoch" not in setup.train_or_load(cfgs[0], "f" * 64, cosine, (x, y, x, y))[1]
+    assert "continued_from_epoch" not in runners[0].run(cosine, (x, y, x, y), (x, y))[1]["result"]

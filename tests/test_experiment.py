@@ -12,13 +12,16 @@ from tinykd.runs import checkpoints, identity, provenance, records
 from tinykd.experiments import settings, setup, table1, registry, shared, table1_view
 from tinykd.experiments.settings import Config, ConfigError
 from tinykd.experiments.registry import Variant
+from tinykd.runs.run import Runner
 from tinykd.distill import Supervised
 from tinykd.layers import MLP
 
 
 def _teacher_path(cfg, fingerprint="f" * 64):
-    ident = setup.teacher_spec(cfg).identity(cfg, fingerprint)
-    return setup.checkpoint_path(cfg, ident), ident
+    spec = setup.teacher_spec(cfg, fingerprint)
+    ident = spec.identity(spec.build())
+    runner = Runner(records.Store(cfg.records_dir), cfg.checkpoint_dir, setup.checkpoint_label(cfg), {})
+    return runner.path(ident), ident
 
 
 @pytest.mark.parametrize("change", [dict(teacher_lr=0.05), dict(batch_size=32), dict(teacher_input_dropout=0.0),
@@ -116,7 +119,7 @@ def test_a_gap_without_spread_keeps_its_sign():
     verdict the wrong way round."""
     from tinykd.experiments import shared
     kd, worse = shared.mean_std([100, 100]), shared.mean_std([103, 103])
-    assert shared.pooled_gap(worse, kd)[2] == -np.inf and shared.pooled_gap(kd, worse)[2] == np.inf
+    assert shared.pooled_gap(worse, kd)[2] == np.inf and shared.pooled_gap(kd, worse)[2] == -np.inf   # method − base
     assert shared.pooled_gap(kd, kd)[2] == 0.0
     record = {"teacher_not_better": False, "student_initial": {"max_abs_logit": 1.0, "errors": 150},
               "teacher": {"errors": 90}, "variants": {"kd": {"name": "KD", **kd}, "dkd": {"name": "DKD", **worse}}}

@@ -11,7 +11,15 @@ COMMANDS = {"report", "plots"}                # python -m tinykd.report / tinykd
 # layer -> the layers its modules may import from (every module of tinykd/ not named here is unchecked)
 ALLOWED = {
     "engine": {"engine"},
+    "exercises": {"engine", "exercises"},
+    "data": {"engine", "data"},
+    "runs": {"engine", "runs"},
+    "experiments": {"engine", "data", "runs", "experiments"},
+    "commands": {"experiments"},
 }
+# one module per experiment (and Table 1's view beside its runner); none imports another, and no view imports a runner
+EXPERIMENTS = {"table1", "table1_view", "xnor_kd", "fitnets_kd", "dark_knowledge", "hinton_paper"}
+OWN_VIEW = {("table1", "table1_view")}
 
 
 def layer(module):
@@ -59,8 +67,60 @@ def violations(found):
     return out
 
 
-def test_the_engine_imports_nothing_above_it():
+def test_each_layer_imports_only_the_layers_below_it():
     assert violations(modules()) == []
+
+
+def module_of(target, found):
+    """The module a dotted import names: itself, or the module that defines the name (``tinykd.layers.MLP``)."""
+    while target not in found:
+        target = target.rsplit(".", 1)[0]
+    return target
+
+
+def graph(found):
+    """{module: the tinykd modules it imports}, imports inside functions included."""
+    return {name: {module_of(t, found) for t in imported(name, source, package)} - {name}
+            for name, (source, package) in found.items()}
+
+
+def cycles(edges):
+    """Every import cycle, each as the list of its modules (depth-first search, each cycle once)."""
+    out, state = [], {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == "open":
+                out.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = "done"
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [node])
+    return out
+
+
+def test_no_import_cycle():
+    edges = graph(modules())
+    # a package's __init__ imported for a sibling is not a cycle through its children: leave packages out
+    edges = {k: {m for m in v if m not in ("tinykd", "tinykd.data", "tinykd.runs", "tinykd.experiments")}
+             for k, v in edges.items()}
+    assert cycles(edges) == []
+
+
+def test_no_experiment_imports_another():
+    edges = graph(modules())
+    short = {n: n.rsplit(".", 1)[1] for n in edges if n.startswith("tinykd.experiments.")}
+    found = [(short[a], short[b]) for a in short for b in edges[a] if b in short
+             and short[a] in EXPERIMENTS and short[b] in EXPERIMENTS and (short[a], short[b]) not in OWN_VIEW]
+    assert found == []
+
+
+def test_the_checks_find_what_they_look_for():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
 
 
 def test_the_check_sees_imports_inside_functions_and_every_form():

@@ -147,15 +147,3 @@ def test_a_recipe_that_over_regularises_for_the_data_loses_the_selection(tmp_pat
     assert set(sel["scores"]) == {"base", "no jitter", "half the dropout"}
     assert sel["recipes"][sel["winner"]]["jitter"] == 0, sel["scores"]
     assert sel["scores"]["no jitter"][0] < sel["scores"]["base"][0]
-
-
-def test_a_decay_of_zero_is_refused_not_taken_for_none():
-    """``Spec(decay=None)`` is the cosine schedule; a decay of 0 (or above 1) is a mistake, refused where it is
-    built, never read as "no decay given"."""
-    import pytest
-    from tinykd.experiments.settings import Config
-    from tinykd.experiments.setup import Spec
-    assert Spec("t", (784, 10, 10), 2, 1e-3).build(Config())[2].describe()["schedule"] == "cosine"
-    for bad in (0, 0.0, 1.5):
-        with pytest.raises(ValueError, match="decay must be a number in"):
-            Spec("t", (784, 10, 10), 2, 1e-3, decay=bad).build(Config())

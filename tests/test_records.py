@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tinykd.experiments import table1, regenerate, table1_view
+from tinykd.runs import run as run_module
 
 from tinykd.runs import records
 from tinykd.experiments.settings import Config
@@ -100,8 +101,8 @@ def test_a_run_killed_after_its_first_seed_trains_only_the_rest_and_more_seeds_o
     assert not stopped["complete"] and stopped["missing"] == ["wo-kd seed 1", "kd seed 0", "kd seed 1"]
     assert "not yet trained: wo-kd seed 1, kd seed 0, kd seed 1" in table1_view.markdown(stopped)
     trained = []
-    fit = table1.fit
-    monkeypatch.setattr(table1, "fit", lambda *a, **k: trained.append(k["label"]) or fit(*a, **k))
+    fit = run_module.fit
+    monkeypatch.setattr(run_module, "fit", lambda *a, **k: trained.append(k["label"]) or fit(*a, **k))
     view = table1.run(Config(**_cfg(tmp_path, "a", 2)))
     assert trained == ["wo-kd seed 1", "kd seed 0", "kd seed 1"]       # the first record was kept, not retrained
     assert "1 of the 4 student runs asked for are in" in capsys.readouterr().out
@@ -111,7 +112,8 @@ def test_a_run_killed_after_its_first_seed_trains_only_the_rest_and_more_seeds_o
     assert trained == ["wo-kd seed 2", "kd seed 2"] and view["variants"]["kd"]["n"] == 3
     trained.clear()
     table1.run(Config(**_cfg(tmp_path, "b", 3)))                      # uninterrupted, elsewhere
-    assert len(trained) == 6 and _errors(tmp_path / "a" / "rec") == _errors(tmp_path / "b" / "rec")
+    assert trained[:2] == ["teacher", "student"] and len(trained) == 2 + 6   # one path: they train through it too
+    assert _errors(tmp_path / "a" / "rec") == _errors(tmp_path / "b" / "rec")
 
 
 def test_the_view_a_run_writes_is_the_view_of_its_records(tmp_path):
@@ -293,3 +295,22 @@ def test_the_commands_printed_are_quoted_for_a_shell(tmp_path, capsys):
     quoted = f"--records {shlex.quote(str(tmp_path / 'my runs'))} --out " \
              f"{shlex.quote(str(tmp_path / 'my results' / 'a.md'))}"
     assert quoted.replace("'", "") != quoted and quoted in text
+
+
+def test_a_second_identical_run_stops_whatever_stage_the_first_is_in(tmp_path):
+    """Issue 28, item 7: the lock of each network let a second identical command start while the first trained
+    student variants (each network stopped it only when it reached that network). A whole run holds the lock of
+    its experiment and settings, so the second stops at once, naming the first; other settings are not held up."""
+    from test_checkpoint import _holder
+    from tinykd.experiments.setup import experiment_lock
+    from tinykd.runs.locks import RunLockedError
+    cfg = Config(**_cfg(tmp_path, "a", 1))
+    holder = _holder(experiment_lock("table1", cfg))
+    try:
+        with pytest.raises(RunLockedError, match=rf"already going on in .*{holder.pid}"):
+            table1.run(cfg)
+        assert not (tmp_path / "a" / "rec").exists()             # stopped before any network
+        other = Config(**{**_cfg(tmp_path, "b", 1)})
+        assert experiment_lock("table1", other) != experiment_lock("table1", cfg)
+    finally:
+        holder.communicate("")

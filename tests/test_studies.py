@@ -1,4 +1,4 @@
-"""The studies beside Table 1 on records (tinykd/experiments/studies.py, tinykd/experiments/dark_knowledge.py) as a user runs them: the FitNets, binary
+"""The studies beside Table 1 on records (tinykd/experiments/xnor_kd.py, fitnets_kd.py, dark_knowledge.py) as a user runs them: the FitNets, binary
 students and dark-knowledge examples end to end on small data, each leaving one record per trained network; a
 rerun trains only the networks whose records are missing; each table is a view of the records, exactly what the
 run wrote; and the converted records of the last full runs give their tables."""
@@ -14,7 +14,7 @@ from tinykd import data
 
 from tinykd.data import formats
 
-from tinykd.experiments import dark_knowledge, regenerate, studies
+from tinykd.experiments import dark_knowledge, fitnets_kd, regenerate, xnor_kd
 
 from tinykd.runs import records
 
@@ -52,11 +52,23 @@ def test_fitnets_leaves_a_record_per_student_and_a_rerun_trains_only_the_missing
     assert len(record["runs"]["KD only"]["history"]) == 2   # the same budget: hint epochs + KD epochs
     assert record["data"]["fingerprint"] and record["deviations"] == {"teacher_epochs": 1, "subset": 1200,
                                                                       "kd_epochs": 1}
-    v, md = the_view(studies, tmp_path, "mnist_fitnets_quick")
-    assert studies.markdown(v) == md and "| FitNets: hints, then KD |" in md
-    assert [n for n, _ in studies.figures(v)] == ["fitnets_curves"]
+    v, md = the_view(fitnets_kd, tmp_path, "mnist_fitnets_quick")
+    assert fitnets_kd.markdown(v) == md and "| FitNets: hints, then KD |" in md
+    assert [n for n, _ in fitnets_kd.figures(v)] == ["fitnets_curves"]
     (hinted,) = [n for n in names(tmp_path) if n.startswith("fitnets-") and "kd-alone" not in n]
+    first = json.loads((tmp_path / "rec" / hinted).read_text())
     os.remove(tmp_path / "rec" / hinted)
+    # the record alone lost: rebuilt from the network's checkpoint, naming the process that trained it
+    again = run_example("mnist_fitnets.py", *args, folder=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "1 of the 2 networks asked for are in" in again.stdout and "loaded" in again.stdout
+    assert "[hints]" not in again.stderr + again.stdout and "[teacher]" not in again.stderr + again.stdout
+    rebuilt = json.loads((tmp_path / "rec" / hinted).read_text())
+    assert rebuilt["provenance"] == first["provenance"] and rebuilt["result"]["errors"] == first["result"]["errors"]
+    # record and checkpoint lost: that student alone trains again, hints first
+    os.remove(tmp_path / "rec" / hinted)
+    (ck,) = [p for p in (tmp_path / "ck").iterdir() if p.name.endswith(f"-{first['key']}.npz")]
+    ck.unlink()
     again = run_example("mnist_fitnets.py", *args, folder=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "1 of the 2 networks asked for are in" in again.stdout and "1 to train" in again.stdout
@@ -82,9 +94,9 @@ def test_xnor_more_seeds_train_only_the_new_ones_and_the_table_is_a_view(tmp_pat
                for run in v["runs"])
     assert all(run["errors"] < 5000 for v in record["runs"].values() for run in v["runs"])
     assert record["xnor_bytes"]["packed_model"] < record["xnor_bytes"]["float32_model"] / 20
-    v, md = the_view(studies, tmp_path, "mnist_xnor_kd_quick")
-    assert studies.markdown(v) == md and "Float32 teacher:" in md
-    assert [n for n, _ in studies.figures(v)] == ["binary_curves"]
+    v, md = the_view(xnor_kd, tmp_path, "mnist_xnor_kd_quick")
+    assert xnor_kd.markdown(v) == md and "Float32 teacher:" in md
+    assert [n for n, _ in xnor_kd.figures(v)] == ["binary_curves"]
 
 
 def test_dark_knowledge_on_a_subset_resumes_at_the_missing_student(tmp_path):
@@ -117,6 +129,8 @@ def test_dark_knowledge_on_a_subset_resumes_at_the_missing_student(tmp_path):
     assert dark_knowledge.markdown(v) == md
     (omit,) = [n for n in names(tmp_path) if n.startswith("hinton-omit-3-")]
     os.remove(tmp_path / "rec" / omit)
+    for ck in (tmp_path / "ck").glob(f"*-{omit.rsplit('-', 1)[1][:-5]}.npz"):
+        ck.unlink()    # its checkpoint too, so that it trains again (a record alone is rebuilt from it)
     again = run_example("dark_knowledge.py", *args, folder=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "21 of the 22 networks asked for are in" in again.stdout and "1 to train" in again.stdout
@@ -173,8 +187,8 @@ def test_the_converted_records_give_the_last_full_runs_tables():
     """records/ holds the FitNets and dark-knowledge full runs, converted once: their views give the numbers the
     results files held, say where they were converted from, and draw their figures."""
     recs = records.Store(os.path.join(ROOT, "records")).all()
-    (fit,) = [v for v in studies.views(recs) if v["name"] == "mnist_fitnets"]
-    md = studies.markdown(fit)
+    (fit,) = [v for v in fitnets_kd.views(recs) if v["name"] == "mnist_fitnets"]
+    md = fitnets_kd.markdown(fit)
     assert "| KD only | 109 | 64 |" in md and "| FitNets: hints, then KD | 112 | 52 |" in md
     assert "converted from `results/mnist_fitnets.json`" in md
     (dark,) = [v for v in dark_knowledge.views(recs) if v["name"] == "dark_knowledge"]
@@ -190,7 +204,7 @@ def test_the_converted_records_give_the_last_full_runs_tables():
 def test_report_kinds_render_the_studies(monkeypatch):
     """With these modules among ``regenerate.kinds()``, the results document holds their tables."""
     from tinykd.experiments import table1_view
-    monkeypatch.setattr(regenerate, "kinds", lambda: [table1_view, studies, dark_knowledge])
+    monkeypatch.setattr(regenerate, "kinds", lambda: [table1_view, fitnets_kd, dark_knowledge])
     text = regenerate.document(records.Store(os.path.join(ROOT, "records")).all(), draw=False)
     assert "## FitNets: hints, then KD, against KD alone on mnist, full preset" in text
     assert "## Hinton, Vinyals & Dean (2015) §3 on mnist, full preset" in text

@@ -1,5 +1,5 @@
 """The MNIST experiments of Hinton, Vinyals & Dean (2015), "Distilling the knowledge in a neural network", §3, on
-records (``tinykd.records``), each beside the paper's number (``PAPER``):
+records (``tinykd.runs.records``), each beside the paper's number (``PAPER``):
 
 1. soft targets carry generalisation: a student distilled at τ = 20 against the same student on the labels alone;
 2. the mythical digit: no 3 in the transfer set, then the 3's bias raised by a shift chosen on validation;
@@ -7,7 +7,7 @@ records (``tinykd.records``), each beside the paper's number (``PAPER``):
 4. temperature and width: τ ∈ ``TEMPERATURES`` for students of 800 and 30 units per layer;
 5. few labels: hard labels on 1%, 5%, 20% of the transfer set, with and without soft targets on all of it.
 
-Every student leaves a record (``tinykd.studies.Study``): its identity holds what shaped it and what was done to its
+Every student leaves a record (``setup.Study``): its identity holds what shaped it and what was done to its
 rows (the first rows as transfer set, the classes left out or kept, the fraction labelled); what the run measures on
 it (the bias-shift searches) is in its result; the teacher's soft targets for the figure are a record of their own,
 keyed by the teacher's record and the digits and temperatures shown. A rerun trains only the students whose
@@ -16,52 +16,42 @@ records are missing. The table and figures are a view of the records (``views``,
 """
 import json
 import math
-import sys
 
 import numpy as np
 
 from .. import functional as F
-from ..runs import records
-from . import shared
+from ..backend import get_array_module, to_device, to_host
 from ..data import transfer
-from ..backend import to_device, to_host
-from .settings import ConfigError
-from ..data.files import DataError
+from ..data.formats import DataError
 from ..distill import KD, Supervised
-from ..layers import MLP
-from ..optim import Adam
-from .setup import log
-from .studies import Study, common_view, figures, groups, header   # noqa: F401 (figures: a report kind's)
-from .table1_view import rows_of, teacher_check
-from ..train import cosine_lr
+from ..runs import identity
+from . import plots, shared
+from .omitted_classes import KEPT, OMITTED, PAPER, check_classes, omit_3, only_7_8
+from .settings import ConfigError
+from .setup import Study, log, one_at_a_time
 
-PAPER = {"teacher": 67, "student_alone": 146, "distilled": 74, "omit_3": [206, 133, 3.5, 109, 14],
-         "only_7_8": [47.3, -7.6, 13.2]}
 TEMPERATURES = [1, 2, 2.5, 4, 8, 20]
 WIDTHS = {"800": [784, 800, 800, 10], "30": [784, 30, 30, 10]}
 FRACTIONS = [0.01, 0.05, 0.2]
 KD_WEIGHT, LR = 0.9, 1e-3
 SHOWN_DIGITS, SHOWN_TEMPERATURES = (2, 3, 7, 9), (1, 4, 20)   # the soft-target figure: first test image of each
-OMITTED, KEPT = [3], [7, 8]   # the mythical digit; the only digits of the third experiment
 EXPERIMENTS = {"distilled_from_scratch": ("alone", "distilled"), "omit_3": ("omit-3",), "only_7_8": ("only-7-8",),
                "temperature_sweep": ("sweep",), "few_labels": ("few-labels",)}
 
 
 def kd(temperature, **kw):
-    return KD(temperature=temperature, weight=KD_WEIGHT, form="hinton", **kw)
+    return KD, dict(temperature=temperature, weight=KD_WEIGHT, form="hinton", **kw)
 
 
 def plan(study, values):
-    """[(identity, objective)] of every student, in the order they train."""
+    """The specification of every student, in the order they train."""
     n = study.cfg.transfer_size or study.setup.ds.x_train.shape[0]
     out = []
 
     def add(experiment, sizes, objective, epochs, seed=0, **rows):
-        model = MLP(sizes, seed=seed, backend=study.xp)
-        out.append((study.identity(f"hinton-{experiment}", model, Adam(model, lr=LR), cosine_lr(LR, epochs),
-                                   objective, epochs, seed, experiment=experiment, transfer_rows=n, **rows),
-                    objective))
-    for experiment, objective in (("alone", Supervised()), ("distilled", kd(20.0))):
+        out.append(study.spec(f"hinton-{experiment}", sizes, epochs, LR, seed, objective,
+                              extra={"experiment": experiment, "transfer_rows": n, **rows}))
+    for experiment, objective in (("alone", (Supervised, {})), ("distilled", kd(20.0))):
         for seed in range(values["seeds"]):
             add(experiment, WIDTHS["800"], objective, values["epochs"], seed)
     add("omit-3", WIDTHS["800"], kd(20.0), values["epochs"], without_classes=OMITTED)
@@ -70,7 +60,7 @@ def plan(study, values):
         for tau in TEMPERATURES:
             add("sweep", sizes, kd(float(tau)), values["sweep_epochs"])
     for fraction in FRACTIONS:   # unlabelled rows carry −1, which the cross-entropy skips; both see the same batches
-        for objective in (Supervised(ignore_label=transfer.UNLABELLED), kd(20.0, ignore_label=transfer.UNLABELLED)):
+        for objective in ((Supervised, {"ignore_label": transfer.UNLABELLED}), kd(20.0, ignore_label=transfer.UNLABELLED)):
             add("few-labels", WIDTHS["800"], objective, values["few_epochs"], labelled=fraction, labelled_seed=0)
     return out
 
@@ -90,27 +80,28 @@ class Lab:
         self.t_logits = study.teacher().logits(self.x)
         self.y_host, self.yv_host, self.yt_host = to_host(self.y), to_host(yv), to_host(yt)
 
-    def train(self, ident, objective):
-        """Train the student ``ident`` asks for on its rows; its record's result, with what is measured on it."""
-        x, y, t, extra = self.x, self.y, self.t_logits, {}
-        rows = transfer.without_classes(self.y_host, ident["without_classes"]) if "without_classes" in ident else \
-            transfer.only_classes(self.y_host, ident["only_classes"]) if "only_classes" in ident else None
-        if rows is not None:
-            idx = to_device(rows, self.study.xp)
+    def train(self, spec):
+        """Train the student ``spec`` asks for on its rows (its ``extra`` says which); its record."""
+        x, y, t, rows, extra = self.x, self.y, self.t_logits, spec.extra, {"seed": spec.seed}
+        keep = transfer.without_classes(self.y_host, rows["without_classes"]) if "without_classes" in rows else \
+            transfer.only_classes(self.y_host, rows["only_classes"]) if "only_classes" in rows else None
+        if keep is not None:
+            idx = to_device(keep, get_array_module(x))
             x, y, t = x[idx], y[idx], t[idx]
-            extra["transfer_rows"] = int(rows.size)
-        if "labelled" in ident:
-            labels = transfer.partly_labelled(self.y_host, ident["labelled"], seed=ident["labelled_seed"])
-            y, extra["labelled_rows"] = to_device(labels, self.study.xp), int((labels >= 0).sum())
-        model = MLP(ident["model"]["sizes"], seed=ident["seed"], backend=self.study.xp)
-        result = self.study.train(model, objective, Adam(model, lr=LR), cosine_lr(LR, ident["epochs"]), x, y,
-                                  ident["epochs"], ident["seed"], t, ident["role"], progress=False)
-        if "without_classes" in ident:
-            extra.update(self.omit_3(model))
-        if "only_classes" in ident:
-            extra.update(self.only_7_8(model))
-        log(f"  {ident['role']} seed {ident['seed']}: {result['errors']} test errors ({result['seconds']:.0f} s)")
-        return {**result, **extra}
+            extra["transfer_rows"] = int(keep.size)
+        if "labelled" in rows:
+            labels = transfer.partly_labelled(self.y_host, rows["labelled"], seed=rows["labelled_seed"])
+            y, extra["labelled_rows"] = to_device(labels, get_array_module(x)), int((labels >= 0).sum())
+
+        def measure(model):
+            shifts = self.omit_3(model) if "without_classes" in rows else \
+                self.only_7_8(model) if "only_classes" in rows else {}
+            return {**extra, **shifts}
+        _, _, xv, yv, _, _ = self.study.setup.arrays
+        rec = self.study.run(spec, rows=(x, y, xv, yv), teacher=t, measure=measure, progress=False)
+        log(f"  {spec.role} seed {spec.seed}: {rec['result']['errors']} test errors "
+            f"({rec['result']['seconds']:.0f} s)")
+        return rec
 
     def logits(self, model):
         _, _, xv, _, xt, _ = self.study.setup.arrays
@@ -121,37 +112,6 @@ class Lab:
 
     def only_7_8(self, model):
         return only_7_8(*self.logits(model), self.yv_host, self.yt_host)
-
-
-def omit_3(val, test, yv, yt):
-    """The 3's bias shift chosen on validation (``val``, ``yv``: logits and labels on the host), and the test
-    errors (in total, on 3s) before and after it."""
-    shift, curve = transfer.bias_shift_search(val, yv, OMITTED, np.arange(0, 10.01, 0.25))
-    return {**omit_3_at(test, yt, shift), "n_val": int(yv.size),
-            "search": [{"shift": c["shift"], "val_errors": c["val_errors"],
-                        "val_errors_on_3": c["val_errors_on_classes"]} for c in curve]}
-
-
-def omit_3_at(test, yt, shift):
-    """The test errors (in total, on 3s) before and after raising the 3's bias by ``shift``, a shift chosen
-    elsewhere (on validation: ``omit_3``)."""
-    threes = yt == OMITTED[0]
-    before = transfer.shifted_predictions(test, OMITTED, 0.0) != yt
-    after = transfer.shifted_predictions(test, OMITTED, shift) != yt
-    return {"errors_on_3": int(before[threes].sum()), "n_test_3": int(threes.sum()), "bias_shift": shift,
-            "errors_after_shift": int(after.sum()), "errors_on_3_after_shift": int(after[threes].sum())}
-
-
-def only_7_8(val, test, yv, yt):
-    """The 7s' and 8s' bias shift chosen on validation, and the test error rate (%) before and after it."""
-    shift, curve = transfer.bias_shift_search(val, yv, KEPT, -np.arange(0, 15.01, 0.25))
-    return {**only_7_8_at(test, yt, shift), "search": curve}
-
-
-def only_7_8_at(test, yt, shift):
-    """The test error rate (%) before and after shifting the 7s' and 8s' biases by ``shift``, chosen elsewhere."""
-    rate = [100 * float((transfer.shifted_predictions(test, KEPT, s) != yt).sum()) / yt.size for s in (0.0, shift)]
-    return {"error_rate": rate[0], "bias_shift": shift, "error_rate_after_shift": rate[1]}
 
 
 def soft_target_examples(teacher, xt, yt):
@@ -168,24 +128,16 @@ def soft_target_examples(teacher, xt, yt):
 
 
 def check_data(ds, transfer_size):
-    """What the experiments need of the data set ``ds`` (as loaded: subset and validation split applied), said in
-    one line before any training: a test image of each digit the soft-target figure shows; 3s, 7s and 8s in the
-    transfer set (its first ``transfer_size`` rows, 0: all) and in the validation split, which choose the bias
-    shifts; and, at the smallest fraction of hard labels, at least one labelled image per class."""
-    def absent(y, classes):
-        y = to_host(y)
-        return [ds.classes[c] for c in classes if not (y == c).any()]
-
+    """What these experiments need of the data set ``ds`` (as loaded), said in one line before any training: a test
+    image of each digit the soft-target figure shows; 3s, 7s and 8s where the bias shifts need them
+    (``omitted_classes.check_classes``); and, at the smallest fraction of hard labels, at least one labelled image
+    per class."""
     rows = transfer_size or ds.x_train.shape[0]
-    for what, y, classes, why in (
-            ("test split", ds.y_test, SHOWN_DIGITS, "the soft-target figure shows the first test image of each"),
-            (f"transfer set (the first {rows:,} training images)", ds.y_train[:rows], OMITTED + KEPT,
-             "the mythical-digit experiment leaves out the 3s and the next keeps only the 7s and 8s"),
-            ("validation split", ds.y_val, OMITTED + KEPT, "the bias shifts of 3, 7 and 8 are chosen on it")):
-        missing = absent(y, classes)
-        if missing:
-            raise DataError(f"{ds.name}: the {what} has no image of class {', '.join(missing)}; {why}: use more "
-                            "images (--subset, --transfer-size, --val) or data that has them")
+    absent = [ds.classes[c] for c in SHOWN_DIGITS if not (to_host(ds.y_test) == c).any()]
+    if absent:
+        raise DataError(f"{ds.name}: the test split has no image of class {', '.join(absent)}; the soft-target "
+                        "figure shows the first test image of each: use more images (--subset) or data that has them")
+    check_classes(ds, rows)
     fraction, classes = min(FRACTIONS), len(ds.classes)
     kept = int(round(fraction * rows))   # as transfer.partly_labelled keeps them
     if kept < classes:
@@ -197,6 +149,7 @@ def check_data(ds, transfer_size):
                           f"{need:,} images; {fix}")
 
 
+@one_at_a_time("dark_knowledge")
 def run(cfg, values, reference):
     """Every experiment, each student found by its record or trained; returns the view. ``values``: seeds,
     epochs, sweep_epochs, few_epochs (the transfer set is ``cfg.transfer_size``), ``reference`` the preset's."""
@@ -204,33 +157,31 @@ def run(cfg, values, reference):
         raise ConfigError("val 0: these experiments choose their bias shifts and report learning curves on a "
                           "validation split; hold out some images (default 1/12)")
     values = {**values, "transfer_size": cfg.transfer_size}
-    study = Study(cfg, "dark_knowledge", values, reference, sys.modules[__name__],
+    study = Study(cfg, "dark_knowledge", values, reference, view, markdown,
                   name=None if cfg.data else "dark_knowledge", check=lambda ds: check_data(ds, cfg.transfer_size))
     soft = soft_identity(study.setup.data["fingerprint"], study.links["teacher"])
     if study.setup.store.find(soft) is None:
         _, _, _, _, xt, yt = study.setup.arrays
         study.setup.store.put(soft, soft_target_examples(study.teacher(), xt, yt), links=study.links,
                               data=study.setup.data)
-    students = plan(study, values)
-    missing, lab = study.missing([ident for ident, _ in students]), None
-    for ident, objective in students:
-        if ident in missing:
-            study.write(False)
-            lab = lab or Lab(study, ident["transfer_rows"])
-            study.put(ident, lab.train(ident, objective))
+    lab = None
+    for spec in study.missing(plan(study, values)):
+        study.write(False)
+        lab = lab or Lab(study, spec.extra["transfer_rows"])
+        lab.train(spec)
     return study.finish()
 
 
 # ---------------------------------------------------------------------------------------------------- view
-def view(records_, table, links):
+def view(records_, table, links, keys=None):
     """The dark-knowledge record of one table: each experiment whose students are present, as the figures read it,
     the teacher check (the teacher against the student alone, mean over its seeds) and the minutes per
     experiment."""
-    rows = rows_of(records_, table, links)
-    v = {**common_view(records_, table, links, rows), "paper": PAPER, "kd_weight": KD_WEIGHT, "seconds": {}}
+    rows = shared.rows_of(records_, table, links, keys)
+    v = {**shared.common_view(records_, table, links, rows), "paper": PAPER, "kd_weight": KD_WEIGHT, "seconds": {}}
     s = table["settings"]
     v["n_test"], v["transfer_size"] = v["data"]["n_test"], s["transfer_size"] or v["data"]["n_train"]
-    soft = {r["key"]: r for r in records_}.get(records.key(soft_identity(v["data"]["fingerprint"], links["teacher"])))
+    soft = {r["key"]: r for r in records_}.get(identity.key(soft_identity(v["data"]["fingerprint"], links["teacher"])))
     if soft is not None:
         v["soft_targets"] = soft["result"]
 
@@ -249,7 +200,7 @@ def view(records_, table, links):
         if distilled:
             v["distilled_from_scratch"].update(errors_mean=d["distilled"]["mean"], errors_std=d["distilled"]["std"])
     if alone:
-        flag, line = teacher_check(v["teacher"], {"validation_errors": float(np.mean(
+        flag, line = shared.teacher_check(v["teacher"], {"validation_errors": float(np.mean(
             [r["validation_errors"] for r in alone]))}, "the student alone (mean over its seeds)")
         v.update(teacher_not_better=flag, teacher_check=line)
     for key, experiment in (("omit_3", "omit-3"), ("only_7_8", "only-7-8")):
@@ -275,7 +226,7 @@ def view(records_, table, links):
 
 def views(records_):
     """Every dark-knowledge table the records hold, the newest first."""
-    found = [view(records_, table, links) for table, links in groups(records_, "dark_knowledge")]
+    found = [view(records_, table, links) for table, links in shared.groups(records_, "dark_knowledge")]
     return sorted(found, key=lambda v: max(s["date"] for s in v["sources"]), reverse=True)
 
 
@@ -292,7 +243,7 @@ def markdown(r):
     """The results table, each experiment beside the paper's number."""
     lines = ["Hinton, Vinyals & Dean (2015) §3, tinykd: test errors out of "
              f"{r['n_test']:,} (every model's last weights, counted once; shifts chosen on validation).", ""]
-    lines += header(r)
+    lines += shared.header(r)
     secs = {k: f"{v / 60:.1f}" for k, v in r["seconds"].items()}
     if "teacher_check" in r:
         check = r["teacher_check"]
@@ -337,3 +288,8 @@ def markdown(r):
             lines.append(f"| {row['fraction']:.0%} | {row['labelled']:,} | {_errors(row.get('labels_only'))} | "
                          f"{_errors(row.get('with_soft_targets'))} |")
     return "\n".join(lines) + "\n"
+
+
+def figures(v):
+    """The figures of a view that have something to show: [(name, function of (view, path))]."""
+    return [(name, fn) for name, fn in plots.figures_for(v) if not plots.why_not(v, name)]

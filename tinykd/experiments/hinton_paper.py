@@ -25,48 +25,33 @@ import json
 
 import numpy as np
 
-import time
-
-from ..runs import records
-
-from . import shared
-
+from ..backend import get_array_module, resolve, to_device, to_host
 from ..data import transfer
-from ..backend import get_array_module as get_xp
-from ..backend import resolve, to_device, to_host
-from .settings import Config, ConfigError, data_deviations, data_label
 from ..distill import KD, Supervised
-from .dark_knowledge import KEPT, OMITTED, PAPER, check_data, omit_3, omit_3_at, only_7_8, only_7_8_at
-from ..layers import MLP
-from ..optim import Adam
-from .setup import Setup, Spec, log
-from ..schedules import ExponentialSchedule
+from . import plots, shared
+from .omitted_classes import KEPT, OMITTED, PAPER, check_classes, omit_3, omit_3_at, only_7_8, only_7_8_at
 from .selection import WINDOW, candidates, choose, recipe_of
-from .studies import common_view, groups, header
-from .table1_view import rows_of, teacher_check
-from ..train import errors, fit
+from .settings import Config, ConfigError, data_deviations, data_label
+from .setup import Setup, log, one_at_a_time
 
 TEMPERATURE, KD_WEIGHT = 20.0, 0.9
 GOALS = {"teacher": 70, "distilled": 80, "threes_right": 0.98, "after_shift": 109}
 
 
-def teacher_spec(cfg, recipe, epochs, decay, role="teacher-candidate", **extra):
-    return Spec(role, tuple(cfg.teacher_sizes), epochs, recipe["lr"], recipe["dropout"], recipe["input_dropout"],
-                recipe["jitter"], max_norm=recipe["max_norm"], decay=decay, extra=extra)
+def teacher_spec(setup, recipe, epochs, decay, role="teacher-candidate", **extra):
+    return setup.spec(role, setup.cfg.teacher_sizes, epochs, recipe["lr"], jitter=recipe["jitter"],
+                      dropout=recipe["dropout"], input_dropout=recipe["input_dropout"], max_norm=recipe["max_norm"],
+                      decay=decay, extra=extra)
 
 
-def student_objective(kind):
-    return Supervised() if kind == "alone" else KD(temperature=TEMPERATURE, weight=KD_WEIGHT, form="hinton")
-
-
-def student_identity(setup, cfg, teacher, kind, epochs, values, seed, role, **rows):
-    model = MLP(cfg.student_sizes, seed=seed, backend=resolve(cfg.backend))
-    objective = student_objective(kind)
-    schedule = ExponentialSchedule(values["student_lr"], values["student_decay"])
-    return {"data": setup.data["fingerprint"], "role": role, "kind": kind, "teacher": teacher,
-            "model": model.describe(), "optimizer": Adam(model, lr=values["student_lr"]).describe(),
-            "schedule": schedule.describe(), "objective": objective.describe(), "epochs": epochs,
-            "batch_size": cfg.batch_size, "seed": seed, "backend": cfg.backend, **rows}
+def student_spec(setup, teacher, kind, epochs, values, seed, role, **rows):
+    """A student on the labels alone (``kind`` "alone") or distilled at τ = 20 from the teacher whose record key is
+    ``teacher``, on an exponential schedule; ``rows``: which world's rows and what was done to them."""
+    objective = (Supervised, {}) if kind == "alone" else \
+        (KD, dict(temperature=TEMPERATURE, weight=KD_WEIGHT, form="hinton"))
+    return setup.spec(role, setup.cfg.student_sizes, epochs, values["student_lr"], jitter=None, seed=seed,
+                      objective=objective, decay=values["student_decay"],
+                      extra={"kind": kind, "teacher": teacher, **rows})
 
 
 # the Config's settings that shape this preset's networks and data (the rest are Table 1's)
@@ -84,19 +69,20 @@ def deviations(cfg, ds, values, reference):
     return out
 
 
+@one_at_a_time("hinton_paper")
 def run(cfg, values, reference):
     """The whole preset; returns the view. ``values``: the preset's settings (``examples/hinton_paper.py``)."""
     if cfg.val == 0:
         raise ConfigError("val 0: the teacher's recipe, the students' epochs and the bias shifts are chosen on a "
                           "validation split; hold out some images (default 1/12)")
-    setup = Setup(cfg, check=lambda ds: check_data(ds, 0))
+    setup = Setup(cfg, check=lambda ds: check_classes(ds, ds.x_train.shape[0]))
     x, y, xv, yv, _, _ = setup.arrays
     shape = tuple(setup.ds.input_shape)
     table = json.loads(json.dumps({"experiment": "hinton_paper", "name": f"{data_label(cfg, setup.data['name'])}"
                                    "_hinton_paper" + ("" if cfg.preset == "full" else f"_{cfg.preset}"),
                                    "preset": cfg.preset, "settings": values,
                                    "deviations": deviations(cfg, setup.ds, values, reference)}, sort_keys=True))
-    store = setup.store
+    keys = []   # the students this run asks for: its table shows exactly them
 
     def curve(rec):
         return [h["val_errors"] for h in rec["result"]["history"]]
@@ -104,21 +90,21 @@ def run(cfg, values, reference):
     # 1. the teacher's recipe and epochs, on validation; then the recipe on every labelled row
     cands = candidates(cfg, values)
     for name, recipe in cands.items():
-        spec = teacher_spec(cfg, recipe, cfg.teacher_epochs, values["teacher_decay"])
+        spec = teacher_spec(setup, recipe, cfg.teacher_epochs, values["teacher_decay"])
         if setup.record(spec) is None:   # a recorded candidate is not even loaded: only its curve is needed
             log(f"teacher candidate {name}: {recipe}")
             setup.model(spec, image_shape=shape)
-    found = {name: setup.record(teacher_spec(cfg, r, cfg.teacher_epochs, values["teacher_decay"]))
+    found = {name: setup.record(teacher_spec(setup, r, cfg.teacher_epochs, values["teacher_decay"]))
              for name, r in cands.items()}
     winner, epochs, scores = choose({name: curve(rec) for name, rec in found.items()})
     log(f"chosen on validation: {winner} ({cands[winner]}), {epochs} epochs (smoothed validation errors "
         f"{scores[winner][0]:.1f})")
-    final = teacher_spec(cfg, cands[winner], epochs, values["teacher_decay"], role="teacher",
+    final = teacher_spec(setup, cands[winner], epochs, values["teacher_decay"], role="teacher",
                          rows="training and validation", selected_from=sorted(r["key"] for r in found.values()))
-    held = teacher_spec(cfg, cands[winner], epochs, values["teacher_decay"], role="teacher-held-out")
+    held = teacher_spec(setup, cands[winner], epochs, values["teacher_decay"], role="teacher-held-out")
     xp = resolve(cfg.backend)
     x_all, y_all = xp.concatenate([x, xv]), xp.concatenate([y, yv])
-    links = {"teacher": records.key(setup.identity(final)), "held_out_teacher": records.key(setup.identity(held)),
+    links = {"teacher": setup.key(final), "held_out_teacher": setup.key(held),
              "candidates": [[name, rec["key"]] for name, rec in found.items()]}   # a list: the order is kept
     # two worlds (the module's docstring says why): the students' choices in the held-out one, then the final one
     worlds = {"held-out": _World(setup, held, (x, y), (xv, yv), shape, links["held_out_teacher"], "training"),
@@ -129,10 +115,9 @@ def run(cfg, values, reference):
     # 2. the students' budget, chosen in the held-out world on the mean of both students' validation curves
     def student(world, kind, epochs, seed, role, **rows):
         w = worlds[world]
-        ident = student_identity(setup, cfg, w.key, kind, epochs, values, seed, role, rows=w.rows, **rows)
-        if store.find(ident) is None:
-            store.put(ident, w.train(ident, values), table=table, links=links, data=setup.data)
-        return store.find(ident)
+        spec = student_spec(setup, w.key, kind, epochs, values, seed, role, rows=w.rows, **rows)
+        keys.append(setup.key(spec))
+        return setup.record(spec) or w.train(spec, table, links)
 
     sel = {kind: student("held-out", kind, values["student_epochs"], 0, "student-selection")
            for kind in ("alone", "distilled")}
@@ -147,7 +132,8 @@ def run(cfg, values, reference):
             student("final", kind, s_epochs, seed, "student")
     for role, classes in SHIFTED.items():
         student("final", "distilled", s_epochs, 0, role, bias_shift=shifts[role], **classes)
-    v = view(store.all(), table, links)
+    v = view(setup.store.all(), table, links, keys)
+    v["data"] = setup.data   # the file this run was given (two files may hold one content)
     out = f"{cfg.out_dir}/{table['name']}"
     shared.write(out, v, markdown(v))
     print(markdown(v))
@@ -175,50 +161,46 @@ class _World:
                                            held_out=self.val is not None)
         return self._model
 
-    def train(self, ident, values):
-        """Train the student ``ident`` asks for on this world's rows (those its identity keeps); its result: test
+    def train(self, spec, table, links):
+        """Train the student ``spec`` asks for on this world's rows (those its ``extra`` keeps); its record: test
         errors, validation curve (held-out world only) and the shifts: chosen on validation in the held-out world,
         applied as its identity says in the final one."""
         if self._logits is None:   # the teacher's logits on the un-jittered transfer set, once
             self._logits = self.model().logits(self.xy[0])
-        x, y, t = *self.xy, self._logits
+        x, y, t, rows = *self.xy, self._logits, spec.extra
         y_host = to_host(y)
-        keep = transfer.without_classes(y_host, ident["without_classes"]) if "without_classes" in ident else \
-            transfer.only_classes(y_host, ident["only_classes"]) if "only_classes" in ident else None
+        keep = transfer.without_classes(y_host, rows["without_classes"]) if "without_classes" in rows else \
+            transfer.only_classes(y_host, rows["only_classes"]) if "only_classes" in rows else None
         if keep is not None:
-            idx = to_device(keep, get_xp(x))
+            idx = to_device(keep, get_array_module(x))
             x, y, t = x[idx], y[idx], t[idx]
         xv, yv = self.val or (None, None)
         _, _, _, _, xt, yt = self.setup.arrays
-        model = MLP(ident["model"]["sizes"], seed=ident["seed"], backend=get_xp(x))
-        lr, decay = values["student_lr"], values["student_decay"]
-        t0 = time.perf_counter()
-        history = fit(model, student_objective(ident["kind"]), Adam(model, lr=lr), x, y, ident["epochs"],
-                      self.setup.cfg.batch_size, teacher=t, x_val=xv, y_val=yv,
-                      lr_schedule=ExponentialSchedule(lr, decay), seed=ident["seed"],
-                      label=f"{ident['role']} {ident['kind']} seed {ident['seed']}", progress=False)
-        result = {"seed": ident["seed"], "errors": errors(model, xt, yt), "seconds": time.perf_counter() - t0,
-                  "validation_errors": history[-1]["val_errors"] if xv is not None else None, "history": history,
-                  "transfer_rows": int(x.shape[0])}
-        test, yt_host = to_host(model.logits(xt)), to_host(yt)
-        if "bias_shift" in ident:     # the final world: the shift chosen in the held-out one
-            at = omit_3_at if "without_classes" in ident else only_7_8_at
-            result.update(at(test, yt_host, ident["bias_shift"]))
-        elif keep is not None:
-            choose_shift = omit_3 if "without_classes" in ident else only_7_8
-            result.update(choose_shift(to_host(model.logits(xv)), test, to_host(yv), yt_host))
-        log(f"  {ident['role']} {ident['kind']} seed {ident['seed']}: {result['errors']} test errors "
-            f"({result['seconds']:.0f} s)")
-        return result
+
+        def measure(model):
+            out = {"seed": spec.seed, "transfer_rows": int(x.shape[0])}
+            test, yt_host = to_host(model.logits(xt)), to_host(yt)
+            if "bias_shift" in rows:     # the final world: the shift chosen in the held-out one
+                at = omit_3_at if "without_classes" in rows else only_7_8_at
+                out.update(at(test, yt_host, rows["bias_shift"]))
+            elif keep is not None:
+                choose_shift = omit_3 if "without_classes" in rows else only_7_8
+                out.update(choose_shift(to_host(model.logits(xv)), test, to_host(yv), yt_host))
+            return out
+        _, rec = self.setup.run(spec, rows=(x, y, xv, yv), teacher=t, measure=measure, table=table, links=links,
+                                label=f"{spec.role} {rows['kind']} seed {spec.seed}", progress=False)
+        log(f"  {spec.role} {rows['kind']} seed {spec.seed}: {rec['result']['errors']} test errors "
+            f"({rec['result']['seconds']:.0f} s)")
+        return rec
 
 
 # ---------------------------------------------------------------------------------------------------- view
-def view(records_, table, links):
+def view(records_, table, links, keys=None):
     """The record of one run of the preset: the candidates and their curves, the choice, the teacher, the
     students, the shifts, the goals met or not, and the training time the records hold."""
     by_key = {r["key"]: r for r in records_}
-    rows = rows_of(records_, table, links)
-    v = {**common_view(records_, table, {"teacher": links["teacher"]}, rows), "paper": PAPER, "goals": GOALS}
+    rows = shared.rows_of(records_, table, links, keys)
+    v = {**shared.common_view(records_, table, {"teacher": links["teacher"]}, rows), "paper": PAPER, "goals": GOALS}
     keys = dict(links["candidates"])
     teachers = [by_key[k] for k in [links["teacher"], links.get("held_out_teacher"), *keys.values()] if k in by_key]
     v["sources"] = shared.sources(teachers + rows)
@@ -248,7 +230,7 @@ def view(records_, table, links):
     if held is not None:
         v["held_out_teacher"] = held["result"]
     if held is not None and "alone" in sel:
-        flag, line = teacher_check(held["result"], sel["alone"], f"the student alone ({len(sel['alone']['history'])} "
+        flag, line = shared.teacher_check(held["result"], sel["alone"], f"the student alone ({len(sel['alone']['history'])} "
                                    "epochs, seed 0; both trained on the training split only)")
         v.update(teacher_not_better=flag, teacher_check=line)
     seeds = table["settings"]["seeds"]
@@ -264,7 +246,7 @@ def view(records_, table, links):
 def views(records_):
     """Every run of the preset the records hold, the newest first."""
     out = []
-    for table, links in groups(records_, "hinton_paper"):
+    for table, links in shared.groups(records_, "hinton_paper"):
         if all(k in {r["key"] for r in records_} for k in [links["teacher"], *dict(links["candidates"]).values()]):
             out.append(view(records_, table, links))
     return sorted(out, key=lambda v: max(s["date"] for s in v["sources"]), reverse=True)
@@ -289,7 +271,7 @@ def markdown(v):
     t = v["teacher"]
     lines = ["Hinton, Vinyals & Dean (2015) §3, at the paper's fidelity: test errors out of "
              f"{v['n_test']:,} (every model's last weights, counted once; every choice made on the "
-             f"{v['data']['n_val']:,} validation images, none on the test set).", ""] + header(v)
+             f"{v['data']['n_val']:,} validation images, none on the test set).", ""] + shared.header(v)
     if "teacher_check" in v:
         check = v["teacher_check"]
         lines += ["", f"**{check}**" if v["teacher_not_better"] else check[0].upper() + check[1:] + "."]
@@ -384,9 +366,8 @@ def figures(v):
 
 
 def _curves(v, path):
-    from .plots import WIDTH, _finish, _plt
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(WIDTH, 4.2))
+    plt = plots._plt()
+    fig, ax = plt.subplots(figsize=(plots.WIDTH, 4.2))
     for i, (name, c) in enumerate(v["selection"]["curves"].items()):
         ax.plot(range(1, len(c) + 1), c, color=f"C{i}", lw=2.5 if name == v["selection"]["winner"] else 1.2,
                 label=f"teacher: {name}")
@@ -394,5 +375,5 @@ def _curves(v, path):
         ax.plot(range(1, len(c) + 1), c, color="black", ls="--" if kind == "alone" else ":",
                 label=f"student {kind}")
     ax.set_yscale("log")
-    return _finish(fig, ax, path, "epoch", f"validation errors (out of {v['data']['n_val']:,})",
+    return plots._finish(fig, ax, path, "epoch", f"validation errors (out of {v['data']['n_val']:,})",
                    f"Validation curves, {v['data']['name']}: the teacher's candidates and the students", ncol=2)

@@ -21,7 +21,7 @@ import threading
 from ..backend import debug
 from ..runs.checkpoints import atomic_open
 from ..runs.records import RecordError, Store
-from . import dark_knowledge, hinton_paper, studies, table1_view
+from . import dark_knowledge, fitnets_kd, hinton_paper, table1_view, xnor_kd
 from .plots import _plt
 from .shared import OutputError, check_writable
 
@@ -46,7 +46,7 @@ REFERENCE = "records"   # the committed records, whose tables are docs/results.m
 def kinds():
     """The modules that turn records into tables: each has ``views(records)`` (the tables the records hold, each a
     dict with ``name`` and ``title``), ``markdown(view)`` and ``figures(view)`` ([(name, function of (view, path))])."""
-    return [table1_view, studies, dark_knowledge, hinton_paper]
+    return [table1_view, xnor_kd, fitnets_kd, dark_knowledge, hinton_paper]
 
 
 def document(records, header=HEADER, figure_dir=None, link_dir="figures", draw=True):

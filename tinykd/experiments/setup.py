@@ -1,30 +1,22 @@
-"""What every experiment starts from: the data its configuration asks for, and networks trained on the labels (the
-teacher first), trained once and reloaded by identity.
-
-``prepare(cfg)`` checks the output folders, loads the data (named or your own; subset; stratified validation
-split), moves it to the backend and trains or reloads the teacher. ``train_or_load`` reuses a checkpoint only when
-its identity (the data's fingerprint and every setting that shapes the weights) matches; the checkpoint's name
-carries a hash of that identity (``tinykd.checkpoint.identity_path``). ``cfg`` is a ``tinykd.config.Config`` or any
-object with the same fields.
+"""What every experiment starts from: the data its settings ask for (loaded, subset, split, checked, moved to the
+backend once), its records folder, and the ``Runner`` that turns its run specifications into records
+(``tinykd.runs.run``). ``cfg`` is a ``tinykd.experiments.settings.Config`` or any object with the same fields.
 """
+import dataclasses
+import functools
 import os
-from dataclasses import dataclass, field
+import tempfile
 from pathlib import Path
 
-from ..runs import checkpoints as ckpt
 from .. import data as data_mod
-from ..runs import records, locks
-from ..runs.runstate import RunFile
-from . import shared
 from ..backend import resolve
 from ..batches import check_jitter
-from .settings import ConfigError, data_label
 from ..data.dataset import check_outputs
-from ..distill import Supervised
-from ..layers import MLP
-from ..optim import Adam
-from ..schedules import ExponentialSchedule
-from ..train import cosine_lr, errors, fit
+from ..runs import identity, locks, records
+from ..runs.run import Runner
+from ..runs.spec import Spec
+from . import plots, shared
+from .settings import ConfigError, data_deviations, data_label
 
 
 def log(msg):
@@ -95,138 +87,49 @@ def data_record(ds, cfg):
             "note": ds.note}
 
 
-# ---------------------------------------------------------------------------------------- trained networks
-@dataclass(frozen=True)
-class Spec:
-    """A network trained on the labels, as asked for: everything that shapes its weights besides the data and the
-    loop's shared settings (``cfg``'s batch size and backend). ``extra``: what the caller did to the rows it trains
-    on (``transfer_rows``: the first rows only; ``labelled``: the labelled ones only), part of its identity."""
-    role: str
-    sizes: tuple
-    epochs: int
-    lr: float
-    dropout: float = 0.0
-    input_dropout: float = 0.0
-    jitter: int = 0
-    seed: int = 0
-    extra: dict = field(default_factory=dict)
-    max_norm: float = None    # Adam's max-norm bound on each unit's incoming weights (None: none)
-    decay: float = None       # an ExponentialSchedule with this decay per epoch (None: cosine over the run)
-
-    def build(self, cfg):
-        """The objects that shape the network, built before anything trains: (model, optimizer, schedule,
-        objective). A run of 0 epochs (an untrained network, e.g. ``--teacher-epochs 0``) has no schedule."""
-        model = MLP(list(self.sizes), dropout=self.dropout, input_dropout=self.input_dropout, seed=self.seed,
-                    backend=resolve(cfg.backend))
-        schedule = None if not self.epochs else cosine_lr(self.lr, self.epochs) if self.decay is None else \
-            ExponentialSchedule(self.lr, self.decay)       # a decay of 0 or above 1 is refused there, not ignored
-        return model, Adam(model, lr=self.lr, max_norm=self.max_norm), schedule, Supervised()
-
-    def identity(self, cfg, fingerprint, parts=None):
-        """The data's fingerprint, what each object that shapes the weights says of itself (the model's
-        architecture, initialisation and seeds; the optimiser's settings; the schedule's base rate, length and
-        floor; the objective's settings) and the loop's own settings (epochs, batch size, jitter, the shuffling
-        seed, the backend), then ``extra``. Built from the objects, never typed, so a changed default changes the
-        identity."""
-        model, optimizer, schedule, objective = parts or self.build(cfg)
-        ident = {"data": fingerprint, "role": self.role, "model": model.describe(), "optimizer": optimizer.describe(),
-                 "schedule": schedule.describe() if schedule else None, "objective": objective.describe(),
-                 "epochs": self.epochs, "batch_size": cfg.batch_size, "jitter": self.jitter, "seed": self.seed,
-                 "backend": cfg.backend}
-        ident.update(self.extra)
-        return ident
-
-
-def teacher_spec(cfg):
-    """The teacher ``cfg`` asks for: dropout and jitter, on every training row."""
-    return Spec("teacher", tuple(cfg.teacher_sizes), cfg.teacher_epochs, cfg.teacher_lr, cfg.teacher_dropout,
-                cfg.teacher_input_dropout, cfg.jitter)
-
-
-def checkpoint_path(cfg, ident):
-    """``<checkpoint_dir>/<data>-<role>-<sizes>-<hash of the identity>.npz``, ``<data>`` the named data set or
-    your own data's file or folder name (``config.data_label``): other data or settings never find it (the hash),
-    and a name never says MNIST for your files."""
-    sizes = "x".join(str(s) for s in ident["model"]["sizes"])
-    data = data_label(cfg, Path(cfg.data).stem if cfg.data else cfg.dataset)
-    return ckpt.identity_path(cfg.checkpoint_dir, f"{data}-{ident['role']}-{sizes}", ident)
-
-
-def train_or_load(cfg, fingerprint, spec, arrays, image_shape=None):
-    """Train the network ``spec`` asks for on ``arrays`` = (x, y, x_val, y_val), or load it when a finished
-    checkpoint of exactly its identity exists.
-
-    ``image_shape``: what the rows were flattened from, for the jitter (the data's fingerprint covers it).
-    Training holds the run's lock (``locks.run_lock``) from the moment it looks for a finished checkpoint
-    until it has written one and removed the run state: a second process with the same identity stops, naming
-    the first, instead of sharing its files. Returns (model, record): the record says whether it was loaded, from
-    where, and what produced it.
-    """
-    x, y, xv, yv = arrays
-    parts = spec.build(cfg)
-    ident = spec.identity(cfg, fingerprint, parts)
-    path, role = checkpoint_path(cfg, ident), spec.role
-    if os.path.exists(path):
-        return _load(path, parts[0], role, ident)
-    run_path = ckpt.run_path(path)
-    with locks.run_lock(run_path, say=lambda line: log(f"{role}: {line}")):
-        if os.path.exists(path):         # finished by another process between the look above and the lock
-            return _load(path, parts[0], role, ident)
-        model, optimizer, schedule, objective = parts
-        continued = _continue_prefix(cfg, spec, ident, path, run_path)
-        resumed = ckpt.meta_of(run_path)["epoch"] if os.path.exists(run_path) and not continued else None
-        history = fit(model, objective, optimizer, x, y, spec.epochs, cfg.batch_size, x_val=xv, y_val=yv,
-                      lr_schedule=schedule, jitter_pixels=spec.jitter, image_shape=image_shape, seed=spec.seed,
-                      label=role, checkpoint=RunFile(run_path, ident), resume=True)
-        # the epochs' own times: a resumed run's total includes the epochs trained before the interruption
-        info = {"seconds": sum(h["seconds"] for h in history), "history": history, "resumed_after_epoch": resumed,
-                **({"continued_from_epoch": continued} if continued else {})}
-        ckpt.save_model(path, model, ident, **info)
-        if spec.decay is not None and os.path.exists(run_path):   # a longer run of this recipe may continue from here
-            os.replace(run_path, _state_path(path))
-        for leftover in (run_path, ckpt.best_path(run_path)):
-            if os.path.exists(leftover):
-                os.remove(leftover)
-    return model, {"loaded": False, "checkpoint": path, "identity": ident, **info}
-
-
-def _state_path(path):
-    """Where a finished run on an exponential schedule keeps its last training state: ``x.npz`` -> ``x.state.npz``."""
-    return path[:-4] + ".state.npz"
-
-
-def _continue_prefix(cfg, spec, ident, path, run_path):
-    """A run on an exponential schedule (no length: its first E epochs are a run of E epochs, bit for bit) starts
-    from the longest finished shorter run of the same recipe, when one left its training state: that state, under
-    this run's identity, becomes its run checkpoint, and ``fit`` resumes from it as from an interruption. Returns
-    the epochs continued from (None: none)."""
-    if spec.decay is None or os.path.exists(run_path):
-        return None
-    for epochs in range(spec.epochs - 1, 0, -1):
-        state = _state_path(checkpoint_path(cfg, {**ident, "epochs": epochs}))
-        if os.path.exists(state):
-            ckpt.relabel(state, run_path, ident)
-            log(f"{spec.role}: continues the finished run of its first {epochs} epochs ({state})")
-            return epochs
-    return None
-
-
-def _load(path, model, role, ident):
-    ckpt.load_model(path, model, ident)
-    log(f"{role}: loaded {path} (same data fingerprint and settings)")
-    return model, {"loaded": True, "checkpoint": path, "identity": ident, **ckpt.meta_of(path)["info"]}
-
-
 def logit_stats(logits):
     """The mean logit and the largest magnitude: how far a student's logits have drifted."""
     return {"mean_logit": float(logits.mean()), "max_abs_logit": float(abs(logits).max())}
 
 
-def model_record(model, trained, arrays):
-    """Test and validation errors, parameter counts, and ``trained`` (how the model came to be)."""
-    _, _, xv, yv, xt, yt = arrays
-    return {"errors": errors(model, xt, yt), "validation_errors": errors(model, xv, yv) if xv is not None else None,
-            "params": model.count_params(biases=False), "params_with_biases": model.count_params(), **trained}
+def one_at_a_time(experiment):
+    """Decorate an experiment's ``run(cfg, ...)``: it holds a lock for the whole run, so a second run of the same
+    experiment with the same settings (and folders) stops at once, naming the first, whatever stage the first is
+    in; each network also has its own lock. The lock sits in the system's temporary folder, named by the hash of
+    what was asked, so it needs no output folder to exist."""
+    def wrap(run):
+        @functools.wraps(run)
+        def locked(cfg, *args):
+            with locks.run_lock(experiment_lock(experiment, cfg, *args), say=log):
+                return run(cfg, *args)
+        return locked
+    return wrap
+
+
+def experiment_lock(experiment, cfg, *args):
+    """Where the lock of a run of ``experiment`` with these settings, arguments and folders is held."""
+    asked = {"experiment": experiment, "settings": dataclasses.asdict(cfg), "values": args,
+             "folders": [os.path.abspath(f) for f in (cfg.out_dir, cfg.records_dir, cfg.checkpoint_dir)]}
+    return os.path.join(tempfile.gettempdir(), f"tinykd-{experiment}-{identity.key(shared.as_stored(asked))}")
+
+
+def spec(cfg, fingerprint, role, sizes, epochs, lr, jitter=0, **settings):
+    """A ``Spec`` on the data of this ``fingerprint``, with ``cfg``'s batch size and backend. The networks every
+    experiment starts from (the teacher, S (initial), the paper's candidates) record their jitter, 0 when they have
+    none; a student passes ``jitter=None``."""
+    return Spec(role, tuple(sizes), epochs, lr, data=fingerprint, batch_size=cfg.batch_size, backend=cfg.backend,
+                jitter=jitter, **settings)
+
+
+def teacher_spec(cfg, fingerprint):
+    """The teacher ``cfg`` asks for: dropout and jitter, on every training row."""
+    return spec(cfg, fingerprint, "teacher", cfg.teacher_sizes, cfg.teacher_epochs, cfg.teacher_lr, jitter=cfg.jitter,
+                dropout=cfg.teacher_dropout, input_dropout=cfg.teacher_input_dropout)
+
+
+def checkpoint_label(cfg):
+    """What a run's checkpoints are named after: the named data set, or your own data's file or folder name."""
+    return data_label(cfg, Path(cfg.data).stem if cfg.data else cfg.dataset)
 
 
 class Setup:
@@ -241,7 +144,7 @@ class Setup:
     def __init__(self, cfg, check=None):
         for folder, option in ((cfg.out_dir, "--out-dir"), (cfg.checkpoint_dir, "--checkpoint-dir"),
                                (cfg.records_dir, "--records-dir")):
-            shared.check_writable(folder, option)
+            shared.check_writable(folder, option, records=cfg.records_dir if option == "--out-dir" else None)
         self.cfg, self.ds = cfg, load_data(cfg)
         if check is not None:
             check(self.ds)
@@ -249,38 +152,101 @@ class Setup:
         dev = self.ds.to(resolve(cfg.backend))
         self.arrays = (dev.x_train, dev.y_train, dev.x_val, dev.y_val, dev.x_test, dev.y_test)
         self.store = records.Store(cfg.records_dir)
+        self.runner = Runner(self.store, cfg.checkpoint_dir, checkpoint_label(cfg), self.data, say=log)
         log(f"{self.ds!r} from {self.ds.source} (fingerprint {self.data['fingerprint'][:16]}) on {cfg.backend}; "
             f"teacher {cfg.teacher_sizes}, student {cfg.student_sizes}")
 
-    def identity(self, spec):
-        return spec.identity(self.cfg, self.data["fingerprint"])
+    def spec(self, role, sizes, epochs, lr, **settings):
+        """A ``Spec`` on this data, batch size and backend (``spec``)."""
+        return spec(self.cfg, self.data["fingerprint"], role, sizes, epochs, lr, **settings)
 
-    def model(self, spec, arrays=None, image_shape=None, measure=None, held_out=True):
-        """The network ``spec`` asks for, trained on ``arrays`` (x, y, x_val, y_val; default: the whole training
-        set and the validation split) or loaded from its checkpoint; its record is written when missing, with its
-        test and validation errors, parameter counts, training history and time, and ``measure(model)``'s
-        fields. ``held_out=False``: the network trained on the validation split too, so it has no validation
-        errors (counting them would count training errors)."""
-        model, trained = train_or_load(self.cfg, self.data["fingerprint"], spec, arrays or self.arrays[:4],
-                                       image_shape=image_shape)
-        ident = trained.pop("identity")
-        if self.store.find(ident) is None:
-            trained.pop("loaded")
-            result = {**model_record(model, trained, self.arrays), **(measure(model) if measure else {})}
-            if not held_out:
-                result["validation_errors"] = None
-            self.store.put(ident, result, data=self.data)
-        return model
+    def teacher_spec(self):
+        return teacher_spec(self.cfg, self.data["fingerprint"])
+
+    def key(self, spec):
+        """The key of ``spec``'s record (and checkpoint)."""
+        return self.runner.key(spec)
 
     def record(self, spec):
         """The record of the network ``spec`` asks for; None when it has none yet."""
-        return self.store.find(self.identity(spec))
+        return self.runner.find(spec)[0]
+
+    def run(self, spec, rows=None, **options):
+        """``Runner.run`` on ``rows`` (x, y, x_val, y_val; default: the training rows and the validation split),
+        counted on the test split: (model or None, record)."""
+        return self.runner.run(spec, rows or self.arrays[:4], self.arrays[4:], **options)
+
+    def model(self, spec, arrays=None, **options):
+        """The network ``spec`` asks for, loaded from its checkpoint or trained (its record written when missing)."""
+        return self.run(spec, arrays, need_model=True, **options)[0]
 
 
-def prepare(cfg, check=None):
-    """``Setup(cfg, check)`` and its teacher, trained or loaded: (dataset, arrays, teacher, data record, teacher
-    record's result) for the examples that need the teacher's weights."""
-    setup = Setup(cfg, check)
-    spec = teacher_spec(cfg)
-    teacher = setup.model(spec, image_shape=tuple(setup.ds.input_shape))
-    return setup.ds, setup.arrays, teacher, setup.data, setup.record(spec)["result"]
+# the settings of a Config that shape an example's teacher and data (the rest is Table 1's)
+TEACHER_SETTINGS = ("dataset", "data", "val", "val_seed", "subset", "teacher_sizes", "teacher_epochs", "batch_size",
+                    "teacher_lr", "teacher_dropout", "teacher_input_dropout", "jitter")
+ROWS = ("seeds",)   # what a table's rows are made of: more seeds later join the same table
+
+
+class Study:
+    """One example beside Table 1 over records: its data and teacher (``Setup``; the teacher trained or loaded only
+    when a network needs it), its table's tag (``table``: the experiment, the table's name, the preset, the settings
+    its rows share and what differs from the preset), ``links`` (the teacher's record key) and ``view``, the
+    module's function from (records, table, links, keys) to its table."""
+
+    def __init__(self, cfg, experiment, values, reference, view, markdown, name=None, check=None):
+        self.cfg, self.setup, self.view, self.markdown = cfg, Setup(cfg, check), view, markdown
+        self.teacher_spec = self.setup.teacher_spec()
+        self.links = {"teacher": self.setup.key(self.teacher_spec)}
+        dev = {k: v for k, v in cfg.deviations().items() if k in TEACHER_SETTINGS}
+        dev.update(data_deviations(cfg, self.setup.ds))
+        dev.update({k: v for k, v in values.items() if v != reference.get(k) and k not in ROWS})
+        name = name or f"{data_label(cfg, self.setup.data['name'])}_{experiment}"
+        self.table = shared.as_stored({"experiment": experiment, "name": name + ("_quick" if cfg.preset == "quick"
+                                                                                  else ""),
+                                       "preset": cfg.preset, "settings": {k: v for k, v in values.items()
+                                                                          if k not in ROWS}, "deviations": dev})
+        self.out = os.path.join(cfg.out_dir, self.table["name"])
+        self.keys, self._teacher = None, None
+
+    def spec(self, role, sizes, epochs, lr, seed, objective, **settings):
+        """A student's specification: trained from its teacher (its record key is part of the identity), never
+        jittered; ``extra`` keywords go into the identity (what was done to its rows, and anything else that
+        makes it this run)."""
+        extra = {"teacher": self.links["teacher"], **settings.pop("extra", {})}
+        return self.setup.spec(role, sizes, epochs, lr, jitter=None, seed=seed, objective=objective, extra=extra,
+                               **settings)
+
+    def teacher(self):
+        """The teacher's model, trained or loaded on first use (its record written when missing)."""
+        if self._teacher is None:
+            self._teacher = self.setup.model(self.teacher_spec, image_shape=tuple(self.setup.ds.input_shape))
+        return self._teacher
+
+    def missing(self, specs):
+        """Those of ``specs`` without a record, said in one line; the table shows exactly these networks."""
+        self.keys = [self.setup.key(s) for s in specs]
+        out = [s for s in specs if self.setup.record(s) is None]
+        log(f"{len(specs) - len(out)} of the {len(specs)} networks asked for are in {self.cfg.records_dir};"
+            f" {len(out)} to train")
+        if self.setup.record(self.teacher_spec) is None:
+            self.teacher()   # the table shows the teacher: its record is made even when no student trains
+        return out
+
+    def run(self, spec, rows=None, **options):
+        """Train (or load) one student, its record tagged with this study's table and links."""
+        return self.setup.run(spec, rows, table=self.table, links=self.links, **options)[1]
+
+    def write(self, complete):
+        """This run's table as a view of the records it asks for: ``<out_dir>/<name>.md`` and ``.json``
+        (``.partial`` ones until ``complete``)."""
+        v = self.view(self.setup.store.all(), self.table, self.links, self.keys)
+        v["complete"], v["data"] = complete, self.setup.data   # the file this run was given, of one content
+        shared.write(self.out, v, self.markdown(v))
+        return v
+
+    def finish(self):
+        v = self.write(True)
+        print(self.markdown(v))
+        log(shared.where(self.cfg, self.out))
+        plots.draw_if_possible(self.out + ".json")
+        return v

@@ -107,12 +107,13 @@ def fmt(v):
     return f"{v['mean']:.1f} ± {v['std']:.1f}"
 
 
-def pooled_gap(a, b):
-    """(b − a in means, pooled std, gap in pooled stds) of two ``mean_std`` records, or None without two stds."""
-    if a.get("std") is None or b.get("std") is None:
+def pooled_gap(method, baseline):
+    """(method − baseline in means, pooled std, that difference in pooled stds) of two ``mean_std`` records, or
+    None without two stds: negative when the method makes fewer errors than the baseline."""
+    if method.get("std") is None or baseline.get("std") is None:
         return None
-    diff = b["mean"] - a["mean"]
-    sd = math.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2)
+    diff = method["mean"] - baseline["mean"]
+    sd = math.sqrt((method["std"] ** 2 + baseline["std"] ** 2) / 2)
     return diff, sd, (diff / sd if sd else math.copysign(math.inf, diff) if diff else 0.0)
 
 
@@ -166,3 +167,68 @@ def data_lines(d, preset, deviations, machine=None):
                      f"{machine.get('blas', 'BLAS not known')}, kernel {machine.get('blas_kernel', 'not known')}, "
                      f"{machine.get('blas_threads', 'not known')} threads; NumPy {machine.get('numpy')}.")
     return lines
+
+
+# ------------------------------------------------------------------------------ which records form a table
+def as_stored(value):
+    """``value`` as a record holds it (JSON, keys sorted): a table tag compares the same before and after writing."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _same(a, b):
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def rows_of(records, table, links, keys=None):
+    """The records of one table: those whose keys are ``keys`` (the networks a run's plan asks for), or, without
+    ``keys`` (regenerating from a records folder), those tagged ``table`` that started from the networks ``links``
+    names (every study's)."""
+    if keys is not None:
+        keys = set(keys)
+        return [r for r in records if r["key"] in keys]
+    return [r for r in records if _same(r.get("table"), table) and _same(r["links"], links)]
+
+
+def groups(records_, experiment):
+    """(table, links) of every table of ``experiment`` that ``records_`` hold, in order of first appearance."""
+    out = {}
+    for r in records_:
+        if (r.get("table") or {}).get("experiment") == experiment:
+            out.setdefault(json.dumps([r["table"], r["links"]], sort_keys=True, default=str), (r["table"], r["links"]))
+    return list(out.values())
+
+
+def common_view(records_, table, links, rows):
+    """What every study's view holds: its name, preset, deviations, data, teacher, where its networks came from."""
+    t = {r["key"]: r for r in records_}[links["teacher"]]
+    return {"experiment": table["experiment"], "name": table["name"], "preset": table["preset"],
+            "deviations": table["deviations"], "data": (rows or [t])[0]["data"], "teacher": t["result"],
+            "sources": sources([t] + rows), "complete": True}
+
+
+def header(v):
+    """The lines under a study's first: its data and preset, where its networks were trained, and whether it is
+    finished."""
+    lines = data_lines(v["data"], v["preset"], v["deviations"]) + source_lines(v["sources"])
+    if not v["complete"]:
+        lines += ["", "**Incomplete: the run is still going or stopped early; the rows below are what finished" +
+                  (f" (not yet trained: {'; '.join(v['missing'])})" if v.get("missing") else "") + ".**"]
+    return lines
+
+
+def teacher_check(t, s, student="S (initial)"):
+    """``teacher_not_better`` (on validation) and the line that says so, or (None, reason) without validation.
+    ``t`` and ``s`` hold ``validation_errors`` of the teacher and of the ``student`` it is compared with (counts,
+    or means of counts: a fraction is shown to one decimal)."""
+    if t["validation_errors"] is None:
+        return None, f"no validation split (val = 0): whether the teacher beats {student} was not checked"
+    te, se = (count(x["validation_errors"]) for x in (t, s))
+    if t["validation_errors"] >= s["validation_errors"]:
+        return True, (f"WARNING: the teacher is NOT better than {student} on validation ({te} vs {se} errors); KD "
+                      "from it is still run, but flagged")
+    return False, f"the teacher beats {student} on validation ({te} vs {se} errors)"
+
+
+def count(x):
+    """A count of errors as printed: whole, or a mean to one decimal."""
+    return f"{x:g}" if float(x).is_integer() else f"{x:.1f}"

@@ -17,31 +17,25 @@ ones). The table (mean ± std over seeds, the comparison with KD, the verdicts) 
 example shares; what a run asks for is a ``tinykd.config.Config``.
 """
 import os
-import time
 
 import numpy as np
 
-from . import plots, registry, shared, table1_view
-
-from ..runs import records
 from ..backend import resolve, to_device, to_host
-from .settings import data_deviations
+from ..data.transfer import UNLABELLED, partly_labelled
 from ..discriminator import Discriminator
 from ..distill import check_pair, row_classes
-from ..layers import MLP
-from ..optim import Adam
-from .setup import Setup, Spec, log, logit_stats, teacher_spec
-from .table1_view import teacher_check
-from ..train import cosine_lr, errors, fit
-from ..data.transfer import UNLABELLED, partly_labelled
+from . import plots, registry, shared, table1_view
+from .settings import data_deviations
+from .setup import Setup, log, logit_stats, one_at_a_time
 
 LABELLED_SEED = 0   # which rows keep their labels in the few-labels regime
 
 
+@one_at_a_time("table1")
 def run(cfg):
     """Run the protocol: every network it needs is found by its record or trained, and its table is a view of the
-    records (``table1_view.assemble``), written to ``<out_dir>/<results name>.md`` after every finished model. Returns
-    the table's record."""
+    records of exactly the networks it asks for (``table1_view.view``), written to ``<out_dir>/<results name>.md``
+    after every finished model. Returns the table's record."""
     xp = resolve(cfg.backend)
     setup = Setup(cfg)
     ds, d, (x, y, xv, yv, xt, yt) = setup.ds, setup.data, setup.arrays
@@ -55,34 +49,36 @@ def run(cfg):
         x0, y0, ignore_label = x[keep], y[keep], UNLABELLED
         extra.update(labelled=cfg.labelled, labelled_seed=LABELLED_SEED)
         log(f"few labels: {int(keep.shape[0]):,} of {int(y.shape[0]):,} student training rows keep their label")
-    t_spec = teacher_spec(cfg)
-    s_spec = Spec("student", tuple(cfg.student_sizes), cfg.student_epochs, cfg.student_lr, extra=extra)
+    t_spec = setup.teacher_spec()
+    s_spec = setup.spec("student", cfg.student_sizes, cfg.student_epochs, cfg.student_lr, extra=extra)
     # the logits' drift is measured on the validation split; without one, on the students' training rows
     x_stats, stats_on = (xv, "validation") if xv is not None else (x, "training")
     ctx = {"ignore_label": ignore_label, "steps_per_epoch": -(-int(x.shape[0]) // cfg.batch_size)}
-    links = {"teacher": records.key(setup.identity(t_spec)), "start": records.key(setup.identity(s_spec))}
+    links = {"teacher": setup.key(t_spec), "start": setup.key(s_spec)}
     table = table1_view.tag(cfg, {**cfg.deviations(), **data_deviations(cfg, ds)}, d["name"], stats_on)
     plan = [(vid, seed) for vid in cfg.variants for seed in range(registry.n_seeds(vid, cfg.seeds, cfg.ablation_seeds))]
-    planned = {run: _variant(cfg, setup, *run, links, extra, ctx, xp) for run in plan}
-    missing = [run for run in plan if setup.store.find(planned[run][0]) is None]
+    specs = {run: _variant(setup, *run, links, extra, ctx) for run in plan}
+    keys = [setup.key(spec) for spec in specs.values()]
+    missing = [run for run in plan if setup.record(specs[run]) is None]
     log(f"{len(plan) - len(missing)} of the {len(plan)} student runs asked for are in {cfg.records_dir}; "
         f"{len(missing)} to train")
     out = os.path.join(cfg.out_dir, cfg.results_base(d["name"]))
 
     def write(complete):
-        view = table1_view.view(setup.store.all(), table, links)
+        view = table1_view.view(setup.store.all(), table, links, keys, plan, d)
         view["complete"] = complete and view["complete"]   # and nothing another run asked for is missing
         shared.write(out, view, table1_view.markdown(view))
         return view
 
-    if missing or setup.store.find(setup.identity(t_spec)) is None or setup.store.find(setup.identity(s_spec)) is None:
-        teacher = setup.model(t_spec, image_shape=tuple(ds.input_shape))
+    image_shape = tuple(ds.input_shape)
+    if missing or setup.record(t_spec) is None or setup.record(s_spec) is None:
+        teacher = setup.model(t_spec, image_shape=image_shape)
         student0 = setup.model(s_spec, arrays=(x0, y0, xv, yv), measure=lambda m: logit_stats(m.logits(x_stats)))
         check_pair(teacher, student0)
-    t_rec, s_rec = setup.store.by_key()[links["teacher"]], setup.store.by_key()[links["start"]]
+    t_rec, s_rec = setup.record(t_spec), setup.record(s_spec)
     log(f"teacher errors {t_rec['result']['errors']}/{d['n_test']}; "
         f"student (initial) errors {s_rec['result']['errors']}/{d['n_test']}")
-    log(teacher_check(t_rec["result"], s_rec["result"])[1])
+    log(shared.teacher_check(t_rec["result"], s_rec["result"])[1])
     if missing:
         write(False)
         teacher_logits = teacher.logits(x)
@@ -90,27 +86,25 @@ def run(cfg):
         student0_logits = student0.logits(x)
         classes = row_classes(y, teacher_logits, ignore_label)   # what a conditional discriminator is shown
     for vid, seed in missing:
-        ident, objective, disc = planned[(vid, seed)]
-        student = MLP(cfg.student_sizes, seed=seed, backend=xp)
-        student.load_state_dict(student0.state_dict())
-        d_info = {}
-        if disc is not None:
-            d_info = _pretrain(disc, ident["discriminator_pretraining"], teacher_logits, student0_logits, classes)
-        t0 = time.perf_counter()
-        history = fit(student, objective, Adam(student, lr=cfg.finetune_lr), x, y, cfg.finetune_epochs,
-                      cfg.batch_size, teacher=teacher_logits, x_val=xv, y_val=yv,
-                      lr_schedule=cosine_lr(cfg.finetune_lr, cfg.finetune_epochs), seed=ident["seed"],
-                      label=f"{vid} seed {seed}", progress=False, explode_factor=None,
-                      epoch_end=_drift_probe(disc, xv, yv, teacher_val_logits))
-        result = {"name": registry.BY_ID[vid].name, "seed": seed, "errors": errors(student, xt, yt),
-                  "validation_errors": errors(student, xv, yv) if xv is not None else None,
-                  "seconds": time.perf_counter() - t0, "final_loss": history[-1]["loss"] if history else None,
-                  "history": history, **logit_stats(student.logits(x_stats)), **d_info}
-        if disc is not None:
-            result["d_accuracy_after"] = disc.accuracy(teacher_logits, student.logits(x),
-                                                       classes if disc.conditional else None)
-        setup.store.put(ident, result, table=table, links=links, data=d, asked=plan)
+        spec = specs[(vid, seed)]
+        parts = spec.build()
+        disc = getattr(parts.objective, "discriminator", None)
+
+        def pretrain(parts, disc=disc, how=spec.extra["discriminator_pretraining"]):
+            return _pretrain(disc, how, teacher_logits, student0_logits, classes)
+
+        def measure(student, disc=disc, vid=vid, seed=seed):
+            out = {"name": registry.BY_ID[vid].name, "seed": seed, **logit_stats(student.logits(x_stats))}
+            if disc is not None:
+                out["d_accuracy_after"] = disc.accuracy(teacher_logits, student.logits(x),
+                                                        classes if disc.conditional else None)
+            return out
+        _, rec = setup.run(spec, rows=(x, y, xv, yv), parts=parts, teacher=teacher_logits, start=student0,
+                           before=pretrain if disc is not None else None, measure=measure, table=table, links=links,
+                           asked=plan, label=f"{vid} seed {seed}", progress=False, explode_factor=None,
+                           epoch_end=_drift_probe(disc, xv, yv, teacher_val_logits))
         write(False)
+        result = rec["result"]
         log(f"  {registry.BY_ID[vid].name:48s} seed {seed}: {result['errors']:5d} errors  ({result['seconds']:.0f} s, "
             f"mean logit {result['mean_logit']:.3g}, max |logit| {result['max_abs_logit']:.3g})")
     view = write(True)
@@ -120,24 +114,26 @@ def run(cfg):
     return view
 
 
-def _variant(cfg, setup, vid, seed, links, extra, ctx, xp):
-    """(identity, objective, discriminator or None) of one student run, built before anything trains: its
-    identity holds what its objective (and discriminator) say of themselves, the networks it starts from (their
-    record keys), the optimiser, schedule and loop settings, and what was done to its rows."""
-    variant = registry.BY_ID[vid]
-    disc, pretraining = None, None
+def _variant(setup, vid, seed, links, extra, ctx):
+    """The run specification of one student variant: S (initial)'s network (its weights are loaded from it) trained
+    for the variant budget with the variant's objective (and discriminator), identified by the networks it starts
+    from (their record keys), what its discriminator's pretraining is and what was done to its rows."""
+    cfg, variant = setup.cfg, registry.BY_ID[vid]
+    pretraining = None
     if variant.discriminator is not None:
-        spec = dict(variant.discriminator)
-        pretraining = {"epochs": spec.pop("pretrain_epochs"), "batch_size": 256, "holdout": 0.2, "seed": seed}
-        disc = Discriminator(cfg.student_sizes[-1], seed=seed, backend=xp, **spec)
-    objective = variant.make(disc, ctx)
-    student = MLP(cfg.student_sizes, seed=seed, backend=xp)   # described only: its weights are S (initial)'s
-    ident = {"data": setup.data["fingerprint"], "role": "variant", "variant": vid, "teacher": links["teacher"],
-             "start": links["start"], "model": student.describe(), "objective": objective.describe(),
-             "discriminator_pretraining": pretraining, "optimizer": Adam(student, lr=cfg.finetune_lr).describe(),
-             "schedule": cosine_lr(cfg.finetune_lr, cfg.finetune_epochs).describe(), "epochs": cfg.finetune_epochs,
-             "batch_size": cfg.batch_size, "seed": 100 + seed, "backend": cfg.backend, **extra}
-    return ident, objective, disc
+        d = dict(variant.discriminator)
+        pretraining = {"epochs": d.pop("pretrain_epochs"), "batch_size": 256, "holdout": 0.2, "seed": seed}
+
+        def objective(d=d):
+            return variant.make(Discriminator(cfg.student_sizes[-1], seed=seed, backend=resolve(cfg.backend), **d),
+                                ctx)
+    else:
+        def objective():
+            return variant.make(None, ctx)
+    return setup.spec("variant", cfg.student_sizes, cfg.finetune_epochs, cfg.finetune_lr, jitter=None, seed=seed,
+                      shuffle_seed=100 + seed, objective=(objective, ()),
+                      extra={"variant": vid, "teacher": links["teacher"], "start": links["start"],
+                             "discriminator_pretraining": pretraining, **extra})
 
 
 def _pretrain(disc, how, teacher_logits, student0_logits, classes):

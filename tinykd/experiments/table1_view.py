@@ -22,48 +22,20 @@ def tag(cfg, deviations, data_name, stats_on):
     ``mnist_table``), the settings its rows share (``cfg`` without ``ROWS`` and ``WHERE``), what they change from the
     preset's reference run, and where the logit statistics were measured; as a record holds it (keys sorted), so
     a view of it reads the same before and after it is written."""
-    return _sorted({"experiment": "table1", "name": cfg.results_base(data_name),
+    return shared.as_stored({"experiment": "table1", "name": cfg.results_base(data_name),
             "config": {k: v for k, v in asdict(cfg).items() if k not in ROWS + WHERE},
             "deviations": {k: v for k, v in deviations.items() if k not in ROWS}, "logit_stats_on": stats_on})
 
 
-def _sorted(value):
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
-
-
-def _same(a, b):
-    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
-
-
-def rows_of(records, table, links):
-    """The records of one table: tagged ``table``, started from the networks ``links`` names (every study's)."""
-    return [r for r in records if _same(r.get("table"), table) and _same(r["links"], links)]
-
-
-def teacher_check(t, s, student="S (initial)"):
-    """``teacher_not_better`` (on validation) and the line that says so, or (None, reason) without validation.
-    ``t`` and ``s`` hold ``validation_errors`` of the teacher and of the ``student`` it is compared with (counts,
-    or means of counts: a fraction is shown to one decimal)."""
-    if t["validation_errors"] is None:
-        return None, f"no validation split (val = 0): whether the teacher beats {student} was not checked"
-    te, se = (_count(x["validation_errors"]) for x in (t, s))
-    if t["validation_errors"] >= s["validation_errors"]:
-        return True, (f"WARNING: the teacher is NOT better than {student} on validation ({te} vs {se} errors); KD "
-                      "from it is still run, but flagged")
-    return False, f"the teacher beats {student} on validation ({te} vs {se} errors)"
-
-
-def _count(x):
-    return f"{x:g}" if float(x).is_integer() else f"{x:.1f}"
-
-
-def view(records, table, links):
-    """The Table 1 record of the student runs in ``records`` tagged ``table`` that start from the networks
-    ``links`` names (their record keys): teacher, S (initial), every variant present with its runs in seed order
-    (registered variants in registry order), mean ± std, the teacher check, the verdicts, where the records came
-    from, and the training time they hold."""
+def view(records, table, links, keys=None, asked=None, data=None):
+    """The Table 1 record of the student runs in ``records`` (those of ``keys``, a run's plan, or else those tagged
+    ``table`` that start from the networks ``links`` names: ``shared.rows_of``): teacher, S (initial), every variant
+    present with its runs in seed order (registered variants in registry order), mean ± std, the teacher check, the
+    verdicts, where the records came from, and the training time they hold. A run's own table passes its plan
+    (``keys``, ``asked``: (variant, seed) pairs) and the data it was given (``data``: the file it named, where two
+    files hold one content)."""
     by_key = {r["key"]: r for r in records}
-    rows = rows_of(records, table, links)
+    rows = shared.rows_of(records, table, links, keys)
     t, s = by_key[links["teacher"]], by_key[links["start"]]
     ids = sorted({r["identity"]["variant"] for r in rows},
                  key=lambda k: (list(registry.BY_ID).index(k) if k in registry.BY_ID else len(registry.BY_ID), k))
@@ -72,16 +44,18 @@ def view(records, table, links):
         runs = sorted((r for r in rows if r["identity"]["variant"] == vid), key=lambda r: r["result"]["seed"])
         variants[vid] = {"name": runs[0]["result"].get("name", vid), "objective": runs[0]["identity"].get("objective"),
                          "runs": [r["result"] for r in runs], **shared.mean_std([r["result"]["errors"] for r in runs])}
-    flag, line = teacher_check(t["result"], s["result"])
+    flag, line = shared.teacher_check(t["result"], s["result"])
     trained = [t, s] + rows
-    # what the runs that wrote these records asked for and is not here (a run stopped early, or still going)
-    asked = {(vid, seed) for r in rows for vid, seed in r.get("asked", [])}
+    # what this run asks for (``asked``, with ``keys``), or what the runs that wrote these records asked for, and
+    # is not here (a run stopped early, or still going)
+    asked = {tuple(a) for a in asked} if asked is not None else \
+        {(vid, seed) for r in rows for vid, seed in r.get("asked", [])}
     present = {(r["identity"]["variant"], r["result"]["seed"]) for r in rows}
     missing = sorted(asked - present, key=lambda p: (list(registry.BY_ID).index(p[0]) if p[0] in registry.BY_ID
                                                      else len(registry.BY_ID), p))
     record = {"config": {**table["config"], "variants": ids, "seeds": max((v["n"] for v in variants.values()),
                                                                           default=0)},
-              "deviations": table["deviations"], "data": (rows or [t])[0]["data"], "logit_stats_on":
+              "deviations": table["deviations"], "data": data or (rows or [t])[0]["data"], "logit_stats_on":
               table["logit_stats_on"], "teacher": t["result"], "student_initial": s["result"],
               "teacher_not_better": flag, "teacher_check": line, "variants": variants, "complete": not missing,
               "missing": [f"{vid} seed {seed}" for vid, seed in missing],
@@ -161,9 +135,9 @@ def markdown(record):
     if kd in v and wo in v:
         gap = shared.pooled_gap(v[kd], v[wo])
         if gap is not None:
-            diff, sd, ratio = gap
-            lines.append(f"KD vs w/o KD: {abs(diff):.1f} {'fewer' if diff >= 0 else 'more'} errors with KD; pooled "
-                         f"std {sd:.1f} ({ratio:+.1f} std).")
+            diff, sd, ratio = gap     # KD − w/o KD: negative when KD makes fewer errors, shown as a gain
+            lines.append(f"KD vs w/o KD: {abs(diff):.1f} {'fewer' if diff <= 0 else 'more'} errors with KD; pooled "
+                         f"std {sd:.1f} ({0.0 - ratio:+.1f} std).")
     lines += ["", "What this run shows:"] + [f"- {line}" for line in record["what_it_shows"]]
     return "\n".join(lines) + "\n"
 
@@ -187,7 +161,7 @@ def comparison(record):
     for k in [kd] + others:
         rec, var = v[k], registry.BY_ID[k]
         gap = shared.pooled_gap(rec, v[kd]) if k != kd else None
-        vs = "–" if gap is None else f"{-gap[0]:+.1f} ({-gap[2]:+.1f})"
+        vs = "–" if gap is None else f"{gap[0]:+.1f} ({gap[2]:+.1f})"
         lines.append(f"| {rec['name']} | `{k}` | {var.paper} | {var.matches} | {shared.fmt(rec)} | "
                      f"{vs} | {per_epoch(rec) / kd_epoch:.2f} |")
     return lines + [""]
@@ -214,13 +188,15 @@ def matches_teacher(record):
     mean over its seeds, else S (initial): at most one std of its seeds above the teacher's errors), or None.
     Soft targets carry what the teacher knows beyond the labels: a student that already matches it leaves KD
     little to add, whatever the teacher's margin on validation."""
-    t, wo = record["teacher"]["errors"], record["variants"].get(registry.LABELS_ONLY.id)
+    t, wo = (record.get("teacher") or {}).get("errors"), record["variants"].get(registry.LABELS_ONLY.id)
+    if t is None:              # a hand-made or partial record without the teacher's errors: nothing to claim
+        return None
     name, mean, std = (wo["name"], wo["mean"], wo["std"] or 0.0) if wo else \
         ("S (initial)", record["student_initial"]["errors"], 0.0)
     if mean - std > t:
         return None
     return (f"the student on the labels alone already matches the teacher on the test set: {name} "
-            f"{_count(mean)} vs the teacher's {t} test errors" + (f" (std {std:.1f})" if std else ""))
+            f"{shared.count(mean)} vs the teacher's {t} test errors" + (f" (std {std:.1f})" if std else ""))
 
 
 def causes(record):
@@ -284,12 +260,12 @@ def what_it_shows(record):
         name = v[k]["name"]
         if gap is None:
             out.append(f"NOT whether {name} differs from KD: one seed cannot separate a difference from seed noise")
-        elif gap[2] >= 2:
-            out.append(f"{name} beats KD by {gap[0]:.1f} test errors, {gap[2]:.1f} pooled std")
         elif gap[2] <= -2:
-            out.append(f"{name} is WORSE than KD by {-gap[0]:.1f} test errors, {-gap[2]:.1f} pooled std")
+            out.append(f"{name} beats KD by {-gap[0]:.1f} test errors, {-gap[2]:.1f} pooled std")
+        elif gap[2] >= 2:
+            out.append(f"{name} is WORSE than KD by {gap[0]:.1f} test errors, {gap[2]:.1f} pooled std")
         else:
-            out.append(f"NOT that {name} differs from KD: {-gap[0]:+.1f} test errors, {-gap[2]:+.1f} pooled std "
+            out.append(f"NOT that {name} differs from KD: {gap[0]:+.1f} test errors, {gap[2]:+.1f} pooled std "
                        "(under 2)")
     if recipe in v:
         peak = max(r["max_abs_logit"] for r in v[recipe]["runs"])
@@ -335,6 +311,6 @@ def headline(records):
         if rec["n"] < 2:           # the single-seed ablations are in docs/results.md
             continue
         gap = shared.pooled_gap(rec, kd) if kd is not None and vid != registry.BASELINE.id else None
-        vs = "–" if gap is None else f"{-gap[0]:+.1f} ({-gap[2]:+.1f})"
+        vs = "–" if gap is None else f"{gap[0]:+.1f} ({gap[2]:+.1f})"
         lines.append(f"| … then {rec['name']} | {shared.fmt(rec)} | {vs} |")
     return lines

@@ -17,7 +17,7 @@ import stat
 
 from .checkpoints import atomic_open
 from .identity import key, normalise
-from .provenance import provenance
+from .provenance import provenance as this_process
 
 FORMAT = "tinykd-record-1"
 
@@ -47,13 +47,13 @@ class Store:
             raise RecordError(f"{path} holds another identity than its name says; remove it and run again")
         return rec
 
-    def put(self, identity, result, table=None, links=None, **extra):
+    def put(self, identity, result, table=None, links=None, provenance=None, **extra):
         """Write the record of ``identity``: ``result`` (what training produced), the ``table`` it belongs to,
-        ``links`` (the keys of the records it started from, e.g. its teacher) and the provenance; returns it."""
+        ``links`` (the keys of the records it started from, e.g. its teacher) and ``provenance``: the process that
+        trained it (default: this one; a record rebuilt from a checkpoint names the one the checkpoint keeps)."""
         rec = {"format": FORMAT, "key": key(identity), "identity": identity, "table": table, "links": links or {},
-               "result": result, "provenance": provenance(), **extra}
-        write(self.path(identity), rec)
-        return rec
+               "result": result, "provenance": provenance or this_process(), **extra}
+        return write(self.path(identity), rec)
 
     def all(self):
         """Every record in the folder, in name order (an empty list when the folder does not exist).
@@ -78,12 +78,13 @@ def checksum(rec):
 
 
 def write(path, rec):
-    """Write one record atomically (``checkpoint.atomic_open``), in a stable form (keys sorted, one space indent),
-    with its ``checksum``."""
+    """Write one record atomically (``checkpoints.atomic_open``), in a stable form (keys sorted, one space indent),
+    with its ``checksum``; returns it as written (as ``read`` gives it back)."""
     rec = normalise(rec)
     rec["checksum"] = checksum(rec)
     with atomic_open(path, "w") as f:
         f.write(json.dumps(rec, indent=1, sort_keys=True) + "\n")
+    return rec
 
 
 REMOVE = "remove it (the network it records trains again on the next run)"

@@ -1,0 +1,76 @@
+"""The one run specification (tinykd/runs/spec.py) and the one path from it to a record (tinykd/runs/run.py)."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tinykd.distill import KD
+from tinykd.runs import identity, records
+from tinykd.runs.run import Runner
+from tinykd.runs.spec import Spec
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def spec(**kw):
+    return Spec(**{"role": "t", "sizes": (12, 8, 3), "epochs": 2, "lr": 1e-3, "data": "f" * 64, "batch_size": 16,
+                   "backend": "numpy", **kw})
+
+
+def test_a_decay_of_zero_is_refused_not_taken_for_none():
+    """``Spec(decay=None)`` is the cosine schedule; a decay of 0 (or above 1) is a mistake, refused where it is
+    built, never read as "no decay given"."""
+    assert spec().build().schedule.describe()["schedule"] == "cosine"
+    for bad in (0, 0.0, 1.5):
+        with pytest.raises(ValueError, match="decay must be a number in"):
+            spec(decay=bad).build()
+
+
+def test_the_identity_is_what_the_built_objects_say_of_themselves():
+    """Every part of the identity comes from the objects that train the network; each setting changed alone
+    changes the key, and jitter appears only for a network whose input is jittered."""
+    s = spec(objective=(KD, {"temperature": 4.0}), extra={"teacher": "a" * 16})
+    parts = s.build()
+    ident = s.identity(parts)
+    assert ident["model"] == parts.model.describe() and ident["objective"] == parts.objective.describe()
+    assert ident["optimizer"] == parts.optimizer.describe() and ident["teacher"] == "a" * 16
+    assert "jitter" not in ident and spec(jitter=0).identity(spec(jitter=0).build())["jitter"] == 0
+    keys = {identity.key(ident)}
+    for change in ({"seed": 1}, {"shuffle_seed": 5}, {"lr": 2e-3}, {"epochs": 3}, {"batch_size": 8},
+                   {"dropout": 0.1}, {"max_norm": 3.0}, {"decay": 0.9}, {"mode": "bwn"},
+                   {"objective": (KD, {"temperature": 2.0})}, {"extra": {"teacher": "b" * 16}}):
+        other = spec(**{"objective": (KD, {"temperature": 4.0}), "extra": {"teacher": "a" * 16}, **change})
+        keys.add(identity.key(other.identity(other.build())))
+    assert len(keys) == 12
+
+
+def test_the_committed_records_keep_their_keys():
+    """Every committed record is named by the hash of its identity (one hash, ``identity.key``)."""
+    for name in sorted(os.listdir(os.path.join(ROOT, "records"))):
+        rec = json.load(open(os.path.join(ROOT, "records", name), encoding="utf-8"))
+        assert name.endswith(f"-{identity.key(rec['identity'])}.json")
+
+
+def test_one_path_trains_finds_loads_and_rebuilds_a_record_naming_who_trained_it(tmp_path):
+    """``Runner.run``: trained once (checkpoint and record under one key), then found by its record without being
+    loaded, then, its record lost, rebuilt from the checkpoint with the provenance of the process that trained
+    it."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 12)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    store = records.Store(tmp_path / "rec")
+    lines = []
+    runner = Runner(store, str(tmp_path / "ck"), "toy", {"name": "toy"}, say=lines.append)
+    s = spec()
+    model, rec = runner.run(s, (x, y, x[:16], y[:16]), (x, y), progress=False)
+    (ck,) = os.listdir(tmp_path / "ck")
+    assert ck.endswith(f"-{rec['key']}.npz") and rec["result"]["validation_errors"] is not None
+    assert len(rec["result"]["history"]) == 2 and model is not None
+    again, found = runner.run(s, (x, y, None, None), (x, y), progress=False)
+    assert again is None and found == rec and not lines
+    os.remove(store.path(rec["identity"]))
+    loaded, rebuilt = runner.run(s, (x, y, x[:16], y[:16]), (x, y), progress=False)
+    assert any("loaded" in line for line in lines)
+    assert rebuilt["provenance"] == rec["provenance"] and rebuilt["result"]["errors"] == rec["result"]["errors"]
+    assert np.array_equal(loaded.logits(x), model.logits(x))

@@ -1,0 +1,129 @@
+"""The one path from a run specification to its record: ``Runner.run(spec, ...)``.
+
+1. Build the objects from the specification and take its identity from them (``Spec.build``, ``Spec.identity``).
+2. Its record found (``Store.find``) and its network not needed: done, nothing is loaded or trained.
+3. Else its checkpoint found (``<checkpoint_dir>/<data>-<role>-<sizes>-<key>.npz``, the record's key): load it.
+4. Else train it: holding the run's lock, continuing an interrupted run from its run file (or a shorter finished
+   run of the same exponential schedule), ``fit``, then save the checkpoint with what produced it.
+5. Its record missing: test and validation errors, parameters, time and history, what ``measure(model)`` adds,
+   and the provenance of the process that trained it (kept in the checkpoint), written to the store.
+"""
+import os
+import time
+
+from ..train import errors, fit
+from . import checkpoints as ckpt
+from . import locks
+from .identity import key
+from .provenance import provenance
+from .runstate import RunFile
+
+
+class Runner:
+    """Where one experiment's runs go: its records (``store``), its checkpoints (``checkpoint_dir``, file names
+    starting with ``label``, the data's name) and the data's record written beside each result (``data``)."""
+
+    def __init__(self, store, checkpoint_dir, label, data, say=print):
+        self.store, self.checkpoint_dir, self.label, self.data, self.say = store, checkpoint_dir, label, data, say
+
+    def find(self, spec, parts=None):
+        """The record of ``spec`` (None when there is none) and its parts: (record, parts, identity)."""
+        parts = parts or spec.build()
+        ident = spec.identity(parts)
+        return self.store.find(ident), parts, ident
+
+    def key(self, spec):
+        return key(spec.identity(spec.build()))
+
+    def path(self, ident):
+        """``<checkpoint_dir>/<data>-<role>-<sizes>-<key>.npz``: other data or settings never find it."""
+        sizes = "x".join(str(s) for s in ident["model"]["sizes"])
+        return os.path.join(self.checkpoint_dir, f"{self.label}-{ident['role']}-{sizes}-{key(ident)}.npz")
+
+    def run(self, spec, rows, test, parts=None, need_model=False, teacher=None, image_shape=None, start=None, before=None,
+            measure=None, table=None, links=None, held_out=True, asked=None, **fit_options):
+        """The network ``spec`` asks for, trained on ``rows`` = (x, y, x_val, y_val) and counted on ``test`` =
+        (x_test, y_test): (model, record). ``need_model=False`` and a record present: (None, record), nothing built
+        beyond the description. ``teacher``: its outputs or a function (``fit``'s); ``start``: a network whose
+        weights it starts from; ``before(parts)``: a stage before ``fit`` (a discriminator's pretraining, FitNets'
+        hints), returning fields for the result; ``measure(model)``: fields for the result after training.
+        ``held_out=False``: the network trained on the validation rows too, so it has no validation errors.
+        ``parts``: the objects ``spec.build()`` made, when the caller needs them too (e.g. a discriminator).
+        ``table``, ``links`` and any other keyword of ``Store.put`` go into the record; the rest to ``fit``."""
+        rec, parts, ident = self.find(spec, parts)
+        if rec is not None and not need_model:
+            return None, rec
+        path = self.path(ident)
+        model, info = (self._load(path, parts, ident) if os.path.exists(path) else
+                       self._train(spec, parts, ident, path, rows, teacher, image_shape, start, before, fit_options))
+        if rec is None:
+            result = {**self._result(model, rows, test, held_out), **info.pop("before", {}),
+                      **{k: v for k, v in info.items() if k != "provenance"}, **(measure(model) if measure else {})}
+            rec = self.store.put(ident, result, table=table, links=links, data=self.data,
+                                 provenance=info.get("provenance"), **({"asked": asked} if asked else {}))
+        return model, rec
+
+    def _result(self, model, rows, test, held_out):
+        (_, _, xv, yv), (xt, yt) = rows, test
+        return {"errors": errors(model, xt, yt),
+                "validation_errors": errors(model, xv, yv) if xv is not None and held_out else None,
+                "params": model.count_params(biases=False), "params_with_biases": model.count_params()}
+
+    def _load(self, path, parts, ident):
+        ckpt.load_model(path, parts.model, ident)
+        self.say(f"{ident['role']}: loaded {path} (same data fingerprint and settings)")
+        return parts.model, {**ckpt.meta_of(path)["info"], "checkpoint": path}
+
+    def _train(self, spec, parts, ident, path, rows, teacher, image_shape, start, before, fit_options):
+        """Train under the run's lock (a second process with the same identity stops, naming the first), from
+        the run file of an interrupted run when there is one; save the checkpoint, remove the run files."""
+        x, y, xv, yv = rows
+        run_path = ckpt.run_path(path)
+        with locks.run_lock(run_path, say=lambda line: self.say(f"{spec.role}: {line}")):
+            if os.path.exists(path):         # finished by another process between the look and the lock
+                return self._load(path, parts, ident)
+            model = parts.model
+            if start is not None:
+                model.load_state_dict(start.state_dict())
+            t0 = time.perf_counter()
+            done_before = before(parts) if before else {}
+            before_seconds = time.perf_counter() - t0
+            continued = self._continue_prefix(spec, ident, run_path)
+            resumed = ckpt.meta_of(run_path)["epoch"] if os.path.exists(run_path) and not continued else None
+            options = {"label": spec.role, **fit_options}
+            history = fit(model, parts.objective, parts.optimizer, x, y, spec.epochs, spec.batch_size, teacher=teacher,
+                          x_val=xv, y_val=yv, lr_schedule=parts.schedule, jitter_pixels=spec.jitter or 0,
+                          image_shape=image_shape, seed=ident["seed"], checkpoint=RunFile(run_path, ident),
+                          resume=True, **options)
+            # the epochs' own times: a resumed run's total includes the epochs trained before the interruption
+            info = {"seconds": before_seconds + sum(h["seconds"] for h in history), "history": history,
+                    "final_loss": history[-1]["loss"] if history else None, "resumed_after_epoch": resumed,
+                    **({"continued_from_epoch": continued} if continued else {}), "before": done_before,
+                    "provenance": provenance()}
+            ckpt.save_model(path, model, ident, **info)
+            if spec.decay is not None and os.path.exists(run_path):   # a longer run may continue from here
+                os.replace(run_path, _state_path(path))
+            for leftover in (run_path, ckpt.best_path(run_path)):
+                if os.path.exists(leftover):
+                    os.remove(leftover)
+        return model, {**info, "checkpoint": path}
+
+    def _continue_prefix(self, spec, ident, run_path):
+        """A run on an exponential schedule (no length: its first E epochs are a run of E epochs, bit for bit)
+        starts from the longest finished shorter run of the same recipe, when one left its training state: that
+        state, under this run's identity, becomes its run file, and ``fit`` resumes from it as from an
+        interruption. Returns the epochs continued from (None: none)."""
+        if spec.decay is None or os.path.exists(run_path):
+            return None
+        for epochs in range(spec.epochs - 1, 0, -1):
+            state = _state_path(self.path({**ident, "epochs": epochs}))
+            if os.path.exists(state):
+                ckpt.relabel(state, run_path, ident)
+                self.say(f"{spec.role}: continues the finished run of its first {epochs} epochs ({state})")
+                return epochs
+        return None
+
+
+def _state_path(path):
+    """Where a finished run on an exponential schedule keeps its last training state: ``x.npz`` -> ``x.state.npz``."""
+    return path[:-4] + ".state.npz"
