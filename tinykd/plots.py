@@ -1,5 +1,5 @@
 """``python -m tinykd.plots``: the command that draws the figures of a table's JSON
-(``tinykd/experiments/figures.py``)."""
+(``tinykd/experiments/plots.py``)."""
 import sys
 
 from .experiments.plots import main

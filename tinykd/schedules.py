@@ -3,7 +3,7 @@
 ``CosineSchedule`` knows its run's length (past it the cosine climbs back up, so ``fit`` refuses a schedule of
 another length); ``ExponentialSchedule`` has none: the rate at epoch e depends on e alone, so the first E epochs of
 a long run are exactly a run of E epochs, which lets a run's validation curve choose how many epochs to train
-(``tinykd.selection``).
+(``tinykd.experiments.selection``).
 """
 import math
 

@@ -1,8 +1,8 @@
-"""Data sets through one door: ``load`` a named data set (MNIST, notMNIST, SVHN: ``tinykd.named``) or your own
+"""Data sets through one door: ``load`` a named data set (MNIST, notMNIST, SVHN: ``tinykd.data.named``) or your own
 files, then hold out a validation split and preprocess. ``Dataset`` and ``from_arrays`` (arrays you already hold)
-are defined in ``tinykd.dataset``, with the rules every data set obeys, and are reached here too.
+are defined in ``tinykd.data.dataset``, with the rules every data set obeys, and are reached here too.
 
-``load("mnist")`` finds and verifies the files as ``tinykd.datafiles`` says (``data_dir`` alone when given, never a
+``load("mnist")`` finds and verifies the files as ``tinykd.data.files`` says (``data_dir`` alone when given, never a
 fallback) and wraps them in a ``Dataset``. Your own data: ``load(path)`` with a folder of the four MNIST-named IDX
 files or a ``.npz`` holding ``x_train, y_train, x_test, y_test`` (``x_val, y_val, classes`` optional). A string
 equal to a registered name ("mnist", "notmnist", "svhn", any case) is always that data set; anything else, and every

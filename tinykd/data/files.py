@@ -1,5 +1,5 @@
 """Data set files: which files each named data set has, where they are searched, how they are verified and
-downloaded; the formats themselves are read by ``tinykd.formats``.
+downloaded; the formats themselves are read by ``tinykd.data.formats``.
 
 The files of a named data set are searched in a predictable order, stopping at the first place that has them:
 
@@ -20,7 +20,7 @@ there is an error naming the folder and the file.
 Every file of a named data set is verified before use: IDX files by the MD5 of their uncompressed content (so
 recompressed ``.gz`` copies are accepted), other files by the MD5 of the file, downloads by the published checksum
 of the file as served. Your own files have no checksum to meet. Everything here works on the host, in NumPy;
-``tinykd.named`` turns a named data set's arrays into a ``Dataset``.
+``tinykd.data.named`` turns a named data set's arrays into a ``Dataset``.
 """
 import hashlib
 import http.client

@@ -2,8 +2,8 @@
 
 Every parser validates what it reads (an IDX header against the file's length, a ``.npz``'s array names, an SVHN
 file's shapes and labels) and says what is wrong in one ``DataError`` line naming the file: a short or misread array
-is never returned. Where the files come from, and their checksums, is ``tinykd.datafiles``'s business; what the
-arrays mean (pixels, classes) is ``tinykd.dataset``'s.
+is never returned. Where the files come from, and their checksums, is ``tinykd.data.files``'s business; what the
+arrays mean (pixels, classes) is ``tinykd.data.dataset``'s.
 """
 import gzip
 import zipfile

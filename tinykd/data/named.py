@@ -1,5 +1,5 @@
-"""The named data sets: MNIST, notMNIST (letters A-J) and SVHN, found and verified as ``tinykd.datafiles`` says,
-read by ``tinykd.formats``, and wrapped in a ``Dataset`` by ``dataset.from_arrays`` (the one set of rules).
+"""The named data sets: MNIST, notMNIST (letters A-J) and SVHN, found and verified as ``tinykd.data.files`` says,
+read by ``tinykd.data.formats``, and wrapped in a ``Dataset`` by ``dataset.from_arrays`` (the one set of rules).
 
 ``data.load(name)`` is the door; the loaders here are what it calls for each name. ``canonical`` is True only when
 every file read has its published checksum (see ``Dataset``): MNIST, SVHN and notMNIST's test split. notMNIST's

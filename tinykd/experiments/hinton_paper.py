@@ -2,7 +2,7 @@
 
 1. The teacher: 784-1200-1200-10 with dropout (0.2 on the input, 0.5 on the hidden layers), a max-norm bound on
    each unit's incoming weights, ±2-pixel jitter; its learning rate, norm bound (and, on any data, whether jitter
-   and how much dropout help) and epochs chosen on the validation split (``tinykd.selection``); then retrained
+   and how much dropout help) and epochs chosen on the validation split (``tinykd.experiments.selection``); then retrained
    with the chosen recipe on the training and validation images together (paper: 67 test errors).
 2. The students, 784-800-800-10: on the labels alone (paper 146) and distilled at τ = 20 from that teacher on the
    un-jittered transfer set (paper 74), one budget for both, its epochs chosen on validation, three seeds each.

@@ -90,7 +90,7 @@ def n_seeds(vid, seeds, ablation_seeds):
 
 
 # ------------------------------------------------------------------------------------------------ the entries
-EVERY = ("full", "quick", "labels5")   # the presets, by the names config.PRESETS gives them
+EVERY = ("full", "quick", "labels5")   # the presets, by the names settings.PRESETS gives them
 
 
 def _disc(features, hidden, **kw):

@@ -80,7 +80,7 @@ class Config:
     backend: str = None                # None: $TINYKD_BACKEND, else numpy
     split_test: float = None           # notMNIST without its training split
     checkpoint_dir: str = "checkpoints"
-    records_dir: str = "runs"          # one JSON record per trained network (tinykd.records)
+    records_dir: str = "runs"          # one JSON record per trained network (tinykd.runs.records)
     out_dir: str = "results"
     preset: str = "full"
 

@@ -64,7 +64,7 @@ def _check_shapes(ds, cfg):
         raise ConfigError(f"{ds.name} ({ds.source}): its images {tuple(ds.input_shape)} have "
                           f"{ds.x_train.shape[1]} values but the {cfg.dataset} recipe's networks take "
                           f"{cfg.teacher_sizes[0]}: convert them to greyscale images of that many pixels (28×28 for "
-                          "784), e.g. as tinykd.named.svhn_to_grey28 does for SVHN")
+                          "784), e.g. as tinykd.data.named.svhn_to_grey28 does for SVHN")
     # the layout itself (rows, cols[, channels], never channels first) was decided once, by dataset.image_shape
     if cfg.jitter and len(ds.input_shape) < 2:   # flat rows: no side to shift along, and guessing one is a guess
         raise ConfigError(f"the teacher's jitter (--jitter {cfg.jitter}) shifts images, but {ds.name}'s images are "

@@ -10,11 +10,11 @@
 5. Count test misclassifications once per final model (every model keeps its last weights: a fixed budget,
    nothing chosen); validation errors per epoch, parameter counts and wall time go in its record.
 
-Every trained network leaves a record (``tinykd.records``) named by its identity; a rerun trains only the networks
-whose records are missing (a run stopped after its third seed resumes at the fourth; more seeds train only the new
-ones). The table (mean ± std over seeds, the comparison with KD, the verdicts) is a view of the records
-(``tinykd.tables``). Steps 1 and 2 (and the training of S (initial)) are ``tinykd/prepare.py``'s, which every
-example shares; what a run asks for is a ``tinykd.config.Config``.
+Every network is a run specification (``tinykd.runs.spec``) trained or found through one path (``Runner.run``):
+a rerun trains only the networks whose records are missing (a run stopped after its third seed resumes at the
+fourth; more seeds train only the new ones). The table (mean ± std over seeds, the comparison with KD, the
+verdicts) is a view of the records this run asks for (``table1_view``). Step 1 is ``setup.Setup``'s, which every
+example shares; what a run asks for is a ``settings.Config``.
 """
 import os
 

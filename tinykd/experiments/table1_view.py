@@ -1,4 +1,4 @@
-"""Table 1 as a view of the records (``tinykd.records``): which records form a table (``tag``, ``view``,
+"""Table 1 as a view of the records (``tinykd.runs.records``): which records form a table (``tag``, ``view``,
 ``views``), its Markdown (``markdown``), the methods set against KD (``comparison``) and what the run shows in
 plain statements (``what_it_shows``), with the causes it shows when a result falls short (``causes``,
 ``shorter_budget``). Every function here is a pure function of the records it is given.
