@@ -89,6 +89,7 @@ def test_mnist_adv_kd_quick_on_a_subset(tmp_path):
                         "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
     assert again.returncode == 0, again.stderr
     assert "1 of the 1 student runs asked for are in" in again.stdout and "loaded" not in again.stdout
+    assert "showed 3 network(s) this run does not ask for" in again.stdout   # the table it replaced says so
     new = run_example("mnist_adv_kd.py", "--quick", "--subset", "1200", *TINY, "--variants", "kd", "dkd",
                       "--out-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "ck"))
     assert new.returncode == 0, new.stderr

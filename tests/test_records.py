@@ -314,3 +314,15 @@ def test_a_second_identical_run_stops_whatever_stage_the_first_is_in(tmp_path):
         assert experiment_lock("table1", other) != experiment_lock("table1", cfg)
     finally:
         holder.communicate("")
+
+
+def test_equivalent_commands_give_the_same_table(tmp_path, capsys):
+    """Issue 28, item 1: a run that spelled a setting otherwise (``val=50`` written out where 50 is the default)
+    found every network by its identity, then wrote a table with no variant rows: the table was picked by the
+    settings tag. It is the view of exactly the networks the plan asks for."""
+    first = table1.run(Config(**_cfg(tmp_path, "a", 1)))
+    capsys.readouterr()
+    again = table1.run(Config(**{**_cfg(tmp_path, "a", 1), "val": 50}))
+    assert "2 of the 2 student runs asked for are in" in capsys.readouterr().out
+    assert again["complete"] and {k: v["runs"] for k, v in again["variants"].items()} == \
+        {k: v["runs"] for k, v in first["variants"].items()} and set(first["variants"]) == {"wo-kd", "kd"}

@@ -134,6 +134,7 @@ def run(cfg, values, reference):
         student("final", "distilled", s_epochs, 0, role, bias_shift=shifts[role], **classes)
     v = view(setup.store.all(), table, links, keys)
     v["data"] = setup.data   # the file this run was given (two files may hold one content)
+    v["keys"] = [links["teacher"], links["held_out_teacher"], *(k for _, k in links["candidates"]), *keys]
     out = f"{cfg.out_dir}/{table['name']}"
     shared.write(out, v, markdown(v))
     print(markdown(v))

@@ -241,6 +241,7 @@ class Study:
         (``.partial`` ones until ``complete``)."""
         v = self.view(self.setup.store.all(), self.table, self.links, self.keys)
         v["complete"], v["data"] = complete, self.setup.data   # the file this run was given, of one content
+        v["keys"] = [self.links["teacher"], *self.keys]
         shared.write(self.out, v, self.markdown(v))
         return v
 

@@ -65,9 +65,20 @@ def write(path_stem, record, markdown):
     the folder if needed.
 
     While ``record["complete"]`` is False the files are ``<stem>.partial.*``: an unfinished or interrupted run never
-    replaces the finished results of an earlier one; the complete record replaces them and removes the partial."""
+    replaces the finished results of an earlier one; the complete record replaces them and removes the partial.
+    A run's table holds the keys of the networks it shows (``keys``): one that replaces a table showing networks it
+    does not ask for says so (their records stay; ``python -m tinykd.report`` shows every table)."""
     complete = record.get("complete", True)
     stem = path_stem if complete else path_stem + ".partial"
+    if complete and record.get("keys") is not None and os.path.isfile(stem + ".json"):
+        try:
+            with open(stem + ".json", encoding="utf-8") as f:
+                dropped = set(json.load(f).get("keys") or ()) - set(record["keys"])
+        except (OSError, ValueError, AttributeError):
+            dropped = set()
+        if dropped:
+            print(f"{stem}.json showed {len(dropped)} network(s) this run does not ask for; it now shows this run's "
+                  "networks only (their records stay: python -m tinykd.report shows every table)", flush=True)
     # checkpoint.atomic_open: the one atomic write (temporary file, rename, the umask's mode, the folder made)
     with atomic_open(stem + ".json", "w") as f:
         f.write(json.dumps(record, indent=1, default=_plain) + "\n")

@@ -67,6 +67,7 @@ def run(cfg):
     def write(complete):
         view = table1_view.view(setup.store.all(), table, links, keys, plan, d)
         view["complete"] = complete and view["complete"]   # and nothing another run asked for is missing
+        view["keys"] = [links["teacher"], links["start"], *keys]
         shared.write(out, view, table1_view.markdown(view))
         return view
 
