@@ -1,4 +1,4 @@
-"""Learners' solutions of the exercises of §10–§20, right and wrong, written as a learner would (NumPy alone,
+"""Learners' solutions of the exercises of §10–§21, right and wrong, written as a learner would (NumPy alone,
 independently of tinykd and of the checker's variants), and the tests that the checker sorts them: every right one
 passes (also in float32), every catalogued mistake is rejected with its hint, from a file in a temporary folder.
 Also right solutions in unusual forms, for every section, which must pass."""
@@ -221,6 +221,41 @@ def max_norm(mistake=None):
     return solution
 
 
+def ensemble_target(mistake=None):
+    def solution(member_logits, student_logits, temperature):
+        k, n, c = member_logits.shape
+        tau = temperature
+        axis = 1 if mistake == "axis" else 2
+        u = member_logits / (1.0 if mistake == "tau_members" else tau)
+        u = u - u.max(axis=axis, keepdims=True)
+        logp = u - np.log(np.exp(u).sum(axis=axis, keepdims=True))          # each member's log P_T^τ
+        if mistake == "naive":
+            log_pbar = np.log(np.exp(logp).mean(axis=0))
+        elif mistake == "mean_log":
+            log_pbar = logp.mean(axis=0)
+        elif mistake == "logits":
+            v = member_logits.mean(axis=0) / tau
+            v = v - v.max(axis=1, keepdims=True)
+            log_pbar = v - np.log(np.exp(v).sum(axis=1, keepdims=True))
+        else:
+            top = logp.max(axis=0)
+            log_pbar = top + np.log(np.exp(logp - top).sum(axis=0))
+            log_pbar = log_pbar - {"no_log_k": 0.0, "k_twice": 2 * np.log(k)}.get(mistake, np.log(k))
+        pbar = np.exp(log_pbar)
+        logits = log_pbar if mistake == "tau_outside" else tau * log_pbar
+        w = student_logits / tau
+        w = w - w.max(axis=1, keepdims=True)
+        ls = w - np.log(np.exp(w).sum(axis=1, keepdims=True))
+        t2 = 1.0 if mistake == "no_t2" else tau**2
+        if mistake == "members_kl":
+            kl = sum((np.exp(lp) * (lp - ls)).sum() for lp in logp) / (k * n)
+        else:
+            kl = (pbar * (log_pbar - ls)).sum() / n
+        dz = (np.exp(ls) - pbar) / n * (t2 if mistake == "grad_t2" else t2 / tau)
+        return logits, t2 * kl, -dz if mistake == "sign" else dz
+    return solution
+
+
 SOLUTIONS = {
     "kd_objective": (kd_objective, (_lsm,), {
         "t2_additive": "τ² in the additive form", "no_t2": "missing τ² in Hinton's", "tau_for_t2": "τ instead of τ²",
@@ -250,6 +285,11 @@ SOLUTIONS = {
     "max_norm": (max_norm, (), {
         "rows": "norms of the rows", "always": "scaled to length c", "squared": "‖w‖² compared",
         "clip": "clipped", "frobenius": "whole matrix", "normalise_first": "zero column"}),
+    "ensemble_target": (ensemble_target, (), {
+        "logits": "mean of the members' logits", "tau_members": "at τ = 1", "tau_outside": "without the factor τ",
+        "k_twice": "divided by K_T twice", "no_log_k": "log K_T forgotten", "axis": "wrong axis",
+        "mean_log": "log-probabilities", "members_kl": "mean of the members' KLs", "no_t2": "missing τ²",
+        "grad_t2": "τ² where τ belongs", "sign": "sign error", "naive": "underflows"}),
 }
 
 

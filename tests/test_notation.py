@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tinykd import discriminator, fitnets, functional, layers, logit_losses
+from tinykd import discriminator, ensemble, fitnets, functional, layers, logit_losses
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "derivations.md"
@@ -27,7 +27,8 @@ INDEX_SUBSCRIPTS = re.compile(r"^(?:[nkjioty′]+|[ST](?:,[nkjy]+)?|\d+|[" + SUB
 SYMBOL = re.compile(rf"(?<![\w.])(d?)([A-Za-z{GREEK}][{MARKS}]?)((?:_\w+)?)(?![\w{MARKS}])")
 OPERATORS = "Σ"                               # a sum, not a symbol
 # the docstrings held to the table (issue 22), and every docstring of the modules of §12 and §16–§19 (issue 29)
-CHECKED = [functional, discriminator, (layers, "BatchNorm"), logit_losses, fitnets]
+# and of §21 (issue 31)
+CHECKED = [functional, discriminator, (layers, "BatchNorm"), logit_losses, fitnets, ensemble]
 
 
 def notation():

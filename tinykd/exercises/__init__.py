@@ -14,13 +14,14 @@ which cases (``core``).
 """
 import os
 
-from . import on_discriminator, on_layers, on_logits, on_methods, on_optim
+from . import on_discriminator, on_ensemble, on_layers, on_logits, on_methods, on_optim
 from .core import Exercise, Report
 from .core import check as _check
 from .sandbox import SolutionError, load
 
 EXERCISES = {e.name: e for e in sorted(on_logits.EXERCISES + on_discriminator.EXERCISES + on_layers.EXERCISES
-                                       + on_optim.EXERCISES + on_methods.EXERCISES, key=lambda e: e.section)}
+                                       + on_optim.EXERCISES + on_methods.EXERCISES + on_ensemble.EXERCISES,
+                                       key=lambda e: e.section)}
 # the blank files, beside the package in a checkout of the repository
 FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "exercises")
 
