@@ -203,6 +203,7 @@ def test_members_of_different_sizes_and_float32_stays_float32(xp):
         np.testing.assert_allclose(host(out), ensemble_logits(zs, 4.0, average), rtol=2e-5, atol=2e-5)
         assert host(ensemble.predict(x)).tolist() == ensemble_logits(zs, 1.0, average).argmax(axis=1).tolist()
     assert Ensemble(nets, "logits").logits(x).dtype == np.float32
+    assert Ensemble(nets).describe() == {"kind": "ensemble", "average": "probabilities", "members": 3}
 
 
 def test_the_ensemble_feeds_kd_and_fit_as_any_teacher_does():
@@ -228,6 +229,7 @@ def test_the_one_line_refusals():
     refused(ValueError, "at least one member", lambda: Ensemble([]))
     refused(ValueError, "at least one member's logits", lambda: ensemble_logits([], 1.0))
     refused(TypeError, "has no logits", lambda: Ensemble([object()]))
+    refused(TypeError, "a list of trained networks", lambda: Ensemble(MLP([4, 3])))
     refused(ValueError, "average must be 'probabilities'", lambda: Ensemble([Fixed(z)], "mean"))
     refused(ValueError, "average must be 'probabilities'", lambda: ensemble_logits([z], 1.0, "geometric"))
     refused(ValueError, "different numbers of classes", lambda: Ensemble([MLP([4, 3]), MLP([4, 5, 2])]))

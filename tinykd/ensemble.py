@@ -106,7 +106,9 @@ class Ensemble:
 
     def __init__(self, members, average="probabilities"):
         self.average = check_average(average)
-        members = list(members) if not isinstance(members, (str, bytes)) else []
+        if isinstance(members, (str, bytes)) or not hasattr(members, "__iter__"):
+            raise TypeError(f"members must be a list of trained networks, got {type(members).__name__}")
+        members = list(members)
         if not members:
             raise ValueError("an Ensemble needs at least one member: a list of trained networks")
         for i, m in enumerate(members):
