@@ -26,7 +26,7 @@ from tinykd.experiments import hinton_paper, shared
 from tinykd.runs import provenance
 
 from tinykd.runs import records  # noqa: E402
-from tinykd.experiments.settings import Config  # noqa: E402
+from tinykd.experiments.settings import Table1  # noqa: E402
 from tinykd.experiments.setup import Setup  # noqa: E402
 from tinykd.experiments.selection import WINDOW, choose, smooth  # noqa: E402
 
@@ -70,7 +70,7 @@ def main(argv=None):
         p.error(f"no candidate {name!r}: the preset's are {', '.join(sel['recipes'])}")
     recipe = sel["recipes"][name]
     epochs, decay = len(sel["curves"][name]), table["settings"]["teacher_decay"]
-    cfg = Config(records_dir=a.out, checkpoint_dir=a.checkpoint_dir, out_dir=os.path.dirname(a.out) or ".",
+    cfg = Table1(records_dir=a.out, checkpoint_dir=a.checkpoint_dir, out_dir=os.path.dirname(a.out) or ".",
                  subset=v["data"].get("subset") or 0)
     setup = Setup(cfg)
     if setup.data["fingerprint"] != v["data"]["fingerprint"]:

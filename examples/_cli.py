@@ -2,9 +2,9 @@
 (``--quick`` chooses ``"quick"``), each option's help built from those presets, and a user's mistake said in one
 line with exit code 2.
 
-An example passes its own options and presets to ``main``; without them it is a Table 1 example, whose options and
-presets are ``tinykd.experiments.settings``'s. ``main`` calls ``body(cfg, values)``: ``cfg`` the ``Config`` (the teacher, the data,
-the folders), ``values`` the example's own options, each filled from the chosen preset when not given.
+An example passes its experiment's settings class (``tinykd.experiments.settings.Settings``'s subclass, whose
+``PRESETS`` give every option's default) and its own options to ``main``; without options it is a Table 1 example.
+``main`` calls ``run(settings)``, every option left out filled from the chosen preset.
 """
 import argparse
 import dataclasses
@@ -16,7 +16,7 @@ import textwrap
 from tinykd.backend import debug
 from tinykd.experiments import registry
 from tinykd.runs.checkpoints import CheckpointError
-from tinykd.experiments.settings import PRESETS, Config, ConfigError, preset
+from tinykd.experiments.settings import ConfigError, Table1
 from tinykd.data import DataError
 from tinykd.runs.records import RecordError
 from tinykd.experiments.shared import OutputError, check_writable
@@ -44,7 +44,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         return text.strip()
 
 
-def _count(low):
+def count(low):
     def parse(text):
         try:
             value = int(text)
@@ -54,9 +54,6 @@ def _count(low):
             raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
         return value
     return parse
-
-
-count = _count
 
 
 def rate(text):
@@ -90,15 +87,14 @@ def path(text):
 
 @dataclasses.dataclass(frozen=True)
 class Option:
-    """One option whose default is its preset's: ``config`` says whether it is a ``Config`` field (else the
-    example's own). A help that names its default itself keeps it; any other gets each preset's value added."""
+    """One option, a field of the experiment's settings, whose default is its preset's. A help that names its
+    default itself keeps it; any other gets each preset's value added."""
     flag: str
     help: str
     type: object = None
     metavar: str = "N"
     nargs: object = None
     choices: object = None
-    config: bool = True
     zero: str = None         # how a value of 0 reads in the help, e.g. "all"
 
     @property
@@ -106,41 +102,41 @@ class Option:
         return self.flag[2:].replace("-", "_")
 
 
-# the Config's options every example shares: the teacher and the data
+# the options every example shares (``Settings`` fields): the teacher and the data
 COMMON = [Option("--val", "training images held out for validation, stratified (default: 1/12 of the training set, "
-                 "5,000 for MNIST; 0: none)", _count(0)),
-          Option("--teacher-epochs", "teacher epochs", _count(0)),
+                 "5,000 for MNIST; 0: none)", count(0)),
+          Option("--teacher-epochs", "teacher epochs", count(0)),
           Option("--jitter", "the teacher's augmentation: each training image shifted by up to N pixels each way "
-                 "(0: none, as flat rows of pixels need)", _count(0)),
-          Option("--subset", "train on the first N training images only", _count(1), zero="all")]
+                 "(0: none, as flat rows of pixels need)", count(0)),
+          Option("--subset", "train on the first N training images only", count(1), zero="all")]
 
 
 def table1_options(dataset_choice=False):
-    """The Table 1 examples' own options (every one a ``Config`` field), their help read from the registry now."""
+    """The Table 1 examples' own options (``Table1`` fields), their help read from the registry now."""
     ablations = [k for k, v in registry.BY_ID.items() if v.ablation]
     return [Option("--seeds", "student seeds per main variant" + (f" (the ablations {', '.join(ablations)} run "
-                                                                  f"{Config.ablation_seeds})" if ablations else ""),
-                   _count(1))] + \
+                                                                  f"{Table1.ablation_seeds})" if ablations else ""),
+                   count(1))] + \
         ([Option("--split-test", "notMNIST without its training split: split its test file, this fraction (in (0, 1)) "
                  "for testing (default: off)", float, "FRACTION")] if dataset_choice else []) + \
-        [Option("--student-epochs", "S (initial) epochs", _count(0)),
-         Option("--finetune-epochs", "each student variant's epochs from S (initial)", _count(1)),
+        [Option("--student-epochs", "S (initial) epochs", count(0)),
+         Option("--finetune-epochs", "each student variant's epochs from S (initial)", count(1)),
          Option("--transfer-size", "the students train on the first N training images, the teacher on all (0: all)",
-                _count(0)),
+                count(0)),
          Option("--labelled", "fraction of the students' rows that keep their labels, in (0, 1]", float, "FRACTION"),
          Option("--variants", f"student variants to run, by id (default: the preset's: {_preset_variants()}): " +
                 "; ".join(f"{k} = {v.name}" for k, v in registry.BY_ID.items()), nargs="+",
                 choices=list(registry.BY_ID), metavar="ID")]
 
 
-def table1_presets():
-    """Every Table 1 preset as the full set of ``Config`` values it runs with (its settings over the defaults)."""
-    return {name: dataclasses.asdict(Config(backend="numpy", **preset(name))) for name in PRESETS}
+def presets_of(settings):
+    """Every preset of the settings class ``settings`` as the full set of values it runs with."""
+    return {name: dataclasses.asdict(settings.of_preset(name, backend="numpy")) for name in settings.PRESETS}
 
 
 def _preset_variants():
     """Each preset's variants, as the registry lists them, and those that run only on request."""
-    out = [f"{PRESET_OPTIONS[name]}: " + ", ".join(registry.in_preset(name)) for name in PRESETS]
+    out = [f"{PRESET_OPTIONS[name]}: " + ", ".join(registry.in_preset(name)) for name in Table1.PRESETS]
     return "; ".join(out + ["on request only: " + (", ".join(registry.on_request()) or "none")])
 
 
@@ -171,14 +167,11 @@ class _Preset(argparse.Action):
         namespace.preset = self.const
 
 
-def parser(doc, dataset_choice=False, options=None, presets=None):
-    """The parser of an example: the shared options, then ``options`` with defaults from ``presets`` (name ->
-    {option: value}); without them, the Table 1 example's. The parser keeps both (``p.options``, ``p.presets``)."""
-    base = table1_presets()
-    if options is None:
-        options, presets = table1_options(dataset_choice), base
-    else:   # the shared options' values come from the Table 1 preset of the same name
-        presets = {name: {**{o.dest: base[name][o.dest] for o in COMMON}, **own} for name, own in presets.items()}
+def parser(doc, settings=Table1, options=None, dataset_choice=False):
+    """The parser of an example: the shared options, then ``options`` (default: Table 1's), each with its default in
+    every preset of the settings class ``settings``. The parser keeps both (``p.options``, ``p.presets``)."""
+    presets = presets_of(settings)
+    options = table1_options(dataset_choice) if options is None else options
     p = argparse.ArgumentParser(description=doc, formatter_class=_Formatter)
     p.options, p.presets = COMMON + options, presets
     p.set_defaults(preset="full")
@@ -218,17 +211,16 @@ def fill(p, args):
     return {o.dest: getattr(args, o.dest) for o in p.options}
 
 
-def config(p, args):
-    """A ``Config`` from parsed options (the chosen preset's values, explicit options over them); a bad setting
-    ends the program with one ``error:`` line and exit code 2."""
+def settings_of(p, args, settings):
+    """The experiment's settings from parsed options (the chosen preset's values, explicit options over them); a
+    bad setting ends the program with one ``error:`` line and exit code 2."""
     values = fill(p, args)
-    kw = {o.dest: values[o.dest] for o in p.options if o.config}
-    cfg = guarded(p, lambda: Config(dataset=args.dataset, data=args.data, data_dir=args.data_dir,
+    s = guarded(p, lambda: settings(dataset=args.dataset, data=args.data, data_dir=args.data_dir,
                                     backend=args.backend, checkpoint_dir=args.checkpoint_dir,
-                                    records_dir=args.records_dir, out_dir=args.out_dir, preset=args.preset, **kw))
+                                    records_dir=args.records_dir, out_dir=args.out_dir, preset=args.preset, **values))
     # the tables never go where records are read: one folder for both failed after training, on a partial table
-    guarded(p, lambda: check_writable(cfg.out_dir, "--out-dir", records=cfg.records_dir))
-    return cfg
+    guarded(p, lambda: check_writable(s.out_dir, "--out-dir", records=s.records_dir))
+    return s
 
 
 def guarded(p, fn):
@@ -267,19 +259,17 @@ def _one_line(e):
     return " ".join(str(e).split())
 
 
-def main(doc, body, dataset_choice=False, options=None, presets=None, argv=None):
-    """Parse the options (``options`` and ``presets``: an example's own; without them the Table 1 ones), build the
-    config, and run ``body(cfg, values)``, ``values`` the example's own options ({} for Table 1)."""
-    try:   # read first: building the parser makes each preset's Config, which reads it (even for --help)
+def main(doc, run, settings=Table1, options=None, dataset_choice=False, argv=None):
+    """Parse the options (the experiment's ``settings`` class and its own ``options``; without them the Table 1
+    ones), make the settings, and ``run`` them."""
+    try:   # read first: building the parser makes each preset's settings, which read it (even for --help)
         debug()
     except ValueError as e:
         print(f"{os.path.basename(sys.argv[0])}: error: {_one_line(e)}", file=sys.stderr)
         sys.exit(2)
-    p = parser(doc, dataset_choice, options, presets)
-    args = p.parse_args(argv)
-    cfg = config(p, args)
-    values = {o.dest: getattr(args, o.dest) for o in p.options if not o.config}
-    return guarded(p, lambda: body(cfg, values))
+    p = parser(doc, settings, options, dataset_choice)
+    s = settings_of(p, p.parse_args(argv), settings)
+    return guarded(p, lambda: run(s))
 
 
 if __name__ == "__main__":

@@ -33,15 +33,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _cli import Option, count, main  # noqa: E402
 
-from tinykd.experiments.dark_knowledge import run  # noqa: E402
+from tinykd.experiments.dark_knowledge import DarkKnowledge, run  # noqa: E402
 
-PRESETS = {"full": {"epochs": 40, "seeds": 3, "sweep_epochs": 15, "few_epochs": 15, "transfer_size": 0},
-           "quick": {"epochs": 4, "seeds": 1, "sweep_epochs": 2, "few_epochs": 3, "transfer_size": 10000}}
-OPTIONS = [Option("--epochs", "epochs of the headline, omit-3 and 7/8 students", count(1), config=False),
-           Option("--seeds", "seeds of the headline rows", count(1), config=False),
-           Option("--sweep-epochs", "epochs per temperature-sweep student", count(1), config=False),
-           Option("--few-epochs", "epochs per few-labels student", count(1), config=False),
+OPTIONS = [Option("--epochs", "epochs of the headline, omit-3 and 7/8 students", count(1)),
+           Option("--seeds", "seeds of the headline rows", count(1)),
+           Option("--sweep-epochs", "epochs per temperature-sweep student", count(1)),
+           Option("--few-epochs", "epochs per few-labels student", count(1)),
            Option("--transfer-size", "use the first N training images as the transfer set (0: all)", count(0))]
 
 if __name__ == "__main__":
-    main(__doc__, lambda cfg, values: run(cfg, values, PRESETS[cfg.preset]), options=OPTIONS, presets=PRESETS)
+    main(__doc__, run, DarkKnowledge, OPTIONS)

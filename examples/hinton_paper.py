@@ -27,23 +27,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _cli import Option, count, decay, main, rate  # noqa: E402
 
-from tinykd.experiments.hinton_paper import run  # noqa: E402
+from tinykd.experiments.hinton_paper import HintonPaper, run  # noqa: E402
 
-PRESETS = {"full": {"teacher_epochs": 90, "lr": [1e-3, 5e-4], "max_norm": [3.0, 4.0], "teacher_decay": 0.97,
-                    "student_epochs": 50, "student_lr": 1e-3, "student_decay": 0.95, "seeds": 3},
-           "quick": {"teacher_epochs": 2, "lr": [1e-3, 5e-4], "max_norm": [3.0, 4.0], "teacher_decay": 0.97,
-                     "student_epochs": 3, "student_lr": 1e-3, "student_decay": 0.95, "seeds": 1, "subset": 3000}}
-OPTIONS = [Option("--lr", "the teacher's learning rates, the first the base recipe's", rate, "LR", nargs="+",
-                  config=False),
-           Option("--max-norm", "the teacher's max-norm bounds, the first the base recipe's", rate, "C", nargs="+",
-                  config=False),
+OPTIONS = [Option("--lr", "the teacher's learning rates, the first the base recipe's", rate, "LR", nargs="+"),
+           Option("--max-norm", "the teacher's max-norm bounds, the first the base recipe's", rate, "C", nargs="+"),
            Option("--teacher-decay", "the teacher's learning rate is multiplied by this after every epoch", decay,
-                  "D", config=False),
-           Option("--student-epochs", "the students' longest run (their budget is chosen on its curves)", count(1),
-                  config=False),
-           Option("--student-lr", "the students' learning rate", rate, "LR", config=False),
-           Option("--student-decay", "the students' decay per epoch", decay, "D", config=False),
-           Option("--seeds", "seeds per student", count(1), config=False)]
+                  "D"),
+           Option("--student-epochs", "the students' longest run (their budget is chosen on its curves)", count(1)),
+           Option("--student-lr", "the students' learning rate", rate, "LR"),
+           Option("--student-decay", "the students' decay per epoch", decay, "D"),
+           Option("--seeds", "seeds per student", count(1))]
 
 if __name__ == "__main__":
-    main(__doc__, lambda cfg, values: run(cfg, values, PRESETS[cfg.preset]), options=OPTIONS, presets=PRESETS)
+    main(__doc__, run, HintonPaper, OPTIONS)

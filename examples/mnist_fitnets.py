@@ -16,14 +16,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _cli import Option, count, main  # noqa: E402
 
-from tinykd.experiments.fitnets_kd import run  # noqa: E402
+from tinykd.experiments.fitnets_kd import FitNetsKD, run  # noqa: E402
 
-PRESETS = {"full": {"hint_epochs": 5, "kd_epochs": 20, "hint_layer": 1, "guided_layer": 1},
-           "quick": {"hint_epochs": 1, "kd_epochs": 3, "hint_layer": 1, "guided_layer": 1}}
-OPTIONS = [Option("--hint-epochs", "stage 1 epochs", count(0), config=False),
-           Option("--kd-epochs", "stage 2 epochs", count(1), config=False),
-           Option("--hint-layer", "teacher hidden layer giving the hint", count(1), "H", config=False),
-           Option("--guided-layer", "student hidden layer it guides", count(1), "H", config=False)]
+OPTIONS = [Option("--hint-epochs", "stage 1 epochs", count(0)),
+           Option("--kd-epochs", "stage 2 epochs", count(1)),
+           Option("--hint-layer", "teacher hidden layer giving the hint", count(1), "H"),
+           Option("--guided-layer", "student hidden layer it guides", count(1), "H")]
 
 if __name__ == "__main__":
-    main(__doc__, lambda cfg, values: run(cfg, values, PRESETS[cfg.preset]), options=OPTIONS, presets=PRESETS)
+    main(__doc__, run, FitNetsKD, OPTIONS)

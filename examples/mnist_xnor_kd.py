@@ -18,14 +18,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _cli import Option, count, main, rate  # noqa: E402
 
-from tinykd.experiments.xnor_kd import run  # noqa: E402
+from tinykd.experiments.xnor_kd import XnorKD, run  # noqa: E402
 
-PRESETS = {"full": {"seeds": 2, "epochs": 15, "sizes": [784, 1200, 1200, 10], "lr": 3e-3},
-           "quick": {"seeds": 1, "epochs": 2, "sizes": [784, 1200, 1200, 10], "lr": 3e-3}}
-OPTIONS = [Option("--seeds", "seeds per student", count(1), config=False),
-           Option("--epochs", "epochs per student", count(1), config=False),
-           Option("--sizes", "the students' layer sizes", count(1), nargs="+", config=False),
-           Option("--lr", "the students' Adam learning rate (cosine decay)", rate, "LR", config=False)]
+OPTIONS = [Option("--seeds", "seeds per student", count(1)),
+           Option("--epochs", "epochs per student", count(1)),
+           Option("--sizes", "the students' layer sizes", count(1), nargs="+"),
+           Option("--lr", "the students' Adam learning rate (cosine decay)", rate, "LR")]
 
 if __name__ == "__main__":
-    main(__doc__, lambda cfg, values: run(cfg, values, PRESETS[cfg.preset]), options=OPTIONS, presets=PRESETS)
+    main(__doc__, run, XnorKD, OPTIONS)

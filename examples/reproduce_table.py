@@ -17,4 +17,4 @@ from _cli import main  # noqa: E402
 from tinykd.experiments.table1 import run  # noqa: E402
 
 if __name__ == "__main__":
-    main(__doc__, lambda cfg, args: run(cfg), dataset_choice=True)
+    main(__doc__, run, dataset_choice=True)

@@ -726,19 +726,19 @@ def test_a_notmnist_training_split_without_a_published_checksum_is_a_custom_run(
     """Issue 28, item 2: any training split of notMNIST's structure (Fashion-MNIST's files, MNIST's inverted) in a
     notMNIST folder counted as the canonical notMNIST, with no deviation: nobody published that split's checksum,
     so the files are named by their fingerprint; the test split alone (verified) stays canonical."""
-    from tinykd.experiments.settings import Config, data_deviations
+    from tinykd.experiments.settings import Table1, data_deviations
     monkeypatch.setattr(data_files, "NOTMNIST_TRAIN_SHAPE", (100, 28, 28))
     mnist = data.load("mnist")
     inverted = (255 - (mnist.x_train[:100] * 255).round()).astype(np.uint8).reshape(-1, 28, 28)
     folder = notmnist_folder(tmp_path, inverted, (np.arange(100) % 10).astype(np.uint8))
     ds = data.load("notmnist", data_dir=folder)
     assert ds.canonical is False
-    cfg = Config(dataset="notmnist", data_dir=str(folder))
+    cfg = Table1(dataset="notmnist", data_dir=str(folder))
     assert data_deviations(cfg, ds) == {"data_files": "notmnist files not verified by a published checksum "
                                                       f"(fingerprint {ds.fingerprint()[:16]})"}
     shutil.copytree(data_files.REPO_DATA / "notmnist", tmp_path / "only_test")
     split = data.load("notmnist", data_dir=tmp_path / "only_test", split_test=0.5)
-    assert split.canonical and data_deviations(Config(dataset="notmnist", split_test=0.5), split) == {}
+    assert split.canonical and data_deviations(Table1(dataset="notmnist", split_test=0.5), split) == {}
 
 
 @pytest.mark.parametrize("how", ["dataset", "data_dir", "TINYKD_DATA", "blank"])
@@ -846,7 +846,7 @@ def test_prepare_refuses_a_validation_split_that_leaves_one_class(tmp_path):
     from tinykd.experiments import settings, setup
     x, y = fake_images(60), np.arange(60) % 10
     np.savez(tmp_path / "d.npz", x_train=x[:40], y_train=y[:40], x_test=x[40:], y_test=y[40:])
-    cfg = replace(settings.Config(), data=str(tmp_path / "d.npz"), val=39)
+    cfg = replace(settings.Table1(), data=str(tmp_path / "d.npz"), val=39)
     with pytest.raises(DataError, match="hold out fewer"):
         setup.load_data(cfg)
 
@@ -950,6 +950,6 @@ def test_the_flat_data_jitter_message_speaks_to_python_users_too(tmp_path):
     from tinykd.experiments import settings, setup
     x, y = fake_images(60).reshape(60, -1), np.arange(60) % 10
     np.savez(tmp_path / "flat.npz", x_train=x[:40], y_train=y[:40], x_test=x[40:], y_test=y[40:])
-    cfg = replace(settings.Config(), data=str(tmp_path / "flat.npz"), val=10, jitter=2)
-    with pytest.raises(settings.ConfigError, match=r"pass --jitter 0 \(jitter=0 in a Config, from Python\)"):
+    cfg = replace(settings.Table1(), data=str(tmp_path / "flat.npz"), val=10, jitter=2)
+    with pytest.raises(settings.ConfigError, match=r"pass --jitter 0 \(jitter=0 in the settings, from Python\)"):
         setup.load_data(cfg)

@@ -10,7 +10,7 @@ import pytest
 from tinykd.runs import checkpoints, identity, provenance, records
 
 from tinykd.experiments import settings, setup, table1, registry, shared, table1_view
-from tinykd.experiments.settings import Config, ConfigError
+from tinykd.experiments.settings import ConfigError, Table1
 from tinykd.experiments.registry import Variant
 from tinykd.runs.run import Runner
 from tinykd.distill import Supervised
@@ -28,16 +28,16 @@ def _teacher_path(cfg, fingerprint="f" * 64):
                                     dict(teacher_dropout=0.3), dict(teacher_epochs=59), dict(jitter=1),
                                     dict(teacher_sizes=[784, 1000, 10])])
 def test_every_setting_that_shapes_the_teacher_changes_its_checkpoint(change, tmp_path):
-    """Config(teacher_lr=0.05, ...) must not load a teacher trained at lr 1e-3 (it used to, keeping the new value
+    """Table1(teacher_lr=0.05, ...) must not load a teacher trained at lr 1e-3 (it used to, keeping the new value
     in its record)."""
-    base = Config(checkpoint_dir=str(tmp_path))
+    base = Table1(checkpoint_dir=str(tmp_path))
     path, ident = _teacher_path(base)
     other_path, other = _teacher_path(dataclasses.replace(base, **change))
     assert other_path != path and identity.differences(ident, other)
 
 
 def test_other_data_changes_the_checkpoint_and_a_renamed_file_is_refused(tmp_path):
-    cfg = Config(checkpoint_dir=str(tmp_path))
+    cfg = Table1(checkpoint_dir=str(tmp_path))
     path_a, ident_a = _teacher_path(cfg, "a" * 64)
     path_b, ident_b = _teacher_path(cfg, "b" * 64)
     assert path_a != path_b
@@ -48,13 +48,13 @@ def test_other_data_changes_the_checkpoint_and_a_renamed_file_is_refused(tmp_pat
 
 
 def test_results_names_never_overwrite_a_preset(tmp_path):
-    quick = Config(**settings.preset("quick"))
+    quick = Table1.of_preset("quick")
     assert quick.deviations() == {}
-    assert Config().deviations() == {}
-    assert Config(subset=2000, **settings.preset("quick")).deviations() == {"subset": 2000}
-    assert set(Config(seeds=1, data="/x").deviations()) == {"seeds", "data"}
+    assert Table1().deviations() == {}
+    assert Table1.of_preset("quick", subset=2000).deviations() == {"subset": 2000}
+    assert set(Table1(seeds=1, data="/x").deviations()) == {"seeds", "data"}
     # where the data was found, the backend and the folders do not change the numbers' meaning
-    assert Config(data_dir="/elsewhere", out_dir="o", checkpoint_dir="c").deviations() == {}
+    assert Table1(data_dir="/elsewhere", out_dir="o", checkpoint_dir="c").deviations() == {}
 
 
 def test_bad_settings_are_refused():
@@ -65,8 +65,8 @@ def test_bad_settings_are_refused():
                         (dict(labelled=True), "labelled must be"), (dict(variants=["kd", "KD"]), "more than once"),
                         (dict(labelled=0.1, variants=["kd", "adv-logprob-kd"]), "adv-logprob-kd cannot train")):
         with pytest.raises(ConfigError, match=message):
-            Config(**kw)
-    assert Config(variants=["KD", "adv-report"]).variants == ["kd", "adv-report"]  # names or ids
+            Table1(**kw)
+    assert Table1(variants=["KD", "adv-report"]).variants == ["kd", "adv-report"]  # names or ids
 
 
 def test_a_late_failure_keeps_the_finished_variants(tmp_path, monkeypatch):
@@ -75,7 +75,7 @@ def test_a_late_failure_keeps_the_finished_variants(tmp_path, monkeypatch):
             raise RuntimeError("the last variant breaks")
 
     monkeypatch.setitem(registry.BY_ID, "broken", Variant("broken", "broken", lambda d, ctx: Broken()))
-    cfg = Config(subset=600, teacher_epochs=1, student_epochs=1, finetune_epochs=1, seeds=1,
+    cfg = Table1(subset=600, teacher_epochs=1, student_epochs=1, finetune_epochs=1, seeds=1,
                  variants=["wo-kd", "kd", "broken"], out_dir=str(tmp_path / "r"),
                  checkpoint_dir=str(tmp_path / "ck"), records_dir=str(tmp_path / "rec"))
     with pytest.raises(RuntimeError, match="the last variant breaks"):
@@ -93,12 +93,12 @@ def test_a_late_failure_keeps_the_finished_variants(tmp_path, monkeypatch):
 
 def test_the_presets_compare_every_new_method_with_kd_on_five_seeds():
     """Issue 12's protocol: the full run and the few-labels run both hold KD and each new method, with 5 seeds."""
-    full, few = Config(), Config(**settings.preset("labels5"))
+    full, few = Table1(), Table1.of_preset("labels5")
     for cfg in (full, few):
         assert {"kd", "dkd", "kd-standardised", "dist", "adv-conditional"} <= set(cfg.variants)
         assert cfg.seeds == 5 and all(registry.n_seeds(v, cfg.seeds, cfg.ablation_seeds) == 5     # all seeds
                                       for v in ["kd"] + registry.compared())
-    assert few.labelled == 0.05 and few.results_base("mnist") == "mnist_labels5_table" and few.deviations() == {}
+    assert few.labelled == 0.05 and few.results_name("mnist") == "mnist_labels5_table" and few.deviations() == {}
     assert all(registry.BY_ID[v].unlabelled for v in few.variants)
     assert "l1-logits" not in full.variants and "l1-logits" not in few.variants   # the ablation runs on request
 
@@ -177,7 +177,7 @@ def test_a_kd_that_loses_is_explained_by_what_the_run_shows_only():
     """Issue 18, item 20: a KD that lost to the labels alone was explained by "the full run's gain needs its
     budget" even in a full run whose teacher was flagged as worse than S (initial). The verdict names the causes
     the run shows (a flagged teacher, a budget shorter than the full run's) and claims nothing else."""
-    full, quick = dataclasses.asdict(Config()), dataclasses.asdict(Config(**settings.preset("quick")))
+    full, quick = dataclasses.asdict(Table1()), dataclasses.asdict(Table1.of_preset("quick"))
     flagged = " ".join(table1_view.what_it_shows(_kd_record(full, True)))
     assert "KD makes 11.0 MORE test errors" in flagged and "flagged as NOT better than S (initial)" in flagged
     assert "budget" not in flagged
@@ -199,7 +199,7 @@ def test_a_student_that_already_matches_its_teacher_is_named_as_what_the_run_sho
     """Issue 28, item 9: on data where the student alone matches the teacher (w/o KD 1484 vs the teacher's 1491
     test errors), a KD within the seeds' spread of w/o KD was put down to the short budget alone, and what the run
     shows was left out."""
-    quick = dataclasses.asdict(Config(**settings.preset("quick")))
+    quick = dataclasses.asdict(Table1.of_preset("quick"))
     lines = table1_view.what_it_shows(_kd_record(quick, False, kd=(1483, 1485, 1487), wo=(1482, 1484, 1486),
                                                  teacher=1491))
     (verdict,) = [line for line in lines if "KD beats w/o KD" in line]
@@ -222,11 +222,11 @@ def test_a_student_that_already_matches_its_teacher_is_named_as_what_the_run_sho
 def test_results_on_your_own_data_are_named_after_it():
     """Issue 18, item 20: a run on --data digits/ wrote mnist_table_custom-...; it is named after the data now
     (still _custom-<hash>: other data is always a deviation)."""
-    assert Config(data="/x/digits").results_base("digits") == "digits_table"
-    assert Config(data="/x/my data!.npz", **settings.preset("quick")).results_base("my data!") == \
+    assert Table1(data="/x/digits").results_name("digits") == "digits_table"
+    assert Table1.of_preset("quick", data="/x/my data!.npz").results_name("my data!") == \
         "my-data_quick_table"
-    assert Config().results_base("whatever") == "mnist_table"              # a named set keeps its own name
-    assert Config(dataset="notmnist", split_test=0.5).results_base("notmnist") == "notmnist_split0.5_table"
+    assert Table1().results_name("whatever") == "mnist_table"              # a named set keeps its own name
+    assert Table1(dataset="notmnist", split_test=0.5).results_name("notmnist") == "notmnist_split0.5_table"
 
 
 def test_files_that_are_not_the_canonical_ones_make_a_custom_run(tmp_path, monkeypatch):
@@ -235,15 +235,15 @@ def test_files_that_are_not_the_canonical_ones_make_a_custom_run(tmp_path, monke
     from tinykd import data
     from tinykd.experiments import shared
     mnist = data.load("mnist")
-    assert mnist.canonical is True and settings.data_deviations(Config(), mnist) == {}
+    assert mnist.canonical is True and settings.data_deviations(Table1(), mnist) == {}
     small = dataclasses.replace(mnist, x_train=mnist.x_train[:600], y_train=mnist.y_train[:600],
                                 x_test=mnist.x_test[:200], y_test=mnist.y_test[:200], canonical=False)
-    (dev,) = settings.data_deviations(Config(), small).items()
+    (dev,) = settings.data_deviations(Table1(), small).items()
     assert dev == ("data_files",
                    f"mnist files not verified by a published checksum (fingerprint {small.fingerprint()[:16]})")
-    assert settings.data_deviations(Config(data="/mine"), small) == {}    # your own data: "data" says so
+    assert settings.data_deviations(Table1(data="/mine"), small) == {}    # your own data: "data" says so
     monkeypatch.setattr(data, "load", lambda *a, **k: small)
-    cfg = Config(data_dir=str(tmp_path), teacher_epochs=1, student_epochs=1, finetune_epochs=1, seeds=1,
+    cfg = Table1(data_dir=str(tmp_path), teacher_epochs=1, student_epochs=1, finetune_epochs=1, seeds=1,
                  variants=["kd"], out_dir=str(tmp_path / "r"), checkpoint_dir=str(tmp_path / "ck"),
                  records_dir=str(tmp_path / "rec"))
     record = table1.run(cfg)
@@ -285,7 +285,7 @@ def _tiny_npz(path, seed=0, n_train=600, n_test=200):
 
 
 def _tiny_cfg(tmp_path, data, **kw):
-    return Config(data=str(data), teacher_sizes=[784, 32, 10], student_sizes=[784, 16, 10], teacher_epochs=1,
+    return Table1(data=str(data), teacher_sizes=[784, 32, 10], student_sizes=[784, 16, 10], teacher_epochs=1,
                   student_epochs=1, finetune_epochs=1, seeds=1, variants=["kd"], out_dir=str(tmp_path / "r"),
                   checkpoint_dir=str(tmp_path / "ck"), records_dir=str(tmp_path / "rec"), **kw)
 
@@ -327,12 +327,12 @@ def test_a_run_without_finetune_epochs_is_refused_before_training():
     """Issue 18 trial, item 5: finetune_epochs=0 trained the teacher and S (initial), then failed in the
     variants' schedule; every variant needs at least one epoch."""
     with pytest.raises(ConfigError, match="finetune_epochs must be an integer >= 1, got 0"):
-        Config(finetune_epochs=0)
-    assert Config(teacher_epochs=0, student_epochs=0).teacher_epochs == 0   # an untrained network is a choice
+        Table1(finetune_epochs=0)
+    assert Table1(teacher_epochs=0, student_epochs=0).teacher_epochs == 0   # an untrained network is a choice
 
 
 def test_the_experiment_layer_is_one_module_per_idea():
-    """The configuration sits below ``prepare`` (which reads a Config's fields without importing anything above
+    """The configuration sits below ``prepare`` (which reads a Table1's fields without importing anything above
     it), the tables below the protocol, and no module of the package passes 400 lines."""
     import subprocess
     import sys

@@ -125,8 +125,7 @@ def test_a_recipe_that_over_regularises_for_the_data_loses_the_selection(tmp_pat
     the candidates without it must win on that data's own validation split, and the teacher is retrained with that
     recipe."""
     import numpy as np
-    from tinykd.experiments.settings import Config
-    from tinykd.experiments.hinton_paper import run as run_paper
+    from tinykd.experiments.hinton_paper import HintonPaper, run as run_paper
 
     rng = np.random.default_rng(0)
 
@@ -137,12 +136,11 @@ def test_a_recipe_that_over_regularises_for_the_data_loses_the_selection(tmp_pat
         return x, column % 10
     (xtr, ytr), (xte, yte) = images(1200), images(300)
     np.savez(tmp_path / "marks.npz", x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
-    values = {"lr": [3e-3], "max_norm": [3.0], "teacher_decay": 0.9, "student_epochs": 1, "student_lr": 1e-3,
-              "student_decay": 0.9, "seeds": 1}
-    cfg = Config(data=str(tmp_path / "marks.npz"), teacher_sizes=[784, 64, 10], student_sizes=[784, 32, 10],
-                 teacher_epochs=8, out_dir=str(tmp_path / "r"), checkpoint_dir=str(tmp_path / "ck"),
-                 records_dir=str(tmp_path / "rec"), preset="quick")
-    view = run_paper(cfg, values, values)
+    s = HintonPaper(data=str(tmp_path / "marks.npz"), teacher_sizes=[784, 64, 10], student_sizes=[784, 32, 10],
+                    teacher_epochs=8, out_dir=str(tmp_path / "r"), checkpoint_dir=str(tmp_path / "ck"),
+                    records_dir=str(tmp_path / "rec"), preset="quick", lr=[3e-3], max_norm=[3.0], teacher_decay=0.9,
+                    student_epochs=1, student_lr=1e-3, student_decay=0.9, seeds=1)
+    view = run_paper(s)
     sel = view["selection"]
     assert set(sel["scores"]) == {"base", "no jitter", "half the dropout"}
     assert sel["recipes"][sel["winner"]]["jitter"] == 0, sel["scores"]

@@ -12,7 +12,7 @@ from tinykd.experiments import table1, regenerate, table1_view
 from tinykd.runs import run as run_module
 
 from tinykd.runs import records
-from tinykd.experiments.settings import Config
+from tinykd.experiments.settings import Table1
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -64,7 +64,7 @@ RUN = """
 import os, signal, sys
 from tinykd.experiments import table1
 from tinykd.runs import records
-from tinykd.experiments.settings import Config
+from tinykd.experiments.settings import Table1
 put = records.Store.put
 def put_then_die(self, identity, *args, **kwargs):       # SIGKILL right after the first student run's record
     rec = put(self, identity, *args, **kwargs)
@@ -72,7 +72,7 @@ def put_then_die(self, identity, *args, **kwargs):       # SIGKILL right after t
         os.kill(os.getpid(), signal.SIGKILL)
     return rec
 records.Store.put = put_then_die
-table1.run(Config(**eval(sys.argv[1])))
+table1.run(Table1(**eval(sys.argv[1])))
 """
 
 
@@ -103,21 +103,21 @@ def test_a_run_killed_after_its_first_seed_trains_only_the_rest_and_more_seeds_o
     trained = []
     fit = run_module.fit
     monkeypatch.setattr(run_module, "fit", lambda *a, **k: trained.append(k["label"]) or fit(*a, **k))
-    view = table1.run(Config(**_cfg(tmp_path, "a", 2)))
+    view = table1.run(Table1(**_cfg(tmp_path, "a", 2)))
     assert trained == ["wo-kd seed 1", "kd seed 0", "kd seed 1"]       # the first record was kept, not retrained
     assert "1 of the 4 student runs asked for are in" in capsys.readouterr().out
     assert {k: v["n"] for k, v in view["variants"].items()} == {"wo-kd": 2, "kd": 2}
     trained.clear()
-    view = table1.run(Config(**_cfg(tmp_path, "a", 3)))               # one seed more: only it trains
+    view = table1.run(Table1(**_cfg(tmp_path, "a", 3)))               # one seed more: only it trains
     assert trained == ["wo-kd seed 2", "kd seed 2"] and view["variants"]["kd"]["n"] == 3
     trained.clear()
-    table1.run(Config(**_cfg(tmp_path, "b", 3)))                      # uninterrupted, elsewhere
+    table1.run(Table1(**_cfg(tmp_path, "b", 3)))                      # uninterrupted, elsewhere
     assert trained[:2] == ["teacher", "student"] and len(trained) == 2 + 6   # one path: they train through it too
     assert _errors(tmp_path / "a" / "rec") == _errors(tmp_path / "b" / "rec")
 
 
 def test_the_view_a_run_writes_is_the_view_of_its_records(tmp_path):
-    view = table1.run(Config(**_cfg(tmp_path, "a", 2)))
+    view = table1.run(Table1(**_cfg(tmp_path, "a", 2)))
     written = (tmp_path / "a" / "r" / "mnist_table.md").read_text()
     (again,) = table1_view.views(records.Store(tmp_path / "a" / "rec").all())
     assert written == table1_view.markdown(again) == table1_view.markdown(view)
@@ -146,7 +146,7 @@ def test_the_report_of_your_own_runs_never_touches_the_reference_and_links_its_f
                                                                                        monkeypatch):
     """Trial findings 9-11, 19, 20: the hint a run ended with overwrote docs/results.md; the figures' links were
     relative to the wrong folder; a folder as --out, an empty records folder were tracebacks or silent."""
-    table1.run(Config(**_cfg(tmp_path, "a", 2)))
+    table1.run(Table1(**_cfg(tmp_path, "a", 2)))
     monkeypatch.chdir(tmp_path)
     rec = str(tmp_path / "a" / "rec")
     for args, message in ((["--records", rec], "give --out FILE for the tables of"),
@@ -238,7 +238,7 @@ def test_the_report_never_writes_where_records_are(tmp_path, capsys, monkeypatch
 
 
 def test_the_report_ends_in_one_line_and_writes_all_or_nothing(tmp_path, capsys, monkeypatch):
-    """Issue 28, item 8: a bad TINYKD_DEBUG was a traceback (from a view's Config); Ctrl-C while drawing was a
+    """Issue 28, item 8: a bad TINYKD_DEBUG was a traceback (from a view's Table1); Ctrl-C while drawing was a
     traceback and left the figures half regenerated; a README it could not read was "cannot write"; an --out that
     cannot be written was found after the figures were drawn."""
     from tinykd import backend
@@ -283,7 +283,7 @@ def test_the_commands_printed_are_quoted_for_a_shell(tmp_path, capsys):
     """Issue 28, item 8: a path with a space split the printed report command into two arguments."""
     import shlex
     from tinykd.experiments import shared
-    line = shared.where(Config(records_dir=str(tmp_path / "my runs"), out_dir=str(tmp_path / "my results")), "x")
+    line = shared.where(Table1(records_dir=str(tmp_path / "my runs"), out_dir=str(tmp_path / "my results")), "x")
     command = line.split(": ", 2)[-1]
     assert shlex.split(command) == ["python", "-m", "tinykd.report", "--records", str(tmp_path / "my runs"),
                                     "--out", str(tmp_path / "my results" / "all.md")]
@@ -304,13 +304,13 @@ def test_a_second_identical_run_stops_whatever_stage_the_first_is_in(tmp_path):
     from test_checkpoint import _holder
     from tinykd.experiments.setup import experiment_lock
     from tinykd.runs.locks import RunLockedError
-    cfg = Config(**_cfg(tmp_path, "a", 1))
+    cfg = Table1(**_cfg(tmp_path, "a", 1))
     holder = _holder(experiment_lock("table1", cfg))
     try:
         with pytest.raises(RunLockedError, match=rf"already going on in .*{holder.pid}"):
             table1.run(cfg)
         assert not (tmp_path / "a" / "rec").exists()             # stopped before any network
-        other = Config(**{**_cfg(tmp_path, "b", 1)})
+        other = Table1(**{**_cfg(tmp_path, "b", 1)})
         assert experiment_lock("table1", other) != experiment_lock("table1", cfg)
     finally:
         holder.communicate("")
@@ -320,9 +320,9 @@ def test_equivalent_commands_give_the_same_table(tmp_path, capsys):
     """Issue 28, item 1: a run that spelled a setting otherwise (``val=50`` written out where 50 is the default)
     found every network by its identity, then wrote a table with no variant rows: the table was picked by the
     settings tag. It is the view of exactly the networks the plan asks for."""
-    first = table1.run(Config(**_cfg(tmp_path, "a", 1)))
+    first = table1.run(Table1(**_cfg(tmp_path, "a", 1)))
     capsys.readouterr()
-    again = table1.run(Config(**{**_cfg(tmp_path, "a", 1), "val": 50}))
+    again = table1.run(Table1(**{**_cfg(tmp_path, "a", 1), "val": 50}))
     assert "2 of the 2 student runs asked for are in" in capsys.readouterr().out
     assert again["complete"] and {k: v["runs"] for k, v in again["variants"].items()} == \
         {k: v["runs"] for k, v in first["variants"].items()} and set(first["variants"]) == {"wo-kd", "kd"}

@@ -11,7 +11,7 @@ from tinykd.experiments import settings, plots, registry, table1_view
 
 from tinykd.runs import records
 from tinykd.distill import KD
-from tinykd.experiments.settings import Config
+from tinykd.experiments.settings import Table1
 from tinykd.experiments.registry import Variant
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -49,11 +49,11 @@ def test_a_method_registered_in_one_place_reaches_the_options_a_preset_the_table
     p = _cli.parser("doc")
     assert "dummy-kd = Dummy KD (τ = 3)" in " ".join(p.format_help().split())
     assert p.parse_args(["--variants", "dummy-kd"]).variants == ["dummy-kd"]
-    quick = _cli.config(p, p.parse_args(["--quick"]))
+    quick = _cli.settings_of(p, p.parse_args(["--quick"]), Table1)
     assert quick.variants[-1] == "dummy-kd" and quick.deviations() == {}     # in the preset's reference run
-    assert "dummy-kd" not in Config().variants and "dummy-kd" not in Config(**settings.preset("labels5")).variants
+    assert "dummy-kd" not in Table1().variants and "dummy-kd" not in Table1.of_preset("labels5").variants
     assert registry.n_seeds("dummy-kd", quick.seeds, quick.ablation_seeds) == 3
-    assert Config(variants=["Dummy KD (τ = 3)"]).variants == ["dummy-kd"]    # by its table name too
+    assert Table1(variants=["Dummy KD (τ = 3)"]).variants == ["dummy-kd"]    # by its table name too
     record = _record({"wo-kd": [150, 152, 154], "kd": [110, 112, 114], "dummy-kd": [100, 102, 104]}, quick,
                      tmp_path)
     md = table1_view.markdown(record)
@@ -69,9 +69,9 @@ def test_an_ablation_runs_on_its_seeds_and_a_discriminator_puts_it_in_the_drift_
     monkeypatch.setattr(registry, "BY_ID", dict(registry.BY_ID))
     registry.register(Variant("dummy-adv", "Dummy adversarial", lambda d, c: KD(), {"features": "raw", "hidden": 0},
                               presets=("full",), ablation=True))
-    full = Config()
+    full = Table1()
     assert full.variants[-1] == "dummy-adv" and registry.n_seeds("dummy-adv", 5, full.ablation_seeds) == 1
-    assert "dummy-adv" not in registry.compared() and "dummy-adv" not in Config(**settings.preset("quick")).variants
+    assert "dummy-adv" not in registry.compared() and "dummy-adv" not in Table1.of_preset("quick").variants
     record = _record({"kd": [110, 112], "dummy-adv": [500]}, full, tmp_path)
     assert [name for name, _ in plots.figures_for(record)] == ["learning_curves", "adversarial_drift"]
 
@@ -86,17 +86,17 @@ def test_ids_and_table_names_are_unique():
 def test_the_presets_run_what_they_ran_before_the_registry():
     """The lists the presets held by hand, and the seeds each variant got, are what the registry derives."""
     runs = {name: [(v, registry.n_seeds(v, cfg.seeds, cfg.ablation_seeds)) for v in cfg.variants]
-            for name in settings.PRESETS for cfg in [Config(**settings.preset(name))]}
+            for name in Table1.PRESETS for cfg in [Table1.of_preset(name)]}
     assert runs["quick"] == [(v, 3) for v in ("wo-kd", "kd", "adv-report", "adv-logprob-kd")]
     assert runs["labels5"] == [(v, 5) for v in ("wo-kd", "kd", "dkd", "kd-standardised", "dist", "adv-conditional")]
     assert runs["full"] == [("wo-kd", 5), ("kd", 5), ("adv-report", 5), ("adv-raw-ns", 1), ("adv-centred", 1),
                             ("adv-logprob", 1), ("adv-logprob-kd", 5), ("dkd", 5), ("kd-standardised", 5), ("dist", 5),
                             ("adv-conditional", 5)]
-    assert Config().variants == registry.in_preset("full")
+    assert Table1().variants == registry.in_preset("full")
     assert registry.on_request() == ["kd-standardised-sun", "kd-sun-weights", "l1-logits"]
     # every preset an entry names exists, and each preset has its option on the command line
-    assert {p for v in registry.BY_ID.values() for p in v.presets} <= set(settings.PRESETS)
-    assert set(_cli.PRESET_OPTIONS) == set(settings.PRESETS)
+    assert {p for v in registry.BY_ID.values() for p in v.presets} <= set(Table1.PRESETS)
+    assert set(_cli.PRESET_OPTIONS) == set(Table1.PRESETS)
 
 
 # The one place a registered id may appear outside the registry: an objective's ``describe()`` names its own method

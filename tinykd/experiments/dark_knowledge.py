@@ -16,6 +16,8 @@ records are missing. The table and figures are a view of the records (``views``,
 """
 import json
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -27,13 +29,36 @@ from ..distill import KD, Supervised
 from ..runs import identity
 from . import plots, shared
 from .omitted_classes import KEPT, OMITTED, PAPER, check_classes, omit_3, only_7_8
-from .settings import ConfigError
+from .settings import ConfigError, Settings, check_counts
 from .setup import Study, log, one_at_a_time
 
 TEMPERATURES = [1, 2, 2.5, 4, 8, 20]
 WIDTHS = {"800": [784, 800, 800, 10], "30": [784, 30, 30, 10]}
 FRACTIONS = [0.01, 0.05, 0.2]
 KD_WEIGHT, LR = 0.9, 1e-3
+
+
+@dataclass
+class DarkKnowledge(Settings):
+    """The dark-knowledge experiments' settings: epochs of the headline, omit-3 and 7/8 students, seeds of the
+    headline rows, epochs per temperature-sweep and per few-labels student, and the transfer set (the first
+    ``transfer_size`` training images; 0: all)."""
+    epochs: int = 40
+    seeds: int = 3
+    sweep_epochs: int = 15
+    few_epochs: int = 15
+    transfer_size: int = 0
+
+    PRESETS: ClassVar[dict] = {"full": {}, "quick": {"epochs": 4, "seeds": 1, "sweep_epochs": 2, "few_epochs": 3,
+                                                     "transfer_size": 10000, "teacher_epochs": 10}}
+    NAME: ClassVar[str] = "{own}dark_knowledge{preset}"
+    ROWS: ClassVar[tuple] = ("seeds",)
+
+    def check(self):
+        check_counts(self, epochs=1, seeds=1, sweep_epochs=1, few_epochs=1, transfer_size=0)
+        if self.val == 0:
+            raise ConfigError("val 0: these experiments choose their bias shifts and report learning curves on a "
+                              "validation split; hold out some images (default 1/12)")
 SHOWN_DIGITS, SHOWN_TEMPERATURES = (2, 3, 7, 9), (1, 4, 20)   # the soft-target figure: first test image of each
 EXPERIMENTS = {"distilled_from_scratch": ("alone", "distilled"), "omit_3": ("omit-3",), "only_7_8": ("only-7-8",),
                "temperature_sweep": ("sweep",), "few_labels": ("few-labels",)}
@@ -43,25 +68,25 @@ def kd(temperature, **kw):
     return KD, dict(temperature=temperature, weight=KD_WEIGHT, form="hinton", **kw)
 
 
-def plan(study, values):
+def plan(study, s):
     """The specification of every student, in the order they train."""
-    n = study.cfg.transfer_size or study.setup.ds.x_train.shape[0]
+    n = s.transfer_size or study.setup.ds.x_train.shape[0]
     out = []
 
     def add(experiment, sizes, objective, epochs, seed=0, **rows):
         out.append(study.spec(f"hinton-{experiment}", sizes, epochs, LR, seed, objective,
                               extra={"experiment": experiment, "transfer_rows": n, **rows}))
     for experiment, objective in (("alone", (Supervised, {})), ("distilled", kd(20.0))):
-        for seed in range(values["seeds"]):
-            add(experiment, WIDTHS["800"], objective, values["epochs"], seed)
-    add("omit-3", WIDTHS["800"], kd(20.0), values["epochs"], without_classes=OMITTED)
-    add("only-7-8", WIDTHS["800"], kd(20.0), values["epochs"], only_classes=KEPT)
+        for seed in range(s.seeds):
+            add(experiment, WIDTHS["800"], objective, s.epochs, seed)
+    add("omit-3", WIDTHS["800"], kd(20.0), s.epochs, without_classes=OMITTED)
+    add("only-7-8", WIDTHS["800"], kd(20.0), s.epochs, only_classes=KEPT)
     for sizes in WIDTHS.values():
         for tau in TEMPERATURES:
-            add("sweep", sizes, kd(float(tau)), values["sweep_epochs"])
+            add("sweep", sizes, kd(float(tau)), s.sweep_epochs)
     for fraction in FRACTIONS:   # unlabelled rows carry −1, which the cross-entropy skips; both see the same batches
         for objective in ((Supervised, {"ignore_label": transfer.UNLABELLED}), kd(20.0, ignore_label=transfer.UNLABELLED)):
-            add("few-labels", WIDTHS["800"], objective, values["few_epochs"], labelled=fraction, labelled_seed=0)
+            add("few-labels", WIDTHS["800"], objective, s.few_epochs, labelled=fraction, labelled_seed=0)
     return out
 
 
@@ -150,22 +175,16 @@ def check_data(ds, transfer_size):
 
 
 @one_at_a_time("dark_knowledge")
-def run(cfg, values, reference):
-    """Every experiment, each student found by its record or trained; returns the view. ``values``: seeds,
-    epochs, sweep_epochs, few_epochs (the transfer set is ``cfg.transfer_size``), ``reference`` the preset's."""
-    if cfg.val == 0:
-        raise ConfigError("val 0: these experiments choose their bias shifts and report learning curves on a "
-                          "validation split; hold out some images (default 1/12)")
-    values = {**values, "transfer_size": cfg.transfer_size}
-    study = Study(cfg, "dark_knowledge", values, reference, view, markdown,
-                  name=None if cfg.data else "dark_knowledge", check=lambda ds: check_data(ds, cfg.transfer_size))
+def run(s):
+    """Every experiment (``s``: ``DarkKnowledge``), each student found by its record or trained; returns the view."""
+    study = Study(s, "dark_knowledge", view, markdown, check=lambda ds: check_data(ds, s.transfer_size))
     soft = soft_identity(study.setup.data["fingerprint"], study.links["teacher"])
     if study.setup.store.find(soft) is None:
         _, _, _, _, xt, yt = study.setup.arrays
         study.setup.store.put(soft, soft_target_examples(study.teacher(), xt, yt), links=study.links,
                               data=study.setup.data)
     lab = None
-    for spec in study.missing(plan(study, values)):
+    for spec in study.missing(plan(study, s)):
         study.write(False)
         lab = lab or Lab(study, spec.extra["transfer_rows"])
         lab.train(spec)

@@ -22,6 +22,8 @@ is missing, so an interrupted run resumes where it stopped (an interrupted netwo
 The table and the learning-curve figure are a view of the records (``views``, ``markdown``, ``title``, ``figures``).
 """
 import json
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -31,11 +33,45 @@ from ..distill import KD, Supervised
 from . import plots, shared
 from .omitted_classes import KEPT, OMITTED, PAPER, check_classes, omit_3, omit_3_at, only_7_8, only_7_8_at
 from .selection import WINDOW, candidates, choose, recipe_of
-from .settings import Config, ConfigError, data_deviations, data_label
+from ..checks import check_real
+from .settings import ConfigError, Settings, check_counts, data_deviations
 from .setup import Setup, log, one_at_a_time
 
 TEMPERATURE, KD_WEIGHT = 20.0, 0.9
 GOALS = {"teacher": 70, "distilled": 80, "threes_right": 0.98, "after_shift": 109}
+
+
+@dataclass
+class HintonPaper(Settings):
+    """The paper preset's settings: the teacher candidates' learning rates and max-norm bounds (the first of each
+    the base recipe's), the teacher's decay per epoch, the students' longest run (their budget is chosen on its
+    curves), rate and decay, and the seeds per student."""
+    lr: list = field(default_factory=lambda: [1e-3, 5e-4])
+    max_norm: list = field(default_factory=lambda: [3.0, 4.0])
+    teacher_decay: float = 0.97
+    student_epochs: int = 50
+    student_lr: float = 1e-3
+    student_decay: float = 0.95
+    seeds: int = 3
+
+    PRESETS: ClassVar[dict] = {"full": {"teacher_epochs": 90},
+                               "quick": {"teacher_epochs": 2, "student_epochs": 3, "seeds": 1, "subset": 3000}}
+    NAME: ClassVar[str] = "{data}_hinton_paper{preset}"
+
+    def check(self):
+        check_counts(self, student_epochs=1, seeds=1)
+        for name in ("lr", "max_norm"):
+            values = getattr(self, name)
+            if not isinstance(values, (list, tuple)) or not values:
+                raise ConfigError(f"{name} must be a list of numbers > 0, the first the base recipe's; got {values!r}")
+            for v in values:
+                check_real(name, v, low_open=True, error=ConfigError)
+        check_real("student_lr", self.student_lr, low_open=True, error=ConfigError)
+        for name in ("teacher_decay", "student_decay"):
+            check_real(name, getattr(self, name), low_open=True, high=1.0, error=ConfigError)
+        if self.val == 0:
+            raise ConfigError("val 0: the teacher's recipe, the students' epochs and the bias shifts are chosen on a "
+                              "validation split; hold out some images (default 1/12)")
 
 
 def teacher_spec(setup, recipe, epochs, decay, role="teacher-candidate", **extra):
@@ -44,65 +80,45 @@ def teacher_spec(setup, recipe, epochs, decay, role="teacher-candidate", **extra
                       decay=decay, extra=extra)
 
 
-def student_spec(setup, teacher, kind, epochs, values, seed, role, **rows):
+def student_spec(setup, teacher, kind, epochs, s, seed, role, **rows):
     """A student on the labels alone (``kind`` "alone") or distilled at τ = 20 from the teacher whose record key is
     ``teacher``, on an exponential schedule; ``rows``: which world's rows and what was done to them."""
     objective = (Supervised, {}) if kind == "alone" else \
         (KD, dict(temperature=TEMPERATURE, weight=KD_WEIGHT, form="hinton"))
-    return setup.spec(role, setup.cfg.student_sizes, epochs, values["student_lr"], jitter=None, seed=seed,
-                      objective=objective, decay=values["student_decay"],
-                      extra={"kind": kind, "teacher": teacher, **rows})
-
-
-# the Config's settings that shape this preset's networks and data (the rest are Table 1's)
-SHAPING = ("data", "val", "val_seed", "subset", "teacher_sizes", "student_sizes", "teacher_epochs", "batch_size",
-           "teacher_dropout", "teacher_input_dropout", "jitter")
-
-
-def deviations(cfg, ds, values, reference):
-    """What a run changes from its preset (``reference``: the example's preset, over ``Config``'s defaults): the
-    example's own settings, the Config's settings that shape the networks and the data, the data files."""
-    ref = Config(dataset=cfg.dataset, backend="numpy", **{k: v for k, v in reference.items() if k in SHAPING})
-    out = {k: getattr(cfg, k) for k in SHAPING if getattr(cfg, k) != getattr(ref, k)}
-    out.update(data_deviations(cfg, ds))
-    out.update({k: v for k, v in values.items() if v != reference.get(k)})
-    return out
+    return setup.spec(role, s.student_sizes, epochs, s.student_lr, jitter=None, seed=seed, objective=objective,
+                      decay=s.student_decay, extra={"kind": kind, "teacher": teacher, **rows})
 
 
 @one_at_a_time("hinton_paper")
-def run(cfg, values, reference):
-    """The whole preset; returns the view. ``values``: the preset's settings (``examples/hinton_paper.py``)."""
-    if cfg.val == 0:
-        raise ConfigError("val 0: the teacher's recipe, the students' epochs and the bias shifts are chosen on a "
-                          "validation split; hold out some images (default 1/12)")
-    setup = Setup(cfg, check=lambda ds: check_classes(ds, ds.x_train.shape[0]))
+def run(s):
+    """The whole preset (``s``: ``HintonPaper``); returns the view."""
+    setup = Setup(s, check=lambda ds: check_classes(ds, ds.x_train.shape[0]))
     x, y, xv, yv, _, _ = setup.arrays
     shape = tuple(setup.ds.input_shape)
-    table = json.loads(json.dumps({"experiment": "hinton_paper", "name": f"{data_label(cfg, setup.data['name'])}"
-                                   "_hinton_paper" + ("" if cfg.preset == "full" else f"_{cfg.preset}"),
-                                   "preset": cfg.preset, "settings": values,
-                                   "deviations": deviations(cfg, setup.ds, values, reference)}, sort_keys=True))
+    table = shared.as_stored({"experiment": "hinton_paper", "name": s.results_name(setup.data["name"]),
+                              "preset": s.preset, "settings": {k: getattr(s, k) for k in s.own()},
+                              "deviations": {**s.deviations(), **data_deviations(s, setup.ds)}})
     keys = []   # the students this run asks for: its table shows exactly them
 
     def curve(rec):
         return [h["val_errors"] for h in rec["result"]["history"]]
 
     # 1. the teacher's recipe and epochs, on validation; then the recipe on every labelled row
-    cands = candidates(cfg, values)
+    cands = candidates(s)
     for name, recipe in cands.items():
-        spec = teacher_spec(setup, recipe, cfg.teacher_epochs, values["teacher_decay"])
+        spec = teacher_spec(setup, recipe, s.teacher_epochs, s.teacher_decay)
         if setup.record(spec) is None:   # a recorded candidate is not even loaded: only its curve is needed
             log(f"teacher candidate {name}: {recipe}")
             setup.model(spec, image_shape=shape)
-    found = {name: setup.record(teacher_spec(setup, r, cfg.teacher_epochs, values["teacher_decay"]))
+    found = {name: setup.record(teacher_spec(setup, r, s.teacher_epochs, s.teacher_decay))
              for name, r in cands.items()}
     winner, epochs, scores = choose({name: curve(rec) for name, rec in found.items()})
     log(f"chosen on validation: {winner} ({cands[winner]}), {epochs} epochs (smoothed validation errors "
         f"{scores[winner][0]:.1f})")
-    final = teacher_spec(setup, cands[winner], epochs, values["teacher_decay"], role="teacher",
+    final = teacher_spec(setup, cands[winner], epochs, s.teacher_decay, role="teacher",
                          rows="training and validation", selected_from=sorted(r["key"] for r in found.values()))
-    held = teacher_spec(setup, cands[winner], epochs, values["teacher_decay"], role="teacher-held-out")
-    xp = resolve(cfg.backend)
+    held = teacher_spec(setup, cands[winner], epochs, s.teacher_decay, role="teacher-held-out")
+    xp = resolve(s.backend)
     x_all, y_all = xp.concatenate([x, xv]), xp.concatenate([y, yv])
     links = {"teacher": setup.key(final), "held_out_teacher": setup.key(held),
              "candidates": [[name, rec["key"]] for name, rec in found.items()]}   # a list: the order is kept
@@ -115,11 +131,11 @@ def run(cfg, values, reference):
     # 2. the students' budget, chosen in the held-out world on the mean of both students' validation curves
     def student(world, kind, epochs, seed, role, **rows):
         w = worlds[world]
-        spec = student_spec(setup, w.key, kind, epochs, values, seed, role, rows=w.rows, **rows)
+        spec = student_spec(setup, w.key, kind, epochs, s, seed, role, rows=w.rows, **rows)
         keys.append(setup.key(spec))
         return setup.record(spec) or w.train(spec, table, links)
 
-    sel = {kind: student("held-out", kind, values["student_epochs"], 0, "student-selection")
+    sel = {kind: student("held-out", kind, s.student_epochs, 0, "student-selection")
            for kind in ("alone", "distilled")}
     both = [(a + b) / 2 for a, b in zip(curve(sel["alone"]), curve(sel["distilled"]))]
     _, s_epochs, _ = choose({"both": both})
@@ -127,7 +143,7 @@ def run(cfg, values, reference):
     # 3. the bias shifts, chosen in the held-out world; then the final world: 3 seeds each, the shifts applied
     shifts = {role: student("held-out", "distilled", s_epochs, 0, f"{role}-held-out", **classes)["result"]["bias_shift"]
               for role, classes in SHIFTED.items()}
-    for seed in range(values["seeds"]):
+    for seed in range(s.seeds):
         for kind in ("alone", "distilled"):
             student("final", kind, s_epochs, seed, "student")
     for role, classes in SHIFTED.items():
@@ -135,10 +151,10 @@ def run(cfg, values, reference):
     v = view(setup.store.all(), table, links, keys)
     v["data"] = setup.data   # the file this run was given (two files may hold one content)
     v["keys"] = [links["teacher"], links["held_out_teacher"], *(k for _, k in links["candidates"]), *keys]
-    out = f"{cfg.out_dir}/{table['name']}"
+    out = f"{s.out_dir}/{table['name']}"
     shared.write(out, v, markdown(v))
     print(markdown(v))
-    log(shared.where(cfg, out))
+    log(shared.where(s, out))
     return v
 
 

@@ -182,7 +182,7 @@ def main(argv=None):
     def fail(line, status=2):
         p.exit(status, f"{p.prog}: error: {' '.join(str(line).split())}\n")
     try:
-        debug()   # a bad TINYKD_DEBUG: one line now (even for --help), not a traceback from a view's Config
+        debug()   # a bad TINYKD_DEBUG: one line now (even for --help), not a traceback from a view's settings
     except ValueError as e:
         fail(e)
     args = p.parse_args(argv)

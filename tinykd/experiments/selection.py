@@ -47,21 +47,21 @@ def choose(curves, window=WINDOW):
     return name, scores[name][1], scores
 
 
-def candidates(cfg, values):
+def candidates(s):
     """The teacher recipes the selection compares: the base recipe (the first learning rate and norm bound, the
     configuration's jitter and dropout), then one setting changed at a time: each other learning rate, each other
     norm bound, no jitter (when the base has some), half the dropout. The same candidates on any data: a setting
     that does not suit the data loses on its validation split."""
-    base = {"lr": values["lr"][0], "max_norm": values["max_norm"][0], "jitter": cfg.jitter,
-            "dropout": cfg.teacher_dropout, "input_dropout": cfg.teacher_input_dropout}
+    base = {"lr": s.lr[0], "max_norm": s.max_norm[0], "jitter": s.jitter, "dropout": s.teacher_dropout,
+            "input_dropout": s.teacher_input_dropout}
     out = {"base": base}
-    out.update({f"lr {lr:g}": {**base, "lr": lr} for lr in values["lr"][1:]})
-    out.update({f"max-norm {c:g}": {**base, "max_norm": c} for c in values["max_norm"][1:]})
-    if cfg.jitter:
+    out.update({f"lr {lr:g}": {**base, "lr": lr} for lr in s.lr[1:]})
+    out.update({f"max-norm {c:g}": {**base, "max_norm": c} for c in s.max_norm[1:]})
+    if s.jitter:
         out["no jitter"] = {**base, "jitter": 0}
-    if cfg.teacher_dropout or cfg.teacher_input_dropout:
-        out["half the dropout"] = {**base, "dropout": cfg.teacher_dropout / 2,
-                                   "input_dropout": cfg.teacher_input_dropout / 2}
+    if s.teacher_dropout or s.teacher_input_dropout:
+        out["half the dropout"] = {**base, "dropout": s.teacher_dropout / 2,
+                                   "input_dropout": s.teacher_input_dropout / 2}
     return out
 
 

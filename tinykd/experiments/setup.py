@@ -1,6 +1,6 @@
 """What every experiment starts from: the data its settings ask for (loaded, subset, split, checked, moved to the
 backend once), its records folder, and the ``Runner`` that turns its run specifications into records
-(``tinykd.runs.run``). ``cfg`` is a ``tinykd.experiments.settings.Config`` or any object with the same fields.
+(``tinykd.runs.run``). ``cfg`` is an experiment's settings (``tinykd.experiments.settings.Settings`` or a subclass).
 """
 import dataclasses
 import functools
@@ -29,7 +29,8 @@ def load_data(cfg):
     if cfg.data:   # always a path (a Path is never taken for a data set's name): ./mnist is the user's folder
         ds = data_mod.load(Path(cfg.data))
     else:
-        options = {"split_test": cfg.split_test} if cfg.split_test else {}
+        split = getattr(cfg, "split_test", None)     # Table 1's (notMNIST without its training split)
+        options = {"split_test": split} if split else {}
         ds = data_mod.load(cfg.dataset, data_dir=cfg.data_dir, **options)
     n = ds.x_train.shape[0]
     if cfg.subset > n:
@@ -69,7 +70,7 @@ def _check_shapes(ds, cfg):
     if cfg.jitter and len(ds.input_shape) < 2:   # flat rows: no side to shift along, and guessing one is a guess
         raise ConfigError(f"the teacher's jitter (--jitter {cfg.jitter}) shifts images, but {ds.name}'s images are "
                           f"flat rows of {ds.x_train.shape[1]} values: save them as (N, height, width) arrays, or "
-                          "pass --jitter 0 (jitter=0 in a Config, from Python)")
+                          "pass --jitter 0 (jitter=0 in the settings, from Python)")
     try:     # the teacher's jitter: a whole number of pixels below half the side of these images
         check_jitter(cfg.jitter, tuple(ds.input_shape), ds.x_train.shape[1])
     except ValueError as e:
@@ -181,31 +182,23 @@ class Setup:
         return self.run(spec, arrays, need_model=True, **options)[0]
 
 
-# the settings of a Config that shape an example's teacher and data (the rest is Table 1's)
-TEACHER_SETTINGS = ("dataset", "data", "val", "val_seed", "subset", "teacher_sizes", "teacher_epochs", "batch_size",
-                    "teacher_lr", "teacher_dropout", "teacher_input_dropout", "jitter")
-ROWS = ("seeds",)   # what a table's rows are made of: more seeds later join the same table
-
-
 class Study:
     """One example beside Table 1 over records: its data and teacher (``Setup``; the teacher trained or loaded only
-    when a network needs it), its table's tag (``table``: the experiment, the table's name, the preset, the settings
-    its rows share and what differs from the preset), ``links`` (the teacher's record key) and ``view``, the
-    module's function from (records, table, links, keys) to its table."""
+    when a network needs it), its table's tag (``table``: the experiment, the table's name, the preset, the
+    experiment's own settings its rows share and what the run changes from its preset), ``links`` (the teacher's
+    record key) and ``view``, the module's function from (records, table, links, keys) to its table."""
 
-    def __init__(self, cfg, experiment, values, reference, view, markdown, name=None, check=None):
-        self.cfg, self.setup, self.view, self.markdown = cfg, Setup(cfg, check), view, markdown
+    def __init__(self, settings, experiment, view, markdown, check=None):
+        self.cfg, self.setup, self.view, self.markdown = settings, Setup(settings, check), view, markdown
         self.teacher_spec = self.setup.teacher_spec()
         self.links = {"teacher": self.setup.key(self.teacher_spec)}
-        dev = {k: v for k, v in cfg.deviations().items() if k in TEACHER_SETTINGS}
-        dev.update(data_deviations(cfg, self.setup.ds))
-        dev.update({k: v for k, v in values.items() if v != reference.get(k) and k not in ROWS})
-        name = name or f"{data_label(cfg, self.setup.data['name'])}_{experiment}"
-        self.table = shared.as_stored({"experiment": experiment, "name": name + ("_quick" if cfg.preset == "quick"
-                                                                                  else ""),
-                                       "preset": cfg.preset, "settings": {k: v for k, v in values.items()
-                                                                          if k not in ROWS}, "deviations": dev})
-        self.out = os.path.join(cfg.out_dir, self.table["name"])
+        rows = type(settings).ROWS
+        dev = {k: v for k, v in settings.deviations().items() if k not in rows}
+        dev.update(data_deviations(settings, self.setup.ds))
+        self.table = shared.as_stored({"experiment": experiment, "name": settings.results_name(self.setup.data["name"]),
+                                       "preset": settings.preset, "deviations": dev,
+                                       "settings": {k: getattr(settings, k) for k in settings.own() if k not in rows}})
+        self.out = os.path.join(settings.out_dir, self.table["name"])
         self.keys, self._teacher = None, None
 
     def spec(self, role, sizes, epochs, lr, seed, objective, **settings):

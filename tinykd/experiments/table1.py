@@ -14,7 +14,7 @@ Every network is a run specification (``tinykd.runs.spec``) trained or found thr
 a rerun trains only the networks whose records are missing (a run stopped after its third seed resumes at the
 fourth; more seeds train only the new ones). The table (mean ± std over seeds, the comparison with KD, the
 verdicts) is a view of the records this run asks for (``table1_view``). Step 1 is ``setup.Setup``'s, which every
-example shares; what a run asks for is a ``settings.Config``.
+example shares; what a run asks for is a ``settings.Table1``.
 """
 import os
 
@@ -62,7 +62,7 @@ def run(cfg):
     missing = [run for run in plan if setup.record(specs[run]) is None]
     log(f"{len(plan) - len(missing)} of the {len(plan)} student runs asked for are in {cfg.records_dir}; "
         f"{len(missing)} to train")
-    out = os.path.join(cfg.out_dir, cfg.results_base(d["name"]))
+    out = os.path.join(cfg.out_dir, cfg.results_name(d["name"]))
 
     def write(complete):
         view = table1_view.view(setup.store.all(), table, links, keys, plan, d)

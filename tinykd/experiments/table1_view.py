@@ -9,22 +9,18 @@ from dataclasses import asdict
 import numpy as np
 
 from . import plots, registry, shared
-from .settings import Config
+from .settings import WHERE, Table1
 
-# what a table's rows are made of rather than what makes them comparable: which variants and how many seeds are
-# whatever the records present hold (more seeds or another variant later join the same table)
-ROWS = ("variants", "seeds", "ablation_seeds")
-WHERE = ("data_dir", "checkpoint_dir", "records_dir", "out_dir")   # where files are: never part of a result
 
 
 def tag(cfg, deviations, data_name, stats_on):
     """What a student run's record says of the table it belongs to: the experiment, the table's name (e.g.
-    ``mnist_table``), the settings its rows share (``cfg`` without ``ROWS`` and ``WHERE``), what they change from the
-    preset's reference run, and where the logit statistics were measured; as a record holds it (keys sorted), so
+    ``mnist_table``), the settings its rows share (``cfg`` without ``Table1.ROWS`` and ``WHERE``), what they change
+    from the preset's reference run, and where the logit statistics were measured; as a record holds it (keys sorted), so
     a view of it reads the same before and after it is written."""
-    return shared.as_stored({"experiment": "table1", "name": cfg.results_base(data_name),
-            "config": {k: v for k, v in asdict(cfg).items() if k not in ROWS + WHERE},
-            "deviations": {k: v for k, v in deviations.items() if k not in ROWS}, "logit_stats_on": stats_on})
+    return shared.as_stored({"experiment": "table1", "name": cfg.results_name(data_name),
+            "config": {k: v for k, v in asdict(cfg).items() if k not in Table1.ROWS + WHERE},
+            "deviations": {k: v for k, v in deviations.items() if k not in Table1.ROWS}, "logit_stats_on": stats_on})
 
 
 def view(records, table, links, keys=None, asked=None, data=None):
@@ -173,7 +169,7 @@ def shorter_budget(record):
     c = record.get("config")
     if not c:
         return None
-    full = Config(dataset=c["dataset"], backend="numpy")
+    full = Table1(dataset=c["dataset"], backend="numpy")
     out = [f"{k} {c[k]} (full run: {getattr(full, k)})" for k in ("teacher_epochs", "student_epochs", "finetune_epochs")
            if c[k] < getattr(full, k)]
     if c.get("subset"):

@@ -5,19 +5,43 @@ what has no record and measures each binary student's packed inference (identica
 images/s beside the teacher's; ``view`` turns the records into the table.
 """
 import time
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from ..backend import to_host
+from ..checks import check_real
 from ..distill import KD, Supervised
 from ..packed import PackedBinaryMLP
 from . import plots, shared
-from .settings import ConfigError
+from .settings import ConfigError, Settings, check_counts
 from .setup import Study, log, one_at_a_time
 
 EXPERIMENT, TITLE = "xnor_kd", "Binary students (BWN, XNOR) with and without KD"
 MODES = ("float", "bwn", "xnor")
 XNOR_KD = dict(temperature=4.0, weight=0.9, form="hinton")
+
+
+@dataclass
+class XnorKD(Settings):
+    """The binary students' settings: seeds per student, epochs, the students' layer sizes, Adam's rate (cosine)."""
+    seeds: int = 2
+    epochs: int = 15
+    sizes: list = field(default_factory=lambda: [784, 1200, 1200, 10])
+    lr: float = 3e-3
+
+    PRESETS: ClassVar[dict] = {"full": {}, "quick": {"seeds": 1, "epochs": 2, "teacher_epochs": 10}}
+    NAME: ClassVar[str] = "{data}_xnor_kd{preset}"
+    ROWS: ClassVar[tuple] = ("seeds",)
+
+    def check(self):
+        check_counts(self, seeds=1, epochs=1)
+        check_real("lr", self.lr, low_open=True, error=ConfigError)
+        t = self.teacher_sizes
+        if len(self.sizes) < 2 or self.sizes[0] != t[0] or self.sizes[-1] != t[-1]:
+            raise ConfigError(f"sizes must start with {t[0]} and end with {t[-1]} for {self.dataset}'s teacher, got "
+                              f"{self.sizes}")
 
 
 def images_per_second(fn, x, repeats=3):
@@ -30,25 +54,21 @@ def images_per_second(fn, x, repeats=3):
     return x.shape[0] / best
 
 
-def plan(study, values):
+def plan(study, s):
     """The specification of every binary (and float) student, with and without KD, for each seed."""
-    return [study.spec(f"{mode}-{'distilled' if use_kd else 'labels'}", values["sizes"], values["epochs"],
-                       values["lr"], seed, (KD, XNOR_KD) if use_kd else (Supervised, ()),
-                       mode=None if mode == "float" else mode)
-            for mode in MODES for use_kd in (False, True) for seed in range(values["seeds"])]
+    return [study.spec(f"{mode}-{'distilled' if use_kd else 'labels'}", s.sizes, s.epochs, s.lr, seed,
+                       (KD, XNOR_KD) if use_kd else (Supervised, ()), mode=None if mode == "float" else mode)
+            for mode in MODES for use_kd in (False, True) for seed in range(s.seeds)]
 
 
 @one_at_a_time("xnor_kd")
-def run(cfg, values, reference):
-    """Binary students distilled from the float teacher: every missing record trained; returns the view."""
-    t = cfg.teacher_sizes
-    if values["sizes"][0] != t[0] or values["sizes"][-1] != t[-1]:
-        raise ConfigError(f"sizes must start with {t[0]} and end with {t[-1]} for {cfg.dataset}'s teacher, got "
-                          f"{values['sizes']}")
-    study = Study(cfg, EXPERIMENT, values, reference, view, markdown)
+def run(s):
+    """Binary students distilled from the float teacher (``s``: ``XnorKD``): every missing record trained;
+    returns the view."""
+    study = Study(s, EXPERIMENT, view, markdown)
     _, _, _, _, xt, _ = study.setup.arrays
     xt_host = to_host(xt)
-    for spec in study.missing(plan(study, values)):
+    for spec in study.missing(plan(study, s)):
         study.write(False)
         mode, how = spec.role.split("-")
         teacher = study.teacher()
