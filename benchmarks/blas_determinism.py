@@ -34,7 +34,8 @@ def train(epochs):
     from tinykd.distill import Supervised
     from tinykd.layers import MLP
     from tinykd.optim import Adam
-    from tinykd.train import cosine_lr, errors, fit
+    from tinykd.schedules import cosine_lr
+    from tinykd.train import errors, fit
     ds = data.preprocess(data.load("mnist"), val=5000, seed=0)
     model = MLP([784, 800, 800, 10], seed=0)
     t0 = time.perf_counter()

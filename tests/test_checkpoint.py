@@ -25,7 +25,8 @@ from tinykd.binary import BinaryMLP
 from tinykd.runs.checkpoints import CheckpointError, load_model, read_network, save_model
 from tinykd.distill import Supervised
 from tinykd.runs.runstate import RunFile
-from tinykd.train import TrainingError, cosine_lr, errors, fit
+from tinykd.schedules import cosine_lr
+from tinykd.train import TrainingError, errors, fit
 
 
 @pytest.fixture(scope="module")

@@ -233,7 +233,6 @@ def test_files_that_are_not_the_canonical_ones_make_a_custom_run(tmp_path, monke
     """Issue 18, item 7: a named data set loaded from files that are not its canonical ones (a --data-dir holding
     other data) is a deviation from the preset, named by its fingerprint, never the reference results."""
     from tinykd import data
-    from tinykd.experiments import shared
     mnist = data.load("mnist")
     assert mnist.canonical is True and settings.data_deviations(Table1(), mnist) == {}
     small = dataclasses.replace(mnist, x_train=mnist.x_train[:600], y_train=mnist.y_train[:600],

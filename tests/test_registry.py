@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tinykd.experiments import settings, plots, registry, table1_view
+from tinykd.experiments import plots, registry, table1_view
 
 from tinykd.runs import records
 from tinykd.distill import KD

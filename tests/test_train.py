@@ -9,7 +9,8 @@ from tinykd import MLP, Adam, data
 from tinykd.runs import checkpoints, locks
 from tinykd.runs.runstate import RunFile
 from tinykd.distill import KD, Supervised
-from tinykd.train import TrainingError, cosine_lr, errors, fit
+from tinykd.schedules import cosine_lr
+from tinykd.train import TrainingError, errors, fit
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,6 @@ from .backend import default_rng, get_array_module, to_host, training_step
 from .batches import batched, batches, check_jitter, jitter
 from .checks import check_int, check_label_vector, check_rows, check_seed
 from .layers import Network, load_network_arrays, network_arrays
-from .schedules import CosineSchedule, ExponentialSchedule, cosine_lr  # noqa: F401 (the schedules, where fit is)
 
 
 class TrainingError(RuntimeError):

@@ -27,7 +27,7 @@ from ..data import transfer
 from ..data.formats import DataError
 from ..distill import KD, Supervised
 from ..runs import identity
-from . import plots, shared
+from . import shared
 from .omitted_classes import KEPT, OMITTED, PAPER, check_classes, omit_3, only_7_8
 from .settings import ConfigError, Settings, check_counts
 from .setup import Study, log, one_at_a_time
@@ -245,13 +245,11 @@ def view(records_, table, links, keys=None):
 
 def views(records_):
     """Every dark-knowledge table the records hold, the newest first."""
-    found = [view(records_, table, links) for table, links in shared.groups(records_, "dark_knowledge")]
-    return sorted(found, key=lambda v: max(s["date"] for s in v["sources"]), reverse=True)
+    return shared.views(records_, "dark_knowledge", view)
 
 
 def title(v):
-    return (f"Hinton, Vinyals & Dean (2015) §3 on {v['data']['name']}, {v['preset']} preset" +
-            ("" if not v["deviations"] else " (a run that differs from it)"))
+    return shared.title("Hinton, Vinyals & Dean (2015) §3", v["data"]["name"], v["preset"], v["deviations"])
 
 
 def _errors(run):
@@ -309,6 +307,4 @@ def markdown(r):
     return "\n".join(lines) + "\n"
 
 
-def figures(v):
-    """The figures of a view that have something to show: [(name, function of (view, path))]."""
-    return [(name, fn) for name, fn in plots.figures_for(v) if not plots.why_not(v, name)]
+figures = shared.figures

@@ -11,7 +11,7 @@ from ..distill import KD
 from ..fitnets import HintLoss, HintNet, teacher_hidden
 from ..optim import Adam
 from ..train import fit
-from . import plots, shared
+from . import shared
 from .settings import ConfigError, Settings, check_counts
 from .setup import Study, log, one_at_a_time
 
@@ -102,15 +102,11 @@ def markdown(r):
 
 def views(records_):
     """Every table of this study the records hold, the newest first."""
-    found = [view(records_, table, links) for table, links in shared.groups(records_, EXPERIMENT)]
-    return sorted(found, key=lambda v: max(s["date"] for s in v["sources"]), reverse=True)
+    return shared.views(records_, EXPERIMENT, view)
 
 
 def title(v):
-    return f"{TITLE} on {v['data']['name']}, {v['preset']} preset" + ("" if not v["deviations"] else
-                                                                         " (a run that differs from it)")
+    return shared.title(TITLE, v["data"]["name"], v["preset"], v["deviations"])
 
 
-def figures(v):
-    """The figures of a view that have something to show: [(name, function of (view, path))]."""
-    return [(name, fn) for name, fn in plots.figures_for(v) if not plots.why_not(v, name)]
+figures = shared.figures

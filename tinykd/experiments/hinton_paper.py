@@ -21,7 +21,6 @@ Every network (each candidate teacher, the final teacher, each student) leaves a
 is missing, so an interrupted run resumes where it stopped (an interrupted network continues from its last epoch).
 The table and the learning-curve figure are a view of the records (``views``, ``markdown``, ``title``, ``figures``).
 """
-import json
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -261,17 +260,16 @@ def view(records_, table, links, keys=None):
 
 
 def views(records_):
-    """Every run of the preset the records hold, the newest first."""
-    out = []
-    for table, links in shared.groups(records_, "hinton_paper"):
-        if all(k in {r["key"] for r in records_} for k in [links["teacher"], *dict(links["candidates"]).values()]):
-            out.append(view(records_, table, links))
-    return sorted(out, key=lambda v: max(s["date"] for s in v["sources"]), reverse=True)
+    """Every run of the preset the records hold (those whose teachers are all there), the newest first."""
+    have = {r["key"] for r in records_}
+    return shared.views(records_, "hinton_paper", view,
+                        keep=lambda links: all(k in have for k in [links["teacher"],
+                                                                   *dict(links["candidates"]).values()]))
 
 
 def title(v):
-    return (f"Hinton, Vinyals & Dean (2015) §3 at the paper's fidelity on {v['data']['name']}, {v['preset']} preset" +
-            ("" if not v["deviations"] else " (a run that differs from it)"))
+    return shared.title("Hinton, Vinyals & Dean (2015) §3 at the paper's fidelity", v["data"]["name"], v["preset"],
+                        v["deviations"])
 
 
 def _seeds(n):

@@ -11,6 +11,8 @@ import tempfile
 import numpy as np
 
 from ..runs.checkpoints import atomic_open
+from ..runs.identity import normalise
+from . import plots
 
 
 class OutputError(ValueError):
@@ -81,7 +83,7 @@ def write(path_stem, record, markdown):
                   "networks only (their records stay: python -m tinykd.report shows every table)", flush=True)
     # checkpoint.atomic_open: the one atomic write (temporary file, rename, the umask's mode, the folder made)
     with atomic_open(stem + ".json", "w") as f:
-        f.write(json.dumps(record, indent=1, default=_plain) + "\n")
+        f.write(json.dumps(normalise(record), indent=1) + "\n")
     with atomic_open(stem + ".md", "w") as f:
         f.write(markdown)
     if complete:
@@ -89,11 +91,6 @@ def write(path_stem, record, markdown):
             if os.path.exists(path_stem + ".partial" + ext):
                 os.remove(path_stem + ".partial" + ext)
 
-
-def _plain(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    raise TypeError(f"cannot write {type(v).__name__} as JSON")
 
 
 def where(cfg, out):
@@ -187,7 +184,7 @@ def as_stored(value):
 
 
 def _same(a, b):
-    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+    return as_stored(a) == as_stored(b)
 
 
 def rows_of(records, table, links, keys=None):
@@ -243,3 +240,21 @@ def teacher_check(t, s, student="S (initial)"):
 def count(x):
     """A count of errors as printed: whole, or a mean to one decimal."""
     return f"{x:g}" if float(x).is_integer() else f"{x:.1f}"
+
+
+def views(records_, experiment, view, keep=None):
+    """Every table of ``experiment`` that ``records_`` hold (``view`` of each group; ``keep(links)`` may leave out a
+    group whose networks are not all there), the newest first."""
+    found = [view(records_, table, links) for table, links in groups(records_, experiment)
+             if keep is None or keep(links)]
+    return sorted(found, key=lambda v: max(s["date"] for s in v["sources"]), reverse=True)
+
+
+def title(name, data_name, preset, deviations):
+    """A table's heading: what it is, on which data, which preset, and whether the run differs from it."""
+    return f"{name} on {data_name}, {preset} preset" + ("" if not deviations else " (a run that differs from it)")
+
+
+def figures(v):
+    """The figures of a view that have something to show: [(name, function of (view, path))]."""
+    return [(name, fn) for name, fn in plots.figures_for(v) if not plots.why_not(v, name)]

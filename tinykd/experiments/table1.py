@@ -38,7 +38,7 @@ def run(cfg):
     after every finished model. Returns the table's record."""
     xp = resolve(cfg.backend)
     setup = Setup(cfg)
-    ds, d, (x, y, xv, yv, xt, yt) = setup.ds, setup.data, setup.arrays
+    ds, d, (x, y, xv, yv, _, _) = setup.ds, setup.data, setup.arrays
     if cfg.transfer_size:      # the students' transfer set: the first rows of the teacher's training set
         x, y = x[:cfg.transfer_size], y[:cfg.transfer_size]
     ignore_label, extra = None, {"transfer_rows": cfg.transfer_size} if cfg.transfer_size else {}

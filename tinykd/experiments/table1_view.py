@@ -3,12 +3,11 @@
 plain statements (``what_it_shows``), with the causes it shows when a result falls short (``causes``,
 ``shorter_budget``). Every function here is a pure function of the records it is given.
 """
-import json
 from dataclasses import asdict
 
 import numpy as np
 
-from . import plots, registry, shared
+from . import registry, shared
 from .settings import WHERE, Table1
 
 
@@ -68,14 +67,8 @@ ORDER = ("mnist_table", "mnist_quick_table", "mnist_labels5_table", "notmnist_sp
 def views(records):
     """Every Table 1 the records hold: one per table tag and pair of starting networks, the presets' tables first
     (``ORDER``), then by name, the newest first."""
-    groups = {}
-    for r in records:
-        if (r.get("table") or {}).get("experiment") == "table1":
-            groups.setdefault(json.dumps([r["table"], r["links"]], sort_keys=True, default=str), (r["table"],
-                                                                                                  r["links"]))
-    out = [view(records, table, links) for table, links in groups.values()]
     rank = {name: i for i, name in enumerate(ORDER)}
-    out.sort(key=lambda v: max(s["date"] for s in v["sources"]), reverse=True)
+    out = shared.views(records, "table1", view)
     return sorted(out, key=lambda v: (rank.get(v["name"], len(rank)), v["name"]))   # stable: newest first within
 
 
@@ -278,14 +271,10 @@ def what_it_shows(record):
 
 def title(record):
     """A Table 1 view's heading: the data, the preset, and whether it differs from the preset's reference run."""
-    cfg = record["config"]
-    return (f"Table 1 on {record['data']['name']}, {cfg['preset']} preset" +
-            ("" if not record["deviations"] else " (a run that differs from it)"))
+    return shared.title("Table 1", record["data"]["name"], record["config"]["preset"], record["deviations"])
 
 
-def figures(record):
-    """The figures of a Table 1 view that have something to show: [(name, function of (view, path))]."""
-    return [(name, fn) for name, fn in plots.figures_for(record) if not plots.why_not(record, name)]
+figures = shared.figures
 
 
 def headline(records):

@@ -15,8 +15,7 @@ from ..binary import BinaryMLP
 from ..distill import Supervised
 from ..layers import MLP
 from ..optim import Adam
-from ..schedules import ExponentialSchedule
-from ..train import cosine_lr
+from ..schedules import ExponentialSchedule, cosine_lr
 
 
 @dataclass
