@@ -74,3 +74,21 @@ def test_one_path_trains_finds_loads_and_rebuilds_a_record_naming_who_trained_it
     assert any("loaded" in line for line in lines)
     assert rebuilt["provenance"] == rec["provenance"] and rebuilt["result"]["errors"] == rec["result"]["errors"]
     assert np.array_equal(loaded.logits(x), model.logits(x))
+
+
+def test_a_specification_is_built_once(tmp_path, monkeypatch):
+    """Issue 27: objects were built to be described, then built again to train. Asking a runner for a spec's key,
+    its record and then to train it builds it once, and what trains is what was described."""
+    built = []
+    build = Spec.build
+    monkeypatch.setattr(Spec, "build", lambda self: built.append(self.role) or build(self))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 12)).astype(np.float32)
+    y = rng.integers(0, 3, 32)
+    runner = Runner(records.Store(tmp_path / "rec"), str(tmp_path / "ck"), "toy", {}, say=lambda line: None)
+    s = spec()
+    key = runner.key(s)
+    assert runner.find(s)[0] is None
+    _, parts, _ = runner.find(s)
+    model, rec = runner.run(s, (x, y, None, None), (x, y), progress=False)
+    assert built == ["t"] and rec["key"] == key and model is parts.model

@@ -88,7 +88,7 @@ def run(cfg):
         classes = row_classes(y, teacher_logits, ignore_label)   # what a conditional discriminator is shown
     for vid, seed in missing:
         spec = specs[(vid, seed)]
-        parts = spec.build()
+        parts = setup.runner.find(spec)[1]      # the objects its identity was read from
         disc = getattr(parts.objective, "discriminator", None)
 
         def pretrain(parts, disc=disc, how=spec.extra["discriminator_pretraining"]):

@@ -13,7 +13,7 @@ with errors that name the path and say what to do. Two kinds share the format:
   weights. A checkpoint is reused only when its identity equals the one asked for: weights trained on other data
   or with other settings are never loaded in their place.
 
-Checkpoint *paths* are named here too: ``identity_path`` (a name carrying a hash of the identity), ``run_path`` and
+Checkpoint *paths* beside a model's are named here too (its own is ``Runner.path``: the record's key): ``run_path`` and
 ``best_path`` (the run state and the best-by-validation model kept beside a model's path while it trains). Every
 file is written through ``atomic_open`` (temporary file, then rename), with the permissions the user's umask gives.
 """
@@ -28,7 +28,7 @@ import numpy as np
 
 from ..checks import check_parent_folder
 from ..layers import Network, load_network_arrays, network_arrays
-from .identity import differences, key, normalise
+from .identity import differences, normalise
 
 FORMAT = "tinykd-checkpoint-1"
 
@@ -109,12 +109,6 @@ def read(path):
 
 
 # ---------------------------------------------------------------------------------------------------- paths
-def identity_path(folder, name, identity):
-    """``folder/<name>-<key>.npz``, ``key`` the identity's hash (``identity.key``, as its record's): other data or
-    settings give another name, so they never find this checkpoint."""
-    return os.path.join(folder, f"{name}-{key(identity)}.npz")
-
-
 def _stem(path):
     path = os.fspath(path)
     return path[:-4] if path.endswith(".npz") else path
@@ -204,6 +198,6 @@ def _check_config(path, saved, model):
 
 def relabel(source, path, identity):
     """Copy the checkpoint ``source`` to ``path`` under another ``identity``, for a run that is the longer
-    continuation of it (``setup``: a run on an exponential schedule, whose first epochs are the shorter run)."""
+    continuation of it (``Runner``: a run on an exponential schedule, whose first epochs are the shorter run)."""
     arrays, meta = read(source)
     write(path, arrays, {**{k: v for k, v in meta.items() if k != "format"}, "identity": normalise(identity)})

@@ -37,8 +37,7 @@ def run_lock(path, say=None):
     naming the process that holds it: pid, host, start time. Held by a live process, or by one on another host
     (whose liveness cannot be seen from here), it raises ``RunLockedError`` naming that process; left by a process
     of this host that no longer runs, it is taken over and ``say`` (default: a line on stderr) says so. A process
-    may take a lock it already holds (``setup.train_or_load`` holds it around ``fit``, whose ``RunFile`` takes it
-    again).
+    may take a lock it already holds (``Runner.run`` holds it around ``fit``, whose ``RunFile`` takes it again).
     """
     lock = os.path.abspath(lock_path(path))
     if lock in _HELD:

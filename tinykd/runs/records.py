@@ -66,8 +66,6 @@ class Store:
         return [read(os.path.join(self.folder, name)) for name in sorted(os.listdir(self.folder))
                 if name.endswith(".json") and not name.startswith(".tmp-")]
 
-    def by_key(self):
-        return {r["key"]: r for r in self.all()}
 
 
 def checksum(rec):

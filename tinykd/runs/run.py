@@ -25,15 +25,22 @@ class Runner:
 
     def __init__(self, store, checkpoint_dir, label, data, say=print):
         self.store, self.checkpoint_dir, self.label, self.data, self.say = store, checkpoint_dir, label, data, say
+        self._built = {}    # repr(spec) -> (parts, identity): each specification is built once
 
     def find(self, spec, parts=None):
-        """The record of ``spec`` (None when there is none) and its parts: (record, parts, identity)."""
-        parts = parts or spec.build()
-        ident = spec.identity(parts)
+        """The record of ``spec`` (None when there is none) and its parts: (record, parts, identity). A
+        specification is built once: asking again (for its key, its record, to train it) reuses the same objects."""
+        if parts is None and repr(spec) in self._built:
+            parts, ident = self._built[repr(spec)]
+        else:
+            parts = parts or spec.build()
+            ident = spec.identity(parts)
+            self._built[repr(spec)] = parts, ident
         return self.store.find(ident), parts, ident
 
     def key(self, spec):
-        return key(spec.identity(spec.build()))
+        """The key of ``spec``'s record and checkpoint."""
+        return key(self.find(spec)[2])
 
     def path(self, ident):
         """``<checkpoint_dir>/<data>-<role>-<sizes>-<key>.npz``: other data or settings never find it."""
