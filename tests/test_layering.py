@@ -7,7 +7,7 @@ import tinykd
 
 ROOT = Path(tinykd.__file__).parent
 SUBPACKAGES = {p.parent.name for p in ROOT.glob("*/__init__.py")}     # data, runs, experiments, exercises
-COMMANDS = {"report", "plots"}                # python -m tinykd.report / tinykd.plots: doors into the experiments
+COMMANDS = {"report"}                # python -m tinykd.report: the door into the experiments
 # layer -> the layers its modules may import from (every module of tinykd/ not named here is unchecked)
 ALLOWED = {
     "engine": {"engine"},
@@ -23,7 +23,7 @@ OWN_VIEW = {("table1", "table1_view")}
 
 
 def layer(module):
-    """The layer of a dotted tinykd name: its subpackage, ``commands`` for the two commands at the top, else the
+    """The layer of a dotted tinykd name: its subpackage, ``commands`` for the command at the top, else the
     engine (the modules at the top of ``tinykd/``, and any name defined in one: ``tinykd.layers.MLP``)."""
     top = module.split(".")[1] if "." in module else ""
     return top if top in SUBPACKAGES else "commands" if top in COMMANDS else "engine"

@@ -252,15 +252,19 @@ def test_the_report_ends_in_one_line_and_writes_all_or_nothing(tmp_path, capsys,
         assert e.value.code == 2 and "TINYKD_DEBUG must be 1" in _one_line_exit(capsys)
     monkeypatch.delenv("TINYKD_DEBUG")
     monkeypatch.setattr(backend, "_DEBUG", None)
-    plt, closed = regenerate._plt(), []
+    from tinykd.experiments import plots
+    plt, closed = plots.pyplot(), []
 
     class Interrupting:                    # Ctrl-C after the second figure each run draws
+        def __getattr__(self, name):       # pyplot itself, but for close
+            return getattr(plt, name)
+
         def close(self, which):
             closed.append(which)
             plt.close(which)
             if len(closed) in (2, 4):
                 raise KeyboardInterrupt
-    monkeypatch.setattr(regenerate, "_plt", lambda: Interrupting())
+    monkeypatch.setattr(plots, "pyplot", lambda: Interrupting())
     with pytest.raises(SystemExit) as e:
         regenerate.main(args)
     assert e.value.code == 130 and "interrupted before anything was written" in _one_line_exit(capsys)

@@ -177,7 +177,8 @@ def check_data(ds, transfer_size):
 @one_at_a_time("dark_knowledge")
 def run(s):
     """Every experiment (``s``: ``DarkKnowledge``), each student found by its record or trained; returns the view."""
-    study = Study(s, "dark_knowledge", view, markdown, check=lambda ds: check_data(ds, s.transfer_size))
+    study = Study(s, "dark_knowledge", view, markdown, shared.figures,
+                  check=lambda ds: check_data(ds, s.transfer_size))
     soft = soft_identity(study.setup.data["fingerprint"], study.links["teacher"])
     if study.setup.store.find(soft) is None:
         _, _, _, _, xt, yt = study.setup.arrays

@@ -154,6 +154,7 @@ def run(s):
     shared.write(out, v, markdown(v))
     print(markdown(v))
     log(shared.where(s, out))
+    plots.after_run(v, figures(v), out, s.records_dir)
     return v
 
 
@@ -381,7 +382,7 @@ def figures(v):
 
 
 def _curves(v, path):
-    plt = plots._plt()
+    plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(plots.WIDTH, 4.2))
     for i, (name, c) in enumerate(v["selection"]["curves"].items()):
         ax.plot(range(1, len(c) + 1), c, color=f"C{i}", lw=2.5 if name == v["selection"]["winner"] else 1.2,
@@ -390,5 +391,5 @@ def _curves(v, path):
         ax.plot(range(1, len(c) + 1), c, color="black", ls="--" if kind == "alone" else ":",
                 label=f"student {kind}")
     ax.set_yscale("log")
-    return plots._finish(fig, ax, path, "epoch", f"validation errors (out of {v['data']['n_val']:,})",
+    return plots.finish(fig, ax, path, "epoch", f"validation errors (out of {v['data']['n_val']:,})",
                    f"Validation curves, {v['data']['name']}: the teacher's candidates and the students", ncol=2)

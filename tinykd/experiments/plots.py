@@ -1,24 +1,19 @@
-"""Figures from results records: learning curves, the adversarial drift, the methods against KD, soft targets, the
-temperature sweep, the bias-shift search, binary students, FitNets. Every figure is drawn from a results JSON alone,
-so it can be redrawn without training (every file given is drawn; one that cannot be says why, in one line):
-
-    python -m tinykd.plots results/mnist_table.json            # writes results/mnist_table_<figure>.png
-    python -m tinykd.plots results/dark_knowledge.json --out-dir docs/figures
+"""Figures of a table's view: learning curves, the adversarial drift, the methods against KD, soft targets, the
+temperature sweep, the bias-shift search, binary students, FitNets. A view is made from records, so every figure
+is drawn from records, by one path (``draw``): an example after its run draws its table's figures beside it, and
+``python -m tinykd.report`` draws every table's (redrawing needs no training).
 
 matplotlib is optional (``pip install "tinykd[plot]"``) and imported only here, with the Agg backend (no screen).
 """
-import argparse
-import json
 import os
 import shlex
-import sys
 
 from . import registry
 
 WIDTH = 7.0   # inches: readable at README width
 
 
-def _plt():
+def pyplot():
     try:
         import matplotlib
     except ImportError:
@@ -31,11 +26,11 @@ def _plt():
 def _save(fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches="tight")   # legends placed below a plot stay in the picture
-    _plt().close(fig)
+    pyplot().close(fig)
     return path
 
 
-def _finish(fig, ax, path, xlabel, ylabel, title, log_grid=True, legend_size=8, **legend):
+def finish(fig, ax, path, xlabel, ylabel, title, log_grid=True, legend_size=8, **legend):
     """Label, title, grid and legend of a one-panel figure, then save it."""
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(True, which="both" if log_grid else "major", alpha=0.3)
@@ -59,7 +54,7 @@ def _mean_curve(runs, key):
 def learning_curves(record, path):
     """Validation errors per epoch of the teacher, S (initial) and every student variant (mean over seeds), the
     variants continuing S (initial)'s epochs."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(WIDTH, 4.2))
     n_val = record["data"]["n_val"]
     t, s = (_mean_curve([record[k]], "val_errors") for k in ("teacher", "student_initial"))
@@ -69,7 +64,7 @@ def learning_curves(record, path):
         curve = _mean_curve(v["runs"], "val_errors")
         ax.plot(range(len(s) + 1, len(s) + len(curve) + 1), curve, label=v.get("name", vid), **_style(i))
     ax.set_yscale("log")
-    return _finish(fig, ax, path, "epoch (variants continue from S (initial))", f"validation errors (out of {n_val:,})",
+    return finish(fig, ax, path, "epoch (variants continue from S (initial))", f"validation errors (out of {n_val:,})",
                    f"Learning curves, {record['data']['name']} (mean over seeds)", legend_size=7, ncol=2,
                    loc="upper center", bbox_to_anchor=(0.5, -0.2))
 
@@ -77,7 +72,7 @@ def learning_curves(record, path):
 def adversarial_drift(record, path):
     """Mean logit, largest |logit| and the discriminator's accuracy per epoch, for each variant with a discriminator
     against KD: the picture of why a fixed linear discriminator on raw logits fails."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(WIDTH * 1.5, 3.8))
     s0 = record["student_initial"]
     shown = [(i, vid, v) for i, (vid, v) in enumerate(record["variants"].items())
@@ -113,7 +108,7 @@ def compared_shown(variants):
 def methods_vs_kd(record, path):
     """Test errors of KD and each method compared with it: every seed as a dot, mean ± std as a bar, KD's mean
     and spread as a band across the plot (w/o KD, far off, is given in the title)."""
-    plt = _plt()
+    plt = pyplot()
     v = record["variants"]
     shown, kd_id, wo_id = compared_shown(v), registry.BASELINE.id, registry.LABELS_ONLY.id
     fig, ax = plt.subplots(figsize=(WIDTH, 0.55 * len(shown) + 1.3))
@@ -137,7 +132,7 @@ def methods_vs_kd(record, path):
 # ------------------------------------------------------------------------------------------- dark knowledge
 def soft_targets(record, path):
     """The teacher's P^τ for a few test digits at several temperatures: the dark knowledge made visible."""
-    plt = _plt()
+    plt = pyplot()
     st = record["soft_targets"]
     temps, digits = st["temperatures"], st["digits"]
     fig, axes = plt.subplots(len(digits), 1 + len(temps), figsize=(WIDTH, 1.35 * len(digits) + 0.6),
@@ -161,7 +156,7 @@ def soft_targets(record, path):
 
 def temperature_sweep(record, path):
     """Test errors against the temperature for students of two widths."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 3.8))
     for width, rows in record["temperature_sweep"]["widths"].items():
         taus = [r["temperature"] for r in rows]
@@ -169,35 +164,35 @@ def temperature_sweep(record, path):
     ax.set_xscale("log")
     ax.set_xticks(record["temperature_sweep"]["temperatures"])
     ax.set_xticklabels([f"{t:g}" for t in record["temperature_sweep"]["temperatures"]])
-    return _finish(fig, ax, path, "temperature τ", f"test errors (out of {record['n_test']:,})",
+    return finish(fig, ax, path, "temperature τ", f"test errors (out of {record['n_test']:,})",
                    "Distilled students against temperature")
 
 
 def bias_shift(record, path):
     """The mythical-digit experiment's search: validation errors in total and on 3s against the 3's bias shift,
     the chosen shift marked."""
-    plt = _plt()
+    plt = pyplot()
     o = record["omit_3"]
     fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 3.8))
     shifts = [c["shift"] for c in o["search"]]
     ax.plot(shifts, [c["val_errors"] for c in o["search"]], label="all digits")
     ax.plot(shifts, [c["val_errors_on_3"] for c in o["search"]], label="3s only")
     ax.axvline(o["bias_shift"], color="grey", ls="--", lw=1, label=f"chosen: +{o['bias_shift']:g}")
-    return _finish(fig, ax, path, "shift added to the 3's output bias", f"validation errors (out of {o['n_val']:,})",
+    return finish(fig, ax, path, "shift added to the 3's output bias", f"validation errors (out of {o['n_val']:,})",
                    "A digit never seen in the transfer set (3s omitted)", log_grid=False)
 
 
 # ------------------------------------------------------------------------------------------- binary students
 def binary_curves(record, path):
     """Validation errors per epoch of binary (and float) students, with and without KD (mean over seeds)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(WIDTH, 4.0))
     for i, (name, v) in enumerate(record["runs"].items()):
         curve = _mean_curve(v["runs"], "val_errors")
         ax.plot(range(1, len(curve) + 1), curve, color=f"C{i // 2}", ls="-" if "with KD" in name else "--",
                 label=name)
     ax.set_yscale("log")
-    return _finish(fig, ax, path, "epoch", f"validation errors (out of {record['data']['n_val']:,})",
+    return finish(fig, ax, path, "epoch", f"validation errors (out of {record['data']['n_val']:,})",
                    "Binary students: validation errors (solid: with KD)")
 
 
@@ -205,14 +200,14 @@ def binary_curves(record, path):
 def fitnets_curves(record, path):
     """Validation errors per epoch of KD alone and of FitNets' KD stage, which starts after the hint epochs (the
     two students have the same total budget)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 3.8))
     for name, run in record["runs"].items():
         curve = [h["val_errors"] for h in run["history"] if "val_errors" in h]
         start = record["hint_epochs"] if name.startswith("FitNets") else 0
         ax.plot(range(start + 1, start + len(curve) + 1), curve, marker="o", ms=3, label=name)
     ax.set_yscale("log")
-    return _finish(fig, ax, path, "epoch (FitNets' KD stage follows its hint epochs)",
+    return finish(fig, ax, path, "epoch (FitNets' KD stage follows its hint epochs)",
                    f"validation errors (out of {record['data']['n_val']:,})", "FitNets against KD alone")
 
 
@@ -244,23 +239,9 @@ def figures_for(record):
     return out
 
 
-FIGURES = ("learning_curves", "adversarial_drift", "methods_vs_kd", "soft_targets", "temperature_sweep", "bias_shift",
-           "binary_curves", "fitnets_curves")   # every figure figures_for can list
-
-
 def _binary_runs(record):
     runs = record.get("runs")
     return [v for k, v in runs.items() if k.startswith(("BWN", "XNOR"))] if isinstance(runs, dict) else []
-
-
-def missing(record):
-    """Why a record gives no figure, in words a user can act on."""
-    if not isinstance(record, dict):
-        return "not a results record (expected a JSON object)"
-    if "variants" in record or "student_initial" in record:
-        return "an incomplete Table 1 record (it needs data, student_initial and variants)"
-    return ("no figure to draw from this record: expected a results file written by an example (Table 1, dark "
-            "knowledge, binary students, FitNets)")
 
 
 def _val_points(runs):
@@ -288,114 +269,55 @@ def why_not(record, name):
     return None
 
 
-class FigureError(ValueError):
-    """A results file that cannot be drawn, and why, in one line."""
+FIGURES = ("learning_curves", "adversarial_drift", "methods_vs_kd", "soft_targets", "temperature_sweep", "bias_shift",
+           "binary_curves", "fitnets_curves", "curves")   # every figure a view can give (curves: the paper preset's)
 
 
-def _one_line(e):
-    if isinstance(e, KeyError):   # a record that lacks a field a figure reads: name the field, not a bare key
-        return f"the record has no field {e}"
-    return "a field has the wrong type or shape (" + " ".join(f"{type(e).__name__}: {e}".split()) + ")"
 
 
-_MALFORMED = (KeyError, TypeError, AttributeError, IndexError, ValueError)   # a record not as an example writes it
+def drawable(view, figures):
+    """Those of ``figures`` (a view's [(name, function of (view, path))]) that have something to show."""
+    return [(name, fn) for name, fn in figures if not why_not(view, name)]
 
 
-def read(json_path):
-    """The record in a results file; ``FigureError`` saying why when it cannot be read as one."""
-    if os.path.exists(json_path) and not os.path.isfile(json_path):   # a FIFO would block the open, a folder fail
-        raise FigureError("not a regular file: expected a results .json written by an example")
-    try:
-        with open(json_path, encoding="utf-8") as f:
-            return json.load(f)
-    except OSError as e:
-        raise FigureError(f"cannot read it: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise FigureError("not a text file (not UTF-8): expected a results .json written by an example") from None
-    except json.JSONDecodeError as e:
-        raise FigureError(f"not valid JSON ({e})") from None
-
-
-def draw(json_path, out_dir=None, say=None):
-    """Draw every figure a results file gives, as ``<stem>_<figure>.png`` (in ``out_dir`` or beside the file).
-
-    A figure with nothing to show (``why_not``) is left out, and ``say`` (a function of one line) is told why. A
-    file that gives no figure at all, or a record that is not what an example writes, raises ``FigureError``
-    saying why (before any folder is made, where that can be seen without drawing); so does a folder or PNG that
-    cannot be written, naming its path."""
-    record = read(json_path)
-    try:
-        figures = figures_for(record) if isinstance(record, dict) else []
-        if not figures:
-            raise FigureError(missing(record))
-        skipped = {name: why_not(record, name) for name, _ in figures}
-    except _MALFORMED as e:
-        if isinstance(e, FigureError):
-            raise
-        raise FigureError(_one_line(e)) from None
-    for name, why in skipped.items():
+def draw(view, figures, folder, stem, say=None):
+    """Draw the ``figures`` of ``view`` that have something to show as ``<folder>/<stem>_<name>.png``; ``say`` (a
+    function of one line) is told why each other one is left out, and a figure this kind of view can give but this
+    one does not is removed (an earlier run's figure never stands beside this table). Returns the paths; a PNG that
+    cannot be written is an ``OSError`` naming it; without matplotlib, an ``ImportError`` saying how to install it."""
+    for name, _ in figures:
+        why = why_not(view, name)
         if why and say is not None:
             say(f"no {name} figure: {why}")
-    stem = os.path.splitext(os.path.basename(json_path))[0]
-    out_dir = out_dir or os.path.dirname(os.path.abspath(json_path))
-    paths, drawn = [], [(name, fn) for name, fn in figures if not skipped[name]]
-    for name in set(FIGURES) - {n for n, _ in drawn}:       # an earlier run's figure must not stand beside this one
-        if os.path.exists(os.path.join(out_dir, f"{stem}_{name}.png")):
-            os.remove(os.path.join(out_dir, f"{stem}_{name}.png"))
+    drawn = drawable(view, figures)
+    for name in set(FIGURES) - {n for n, _ in drawn}:
+        if os.path.isfile(os.path.join(folder, f"{stem}_{name}.png")):
+            os.remove(os.path.join(folder, f"{stem}_{name}.png"))
     if drawn:
-        try:
-            os.makedirs(out_dir, exist_ok=True)
-        except OSError as e:
-            raise FigureError(f"cannot make the folder {e.filename or out_dir}: {e.strerror or e}") from None
+        pyplot()
+        os.makedirs(folder, exist_ok=True)
+    paths = []
     for name, fn in drawn:
-        png = os.path.join(out_dir, f"{stem}_{name}.png")
         try:
-            paths.append(fn(record, png))
-        except OSError as e:
-            raise FigureError(f"cannot write {e.filename or png}: {e.strerror or e}") from None
-        except _MALFORMED as e:
-            raise FigureError(f"the {name} figure: {_one_line(e)}") from None
+            paths.append(fn(view, os.path.join(folder, f"{stem}_{name}.png")))
         finally:
-            _plt().close("all")   # a figure left open by a failure would pile up over many files
+            pyplot().close("all")   # a figure left open by a failure would pile up over many tables
     return paths
 
 
-def draw_if_possible(json_path, out_dir=None):
-    """What the examples call after writing results: draw, or say in one line how to get the figures."""
+def after_run(view, figures, stem_path, records_dir):
+    """What an example calls after writing its table ``<stem_path>.md``: draw its figures beside it, or say in one
+    line why not (the results are written: a figure that fails costs only the figure)."""
+    folder, stem = os.path.split(os.fspath(stem_path))
     try:
-        paths = draw(json_path, out_dir, say=lambda line: print(f"figures: {line}", flush=True))
-    except (ImportError, FigureError) as e:   # the results are written: a figure that fails costs only the figure
-        print(f"figures: {e}; then python -m tinykd.plots {shlex.quote(os.fspath(json_path))}"
-              if isinstance(e, ImportError) else
-              f"figures: cannot draw {json_path}: {e}", flush=True)
+        paths = draw(view, figures, folder, stem, say=lambda line: print(f"figures: {line}", flush=True))
+    except ImportError as e:
+        print(f"figures: {e}; then python -m tinykd.report --records {shlex.quote(os.fspath(records_dir))} --out "
+              "FILE.md draws them", flush=True)
+        return []
+    except OSError as e:
+        print(f"figures: cannot write {e.filename or folder}: {e.strerror or e}", flush=True)
         return []
     if paths:
         print("figures: " + ", ".join(paths), flush=True)
     return paths
-
-
-def main(argv=None):
-    """Draw every file given; a file that cannot be drawn gets one line saying why, and the others are still
-    drawn. Returns the exit status: 0 when every file was drawn, 1 otherwise (``sys.exit(main())``)."""
-    p = argparse.ArgumentParser(prog="python -m tinykd.plots", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("results", nargs="+", help="results JSON files")
-    p.add_argument("--out-dir", type=os.path.expanduser, help="where the PNGs go (default: beside each JSON)")
-    args = p.parse_args(argv)
-    try:
-        _plt()   # without matplotlib no file can be drawn: one line, not one per file
-    except ImportError as e:
-        p.exit(2, f"{p.prog}: error: {e}\n")
-    failed = []
-    for path in args.results:
-        try:
-            for png in draw(path, args.out_dir, say=lambda line: print(f"{path}: {line}", flush=True)):
-                print(png, flush=True)
-        except FigureError as e:
-            failed.append(path)
-            print(f"{p.prog}: cannot draw {path}: {e}", file=sys.stderr, flush=True)
-    if failed:
-        print(f"{p.prog}: {len(failed)} of {len(args.results)} files not drawn", file=sys.stderr, flush=True)
-        return 1
-    return 0
-

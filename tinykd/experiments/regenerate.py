@@ -21,8 +21,7 @@ import threading
 from ..backend import debug
 from ..runs.checkpoints import atomic_open
 from ..runs.records import RecordError, Store
-from . import dark_knowledge, fitnets_kd, hinton_paper, table1_view, xnor_kd
-from .plots import _plt
+from . import dark_knowledge, fitnets_kd, hinton_paper, plots, table1_view, xnor_kd
 from .shared import OutputError, check_writable
 
 # ------------------------------------------------------------------------------------ python -m tinykd.report
@@ -59,12 +58,10 @@ def document(records, header=HEADER, figure_dir=None, link_dir="figures", draw=T
             stem = v["name"] if n == 1 else f"{v['name']}_{n}"
             parts += [f"## {kind.title(v)}" + ("" if n == 1 else f" (an earlier run, {n})"), "",
                       kind.markdown(v).rstrip("\n"), ""]
-            for fig, fn in kind.figures(v):
-                png = f"{stem}_{fig}.png"
-                if draw:
-                    fn(v, os.path.join(figure_dir, png))
-                    _plt().close("all")
-                parts += [f"![{fig.replace('_', ' ')}]({link_dir}/{png})", ""]
+            if draw:
+                plots.draw(v, kind.figures(v), figure_dir, stem)
+            for fig, _ in plots.drawable(v, kind.figures(v)):
+                parts += [f"![{fig.replace('_', ' ')}]({link_dir}/{stem}_{fig}.png)", ""]
     return "\n".join(parts).rstrip("\n") + "\n"
 
 
@@ -199,7 +196,7 @@ def main(argv=None):
         if not found:
             fail(f"no records in {args.records}: run an example with --records-dir {shlex.quote(args.records)} first")
         if not (args.no_figures or args.check):
-            _plt()   # without matplotlib: one line before anything is made
+            plots.pyplot()   # without matplotlib: one line before anything is made
             made = None if os.path.isdir(figure_dir) else figure_dir
             os.makedirs(figure_dir, exist_ok=True)
             draw_dir = tempfile.mkdtemp(prefix=".tmp-report-", dir=figure_dir)

@@ -186,10 +186,11 @@ class Study:
     """One example beside Table 1 over records: its data and teacher (``Setup``; the teacher trained or loaded only
     when a network needs it), its table's tag (``table``: the experiment, the table's name, the preset, the
     experiment's own settings its rows share and what the run changes from its preset), ``links`` (the teacher's
-    record key) and ``view``, the module's function from (records, table, links, keys) to its table."""
+    record key) and the module's ``view`` (records, table, links, keys -> its table), ``markdown`` and ``figures``."""
 
-    def __init__(self, settings, experiment, view, markdown, check=None):
+    def __init__(self, settings, experiment, view, markdown, figures, check=None):
         self.cfg, self.setup, self.view, self.markdown = settings, Setup(settings, check), view, markdown
+        self.figures = figures
         self.teacher_spec = self.setup.teacher_spec()
         self.links = {"teacher": self.setup.key(self.teacher_spec)}
         rows = type(settings).ROWS
@@ -242,5 +243,5 @@ class Study:
         v = self.write(True)
         print(self.markdown(v))
         log(shared.where(self.cfg, self.out))
-        plots.draw_if_possible(self.out + ".json")
+        plots.after_run(v, self.figures(v), self.out, self.cfg.records_dir)
         return v

@@ -256,5 +256,6 @@ def title(name, data_name, preset, deviations):
 
 
 def figures(v):
-    """The figures of a view that have something to show: [(name, function of (view, path))]."""
-    return [(name, fn) for name, fn in plots.figures_for(v) if not plots.why_not(v, name)]
+    """The figures a view of this kind gives: [(name, function of (view, path))] (``plots.drawable``: those with
+    something to show)."""
+    return plots.figures_for(v)

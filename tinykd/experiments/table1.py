@@ -111,7 +111,7 @@ def run(cfg):
     view = write(True)
     print(table1_view.markdown(view))
     log(shared.where(cfg, out))
-    plots.draw_if_possible(out + ".json")
+    plots.after_run(view, table1_view.figures(view), out, cfg.records_dir)
     return view
 
 
