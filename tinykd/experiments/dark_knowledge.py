@@ -28,7 +28,7 @@ from ..data.formats import DataError
 from ..distill import KD, Supervised
 from ..runs import identity
 from . import shared
-from .omitted_classes import KEPT, OMITTED, PAPER, check_classes, omit_3, only_7_8
+from .omitted_classes import KEPT, OMITTED, PAPER, check_classes, kept_rows, omit_3, only_7_8
 from .settings import ConfigError, Settings, check_counts
 from .setup import Study, log, one_at_a_time
 
@@ -108,8 +108,7 @@ class Lab:
     def train(self, spec):
         """Train the student ``spec`` asks for on its rows (its ``extra`` says which); its record."""
         x, y, t, rows, extra = self.x, self.y, self.t_logits, spec.extra, {"seed": spec.seed}
-        keep = transfer.without_classes(self.y_host, rows["without_classes"]) if "without_classes" in rows else \
-            transfer.only_classes(self.y_host, rows["only_classes"]) if "only_classes" in rows else None
+        keep = kept_rows(self.y_host, rows)
         if keep is not None:
             idx = to_device(keep, get_array_module(x))
             x, y, t = x[idx], y[idx], t[idx]

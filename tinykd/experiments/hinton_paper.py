@@ -12,10 +12,8 @@
 The students' choices (their budget, the shifts) are made in a *held-out world*: the chosen recipe trained on the
 training split only, its students on that split, so that no network that shapes them has seen the validation
 images. A teacher retrained on the validation images would pass what it learnt of them to its students through its
-soft targets, and the students' validation errors would flatter them. On MNIST (the records of commit aabd013: seed
-0, 50 epochs, before this was mended) a student distilled from the final teacher made 0.52% validation errors (26
-of 5,000) but 0.92% test errors (92 of 10,000); the student alone, which learns from no teacher, 1.52% and 1.47%.
-The final students then train with those choices on every labelled row, from the final teacher.
+soft targets, and the students' validation errors would flatter them (docs/guide.md gives the measurement). The
+final students then train with those choices on every labelled row, from the final teacher.
 
 Every network (each candidate teacher, the final teacher, each student) leaves a record; a rerun trains only what
 is missing, so an interrupted run resumes where it stopped (an interrupted network continues from its last epoch).
@@ -27,10 +25,10 @@ from typing import ClassVar
 import numpy as np
 
 from ..backend import get_array_module, resolve, to_device, to_host
-from ..data import transfer
 from ..distill import KD, Supervised
 from . import plots, shared
-from .omitted_classes import KEPT, OMITTED, PAPER, check_classes, omit_3, omit_3_at, only_7_8, only_7_8_at
+from .omitted_classes import (KEPT, OMITTED, PAPER, check_classes, kept_rows, omit_3, omit_3_at, only_7_8,
+                              only_7_8_at)
 from .selection import WINDOW, candidates, choose, recipe_of
 from ..checks import check_real
 from .settings import ConfigError, Settings, check_counts, data_deviations
@@ -186,8 +184,7 @@ class _World:
             self._logits = self.model().logits(self.xy[0])
         x, y, t, rows = *self.xy, self._logits, spec.extra
         y_host = to_host(y)
-        keep = transfer.without_classes(y_host, rows["without_classes"]) if "without_classes" in rows else \
-            transfer.only_classes(y_host, rows["only_classes"]) if "only_classes" in rows else None
+        keep = kept_rows(y_host, rows)
         if keep is not None:
             idx = to_device(keep, get_array_module(x))
             x, y, t = x[idx], y[idx], t[idx]

@@ -13,6 +13,16 @@ PAPER = {"teacher": 67, "student_alone": 146, "distilled": 74, "omit_3": [206, 1
 OMITTED, KEPT = [3], [7, 8]   # the mythical digit; the only digits of the third experiment
 
 
+def kept_rows(y_host, rows):
+    """The indices of the transfer set's rows a student keeps, as its identity's ``rows`` say (``without_classes``,
+    ``only_classes``); None: every row."""
+    if "without_classes" in rows:
+        return transfer.without_classes(y_host, rows["without_classes"])
+    if "only_classes" in rows:
+        return transfer.only_classes(y_host, rows["only_classes"])
+    return None
+
+
 def check_classes(ds, rows):
     """3s, 7s and 8s in the transfer set (the first ``rows`` training images) and in the validation split, which
     choose the bias shifts; a ``DataError`` of one line otherwise."""
