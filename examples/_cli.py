@@ -157,6 +157,13 @@ def help_text(option, presets):
     return f"{option.help} (default: {'; '.join([show(full)] + others)})"
 
 
+class _Parser(argparse.ArgumentParser):
+    """A mistake on the command line is one line, as every other mistake is (argparse prints its usage first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 class _Preset(argparse.Action):
     """A preset's flag: sets ``preset`` to its name; a second preset's flag is refused."""
 
@@ -172,7 +179,7 @@ def parser(doc, settings=Table1, options=None, dataset_choice=False):
     every preset of the settings class ``settings``. The parser keeps both (``p.options``, ``p.presets``)."""
     presets = presets_of(settings)
     options = table1_options(dataset_choice) if options is None else options
-    p = argparse.ArgumentParser(description=doc, formatter_class=_Formatter)
+    p = _Parser(description=doc, formatter_class=_Formatter)
     p.options, p.presets = COMMON + options, presets
     p.set_defaults(preset="full")
     for name in presets:

@@ -216,6 +216,7 @@ def _user_error(out, message):
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2, out.stderr
     assert "Traceback" not in out.stderr and message in lines[-1] and "error: " in lines[-1], out.stderr
+    assert len(lines) == 1, out.stderr      # one line: argparse's usage block is not printed first (new-user trial)
     return lines
 
 

@@ -218,3 +218,10 @@ def test_status_from_the_command_line_on_the_blank_files():
     lines = out.stdout.splitlines()
     assert [line.split()[1] for line in lines[:-1]] == list(EXERCISES)
     assert lines[-1].startswith("next: ")
+
+
+def test_the_time_limit_is_taken_before_or_after_the_command():
+    """New-user trial: ``check NAME FILE --time-limit 3`` was 'unrecognized arguments'."""
+    from tinykd.exercises.__main__ import main
+    assert main(["check", "softmax_backward", "--time-limit", "3"]) == main(
+        ["--time-limit", "3", "check", "softmax_backward"]) == 1

@@ -330,3 +330,19 @@ def test_equivalent_commands_give_the_same_table(tmp_path, capsys):
     assert "2 of the 2 student runs asked for are in" in capsys.readouterr().out
     assert again["complete"] and {k: v["runs"] for k, v in again["variants"].items()} == \
         {k: v["runs"] for k, v in first["variants"].items()} and set(first["variants"]) == {"wo-kd", "kd"}
+
+
+def test_the_readme_headline_is_never_emptied_by_records_without_its_runs(tmp_path, capsys):
+    """New-user trial: --readme README.md with one's own records (no full MNIST run) wrote the README with an empty
+    headline table. It is refused in one line, and the README is left as it was."""
+    table1.run(Table1(**_cfg(tmp_path, "a", 1)))
+    readme = tmp_path / "README.md"
+    text = "intro\n" + regenerate.README_MARKS[0] + "\n| a | table |\n" + regenerate.README_MARKS[1] + "\nend\n"
+    readme.write_text(text)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        regenerate.main(["--records", str(tmp_path / "a" / "rec"), "--out", str(tmp_path / "all.md"), "--readme",
+                         str(readme), "--no-figures"])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and "would be emptied; leave out --readme" in err and len(err.splitlines()) == 1
+    assert readme.read_text() == text and not (tmp_path / "all.md").exists()

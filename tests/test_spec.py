@@ -92,3 +92,30 @@ def test_a_specification_is_built_once(tmp_path, monkeypatch):
     _, parts, _ = runner.find(s)
     model, rec = runner.run(s, (x, y, None, None), (x, y), progress=False)
     assert built == ["t"] and rec["key"] == key and model is parts.model
+
+
+def test_a_checkpoint_that_is_not_the_recorded_network_is_refused(tmp_path):
+    """New-user trial: a teacher checkpoint whose weights were changed was loaded (its settings matched), and
+    students were distilled from it under the recorded teacher's key. The network in hand must make its record's
+    test errors: a checkpoint that does not is refused in one line; one trained again is said to differ."""
+    from tinykd.runs import checkpoints
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 12)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    lines = []
+    runner = Runner(records.Store(tmp_path / "rec"), str(tmp_path / "ck"), "toy", {}, say=lines.append)
+    s = spec(epochs=3)
+    model, rec = runner.run(s, (x, y, None, None), (x, y), progress=False)
+    path = runner.path(rec["identity"])
+    for _, p, _ in model.named_parameters():
+        p[...] = 0.0
+    checkpoints.save_model(path, model, rec["identity"])           # the same settings, other weights
+    fresh = Runner(records.Store(tmp_path / "rec"), str(tmp_path / "ck"), "toy", {}, say=lines.append)
+    with pytest.raises(checkpoints.CheckpointError, match="does not hold the network its record describes"):
+        fresh.run(s, (x, y, None, None), (x, y), need_model=True, progress=False)
+    os.remove(path)
+    rec["result"]["errors"] += 1                                      # as if recorded on another machine
+    records.write(records.Store(tmp_path / "rec").path(rec["identity"]), rec)
+    again = Runner(records.Store(tmp_path / "rec"), str(tmp_path / "ck"), "toy", {}, say=lines.append)
+    again.run(s, (x, y, None, None), (x, y), need_model=True, progress=False)
+    assert any(line.startswith("WARNING: t trained again (no checkpoint) makes") for line in lines)

@@ -42,6 +42,9 @@ def main(argv=None):
     one = sub.add_parser("check", help="check one exercise")
     one.add_argument("name", help="the exercise's name (see list)")
     one.add_argument("file", nargs="?", help="your file (default: exercises/NAME.py of this checkout)")
+    for command in (one, sub.choices["status"]):   # also after the command: check NAME FILE --time-limit 3
+        command.add_argument("--time-limit", type=float, default=argparse.SUPPRESS, metavar="SECONDS",
+                             help="as before the command")
     args = parser.parse_args(argv)
     if args.time_limit is not None and not args.time_limit > 0:
         parser.error("--time-limit must be a number of seconds > 0")

@@ -127,8 +127,12 @@ def _outputs(args, found, out, figure_dir, readme, draw_dir):
     ``draw_dir`` on the way (None: none)."""
     headline = None
     if readme:
+        lines = table1_view.headline(found) + hinton_paper.headline(found)
+        if not lines:   # records without a full MNIST Table 1 or paper preset run would empty the README's table
+            raise OutputError(f"the records in {args.records} hold no full MNIST Table 1 or paper-preset run, so the "
+                              f"headline table of {readme[0]} would be emptied; leave out --readme")
         try:
-            headline = with_headline(readme[1], table1_view.headline(found) + hinton_paper.headline(found))
+            headline = with_headline(readme[1], lines)
         except ValueError as e:
             raise OutputError(f"{readme[0]}: {e}") from None
     command = shlex.join(["python", "-m", "tinykd.report", "--records", args.records.rstrip("/"), "--out", out])

@@ -155,7 +155,7 @@ class Setup:
         self.store = records.Store(cfg.records_dir)
         self.runner = Runner(self.store, cfg.checkpoint_dir, checkpoint_label(cfg), self.data, say=log)
         log(f"{self.ds!r} from {self.ds.source} (fingerprint {self.data['fingerprint'][:16]}) on {cfg.backend}; "
-            f"teacher {cfg.teacher_sizes}, student {cfg.student_sizes}")
+            f"teacher {cfg.teacher_sizes}")   # the students' sizes are each experiment's (its table says them)
 
     def spec(self, role, sizes, epochs, lr, **settings):
         """A ``Spec`` on this data, batch size and backend (``spec``)."""

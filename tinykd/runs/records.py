@@ -106,7 +106,8 @@ def read(path):
         finally:
             os.close(fd)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RecordError(f"{path}: not a readable record ({' '.join(str(e).split())}); {REMOVE}") from None
+        raise RecordError(f"{path}: not a readable record ({' '.join(str(e).split())}); a damaged record: {REMOVE}; "
+                          "a file of yours: move it out of the records folder") from None
     if not isinstance(rec, dict) or rec.get("format") != FORMAT or not isinstance(rec.get("identity"), dict):
         raise RecordError(f"{path}: not a tinykd record (expected format {FORMAT!r}); move it out of the records "
                           "folder")

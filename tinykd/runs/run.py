@@ -61,14 +61,32 @@ class Runner:
         if rec is not None and not need_model:
             return None, rec
         path = self.path(ident)
-        model, info = (self._load(path, parts, ident) if os.path.exists(path) else
+        loaded = os.path.exists(path)
+        model, info = (self._load(path, parts, ident) if loaded else
                        self._train(spec, parts, ident, path, rows, teacher, image_shape, start, before, fit_options))
-        if rec is None:
+        if rec is not None:
+            self._check_against(rec, model, test, path, loaded)
+        else:
             result = {**self._result(model, rows, test, held_out), **info.pop("before", {}),
                       **{k: v for k, v in info.items() if k != "provenance"}, **(measure(model) if measure else {})}
             rec = self.store.put(ident, result, table=table, links=links, data=self.data,
                                  provenance=info.get("provenance"), **({"asked": asked} if asked else {}))
         return model, rec
+
+    def _check_against(self, rec, model, test, path, loaded):
+        """The network in hand is the one its record describes: its test errors are the record's. A checkpoint that
+        is not (damaged, or replaced by hand) is refused; a network trained again because its checkpoint was gone
+        (another machine's BLAS sums in another order) is said to differ, since what learns from it now is not
+        what its record describes."""
+        now, then = errors(model, *test), rec["result"]["errors"]
+        if now == then:
+            return
+        if loaded:
+            raise ckpt.CheckpointError(f"{path} does not hold the network its record describes ({now} test errors, "
+                                       f"the record {self.store.path(rec['identity'])} says {then}): delete the "
+                                       "checkpoint (the network trains again) or the record")
+        self.say(f"WARNING: {rec['identity']['role']} trained again (no checkpoint) makes {now} test errors where "
+                 f"its record says {then}: the networks trained from it now learn from this one")
 
     def _result(self, model, rows, test, held_out):
         (_, _, xv, yv), (xt, yt) = rows, test
