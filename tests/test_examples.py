@@ -238,6 +238,8 @@ def _user_error(out, message):
     ("reproduce_table.py", ["--data-dir", " ", "--quick"], "--data-dir is empty (' ')"),
     ("mnist_fitnets.py", ["--data-dir", "/no/such/folder"], "/no/such/folder"),
     ("mnist_xnor_kd.py", ["--sizes", "100", "10"], "--sizes must start with 784"),
+    ("mnist_xnor_kd.py", ["--sizes", "784", "10"], "have a hidden layer between"),     # second trial: BWN = XNOR
+    ("hinton_paper.py", ["--teacher-epochs", "0"], "--teacher-epochs"),      # second trial: a traceback after training
     ("mnist_xnor_kd.py", ["--epochs", "0"], "--epochs: must be an integer >= 1, got 0"),
     ("mnist_xnor_kd.py", ["--lr", "nan"], "--lr: must be a finite number > 0"),
     ("mnist_fitnets.py", ["--hint-layer", "7"], "has 2 hidden layers"),

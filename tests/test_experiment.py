@@ -203,8 +203,8 @@ def test_a_student_that_already_matches_its_teacher_is_named_as_what_the_run_sho
     lines = table1_view.what_it_shows(_kd_record(quick, False, kd=(1483, 1485, 1487), wo=(1482, 1484, 1486),
                                                  teacher=1491))
     (verdict,) = [line for line in lines if "KD beats w/o KD" in line]
-    matched = ("the student on the labels alone already matches the teacher on the test set: w/o KD 1484 vs the "
-               "teacher's 1491 test errors (std 2.0)")
+    matched = ("the student on the labels alone already matches (or beats) the teacher on the test set: w/o KD 1484 "
+               "vs the teacher's 1491 test errors (std 2.0)")
     assert verdict.startswith("NOT that KD beats w/o KD: -1.0 test errors, within the spread")
     assert f"what this run shows that can cause it: {matched}; the budget is shorter" in verdict
     assert sum(matched in line for line in lines) == 1
@@ -349,3 +349,11 @@ def test_the_experiment_layer_is_one_module_per_idea():
             with open(os.path.join(root, name), encoding="utf-8") as f:
                 assert len(f.read().splitlines()) <= 400, f"tinykd/{name} is over 400 lines: it holds two ideas"
     assert not os.path.exists(os.path.join(root, "experiment.py"))
+
+
+def test_settings_from_python_are_one_line_too():
+    """Second new-user trial: an unknown preset was a KeyError, and a string of variants was read letter by letter."""
+    with pytest.raises(ConfigError, match="unknown preset 'nope'"):
+        Table1.of_preset("nope")
+    with pytest.raises(ConfigError, match=r"variants must be a list of variant ids, got the string 'kd': write \['kd'\]"):
+        Table1(variants="kd")

@@ -119,3 +119,26 @@ def test_a_checkpoint_that_is_not_the_recorded_network_is_refused(tmp_path):
     again = Runner(records.Store(tmp_path / "rec"), str(tmp_path / "ck"), "toy", {}, say=lines.append)
     again.run(s, (x, y, None, None), (x, y), need_model=True, progress=False)
     assert any(line.startswith("WARNING: t trained again (no checkpoint) makes") for line in lines)
+
+
+def test_a_checkpoint_changed_by_hand_is_refused_even_without_its_record(tmp_path):
+    """Second new-user trial: after a damaged checkpoint was refused against its record, removing the record (as
+    the message then offered) rebuilt the record from the damaged weights. A checkpoint keeps the test errors it
+    was saved with, and a load that does not make them is refused, record or not."""
+    from tinykd.runs import checkpoints
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((64, 12)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    store = records.Store(tmp_path / "rec")
+    runner = Runner(store, str(tmp_path / "ck"), "toy", {}, say=lambda line: None)
+    s = spec(epochs=3)
+    model, rec = runner.run(s, (x, y, None, None), (x, y), progress=False)
+    path = runner.path(rec["identity"])
+    arrays, meta = checkpoints.read(path)
+    arrays = {k: v * 0 for k, v in arrays.items()}
+    checkpoints.write(path, arrays, {k: v for k, v in meta.items() if k != "format"})   # its meta kept
+    os.remove(store.path(rec["identity"]))
+    fresh = Runner(store, str(tmp_path / "ck"), "toy", {}, say=lambda line: None)
+    with pytest.raises(checkpoints.CheckpointError, match="does not hold the network it was saved with"):
+        fresh.run(s, (x, y, None, None), (x, y), progress=False)
+    assert not os.path.exists(store.path(rec["identity"]))

@@ -85,7 +85,8 @@ def plan(study, s):
         for tau in TEMPERATURES:
             add("sweep", sizes, kd(float(tau)), s.sweep_epochs)
     for fraction in FRACTIONS:   # unlabelled rows carry −1, which the cross-entropy skips; both see the same batches
-        for objective in ((Supervised, {"ignore_label": transfer.UNLABELLED}), kd(20.0, ignore_label=transfer.UNLABELLED)):
+        for objective in ((Supervised, {"ignore_label": transfer.UNLABELLED}),
+                          kd(20.0, ignore_label=transfer.UNLABELLED)):
             add("few-labels", WIDTHS["800"], objective, s.few_epochs, labelled=fraction, labelled_seed=0)
     return out
 

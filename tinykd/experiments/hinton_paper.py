@@ -2,8 +2,8 @@
 
 1. The teacher: 784-1200-1200-10 with dropout (0.2 on the input, 0.5 on the hidden layers), a max-norm bound on
    each unit's incoming weights, ±2-pixel jitter; its learning rate, norm bound (and, on any data, whether jitter
-   and how much dropout help) and epochs chosen on the validation split (``tinykd.experiments.selection``); then retrained
-   with the chosen recipe on the training and validation images together (paper: 67 test errors).
+   and how much dropout help) and epochs chosen on the validation split (``selection``); then retrained with the
+   chosen recipe on the training and validation images together (paper: 67 test errors).
 2. The students, 784-800-800-10: on the labels alone (paper 146) and distilled at τ = 20 from that teacher on the
    un-jittered transfer set (paper 74), one budget for both, its epochs chosen on validation, three seeds each.
 3. The mythical 3 (no 3 in the transfer set; the 3's bias raised by a shift chosen on validation; paper 109 errors,
@@ -56,7 +56,7 @@ class HintonPaper(Settings):
     NAME: ClassVar[str] = "{data}_hinton_paper{preset}"
 
     def check(self):
-        check_counts(self, student_epochs=1, seeds=1)
+        check_counts(self, teacher_epochs=1, student_epochs=1, seeds=1)   # the selection reads validation curves
         for name in ("lr", "max_norm"):
             values = getattr(self, name)
             if not isinstance(values, (list, tuple)) or not values:
@@ -244,8 +244,9 @@ def view(records_, table, links, keys=None):
     if held is not None:
         v["held_out_teacher"] = held["result"]
     if held is not None and "alone" in sel:
-        flag, line = shared.teacher_check(held["result"], sel["alone"], f"the student alone ({len(sel['alone']['history'])} "
-                                   "epochs, seed 0; both trained on the training split only)")
+        flag, line = shared.teacher_check(held["result"], sel["alone"],
+                                          f"the student alone ({len(sel['alone']['history'])} "
+                                          "epochs, seed 0; both trained on the training split only)")
         v.update(teacher_not_better=flag, teacher_check=line)
     seeds = table["settings"]["seeds"]
     v["missing"] = [f"{kind} students: {seeds - v['students'].get(kind, {}).get('n', 0)} of {seeds} seeds"

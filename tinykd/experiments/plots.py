@@ -283,14 +283,15 @@ def drawable(view, figures):
 def draw(view, figures, folder, stem, say=None):
     """Draw the ``figures`` of ``view`` that have something to show as ``<folder>/<stem>_<name>.png``; ``say`` (a
     function of one line) is told why each other one is left out, and a figure this kind of view can give but this
-    one does not is removed (an earlier run's figure never stands beside this table). Returns the paths; a PNG that
-    cannot be written is an ``OSError`` naming it; without matplotlib, an ``ImportError`` saying how to install it."""
+    one does not, or cannot (no matplotlib), is removed (an earlier run's figure never stands beside this table).
+    Returns the paths; a PNG that cannot be written is an ``OSError`` naming it; without matplotlib, an
+    ``ImportError`` saying how to install it."""
     for name, _ in figures:
         why = why_not(view, name)
         if why and say is not None:
             say(f"no {name} figure: {why}")
     drawn = drawable(view, figures)
-    for name in set(FIGURES) - {n for n, _ in drawn}:
+    for name in FIGURES:   # every figure of an earlier table of this name goes first, so none outlives its table
         if os.path.isfile(os.path.join(folder, f"{stem}_{name}.png")):
             os.remove(os.path.join(folder, f"{stem}_{name}.png"))
     if drawn:

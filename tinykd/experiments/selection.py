@@ -10,8 +10,8 @@
    that long).
 3. The final network is the winner's recipe trained on the training and validation rows together for that many
    epochs (the standard last step: the held-out rows are put to use). A choice that comes after it, such as a
-   student's, is made with the winner trained on the training split only (``tinykd.experiments.hinton_paper``): a network trained on
-   the validation rows would flatter everything scored on them.
+   student's, is made with the winner trained on the training split only (``hinton_paper``): a network trained on the
+   validation rows would flatter everything scored on them.
 
 Nothing here looks at the test set. The same candidates run on any data (``--data``): a recipe that
 over-regularises a network for that data (jitter that does not suit its images, dropout it does not need) shows

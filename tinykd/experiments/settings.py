@@ -73,7 +73,8 @@ class Settings:
             check_real(name, getattr(self, name), high=1.0, error=ConfigError)
         for name in ("checkpoint_dir", "records_dir", "out_dir"):
             if not (isinstance(getattr(self, name), (str, os.PathLike)) and str(getattr(self, name)).strip()):
-                raise ConfigError(f"{name} is empty; name a folder (e.g. {Settings.__dataclass_fields__[name].default})")
+                default = Settings.__dataclass_fields__[name].default
+                raise ConfigError(f"{name} is empty; name a folder (e.g. {default})")
         for name, fix in (("data", "name the folder or .npz file of your own data, or leave it out for the named "
                                    "data set"),
                           ("data_dir", "name the folder holding the named data set's files, or leave it out to "
@@ -104,7 +105,13 @@ class Settings:
     @classmethod
     def preset_kwargs(cls, name):
         """The settings of the preset ``name`` (over the defaults)."""
-        return dict(cls.PRESETS[name])
+        return dict(cls._preset(name))
+
+    @classmethod
+    def _preset(cls, name):
+        if name not in cls.PRESETS:
+            raise ConfigError(f"unknown preset {name!r}: expected one of {', '.join(cls.PRESETS)}")
+        return cls.PRESETS[name]
 
     @classmethod
     def of_preset(cls, name, **settings):
@@ -174,9 +181,12 @@ class Table1(Settings):
     def preset_kwargs(cls, name):
         """A preset's settings and the variants the registry lists for it (read when asked: a variant registered
         later joins its presets)."""
-        return dict(cls.PRESETS[name], variants=registry.in_preset(name))
+        return dict(cls._preset(name), variants=registry.in_preset(name))
 
     def check(self):
+        if isinstance(self.variants, str):   # a string would be read letter by letter
+            raise ConfigError(f"variants must be a list of variant ids, got the string {self.variants!r}: write "
+                              f"[{self.variants!r}]")
         self.variants = [variant_id(v) for v in self.variants]
         if not self.variants:
             raise ConfigError("no variants to run")

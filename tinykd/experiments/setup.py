@@ -221,7 +221,7 @@ class Study:
         self.keys = [self.setup.key(s) for s in specs]
         out = [s for s in specs if self.setup.record(s) is None]
         log(f"{len(specs) - len(out)} of the {len(specs)} networks asked for are in {self.cfg.records_dir};"
-            f" {len(out)} to train")
+            f" {len(out)} to train (or to load, where a checkpoint is kept)")
         if self.setup.record(self.teacher_spec) is None:
             self.teacher()   # the table shows the teacher: its record is made even when no student trains
         return out

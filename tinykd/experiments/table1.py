@@ -61,7 +61,7 @@ def run(cfg):
     keys = [setup.key(spec) for spec in specs.values()]
     missing = [run for run in plan if setup.record(specs[run]) is None]
     log(f"{len(plan) - len(missing)} of the {len(plan)} student runs asked for are in {cfg.records_dir}; "
-        f"{len(missing)} to train")
+        f"{len(missing)} to train (or to load, where a checkpoint is kept)")
     out = os.path.join(cfg.out_dir, cfg.results_name(d["name"]))
 
     def write(complete):

@@ -15,8 +15,8 @@ from .settings import WHERE, Table1
 def tag(cfg, deviations, data_name, stats_on):
     """What a student run's record says of the table it belongs to: the experiment, the table's name (e.g.
     ``mnist_table``), the settings its rows share (``cfg`` without ``Table1.ROWS`` and ``WHERE``), what they change
-    from the preset's reference run, and where the logit statistics were measured; as a record holds it (keys sorted), so
-    a view of it reads the same before and after it is written."""
+    from the preset's reference run, and where the logit statistics were measured; as a record holds it (keys
+    sorted), so a view of it reads the same before and after it is written."""
     return shared.as_stored({"experiment": "table1", "name": cfg.results_name(data_name),
             "config": {k: v for k, v in asdict(cfg).items() if k not in Table1.ROWS + WHERE},
             "deviations": {k: v for k, v in deviations.items() if k not in Table1.ROWS}, "logit_stats_on": stats_on})
@@ -173,8 +173,8 @@ def shorter_budget(record):
 
 
 def matches_teacher(record):
-    """The phrase saying that the student on the labels alone already matches the teacher on the test set (w/o KD,
-    mean over its seeds, else S (initial): at most one std of its seeds above the teacher's errors), or None.
+    """The phrase saying that the student on the labels alone already matches (or beats) the teacher on the test set
+    (w/o KD, mean over its seeds, else S (initial): at most one std of its seeds above the teacher's errors), or None.
     Soft targets carry what the teacher knows beyond the labels: a student that already matches it leaves KD
     little to add, whatever the teacher's margin on validation."""
     t, wo = (record.get("teacher") or {}).get("errors"), record["variants"].get(registry.LABELS_ONLY.id)
@@ -184,7 +184,7 @@ def matches_teacher(record):
         ("S (initial)", record["student_initial"]["errors"], 0.0)
     if mean - std > t:
         return None
-    return (f"the student on the labels alone already matches the teacher on the test set: {name} "
+    return (f"the student on the labels alone already matches (or beats) the teacher on the test set: {name} "
             f"{shared.count(mean)} vs the teacher's {t} test errors" + (f" (std {std:.1f})" if std else ""))
 
 

@@ -39,9 +39,9 @@ class XnorKD(Settings):
         check_counts(self, seeds=1, epochs=1)
         check_real("lr", self.lr, low_open=True, error=ConfigError)
         t = self.teacher_sizes
-        if len(self.sizes) < 2 or self.sizes[0] != t[0] or self.sizes[-1] != t[-1]:
-            raise ConfigError(f"sizes must start with {t[0]} and end with {t[-1]} for {self.dataset}'s teacher, got "
-                              f"{self.sizes}")
+        if len(self.sizes) < 3 or self.sizes[0] != t[0] or self.sizes[-1] != t[-1]:
+            raise ConfigError(f"sizes must start with {t[0]}, end with {t[-1]} for {self.dataset}'s teacher and have a "
+                              f"hidden layer between (a binary layer needs one after it), got {self.sizes}")
 
 
 def images_per_second(fn, x, repeats=3):

@@ -47,8 +47,8 @@ class Runner:
         sizes = "x".join(str(s) for s in ident["model"]["sizes"])
         return os.path.join(self.checkpoint_dir, f"{self.label}-{ident['role']}-{sizes}-{key(ident)}.npz")
 
-    def run(self, spec, rows, test, parts=None, need_model=False, teacher=None, image_shape=None, start=None, before=None,
-            measure=None, table=None, links=None, held_out=True, asked=None, **fit_options):
+    def run(self, spec, rows, test, parts=None, need_model=False, teacher=None, image_shape=None, start=None,
+            before=None, measure=None, table=None, links=None, held_out=True, asked=None, **fit_options):
         """The network ``spec`` asks for, trained on ``rows`` = (x, y, x_val, y_val) and counted on ``test`` =
         (x_test, y_test): (model, record). ``need_model=False`` and a record present: (None, record), nothing built
         beyond the description. ``teacher``: its outputs or a function (``fit``'s); ``start``: a network whose
@@ -62,13 +62,15 @@ class Runner:
             return None, rec
         path = self.path(ident)
         loaded = os.path.exists(path)
-        model, info = (self._load(path, parts, ident) if loaded else
-                       self._train(spec, parts, ident, path, rows, teacher, image_shape, start, before, fit_options))
+        model, info = (self._load(path, parts, ident, test) if loaded else
+                       self._train(spec, parts, ident, path, rows, test, teacher, image_shape, start, before,
+                                   fit_options))
         if rec is not None:
             self._check_against(rec, model, test, path, loaded)
         else:
             result = {**self._result(model, rows, test, held_out), **info.pop("before", {}),
-                      **{k: v for k, v in info.items() if k != "provenance"}, **(measure(model) if measure else {})}
+                      **{k: v for k, v in info.items() if k not in ("provenance", "test_errors")},
+                      **(measure(model) if measure else {})}
             rec = self.store.put(ident, result, table=table, links=links, data=self.data,
                                  provenance=info.get("provenance"), **({"asked": asked} if asked else {}))
         return model, rec
@@ -84,7 +86,7 @@ class Runner:
         if loaded:
             raise ckpt.CheckpointError(f"{path} does not hold the network its record describes ({now} test errors, "
                                        f"the record {self.store.path(rec['identity'])} says {then}): delete the "
-                                       "checkpoint (the network trains again) or the record")
+                                       "checkpoint (the network trains again)")
         self.say(f"WARNING: {rec['identity']['role']} trained again (no checkpoint) makes {now} test errors where "
                  f"its record says {then}: the networks trained from it now learn from this one")
 
@@ -94,19 +96,26 @@ class Runner:
                 "validation_errors": errors(model, xv, yv) if xv is not None and held_out else None,
                 "params": model.count_params(biases=False), "params_with_biases": model.count_params()}
 
-    def _load(self, path, parts, ident):
+    def _load(self, path, parts, ident, test):
+        """Load the checkpoint: its weights must make the test errors it was saved with (a file whose weights were
+        changed but whose settings were kept is refused, even where no record is left to compare with)."""
         ckpt.load_model(path, parts.model, ident)
+        saved = ckpt.meta_of(path)["info"].get("test_errors")   # None: saved before checkpoints kept them
+        now = errors(parts.model, *test) if saved is not None else None
+        if now != saved:
+            raise ckpt.CheckpointError(f"{path} does not hold the network it was saved with ({now} test errors, "
+                                       f"{saved} when it was saved): delete it (the network trains again)")
         self.say(f"{ident['role']}: loaded {path} (same data fingerprint and settings)")
         return parts.model, {**ckpt.meta_of(path)["info"], "checkpoint": path}
 
-    def _train(self, spec, parts, ident, path, rows, teacher, image_shape, start, before, fit_options):
+    def _train(self, spec, parts, ident, path, rows, test, teacher, image_shape, start, before, fit_options):
         """Train under the run's lock (a second process with the same identity stops, naming the first), from
         the run file of an interrupted run when there is one; save the checkpoint, remove the run files."""
         x, y, xv, yv = rows
         run_path = ckpt.run_path(path)
         with locks.run_lock(run_path, say=lambda line: self.say(f"{spec.role}: {line}")):
             if os.path.exists(path):         # finished by another process between the look and the lock
-                return self._load(path, parts, ident)
+                return self._load(path, parts, ident, test)
             model = parts.model
             if start is not None:
                 model.load_state_dict(start.state_dict())
@@ -124,7 +133,7 @@ class Runner:
             info = {"seconds": before_seconds + sum(h["seconds"] for h in history), "history": history,
                     "final_loss": history[-1]["loss"] if history else None, "resumed_after_epoch": resumed,
                     **({"continued_from_epoch": continued} if continued else {}), "before": done_before,
-                    "provenance": provenance()}
+                    "provenance": provenance(), "test_errors": errors(model, *test)}
             ckpt.save_model(path, model, ident, **info)
             if spec.decay is not None and os.path.exists(run_path):   # a longer run may continue from here
                 os.replace(run_path, _state_path(path))
