@@ -225,3 +225,13 @@ def test_the_time_limit_is_taken_before_or_after_the_command():
     from tinykd.exercises.__main__ import main
     assert main(["check", "softmax_backward", "--time-limit", "3"]) == main(
         ["--time-limit", "3", "check", "softmax_backward"]) == 1
+
+
+def test_a_command_line_mistake_is_one_line(capsys):
+    """Second new-user trial: --time-limit 0, a missing exercise name printed argparse's usage block first."""
+    from tinykd.exercises.__main__ import main
+    for argv in (["--time-limit", "0", "check", "softmax_backward"], ["check"], ["--time-limit", "abc"]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        err = capsys.readouterr().err.strip()
+        assert e.value.code == 2 and len(err.splitlines()) == 1 and "error:" in err, err

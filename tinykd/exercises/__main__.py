@@ -29,14 +29,21 @@ def status(time_limit=None):
     return lines
 
 
+class _Parser(argparse.ArgumentParser):
+    """A command-line mistake is one line (argparse would print its usage block first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tinykd.exercises",
+    parser = _Parser(prog="python -m tinykd.exercises",
                                      description="Check your own backward passes against finite differences and "
                                                  "tinykd's, and name the likely mistake.")
     parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                         help="time allowed to a solution for all its cases (default 10, or "
                              "TINYKD_EXERCISE_TIME_LIMIT)")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     sub.add_parser("status", help="each exercise: blank, failing or passed; and the next one (the default)")
     sub.add_parser("list", help="the exercises, in the order of docs/derivations.md")
     one = sub.add_parser("check", help="check one exercise")
