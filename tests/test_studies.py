@@ -209,3 +209,13 @@ def test_report_kinds_render_the_studies(monkeypatch):
     assert "## FitNets: hints, then KD, against KD alone on mnist, full preset" in text
     assert "## Hinton, Vinyals & Dean (2015) §3 on mnist, full preset" in text
     assert "dark_knowledge_soft_targets.png" in text
+
+
+def test_binary_students_of_an_untrained_teacher_say_so(tmp_path):
+    """Second new-user trial: --teacher-epochs 0 distilled the binary students from an untrained teacher without a
+    word. A teacher no better than the float student without KD on validation is flagged in bold."""
+    args = ["--subset", "300", "--teacher-epochs", "0", "--epochs", "1", "--seeds", "1", "--sizes", "784", "32", "10"]
+    out = run_example("mnist_xnor_kd.py", *args, folder=tmp_path)
+    assert out.returncode == 0, out.stderr
+    md = (tmp_path / "r" / "mnist_xnor_kd.md").read_text()
+    assert "**WARNING: the teacher is NOT better than the float student without KD (mean over its seeds)" in md

@@ -120,6 +120,12 @@ def view(records_, table, links, keys=None):
             speeds += [r["images_per_s"]["teacher"] for r in mine]
     if speeds:
         v["teacher_images_per_s"] = float(np.mean(speeds))
+    alone = [r["validation_errors"] for r in v["runs"].get("FLOAT without KD", {}).get("runs", [])]
+    if alone and None not in alone and v["teacher"]["validation_errors"] is not None:
+        flag, line = shared.teacher_check(v["teacher"], {"validation_errors": float(np.mean(alone))},
+                                          "the float student without KD (mean over its seeds)")
+        if flag:     # a teacher no better than a plain student: what its students learn is said to be worth little
+            v["teacher_check"] = line
     return v
 
 
@@ -129,6 +135,8 @@ def markdown(r):
              f"teacher: {r['teacher_errors']} errors out of {r['data']['n_test']:,}; test errors, mean ± std "
              "(validation errors per epoch in the records; images/s: mean over each kind's networks, each measured "
              "beside the teacher when it was trained).", ""] + shared.header(r)
+    if "teacher_check" in r:
+        lines += ["", f"**{r['teacher_check']}**"]
     lines += ["", "| student | without KD | with KD | packed bytes (float32 bytes) | images/s packed | images/s float "
                   "emulation |", "|---|---|---|---|---|---|"]
     for mode in MODES:
