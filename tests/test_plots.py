@@ -118,3 +118,19 @@ def test_without_matplotlib_a_run_says_how_to_get_its_figures(tmp_path, capsys, 
     assert plots.after_run(record, plots.figures_for(record), str(tmp_path / "t"), "my runs") == []
     out = capsys.readouterr().out
     assert "python -m tinykd.report --records 'my runs' --out" in out and not list(tmp_path.iterdir())
+
+
+def test_a_curve_of_one_epoch_is_drawn_as_a_point(tmp_path, monkeypatch):
+    """Second new-user trial: after a one-epoch run the learning curves were empty axes with a full legend."""
+    record = table_record()
+    for run in [record["teacher"], record["student_initial"]] + [r for v in record["variants"].values()
+                                                                  for r in v["runs"]]:
+        run["history"] = run["history"][:1]
+    plt = plots.pyplot()
+    saved = []
+    real = plt.Figure.savefig
+    monkeypatch.setattr(plt.Figure, "savefig", lambda fig, *a, **k: saved.append(
+        [line.get_marker() for ax in fig.axes for line in ax.get_lines() if len(line.get_xdata()) == 1])
+        or real(fig, *a, **k))
+    plots.draw(record, [("learning_curves", plots.learning_curves)], str(tmp_path), "t")
+    assert saved and saved[0] and all(marker == "o" for marker in saved[0])

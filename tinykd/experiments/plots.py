@@ -24,6 +24,10 @@ def pyplot():
 
 
 def _save(fig, path):
+    for ax in fig.axes:          # a curve of one epoch is a point: a line alone would draw nothing
+        for line in ax.get_lines():
+            if len(line.get_xdata()) == 1 and line.get_marker() in (None, "None", "", " "):
+                line.set_marker("o")
     fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches="tight")   # legends placed below a plot stay in the picture
     pyplot().close(fig)
