@@ -10,7 +10,7 @@ from ..fitnets import HintLoss
 from ..gradcheck import numerical_grad
 from ..layers import Dense
 from .core import Exercise, case
-from .on_logits import STABLE, f32, log_softmax, rng, softmax, stress_logits
+from .on_logits import STABLE, f32, rng, softmax, stress_logits
 
 
 def _by_differences(value, c, at=0):

@@ -149,11 +149,7 @@ def run(s):
     v["data"] = setup.data   # the file this run was given (two files may hold one content)
     v["keys"] = [links["teacher"], links["held_out_teacher"], *(k for _, k in links["candidates"]), *keys]
     out = f"{s.out_dir}/{table['name']}"
-    shared.write(out, v, markdown(v))
-    print(markdown(v))
-    log(shared.where(s, out))
-    plots.after_run(v, figures(v), out, s.records_dir)
-    return v
+    return shared.publish(out, v, markdown, figures, s)
 
 
 SHIFTED = {"omit-3": {"without_classes": OMITTED}, "only-7-8": {"only_classes": KEPT}}

@@ -15,7 +15,7 @@ from ..data.dataset import check_outputs
 from ..runs import identity, locks, records
 from ..runs.run import Runner
 from ..runs.spec import Spec
-from . import plots, shared
+from . import shared
 from .settings import ConfigError, data_deviations, data_label
 
 
@@ -230,18 +230,17 @@ class Study:
         """Train (or load) one student, its record tagged with this study's table and links."""
         return self.setup.run(spec, rows, table=self.table, links=self.links, **options)[1]
 
-    def write(self, complete):
-        """This run's table as a view of the records it asks for: ``<out_dir>/<name>.md`` and ``.json``
-        (``.partial`` ones until ``complete``)."""
+    def view_of(self, complete):
+        """This run's table as a view of the records it asks for."""
         v = self.view(self.setup.store.all(), self.table, self.links, self.keys)
         v["complete"], v["data"] = complete, self.setup.data   # the file this run was given, of one content
         v["keys"] = [self.links["teacher"], *self.keys]
-        shared.write(self.out, v, self.markdown(v))
         return v
 
+    def write(self, complete):
+        """The table so far: ``<out_dir>/<name>.partial.md`` and ``.json`` until ``complete``."""
+        v = self.view_of(complete)
+        shared.write(self.out, v, self.markdown(v))
+
     def finish(self):
-        v = self.write(True)
-        print(self.markdown(v))
-        log(shared.where(self.cfg, self.out))
-        plots.after_run(v, self.figures(v), self.out, self.cfg.records_dir)
-        return v
+        return shared.publish(self.out, self.view_of(True), self.markdown, self.figures, self.cfg)

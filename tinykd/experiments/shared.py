@@ -93,6 +93,17 @@ def write(path_stem, record, markdown):
 
 
 
+def publish(out, view, markdown, figures, settings):
+    """A finished run's table: written as ``<out>.md`` and ``.json`` (``write``), printed with where its records
+    are, and its figures drawn beside it; returns the view."""
+    text = markdown(view)
+    write(out, view, text)
+    print(text, flush=True)
+    print(where(settings, out), flush=True)
+    plots.after_run(view, figures(view), out, settings.records_dir)
+    return view
+
+
 def where(cfg, out):
     """The line a run ends with: where its records and its table are, and the command that shows every table its
     records folder holds, quoted for a shell (a path with a space is one argument)."""

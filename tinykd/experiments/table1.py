@@ -24,7 +24,7 @@ from ..backend import resolve, to_device, to_host
 from ..data.transfer import UNLABELLED, partly_labelled
 from ..discriminator import Discriminator
 from ..distill import check_pair, row_classes
-from . import plots, registry, shared, table1_view
+from . import registry, shared, table1_view
 from .settings import data_deviations
 from .setup import Setup, log, logit_stats, one_at_a_time
 
@@ -64,12 +64,15 @@ def run(cfg):
         f"{len(missing)} to train (or to load, where a checkpoint is kept)")
     out = os.path.join(cfg.out_dir, cfg.results_name(d["name"]))
 
-    def write(complete):
+    def view_of(complete):
         view = table1_view.view(setup.store.all(), table, links, keys, plan, d)
         view["complete"] = complete and view["complete"]   # and nothing another run asked for is missing
         view["keys"] = [links["teacher"], links["start"], *keys]
-        shared.write(out, view, table1_view.markdown(view))
         return view
+
+    def write(complete):
+        view = view_of(complete)
+        shared.write(out, view, table1_view.markdown(view))
 
     image_shape = tuple(ds.input_shape)
     if missing or setup.record(t_spec) is None or setup.record(s_spec) is None:
@@ -108,11 +111,7 @@ def run(cfg):
         result = rec["result"]
         log(f"  {registry.BY_ID[vid].name:48s} seed {seed}: {result['errors']:5d} errors  ({result['seconds']:.0f} s, "
             f"mean logit {result['mean_logit']:.3g}, max |logit| {result['max_abs_logit']:.3g})")
-    view = write(True)
-    print(table1_view.markdown(view))
-    log(shared.where(cfg, out))
-    plots.after_run(view, table1_view.figures(view), out, cfg.records_dir)
-    return view
+    return shared.publish(out, view_of(True), table1_view.markdown, table1_view.figures, cfg)
 
 
 def _variant(setup, vid, seed, links, extra, ctx):

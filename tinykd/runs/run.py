@@ -66,21 +66,21 @@ class Runner:
                        self._train(spec, parts, ident, path, rows, test, teacher, image_shape, start, before,
                                    fit_options))
         if rec is not None:
-            self._check_against(rec, model, test, path, loaded)
+            self._check_against(rec, info["test_errors"], path, loaded)
         else:
-            result = {**self._result(model, rows, test, held_out), **info.pop("before", {}),
+            result = {**self._result(model, rows, info["test_errors"], held_out), **info.pop("before", {}),
                       **{k: v for k, v in info.items() if k not in ("provenance", "test_errors")},
                       **(measure(model) if measure else {})}
             rec = self.store.put(ident, result, table=table, links=links, data=self.data,
                                  provenance=info.get("provenance"), **({"asked": asked} if asked else {}))
         return model, rec
 
-    def _check_against(self, rec, model, test, path, loaded):
+    def _check_against(self, rec, now, path, loaded):
         """The network in hand is the one its record describes: its test errors are the record's. A checkpoint that
         is not (damaged, or replaced by hand) is refused; a network trained again because its checkpoint was gone
         (another machine's BLAS sums in another order) is said to differ, since what learns from it now is not
-        what its record describes."""
-        now, then = errors(model, *test), rec["result"]["errors"]
+        what its record describes. ``now``: the network's test errors, counted once when it was loaded or trained."""
+        then = rec["result"]["errors"]
         if now == then:
             return
         if loaded:
@@ -90,9 +90,9 @@ class Runner:
         self.say(f"WARNING: {rec['identity']['role']} trained again (no checkpoint) makes {now} test errors where "
                  f"its record says {then}: the networks trained from it now learn from this one")
 
-    def _result(self, model, rows, test, held_out):
-        (_, _, xv, yv), (xt, yt) = rows, test
-        return {"errors": errors(model, xt, yt),
+    def _result(self, model, rows, test_errors, held_out):
+        _, _, xv, yv = rows
+        return {"errors": test_errors,
                 "validation_errors": errors(model, xv, yv) if xv is not None and held_out else None,
                 "params": model.count_params(biases=False), "params_with_biases": model.count_params()}
 
@@ -100,13 +100,13 @@ class Runner:
         """Load the checkpoint: its weights must make the test errors it was saved with (a file whose weights were
         changed but whose settings were kept is refused, even where no record is left to compare with)."""
         ckpt.load_model(path, parts.model, ident)
-        saved = ckpt.meta_of(path)["info"].get("test_errors")   # None: saved before checkpoints kept them
-        now = errors(parts.model, *test) if saved is not None else None
-        if now != saved:
+        info = ckpt.meta_of(path)["info"]
+        saved, now = info.get("test_errors"), errors(parts.model, *test)   # saved None: before checkpoints kept it
+        if saved is not None and now != saved:
             raise ckpt.CheckpointError(f"{path} does not hold the network it was saved with ({now} test errors, "
                                        f"{saved} when it was saved): delete it (the network trains again)")
         self.say(f"{ident['role']}: loaded {path} (same data fingerprint and settings)")
-        return parts.model, {**ckpt.meta_of(path)["info"], "checkpoint": path}
+        return parts.model, {**info, "test_errors": now, "checkpoint": path}
 
     def _train(self, spec, parts, ident, path, rows, test, teacher, image_shape, start, before, fit_options):
         """Train under the run's lock (a second process with the same identity stops, naming the first), from
