@@ -36,7 +36,7 @@ def train(epochs):
     from tinykd.optim import Adam
     from tinykd.schedules import cosine_lr
     from tinykd.train import errors, fit
-    ds = data.preprocess(data.load("mnist"), val=5000, seed=0)
+    ds = data.load("mnist", val=5000, seed=0)
     model = MLP([784, 800, 800, 10], seed=0)
     t0 = time.perf_counter()
     schedule = cosine_lr(1e-3, 20)   # S (initial)'s schedule; --epochs below 20 runs its first epochs only

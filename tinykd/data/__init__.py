@@ -1,20 +1,12 @@
 """Data sets through one door: ``load`` a named data set (MNIST, notMNIST, SVHN: ``tinykd.data.named``) or your own
-files, then hold out a validation split and preprocess. ``Dataset`` and ``from_arrays`` (arrays you already hold)
-are defined in ``tinykd.data.dataset``, with the rules every data set obeys, and are reached here too.
-
-``load("mnist")`` finds and verifies the files as ``tinykd.data.files`` says (``data_dir`` alone when given, never a
-fallback) and wraps them in a ``Dataset``. Your own data: ``load(path)`` with a folder of the four MNIST-named IDX
-files or a ``.npz`` holding ``x_train, y_train, x_test, y_test`` (``x_val, y_val, classes`` optional). A string
-equal to a registered name ("mnist", "notmnist", "svhn", any case) is always that data set; anything else, and every
-``Path``, is a path. Your own files have no checksum to meet; ``Dataset.fingerprint()`` identifies any data set by
-its content instead. Arrays come back on the host as float32 in [0, 1]; ``Dataset.to(xp)`` moves them to the
-chosen backend once.
+files (a folder of the four MNIST-named IDX files, or a ``.npz`` of ``x_train, y_train, x_test, y_test`` and
+optionally ``x_val, y_val, classes``), then hold out a validation split. A string equal to a registered name (any
+case) is always that data set; anything else, and every ``Path``, is a path. Arrays come back on the host as float32
+in [0, 1] (``tinykd.data.dataset``: ``Dataset``, ``from_arrays``); ``Dataset.to(xp)`` moves them once.
 """
 import os
 from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
 
 from ..backend import get_array_module, to_device, to_host
 from ..checks import is_int
@@ -26,18 +18,18 @@ from .named import idx_dataset, load_mnist, load_notmnist, load_svhn
 
 
 # ------------------------------------------------------------------------------------------- your own data
-def load_path(path, name=None):
-    """Your own data set from ``path``: a folder of the four MNIST-named IDX files, or a ``.npz`` file, named
-    ``name`` (default: the folder's name or the file's stem). No checksum: these are your files."""
+def load_path(path):
+    """Your own data set from ``path``: a folder of the four MNIST-named IDX files, or a ``.npz`` file, named by the
+    folder's name or the file's stem. No checksum: these are your files."""
     check_path("the data path (--data)", path, "name the folder or .npz file of your own data")
     path = Path(path)
     source = given(path)   # the name this run was given, never where a link points
     if path.is_dir():
-        return idx_dataset(name or Path(source).name, read_idx_folder(path), source=source)
+        return idx_dataset(Path(source).name, read_idx_folder(path), source=source)
     if path.is_file() and path.suffix.lower() == ".npz":
         arrays, classes = read_npz(path)
         with data_errors(source):
-            return from_arrays(name=name or path.stem, source=source, classes=classes, **arrays)
+            return from_arrays(name=path.stem, source=source, classes=classes, **arrays)
     what = ("your own data must be a folder holding the four MNIST-named IDX files or a .npz file with "
             + ", ".join(NPZ_KEYS))
     if path.exists():
@@ -52,32 +44,26 @@ def load_path(path, name=None):
 
 
 # ------------------------------------------------------------------------------------------------- one door
-def load(dataset, data_dir=None, download=True, progress=True, val=0, standardise=False, seed=0, name=None,
-         **options):
+def load(dataset, data_dir=None, download=True, progress=True, val=0, seed=0, **options):
     """Load a named data set (``"mnist"``, ``"notmnist"``, ``"svhn"``) or your own (an IDX folder or a ``.npz``).
 
-    A string equal to a registered name (any case) is always that data set, searched as the module docstring
-    says (``data_dir`` alone when given); anything else, every ``Path`` included, is the path of your own data
-    (``load_path``), and ``name`` names it (default: the folder's name or the file's stem). ``val``: how many
-    training images to hold out as a validation split (seeded, stratified: ``hold_out``). ``standardise``:
-    subtract the per-pixel mean and divide by the per-pixel standard deviation of the training part. Extra
-    ``options`` go to the named data set's loader (``split_test`` for notMNIST, ``form`` for SVHN).
+    A named data set is searched as ``tinykd.data.files`` says (``data_dir`` alone when given, never a fallback).
+    ``val``: how many training images to hold out as a validation split (``preprocess``). Extra ``options`` go to
+    the named data set's loader (``split_test`` for notMNIST, ``form`` for SVHN).
     """
     if not isinstance(dataset, (str, os.PathLike)):
         raise TypeError(f"dataset must be a data set name or a path, got {type(dataset).__name__}")
     check_path("dataset", dataset, f"name a data set ({', '.join(REGISTRY)}) or the folder or .npz file of your "
                "own data")
     if isinstance(dataset, str) and dataset.lower() in REGISTRY:
-        if name is not None:
-            raise TypeError(f"name= is for your own data (a path); {dataset.lower()!r} is a named data set")
         ds = _load_named(dataset.lower(), data_dir, download, progress, seed, options)
     else:
         if data_dir is not None:
             raise TypeError(f"data_dir is for the named data sets ({', '.join(REGISTRY)}); {str(dataset)!r} is "
                             "already a path: pass the folder or .npz file itself")
         _reject(options, str(dataset))
-        ds = load_path(dataset, name)
-    return preprocess(ds, val=val, standardise=standardise, seed=seed)
+        ds = load_path(dataset)
+    return preprocess(ds, val, seed)
 
 
 def _load_named(key, data_dir, download, progress, seed, options):
@@ -96,26 +82,13 @@ def _reject(options, name):
         raise TypeError(f"unexpected options for {name}: {sorted(options)}")
 
 
-def preprocess(ds, val=0, standardise=False, seed=0):
-    """Hold out ``val`` training images (``hold_out``) and optionally standardise with the training statistics."""
-    ds = hold_out(ds, val, seed)
-    if standardise:
-        mean = ds.x_train.mean(axis=0, dtype=np.float64).astype(np.float32)
-        std = ds.x_train.std(axis=0, dtype=np.float64).astype(np.float32)
-        std[std < 1e-6] = 1  # constant pixels (MNIST's borders) stay constant instead of dividing by zero
-        ds = replace(ds, **{k: (getattr(ds, k) - mean) / std for k in ("x_train", "x_val", "x_test")
-                            if getattr(ds, k) is not None})
-    return ds
-
-
-def hold_out(ds, val, seed=0):
+def preprocess(ds, val=0, seed=0):
     """``ds`` with exactly ``val`` training images moved to a validation split, seeded and stratified.
 
-    Each class gives its share of ``val`` (``stratified_mask``), so a small validation split neither misses
-    nor over-represents a class by chance. The training images that stay keep their original order (and the
-    held-out ones theirs), so shuffling downstream starts from the same sequence for the same seed and ``val``.
-    ``val=0`` returns ``ds`` as it is; a data set that already has a validation split refuses another, and a split
-    leaving the training part one class refuses itself (the class rule, ``check_classes``).
+    Each class gives its share of ``val`` (``stratified_mask``); both parts keep their original order, so shuffling
+    downstream starts from the same sequence for the same seed and ``val``. ``val=0`` returns ``ds`` as it is; a
+    data set that already has a validation split refuses another, and a split leaving the training part one class
+    refuses itself (``still_two_classes``).
     """
     n_train = ds.x_train.shape[0]
     if not is_int(val, 0, n_train - 1):

@@ -193,7 +193,7 @@ def pixels(name, x):
         lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
         if lo < 0 or hi > 1:
             how = ("divide 0-255 pixels by 255 (or store them as uint8)" if lo >= 0 and hi <= 255 else
-                   "store the raw pixels (uint8, or floats in [0, 1]); standardise with load(..., standardise=True)"
+                   "store the raw pixels (uint8, or floats in [0, 1]), not standardised ones"
                    if lo < 0 else "divide by the images' full scale (the same for every split)")
             raise ValueError(f"{name} holds floating-point pixels in [{lo:g}, {hi:g}]; floating images must already "
                              f"lie in [0, 1]: {how}")
