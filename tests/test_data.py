@@ -116,10 +116,10 @@ def test_search_order(tmp_path, monkeypatch):
     explicit = tmp_path / "explicit"
     write_mnist_folder(explicit, n_train=1, n_test=1)
     write_mnist_folder(explicit / "mnist", n_train=1, n_test=1)
-    assert data_files.locate("mnist", "train_images", data_dir=explicit).parent == explicit
+    assert data_files.locate_all("mnist", ["train_images"], explicit)["train_images"].parent == explicit
     for f in explicit.glob("*.gz"):
         f.unlink()
-    assert data_files.locate("mnist", "train_images", data_dir=explicit).parent == explicit / "mnist"
+    assert data_files.locate_all("mnist", ["train_images"], explicit)["train_images"].parent == explicit / "mnist"
 
 
 def test_explicit_data_dir_is_searched_alone_and_never_downloads(tmp_path, monkeypatch):

@@ -1,26 +1,12 @@
-"""Data set files: which files each named data set has, where they are searched, how they are verified and
-downloaded; the formats themselves are read by ``tinykd.data.formats``.
+"""Where a named data set's files are, how they are verified and downloaded (``tinykd.data.formats`` reads them).
 
-The files of a named data set are searched in a predictable order, stopping at the first place that has them:
-
-1. ``$TINYKD_DATA/<name>/``;
-2. the repository's ``data/<name>/`` (MNIST and the notMNIST test split ship with tinykd);
-3. the user cache ``~/.cache/tinykd/<name>/`` (``$XDG_CACHE_HOME`` respected);
-4. a download into that cache from the data set's canonical mirrors, verified against published checksums
-   (unless ``download=False`` or ``$TINYKD_OFFLINE=1``; ``0`` or empty allow it, any other value is an error).
-
-``$TINYKD_DATA``, when set, must be an existing folder: one that is not there, or set to nothing, is an error, never
-skipped (``check_path``: an empty path a user gave is always refused). A folder holding both ``X`` and ``X.gz`` is
-refused unless ``X`` has a published checksum (see ``find``).
-
-With ``data_dir`` given, ``data_dir`` and ``data_dir/<name>/`` are searched ONLY and nothing is downloaded: a folder
-asked for and silently replaced by files from elsewhere would make every result lie about its data. A missing file
-there is an error naming the folder and the file.
-
-Every file of a named data set is verified before use: IDX files by the MD5 of their uncompressed content (so
-recompressed ``.gz`` copies are accepted), other files by the MD5 of the file, downloads by the published checksum
-of the file as served. Your own files have no checksum to meet. Everything here works on the host, in NumPy;
-``tinykd.data.named`` turns a named data set's arrays into a ``Dataset``.
+The files are searched in this order, stopping at the first place that has them: ``$TINYKD_DATA/<name>/`` (when set,
+an existing folder), the repository's ``data/<name>/``, the cache ``~/.cache/tinykd/<name>/`` (``$XDG_CACHE_HOME``
+respected), then a download into that cache from the canonical mirrors (unless ``download=False`` or
+``$TINYKD_OFFLINE=1``). A given ``data_dir`` is searched alone (``data_dir`` and ``data_dir/<name>/``) and nothing
+is downloaded: a folder asked for is never silently replaced by files from elsewhere. Every file is verified before
+use: IDX files by the MD5 of their uncompressed content (a recompressed ``.gz`` passes), others by the MD5 of the
+file, downloads by the published checksum of the file as served.
 """
 import hashlib
 import http.client
@@ -34,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .formats import DataError, parse_idx, read_bytes
+from .formats import DataError, parse_idx, read_bytes, read_idx
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
 MNIST_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
@@ -72,10 +58,8 @@ REGISTRY = {
         "test_images": _mnist("test_images", "2646ac647ad5339dbf082846283269ea", "9fb629c4189551a2d022fa330f9573f3"),
         "test_labels": _mnist("test_labels", "27ae3e4e09519cfbb04c329615203637", "ec29112dd5afa0611ce80d1b7f02629c"),
     },
-    # notMNIST (Yaroslav Bulatov) as converted to IDX by the notMNIST-to-MNIST project. The test split's MD5s
-    # were computed here from a verified copy; the project publishes no checksums for its training split, so
-    # that split is checked for structure (check_notmnist_train), its MD5 printed on download, and a run on it
-    # is a custom run named by the data's fingerprint (named.load_notmnist: not canonical).
+    # notMNIST (Yaroslav Bulatov) as converted to IDX by notMNIST-to-MNIST; the test split's MD5s were computed here
+    # from a verified copy; none is published for the training split, which is checked for structure instead
     "notmnist": {
         "train_images": Resource("train-images-idx3-ubyte", None, (_NOTMNIST_MIRROR + "train-images-idx3-ubyte.gz",)),
         "train_labels": Resource("train-labels-idx1-ubyte", None, (_NOTMNIST_MIRROR + "train-labels-idx1-ubyte.gz",)),
@@ -96,20 +80,15 @@ REGISTRY = {
 
 # ------------------------------------------------------------------------------------------- finding the files
 def check_path(what, path, fix):
-    """The one empty-path rule: a path a user gave (an argument, an option, an environment variable) that is empty
-    or blank raises ``DataError`` naming ``what`` and ``fix``. ``--data "$MYDATA"`` with MYDATA unset reaches the
-    program as ``""``, which would otherwise mean the current folder, or nothing given, without a word."""
+    """The one empty-path rule: a path a user gave that is empty or blank (``--data "$UNSET"``, which would mean
+    the current folder) raises ``DataError`` naming ``what`` and ``fix``."""
     if isinstance(path, (str, bytes)) and not path.strip():
         raise DataError(f"{what} is empty ({path!r}), as an unset shell variable gives; {fix}")
     return path
 
 
 def search_roots(name, data_dir=None):
-    """The folders searched for data set ``name``, in order (see the module docstring).
-
-    An explicit ``data_dir`` is searched alone (the folder itself, then ``data_dir/<name>/``): asking for one
-    folder and silently getting the files from another would make results lie about their data.
-    """
+    """The folders searched for data set ``name``, in order (see the module docstring)."""
     if data_dir is not None:
         check_path("data_dir (--data-dir)", data_dir, "name the folder holding the named data set's files, or leave "
                    "data_dir (--data-dir) out to search the usual places")
@@ -138,19 +117,14 @@ def offline():
 
 
 def cache_dir():
-    """``$XDG_CACHE_HOME/tinykd`` (default ``~/.cache/tinykd``, also when it is empty, as the XDG Base Directory
-    specification says): where downloads go."""
+    """``$XDG_CACHE_HOME/tinykd`` (``~/.cache/tinykd`` when it is unset or empty): where downloads go."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "tinykd"
 
 
 def find(resource, roots):
-    """The first ``root/<file>`` or ``root/<file>.gz`` that exists, else None.
-
-    A root holding both is refused when ``resource`` has no content checksum (your own files, notMNIST's
-    training split): they may differ, and reading either would be a guess. With a checksum the raw file is read
-    and verified, so whichever it is, its content is the published one.
-    """
+    """The first ``root/<file>`` or ``root/<file>.gz`` that exists, else None. A root holding both is refused when
+    ``resource`` has no content checksum (they may differ); with one, the raw file is read and verified."""
     for root in roots:
         present = [c for c in (root / resource.name, root / (resource.name + ".gz")) if c.is_file()]
         if len(present) == 2 and not resource.content_md5:
@@ -174,18 +148,11 @@ def verified_bytes(path, resource):
 
 
 def locate_all(name, keys, data_dir=None, download=True, progress=True):
-    """``{key: path}`` for the files ``keys`` of data set ``name`` (verified later, when read).
-
-    With ``data_dir`` all of them must be in that folder (see ``search_roots``) and the error names every one
-    that is not; without, each is searched in the usual order and downloaded into the cache when nowhere else.
-    """
+    """``{key: path}`` for the files ``keys`` of data set ``name`` (verified when read): each found where
+    ``search_roots`` says, else downloaded (``locate``); with ``data_dir``, all in that folder, or one error naming
+    every one that is not."""
     if data_dir is None:
-        return {key: locate(name, key, None, download, progress) for key in keys}
-    return _find_in_folder(name, keys, data_dir)
-
-
-def _find_in_folder(name, keys, data_dir):
-    """``{key: path}`` of data set ``name``'s files in ``data_dir`` alone; one DataError naming all missing ones."""
+        return {key: locate(name, key, download, progress) for key in keys}
     roots = search_roots(name, data_dir)
     found = {key: find(REGISTRY[name][key], roots) for key in keys}
     missing = [REGISTRY[name][key].name + "[.gz]" for key, path in found.items() if path is None]
@@ -199,14 +166,8 @@ def _find_in_folder(name, keys, data_dir):
     return found
 
 
-def locate(name, key, data_dir=None, download=True, progress=True):
-    """Path of one file of data set ``name``: found where ``search_roots`` says, else downloaded into the cache.
-
-    With ``data_dir`` only that folder is searched and nothing is downloaded. Errors are one line (the examples
-    print them as ``error: ...``).
-    """
-    if data_dir is not None:
-        return _find_in_folder(name, (key,), data_dir)[key]
+def locate(name, key, download=True, progress=True):
+    """Path of one file of data set ``name``: found where ``search_roots`` says, else downloaded into the cache."""
     resource = REGISTRY[name][key]
     no_download = offline()   # read first, so a bad value is said even when the files are present
     roots = search_roots(name)
@@ -272,28 +233,26 @@ def read_verified(name, paths):
 
 
 def source_of(paths):
-    """The absolute folder the files came from ("; "-joined, in order, when the search found them in several), as
-    given: a link is not followed (``given``)."""
+    """The absolute folder the files came from ("; "-joined when the search found them in several), as
+    ``given``."""
     return "; ".join(dict.fromkeys(os.path.dirname(given(p)) for p in paths.values()))
 
 
 def given(path):
-    """``path`` made absolute as it was given, links not followed: of two names for one content (a copy, a
-    symbolic link), a run's data is named by the one it was given, never by where a link points."""
+    """``path`` made absolute as it was given, links not followed: data is named by the path a run was given."""
     return os.path.abspath(os.fspath(path))
 
 
-def read_idx_folder(folder, md5s=None):
+def read_idx_folder(folder):
     """``{key: array}`` from a folder holding the four MNIST-named IDX files (gzip or raw), keyed like
-    ``MNIST_FILES``. No checksum unless ``md5s`` gives one per key: these are your files, not a published set's."""
+    ``MNIST_FILES``; no checksum: these are your files."""
     folder = Path(folder)
-    resources = {key: Resource(fname, (md5s or {}).get(key)) for key, fname in MNIST_FILES.items()}
-    paths = {key: find(r, [folder]) for key, r in resources.items()}
-    missing = [r.name + "[.gz]" for key, r in resources.items() if paths[key] is None]
+    paths = {key: find(Resource(fname), [folder]) for key, fname in MNIST_FILES.items()}
+    missing = [MNIST_FILES[key] + "[.gz]" for key, path in paths.items() if path is None]
     if missing:
         raise DataError(f"{folder.absolute()}: missing {', '.join(missing)}; a data folder needs all four "
                         f"MNIST-named IDX files (each may be gzipped): {', '.join(MNIST_FILES.values())}")
-    return {key: parse_idx(verified_bytes(p, resources[key]), p) for key, p in paths.items()}
+    return {key: read_idx(path) for key, path in paths.items()}
 
 
 NOTMNIST_TRAIN_SHAPE = (60000, 28, 28)
@@ -302,11 +261,7 @@ NOTMNIST_TRAIN_SHAPE = (60000, 28, 28)
 def check_notmnist_train(arrays, source):
     """Raise ``DataError`` unless ``arrays`` (``train_images``, ``train_labels``) have notMNIST's published training
     structure: 60,000 uint8 images of 28×28, 60,000 uint8 labels showing every class 0..9, and not MNIST's own
-    training images (the same structure; their checksum is known).
-
-    Files that fail cannot be notMNIST's (1,200 MNIST digits, say); files that pass may still be other data of the
-    same structure (Fashion-MNIST's), which is why no checksum means no canonical run (``load_notmnist``).
-    """
+    training images (the same structure; their checksum is known). Passing proves no more than the structure."""
     x, y = arrays["train_images"], arrays["train_labels"]
     problems = []
     if x.dtype != np.uint8 or x.shape != NOTMNIST_TRAIN_SHAPE:

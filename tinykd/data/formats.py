@@ -1,9 +1,7 @@
 """Data file formats read into plain host arrays: IDX (gzipped or raw), ``.npz`` data set files and SVHN's ``.mat``.
 
-Every parser validates what it reads (an IDX header against the file's length, a ``.npz``'s array names, an SVHN
-file's shapes and labels) and says what is wrong in one ``DataError`` line naming the file: a short or misread array
-is never returned. Where the files come from, and their checksums, is ``tinykd.data.files``'s business; what the
-arrays mean (pixels, classes) is ``tinykd.data.dataset``'s.
+Every parser validates what it reads and says what is wrong in one ``DataError`` line naming the file: a short or
+misread array is never returned. What the arrays mean (pixels, classes) is ``tinykd.data.dataset``'s business.
 """
 import gzip
 import zipfile
@@ -22,12 +20,7 @@ class DataError(ValueError):
 
 # ---------------------------------------------------------------------------------------------------- IDX files
 def read_idx(path):
-    """Parse an IDX file (gzip-compressed or raw) into a NumPy array, validating every header field.
-
-    The header is two zero bytes, a dtype code, the number of dimensions, then one big-endian uint32 per
-    dimension. A file whose length disagrees with its header, or a truncated gzip stream, raises ``DataError``
-    naming the file: a short array is never returned.
-    """
+    """An IDX file (gzip-compressed or raw) as a NumPy array (``parse_idx``)."""
     return parse_idx(read_bytes(path), path)
 
 
@@ -49,7 +42,9 @@ def read_bytes(path):
 
 
 def parse_idx(data, path="<bytes>"):
-    """Parse the bytes of an (uncompressed) IDX file; see ``read_idx``."""
+    """The bytes of an (uncompressed) IDX file as a NumPy array, every header field validated: two zero bytes, a
+    dtype code, the number of dimensions, one big-endian uint32 per dimension. A length that disagrees with the
+    header raises ``DataError`` naming ``path``: a short array is never returned."""
     if len(data) < 4:
         raise DataError(f"{path}: {len(data)} bytes is too short for an IDX header")
     if data[0] != 0 or data[1] != 0:
@@ -73,7 +68,7 @@ def parse_idx(data, path="<bytes>"):
 
 
 def write_idx(path, array):
-    """Write ``array`` as an IDX file (gzip-compressed when the name ends in .gz); used by tests and converters."""
+    """Write ``array`` as an IDX file (gzip-compressed when the name ends in .gz)."""
     array = np.asarray(array)
     codes = {np.dtype(v).newbyteorder(">").str if np.dtype(v).itemsize > 1 else np.dtype(v).str: k
              for k, v in IDX_DTYPES.items()}
@@ -91,16 +86,12 @@ def write_idx(path, array):
 # ------------------------------------------------------------------------------------------------- .npz files
 def read_npz(path):
     """``({name: array}, classes)`` from a ``.npz`` data set file: x_train, y_train, x_test, y_test (x_val, y_val
-    optional) and ``classes``, an optional 1-D array of strings (a list of them, or None, is returned).
-
-    Read without pickle, so opening a .npz can never run code; an array the format does not know is an error, so a
-    misspelt key is never silently ignored.
-    """
+    optional) and ``classes``, an optional 1-D array of strings (a list of them, or None, is returned). Read without
+    pickle (opening it never runs code); an unknown array name is an error, so a misspelt key is never ignored."""
     path = Path(path)
     try:
         loaded = np.load(path, allow_pickle=False)
-    except Exception as e:  # NumPy raises several types (ValueError, OSError, BadZipFile...) for a damaged file
-        # NumPy's own message for a non-zip file suggests allow_pickle=True, which would run code from the file
+    except Exception as e:  # several types for a damaged file; NumPy's own message suggests allow_pickle=True
         raise DataError(f"{path.absolute()}: not a readable .npz file (not a zip archive of arrays: truncated, "
                         f"corrupted or another kind of file; {type(e).__name__})") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
