@@ -617,9 +617,12 @@ def test_pixel_rule_is_the_same_for_every_split_and_format(tmp_path):
     assert "scale" not in inspect.signature(data.from_arrays).parameters   # no scale guessed, none to pass
 
 
-def test_svhn_grey_white_stays_in_the_unit_interval():
-    white = (np.full((4, 32, 32, 3), 255, np.uint8), np.arange(4) % 2)
-    ds = named.svhn_dataset(white, white)
+def test_svhn_grey_white_stays_in_the_unit_interval(tmp_path, monkeypatch):
+    unchecked = {k: data_files.Resource(r.name) for k, r in data_files.REGISTRY["svhn"].items()}
+    monkeypatch.setitem(data_files.REGISTRY, "svhn", unchecked)
+    for name in ("train_32x32.mat", "test_32x32.mat"):
+        write_svhn_mat(tmp_path / name, 4, X=np.full((32, 32, 3, 4), 255, np.uint8), y=np.array([[1], [2], [1], [2]]))
+    ds = data.load("svhn", data_dir=tmp_path, download=False)
     assert ds.x_train.dtype == np.float32 and 0.99 < ds.x_train.max() <= 1
 
 

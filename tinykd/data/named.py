@@ -1,22 +1,20 @@
 """The named data sets: MNIST, notMNIST (letters A-J) and SVHN, found and verified as ``tinykd.data.files`` says,
 read by ``tinykd.data.formats``, and wrapped in a ``Dataset`` by ``dataset.from_arrays`` (the one set of rules).
 
-``data.load(name)`` is the door; the loaders here are what it calls for each name. ``canonical`` is True only when
-every file read has its published checksum (see ``Dataset``): MNIST, SVHN and notMNIST's test split. notMNIST's
-training split has none, so a run on it is a custom run, named by the data's fingerprint.
+``canonical`` is True only when every file read has its published checksum: MNIST, SVHN and notMNIST's test split.
 """
 import numpy as np
 
 from .dataset import data_errors, from_arrays, stratified_mask
 from .files import (MNIST_FILES, REGISTRY, check_notmnist_train, locate_all, read_verified, source_of,
-                        verified_bytes)
+                    verified_bytes)
 from .formats import DataError, read_svhn_mat
 
-CLASS_NAMES = {"mnist": [str(d) for d in range(10)], "notmnist": list("ABCDEFGHIJ"),
-               "svhn": [str(d) for d in range(10)]}
+DIGITS = [str(d) for d in range(10)]
+LETTERS = list("ABCDEFGHIJ")
 
 
-def idx_dataset(name, arrays, classes=None, source="arrays", canonical=False):
+def idx_dataset(name, arrays, classes=DIGITS, source="arrays", canonical=False):
     """A 10-class ``Dataset`` (labels 0..9, as in MNIST) from the four parsed IDX arrays; errors name ``source``."""
     with data_errors(source):
         for split in ("train", "test"):
@@ -28,26 +26,22 @@ def idx_dataset(name, arrays, classes=None, source="arrays", canonical=False):
                 raise ValueError(f"the {split} images file holds shape {x.shape} ({found}); an IDX images file "
                                  f"must hold (N, rows, cols): N greyscale images; {fix}")
         return from_arrays(arrays["train_images"], arrays["train_labels"], arrays["test_images"],
-                           arrays["test_labels"], name=name, classes=classes or [str(i) for i in range(10)],
-                           source=source, canonical=canonical)
+                           arrays["test_labels"], name=name, classes=classes, source=source, canonical=canonical)
 
 
 def load_mnist(data_dir=None, download=True, progress=True):
     """MNIST (LeCun et al. 1998): 60,000 training and 10,000 test digits, every file verified by checksum."""
     paths = locate_all("mnist", MNIST_FILES, data_dir, download, progress)
-    return idx_dataset("mnist", read_verified("mnist", paths), CLASS_NAMES["mnist"], source_of(paths),
-                        canonical=True)
+    return idx_dataset("mnist", read_verified("mnist", paths), DIGITS, source_of(paths), canonical=True)
 
 
 def load_notmnist(data_dir=None, download=True, progress=True, split_test=None, seed=0):
     """notMNIST letters A-J as classes 0-9, in MNIST's IDX format.
 
-    Needs the 60,000-image training split, whose structure is checked (``files.check_notmnist_train``); no
-    checksum is published for it, so files that pass are still not known to be notMNIST's: the data set is not
-    ``canonical`` and its results are a custom run, named by its fingerprint. When only the 10,000-image test split is at hand, pass ``split_test=f``
-    to split that file (seeded, stratified) into a training part and a test part holding a fraction ``f``: results
-    on that split are NOT comparable with published notMNIST numbers. Only a MISSING training split allows this:
-    a corrupted or wrong one is an error like any other, and a present one refuses ``split_test``.
+    Its training split has no published checksum (``files.check_notmnist_train`` checks its structure), so the
+    data set is not ``canonical``. Only when the training split is MISSING, ``split_test=f`` splits the verified
+    test file (seeded, stratified) into a training part and a test part holding a fraction ``f``: results on it
+    are NOT comparable with published notMNIST numbers. A present training split refuses ``split_test``.
     """
     test_paths = locate_all("notmnist", ("test_images", "test_labels"), data_dir, download, progress)
     test = read_verified("notmnist", test_paths)
@@ -66,8 +60,7 @@ def load_notmnist(data_dir=None, download=True, progress=True, split_test=None, 
         raise DataError(f"notMNIST's training split is present (in {source_of(train_paths)}): split_test "
                         "(--split-test) is only for when it is missing; leave it out to use the published train and "
                         "test splits")
-    return idx_dataset("notmnist", {**train, **test}, CLASS_NAMES["notmnist"],
-                        source_of({**train_paths, **test_paths}), canonical=False)   # no checksum to verify it by
+    return idx_dataset("notmnist", {**train, **test}, LETTERS, source_of({**train_paths, **test_paths}))
 
 
 def _split_test_file(test, split_test, seed, source):
@@ -77,8 +70,8 @@ def _split_test_file(test, split_test, seed, source):
     x, y = test["test_images"], test["test_labels"]
     is_test = stratified_mask(y, int(round(split_test * y.shape[0])), seed)
     ds = idx_dataset("notmnist", {"train_images": x[~is_test], "train_labels": y[~is_test],
-                                   "test_images": x[is_test], "test_labels": y[is_test]}, CLASS_NAMES["notmnist"],
-                      source, canonical=True)
+                                  "test_images": x[is_test], "test_labels": y[is_test]}, LETTERS, source,
+                     canonical=True)
     ds.note = (f"notMNIST test file split {1 - split_test:.0%}/{split_test:.0%} (seed {seed}) because the "
                "training split is missing: not comparable with published numbers")
     return ds
@@ -93,26 +86,20 @@ def svhn_to_grey28(images):
 
 
 def load_svhn(data_dir=None, download=True, progress=True, form="grey28"):
-    """SVHN train and test; ``form="grey28"`` (the report's, 784 inputs) or ``"rgb32"`` (3072 inputs)."""
+    """SVHN (Netzer et al. 2011) train and test; ``form="grey28"`` (the report's, 784 inputs) or ``"rgb32"``
+    (3072 inputs)."""
     if form not in ("grey28", "rgb32"):
         raise ValueError(f"form must be 'grey28' or 'rgb32', got {form!r}")
     paths = locate_all("svhn", ("train", "test"), data_dir, download, progress)
-    parts = {}
     for key, path in paths.items():
         verified_bytes(path, REGISTRY["svhn"][key])
-        parts[key] = read_svhn_mat(path)
-    return svhn_dataset(parts["train"], parts["test"], form, source=source_of(paths), canonical=True)
-
-
-def svhn_dataset(train, test, form="grey28", source="arrays", canonical=False):
-    """A ``Dataset`` from (images, labels) pairs as ``read_svhn_mat`` returns them."""
-    (xtr, ytr), (xte, yte) = train, test
+    (xtr, ytr), (xte, yte) = (read_svhn_mat(path) for path in paths.values())
     shape = (32, 32, 3)   # uint8: the pixel rule divides by 255
     if form == "grey28":
-        # the luma of 0-255 bytes, in float32: scaled here, explicitly (the pixel rule never guesses a scale), and
-        # clipped because the weights' float32 sum may put a white pixel a rounding error above 255
+        # the luma of 0-255 bytes in float32, scaled here (the pixel rule never guesses a scale) and clipped:
+        # the weights' float32 sum may put a white pixel a rounding error above 255
         xtr, xte = (np.clip(svhn_to_grey28(x), 0, 255) / np.float32(255) for x in (xtr, xte))
         shape = (28, 28)
-    with data_errors(source):
-        return from_arrays(xtr, ytr, xte, yte, name="svhn", classes=CLASS_NAMES["svhn"], input_shape=shape,
-                           source=source, canonical=canonical)
+    with data_errors(source_of(paths)):
+        return from_arrays(xtr, ytr, xte, yte, name="svhn", classes=DIGITS, input_shape=shape,
+                           source=source_of(paths), canonical=True)
