@@ -88,11 +88,9 @@ def test_kd_objectives_report_the_kl_with_the_cross_entropys_gradient(t):
     gradcheck.check(lambda: obj(zs, y, zt)[0], zs, grad, "standardised KD's KL term", floor=gradcheck.FLOOR * t * t)
 
 
-def test_report_is_the_additive_form_under_its_old_name():
-    old = KD(4.0, 0.7, "report")
-    assert old.form == "additive" and old.describe()["form"] == "additive"
-    with pytest.raises(ValueError, match="form must be 'additive'"):
-        KD(4.0, 0.7, "soft")
+def test_kd_has_two_forms():
+    with pytest.raises(ValueError, match="form must be 'additive' or 'hinton', got 'report'"):
+        KD(4.0, 0.7, "report")
 
 
 def discriminator(seed, c, hidden, features, kink_inputs=None, xp=np, dtype=np.float64):
@@ -519,8 +517,7 @@ def alternatives():
         KD: ({}, {"temperature": 2.0, "weight": 0.5, "form": "hinton", "ignore_label": -1, "standardise": True}),
         DKD: ({}, {"alpha": 2.0, "beta": 4.0, "temperature": 2.0, "ce_weight": 0.5, "standardise": True,
                    "ignore_label": -1}),
-        DIST: ({}, {"beta": 1.0, "gamma": 1.0, "temperature": 2.0, "ce_weight": 0.5, "ignore_label": -1,
-                    "guard": "inside"}),
+        DIST: ({}, {"beta": 1.0, "gamma": 1.0, "temperature": 2.0, "ce_weight": 0.5, "ignore_label": -1}),
         AdversarialKD: ({"discriminator": disc()}, {
             "discriminator": disc(temperature=3.0), "alpha": 0.5, "beta": 0.2, "form": "nonsaturating",
             "updates": "alternating", "d_steps": 2, "kd_weight": 0.5, "temperature": 2.0}),

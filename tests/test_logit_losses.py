@@ -111,22 +111,20 @@ def test_extreme_logits_stay_finite():
 
 
 # ------------------------------------------------------------------------------------------------------ DIST
-@pytest.mark.parametrize("guard", L.GUARDS)
 @pytest.mark.parametrize("axis", [0, 1])
 @given(n=st.integers(3, 10), c=st.integers(3, 10), seed=seeds)
-def test_pearson_gradient(axis, guard, n, c, seed):
+def test_pearson_gradient(axis, n, c, seed):
     """(Two entries correlate at ±1 whatever their values: a flat function whose gradient only ε moves, which finite
     differences cannot resolve relatively; so at least three.)"""
     a, b, _ = problem(seed, n, c)
-    rho, grad = L.pearson(a, b, axis, guard=guard)
+    rho, grad = L.pearson(a, b, axis)
     w = np.random.default_rng(seed + 2).standard_normal(rho.shape)   # L = <w, ρ>
     full = np.expand_dims(w, axis) * grad
-    gradcheck.check(lambda: (L.pearson(a, b, axis, guard=guard)[0] * w).sum(), a, full,
-                    f"pearson axis {axis}, guard {guard}")
+    gradcheck.check(lambda: (L.pearson(a, b, axis)[0] * w).sum(), a, full, f"pearson axis {axis}")
     assert np.all(np.abs(rho) <= 1 + 1e-12)
 
 
-def pearson_reference(a, b, eps, guard, digits=40):
+def pearson_reference(a, b, eps, digits=40):
     """ρ and dρ/da of every row of the float64 arrays ``a``, ``b``, in ``digits``-digit decimal arithmetic (exact
     inputs: a float converts to Decimal without rounding), from docs/derivations.md §18's formulas: the centred
     vectors are exact here, so the centring's projection changes nothing but rounding."""
@@ -138,22 +136,16 @@ def pearson_reference(a, b, eps, guard, digits=40):
             u = [x - sum(u) / len(u) for x in u]
             v = [x - sum(v) / len(v) for x in v]
             s, uu, vv = sum(x * y for x, y in zip(u, v)), sum(x * x for x in u), sum(y * y for y in v)
-            if guard == "outside":
-                denom = uu.sqrt() * vv.sqrt() + e
-                rho = s / denom
-                g = [(y - rho * vv.sqrt() * x / uu.sqrt()) / denom for x, y in zip(u, v)]
-            else:
-                root = ((uu + e) * (vv + e)).sqrt()
-                rho = s / root
-                g = [y / root - rho * x / (uu + e) for x, y in zip(u, v)]
+            denom = uu.sqrt() * vv.sqrt() + e
+            rho = s / denom
+            g = [(y - rho * vv.sqrt() * x / uu.sqrt()) / denom for x, y in zip(u, v)]
             rhos.append(float(rho))
             grads.append([float(x - sum(g) / len(g)) for x in g])
     return np.array(rhos), np.array(grads)
 
 
-@pytest.mark.parametrize("guard", L.GUARDS)
 @pytest.mark.parametrize("axis", [0, 1])
-def test_pearson_on_nearly_constant_vectors_matches_a_40_digit_reference(axis, guard):
+def test_pearson_on_nearly_constant_vectors_matches_a_40_digit_reference(axis):
     """Issue 18, item 22. ā = a − mean(a) is a rounded difference: on a nearly constant vector its sum is not 0 but
     a few ulps of the mean, a large part of ā itself. Without projecting the gradient onto centred vectors
     (subtracting its mean along the axis) that offset stayed in the gradient: 2·10⁻⁹ from exact, relatively, on
@@ -163,8 +155,8 @@ def test_pearson_on_nearly_constant_vectors_matches_a_40_digit_reference(axis, g
     a = 100.0 + 1e-6 * r.standard_normal((6, 9))            # nearly constant: spread 10⁻⁶ around 100
     b = np.concatenate([a[:3] + 1e-9 * r.standard_normal((3, 9)), r.standard_normal((3, 9))])  # near a; and not
     a, b = (a, b) if axis == 1 else (a.T.copy(), b.T.copy())
-    rho, grad = L.pearson(a, b, axis, guard=guard)
-    ref_rho, ref_grad = pearson_reference(a if axis == 1 else a.T, b if axis == 1 else b.T, 1e-8, guard)
+    rho, grad = L.pearson(a, b, axis)
+    ref_rho, ref_grad = pearson_reference(a if axis == 1 else a.T, b if axis == 1 else b.T, 1e-8)
     ref_grad = ref_grad if axis == 1 else ref_grad.T
     np.testing.assert_allclose(rho, ref_rho, rtol=1e-12, atol=1e-15)
     size = np.abs(ref_grad).max(axis=axis)                   # each vector's gradient against its own size
@@ -189,33 +181,25 @@ def authors_dist(zs, zt, tau, beta, gamma, eps=1e-8):
 
 
 @pytest.mark.parametrize("student_scale", [1e-4, 1e-3, 1.0])
-def test_dist_is_the_authors_form_by_default(student_scale):
-    """Issue 18, item 23: by default ε enters as the authors' code has it, ``Σ ā b̄ / (‖ā‖ ‖b̄‖ + ε)``. On nearly
-    flat probabilities (a student whose logits are still near 0) that differs from ε inside each sum of squares
-    (``guard="inside"``, tinykd's old default) by several per cent of the loss; on spread ones, by nothing visible."""
+def test_dist_is_the_authors_form(student_scale):
+    """Issue 18, item 23: ε enters as the authors' code has it, ``Σ ā b̄ / (‖ā‖ ‖b̄‖ + ε)``, on nearly flat
+    probabilities (a student whose logits are still near 0, where the place of ε matters) and on spread ones."""
     r = np.random.default_rng(3)
     zs, zt = student_scale * r.standard_normal((32, 10)), 3.0 * r.standard_normal((32, 10))
     expected = authors_dist(zs, zt, 4.0, 2.0, 1.5)
     assert float(L.dist_loss(zs, zt, 4.0, 2.0, 1.5)[0]) == pytest.approx(expected, rel=1e-12)
-    assert float(L.dist_loss(zs, zt, 4.0, 2.0, 1.5, guard="outside")[0]) == pytest.approx(expected, rel=1e-12)
-    inside = float(L.dist_loss(zs, zt, 4.0, 2.0, 1.5, guard="inside")[0])
-    if student_scale == 1e-4:
-        assert abs(inside - expected) > 0.03 * expected      # the two forms part where the vectors are flat
-    if student_scale == 1.0:
-        assert inside == pytest.approx(expected, rel=1e-5)
 
 
-@pytest.mark.parametrize("guard", L.GUARDS)
 @given(n=st.integers(3, 10), c=st.integers(3, 10), scale=scales, tau=temperatures, beta=st.floats(0, 3),
        gamma=st.floats(0, 3), seed=seeds)
-def test_dist_gradient(guard, n, c, scale, tau, beta, gamma, seed):
+def test_dist_gradient(n, c, scale, tau, beta, gamma, seed):
     """(At least three rows and classes, as for ``pearson``: two entries correlate at ±1 except within ε of a flat
-    vector, where the correlation turns from −1 to 1 over a width of about ε/‖b̄‖ (outside) or √ε (inside), too
+    vector, where the correlation turns from −1 to 1 over a width of about ε/‖b̄‖, too
     sharp for the finite-difference stencil; the 40-digit test above covers that region.)"""
     assume(beta or gamma)
     zs, zt, _ = problem(seed, n, c, scale)
-    _, grad = L.dist_loss(zs, zt, tau, beta, gamma, guard)
-    gradcheck.check(lambda: L.dist_loss(zs, zt, tau, beta, gamma, guard)[0], zs, grad, f"dist_loss({guard})",
+    _, grad = L.dist_loss(zs, zt, tau, beta, gamma)
+    gradcheck.check(lambda: L.dist_loss(zs, zt, tau, beta, gamma)[0], zs, grad, "dist_loss",
                     floor=gradcheck.FLOOR * max(tau * tau, 1.0))
 
 
@@ -299,8 +283,6 @@ def test_bad_hyper_parameters_are_refused():
                         (lambda: L.decoupled_kd(zs, zt, y, beta=-1.0), "beta must be a finite number >= 0"),
                         (lambda: L.dist_loss(zs, zt, beta=-1.0), "beta must be a finite number >= 0"),
                         (lambda: L.dist_loss(zs, zt, gamma=True), "gamma must be a finite number"),
-                        (lambda: L.dist_loss(zs, zt, guard="eps"), "guard must be 'outside'"),
-                        (lambda: L.pearson(zs, zt, 1, guard=None), "guard must be 'outside'"),
                         (lambda: F.standardise(zs, eps=0.0), "eps must be a finite number > 0"),
                         (lambda: F.standardise(zs, eps=-1.0), "eps must be a finite number > 0")):
         with pytest.raises(ValueError, match=match):

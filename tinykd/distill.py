@@ -45,17 +45,15 @@ class Supervised:
 class KD:
     """Knowledge distillation (Hinton, Vinyals & Dean 2015), in one of two weightings.
 
-    - ``form="additive"`` (the founding report's; ``"report"`` is accepted as another name for it):
-      ``H(y, P_S) + λ_KD · H(P_T^τ, P_S^τ)``, with ``weight = λ_KD``; gradient
-      ``(P_S − onehot y)/N + λ_KD (P_S^τ − P_T^τ)/(τN)``;
+    - ``form="additive"`` (the founding report's): ``H(y, P_S) + λ_KD · H(P_T^τ, P_S^τ)``, with ``weight = λ_KD``;
+      gradient ``(P_S − onehot y)/N + λ_KD (P_S^τ − P_T^τ)/(τN)``;
     - ``form="hinton"``: ``(1 − a) · H(y, P_S) + a · τ² · H(P_T^τ, P_S^τ)``, with ``weight = a ∈ [0, 1]``;
       gradient ``(1 − a)(P_S − onehot y)/N + a τ (P_S^τ − P_T^τ)/N``: the τ² keeps the soft term's gradient from
       shrinking as 1/τ² at high temperature.
 
     ``P^τ = softmax(z/τ)`` for logits ``z``. The soft term's value is reported as ``KL(P_T^τ ‖ P_S^τ) =
-    H(P_T^τ, P_S^τ) − H(P_T^τ)``: the teacher's entropy does not depend on the student, so the gradient is the soft
-    cross-entropy's above, while the value is 0 when the student matches the teacher (in Hinton's form the
-    cross-entropy would add the constant ``a τ² H(P_T^τ)``, about 30 at τ = 4, a = 0.9, to every printed loss).
+    H(P_T^τ, P_S^τ) − H(P_T^τ)``: the same gradient (the teacher's entropy does not depend on the student), and 0
+    when the student matches the teacher.
     ``ignore_label`` (e.g. −1) marks unlabelled rows: they get the soft term only, the hard term averaging over the
     labelled rows. ``standardise=True`` computes the soft term on the z-scored logits of both networks (Sun et al.
     2024, ``F.standardise``): the student then matches the teacher's logits up to their shift and scale only.
@@ -64,15 +62,13 @@ class KD:
 
     needs_teacher = True
 
-    FORMS = {"additive": "additive", "report": "additive", "hinton": "hinton"}  # "report": the additive form's old name
-
     def __init__(self, temperature=4.0, weight=1.0, form="additive", ignore_label=None, standardise=False):
         F.check_temperature(temperature)
         self.standardise = _flag("standardise", standardise)
-        if form not in self.FORMS:
-            raise ValueError(f"form must be 'additive' (or its old name 'report') or 'hinton', got {form!r}")
+        if form not in ("additive", "hinton"):
+            raise ValueError(f"form must be 'additive' or 'hinton', got {form!r}")
         self.temperature, self.weight = float(temperature), check_real("weight", weight)
-        self.form = self.FORMS[form]
+        self.form = form
         if form == "hinton" and self.weight > 1:
             raise ValueError(f"the hinton form's weight a must lie in [0, 1], got {weight}")
         self.ignore_label = _label("ignore_label", ignore_label)
@@ -170,21 +166,18 @@ class DIST:
 
     The intra-class term correlates each class across the batch, so every batch needs at least 2 rows (checked per
     call from the shape, and by ``train.fit`` before training: ``min_batch_rows``). ``ignore_label``: the
-    cross-entropy skips unlabelled rows; DIST needs no labels.
-    ``guard``: where ε = 1e-8 enters each correlation, ``"outside"`` (the authors' code: ``Σ ā b̄ / (‖ā‖ ‖b̄‖ + ε)``,
-    the default) or ``"inside"`` (``Σ ā b̄ / sqrt((Σ ā² + ε)(Σ b̄² + ε))``, tinykd's earlier form); the two
-    differ only where a row or column of probabilities is nearly flat (``logit_losses.pearson``).
+    cross-entropy skips unlabelled rows; DIST needs no labels. The correlations are the authors' (ε added to the
+    product of the norms: ``logit_losses.pearson``), which ``describe()`` names as ``"guard": "outside"``.
     Derivation: ``docs/derivations.md`` §18.
     """
 
     needs_teacher = True
 
-    def __init__(self, beta=2.0, gamma=2.0, temperature=4.0, ce_weight=1.0, ignore_label=None, guard="outside"):
+    def __init__(self, beta=2.0, gamma=2.0, temperature=4.0, ce_weight=1.0, ignore_label=None):
         F.check_temperature(temperature)
         self.beta, self.gamma, self.ce_weight = check_weights("DIST", beta=beta, gamma=gamma, ce_weight=ce_weight)
         self.temperature = float(temperature)
         self.ignore_label = _label("ignore_label", ignore_label)
-        self.guard = L.check_guard(guard)
         self.min_batch_rows = 2 if self.gamma else 1   # the intra-class correlation runs across the batch
 
     def __call__(self, logits, labels, teacher_logits):
@@ -193,13 +186,13 @@ class DIST:
         grad *= dt(self.ce_weight)
         if not (self.beta or self.gamma):           # the cross-entropy alone (dist_loss refuses two 0 weights)
             return dt(self.ce_weight) * hard, grad
-        soft, g_soft = L.dist_loss(logits, teacher_logits, self.temperature, self.beta, self.gamma, self.guard)
+        soft, g_soft = L.dist_loss(logits, teacher_logits, self.temperature, self.beta, self.gamma)
         grad += g_soft
         return dt(self.ce_weight) * hard + soft, grad
 
     def describe(self):
         return {"method": "dist", "beta": self.beta, "gamma": self.gamma, "temperature": self.temperature,
-                "ce_weight": self.ce_weight, "ignore_label": self.ignore_label, "guard": self.guard}
+                "ce_weight": self.ce_weight, "ignore_label": self.ignore_label, "guard": "outside"}
 
 
 class AdversarialKD:
@@ -208,9 +201,8 @@ class AdversarialKD:
     The student minimises ``α · H(y, P_S) − β · L_class(a_S | x=1)`` (``form="minimax"``, the report's), where
     ``L_class(a | x=1) = −log D(a)`` is the discriminator's loss for calling student logits "student". Or, with
     ``form="nonsaturating"``, ``α · H(y, P_S) + β · L_class(a_S | x=0)``: the student minimises the loss of
-    being called "teacher" (Goodfellow et al. 2014). Why the minimax form saturates: ``d(−log D)/dz = −(1 − D)``
-    vanishes when D is sure the logits are the student's (D → 1), which is when the student most needs a signal;
-    and it is unbounded below once D is fooled (``−log D → ∞`` as ``D → 0``), so nothing stops the drift.
+    being called "teacher" (Goodfellow et al. 2014); the minimax form saturates where the student most needs a
+    signal and is unbounded once D is fooled (``docs/derivations.md`` §11).
     ``kd_weight = λ > 0`` adds ``λ · KL(P_T^τ ‖ P_S^τ)`` (an adversarial term on top of KD; reported as the KL,
     which has the soft cross-entropy's gradient and is 0 when the student matches: see ``KD``).
 
@@ -245,14 +237,10 @@ class AdversarialKD:
         hard, grad = F.cross_entropy(logits, labels)
         grad *= dt(self.alpha)
         loss = dt(self.alpha) * hard
-        if self.form == "minimax":
-            adv, g_adv = self.discriminator.loss(logits, 1)
-            loss -= dt(self.beta) * adv
-            grad -= dt(self.beta) * g_adv
-        else:
-            adv, g_adv = self.discriminator.loss(logits, 0)
-            loss += dt(self.beta) * adv
-            grad += dt(self.beta) * g_adv
+        label, sign = (1, -1) if self.form == "minimax" else (0, 1)   # − L_class(a_S | x=1), or + L_class(a_S | x=0)
+        adv, g_adv = self.discriminator.loss(logits, label)
+        loss += dt(sign * self.beta) * adv
+        grad += dt(sign * self.beta) * g_adv
         if self.kd_weight:
             soft, g_soft = F.kl_divergence(logits, teacher_logits, self.temperature)
             loss += dt(self.kd_weight) * soft

@@ -75,62 +75,33 @@ def decoupled_kd(student_logits, teacher_logits, targets, temperature=4.0, alpha
     return loss, grad
 
 
-GUARDS = ("outside", "inside")
-
-
-def check_guard(guard):
-    """``guard`` when it is one of ``GUARDS`` (where ε_corr enters a correlation: ``pearson``, §18), else ValueError."""
-    if guard not in GUARDS:
-        raise ValueError(f"guard must be 'outside' (the DIST authors' ‖ā‖‖b̄‖ + ε) or 'inside' (ε inside each sum "
-                         f"of squares), got {guard!r}")
-    return guard
-
-
-def pearson(a, b, axis, eps=1e-8, guard="outside"):
+def pearson(a, b, axis, eps=1e-8):
     """Pearson correlation of the arrays ``a`` (U) and ``b`` (V) along ``axis`` (docs/derivations.md §18); returns
-    ``(corr, ∂corr/∂U)``, corr with the axis reduced. With ``Ū = U − mean_j(U)·1`` and V̄ alike, the guard ε_corr
-    (``eps``) keeps a constant U (Ū = 0) finite (corr = 0 there); ``guard`` says where it enters:
-
-    - ``"outside"`` (default; DIST's authors, Huang et al. 2022, ``cosine_similarity(a - a.mean(), b - b.mean())``):
-      ``corr = Σ_j Ū_j V̄_j / Q_UV`` with ``Q_UV = ‖Ū‖ ‖V̄‖ + ε_corr``, and
-      ``∂corr/∂Ū = (V̄ − corr ‖V̄‖ Ū/‖Ū‖) / Q_UV`` (Ū/‖Ū‖ read as 0 where Ū = 0);
-    - ``"inside"`` (tinykd's earlier form): ``corr = Σ_j Ū_j V̄_j / √(Q_U Q_V)`` with ``Q_U = Σ_j Ū_j² + ε_corr``
-      and Q_V alike, and ``∂corr/∂Ū = V̄/√(Q_U Q_V) − corr Ū/Q_U``.
-
-    Both agree unless ‖Ū‖ ‖V̄‖ is near ε_corr (a nearly flat vector). Then ``∂corr/∂U`` is ``∂corr/∂Ū`` minus
-    its mean along the axis (the centring's Jacobian). In exact arithmetic that mean is 0 already, but Ū and V̄ are
-    rounded differences, whose sums are not 0: on a nearly constant vector that offset is a large part of Ū, and
-    without the projection the gradient was 2·10⁻⁹ from exact, relatively.
+    ``(corr, ∂corr/∂U)``, corr with the axis reduced. With ``Ū = U − mean_j(U)·1`` and V̄ alike, ``corr = Σ_j Ū_j V̄_j
+    / Q_UV`` with ``Q_UV = ‖Ū‖ ‖V̄‖ + ε_corr`` (``eps``; the DIST authors' form, Huang et al. 2022), which keeps a
+    constant U (Ū = 0) finite (corr = 0 there), and ``∂corr/∂Ū = (V̄ − corr ‖V̄‖ Ū/‖Ū‖) / Q_UV`` (Ū/‖Ū‖ read as
+    0 where Ū = 0). ``∂corr/∂U`` is that minus its mean along the axis (the centring's Jacobian), subtracted
+    explicitly because the rounded Ū does not sum to 0 (§18, Step 2).
     """
-    check_guard(guard)
     xp = get_array_module(a)
     dt = a.dtype.type
     ac = a - a.mean(axis=axis, keepdims=True)
     bc = b - b.mean(axis=axis, keepdims=True)
-    s = (ac * bc).sum(axis=axis, keepdims=True)
-    aa = (ac * ac).sum(axis=axis, keepdims=True)
-    bb = (bc * bc).sum(axis=axis, keepdims=True)
-    if guard == "outside":
-        na, nb = xp.sqrt(aa), xp.sqrt(bb)
-        denom = na * nb + dt(eps)
-        rho = s / denom
-        grad = bc - rho * nb * ac / xp.where(na > 0, na, dt(1))   # ā = 0 where na = 0: the term is 0 there
-        grad /= denom
-    else:
-        aa += dt(eps)
-        root = xp.sqrt(aa * (bb + dt(eps)))
-        rho = s / root
-        grad = bc / root
-        grad -= rho * ac / aa
+    na = xp.sqrt((ac * ac).sum(axis=axis, keepdims=True))
+    nb = xp.sqrt((bc * bc).sum(axis=axis, keepdims=True))
+    denom = na * nb + dt(eps)
+    rho = (ac * bc).sum(axis=axis, keepdims=True) / denom
+    grad = bc - rho * nb * ac / xp.where(na > 0, na, dt(1))   # ā = 0 where na = 0: the term is 0 there
+    grad /= denom
     grad -= grad.mean(axis=axis, keepdims=True)
     return rho.squeeze(axis), grad
 
 
-def dist_loss(student_logits, teacher_logits, temperature=4.0, beta=2.0, gamma=2.0, guard="outside"):
+def dist_loss(student_logits, teacher_logits, temperature=4.0, beta=2.0, gamma=2.0):
     """DIST (Huang et al. 2022; docs/derivations.md §18): ``L = τ² λ_inter (1 − (1/N) Σ_n corr(P_S,n·^τ, P_T,n·^τ))
     + τ² λ_intra (1 − (1/C) Σ_k corr(P_S,·k^τ, P_T,·k^τ))``, with ``P^τ = softmax(z/τ)``, ``λ_inter`` the argument
     ``beta`` and ``λ_intra`` the argument ``gamma`` (the paper's names), and corr the Pearson correlation
-    (``pearson``, with ε_corr = 1e-8 where ``guard`` says: by default the authors' ``Σ_j Ū_j V̄_j / Q_UV``).
+    (``pearson``, the authors' ``Σ_j Ū_j V̄_j / Q_UV`` with ε_corr = 1e-8).
 
     The first term (inter-class) asks each sample's student probabilities to rank and space the classes as the
     teacher's do, up to a shift and scale; the second (intra-class) asks each class's probabilities across the
@@ -140,7 +111,6 @@ def dist_loss(student_logits, teacher_logits, temperature=4.0, beta=2.0, gamma=2
     F.check_logit_pair(student_logits, teacher_logits)
     F.check_temperature(temperature)
     beta, gamma = check_weights("dist_loss", beta=beta, gamma=gamma)
-    check_guard(guard)
     n, c = student_logits.shape
     if gamma and n < 2:
         raise ValueError("DIST's intra-class term (gamma > 0) correlates each class across the batch and needs a "
@@ -151,8 +121,8 @@ def dist_loss(student_logits, teacher_logits, temperature=4.0, beta=2.0, gamma=2
     tau = dt(temperature)
     ys = F.softmax(student_logits, temperature)
     yt = F.softmax(teacher_logits, temperature)
-    rho_inter, g_inter = pearson(ys, yt, axis=1, guard=guard)
-    rho_intra, g_intra = pearson(ys, yt, axis=0, guard=guard)
+    rho_inter, g_inter = pearson(ys, yt, axis=1)
+    rho_intra, g_intra = pearson(ys, yt, axis=0)
     scale = tau * tau
     loss = scale * (dt(beta) * (1 - rho_inter.mean()) + dt(gamma) * (1 - rho_intra.mean()))
     g_inter *= -scale * dt(beta) / dt(n)
