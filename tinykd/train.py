@@ -2,17 +2,13 @@
 
 It knows nothing about any method. Each step: ``out = model.forward(x, train=True)`` ->
 ``loss, dout = objective(out, y, teacher_out)`` -> ``model.backward(dout)`` -> ``optimizer.step()``.
-The teacher's outputs are computed once for the whole training set and cached when nothing random touches the
-inputs (no jitter), else per batch on the same jittered inputs the student sees.
+The teacher's outputs are computed once for the whole training set when nothing random touches the inputs (no
+jitter), else per batch on the same jittered inputs the student sees.
 
-Values are checked where data enters and never inside a step, so a step on the GPU only queues kernels: the labels
-(class indices of the model's outputs), the inputs and precomputed teacher outputs once per ``fit`` call; the losses
-once per epoch. Each step's loss stays where it was computed (a device array on the GPU); the losses of an epoch
-reach the host once, at its end, where they are checked: a loss that is not finite, or one that has exploded (above
-``explode_factor`` times the first epoch's), stops the run naming the epoch and the first bad step, before anything
-overwrites the checkpoints. Host and device meet only at these points: the data checks, the shuffling permutation
-uploaded once per epoch (``batches.batches``), the epoch's losses, validation errors, ``epoch_end``'s measurements
-and the run state.
+Host and device meet only outside the steps, so a step on the GPU only queues kernels: the data checks once per
+``fit`` call (``_check_data``), the shuffling permutation once per epoch (``batches.batches``), and at each epoch's
+end its losses (checked there, before anything overwrites the checkpoints: ``_check_losses``), the validation
+errors, ``epoch_end``'s measurements and the run state.
 
 **The run-state keeper.** ``fit(..., checkpoint=keeper, resume=True)`` keeps its run state through an object that
 knows where and how (``tinykd.runs.runstate.RunFile(path, identity)`` keeps it in files); the loop asks it for:
@@ -48,13 +44,10 @@ class TrainingError(RuntimeError):
 def errors(model, x, y, batch_size=10000):
     """Number of misclassified samples (inference mode, large batches).
 
-    Checked first, with the rules ``fit`` applies where data enters (``_check_data``): ``x`` an array of one row
-    per sample (``checks.check_rows``), ``y`` a label vector of one class index of the model's outputs per row
-    (``checks.check_label_vector``, then ``functional.check_label_range``) and ``x`` finite
-    (``functional.check_finite``, as ``Network.predict``). Unchecked, a label column broadcasts into an (N, N)
-    comparison, an out-of-range label simply never matches, and a NaN row is predicted as class 0: each gives a
-    count that looks like a number and means nothing. Three host reads: the label range, finiteness, the count
-    (``fit`` counts its validation errors with ``_errors``, on data it checked once before training)."""
+    Checked first with the rules ``fit`` applies where data enters (``_check_data``): ``x`` one row per sample
+    (``checks.check_rows``), ``y`` one class index of the model's outputs per row (``checks.check_label_vector``,
+    ``functional.check_label_range``), ``x`` finite (``functional.check_finite``); unchecked, each would give a count
+    that looks like a number and means nothing."""
     check_rows("x", x)
     check_label_vector("y", y, x.shape[0])
     if x.shape[0] == 0:
@@ -92,40 +85,31 @@ def train_step(model, objective, optimizer, x, y, target=None):
 
 def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None, x_val=None, y_val=None,
         lr_schedule=None, jitter_pixels=0, image_shape=None, seed=0, checkpoint=None, resume=False,
-        restore_best=False, explode_factor=100.0, epoch_end=None, progress=True, label="train",
-        cache_teacher=True):
+        restore_best=False, explode_factor=100.0, epoch_end=None, progress=True, label="train"):
     """Train ``model`` on (x, y) for ``epochs``; returns the history, one dict per epoch.
 
     ``teacher``: a function x -> teacher outputs (logits or a hint layer) for objectives that need them, or those
-    outputs already computed for every row of ``x`` (then nothing is recomputed; not with jitter).
+    outputs already computed for every row of ``x`` (not with jitter).
     ``x_val, y_val``: a validation set, counted as errors after each epoch (``val_errors`` in the history); the
     best epoch is the one with fewest (the earliest on ties). ``restore_best``: end with the weights of that epoch.
-    ``lr_schedule``: epoch -> learning rate (> 0), e.g. ``cosine_lr(lr, epochs)``. A schedule with a length
-    (an ``epochs`` attribute, as ``CosineSchedule`` has) must be exactly as long as the run, else it is refused
-    before training; a plain function has no length to check and must give a rate for every epoch asked.
-    ``jitter_pixels``: each batch's images translated by up to this many pixels (a whole number from 0 to below
-    half the side of ``image_shape``; ``batches.check_jitter``). ``image_shape``: (height, width[, channels]) the
-    rows of ``x`` were flattened from, e.g. ``ds.input_shape``; required with jitter, never guessed.
+    ``lr_schedule``: epoch -> learning rate (> 0), e.g. ``cosine_lr(lr, epochs)``; one with a length (an ``epochs``
+    attribute) must be exactly as long as the run (``_check_schedule``).
+    ``jitter_pixels``: each batch's images translated by up to this many pixels (``batches.check_jitter``);
+    ``image_shape``: (height, width[, channels]) the rows of ``x`` were flattened from, required with jitter.
     ``seed``: the shuffling generator (NumPy, ``seed``) and the jitter generator (x's array module, ``seed + 1``).
-    ``cache_teacher``: compute the teacher's outputs once (ignored with jitter, where they change every batch).
-    ``checkpoint``: a run-state keeper (the protocol above), e.g. ``RunFile(path, identity)`` from
-    ``tinykd.runs.runstate``: the run state is kept after every good epoch, and with a validation set the best
-    model beside it; the keeper holds the run's lock while it trains. ``resume=True`` continues the run it keeps
-    after its last epoch exactly as if it had not stopped: weights, optimiser state and every random generator
-    (shuffling, jitter, the model's dropout masks) come back; the keeper refuses a run of another architecture,
-    optimiser, generators or identity.
-    ``epoch_end``: a function model -> dict of extra measurements to record in each epoch's history (logit
-    statistics, a discriminator's accuracy), called after validation.
+    ``checkpoint``: a run-state keeper (the protocol above), e.g. ``tinykd.runs.runstate.RunFile(path, identity)``:
+    the run state is kept after every good epoch, and with a validation set the best model beside it; the keeper
+    holds the run's lock while it trains. ``resume=True`` continues the run it keeps after its last epoch exactly as
+    if it had not stopped (weights, optimiser state, every random generator); the keeper refuses a run of another
+    architecture, optimiser, generators or identity.
+    ``epoch_end``: model -> dict of extra measurements for each epoch's history, called after validation.
     ``explode_factor``: stop when a step's loss exceeds this many times the first epoch's mean loss (at least 1
     nat; the first step's loss during the first epoch); ``None`` turns the check off. A loss that is not finite
-    always stops the run. Before training, ``y`` and ``y_val`` must be label vectors (one integer class index of
-    the model's outputs per row: ``checks.check_label_vector``, then their range) and ``x``, ``x_val`` and
-    precomputed teacher outputs non-empty and finite (one check per array); rows the objective ignores
-    (``ignore_label``) need a teacher to learn from, so an all-ignored ``y`` without one is refused.
-    Every batch is trained on, the last partial one included, so every epoch takes at least one step on every row:
-    ``batch_size=1`` trains a network without BatchNorm one row at a time. A layer or objective that needs more
-    rows per batch (``min_batch_rows``: BatchNorm's batch statistics, DIST's correlation across the batch) gets
-    them or the run is refused before training, naming ``batch_size`` (``_check_batches``); no batch is skipped.
+    always stops the run.
+    Refused before training: labels that are not one class index of the model's outputs per row, inputs or
+    precomputed teacher outputs that are empty or not finite, an all-ignored ``y`` without a teacher, and a
+    ``batch_size`` (or last partial batch) below a layer's or the objective's ``min_batch_rows``
+    (``_check_batches``). Every batch is trained on, the last partial one included.
     """
     check_int("epochs", epochs, 0)
     check_int("batch_size", batch_size, 1)
@@ -186,7 +170,7 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
                                  f"{teacher.shape[0]}) and cannot follow jittered inputs; pass a function instead")
             cached = teacher
         else:
-            cached = batched(teacher, x) if use_teacher and cache_teacher and not jitter_pixels else None
+            cached = batched(teacher, x) if use_teacher and not jitter_pixels else None
         _check_data(model, [], [("the teacher's outputs", cached)])
         arrays = (x, y) if cached is None else (x, y, cached)
         steps = -(-x.shape[0] // batch_size)
@@ -232,9 +216,8 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
 
 
 def _check_schedule(schedule, epochs):
-    """Refuse, before training, a schedule that is not callable or whose length is not the run's: past its end a
-    cosine climbs back up (a silently wrong rate), and a longer one never reaches its floor (the run ends at a rate
-    it was not built for). A plain function has no length and is taken as it is."""
+    """Refuse, before training, a schedule that is not callable or whose length is not the run's (past its end a
+    cosine climbs back up; a longer one never reaches its floor). A plain function has no length to check."""
     if schedule is None:
         return
     if not callable(schedule):
@@ -248,9 +231,8 @@ def _check_schedule(schedule, epochs):
 
 def _check_batches(model, objective, rows, batch_size):
     """Refuse, before training, a batch smaller than a layer of ``model`` or the ``objective`` can train on (their
-    ``min_batch_rows``, 1 when they have none): ``batch_size`` itself, or the last partial batch of ``rows``. Only
-    the shapes are read. Skipping such a batch would train some epochs on nothing and report a loss of 0; this way
-    every batch trains, and what cannot is said in one line that names the setting to change."""
+    ``min_batch_rows``, 1 when they have none): ``batch_size`` itself, or the last partial batch of ``rows``, in
+    one line that names the setting to change (skipping the batch instead could train an epoch on nothing)."""
     parts = [*getattr(model, "layers", ()), objective]
     need, who = max(((getattr(p, "min_batch_rows", 1), type(p).__name__) for p in parts), key=lambda n: n[0])
     last = rows % batch_size or batch_size
@@ -273,11 +255,8 @@ def _check_data(model, labels, arrays):
     """Value checks where data enters (once per ``fit`` call, and in every public ``errors``), never per step:
     ``labels`` [(name, array, ignored)] (label vectors already: ``checks.check_label_vector``) hold class indices
     of the model's outputs (or ``ignored``, the objective's label for an unlabelled row), ``arrays``
-    [(name, array)] are finite (``None`` entries are skipped).
-
-    Each check is one read of device memory (a GPU synchronisation). A bad value would otherwise go unnoticed: CuPy
-    wraps an out-of-range label around, and a NaN input shows only as a NaN loss at the epoch's end.
-    """
+    [(name, array)] are finite (``None`` entries are skipped). Each check is one read of device memory (a GPU
+    synchronisation)."""
     classes = model.sizes[-1] if hasattr(model, "sizes") else None
     if classes is not None and classes < 2 and labels:   # argmax of one output is always class 0: 0 loss, 0 errors
         raise ValueError(f"a classifier needs one output per class, at least two; this model has {classes} "
