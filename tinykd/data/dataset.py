@@ -1,19 +1,9 @@
 """``Dataset``: train/validation/test arrays on one array module, and the rules every one of them obeys.
 
-Three rules, one function each, applied to every split of every format (IDX folder, ``.npz``, SVHN, arrays) through
-``from_arrays``, so a format can never drift from another (a drift is a silent wrong number):
-
-- pixels (``pixels``): uint8 images are divided by 255; floating images must already lie in [0, 1]; any other
-  dtype is refused with the conversion to make. Decided per split, never guessed from another split's dtype.
-- classes (``check_classes``): labels are class indices 0..K-1, with K the number of (distinct) names in
-  ``classes`` when given (an IDX folder: MNIST's 10), else 1 + the largest training label; training shows at least
-  two classes, at load and after ``subset`` and ``hold_out``, and every validation and test label is one the
-  network has an output for.
-- splits (``check_not_empty``): no split is empty.
-
-The layout (``image_shape``: channels last, never guessed) is decided once, here. A file's data problem is one
-``DataError`` line naming the file (``data_errors``, the one wrapper of every format). ``stratified_mask`` is the
-one stratification mechanism (validation splits, notMNIST's test-file split, transfer sets).
+Every split of every format (IDX folder, ``.npz``, SVHN, arrays) passes through ``from_arrays``, so no format can
+drift from another: one pixel rule (``pixels``), one class rule (``check_classes``), one shape and non-empty rule
+(``_checked_split``), one layout rule (``image_shape``), one stratification (``stratified_mask``). A file's problem
+is one ``DataError`` line naming the file (``data_errors``).
 """
 import hashlib
 from contextlib import contextmanager
@@ -32,14 +22,10 @@ SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")  # the fix
 class Dataset:
     """Train/validation/test arrays (images flattened to rows, float32), class names and the image shape.
 
-    Arrays live on one array module: host NumPy after loading, the backend's after ``to(xp)``.
-    ``note`` says when the split is not the published one (and numbers are therefore not comparable);
-    ``source`` where the files came from (an absolute folder or file, or "arrays"), for the record: what
-    identifies the data is ``fingerprint()``, which depends on the content alone. ``canonical`` is True only when
-    every file read is the named data set's own by its published checksum (MNIST, SVHN, notMNIST's test split):
-    a run on anything else, notMNIST's training split included (nobody published its checksum), is a custom run,
-    named by its fingerprint. It says nothing of what was done to the files (``split_test``, ``subset``, ``val``),
-    which the configuration records.
+    Arrays live on one array module: host NumPy after loading, the backend's after ``to(xp)``. ``note`` says when
+    the split is not the published one; ``source`` where the files came from (a folder, a file or "arrays"), for
+    the record, while ``fingerprint()`` identifies the content. ``canonical``: every file read is the named data
+    set's own by its published checksum (what was done to the files after, the settings record).
     """
     name: str
     x_train: object
@@ -66,10 +52,9 @@ class Dataset:
     def fingerprint(self):
         """Hex SHA-256 of the content: class count, image shape, then each split's shape, dtype and bytes.
 
-        Splits go in the fixed order of ``SPLITS`` (an absent one marked as such), so the same arrays give the
-        same fingerprint wherever they were loaded from, on either backend, while another subset, validation
-        split, preprocessing or dtype gives another: a checkpoint can record exactly which data shaped it.
-        Not cached, so a ``dataclasses.replace`` copy can never carry a stale value (full MNIST: ~0.2 s).
+        Splits go in the fixed order of ``SPLITS`` (an absent one marked as such): the same arrays give the same
+        fingerprint wherever they were loaded from, on either backend. Not cached, so a ``replace`` copy can never
+        carry a stale value (full MNIST: ~0.2 s).
         """
         h = hashlib.sha256(b"tinykd.Dataset.fingerprint v1")
         h.update(f";classes={len(self.classes)};input_shape={tuple(self.input_shape)}".encode())
@@ -84,11 +69,8 @@ class Dataset:
         return h.hexdigest()
 
     def subset(self, n):
-        """A copy with only the first ``n`` training images (validation and test untouched), for quick runs.
-
-        ``n`` must be an integer in [1, n_train]: a negative or oversized ``n`` is an error, never a slice that
-        quietly trains on something else.
-        """
+        """A copy with only the first ``n`` training images (validation and test untouched), for quick runs;
+        ``n`` must be an integer in [1, n_train], never a slice that quietly trains on something else."""
         n_train = self.x_train.shape[0]
         if not is_int(n, 1, n_train):
             raise ValueError(f"subset must be an integer in [1, {n_train}] (the training images of {self.name}), "
@@ -113,12 +95,8 @@ def still_two_classes(ds, y_train, what, fix):
 
 def image_shape(shape):
     """The one layout rule: ``shape`` (one image's, without N) as ``input_shape``; images are (rows, cols) or
-    (rows, cols, channels), channels last, or flat rows (any other shape is kept and flattened, never jittered).
-
-    A 3-D shape whose first axis is 1 to 4 and whose last is larger, e.g. (1, 28, 28) or (3, 32, 32), is
-    channels first: read as rows, cols, channels it would be 1 row of 28 pixels with 28 channels, and a jitter
-    would shift along the wrong axes. Refused, saying how to move the axis, rather than guessed.
-    """
+    (rows, cols, channels), channels last, or flat rows. A 3-D shape whose first axis is 1 to 4 and whose last is
+    larger, e.g. (1, 28, 28), is channels first and refused, saying how to move the axis, never guessed."""
     shape = tuple(int(s) for s in shape)
     if len(shape) == 3 and shape[0] <= 4 < shape[2]:
         raise ValueError(f"images of shape {shape} look channels-first (N, channels, rows, cols); images are "
@@ -131,19 +109,15 @@ def from_arrays(x_train, y_train, x_test, y_test, name="custom", classes=None, i
                 y_val=None, source="arrays", canonical=False):
     """Wrap plain arrays as a ``Dataset``: images of any shape flattened to float32 rows by the pixel rule.
 
-    Images are (N, ...) arrays of at least two dimensions, (N, rows, cols[, channels]) for images (``image_shape``:
-    channels first is refused), uint8 (divided by 255) or floating point in [0, 1] (``pixels``); ``input_shape``,
-    when given, must hold as many values as one image; labels (N,) integer class indices (``check_classes``: K
-    classes, K = ``len(classes)`` or 1 + the largest training label); ``x_val, y_val`` (both or neither) an
-    optional validation split; no split empty.
-    ``source`` records where the arrays came from. Errors are ``ValueError``/``TypeError``; the file formats turn
-    them into one ``DataError`` line naming the file.
+    Images are (N, ...) arrays of at least two dimensions (``image_shape``, ``pixels``); ``input_shape``, when
+    given, must hold as many values as one image; labels (N,) integer class indices (``check_classes``);
+    ``x_val, y_val`` (both or neither) an optional validation split; no split empty.
+    Errors are ``ValueError``/``TypeError``; ``data_errors`` turns them into one ``DataError`` line naming a file.
     """
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val and y_val go together: give both or neither")
     given = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
     splits = {s: _checked_split(s, x, y) for s, (x, y) in given.items() if x is not None}
-    check_not_empty(splits)
     shape = splits["train"][0].shape[1:]
     for s, (x, _) in splits.items():
         if x.shape[1:] != shape:
@@ -163,11 +137,16 @@ def from_arrays(x_train, y_train, x_test, y_test, name="custom", classes=None, i
 
 
 def _checked_split(split, x, y):
-    """``(x, y)`` as NumPy arrays once their shapes pass: x (N, ...) of 2 or more dimensions, y (N,) integers."""
+    """``(x, y)`` as NumPy arrays once their shapes pass: x (N, ...) of 2 or more dimensions, y (N,) integers, N > 0
+    (the one non-empty rule: an empty test split would otherwise be found only after the teacher had trained)."""
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim < 2:
         raise ValueError(f"x_{split} must be (N, ...) with at least 2 dimensions (N images), got shape {x.shape}")
     check_label_vector(f"y_{split}", y, rows=x.shape[0])
+    if x.shape[0] == 0:
+        fix = "leave out x_val and y_val for none" if split == "val" else "add images to it"
+        raise ValueError(f"the {split} split is empty (x_{split} has shape {x.shape}): every split needs at least "
+                         f"one image; {fix}")
     if y.dtype == np.uint64 and y.size and y.max() > np.iinfo(np.int64).max:   # astype would wrap it negative
         row = int(np.argmax(y > np.iinfo(np.int64).max))
         raise ValueError(f"y_{split} holds label {int(y[row])} (row {row}), larger than any class index "
@@ -177,12 +156,7 @@ def _checked_split(split, x, y):
 
 def pixels(name, x):
     """The one pixel rule, as float32: uint8 → x / 255; floating → x, which must be finite and in [0, 1]; any other
-    dtype refused.
-
-    Decided by each array's own dtype and nothing else, so a uint8 training split and a float test split in [0, 1]
-    both end in [0, 1]; an int, uint16 or signed-byte array has no scale that could be known, so the error says
-    how to convert it instead of guessing one (a guess off by 255 trains without a word, on logits in the hundreds).
-    """
+    dtype is refused, saying how to convert it (its scale cannot be known). Decided by each array's own dtype."""
     x = np.asarray(x)
     if x.dtype == np.uint8:
         return x.astype(np.float32) / np.float32(255)
@@ -213,26 +187,12 @@ def pixels(name, x):
                     f"floating point already in [0, 1]: {how}")
 
 
-def check_not_empty(splits):
-    """The one non-empty rule: every split in ``splits`` (``{split: (x, y)}``) holds at least one image.
-
-    An empty test split would be found only after the teacher had trained (and a rerun would reload that
-    teacher and fail again); an empty training split cannot train at all.
-    """
-    for s, (x, _) in splits.items():
-        if x.shape[0] == 0:
-            fix = "leave out x_val and y_val for none" if s == "val" else "add images to it"
-            raise ValueError(f"the {s} split is empty (x_{s} has shape {x.shape}): every split needs at least one "
-                             f"image; {fix}")
-
-
 def check_classes(labels, classes=None):
     """The one class rule; returns K, the number of classes. ``labels``: ``{split: y}`` (``"train"`` required).
 
-    Labels are class indices 0..K-1: K = ``len(classes)`` when names are given, else 1 + the largest training
-    label (the network has one output per class it can learn); names are distinct. Training must show at least two
-    classes (one class trains to a constant that reports 0 errors), and a validation or test label ≥ K is a class
-    the network has no output for: it would be counted wrong (or, on the GPU, wrap around) without a word.
+    Labels are class indices 0..K-1: K = ``len(classes)`` when names are given (distinct), else 1 + the largest
+    training label. Training must show at least two classes, and no validation or test label may be ≥ K (a class
+    the network has no output for).
     """
     y_train = labels["train"]
     if classes is not None and len(set(classes)) != len(classes):
@@ -266,11 +226,8 @@ def check_classes(labels, classes=None):
 
 
 def check_outputs(ds, outputs):
-    """Raise ``DataError`` unless ``ds`` has exactly ``outputs`` classes (the networks' outputs), saying why not.
-
-    Which labels are out of range when the data has more classes than outputs; when it has fewer and its class
-    names are the default ones, the hint that would fix it (a .npz may name all its classes in ``classes``).
-    """
+    """``ds``, unless it has another number of classes than ``outputs`` (the networks'): then ``DataError`` naming
+    the labels out of range, or when it has fewer, that a .npz may name all its classes."""
     k = len(ds.classes)
     if k == outputs:
         return ds
@@ -311,11 +268,9 @@ def data_errors(source):
 def stratified_mask(y, count, seed):
     """A boolean mask over the labels ``y`` selecting exactly ``count`` of them, each class in proportion.
 
-    Class c, holding n_c of the n labels, gets ⌊count·n_c/n⌋ images, and the classes with the largest
-    remainders one more each until the total is ``count`` (largest-remainder rounding: the total is exact and
-    every class within one image of its exact share; ties go to the smaller class index). Within a class the
-    images are drawn with ``backend.default_rng(seed)``, classes in ascending order. The one stratification
-    mechanism of tinykd: validation splits and notMNIST's test-file split both use it.
+    Class c, holding n_c of the n labels, gets ⌊count·n_c/n⌋ images, and the classes with the largest remainders
+    one more each until the total is ``count`` (ties to the smaller class index): every class within one image of
+    its exact share. Within a class the images are drawn with ``backend.default_rng(seed)``, classes in order.
     """
     y = np.asarray(y)
     n = y.shape[0]
