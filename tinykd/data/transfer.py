@@ -1,14 +1,9 @@
 """Transfer sets and output-bias shifts: the pieces of Hinton, Vinyals & Dean's (2015, §3) MNIST experiments.
 
-A *transfer set* is what the student is distilled on: here a selection of the training set's rows (with the
-teacher's logits on them). ``without_classes`` drops whole classes (the "mythical digit": no 3 at all),
-``only_classes`` keeps a few (only 7s and 8s), ``partly_labelled`` keeps every row but hides most labels
-(``UNLABELLED`` = −1), so soft targets can teach where hard labels are missing.
-
-A student that never saw a class in its transfer set gives it too low a bias; Hinton et al. raise (or lower) the
-output biases of those classes by one shift. ``bias_shift_search`` chooses that shift on a *validation* set: it
-is given validation logits and labels only, so the test set cannot leak into the choice (the paper chose its
-shifts on the test set).
+A *transfer set* is the training rows a student is distilled on: ``without_classes`` drops whole classes (no 3),
+``only_classes`` keeps a few (only 7s and 8s), ``partly_labelled`` hides most labels (``UNLABELLED`` = −1). A
+student that never saw a class gets too low a bias for it; ``bias_shift_search`` chooses the shift of those output
+biases on validation logits and labels only (the paper chose it on the test set).
 """
 import numpy as np
 
