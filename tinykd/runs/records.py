@@ -1,16 +1,9 @@
 """Runs as records: every trained network leaves a small JSON record named by the hash of its identity.
 
-A record holds what a network's training produced (errors, validation history, logit statistics, timing) and where
-it came from (the commit, the machine, the command, the date), beside the identity that names it: the data's
-fingerprint and every setting that shaped the weights. An experiment asks for the records it needs
-(``Store.find``) and trains only what is missing, so an interrupted run resumes at the first missing network and
-more seeds cost only the new seeds. Tables and figures are pure functions of the records present (``tinykd.report``).
-
-Like a build system: the identity is the key, the record the artefact, a table a view. A record also says which
-table it belongs to (``table``: the experiment, the table's name and the settings that group its rows), so a view
-needs no list kept anywhere else.
+A record holds the identity that names it, what training produced (``result``), where it came from
+(``provenance``), the keys of the records it started from (``links``) and the table it belongs to (``table``).
+Like a build system: the identity is the key, the record the artefact, a table a view (``tinykd.report``).
 """
-import hashlib
 import json
 import os
 import stat
@@ -56,28 +49,21 @@ class Store:
         return write(self.path(identity), rec)
 
     def all(self):
-        """Every record in the folder, in name order (an empty list when the folder does not exist).
-
-        Every ``.json`` in it must be a record (``read``: anything else, a table or a FIFO, is one line), except
-        the temporary files of a write under way (``checkpoints.atomic_open``'s ``.tmp-*``), which are not one yet:
-        a report reading the folder while a run writes into it must not read half a record."""
+        """Every record in the folder, in name order (none when the folder does not exist). Every ``.json`` in it
+        must be a record (``read``), except the temporary files of a write under way (``atomic_open``'s ``.tmp-*``)."""
         if not os.path.isdir(self.folder):
             return []
         return [read(os.path.join(self.folder, name)) for name in sorted(os.listdir(self.folder))
                 if name.endswith(".json") and not name.startswith(".tmp-")]
 
-
-
 def checksum(rec):
-    """16 hex digits of the SHA-256 of everything in a record but its checksum: a record edited by hand or damaged
+    """The hash (``identity.key``) of everything in a record but its checksum: a record edited by hand or damaged
     no longer matches it, so a changed number is never read as a result."""
-    body = {k: v for k, v in normalise(rec).items() if k != "checksum"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+    return key({k: v for k, v in rec.items() if k != "checksum"})
 
 
 def write(path, rec):
-    """Write one record atomically (``checkpoints.atomic_open``), in a stable form (keys sorted, one space indent),
-    with its ``checksum``; returns it as written (as ``read`` gives it back)."""
+    """Write one record atomically (``atomic_open``), keys sorted, with its ``checksum``; returns it as ``read`` would."""
     rec = normalise(rec)
     rec["checksum"] = checksum(rec)
     with atomic_open(path, "w") as f:
@@ -92,8 +78,7 @@ def read(path):
     """The record in ``path``; ``RecordError`` saying why in one line when it is not one, or not as written: its
     ``key`` must be its identity's hash and the file's name, and its checksum must match its contents."""
     try:
-        # opened without waiting, then asked what it is: a FIFO named like a record would block a plain open (and
-        # the run or report with it) until something wrote into it
+        # opened without waiting, then asked what it is: a plain open of a FIFO named like a record would block
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         try:
             mode = os.fstat(fd).st_mode
