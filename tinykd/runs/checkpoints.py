@@ -1,21 +1,10 @@
-"""Networks on disk, one format for every file of a run: named host arrays, one JSON record, an identity.
+"""Networks on disk: one format for every file of a run, named host arrays plus one JSON record (``__meta__``).
 
-A checkpoint is a ``.npz`` file of named host arrays plus one JSON record (``__meta__``). It is written to a
-temporary file in the target folder and renamed, so a crash never leaves half a checkpoint behind, and it is read
-with errors that name the path and say what to do. Two kinds share the format:
-
-- a **model** (``save_model``; ``load_model`` into an existing network, ``read_network`` to build the one its
-  configuration describes): what a network holds (parameters *and* buffers such as batch-norm running statistics, by
-  name: ``layers.network_arrays``) and how to rebuild it (``model.config()``, ``Network.from_config``);
-- a **run** (``tinykd.runs.runstate.RunFile``, the run-state keeper ``train.fit`` asks for): a model plus its
-  optimiser's state, the epoch, the history and the state of every random generator;
-- both carry an optional **identity**: the fingerprint of the training data and every setting that shaped the
-  weights. A checkpoint is reused only when its identity equals the one asked for: weights trained on other data
-  or with other settings are never loaded in their place.
-
-Checkpoint *paths* beside a model's are named here too (its own is ``Runner.path``: the record's key): ``run_path`` and
-``best_path`` (the run state and the best-by-validation model kept beside a model's path while it trains). Every
-file is written through ``atomic_open`` (temporary file, then rename), with the permissions the user's umask gives.
+Two kinds share it: a **model** (``save_model``; ``load_model`` into an existing network, ``read_network`` to build
+the one its ``config()`` describes) and a **run** (``tinykd.runs.runstate.RunFile``: a model plus its optimiser's
+state, the epoch, the history and every random generator's state). Both carry the **identity** that produced them
+(data fingerprint and settings), and a file is used only under the identity asked for. Every file is written
+through ``atomic_open``; every error names the path and says what to do.
 """
 import contextlib
 import errno
@@ -41,11 +30,8 @@ class CheckpointError(ValueError):
 @contextlib.contextmanager
 def atomic_open(path, mode="wb"):
     """A new file opened for writing (``"wb"``, or ``"w"`` for UTF-8 text) that replaces ``path`` only when the
-    ``with`` block ends without an error: a temporary file in the same folder, then a rename, so a crash never
-    leaves half a file behind. The folder is created if needed.
-
-    The file gets mode 0o666 less the umask (0644 under umask 022), like any file a user writes:
-    ``tempfile.mkstemp`` would make it 0600 whatever the umask, and the rename would keep that.
+    ``with`` block ends without an error (a temporary file in the same folder, then a rename), the folder made if
+    needed. Its mode is 0o666 less the umask, like any file a user writes (``mkstemp``'s would be 0600).
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_open writes 'wb' or 'w', got {mode!r}")
@@ -124,13 +110,17 @@ def best_path(path):
     return _stem(path) + ".best.npz"
 
 
-def _check_identity(path, meta, identity):
-    if identity is None:
-        return
-    diff = differences(normalise(identity), meta.get("identity"))
+def read_kind(path, kind, identity=None):
+    """``(arrays, meta)`` of the checkpoint ``path``, which must be of ``kind`` (``"model"`` or ``"run"``) and, with
+    ``identity`` given, of that identity."""
+    arrays, meta = read(path)
+    if meta.get("kind") != kind:
+        raise CheckpointError(f"{path}: a {meta.get('kind')!r} checkpoint, not a {kind}")
+    diff = [] if identity is None else differences(normalise(identity), meta.get("identity"))
     if diff:
         raise CheckpointError(f"{path} was produced by another run (differs in: {', '.join(diff)}); it is not "
                               "reused: delete it or choose another checkpoint path")
+    return arrays, meta
 
 
 # ------------------------------------------------------------------------------------------------- networks
@@ -146,7 +136,7 @@ def save_model(path, model, identity=None, **info):
 def load_model(path, model, identity=None):
     """Load the model checkpoint ``path`` into ``model``, which must have the configuration it was written for;
     ``identity`` given, it must match. Returns ``model``; ``CheckpointError`` naming any mismatch."""
-    arrays, meta = _read_model(path, identity)
+    arrays, meta = read_kind(path, "model", identity)
     _check_config(path, meta["model"], model)
     load_arrays(model, arrays, path)
     return model
@@ -155,7 +145,7 @@ def load_model(path, model, identity=None):
 def read_network(path, backend=None, identity=None):
     """The network the model checkpoint ``path`` describes (``Network.from_config`` of its configuration, on
     ``backend``), with its arrays loaded; ``identity`` given, it must match."""
-    arrays, meta = _read_model(path, identity)
+    arrays, meta = read_kind(path, "model", identity)
     try:
         model = Network.from_config(meta["model"], backend, path)
     except ValueError as e:
@@ -164,22 +154,12 @@ def read_network(path, backend=None, identity=None):
 
 
 def load_arrays(model, arrays, path):
-    """``layers.load_network_arrays`` for arrays read from the file ``path``: its refusal is a ``CheckpointError``
-    (a file's problem, which the examples report in one line), with the same message."""
+    """``layers.load_network_arrays`` for arrays read from the file ``path``, its refusal a ``CheckpointError``."""
     try:
         load_network_arrays(model, arrays, path)
     except ValueError as e:
         raise CheckpointError(str(e)) from None
     return model
-
-
-def _read_model(path, identity=None):
-    """``(arrays, meta)`` of a model checkpoint; ``identity`` given, it must match."""
-    arrays, meta = read(path)
-    if meta.get("kind") != "model":
-        raise CheckpointError(f"{path}: a {meta.get('kind')!r} checkpoint, not a model")
-    _check_identity(path, meta, identity)
-    return arrays, meta
 
 
 def meta_of(path):
@@ -197,7 +177,6 @@ def _check_config(path, saved, model):
 
 
 def relabel(source, path, identity):
-    """Copy the checkpoint ``source`` to ``path`` under another ``identity``, for a run that is the longer
-    continuation of it (``Runner``: a run on an exponential schedule, whose first epochs are the shorter run)."""
+    """Copy the checkpoint ``source`` to ``path`` under another ``identity`` (a longer run that continues it)."""
     arrays, meta = read(source)
     write(path, arrays, {**{k: v for k, v in meta.items() if k != "format"}, "identity": normalise(identity)})

@@ -1,13 +1,8 @@
 """A training run's state in a file: ``RunFile``, the run-state keeper ``train.fit`` asks for.
 
-``fit(..., checkpoint=RunFile(path, identity), resume=True)`` writes, after every good epoch, everything needed to
-continue training exactly where it stopped: the network (``layers.network_arrays``), its optimiser's state, the
-epoch, the history and the state of every random generator it draws from (shuffling, jitter, the model's dropout
-masks; NumPy's and CuPy's), so a resumed run is bit for bit the run it continues. With a validation set the best
-model by validation goes beside it (``checkpoints.best_path``). While the run trains it holds a lock beside the
-file (``locks.run_lock``): a second process with the same run stops and names the first. The files are
-``checkpoints``' format, written atomically; the ``identity`` (data fingerprint and settings) is stored in them,
-and a file of another identity is never resumed.
+After every good epoch it keeps everything needed to continue exactly where training stopped: the network, its
+optimiser's state, the epoch, the history and the state of every random generator it draws from (NumPy's and
+CuPy's), so a resumed run is bit for bit the run it continues. The best model by validation goes beside it.
 """
 import os
 
@@ -16,20 +11,16 @@ import numpy as np
 from ..backend import get_array_module, to_host
 from ..checks import check_file_path
 from ..layers import network_arrays
-from .checkpoints import CheckpointError, _check_identity, _read_model, best_path, load_arrays, read, save_model, write
+from .checkpoints import CheckpointError, best_path, load_arrays, read_kind, save_model, write
 from .identity import differences, normalise
 from .locks import run_lock
 
 
 class RunFile:
-    """``fit``'s run state kept in the file ``path`` (.npz), the best model in ``best_path`` beside it.
-
-    ``identity``: what produced the run (data fingerprint and settings), stored in both files; a run file of another
-    identity is refused, never resumed. ``say``: where a line goes when the lock left by a killed run is taken over
-    (default: stderr). The protocol ``train.fit`` documents: ``with`` holds the run's lock; ``load`` gives
-    ``(epoch, history)`` of the run kept so far, or None when there is none; ``save`` keeps an epoch; ``save_best``
-    and ``read_best`` the best model by validation (a model without ``config()``, such as FitNets' student and
-    regressor, has no model file to rebuild from: its best is kept in memory only, by ``fit``).
+    """``fit``'s run state kept in the file ``path`` (.npz), the best model in ``best_path`` beside it, under the
+    protocol ``train.fit`` documents; ``with`` holds the run's lock (``locks.run_lock``; ``say``: where the line
+    goes when a killed run's lock is taken over). ``identity`` (data fingerprint and settings) is stored in both
+    files; a run file of another identity is refused, never resumed.
     """
 
     def __init__(self, path, identity=None, say=None):
@@ -40,9 +31,6 @@ class RunFile:
 
     def __str__(self):
         return self.path
-
-    def __repr__(self):
-        return f"RunFile({self.path!r})"
 
     def __enter__(self):
         lock = run_lock(self.path, self.say)
@@ -85,17 +73,14 @@ class RunFile:
         path = self.path
         if not os.path.exists(path):
             return None
-        arrays, meta = read(path)
-        if meta.get("kind") != "run":
-            raise CheckpointError(f"{path}: a {meta.get('kind')!r} checkpoint, not a training run to resume")
+        arrays, meta = read_kind(path, "run", self.identity)
         if self.identity is None and meta.get("identity") is not None:
             raise CheckpointError(f"{path} was written by a run with an identity (data fingerprint and settings); "
                                   "pass the same identity= to resume it, or choose another checkpoint path")
-        _check_identity(path, meta, self.identity)
-        if differences(_config(model), meta["model"]):
+        diff = differences(_config(model), meta["model"])
+        if diff:
             raise CheckpointError(f"{path} was written for {meta['model'].get('model')} {meta['model'].get('sizes')}, "
-                                  f"not this model ({', '.join(differences(_config(model), meta['model']))}); "
-                                  "delete it or choose another checkpoint path")
+                                  f"not this model ({', '.join(diff)}); delete it or choose another checkpoint path")
         if meta["optimizer"] != type(optimizer).__name__:
             raise CheckpointError(f"{path} holds {meta['optimizer']} state, but this run uses "
                                   f"{type(optimizer).__name__}; resume with {meta['optimizer']} or start afresh")
@@ -132,7 +117,7 @@ class RunFile:
         """The arrays of the best model written by ``save_best`` ({name: host array}), or None when there is none."""
         if not os.path.exists(self.best_path):
             return None
-        return _read_model(self.best_path, self.identity)[0]
+        return read_kind(self.best_path, "model", self.identity)[0]
 
 
 def _all_generators(model, generators):
@@ -149,11 +134,9 @@ def _config(model):
 
 
 def generator_state(gen):
-    """``(record, array)``: a random generator's whole state, ``record`` JSON and ``array`` a host array or None.
-
-    NumPy's generators give their bit generator's ``state`` (a small dict). CuPy's (``cupy.random.Generator``) keep
-    one cuRAND state per GPU thread in device memory, which CuPy exposes only as ``bit_generator._state`` (a byte
-    array, its size set by the GPU's number of multiprocessors): that array is copied to the host.
+    """``(record, array)``: a random generator's whole state, ``record`` JSON and ``array`` a host array or None:
+    NumPy's bit generator's ``state`` dict, or CuPy's cuRAND states (``bit_generator._state``, one per GPU thread,
+    their size set by the GPU's multiprocessors) copied to the host.
     """
     bit = gen.bit_generator
     if isinstance(gen, np.random.Generator):
