@@ -2,19 +2,14 @@
 
 Read ``adam_step_reference`` first: Adam as Kingma & Ba (2015) write Algorithm 1, one parameter at a time, every
 quantity of the paper a named array. ``Adam`` computes exactly that (up to rounding) in the form derived from it in
-``docs/derivations.md`` §9 (corrections folded into two scalars, moments stored scaled, memory walked block by
-block); ``tests/test_optim.py`` checks the two against each other.
+``docs/derivations.md`` §9; ``tests/test_optim.py`` checks the two against each other.
 
-Both optimisers take ``model.named_parameters()``: a list of ``(name, param, grad)`` where ``grad`` is the array the
-layer fills in ``backward``. Nothing allocates per step: each parameter owns its state, and the update runs block by
-block over views built once, through one shared scratch buffer.
-Weight decay, when asked for, is L2 regularisation added to the gradient (``g + wd·θ``, not AdamW's decoupled
-form), formed in the scratch buffer so the layers' gradient arrays are only read, never written; it applies to
-weight matrices only, never to biases.
-A max-norm constraint, when asked for (``max_norm=c``), follows each step: every unit's incoming weights (a column of
-a weight matrix) are projected back onto the ball of radius c (``max_norm``; Hinton et al. 2012, Srivastava et al.
-2014).
-Derivations: ``docs/derivations.md``; checks: ``tests/test_optim.py``.
+Both optimisers take ``model.named_parameters()`` (``(name, param, grad)`` triples, ``grad`` the array the layer
+fills in ``backward``) and allocate nothing per step: each parameter owns its state, and the update runs block by
+block over views built once, through one shared scratch buffer. Weight decay is L2 regularisation added to the
+gradient (``g + wd·θ``, not AdamW's decoupled form), formed in the scratch buffer (the layers' gradients are only
+read), on weight matrices only. ``max_norm=c`` projects every unit's incoming weights (a column of a weight matrix)
+back onto the ball of radius c after each step (``max_norm``; Hinton et al. 2012, Srivastava et al. 2014).
 """
 import math
 
@@ -111,22 +106,31 @@ def max_norm(w, c, out):
     return w
 
 
-class _MaxNorm:
-    """What both optimisers share for the max-norm constraint: which arrays it applies to (the weight matrices)
-    and one norm buffer per matrix, built once."""
+class _Optimizer:
+    """What both optimisers share: the ``(name, param, grad)`` triples, the learning rate, L2 weight decay,
+    ``n_state`` state arrays per parameter walked block by block, and the max-norm constraint on the weight matrices
+    (one norm buffer each, built once)."""
 
-    def _max_norm_setup(self, c):
-        self.max_norm = None if c is None else check_real("max_norm", c, low_open=True)
-        self._norms = [] if c is None else [(p, get_array_module(p).empty(p.shape[1], dtype=p.dtype))
-                                            for _, p, _ in self.params if p.ndim == 2]
+    def __init__(self, params, lr, weight_decay, max_norm, block, n_state):
+        self.params = _triples(params)
+        self.max_norm = None if max_norm is None else check_real("max_norm", max_norm, low_open=True)
+        self._norms = [] if max_norm is None else [(p, get_array_module(p).empty(p.shape[1], dtype=p.dtype))
+                                                   for _, p, _ in self.params if p.ndim == 2]
+        self.lr = self.initial_lr = check_real("lr", lr, low_open=True)
+        self.weight_decay = check_real("weight_decay", weight_decay)
+        self.state = [tuple(get_array_module(p).zeros_like(p) for _ in range(n_state)) for _, p, _ in self.params]
+        self._blocks = _blocks(self.params, self.state, block)
 
     def _project(self):
         for w, buf in self._norms:
             max_norm(w, self.max_norm, buf)
 
-    def _describe_max_norm(self):
-        # absent when not asked for: the identities of runs without it stay those written before it existed
-        return {} if self.max_norm is None else {"max_norm": self.max_norm}
+    def _describe(self, name, **settings):
+        """Every setting that shapes the updates, for a run's identity (``lr`` as built: a schedule overwrites
+        ``self.lr`` each epoch and describes itself); ``max_norm`` only when asked for, so the identities of runs
+        without it stay those written before it existed."""
+        return {"optimizer": name, "lr": self.initial_lr, **settings, "weight_decay": self.weight_decay,
+                **({} if self.max_norm is None else {"max_norm": self.max_norm})}
 
 
 def _load(state, *saved):
@@ -137,32 +141,25 @@ def _load(state, *saved):
             a[...] = to_device(a_new, get_array_module(a))
 
 
-class Adam(_MaxNorm):
+class Adam(_Optimizer):
     """Adam (Kingma & Ba, 2015, Algorithm 1) with bias correction: ``adam_step_reference`` on every parameter.
 
-    ``m ← β1 m + (1−β1) g``, ``v ← β2 v + (1−β2) g²``, ``θ ← θ − η m̂ / (√v̂ + ε)`` (η = ``lr``, the paper's α),
-    with ``m̂ = m/(1−β1^t)``, ``v̂ = v/(1−β2^t)``. Computed in the paper's equivalent efficient form (end of its
-    Section 2), ``θ ← θ − η_t m / (√v + ε̂)`` with ``η_t = η √(1−β2^t)/(1−β1^t)`` and ``ε̂ = ε √(1−β2^t)`` (the
-    paper leaves ε̂ undefined; this is the one choice that makes the form exactly Algorithm 1, whereas TF/Keras use
-    ε̂ = ε), and with the moments stored scaled: the arrays named ``m`` and ``v`` (here and in the state dict) hold
-    ``m/(1−β1)`` and ``v/(1−β2)`` (the derivation's ``u`` and ``w``), so that their updates ``m ← β1 m + g`` and
-    ``v ← β2 v + g²`` take two passes over memory instead of three; the constant factors move into the two scalars.
+    Computed in the paper's efficient form (docs/derivations.md §9), ``θ ← θ − η_t m / (√v + ε̂)`` with
+    ``η_t = η √(1−β2^t)/(1−β1^t)`` (η = ``lr``, the paper's α) and ``ε̂ = ε √(1−β2^t)`` (the one ε̂ that makes the form
+    exactly Algorithm 1; TF/Keras use ε̂ = ε), with the moments stored scaled: the arrays named ``m`` and ``v`` (here
+    and in the state dict) hold ``m/(1−β1)`` and ``v/(1−β2)`` (the derivation's ``u`` and ``w``), so that their
+    updates ``m ← β1 m + g`` and ``v ← β2 v + g²`` take two passes over memory instead of three.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, block=None, max_norm=None):
-        self.params = _triples(params)
-        self._max_norm_setup(max_norm)
-        self.lr = self.initial_lr = check_real("lr", lr, low_open=True)
+        super().__init__(params, lr, weight_decay, max_norm, block, n_state=2)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValueError(f"betas must be a pair (β1, β2) of numbers in [0, 1), got {betas!r}")
         self.beta1 = check_real("betas[0]", betas[0], high=1.0)
         self.beta2 = check_real("betas[1]", betas[1], high=1.0)
         # ε > 0: at ε = 0 an entry whose gradient has always been 0 divides 0 by 0 and becomes NaN
         self.eps = check_real("eps", eps, low_open=True)
-        self.weight_decay = check_real("weight_decay", weight_decay)
         self.t = 0
-        self.state = [(get_array_module(p).zeros_like(p), get_array_module(p).zeros_like(p)) for _, p, _ in self.params]
-        self._blocks = _blocks(self.params, self.state, block)
 
     def step(self):
         self.t += 1
@@ -188,10 +185,7 @@ class Adam(_MaxNorm):
         self._project()
 
     def describe(self):
-        """Every setting that shapes the updates, for a run's identity (``lr`` as built: a schedule overwrites
-        ``self.lr`` each epoch and describes itself)."""
-        return {"optimizer": "Adam", "lr": self.initial_lr, "betas": [self.beta1, self.beta2], "eps": self.eps,
-                "weight_decay": self.weight_decay, **self._describe_max_norm()}
+        return self._describe("Adam", betas=[self.beta1, self.beta2], eps=self.eps)
 
     def state_dict(self):
         """The step count and the moments as stored, ``m/(1−β1)`` and ``v/(1−β2)`` (exact resume)."""
@@ -202,7 +196,7 @@ class Adam(_MaxNorm):
         _load(self.state, state["m"], state["v"])
 
 
-class SGD(_MaxNorm):
+class SGD(_Optimizer):
     """Stochastic gradient descent with momentum μ (and Nesterov's variant).
 
     ``b ← μ b + g``; plain momentum ``θ ← θ − η b``; Nesterov ``θ ← θ − η (g + μ b)`` (the form of Sutskever et
@@ -211,18 +205,13 @@ class SGD(_MaxNorm):
     """
 
     def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, block=None, max_norm=None):
-        self.params = _triples(params)
-        self._max_norm_setup(max_norm)
-        self.lr = self.initial_lr = check_real("lr", lr, low_open=True)
+        super().__init__(params, lr, weight_decay, max_norm, block, n_state=1)
         self.momentum = check_real("momentum", momentum, high=1.0)
-        self.weight_decay = check_real("weight_decay", weight_decay)
         if not isinstance(nesterov, bool):
             raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
         if nesterov and not self.momentum:
             raise ValueError("nesterov=True needs momentum > 0")
         self.nesterov = nesterov
-        self.state = [(get_array_module(p).zeros_like(p),) for _, p, _ in self.params]
-        self._blocks = _blocks(self.params, self.state, block)
 
     def step(self):
         mu = self.momentum
@@ -244,9 +233,7 @@ class SGD(_MaxNorm):
         self._project()
 
     def describe(self):
-        """Every setting that shapes the updates, for a run's identity (``lr`` as built, as for Adam)."""
-        return {"optimizer": "SGD", "lr": self.initial_lr, "momentum": self.momentum, "nesterov": self.nesterov,
-                "weight_decay": self.weight_decay, **self._describe_max_norm()}
+        return self._describe("SGD", momentum=self.momentum, nesterov=self.nesterov)
 
     def state_dict(self):
         return {"buf": [b for b, in self.state]}

@@ -1,9 +1,8 @@
 """Learning-rate schedules: epoch -> rate, each describing itself for a run's identity.
 
-``CosineSchedule`` knows its run's length (past it the cosine climbs back up, so ``fit`` refuses a schedule of
-another length); ``ExponentialSchedule`` has none: the rate at epoch e depends on e alone, so the first E epochs of
-a long run are exactly a run of E epochs, which lets a run's validation curve choose how many epochs to train
-(``tinykd.experiments.selection``).
+``CosineSchedule`` knows its run's length (``fit`` refuses one of another length); ``ExponentialSchedule`` has none:
+the rate at epoch e depends on e alone, so the first E epochs of a long run are exactly a run of E epochs, which lets
+a run's validation curve choose how many epochs to train (``tinykd.experiments.selection``).
 """
 import math
 
@@ -12,12 +11,9 @@ from .checks import check_real, is_int, is_real
 
 class CosineSchedule:
     """Cosine decay over a run of ``epochs``: ``lr(e) = base_lr · (f + (1 − f) · ½ (1 + cos(π e / E)))`` for the
-    0-based epoch ``e < E``, ``f = final_fraction`` (Loshchilov & Hutter 2017, one cycle, no restarts).
-
-    The rate falls from ``base_lr`` at the first epoch towards ``f · base_lr``, reached at ``e = E`` just after
-    the last. The schedule knows its length ``epochs`` and refuses an epoch beyond it: past ``E`` the cosine climbs
-    back up, so a schedule used for a longer run would silently raise the rate again (``fit`` refuses such a
-    schedule before training). ``describe()`` is what a run's identity records of it.
+    0-based epoch ``e < E``, ``f = final_fraction`` (Loshchilov & Hutter 2017, one cycle, no restarts): from
+    ``base_lr`` towards ``f · base_lr``, reached at ``e = E`` just after the last epoch. An epoch past the run is
+    refused: there the cosine climbs back up.
     """
 
     def __init__(self, base_lr, epochs, final_fraction=0.01):
@@ -54,8 +50,7 @@ def cosine_lr(base_lr, epochs, final_fraction=0.01):
 
 class ExponentialSchedule:
     """Exponential decay: ``lr(e) = base_lr · decay^e`` for the 0-based epoch ``e`` (Hinton et al. 2012 multiplied
-    the rate by 0.998 after every epoch). No length: any prefix of a run is a run of that many epochs, epoch for
-    epoch, so a validation curve read at epoch E says what a run of E epochs would have reached."""
+    the rate by 0.998 after every epoch); no length (see the module's docstring)."""
 
     def __init__(self, base_lr, decay):
         self.base_lr = check_real("base_lr", base_lr, low_open=True)
