@@ -1,10 +1,5 @@
-"""One run at a time per checkpoint: a lock file beside a run's checkpoint, naming the process that holds it.
-
-Two processes training the same identity would share one run checkpoint: the second would "resume" the first's
-epochs and both would write the same files, the last writer's numbers replacing the other's. ``run_lock`` makes
-the second stop with one line naming the first; a lock left by a process of this host that no longer runs (a killed
-run) is taken over with a line saying so.
-"""
+"""One run at a time per checkpoint: a lock file beside a run's checkpoint, naming the process that holds it (two
+processes training one identity would write the same files, the last writer's numbers replacing the other's)."""
 import contextlib
 import json
 import os
@@ -30,14 +25,12 @@ def lock_path(path):
 
 @contextlib.contextmanager
 def run_lock(path, say=None):
-    """Hold the lock of the run checkpointed at ``path`` for the ``with`` block; released however the block ends
-    (an error, Ctrl-C), so only a killed process leaves its lock behind.
+    """Hold the lock of the run checkpointed at ``path`` for the ``with`` block, released however the block ends.
 
-    The lock is a file created exclusively (``O_CREAT | O_EXCL``, one winner however many processes try at once)
-    naming the process that holds it: pid, host, start time. Held by a live process, or by one on another host
-    (whose liveness cannot be seen from here), it raises ``RunLockedError`` naming that process; left by a process
-    of this host that no longer runs, it is taken over and ``say`` (default: a line on stderr) says so. A process
-    may take a lock it already holds (``Runner.run`` holds it around ``fit``, whose ``RunFile`` takes it again).
+    The lock is a file created exclusively (``O_CREAT | O_EXCL``: one winner) naming its holder: pid, host, start
+    time, command. Held by a live process, or by one on another host (whose liveness cannot be seen), it raises
+    ``RunLockedError`` naming that process; left by a process of this host that no longer runs, it is taken over
+    and ``say`` (default: stderr) says so. A process may take a lock it already holds (``Runner`` around ``fit``).
     """
     lock = os.path.abspath(lock_path(path))
     if lock in _HELD:
@@ -92,8 +85,8 @@ def _acquire(lock, say):
 
 
 def _holder(lock, tries=20):
-    """(record, text) of a lock file; (None, None) when it is not there, (None, text) when it is unreadable. An
-    empty file may be a lock being written this instant (created, not yet filled): looked at again, briefly."""
+    """(record, text) of a lock file; (None, None) when it is not there, (None, text) when it is unreadable (looked
+    at again, briefly: an empty file may be a lock created and not yet filled)."""
     for attempt in range(tries):
         try:
             with open(lock, encoding="utf-8") as f:
@@ -119,8 +112,8 @@ def _who(holder, lock):
 
 
 def _gone(holder):
-    """True when the holder ran on this host and runs no longer (its pid is free, is a zombie: exited, not yet
-    reaped, or is this process, which holds no such lock: a pid reused after a crash, common in containers)."""
+    """True when the holder ran on this host and runs no longer: its pid is free, a zombie, or this process's own
+    (which holds no such lock: a pid reused after a crash)."""
     if holder.get("host") != socket.gethostname() or os.name == "nt":   # on Windows os.kill(pid, 0) is Ctrl-C
         return False
     pid = holder["pid"]
@@ -137,8 +130,7 @@ def _gone(holder):
 
 def _zombie(pid):
     """True when ``pid`` has exited but its parent has not reaped it yet (Linux: state Z or X in
-    ``/proc/<pid>/stat``). ``os.kill(pid, 0)`` succeeds on such a process, yet it runs no longer: right after
-    ``kill -9`` a run's process is one until its parent (a shell, a container's init) collects it."""
+    ``/proc/<pid>/stat``), which ``os.kill(pid, 0)`` reports alive."""
     try:
         with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
             stat = f.read()
@@ -150,8 +142,8 @@ def _zombie(pid):
 
 
 def _remove_if_same(lock, text):
-    """Remove a stale lock only if it still is the one that was read: moved aside atomically, compared, and put
-    back when another process had replaced it meanwhile. True when it was removed."""
+    """Remove a stale lock only if it still is the one read (moved aside atomically, compared, put back when
+    another process had replaced it meanwhile); True when it was removed."""
     aside = f"{lock}.stale-{secrets.token_hex(6)}"
     try:
         os.rename(lock, aside)

@@ -12,12 +12,7 @@ import numpy as np
 
 def machine():
     """Where a run ran, as far as it shapes the numbers: Python, NumPy, the processor, and the BLAS library with the
-    kernel it chose at run time and its thread count.
-
-    Why the BLAS: a float32 matrix product sums in an order set by the kernel (OpenBLAS picks one per processor) and
-    the number of threads, so the same code, seeds and data give bit-identical weights only with the same kernel
-    and thread count; elsewhere a run ends a few errors away (see the README's "How exactly the tables reproduce").
-    """
+    kernel it chose at run time and its thread count (which set the order of a float32 product's sums)."""
     blas = dict(np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {}))
     record = {"python": platform.python_version(), "numpy": np.__version__, "processor": platform.machine(),
               "cpu": _cpu_model(), "cpus": os.cpu_count(), "blas": f"{blas.get('name')} {blas.get('version')}"}
@@ -57,9 +52,8 @@ def _openblas_runtime():
 
 
 def _code_commit():
-    """The git commit of the code as this process loaded it (with ``+dirty`` when tracked files differed from
-    it; None outside a git checkout): asked once, when the package is imported, since the checkout may move on
-    while a long run goes (a record must name the code that trained it, not the code checked out when it ended)."""
+    """The git commit of the code as this process loaded it (``+dirty`` when tracked files differ; None outside a
+    git checkout), asked once at import: the checkout may move on while a long run goes."""
     here = os.path.dirname(os.path.abspath(__file__))
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
