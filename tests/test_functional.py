@@ -313,7 +313,7 @@ def test_softmax_family_rejects_integer_logits_and_bad_temperatures(fn):
 
 
 def test_standardise_has_one_spelling_across_the_public_api():
-    """British ``standardise`` everywhere: ``data.load``/``preprocess`` took ``standardize=`` beside
+    """British ``standardise`` everywhere: ``data.load``/``preprocess`` once took ``standardize=`` beside
     ``F.standardise`` and ``KD(standardise=...)``."""
     import importlib
     import inspect
@@ -330,7 +330,7 @@ def test_standardise_has_one_spelling_across_the_public_api():
                     continue
                 american += [f"{info.name}.{name}({p}=)" for p in (name, *params) if "standardiz" in p.lower()]
     assert not american
-    assert "standardise" in inspect.signature(tinykd.data.load).parameters
+    assert "standardise" in inspect.signature(tinykd.distill.KD).parameters
 
 
 # ------------------------------------------------------------------------------------------- issue 28, item 4

@@ -1,17 +1,14 @@
 """Pure math: softmax with temperature, and the losses of distillation, each returning (value, gradient).
 
-Every loss is a mean over the batch (axis 0) and returns ``(loss, grad)`` where ``loss`` is a 0-d array of the
-logits' dtype (no hidden float64) and ``grad`` has the logits' shape and dtype. Inside a training step no softmax or
-loss here reads an array's values back to the host, so on the GPU a step only queues kernels: dtype and shape are
-checked on every call (free), values (finite logits, targets in [0, 1]) only with ``TINYKD_DEBUG=1``
-(``backend.debug``), because each such read waits for the GPU. Labels are the exception: a label out of range does
-not fail, it trains on another class, so their range is read on every direct call (``check_labels``,
-``cross_entropy``) and, inside a training step (``backend.training_step``), only in debug mode. A caller that checked
-its arrays once at its entry (an objective: ``distill.KD``) passes ``checked=True`` to skip the repeated dtype and
-shape checks of each function it calls. The functions that read values, ``all_finite``, ``check_finite``,
-``label_range`` and ``check_label_range``, serve those checks and the places where data enters: ``train.fit``
-checks its data once per data set (and its losses once per epoch), ``Discriminator.fit`` its logits and classes
-once per call. The label rule itself (shape and dtype) is ``checks.check_label_vector``, here as everywhere.
+Every loss is a mean over the batch (axis 0) and returns ``(loss, grad)``: ``loss`` a 0-d array of the logits'
+dtype (no hidden float64), ``grad`` of the logits' shape and dtype. Inside a training step nothing here reads a value
+back to the host, so on the GPU a step only queues kernels: dtype and shape are checked on every call, values
+(finite logits, targets in [0, 1]) only with ``TINYKD_DEBUG=1`` (``backend.debug``). Labels are the exception, since
+one out of range trains on another class: their range is read on every direct call and, inside a training step
+(``backend.training_step``), only in debug mode. A caller that checked its arrays once (an objective:
+``distill.KD``) passes ``checked=True`` to skip the repeated dtype and shape checks. ``all_finite``,
+``check_finite``, ``label_range`` and ``check_label_range`` read values: they serve those checks and the places
+where data enters (``train.fit``, ``Discriminator.fit``).
 The derivations are in ``docs/derivations.md`` (§1 softmax, §2 cross-entropy, §3 soft targets, §4 the logistic
 loss, §16 standardisation), whose notation the docstrings use: ``z`` logits, ``τ`` temperature, ``P^τ`` tempered
 probabilities, ``n`` the row, ``k`` the class, ``N`` rows, ``g`` the gradient arriving from above; the
@@ -65,10 +62,10 @@ def check_temperature(temperature):
 
 
 def check_finite(name, a, fix="clean or drop those rows"):
-    """Raise unless every entry of ``a`` is finite: one read of device memory (a GPU synchronisation), so it runs
-    where data enters (``train.fit``, ``train.errors``, ``Network.predict``, ``Network.load_state_dict``), never per
-    step. The one rule for non-finite data: a NaN row would otherwise be predicted as class 0, counted as an error
-    or trained on as a NaN loss. ``fix`` ends the message (what to do about it)."""
+    """Raise unless every entry of ``a`` is finite (``None`` or empty passes): the one rule for non-finite data,
+    one read of device memory (a GPU synchronisation), so it runs where data enters (``train.fit``,
+    ``train.errors``, ``Network.predict``, ``layers.load_network_arrays``), never per step. ``fix`` ends the
+    message (what to do about it)."""
     if a is None or not a.size or all_finite(a):
         return
     xp = get_array_module(a)
@@ -83,12 +80,8 @@ def check_finite(name, a, fix="clean or drop those rows"):
 
 def check_labels(labels, batch, classes, name="labels", ignore_label=None):
     """Raise unless ``labels`` is an integer vector of length ``batch`` (``checks.check_label_vector``, the one
-    label rule) whose values lie in [0, classes) (``check_label_range``; ``ignore_label`` allowed too).
-
-    The range matters: NumPy reads a negative index from the end (label −1, the library's "unlabelled", as the last
-    class) and CuPy wraps any out-of-range one, so a bad label would silently train on another class. It is read
-    on a direct call; inside a training step only with ``TINYKD_DEBUG=1`` (``backend.check_values``), since
-    ``train.fit`` checks the range once for the whole data set.
+    label rule) whose values lie in [0, classes) (``check_label_range``; ``ignore_label`` allowed too). The range is
+    read on a direct call; inside a training step only with ``TINYKD_DEBUG=1`` (``backend.check_values``).
     """
     check_label_vector(name, labels, rows=batch)
     if backend.check_values() and batch:
@@ -97,9 +90,8 @@ def check_labels(labels, batch, classes, name="labels", ignore_label=None):
 
 def check_label_range(labels, classes, name="labels", ignore_label=None, what=None):
     """Raise unless every value of the non-empty ``labels`` lies in [0, classes), or is ``ignore_label`` (an
-    objective's mark of an unlabelled row) when one is given: one read of device memory (a GPU synchronisation), so
-    it runs where data enters, not per step. The one label-range rule of the engine (``train.fit`` and
-    ``train.errors``, the objectives called directly, ``Discriminator.fit``). ``what`` names the classes in the
+    objective's mark of an unlabelled row) when one is given: the engine's one label-range rule, one read of device
+    memory (a GPU synchronisation), so it runs where data enters, not per step. ``what`` names the classes in the
     message (default ``"<classes> classes"``)."""
     if ignore_label is not None:
         labels = get_array_module(labels).where(labels == ignore_label, 0, labels)
@@ -172,9 +164,8 @@ def cross_entropy(logits, labels, ignore_label=None, *, checked=False):
     rows of the batch, ``H = −(1/N_χ) Σ_n χ_n log P[n, y_n]`` (``χ_n`` 1 for a labelled row, else 0), gradient
     ``χ ⊙ (P − onehot(y)) / N_χ`` (both 0 when ``N_χ = 0``). ``N_χ`` stays on the device: nothing is read back. Without
     ``ignore_label`` every label is a class index in [0, C): −1 is refused, never read as class C − 1.
-    ``checked=True``: the caller has checked the logits (``check_logits``) and the labels' shape
-    (``checks.check_label_vector``); the labels' range is checked here in either case (``check_label_range``: on a
-    direct call, and inside a training step only with ``TINYKD_DEBUG=1``, ``backend.check_values``).
+    ``checked=True``: the caller has checked the logits (``check_logits``) and the labels' shape; their range is
+    checked here either way (``check_label_range``, when ``backend.check_values()``).
     """
     if not checked:
         check_logits(logits)
@@ -311,8 +302,7 @@ def standardise(logits, eps=STANDARDISE_EPS, *, checked=False):
     """
     if not checked:
         check_logits_shape(logits)
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < float(eps) < float("inf"):
-        raise ValueError(f"eps must be a finite number > 0 (it keeps a row of equal logits finite), got {eps!r}")
+    check_real("eps", eps, low_open=True)
     xp = get_array_module(logits)
     centred = logits - logits.mean(axis=-1, keepdims=True)
     sigma = xp.sqrt((centred * centred).mean(axis=-1, keepdims=True) + logits.dtype.type(eps))
