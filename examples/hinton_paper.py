@@ -9,7 +9,10 @@
    with the chosen recipe trained on the training split only, the validation split held out; then the students
    train with those choices on every labelled row, from the final teacher);
 3. the mythical 3 and the 7s and 8s from that teacher, the bias shifts chosen on validation (paper: 109 errors,
-   14 on the test 3s; 13.2%).
+   14 on the test 3s; 13.2%);
+4. an ensemble teacher: the candidates and the held-out teacher (none has seen the validation images), which of
+   them to average and how (probabilities or logits) chosen on validation, and its students distilled at τ = 20,
+   3 seeds (goals: the paper's 67 and 74).
 
     python examples/hinton_paper.py            # the whole preset (at most 2.5 hours on 2 cores; resumes)
     python examples/hinton_paper.py --quick    # every step, small

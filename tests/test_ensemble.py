@@ -13,7 +13,7 @@ from backends import host, move
 from tinykd import MLP, gradcheck
 from tinykd import functional as F
 from tinykd.distill import KD
-from tinykd.ensemble import Ensemble, ensemble_logits
+from tinykd.ensemble import Ensemble, ensemble_logits, select
 
 ROOT = Path(__file__).resolve().parents[1]
 seeds = st.integers(0, 2**32 - 1)
@@ -203,7 +203,7 @@ def test_members_of_different_sizes_and_float32_stays_float32(xp):
         np.testing.assert_allclose(host(out), ensemble_logits(zs, 4.0, average), rtol=2e-5, atol=2e-5)
         assert host(ensemble.predict(x)).tolist() == ensemble_logits(zs, 1.0, average).argmax(axis=1).tolist()
     assert Ensemble(nets, "logits").logits(x).dtype == np.float32
-    assert Ensemble(nets).describe() == {"kind": "ensemble", "average": "probabilities", "members": 3}
+    assert Ensemble(nets).count_params() == sum(net.count_params() for net in nets)
 
 
 def test_the_ensemble_feeds_kd_and_fit_as_any_teacher_does():
@@ -243,3 +243,45 @@ def test_the_one_line_refusals():
             refused(ValueError, "temperature must be", lambda: Ensemble([Fixed(z)], average).logits(np.arange(2),
                                                                                                      bad))
     refused(TypeError, "temperature must be a real number", lambda: ensemble_logits([z], "4", "logits"))
+
+
+def _val_logits(rng, y, classes, accuracy):
+    """Logits that put most mass on the label on about ``accuracy`` of the rows (a random wrong class elsewhere)."""
+    n = y.size
+    top = np.where(rng.random(n) < accuracy, y, (y + rng.integers(1, classes, n)) % classes)
+    z = rng.standard_normal((n, classes))
+    z[np.arange(n), top] += 3.0
+    return z
+
+
+def test_select_adds_networks_while_they_lower_the_validation_errors_and_reports_every_step():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 400)
+    logits = {name: _val_logits(rng, y, 5, acc) for name, acc in (("a", 0.8), ("b", 0.78), ("c", 0.76),
+                                                                   ("bad", 0.05))}
+    average, members, steps = select(logits, y)
+    assert set(steps) == {"probabilities", "logits"} and members == steps[average][-1][0]
+    single = {n: int((z.argmax(1) != y).sum()) for n, z in logits.items()}
+    assert "bad" not in members and single[members[0]] == min(single.values())   # the best one first; the bad never
+    assert len(members) > 1                                   # independent errors: averaging pays
+    for how, trace in steps.items():
+        pairs = [tuple(step[1:]) for step in trace]
+        assert pairs == sorted(pairs, reverse=True) and len(set(pairs)) == len(pairs)   # each step strictly lower
+        for names, errors, ce in trace:                        # the numbers are the ensemble's, recomputed
+            z = ensemble_logits([logits[n] for n in names], 1.0, how)
+            assert errors == int((z.argmax(1) != y).sum())
+            log_p = z - z.max(1, keepdims=True)
+            log_p -= np.log(np.exp(log_p).sum(1, keepdims=True))
+            assert ce == pytest.approx(-log_p[np.arange(400), y].mean(), rel=1e-12)
+    assert all(steps[average][-1][1:] <= trace[-1][1:] for trace in steps.values())   # the lower average wins
+
+
+def test_select_keeps_one_network_that_no_other_improves_and_breaks_ties_by_order():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 200)
+    z = _val_logits(rng, y, 4, 0.9)
+    average, members, steps = select({"first": z, "copy": z.copy()}, y)
+    assert members == ["first"] and average == "probabilities"    # the copy changes nothing; ties: the paper's
+    assert [len(t) for t in steps.values()] == [1, 1]
+    with pytest.raises(ValueError, match="at least one"):
+        select({}, y)

@@ -35,7 +35,8 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     roles = sorted(r["identity"]["role"] for r in recs)
     assert roles.count("teacher-candidate") == 5 and roles.count("teacher") == 1   # base, lr, c, jitter, dropout
     assert roles.count("teacher-held-out") == 1
-    assert roles.count("student-selection") == 2 and roles.count("student") == 2
+    assert roles.count("student-selection") == 2 and roles.count("student") == 3   # alone, distilled, ensemble
+    assert roles.count("teacher-ensemble") == 1
     for role in ("omit-3", "only-7-8", "omit-3-held-out", "only-7-8-held-out"):
         assert roles.count(role) == 1
     view = json.loads((tmp_path / "r" / "mnist_hinton_paper_quick.json").read_text())
@@ -58,8 +59,21 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
         {k: v for k, v in teacher["identity"].items() if k not in ("role", "rows", "selected_from")}
     assert held["result"]["validation_errors"] is not None and "val_errors" in held["result"]["history"][-1]
     by_role = {(r["identity"]["role"], r["identity"]["kind"]): r for r in recs if "kind" in r["identity"]}
+    # the ensemble: chosen on validation from the networks that never saw it (the candidates, the held-out teacher)
+    (ens,) = [r for r in recs if r["identity"]["role"] == "teacher-ensemble"]
+    pool = [r["key"] for r in recs if r["identity"]["role"] in ("teacher-candidate", "teacher-held-out")]
+    assert sorted(ens["identity"]["model"]["members"]) == sorted(pool) and teacher["key"] not in pool
+    e = ens["result"]
+    assert set(e["members"]) <= set(pool) and e["average"] in ("probabilities", "logits")
+    assert e["selection"][e["average"]][-1][0] == e["members"] and e["validation_errors"] is not None
+    (from_ens,) = [r for r in recs if r["identity"].get("kind") == "ensemble"]
+    assert from_ens["identity"]["teacher"] == ens["key"] and from_ens["identity"]["rows"] == "training and validation"
+    assert from_ens["identity"]["objective"] == by_role[("student", "distilled")]["identity"]["objective"]
+    assert view["ensemble"]["errors"] == e["errors"] and view["students"]["ensemble"]["n"] == 1
     for (role, kind), r in by_role.items():
         final = role in ("student", "omit-3", "only-7-8")
+        if kind == "ensemble":
+            continue
         assert r["identity"]["teacher"] == (teacher if final else held)["key"], role
         assert r["identity"]["rows"] == ("training and validation" if final else "training"), role
         assert (r["result"]["validation_errors"] is None) == final, role
@@ -71,6 +85,7 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     md = (tmp_path / "r" / "mnist_hinton_paper_quick.md").read_text()
     assert md == hinton_paper.markdown(hinton_paper.views(recs)[0]) and view["complete"]   # the table: the view of the records
     assert "| teacher 784-1200-1200-10:" in md and "| ≤ 70 |" in md and "chosen on validation" in md
+    assert f"| – | {e['errors']} | ≤ 67 |" in md and "| ≤ 74 |" in md and "greedy" not in md.lower()
     # the README's lines: the newest complete run of the preset asked for, beside the paper's numbers
     lines = hinton_paper.headline_of(hinton_paper.views(recs)[0])
     assert f"| {hinton_paper.PAPER['teacher']} | {teacher['result']['errors']} | ≤ 70 |" in "\n".join(lines)
@@ -84,6 +99,7 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     assert "not yet trained: the mythical-3 student; the 7s-and-8s student" in hinton_paper.markdown(stopped)
     again = run(tmp_path)
     assert "teacher candidate" not in again and "[teacher] epoch" not in again   # no teacher trains again
+    assert "loaded" not in again[:again.index("the ensemble chosen")]   # its choice is read from its record
     assert "omit-3 distilled seed 0" in again and "student alone seed 0" not in again
     assert len(records.Store(tmp_path / "rec").all()) == len(recs)
     assert first.count("test errors (") > again.count("test errors (")

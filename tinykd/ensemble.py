@@ -16,6 +16,8 @@ The hard term of KD reads the labels, never the teacher, so it is the same for e
 """
 import math
 
+import numpy as np
+
 from . import functional as F
 from .backend import get_array_module
 
@@ -131,10 +133,44 @@ class Ensemble:
             F.check_temperature(temperature)
         return ensemble_logits([m.logits(x) for m in self.members], temperature, self.average)
 
-    def predict(self, x):
-        """The ensemble's predicted classes: the argmax over the classes of ``P̄`` at τ = 1 (or of ``mean_T z_T``)."""
+    def predict(self, x, batch_size=None):
+        """The ensemble's predicted classes: the argmax over the classes of ``P̄`` at τ = 1 (or of ``mean_T z_T``);
+        ``batch_size`` is accepted for ``train.errors`` and unused (each member's ``logits`` takes ``x`` whole)."""
         return self.logits(x, 1.0).argmax(axis=1)
 
-    def describe(self):
-        """What the ensemble is, without its members' identities (a run specification links their records)."""
-        return {"kind": "ensemble", "average": self.average, "members": len(self.members)}
+    def count_params(self, biases=True):
+        """The members' parameters, together: what the ensemble costs at inference."""
+        return sum(m.count_params(biases=biases) for m in self.members)
+
+
+def select(val_logits, y_val):
+    """Which networks to average, and how, chosen on validation: greedy forward selection (Caruana et al. 2004,
+    without replacement) for each average of ``AVERAGES``. ``val_logits``: {name: the network's N×C logits on the
+    validation rows}, in the order that breaks ties; ``y_val``: the validation labels (host arrays).
+
+    Each step adds the network that gives the ensemble (at τ = 1) the fewest validation errors, then the lowest
+    validation cross-entropy; the selection stops when no network lowers that pair (the cross-entropy by more than
+    rounding, a relative 1e-9: a copy of a member changes nothing). Then the average whose
+    selection scores lower wins (a tie: the probabilities, the paper's). Returns (average, names in the order
+    added, steps {average: [[names so far, errors, cross-entropy], ...]}): the whole comparison, for the record."""
+    if not val_logits:
+        raise ValueError("select needs at least one network's validation logits")
+    y_val = np.asarray(y_val)
+
+    def score(names, average):
+        z = ensemble_logits([val_logits[n] for n in names], 1.0, average)
+        log_p = F.log_softmax(z)
+        return int((z.argmax(axis=1) != y_val).sum()), float(-log_p[np.arange(y_val.size), y_val].mean())
+
+    steps = {}
+    for average in AVERAGES:
+        chosen, best, steps[average] = [], None, []
+        while len(chosen) < len(val_logits):
+            s, name = min(((score(chosen + [n], average), n) for n in val_logits if n not in chosen),
+                          key=lambda option: option[0])          # the first of equal scores: the earlier network
+            if best is not None and not (s[0] < best[0] or s[0] == best[0] and s[1] < best[1] * (1 - 1e-9)):
+                break
+            chosen, best = chosen + [name], s
+            steps[average].append([list(chosen), *s])
+    average = min(AVERAGES, key=lambda a: steps[a][-1][1:])
+    return average, steps[average][-1][0], steps

@@ -8,6 +8,10 @@
    un-jittered transfer set (paper 74), one budget for both, its epochs chosen on validation, three seeds each.
 3. The mythical 3 (no 3 in the transfer set; the 3's bias raised by a shift chosen on validation; paper 109 errors,
    14 on the 1,010 test 3s) and the 7s and 8s (only them in the transfer set; their biases lowered; paper 13.2%).
+4. An ensemble teacher, the setting of the paper's title: the networks that never saw the validation images (the
+   candidates and the held-out teacher) averaged, which of them and whether their probabilities or their logits,
+   chosen on validation (``ensemble.select``); its students distilled at τ = 20 with the students' budget, three
+   seeds, held to the paper's 67 (teacher) and 74 (distilled student).
 
 The students' choices (their budget, the shifts) are made in a *held-out world*: the chosen recipe trained on the
 training split only, its students on that split, so that no network that shapes them has seen the validation
@@ -26,6 +30,7 @@ import numpy as np
 
 from ..backend import get_array_module, resolve, to_device, to_host
 from ..distill import KD, Supervised
+from ..runs.spec import EnsembleSpec
 from . import plots, shared
 from .omitted_classes import (KEPT, OMITTED, PAPER, check_classes, kept_rows, omit_3, omit_3_at, only_7_8,
                               only_7_8_at)
@@ -35,7 +40,8 @@ from .settings import ConfigError, Settings, check_counts, data_deviations
 from .setup import Setup, log, one_at_a_time
 
 TEMPERATURE, KD_WEIGHT = 20.0, 0.9
-GOALS = {"teacher": 70, "distilled": 80, "threes_right": 0.98, "after_shift": 109}
+GOALS = {"teacher": 70, "distilled": 80, "threes_right": 0.98, "after_shift": 109, "ensemble": 67,
+         "ensemble_distilled": 74}
 
 
 @dataclass
@@ -125,6 +131,26 @@ def run(s):
     if setup.record(final) is None:
         worlds["final"].model()        # the final teacher now: it is the preset's first result
 
+    # the ensemble: which of the networks that never saw the validation images (the candidates and the held-out
+    # teacher) to average, and how, chosen on those images; its students learn from every labelled row
+    pool = {rec["key"]: cands[name] for name, rec in found.items()}
+    ens = EnsembleSpec("teacher-ensemble", (*pool, links["held_out_teacher"]), setup.data["fingerprint"], s.backend)
+
+    def members(keys):
+        return {k: worlds["held-out"].model() if k == links["held_out_teacher"] else
+                setup.model(teacher_spec(setup, pool[k], s.teacher_epochs, s.teacher_decay), image_shape=shape)
+                for k in keys}
+
+    def assemble(need_model=False):
+        return setup.runner.assemble(ens, members, setup.arrays[4:], (xv, yv), need_model=need_model, table=table,
+                                     links=links)
+    ens_rec = assemble()[1]
+    keys.append(ens_rec["key"])
+    log(f"the ensemble chosen on validation: {len(ens_rec['result']['members'])} networks, the average of their "
+        f"{ens_rec['result']['average']}: {ens_rec['result']['errors']} test errors")
+    worlds["ensemble"] = _World(setup, None, (x_all, y_all), None, shape, ens_rec["key"], "training and validation",
+                                logits=lambda rows: assemble(need_model=True)[0].logits(rows, TEMPERATURE))
+
     # 2. the students' budget, chosen in the held-out world on the mean of both students' validation curves
     def student(world, kind, epochs, seed, role, **rows):
         w = worlds[world]
@@ -143,6 +169,8 @@ def run(s):
     for seed in range(s.seeds):
         for kind in ("alone", "distilled"):
             student("final", kind, s_epochs, seed, "student")
+    for seed in range(s.seeds):
+        student("ensemble", "ensemble", s_epochs, seed, "student")
     for role, classes in SHIFTED.items():
         student("final", "distilled", s_epochs, 0, role, bias_shift=shifts[role], **classes)
     v = view(setup.store.all(), table, links, keys)
@@ -153,16 +181,19 @@ def run(s):
 
 
 SHIFTED = {"omit-3": {"without_classes": OMITTED}, "only-7-8": {"only_classes": KEPT}}
+KINDS = ("alone", "distilled", "ensemble")   # the students: on the labels, from the teacher, from the ensemble
 
 
 class _World:
     """A teacher and the rows its students learn from: ``held-out`` (the chosen recipe on the training split, the
-    validation split kept for the students' choices) or ``final`` (every labelled row, nothing held out). The
+    validation split kept for the students' choices), ``final`` (every labelled row, nothing held out) or
+    ``ensemble`` (every labelled row, from the ensemble, whose ``logits(rows)`` at τ the world is given). The
     teacher is trained or loaded, and its logits on the transfer set computed, when a student first needs them."""
 
-    def __init__(self, setup, spec, rows, val, shape, key, name):
+    def __init__(self, setup, spec, rows, val, shape, key, name, logits=None):
         self.setup, self.spec, self.xy, self.val, self.shape, self.key, self.rows = \
             setup, spec, rows, val, shape, key, name
+        self.teacher_logits = logits or (lambda x: self.model().logits(x))
         self._model = self._logits = None
 
     def model(self):
@@ -177,7 +208,7 @@ class _World:
         errors, validation curve (held-out world only) and the shifts: chosen on validation in the held-out world,
         applied as its identity says in the final one."""
         if self._logits is None:   # the teacher's logits on the un-jittered transfer set, once
-            self._logits = self.model().logits(self.xy[0])
+            self._logits = self.teacher_logits(self.xy[0])
         x, y, t, rows = *self.xy, self._logits, spec.extra
         y_host = to_host(y)
         keep = kept_rows(y_host, rows)
@@ -224,11 +255,20 @@ def view(records_, table, links, keys=None):
     v["n_test"] = v["data"]["n_test"]
 
     def of(role, kind=None):
-        return sorted((r for r in rows if r["identity"]["role"] == role and kind in (None, r["identity"]["kind"])),
-                      key=lambda r: r["result"]["seed"])
+        return sorted((r for r in rows if r["identity"]["role"] == role and kind in (None, r["identity"].get("kind"))),
+                      key=lambda r: r["result"].get("seed", 0))
     v["students"] = {kind: {"runs": [r["result"] for r in of("student", kind)],
                             **shared.mean_std([r["result"]["errors"] for r in of("student", kind)] or [np.nan])}
-                     for kind in ("alone", "distilled") if of("student", kind)}
+                     for kind in KINDS if of("student", kind)}
+    if of("teacher-ensemble"):
+        e = of("teacher-ensemble")[0]
+        names = {**{k: name for name, k in keys.items()}, links["held_out_teacher"]: "held-out teacher"}
+        v["ensemble"] = {**e["result"], "names": [names[k] for k in e["result"]["members"]],
+                         "pool": [names[k] for k in e["identity"]["model"]["members"]],
+                         "steps": {how: [[[names[k] for k in ks], *rest] for ks, *rest in trace]
+                                   for how, trace in e["result"].get("selection", {}).items()},
+                         "members_seconds": sum(by_key[k]["result"].get("seconds", 0.0)
+                                                for k in e["result"]["members"] if k in by_key)}
     sel = {r["identity"]["kind"]: r["result"] for r in of("student-selection")}
     v["student_selection"] = {k: [h["val_errors"] for h in r["history"]] for k, r in sel.items()}
     if of("student"):
@@ -246,7 +286,8 @@ def view(records_, table, links, keys=None):
         v.update(teacher_not_better=flag, teacher_check=line)
     seeds = table["settings"]["seeds"]
     v["missing"] = [f"{kind} students: {seeds - v['students'].get(kind, {}).get('n', 0)} of {seeds} seeds"
-                    for kind in ("alone", "distilled") if v["students"].get(kind, {}).get("n", 0) < seeds] + \
+                    for kind in KINDS if v["students"].get(kind, {}).get("n", 0) < seeds] + \
+        ([] if "ensemble" in v else ["the ensemble teacher"]) + \
         [what for what, key in (("the mythical-3 student", "omit_3"), ("the 7s-and-8s student", "only_7_8"))
          if key not in v]
     v["complete"] = not v["missing"]
@@ -299,6 +340,7 @@ def markdown(v):
             lines.append(f"| the same, distilled at τ = {TEMPERATURE:g} ({e} epochs, {_seeds(d['n'])}) | "
                          f"{p['distilled']} | **{shared.fmt(d)}** | ≤ {g['distilled']} | "
                          f"{_met(d['mean'] <= g['distilled'])} |")
+    lines += _ensemble_rows(v, names=True)
     if "omit_3" in v:
         o = v["omit_3"]
         right = 1 - o["errors_on_3_after_shift"] / o["n_test_3"]
@@ -315,6 +357,11 @@ def markdown(v):
                   "| | |", f"| … after lowering their biases (ours {o['bias_shift']:g} on validation; the paper's "
                   f"{p['only_7_8'][1]:g} on the test set) | {p['only_7_8'][2]}% | {o['error_rate_after_shift']:.1f}% "
                   "| | |"]
+    if "ensemble" in v:
+        en = v["ensemble"]
+        lines += ["", "The paper distils an ensemble only in its speech experiments (§4); on MNIST the ensemble rows are "
+                      f"held to its single teacher's and distilled student's numbers ({p['teacher']}, "
+                      f"{p['distilled']})."]
     lines += ["", f"The teacher's recipe, chosen on validation (validation errors out of {v['data']['n_val']:,}, "
                   f"the mean over {sel['window']} consecutive epochs, at its lowest; Adam with the rate decayed "
                   "exponentially):", "",
@@ -336,6 +383,19 @@ def markdown(v):
                       "errors for a student trained as in its row. The students in the table then trained with "
                       "those choices on the training and validation images, from the final teacher (which has seen "
                       "the validation images: a student of it is scored on validation for no choice)."]
+    if "ensemble" in v:
+        en = v["ensemble"]
+        lines += ["", "The ensemble teacher, chosen on validation from the networks that never saw the validation "
+                      f"images ({', '.join(f'`{n}`' for n in en['pool'])}): for each average, each step adds the "
+                      "network that gives the fewest validation errors (then the lowest validation cross-entropy, at "
+                      "τ = 1), until none lowers them; the average whose last step scores lower wins (its validation "
+                      "errors, being chosen on them, flatter it). Its members' training: "
+                      f"{en['members_seconds'] / 60:.0f} min, all of it spent anyway (candidates and the held-out "
+                      "teacher).", "", "| average | networks | validation errors | cross-entropy |", "|---|---|---|---|"]
+        for how, trace in en["steps"].items():
+            for names, errors, ce in trace:
+                mark = "**" if how == en["average"] and names == en["names"] else ""
+                lines.append(f"| {mark}{how}{mark} | {', '.join(names)} | {errors} | {ce:.4f} |")
     lines += ["", f"Training time of these networks: {v['seconds_total'] / 60:.1f} min (candidates, both teachers, "
                   "students; the records' own times)."]
     return "\n".join(lines) + "\n"
@@ -362,12 +422,31 @@ def headline_of(v):
             f"| student 784-800-800-10 on the labels | {p['student_alone']} | {shared.fmt(st['alone'])} | | |",
             f"| the same, distilled at τ = {TEMPERATURE:g} | {p['distilled']} | {shared.fmt(d)} | ≤ {g['distilled']} | "
             f"{_met(d['mean'] <= g['distilled'])} |",
+            *_ensemble_rows(v),
             f"| no 3 in the transfer set, after the 3's bias shift (errors on the test 3s) | {p['omit_3'][3]} "
             f"({p['omit_3'][4]}) | {o['errors_after_shift']} ({o['errors_on_3_after_shift']}: {100 * right:.1f}% "
             f"right) | ≤ {g['after_shift']} (≥ {100 * g['threes_right']:g}% right) | "
             f"{_met(right >= g['threes_right'] and o['errors_after_shift'] <= g['after_shift'])} |",
             f"| only 7s and 8s in the transfer set, after their bias shift: error rate | {p['only_7_8'][2]}% | "
             f"{e['error_rate_after_shift']:.1f}% | | |"]
+
+
+def _ensemble_rows(v, names=False):
+    """The ensemble's rows of a table (none before it is made): the ensemble beside its goal (``names``: its
+    members named), then its students."""
+    if "ensemble" not in v:
+        return []
+    en, g, st = v["ensemble"], v["goals"], v.get("students", {})
+    which = ", ".join(f"`{n}`" for n in en["names"]) + "; " if names else ""
+    lines = [f"| ensemble teacher: the mean of the {en['average']} of {len(en['names'])} networks trained on the "
+             f"training images ({which}members and average chosen on validation) | – | {en['errors']} | "
+             f"≤ {g['ensemble']} | {_met(en['errors'] <= g['ensemble'])} |"]
+    if "ensemble" in st:
+        d = st["ensemble"]
+        lines.append(f"| the student, distilled at τ = {TEMPERATURE:g} from the ensemble "
+                     f"({v.get('student_epochs')} epochs, {_seeds(d['n'])}) | – | **{shared.fmt(d)}** | "
+                     f"≤ {g['ensemble_distilled']} | {_met(d['mean'] <= g['ensemble_distilled'])} |")
+    return lines
 
 
 def figures(v):

@@ -7,10 +7,15 @@
    run of the same exponential schedule), ``fit``, then save the checkpoint with what produced it.
 5. Its record missing: test and validation errors, parameters, time and history, what ``measure(model)`` adds,
    and the provenance of the process that trained it (kept in the checkpoint), written to the store.
+
+An ensemble teacher (``EnsembleSpec``) takes the same path without steps 3 and 4: ``Runner.assemble`` averages
+its members' networks (each one a record of its own) and records what the ensemble makes.
 """
 import os
 import time
 
+from ..backend import to_host
+from ..ensemble import Ensemble, select
 from ..train import errors, fit
 from . import checkpoints as ckpt
 from . import locks
@@ -75,6 +80,37 @@ class Runner:
                                  provenance=info.get("provenance"), **({"asked": asked} if asked else {}))
         return model, rec
 
+    def assemble(self, spec, members, test, val=None, need_model=False, measure=None, table=None, links=None):
+        """The ensemble ``spec`` (an ``EnsembleSpec``) asks for: (model, record), nothing trained. ``members(keys)``
+        gives {record key: trained network} for those keys, called only when the record is missing or the model is
+        needed (and then, the record found, for the chosen members only). ``val`` = (x_val, y_val): where members
+        and average are chosen when ``spec.average`` is None (``ensemble.select``; the record keeps the choice, so
+        a rerun reads it and loads nothing). Its test and validation errors are counted as any network's (the
+        validation errors flatter an ensemble chosen on them); a record found is checked against the ensemble."""
+        ident = spec.identity()
+        rec = self.store.find(ident)
+        if rec is not None and not need_model:
+            return None, rec
+        if rec is not None:    # the choice was made: only the chosen members are loaded
+            average, chosen, steps = rec["result"]["average"], rec["result"]["members"], None
+            nets = members(chosen)
+        elif spec.average is None:
+            nets = members(spec.members)
+            average, chosen, steps = select({k: to_host(nets[k].logits(val[0])) for k in spec.members},
+                                            to_host(val[1]))
+        else:
+            average, chosen, steps, nets = spec.average, list(spec.members), None, members(spec.members)
+        model = Ensemble([nets[k] for k in chosen], average)
+        now = errors(model, *test)
+        if rec is not None:
+            self._check_against(rec, now, None, loaded=False)
+            return model, rec
+        result = {"errors": now, "validation_errors": errors(model, *val) if val is not None else None,
+                  "params": model.count_params(biases=False), "params_with_biases": model.count_params(),
+                  "average": average, "members": chosen, "seconds": 0.0,
+                  **({"selection": steps} if steps else {}), **(measure(model) if measure else {})}
+        return model, self.store.put(ident, result, table=table, links=links, data=self.data)
+
     def _check_against(self, rec, now, path, loaded):
         """The network in hand is the one its record describes: its test errors are the record's. A checkpoint that
         is not (damaged, or replaced by hand) is refused; a network trained again because its checkpoint was gone
@@ -87,7 +123,7 @@ class Runner:
             raise ckpt.CheckpointError(f"{path} does not hold the network its record describes ({now} test errors, "
                                        f"the record {self.store.path(rec['identity'])} says {then}): delete the "
                                        "checkpoint (the network trains again)")
-        self.say(f"WARNING: {rec['identity']['role']} trained again (no checkpoint) makes {now} test errors where "
+        self.say(f"WARNING: {rec['identity']['role']} made again (no checkpoint of it or its members) makes {now} test errors where "
                  f"its record says {then}: the networks trained from it now learn from this one")
 
     def _result(self, model, rows, test_errors, held_out):

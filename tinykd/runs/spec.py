@@ -80,3 +80,22 @@ class Spec:
         if self.jitter is not None:
             ident["jitter"] = self.jitter
         return {**ident, **self.extra}
+
+
+@dataclass(frozen=True)
+class EnsembleSpec:
+    """A teacher made of trained networks, nothing trained (``tinykd.ensemble``): ``members`` the record keys of
+    the networks it may average, in the order that breaks ties; ``average`` "probabilities" or "logits", or None:
+    which members and which average are chosen on the validation rows (``ensemble.select``), and the record says
+    what was chosen. Its identity links the members' records, so it names exactly those networks."""
+    role: str
+    members: tuple
+    data: str
+    backend: str
+    average: str = None
+    extra: dict = field(default_factory=dict)
+
+    def identity(self):
+        return {"data": self.data, "role": self.role, "backend": self.backend,
+                "model": {"kind": "ensemble", "members": list(self.members),
+                          "average": self.average or "members and average chosen on validation"}, **self.extra}
