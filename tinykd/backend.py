@@ -1,19 +1,12 @@
 """NumPy or CuPy: pick once, then every function takes its array module from its inputs.
 
-A model is built on one array module (``xp``); after that nothing chooses again. Functions call
-``get_array_module(*arrays)`` so that a NumPy array is computed with NumPy and a CuPy array with CuPy. In tinykd,
-whole arrays cross between host and device through ``to_device`` and ``to_host``, and when a checkpoint is loaded:
-``layers.load_network_arrays`` copies each saved host array into the parameter or buffer it restores (through
-``to_device``), ``runs.runstate`` a CuPy generator's state (with ``xp.asarray``), outside any training step. The one other way they meet is a scalar read
-(``float``, ``bool``, ``int`` of a device value), which waits for every queued kernel: tinykd reads only outside
-training steps (data checks where data enters, the epoch's losses, evaluation: see ``train.fit``), and inside them
-only with ``TINYKD_DEBUG=1``.
-
-``debug()`` says whether per-call value checks run (``TINYKD_DEBUG=1``): reading a value on the GPU waits for every
-queued kernel, so by default values are checked where data enters (``train.fit``), never inside a step.
-``check_values()`` says whether a function reads its labels' range: on a direct call it does (the call is where the
-labels enter), inside ``training_step()`` (``train.train_step``, ``Discriminator.fit``'s steps, whose data was
-checked once where it entered) only with ``TINYKD_DEBUG=1``.
+A model is built on one array module (``xp``); after that nothing chooses again: functions call
+``get_array_module(*arrays)``, so a NumPy array is computed with NumPy and a CuPy array with CuPy. Whole arrays cross
+between host and device through ``to_device`` and ``to_host``, and when a checkpoint is loaded
+(``layers.load_network_arrays`` through ``to_device``; ``runs.runstate`` a CuPy generator's state with
+``xp.asarray``). A scalar read (``float``, ``bool``, ``int`` of a device value) waits for every queued kernel, so
+tinykd reads values only outside training steps (data checks where data enters, the epoch's losses, evaluation:
+``train.fit``), and inside them only with ``TINYKD_DEBUG=1`` (``debug``, ``check_values``).
 """
 import contextlib
 import contextvars
@@ -31,10 +24,8 @@ _DEBUG = None  # TINYKD_DEBUG, read at the first call of debug()
 
 def debug():
     """True when ``$TINYKD_DEBUG`` is ``1``: functions then check the values they receive on every call (finite
-    logits, labels in range), which synchronises the GPU with the host at each check. For studying one function;
-    training checks its data once per data set and its losses once per epoch instead (``train.fit``).
-
-    Read once, at the first call; any value other than ``0``, ``1`` or empty raises ``ValueError``.
+    logits, labels in range), which synchronises the GPU with the host at each check. Read once, at the first call;
+    any value other than ``0``, ``1`` or empty raises ``ValueError``.
     """
     global _DEBUG
     if _DEBUG is None:
@@ -129,10 +120,8 @@ def to_device(array, xp, dtype=None):
 
 
 def to_host(array):
-    """``array`` as a NumPy array: from the GPU a device-to-host copy, which waits for every queued kernel; a NumPy
-    array comes back as it is (not copied). Never
-    called inside a training step; ``train.fit`` calls it for its data checks, the epoch's losses, evaluation and
-    checkpoints."""
+    """``array`` as a NumPy array: from the GPU a device-to-host copy, which waits for every queued kernel (never
+    inside a training step); a NumPy array comes back as it is (not copied)."""
     if get_array_module(array) is np:
         return np.asarray(array)
     return array.get()

@@ -47,12 +47,9 @@ def batched(fn, x, batch_size=10000):
 
 
 def check_jitter(max_shift, image_shape, features=None):
-    """Raise unless ``max_shift`` is a whole number of pixels from 0 to below half the image side, and (for a
-    shift above 0) ``image_shape`` is given, is (H, W) or (H, W, C) and holds ``features`` values (the width of a
-    flattened row) when that is given.
-
-    Why: ``int()`` would run 2.5 as 2 without a word, a negative shift fails inside NumPy's indexing, and a shift
-    of half the side or more can push half an image or more out of its frame (40 on 28x28 pushes it all out).
+    """Raise unless ``max_shift`` is a whole number of pixels from 0 to below half the image side (a larger shift
+    can push half an image or more out of its frame), and (for a shift above 0) ``image_shape`` is given, is (H, W)
+    or (H, W, C) and holds ``features`` values (the width of a flattened row) when that is given.
     """
     if not is_int(max_shift, 0):
         raise ValueError(f"jitter_pixels must be a whole number of pixels >= 0, got {max_shift!r}")

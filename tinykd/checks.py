@@ -46,9 +46,8 @@ def check_real(name, value, low=0.0, high=math.inf, low_open=False, error=ValueE
 
 def check_seed(seed, name="seed", allow_none=True):
     """``seed`` as an int when it is a whole number >= 0 (or None, a fresh unseeded stream, where ``allow_none``):
-    the one seed rule of every place a seed enters (``backend.default_rng``, which makes every generator; ``MLP``,
-    ``BinaryMLP``, ``Discriminator``, ``train.fit``). ``TypeError`` for what is not a whole number (1.5, True, "3"),
-    ``ValueError`` for a negative one (NumPy's own message would not name the setting)."""
+    the one seed rule of every place a seed enters (``backend.default_rng`` makes every generator). ``TypeError``
+    for what is not a whole number (1.5, True, "3"), ``ValueError`` for a negative one."""
     if seed is None and allow_none:
         return None
     if not is_int(seed):
@@ -63,8 +62,7 @@ TRAINED_DTYPES = ("float32", "float64")
 
 def check_dtype(dtype, name="dtype"):
     """``dtype`` as a NumPy dtype when it is one the engine computes in: float32 (training) or float64 (gradient
-    checks). float16 is refused up front: its 11-bit mantissa loses Adam's small updates and its range (65504)
-    overflows ``exp`` in a softmax, so a half-precision network would train to a wrong number without a word."""
+    checks). float16 is refused: its mantissa loses Adam's small updates and its range overflows a softmax's ``exp``."""
     try:
         kind = None if dtype is None else np.dtype(dtype)   # np.dtype(None) would be float64
     except TypeError:
@@ -90,8 +88,8 @@ def check_weights(owner, **weights):
 
 def check_rows(name, x, features=None):
     """Raise unless ``x`` is a 2-D array of one flattened sample per row (with ``features`` columns when given):
-    the input rule of ``train.fit``, ``train.errors`` and ``Network.predict``/``logits``. A list would fail deep
-    inside the model, or be compared element-wise; nothing converts it silently (to which backend, which dtype?)."""
+    the input rule of ``train.fit``, ``train.errors`` and ``Network.predict``/``logits``. Nothing is converted (to
+    which backend, which dtype?)."""
     if not (hasattr(x, "shape") and hasattr(x, "dtype") and hasattr(x, "ndim")):
         raise TypeError(f"{name} must be an array of shape (N, features), got {type(x).__name__}: convert it with "
                         "numpy.asarray (or move it to the model's backend)")
@@ -129,13 +127,8 @@ def check_parent_folder(name, path):
 
 def check_label_vector(name, y, rows=None):
     """Raise unless ``y`` is a 1-D integer array (class indices), with ``rows`` entries when given: the one label
-    rule of every public entry that takes labels (``train.errors``, ``train.fit``, ``Discriminator.fit``, the
-    transfer-set and bias-shift functions, the batch checks of the losses).
-
-    Dtype and shape only, so it reads no values and never synchronises the GPU. Why it matters: a label column
-    ``y[:, None]`` compared with a prediction vector broadcasts to an (N, N) matrix, and one label for many rows
-    broadcasts too; either gives a count that looks like a number and means nothing.
-    """
+    rule of every public entry that takes labels. Dtype and shape only, so it reads no values and never synchronises
+    the GPU (a label column would broadcast against a prediction vector into an (N, N) comparison)."""
     dtype = getattr(y, "dtype", None)
     if dtype is None or dtype.kind not in "iu":
         raise TypeError(f"{name} must be an integer array of class indices, got "
