@@ -21,7 +21,6 @@ from .named import idx_dataset, load_mnist, load_notmnist, load_svhn
 def load_path(path):
     """Your own data set from ``path``: a folder of the four MNIST-named IDX files, or a ``.npz`` file, named by the
     folder's name or the file's stem. No checksum: these are your files."""
-    check_path("the data path (--data)", path, "name the folder or .npz file of your own data")
     path = Path(path)
     source = given(path)   # the name this run was given, never where a link points
     if path.is_dir():

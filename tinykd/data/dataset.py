@@ -127,7 +127,7 @@ def from_arrays(x_train, y_train, x_test, y_test, name="custom", classes=None, i
     if input_shape is not None and int(np.prod(input_shape, dtype=np.int64)) != size:
         raise ValueError(f"input_shape {tuple(input_shape)} holds {int(np.prod(input_shape, dtype=np.int64))} values "
                          f"but each image has {size} (shape {shape}); give the images' own shape or leave it out")
-    shape = image_shape(input_shape if input_shape is not None else shape)
+    shape = image_shape(shape if input_shape is None else input_shape)
     n_classes = check_classes({s: y for s, (_, y) in splits.items()}, classes)
     flat = {s: (pixels(f"x_{s}", x.reshape(x.shape[0], size)), y) for s, (x, y) in splits.items()}
     val = flat.get("val", (None, None))

@@ -29,11 +29,8 @@ MNIST_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train
 
 @dataclass(frozen=True)
 class Resource:
-    """One file of a data set: its name on disk, the MD5 of its (uncompressed) content, and where to get it.
-
-    ``urls`` are mirrors tried in order; ``download_md5`` is the published checksum of the file as served
-    (for MNIST the ``.gz``). ``content_md5`` may be None where no checksum has been published.
-    """
+    """One file of a data set: its name on disk, the MD5 of its (uncompressed) content (None where none is
+    published), mirrors tried in order, and the published MD5 of the file as served (for MNIST the ``.gz``)."""
     name: str
     content_md5: str = None
     urls: tuple = ()
@@ -198,18 +195,15 @@ def fetch(url, target, md5=None, progress=True, chunk=1 << 20):
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-", suffix=target.suffix)
     digest, done, total = hashlib.md5(), 0, 0
     try:
-        try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-                total = int(response.headers.get("Content-Length") or 0)
-                while block := response.read(chunk):
-                    out.write(block)
-                    digest.update(block)
-                    done += len(block)
-                    if progress:
-                        pct = f"{100 * done / total:5.1f}%" if total else ""
-                        print(f"\r  downloading {url} {done / 1e6:7.1f} MB {pct}", end="", file=sys.stderr)
-        except http.client.HTTPException as e:  # IncompleteRead and friends are not OSErrors
-            raise DataError(f"{url}: download broke off after {done} bytes ({e!r}); the partial file was deleted")
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            while block := response.read(chunk):
+                out.write(block)
+                digest.update(block)
+                done += len(block)
+                if progress:
+                    pct = f"{100 * done / total:5.1f}%" if total else ""
+                    print(f"\r  downloading {url} {done / 1e6:7.1f} MB {pct}", end="", file=sys.stderr)
         if progress:
             print(file=sys.stderr)
         if total and done != total:
@@ -220,6 +214,8 @@ def fetch(url, target, md5=None, progress=True, chunk=1 << 20):
         if not md5 and progress:
             print(f"  {url}: no published checksum; MD5 of what arrived is {digest.hexdigest()}", file=sys.stderr)
         os.replace(tmp, target)
+    except http.client.HTTPException as e:  # IncompleteRead and friends are not OSErrors
+        raise DataError(f"{url}: download broke off after {done} bytes ({e!r}); the partial file was deleted")
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -70,17 +70,13 @@ def parse_idx(data, path="<bytes>"):
 def write_idx(path, array):
     """Write ``array`` as an IDX file (gzip-compressed when the name ends in .gz)."""
     array = np.asarray(array)
-    codes = {np.dtype(v).newbyteorder(">").str if np.dtype(v).itemsize > 1 else np.dtype(v).str: k
-             for k, v in IDX_DTYPES.items()}
-    big = array.astype(array.dtype.newbyteorder(">")) if array.dtype.itemsize > 1 else array
-    key = big.dtype.str
-    if key not in codes:
+    codes = [k for k, v in IDX_DTYPES.items() if np.dtype(v).newbyteorder("=") == array.dtype.newbyteorder("=")]
+    if not codes:
         raise TypeError(f"IDX cannot store dtype {array.dtype}")
-    header = bytes([0, 0, codes[key], array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
-    payload = header + np.ascontiguousarray(big).tobytes()
+    header = bytes([0, 0, codes[0], array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "wb") as f:
-        f.write(payload)
+        f.write(header + array.astype(IDX_DTYPES[codes[0]]).tobytes())
 
 
 # ------------------------------------------------------------------------------------------------- .npz files

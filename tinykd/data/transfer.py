@@ -67,8 +67,7 @@ def bias_shift_search(val_logits, val_labels, classes, shifts):
     Only validation logits and labels come in: the choice cannot see the test set.
     """
     check_label_vector("val_labels", val_labels)
-    rows = np.shape(val_logits)[0] if np.ndim(val_logits) == 2 else None
-    if rows is None or rows != val_labels.shape[0]:
+    if np.ndim(val_logits) != 2 or np.shape(val_logits)[0] != val_labels.shape[0]:
         raise ValueError(f"val_logits must have shape (N, classes) with N = {val_labels.shape[0]} rows, one per "
                          f"validation label, got shape {np.shape(val_logits)}")
     shifts = sorted(float(s) for s in shifts)
