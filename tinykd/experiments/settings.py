@@ -10,7 +10,7 @@ for what only the loaded data can tell, in ``setup``.
 import dataclasses
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from . import registry
@@ -103,20 +103,11 @@ class Settings:
         return [f.name for f in dataclasses.fields(cls) if f.name not in shared]
 
     @classmethod
-    def preset_kwargs(cls, name):
-        """The settings of the preset ``name`` (over the defaults)."""
-        return dict(cls._preset(name))
-
-    @classmethod
-    def _preset(cls, name):
-        if name not in cls.PRESETS:
-            raise ConfigError(f"unknown preset {name!r}: expected one of {', '.join(cls.PRESETS)}")
-        return cls.PRESETS[name]
-
-    @classmethod
     def of_preset(cls, name, **settings):
         """The settings of the preset ``name``, with ``settings`` over them."""
-        return cls(preset=name, **{**cls.preset_kwargs(name), **settings})
+        if name not in cls.PRESETS:
+            raise ConfigError(f"unknown preset {name!r}: expected one of {', '.join(cls.PRESETS)}")
+        return cls(preset=name, **{**cls.PRESETS[name], **settings})
 
     def deviations(self):
         """What this run changes from its preset's reference run, in what shapes the numbers (a split of notMNIST's
@@ -160,30 +151,20 @@ class Table1(Settings):
     finetune_lr: float = 3e-4
     seeds: int = 5
     ablation_seeds: int = 1
-    variants: list = field(default_factory=lambda: registry.in_preset("full"))
+    variants: list = None              # None: the preset's, as the registry lists them when the settings are made
     transfer_size: int = 0             # the students train on the first N training images (the teacher on all)
     labelled: float = 1.0              # fraction of the students' rows that keep their label (stratified); the rest
                                        # are unlabelled (-1), and S (initial) trains on the labelled rows only
     split_test: float = None           # notMNIST without its training split
 
-    # The quick preset (about 3 minutes on 2 cores) keeps the full run's networks and objectives but gives the
-    # students a 5,000-image transfer set: a 10-epoch teacher knows far more than 5,000 labels teach, so KD's gain
-    # shows within seconds per run, with 3 seeds to measure it against (the full run's gain needs its 15 epochs on
-    # 55,000 images). The labels5 preset is the few-labels regime on the full run's budget: 5% of the students'
-    # training rows keep their labels, S (initial) learns from those alone, and every variant sees all rows (soft
-    # targets everywhere, labels on 5%). Which variants each runs is the registry's.
     PRESETS: ClassVar[dict] = {"full": {}, "quick": dict(teacher_epochs=10, student_epochs=5, finetune_epochs=10,
                                                          seeds=3, transfer_size=5000), "labels5": dict(labelled=0.05)}
     NAME: ClassVar[str] = "{data}{split}{preset}_table"
     ROWS: ClassVar[tuple] = ("variants", "seeds", "ablation_seeds")
 
-    @classmethod
-    def preset_kwargs(cls, name):
-        """A preset's settings and the variants the registry lists for it (read when asked: a variant registered
-        later joins its presets)."""
-        return dict(cls._preset(name), variants=registry.in_preset(name))
-
     def check(self):
+        if self.variants is None:
+            self.variants = registry.in_preset(self.preset)
         if isinstance(self.variants, str):   # a string would be read letter by letter
             raise ConfigError(f"variants must be a list of variant ids, got the string {self.variants!r}: write "
                               f"[{self.variants!r}]")
@@ -193,10 +174,8 @@ class Table1(Settings):
         twice = sorted({v for v in self.variants if self.variants.count(v) > 1})
         if twice:
             raise ConfigError(f"variants listed more than once: {', '.join(twice)}; list each once")
-        for name in ("student_epochs", "finetune_epochs", "seeds", "ablation_seeds", "transfer_size"):
-            # every variant trains from S (initial) for finetune_epochs: 0 would train teacher and S (initial) first
-            # and only then find it has nothing to run (a teacher or S (initial) of 0 epochs is an untrained network)
-            check_int(name, getattr(self, name), 1 if name in ("seeds", "finetune_epochs") else 0, ConfigError)
+        # finetune_epochs 0 would train teacher and S (initial) and only then find nothing to run
+        check_counts(self, student_epochs=0, finetune_epochs=1, seeds=1, ablation_seeds=0, transfer_size=0)
         for name in ("student_lr", "finetune_lr"):
             check_real(name, getattr(self, name), low_open=True, error=ConfigError)
         if not (isinstance(self.labelled, (int, float)) and not isinstance(self.labelled, bool)
@@ -224,11 +203,9 @@ def data_label(cfg, data_name):
 
 
 def data_deviations(cfg, ds):
-    """What the loaded files change from the preset's reference run (the settings' changes are
-    ``Settings.deviations``): files of a named data set that are not its canonical ones (``Dataset.canonical``)
-    make a custom run, named by their fingerprint, never written under the reference name: files not verified by
-    a published checksum (notMNIST's training split has none) are such files. Your own data (``data``) is a
-    deviation already."""
+    """What the loaded files change from the preset's reference run (``Settings.deviations`` gives the settings'):
+    a named data set's files not verified by a published checksum (``Dataset.canonical``) make a custom run, named
+    by their fingerprint. Your own data (``data``) is a deviation already."""
     if cfg.data or ds.canonical:
         return {}
     return {"data_files": f"{ds.name} files not verified by a published checksum (fingerprint "
