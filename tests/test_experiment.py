@@ -121,7 +121,8 @@ def test_a_gap_without_spread_keeps_its_sign():
     kd, worse = shared.mean_std([100, 100]), shared.mean_std([103, 103])
     assert shared.pooled_gap(worse, kd)[2] == np.inf and shared.pooled_gap(kd, worse)[2] == -np.inf   # method − base
     assert shared.pooled_gap(kd, kd)[2] == 0.0
-    record = {"teacher_not_better": False, "student_initial": {"max_abs_logit": 1.0, "errors": 150},
+    record = {"config": dataclasses.asdict(Table1()), "teacher_not_better": False,
+              "student_initial": {"max_abs_logit": 1.0, "errors": 150},
               "teacher": {"errors": 90}, "variants": {"kd": {"name": "KD", **kd}, "dkd": {"name": "DKD", **worse}}}
     assert "DKD is WORSE than KD by 3.0 test errors" in " ".join(table1_view.what_it_shows(record))
 
@@ -266,9 +267,7 @@ def test_the_machine_record_names_the_blas_kernel_and_threads_that_ran():
     if openblas:      # NumPy's wheels bundle OpenBLAS: then the kernel and threads are known, never guessed
         assert m["blas_kernel"] not in ("", "not known") and isinstance(m["blas_threads"], int)
         assert m["blas_threads"] >= 1
-    d = {"name": "x", "source": "arrays", "fingerprint": "0" * 64, "n_train": 1, "n_val": 0, "n_test": 1,
-         "val_seed": 0}
-    (line,) = [ln for ln in shared.data_lines(d, "full", {}, m) if ln.startswith("Machine:")]
+    line = shared.machine(m)
     assert f"kernel {m['blas_kernel']}" in line and f"{m['blas_threads']} threads" in line
 
 

@@ -24,14 +24,9 @@ RECORD_NAME = re.compile(r"^[^.].*-[0-9a-f]{16}\.json$")
 
 
 def check_writable(folder, what="--out-dir", records=None):
-    """Prove, before any training or drawing, that files can be written in ``folder``, leaving nothing behind.
-
-    An existing folder is tried with an anonymous temporary file; a missing one is not created here (a run refused
-    later would leave it behind, empty): its nearest existing ancestor is tried instead, since that is where the
-    folder will be made when the first file is written (``write``). With ``records`` (the records folder of the
-    command), a folder where records are read is refused: ``records`` itself, or any folder holding a file named
-    like a record. A table, a partial table or a report written there would sit among the records, and be read as
-    a damaged one (or replace one)."""
+    """``OutputError`` unless files can be written in ``folder`` (tried with an anonymous temporary file; a missing
+    folder through its nearest existing ancestor, creating nothing). With ``records`` (the command's records
+    folder), a folder where records are read is refused too: ``records`` itself, or one holding a record."""
     given = os.fspath(folder)
     if records is not None:
         _not_a_records_folder(given, what, os.fspath(records))
@@ -63,13 +58,9 @@ def _not_a_records_folder(folder, what, records):
 
 
 def write(path_stem, record, markdown):
-    """Write ``<stem>.json`` and ``<stem>.md`` atomically (temp file, then rename), 0666 less the umask, making
-    the folder if needed.
-
-    While ``record["complete"]`` is False the files are ``<stem>.partial.*``: an unfinished or interrupted run never
-    replaces the finished results of an earlier one; the complete record replaces them and removes the partial.
-    A run's table holds the keys of the networks it shows (``keys``): one that replaces a table showing networks it
-    does not ask for says so (their records stay; ``python -m tinykd.report`` shows every table)."""
+    """Write ``<stem>.json`` and ``<stem>.md`` atomically (``atomic_open``); ``<stem>.partial.*`` while
+    ``record["complete"]`` is False, so an unfinished run never replaces finished results. A complete table that
+    replaces one showing networks it does not ask for (``keys``) says so."""
     complete = record.get("complete", True)
     stem = path_stem if complete else path_stem + ".partial"
     if complete and record.get("keys") is not None and os.path.isfile(stem + ".json"):
@@ -81,7 +72,6 @@ def write(path_stem, record, markdown):
         if dropped:
             print(f"{stem}.json showed {len(dropped)} network(s) this run does not ask for; it now shows this run's "
                   "networks only (their records stay: python -m tinykd.report shows every table)", flush=True)
-    # checkpoint.atomic_open: the one atomic write (temporary file, rename, the umask's mode, the folder made)
     with atomic_open(stem + ".json", "w") as f:
         f.write(json.dumps(normalise(record), indent=1) + "\n")
     with atomic_open(stem + ".md", "w") as f:
@@ -90,7 +80,6 @@ def write(path_stem, record, markdown):
         for ext in (".json", ".md"):
             if os.path.exists(path_stem + ".partial" + ext):
                 os.remove(path_stem + ".partial" + ext)
-
 
 
 def publish(out, view, markdown, figures, settings):
@@ -136,18 +125,22 @@ def pooled_gap(method, baseline):
     return diff, sd, (diff / sd if sd else math.copysign(math.inf, diff) if diff else 0.0)
 
 
+def machine(m):
+    """A record's machine (``provenance.machine``) in words: CPU, cores, BLAS, its kernel and threads, NumPy."""
+    return (f"{m.get('cpu', m.get('processor'))}, {m.get('cpus')} CPUs; {m.get('blas', 'BLAS not known')}, "
+            f"kernel {m.get('blas_kernel', 'not known')}, {m.get('blas_threads', 'not known')} threads; "
+            f"NumPy {m.get('numpy')}")
+
+
 def sources(records):
     """Where ``records`` came from, one entry per distinct source (converted file, or commit, command and machine),
     in order of first appearance: {"commit", "command", "machine", "converted", "date" (the latest), "n"}."""
     out = {}
     for r in records:
         p, conv = r.get("provenance") or {}, r.get("converted")
-        m = p.get("machine") or {}
+        m = p.get("machine")
         entry = {"commit": (conv or p).get("commit"), "command": p.get("command"),
-                 "converted": conv.get("from") if conv else None,
-                 "machine": f"{m.get('cpu', m.get('processor'))}, {m.get('cpus')} CPUs; {m.get('blas', 'BLAS not known')}"
-                            f", kernel {m.get('blas_kernel', 'not known')}, {m.get('blas_threads', 'not known')} "
-                            f"threads; NumPy {m.get('numpy')}" if m else "not recorded"}
+                 "converted": conv.get("from") if conv else None, "machine": machine(m) if m else "not recorded"}
         k = json.dumps(entry, sort_keys=True)
         if k not in out:
             out[k] = {**entry, "date": p.get("date", ""), "n": 0}
@@ -169,8 +162,8 @@ def source_lines(entries):
     return lines
 
 
-def data_lines(d, preset, deviations, machine=None):
-    """The Markdown lines saying what a run trained on, which preset it is and (``machine`` given) where it ran."""
+def data_lines(d, preset, deviations):
+    """The Markdown lines saying what a run trained on and which preset it is."""
     subset = f" (drawn from the first {d['subset']:,} of the training set)" if d.get("subset") else ""
     val = "from the data file" if d.get("val_from_file") else f"held out, stratified, seed {d['val_seed']}"
     lines = [f"Data: {d['name']} from `{d['source']}` (fingerprint `{d['fingerprint'][:16]}`): "
@@ -181,10 +174,6 @@ def data_lines(d, preset, deviations, machine=None):
                                     ", ".join(f"{k} = {v}" for k, v in deviations.items()) + ".")]
     if d.get("note"):
         lines.append(f"Note: {d['note']}.")
-    if machine:
-        lines.append(f"Machine: {machine.get('cpu', machine.get('processor'))}, {machine.get('cpus')} CPUs; "
-                     f"{machine.get('blas', 'BLAS not known')}, kernel {machine.get('blas_kernel', 'not known')}, "
-                     f"{machine.get('blas_threads', 'not known')} threads; NumPy {machine.get('numpy')}.")
     return lines
 
 
@@ -194,10 +183,6 @@ def as_stored(value):
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
-def _same(a, b):
-    return as_stored(a) == as_stored(b)
-
-
 def rows_of(records, table, links, keys=None):
     """The records of one table: those whose keys are ``keys`` (the networks a run's plan asks for), or, without
     ``keys`` (regenerating from a records folder), those tagged ``table`` that started from the networks ``links``
@@ -205,16 +190,8 @@ def rows_of(records, table, links, keys=None):
     if keys is not None:
         keys = set(keys)
         return [r for r in records if r["key"] in keys]
-    return [r for r in records if _same(r.get("table"), table) and _same(r["links"], links)]
-
-
-def groups(records_, experiment):
-    """(table, links) of every table of ``experiment`` that ``records_`` hold, in order of first appearance."""
-    out = {}
-    for r in records_:
-        if (r.get("table") or {}).get("experiment") == experiment:
-            out.setdefault(json.dumps([r["table"], r["links"]], sort_keys=True, default=str), (r["table"], r["links"]))
-    return list(out.values())
+    table, links = as_stored(table), as_stored(links)
+    return [r for r in records if as_stored(r.get("table")) == table and as_stored(r["links"]) == links]
 
 
 def common_view(records_, table, links, rows):
@@ -225,14 +202,20 @@ def common_view(records_, table, links, rows):
             "sources": sources([t] + rows), "complete": True}
 
 
-def header(v):
-    """The lines under a study's first: its data and preset, where its networks were trained, and whether it is
-    finished."""
-    lines = data_lines(v["data"], v["preset"], v["deviations"]) + source_lines(v["sources"])
+def header(v, notes=()):
+    """The lines under a view's first: its data and preset, where its networks were trained, ``notes`` and whether
+    it is finished."""
+    lines = data_lines(v["data"], v["preset"], v["deviations"]) + source_lines(v["sources"]) + list(notes)
     if not v["complete"]:
         lines += ["", "**Incomplete: the run is still going or stopped early; the rows below are what finished" +
                   (f" (not yet trained: {'; '.join(v['missing'])})" if v.get("missing") else "") + ".**"]
     return lines
+
+
+def teacher_banner(v):
+    """A view's teacher check (``teacher_check``) as a paragraph: bold when the teacher is flagged."""
+    check = v["teacher_check"]
+    return ["", f"**{check}**" if v["teacher_not_better"] else check[0].upper() + check[1:] + "."]
 
 
 def teacher_check(t, s, student="S (initial)"):
@@ -254,10 +237,14 @@ def count(x):
 
 
 def views(records_, experiment, view, keep=None):
-    """Every table of ``experiment`` that ``records_`` hold (``view`` of each group; ``keep(links)`` may leave out a
-    group whose networks are not all there), the newest first."""
-    found = [view(records_, table, links) for table, links in groups(records_, experiment)
-             if keep is None or keep(links)]
+    """Every table of ``experiment`` that ``records_`` hold (``view`` of each (table, links) group; ``keep(links)``
+    may leave out a group whose networks are not all there), the newest first."""
+    groups = {}
+    for r in records_:
+        if (r.get("table") or {}).get("experiment") == experiment:
+            group = (r["table"], r["links"])
+            groups.setdefault(json.dumps(group, sort_keys=True, default=str), group)
+    found = [view(records_, table, links) for table, links in groups.values() if keep is None or keep(links)]
     return sorted(found, key=lambda v: max(s["date"] for s in v["sources"]), reverse=True)
 
 

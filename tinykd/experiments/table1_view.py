@@ -1,7 +1,6 @@
 """Table 1 as a view of the records (``tinykd.runs.records``): which records form a table (``tag``, ``view``,
 ``views``), its Markdown (``markdown``), the methods set against KD (``comparison``) and what the run shows in
-plain statements (``what_it_shows``), with the causes it shows when a result falls short (``causes``,
-``shorter_budget``). Every function here is a pure function of the records it is given.
+plain statements (``what_it_shows``). Every function here is a pure function of the records it is given.
 """
 from dataclasses import asdict
 
@@ -9,7 +8,6 @@ import numpy as np
 
 from . import registry, shared
 from .settings import WHERE, Table1
-
 
 
 def tag(cfg, deviations, data_name, stats_on):
@@ -32,8 +30,7 @@ def view(records, table, links, keys=None, asked=None, data=None):
     by_key = {r["key"]: r for r in records}
     rows = shared.rows_of(records, table, links, keys)
     t, s = by_key[links["teacher"]], by_key[links["start"]]
-    ids = sorted({r["identity"]["variant"] for r in rows},
-                 key=lambda k: (list(registry.BY_ID).index(k) if k in registry.BY_ID else len(registry.BY_ID), k))
+    ids = sorted({r["identity"]["variant"] for r in rows}, key=_order)
     variants = {}
     for vid in ids:
         runs = sorted((r for r in rows if r["identity"]["variant"] == vid), key=lambda r: r["result"]["seed"])
@@ -46,19 +43,22 @@ def view(records, table, links, keys=None, asked=None, data=None):
     asked = {tuple(a) for a in asked} if asked is not None else \
         {(vid, seed) for r in rows for vid, seed in r.get("asked", [])}
     present = {(r["identity"]["variant"], r["result"]["seed"]) for r in rows}
-    missing = sorted(asked - present, key=lambda p: (list(registry.BY_ID).index(p[0]) if p[0] in registry.BY_ID
-                                                     else len(registry.BY_ID), p))
-    record = {"config": {**table["config"], "variants": ids, "seeds": max((v["n"] for v in variants.values()),
-                                                                          default=0)},
-              "deviations": table["deviations"], "data": data or (rows or [t])[0]["data"], "logit_stats_on":
-              table["logit_stats_on"], "teacher": t["result"], "student_initial": s["result"],
-              "teacher_not_better": flag, "teacher_check": line, "variants": variants, "complete": not missing,
-              "missing": [f"{vid} seed {seed}" for vid, seed in missing],
-              "sources": shared.sources(trained), "seconds_total":
-              sum(r["result"].get("seconds", 0.0) for r in trained)}
-    record["n_test"], record["name"] = record["data"]["n_test"], table["name"]
+    missing = sorted(asked - present, key=lambda p: (_order(p[0]), p[1]))
+    seeds = max((v["n"] for v in variants.values()), default=0)
+    record = {"config": {**table["config"], "variants": ids, "seeds": seeds}, "deviations": table["deviations"],
+              "data": data or (rows or [t])[0]["data"], "logit_stats_on": table["logit_stats_on"],
+              "teacher": t["result"], "student_initial": s["result"], "teacher_not_better": flag,
+              "teacher_check": line, "variants": variants, "complete": not missing,
+              "missing": [f"{vid} seed {seed}" for vid, seed in missing], "sources": shared.sources(trained),
+              "seconds_total": sum(r["result"].get("seconds", 0.0) for r in trained)}
+    record.update(n_test=record["data"]["n_test"], name=table["name"], preset=table["config"]["preset"])
     record["what_it_shows"] = what_it_shows(record)
     return record
+
+
+def _order(vid):
+    """Registered variants in registry order, then any other by id."""
+    return list(registry.BY_ID).index(vid) if vid in registry.BY_ID else len(registry.BY_ID), vid
 
 
 ORDER = ("mnist_table", "mnist_quick_table", "mnist_labels5_table", "notmnist_split0.5_table")
@@ -76,26 +76,17 @@ def markdown(record):
     """The Markdown table of a Table-1 record (a ``view``; complete or not)."""
     v, cfg = record["variants"], record["config"]
     n = record["n_test"]
-    # where the logit statistics were measured (a record written before this was recorded: on validation)
-    on = {"validation": "val.", "training": "training"}[record.get("logit_stats_on", "validation")]
+    on = {"validation": "val.", "training": "training"}[record["logit_stats_on"]]   # where the statistics were measured
     main_cols = registry.headline()
     head = ["T", "S (initial)"] + [c for c, k in main_cols if k in v]
     t, s = record["teacher"], record["student_initial"]
     row = [str(t["errors"]), str(s["errors"])] + [shared.fmt(v[k]) for _, k in main_cols if k in v]
     lines = [f"Test misclassifications out of {n:,} ({cfg['dataset']} recipe; students: mean ± std over seeds; every "
              "model's last weights, counted once on the test set).", ""]
-    lines += shared.data_lines(record["data"], cfg["preset"], record["deviations"])
-    lines += shared.source_lines(record["sources"])
-    if cfg["transfer_size"]:
-        lines.append(f"Transfer set: the students train on the first {cfg['transfer_size']:,} training images only; the "
-                     "teacher on all of them (its knowledge reaches the students through its soft targets).")
-    if not record["complete"]:
-        lines += ["", "**Incomplete: the run is still going or stopped early; the rows below are what finished" +
-                  (f" (not yet trained: {', '.join(record['missing'])})" if record.get("missing") else "") + ".**"]
-    flag = record["teacher_not_better"]
-    lines += ["", f"**{record['teacher_check']}**" if flag else record["teacher_check"][0].upper() +
-              record["teacher_check"][1:] + ".", "",
-              "| " + " | ".join(head) + " |", "|" + "---|" * len(head), "| " + " | ".join(row) + " |", "",
+    transfer = [f"Transfer set: the students train on the first {cfg['transfer_size']:,} training images only; the "
+                "teacher on all of them (its knowledge reaches the students through its soft targets)."]
+    lines += shared.header(record, transfer if cfg["transfer_size"] else ()) + shared.teacher_banner(record)
+    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head), "| " + " | ".join(row) + " |", "",
               f"Validation errors (out of {record['data']['n_val']:,}): T {t['validation_errors']}, S (initial) "
               f"{s['validation_errors']}." if t["validation_errors"] is not None else
               "No validation split: no validation errors, and the logit statistics below are measured on the "
@@ -157,11 +148,9 @@ def comparison(record):
 
 
 def shorter_budget(record):
-    """How this run's budget falls short of the full run's, as phrases (empty when it does not; None when the
-    record has no configuration to tell): fewer epochs for any network, a subset, a smaller transfer set."""
-    c = record.get("config")
-    if not c:
-        return None
+    """How this run's budget falls short of the full run's, as phrases (empty when it does not): fewer epochs for
+    any network, a subset, a smaller transfer set."""
+    c = record["config"]
     full = Table1(dataset=c["dataset"], backend="numpy")
     out = [f"{k} {c[k]} (full run: {getattr(full, k)})" for k in ("teacher_epochs", "student_epochs", "finetune_epochs")
            if c[k] < getattr(full, k)]
@@ -174,12 +163,9 @@ def shorter_budget(record):
 
 def matches_teacher(record):
     """The phrase saying that the student on the labels alone already matches (or beats) the teacher on the test set
-    (w/o KD, mean over its seeds, else S (initial): at most one std of its seeds above the teacher's errors), or None.
-    Soft targets carry what the teacher knows beyond the labels: a student that already matches it leaves KD
-    little to add, whatever the teacher's margin on validation."""
-    t, wo = (record.get("teacher") or {}).get("errors"), record["variants"].get(registry.LABELS_ONLY.id)
-    if t is None:              # a hand-made or partial record without the teacher's errors: nothing to claim
-        return None
+    (w/o KD, mean over its seeds, else S (initial): at most one std of its seeds above the teacher's errors), or None:
+    such a student leaves KD little to add."""
+    t, wo = record["teacher"]["errors"], record["variants"].get(registry.LABELS_ONLY.id)
     name, mean, std = (wo["name"], wo["mean"], wo["std"] or 0.0) if wo else \
         ("S (initial)", record["student_initial"]["errors"], 0.0)
     if mean - std > t:
@@ -188,38 +174,23 @@ def matches_teacher(record):
             f"{shared.count(mean)} vs the teacher's {t} test errors" + (f" (std {std:.1f})" if std else ""))
 
 
-def causes(record):
-    """What this run shows that can make a student variant fall short: a student on the labels alone that already
-    matches its teacher (``matches_teacher``), a teacher flagged as not better than S (initial) (or not checked),
-    and a budget shorter than the full run's. Empty when it shows none of them."""
-    flag, out = record["teacher_not_better"], []
-    matched = matches_teacher(record)
-    if matched:
-        out.append(matched)
-    if flag:
-        out.append("the teacher was flagged as NOT better than S (initial) on validation")
-    elif flag is None:
-        out.append("the teacher was not compared with S (initial) (no validation split)")
-    short = shorter_budget(record)
-    if short:
-        out.append("the budget is shorter than the full run's: " + ", ".join(short))
-    return out
-
-
 def what_it_shows(record):
     """Plain statements of whether this run shows what the full run shows: a teacher better than its student (and,
     when the student alone already matches it on the test set, that too), KD better than the labels alone by more
-    than the seeds' spread, the report's adversarial recipe drifting. Where it does not, the causes this run itself
-    shows are named (``causes``), and no other is claimed."""
+    than the seeds' spread, the report's adversarial recipe drifting. Where KD does not beat the labels alone, the
+    causes this run itself shows are named (a student alone that matches the teacher, a teacher flagged or not
+    checked, a budget shorter than the full run's), and no other is claimed."""
     v, s0 = record["variants"], record["student_initial"]
-    flag = record["teacher_not_better"]
-    seen = causes(record)
-    if seen:
-        because = "; what this run shows that can cause it: " + "; ".join(seen)
-    elif shorter_budget(record) is None:   # a record without its configuration: claim nothing
-        because = ""
-    else:
-        because = "; this run shows no cause (the teacher beats S (initial) and the budget is the full run's)"
+    flag, matched, short = record["teacher_not_better"], matches_teacher(record), shorter_budget(record)
+    causes = [matched] if matched else []
+    if flag:
+        causes.append("the teacher was flagged as NOT better than S (initial) on validation")
+    elif flag is None:
+        causes.append("the teacher was not compared with S (initial) (no validation split)")
+    if short:
+        causes.append("the budget is shorter than the full run's: " + ", ".join(short))
+    because = "; what this run shows that can cause it: " + "; ".join(causes) if causes else \
+        "; this run shows no cause (the teacher beats S (initial) and the budget is the full run's)"
     out = ["the teacher beats S (initial) on validation" if flag is False else
            "NOT that the teacher beats S (initial): " + ("it does not, on validation" if flag else
                                                         "there is no validation split to compare them on")]
@@ -239,7 +210,6 @@ def what_it_shows(record):
         else:
             out.append(f"NOT that KD beats w/o KD: {gain:+.1f} test errors, within the spread of the seeds (std "
                        f"{kd['std']:.1f} and {wo['std']:.1f})" + because)
-    matched = matches_teacher(record)
     if matched and not any(matched in line for line in out):   # said on its own where no line names it as a cause
         out.insert(1, matched)
     for k in registry.compared():
@@ -262,7 +232,6 @@ def what_it_shows(record):
             out.append(f"the report's adversarial recipe drifting: its largest |logit| reaches {peak:.3g}, against "
                        f"{s0['max_abs_logit']:.3g} for S (initial)")
         else:
-            short = shorter_budget(record)
             out.append(f"NOT the report's adversarial recipe drifting: its largest |logit| is {peak:.3g}, against "
                        f"{s0['max_abs_logit']:.3g} for S (initial)" +
                        ("; the budget is shorter than the full run's: " + ", ".join(short) if short else ""))
@@ -271,7 +240,7 @@ def what_it_shows(record):
 
 def title(record):
     """A Table 1 view's heading: the data, the preset, and whether it differs from the preset's reference run."""
-    return shared.title("Table 1", record["data"]["name"], record["config"]["preset"], record["deviations"])
+    return shared.title("Table 1", record["data"]["name"], record["preset"], record["deviations"])
 
 
 figures = shared.figures
