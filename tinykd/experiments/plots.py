@@ -1,7 +1,5 @@
-"""Figures of a table's view: learning curves, the adversarial drift, the methods against KD, soft targets, the
-temperature sweep, the bias-shift search, binary students, FitNets. A view is made from records, so every figure
-is drawn from records, by one path (``draw``): an example after its run draws its table's figures beside it, and
-``python -m tinykd.report`` draws every table's (redrawing needs no training).
+"""Figures of a table's view, so of records, drawn by one path (``draw``): an example draws its table's beside it
+after its run, and ``python -m tinykd.report`` draws every table's (redrawing needs no training).
 
 matplotlib is optional (``pip install "tinykd[plot]"``) and imported only here, with the Agg backend (no screen).
 """
@@ -54,23 +52,27 @@ def _mean_curve(runs, key):
     return [sum(c[i] for c in curves) / len(curves) for i in range(n)]
 
 
+def _val_curves(record, path, lines, xlabel, title, size=(WIDTH, 4.0), **legend):
+    """Validation errors per epoch on a log scale; ``lines``: [(first epoch, curve, line style)]."""
+    fig, ax = pyplot().subplots(figsize=size)
+    for first, curve, style in lines:
+        ax.plot(range(first, first + len(curve)), curve, **style)
+    ax.set_yscale("log")
+    return finish(fig, ax, path, xlabel, f"validation errors (out of {record['data']['n_val']:,})", title, **legend)
+
+
 # ------------------------------------------------------------------------------------------------ Table 1
 def learning_curves(record, path):
     """Validation errors per epoch of the teacher, S (initial) and every student variant (mean over seeds), the
     variants continuing S (initial)'s epochs."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(WIDTH, 4.2))
-    n_val = record["data"]["n_val"]
     t, s = (_mean_curve([record[k]], "val_errors") for k in ("teacher", "student_initial"))
-    ax.plot(range(1, len(t) + 1), t, color="black", lw=2, label="teacher")
-    ax.plot(range(1, len(s) + 1), s, color="black", ls=":", lw=2, label="S (initial)")
-    for i, (vid, v) in enumerate(record["variants"].items()):
-        curve = _mean_curve(v["runs"], "val_errors")
-        ax.plot(range(len(s) + 1, len(s) + len(curve) + 1), curve, label=v.get("name", vid), **_style(i))
-    ax.set_yscale("log")
-    return finish(fig, ax, path, "epoch (variants continue from S (initial))", f"validation errors (out of {n_val:,})",
-                   f"Learning curves, {record['data']['name']} (mean over seeds)", legend_size=7, ncol=2,
-                   loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    lines = [(1, t, dict(color="black", lw=2, label="teacher")),
+             (1, s, dict(color="black", ls=":", lw=2, label="S (initial)"))]
+    lines += [(len(s) + 1, _mean_curve(v["runs"], "val_errors"), dict(label=v.get("name", vid), **_style(i)))
+              for i, (vid, v) in enumerate(record["variants"].items())]
+    return _val_curves(record, path, lines, "epoch (variants continue from S (initial))",
+                       f"Learning curves, {record['data']['name']} (mean over seeds)", size=(WIDTH, 4.2),
+                       legend_size=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
 
 
 def adversarial_drift(record, path):
@@ -189,42 +191,27 @@ def bias_shift(record, path):
 # ------------------------------------------------------------------------------------------- binary students
 def binary_curves(record, path):
     """Validation errors per epoch of binary (and float) students, with and without KD (mean over seeds)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(WIDTH, 4.0))
-    for i, (name, v) in enumerate(record["runs"].items()):
-        curve = _mean_curve(v["runs"], "val_errors")
-        ax.plot(range(1, len(curve) + 1), curve, color=f"C{i // 2}", ls="-" if "with KD" in name else "--",
-                label=name)
-    ax.set_yscale("log")
-    return finish(fig, ax, path, "epoch", f"validation errors (out of {record['data']['n_val']:,})",
-                   "Binary students: validation errors (solid: with KD)")
+    lines = [(1, _mean_curve(v["runs"], "val_errors"), dict(color=f"C{i // 2}", label=name,
+                                                          ls="-" if "with KD" in name else "--"))
+             for i, (name, v) in enumerate(record["runs"].items())]
+    return _val_curves(record, path, lines, "epoch", "Binary students: validation errors (solid: with KD)")
 
 
 # ------------------------------------------------------------------------------------------------- FitNets
 def fitnets_curves(record, path):
     """Validation errors per epoch of KD alone and of FitNets' KD stage, which starts after the hint epochs (the
     two students have the same total budget)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 3.8))
-    for name, run in record["runs"].items():
-        curve = [h["val_errors"] for h in run["history"] if "val_errors" in h]
-        start = record["hint_epochs"] if name.startswith("FitNets") else 0
-        ax.plot(range(start + 1, start + len(curve) + 1), curve, marker="o", ms=3, label=name)
-    ax.set_yscale("log")
-    return finish(fig, ax, path, "epoch (FitNets' KD stage follows its hint epochs)",
-                   f"validation errors (out of {record['data']['n_val']:,})", "FitNets against KD alone")
+    lines = [(1 + (record["hint_epochs"] if name.startswith("FitNets") else 0), _mean_curve([run], "val_errors"),
+              dict(marker="o", ms=3, label=name)) for name, run in record["runs"].items()]
+    return _val_curves(record, path, lines, "epoch (FitNets' KD stage follows its hint epochs)",
+                       "FitNets against KD alone", size=(WIDTH * 0.75, 3.8))
 
 
 # --------------------------------------------------------------------------------------------------- drawing
-def _with_history(runs):
-    return bool(runs) and all(r.get("history") for r in runs)
-
-
 def figures_for(record):
-    """The figures a record can give: [(name, function)]. Each is listed only when the record holds what it draws
-    (``missing`` says what a record lacks when none can be drawn)."""
+    """The figures a record's kind gives: [(name, function)] (``why_not`` says when one has nothing to show)."""
     out = []
-    if "student_initial" in record and "variants" in record and "data" in record:
+    if "student_initial" in record:
         out.append(("learning_curves", learning_curves))
         if any(registry.adversarial(k) for k in record["variants"]):
             out.append(("adversarial_drift", adversarial_drift))
@@ -236,9 +223,9 @@ def figures_for(record):
         out.append(("temperature_sweep", temperature_sweep))
     if "omit_3" in record and "search" in record["omit_3"]:
         out.append(("bias_shift", bias_shift))
-    if _binary_runs(record) and "data" in record and all(_with_history(v.get("runs")) for v in _binary_runs(record)):
+    if _binary_runs(record):
         out.append(("binary_curves", binary_curves))
-    if "hint_epochs" in record and "data" in record and _with_history(list(record.get("runs", {}).values())):
+    if "hint_epochs" in record:
         out.append(("fitnets_curves", fitnets_curves))
     return out
 
@@ -248,8 +235,9 @@ def _binary_runs(record):
     return [v for k, v in runs.items() if k.startswith(("BWN", "XNOR"))] if isinstance(runs, dict) else []
 
 
-def _val_points(runs):
-    return any("val_errors" in h for r in runs for h in (r.get("history") or []))
+def _has(runs, key):
+    """Whether any of ``runs`` recorded ``key`` in its history."""
+    return any(key in h for r in runs for h in (r.get("history") or []))
 
 
 def why_not(record, name):
@@ -260,23 +248,21 @@ def why_not(record, name):
     if name == "learning_curves":
         runs = [record["teacher"], record["student_initial"]] + [r for v in record["variants"].values()
                                                                   for r in v["runs"]]
-        return None if _val_points(runs) else no_val
+        return None if _has(runs, "val_errors") else no_val
     if name == "adversarial_drift":
         runs = [r for k, v in record["variants"].items() if registry.adversarial(k) for r in v["runs"]]
-        return None if any("mean_logit" in h for r in runs for h in (r.get("history") or [])) else \
-            "no per-epoch logit statistics to draw (they are measured on the validation split; validation " \
-            f"images: {record['data'].get('n_val')})"
+        return None if _has(runs, "mean_logit") else ("no per-epoch logit statistics to draw (they are measured on "
+                                                      "the validation split; validation images: "
+                                                      f"{record['data'].get('n_val')})")
     if name == "binary_curves":
-        return None if _val_points([r for v in _binary_runs(record) for r in v["runs"]]) else no_val
+        return None if _has([r for v in _binary_runs(record) for r in v["runs"]], "val_errors") else no_val
     if name == "fitnets_curves":
-        return None if _val_points(list(record["runs"].values())) else no_val
+        return None if _has(record["runs"].values(), "val_errors") else no_val
     return None
 
 
 FIGURES = ("learning_curves", "adversarial_drift", "methods_vs_kd", "soft_targets", "temperature_sweep", "bias_shift",
            "binary_curves", "fitnets_curves", "curves")   # every figure a view can give (curves: the paper preset's)
-
-
 
 
 def drawable(view, figures):
