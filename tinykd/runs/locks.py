@@ -15,7 +15,7 @@ class RunLockedError(CheckpointError):
     """Another process holds the lock of the run asked for (two runs of one identity would share its files)."""
 
 
-_HELD = {}   # absolute lock path -> [token, depth]: the locks this process holds, which it may take again
+_HELD = set()   # the absolute paths of the locks this process holds, which it may take again
 
 
 def lock_path(path):
@@ -33,19 +33,15 @@ def run_lock(path, say=None):
     and ``say`` (default: stderr) says so. A process may take a lock it already holds (``Runner`` around ``fit``).
     """
     lock = os.path.abspath(lock_path(path))
-    if lock in _HELD:
-        _HELD[lock][1] += 1
-        try:
-            yield lock
-        finally:
-            _HELD[lock][1] -= 1
+    if lock in _HELD:     # taken again: the outermost ``with`` releases it
+        yield lock
         return
     token = _acquire(lock, say or (lambda line: print(line, file=sys.stderr, flush=True)))
-    _HELD[lock] = [token, 1]
+    _HELD.add(lock)
     try:
         yield lock
     finally:
-        del _HELD[lock]
+        _HELD.remove(lock)
         holder, _ = _holder(lock, tries=1)
         if holder is not None and holder.get("token") == token:
             os.remove(lock)
@@ -62,10 +58,11 @@ def _acquire(lock, say):
             holder, text = _holder(lock)
             if text is None:          # released between our attempt and our look: try again
                 continue
-            who = _who(holder, lock)
             if holder is None:
                 raise RunLockedError(f"{lock} exists but does not say which process holds it; if no run with "
                                      "these settings is going on, delete it") from None
+            who = f"process {holder['pid']} on {holder.get('host')} (since {holder.get('started')}: " \
+                  f"{holder.get('command') or 'python'})"
             if not _gone(holder):
                 where = "" if holder.get("host") == socket.gethostname() else " (on another host: cannot tell " \
                     "whether it still runs)"
@@ -102,13 +99,6 @@ def _holder(lock, tries=20):
         if attempt + 1 < tries:
             time.sleep(0.05)
     return None, text
-
-
-def _who(holder, lock):
-    if holder is None:
-        return f"an unknown process ({lock} is unreadable)"
-    return f"process {holder['pid']} on {holder.get('host')} (since {holder.get('started')}: " \
-           f"{holder.get('command') or 'python'})"
 
 
 def _gone(holder):

@@ -78,18 +78,12 @@ def read(path):
     """The record in ``path``; ``RecordError`` saying why in one line when it is not one, or not as written: its
     ``key`` must be its identity's hash and the file's name, and its checksum must match its contents."""
     try:
-        # opened without waiting, then asked what it is: a plain open of a FIFO named like a record would block
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else \
-                    "not a regular file"
-                raise RecordError(f"{path}: {kind}, not a record file; move it out of the records folder")
-            with os.fdopen(fd, encoding="utf-8", closefd=False) as f:
-                rec = json.load(f)
-        finally:
-            os.close(fd)
+        mode = os.stat(path).st_mode   # asked first: a plain open of a FIFO named like a record would block
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+            raise RecordError(f"{path}: {kind}, not a record file; move it out of the records folder")
+        with open(path, encoding="utf-8") as f:
+            rec = json.load(f)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise RecordError(f"{path}: not a readable record ({' '.join(str(e).split())}); a damaged record: {REMOVE}; "
                           "a file of yours: move it out of the records folder") from None
