@@ -27,19 +27,17 @@ class RunFile:
         self.path = check_file_path("checkpoint", path)
         self.best_path = best_path(self.path)
         self.identity, self.say = identity, say
-        self._locks = []
 
     def __str__(self):
         return self.path
 
     def __enter__(self):
-        lock = run_lock(self.path, self.say)
-        lock.__enter__()
-        self._locks.append(lock)
+        self._lock = run_lock(self.path, self.say)
+        self._lock.__enter__()
         return self
 
     def __exit__(self, *exc):
-        return self._locks.pop().__exit__(*exc)
+        return self._lock.__exit__(*exc)
 
     def save(self, model, optimizer, epoch, history, generators):
         """Keep everything needed to continue training exactly: network, optimiser state, epoch, history, and the
@@ -84,17 +82,13 @@ class RunFile:
         if meta["optimizer"] != type(optimizer).__name__:
             raise CheckpointError(f"{path} holds {meta['optimizer']} state, but this run uses "
                                   f"{type(optimizer).__name__}; resume with {meta['optimizer']} or start afresh")
-        if "generators" not in meta:
-            raise CheckpointError(f"{path} was written by an older tinykd that kept only the shuffling generator, so "
-                                  "a resumed run would draw other dropout masks and shifts than the run it continues: "
-                                  "delete it and train afresh")
-        gens = _all_generators(model, generators)
-        if set(gens) != set(meta["generators"]):
-            raise CheckpointError(f"{path} holds the random generators {sorted(meta['generators'])}, this run draws "
+        gens, saved_gens = _all_generators(model, generators), meta.get("generators", {})
+        if set(gens) != set(saved_gens):
+            raise CheckpointError(f"{path} holds the random generators {sorted(saved_gens)}, this run draws "
                                   f"from {sorted(gens)} (other dropout or jitter settings?); resume with the settings "
                                   "it was written with, or choose another checkpoint path")
         for name, gen in gens.items():
-            set_generator_state(gen, meta["generators"][name], arrays.get(f"generators/{name}"), path, check_only=True)
+            set_generator_state(gen, saved_gens[name], arrays.get(f"generators/{name}"), path, check_only=True)
         saved = {}
         for key, value in optimizer.state_dict().items():
             if isinstance(value, list):
@@ -104,7 +98,7 @@ class RunFile:
         load_arrays(model, {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}, path)
         optimizer.load_state_dict({**meta["optimizer_scalars"], **saved})
         for name, gen in gens.items():
-            set_generator_state(gen, meta["generators"][name], arrays.get(f"generators/{name}"), path)
+            set_generator_state(gen, saved_gens[name], arrays.get(f"generators/{name}"), path)
         return meta["epoch"], meta["history"]
 
     def save_best(self, model, epoch, val_errors):
