@@ -118,8 +118,6 @@ def read_svhn_mat(path):
 
     try:
         mat = scipy.io.loadmat(path)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
     except Exception as e:  # scipy raises several types for a damaged file
         raise DataError(f"{path}: not a readable .mat file ({e})") from e
     for key in ("X", "y"):

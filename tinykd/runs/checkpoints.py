@@ -137,9 +137,13 @@ def load_model(path, model, identity=None):
     """Load the model checkpoint ``path`` into ``model``, which must have the configuration it was written for;
     ``identity`` given, it must match. Returns ``model``; ``CheckpointError`` naming any mismatch."""
     arrays, meta = read_kind(path, "model", identity)
-    _check_config(path, meta["model"], model)
-    load_arrays(model, arrays, path)
-    return model
+    saved, mine = meta["model"], normalise(model.config())
+    diff = differences(mine, saved)
+    if diff:
+        raise CheckpointError(f"{path} holds {saved.get('model')} with sizes {saved.get('sizes')}, but this model is "
+                              f"{mine.get('model')} with sizes {mine.get('sizes')} (differs in: {', '.join(diff)}); "
+                              "build the model it describes (read_network), or choose another path")
+    return load_arrays(model, arrays, path)
 
 
 def read_network(path, backend=None, identity=None):
@@ -165,15 +169,6 @@ def load_arrays(model, arrays, path):
 def meta_of(path):
     """The JSON record of a checkpoint (identity, info, configuration), checked like ``read``."""
     return read(path)[1]
-
-
-def _check_config(path, saved, model):
-    mine = normalise(model.config())
-    diff = differences(mine, saved)
-    if diff:
-        raise CheckpointError(f"{path} holds {saved.get('model')} with sizes {saved.get('sizes')}, but this model is "
-                              f"{mine.get('model')} with sizes {mine.get('sizes')} (differs in: {', '.join(diff)}); "
-                              "build the model it describes (read_network), or choose another path")
 
 
 def relabel(source, path, identity):

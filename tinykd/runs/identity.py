@@ -1,9 +1,7 @@
 """A run's identity and the one hash that names it.
 
-An identity is a JSON-able dict of everything that shaped a network's weights: the data's fingerprint, what the
-model, optimiser, schedule and objective say of themselves, the loop's settings, the records it started from and
-what was done to its rows (``tinykd.runs.spec.Spec.identity`` builds it). ``key`` hashes it; a record
-(``<role>-<key>.json``) and a checkpoint (``<data>-<role>-<sizes>-<key>.npz``) of one run carry the same key.
+An identity is a JSON-able dict of everything that shaped a network's weights (``tinykd.runs.spec.Spec.identity``
+builds it); ``key`` hashes it, and a record and a checkpoint of one run carry the same key.
 """
 import hashlib
 import json

@@ -56,6 +56,7 @@ class Store:
         return [read(os.path.join(self.folder, name)) for name in sorted(os.listdir(self.folder))
                 if name.endswith(".json") and not name.startswith(".tmp-")]
 
+
 def checksum(rec):
     """The hash (``identity.key``) of everything in a record but its checksum: a record edited by hand or damaged
     no longer matches it, so a changed number is never read as a result."""
