@@ -493,7 +493,7 @@ def test_bad_arguments_of_the_new_methods():
         d.loss(zs, 0)
     with pytest.raises(ValueError, match="not conditional: give no classes"):
         Discriminator(5).loss(zs, 0, y)
-    with pytest.raises(ValueError, match="needs each pair's class"):
+    with pytest.raises(ValueError, match="needs each row's class"):
         d.fit(np.zeros((10, 5)), np.ones((10, 5)))
 
 

@@ -98,9 +98,7 @@ def _scaled_sign_backward(v, s, scale, g, axis, ste):
     keep = (lambda a: a[:, None]) if axis == 1 else (lambda a: a)
     c = keep(abs_mean(g, s, axis))                      # mean_axis(g ⊙ s), read before g is overwritten
     if ste:
-        # always built, even when v is known to lie in [−1, 1] (clipped weights): skipping it would need a read of
-        # v on the host, a GPU synchronisation per layer and step; building it costs about 2% of a CPU step
-        g *= xp.abs(v) <= 1
+        g *= xp.abs(v) <= 1     # built even for clipped weights: knowing they lie in [−1, 1] would need a host read
         g *= keep(scale)
         g += s * c
     else:
@@ -116,10 +114,7 @@ class BinaryMLP(Network):
     BinaryDense(xnor): every layer after the first binarises its input, the sign being the non-linearity
     (XNOR-Net's order: BatchNorm, binary activation, binary layer).
     Latent weights are clipped to [−1, 1] after each optimiser step (``after_step``), as in BinaryConnect.
-    Parameters and buffers are named as in every network, by kind and number (``binarydense1.W``,
-    ``batchnorm0.running_mean``: ``Network.layer_names``).
     """
-
 
     def __init__(self, sizes, mode="bwn", seed=0, backend=None, dtype=np.float32):
         if mode not in ("bwn", "xnor"):

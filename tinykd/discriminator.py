@@ -89,12 +89,16 @@ class Discriminator:
             return F.standardise_backward(phi, sigma, dphi)
         return F.log_softmax_backward(phi, dphi, self.temperature)
 
-    def _input(self, a, classes):
-        """The network's input: φ(z) of the logits ``a``, then (conditional) the one-hot classes; and φ's own results
-        for backward."""
+    def _check_classes(self, classes):
+        """Raise unless ``classes`` are given exactly when the discriminator is conditional."""
         if self.conditional != (classes is not None):
             raise ValueError("a conditional discriminator needs each row's class (classes=...)" if self.conditional
                              else "this discriminator is not conditional: give no classes")
+
+    def _input(self, a, classes):
+        """The network's input: φ(z) of the logits ``a``, then (conditional) the one-hot classes; and φ's own results
+        for backward."""
+        self._check_classes(classes)
         phi, sigma = self._phi(a)
         if classes is None:
             return phi, phi, sigma
@@ -150,22 +154,19 @@ class Discriminator:
 
     def fit(self, teacher_logits, student_logits, epochs=5, batch_size=256, holdout=0.2, seed=0, classes=None):
         """Train on paired logits of the training set, holding out a fraction; returns the held-out accuracy.
-        ``classes``: each pair's class, for a conditional discriminator.
-
-        Arguments are checked first (shapes, types, and once that the logits are finite): a bad one would otherwise
-        train on nothing, or on truncated pairs, without a word.
+        ``classes``: each pair's class, for a conditional discriminator. Every argument is checked first, the
+        logits' values once (the steps read none).
         """
         for name, a in (("teacher_logits", teacher_logits), ("student_logits", student_logits)):
             F.check_logits_shape(a, name)
             if a.shape[1] != self.n_classes:
                 raise ValueError(f"{name} must have {self.n_classes} columns, the discriminator's n_classes, "
                                  f"got shape {a.shape}")
+            F.check_finite(name, a)
         if teacher_logits.shape != student_logits.shape:
             raise ValueError(f"teacher_logits {teacher_logits.shape} and student_logits {student_logits.shape} must "
                              "pair row by row: compute both on the same inputs")
-        for name, a in (("teacher_logits", teacher_logits), ("student_logits", student_logits)):
-            if not F.all_finite(a):  # once per call, where the data enters: the steps themselves read no values
-                raise ValueError(f"{name} contains NaN or inf; every logit must be finite")
+        self._check_classes(classes)
         check_int("epochs", epochs, 0)
         check_int("batch_size", batch_size, 1)
         seed = check_seed(seed, allow_none=False)
@@ -177,9 +178,6 @@ class Discriminator:
         if n_out == n:
             raise ValueError(f"holdout={holdout} holds out all {n} rows and leaves none to train on; lower holdout")
         perm = to_device(default_rng(seed).permutation(n), xp)
-        if self.conditional != (classes is not None):
-            raise ValueError("a conditional discriminator needs each pair's class (classes=...)" if self.conditional
-                             else "this discriminator is not conditional: give no classes")
         if classes is not None:
             check_label_vector("classes", classes, rows=n)
             # the range once, where the data enters: a class out of range would be an all-zero one-hot, silently

@@ -2,25 +2,15 @@
 checked with (``python -m tinykd.exercises``). Derivation of the stencil: ``docs/derivations.md``, "How the
 gradient checks work".
 
-Two ways to check an analytic gradient ``ana`` of a scalar function ``f`` of an array ``x``:
-
-- ``check`` / ``numerical_grad``: every entry of ``x`` is moved by ``±h`` and ``±2h`` in turn and the derivative
-  taken by fourth-order central differences, ``(−f(x+2h) + 8 f(x+h) − 8 f(x−h) + f(x−2h)) / 12h``: exact for the
-  small arrays of the tests, ``4·size`` evaluations of ``f``;
-- ``directional``: the same stencil along a few random unit directions ``u``, compared with ``⟨ana, u⟩``: four
-  evaluations per direction whatever the size of ``x``, for arrays too large to walk entry by entry. A wrong
-  gradient passes one direction only by accident, so a handful of directions is enough.
-
-The error is the norm-wise relative error ``‖num − ana‖₂ / max(‖num‖₂, ‖ana‖₂, floor)``. The floor (1e-4) only
-matters for gradients that have (nearly) vanished, such as a softmax saturated at e^-50, which finite differences
-cannot resolve relatively (their round-off is ~1e-11): there the check is absolute. ``compare`` returns the error
-and *where* it is worst (the index of the entry with the largest ``|num − ana|``), and ``check`` names that entry
-when it fails. Every comparison is recorded in ``WORST`` so a test run can print the worst error it saw
-(``worst_line``).
-
-ReLU and ``sign`` have a kink at 0, where finite differences measure nothing useful. ``off_kink`` moves inputs
-away from it; ``off_kinks`` does the same for a network's pre-activations, by shifting biases. Either way every
-example runs (none is rejected), each value at least ``KINK`` from 0.
+``check`` moves every entry of ``x`` in turn (``numerical_grad``: exact for the small arrays of the tests, ``4·size``
+evaluations of ``f``); ``directional`` moves ``x`` along a few random unit directions ``u`` and compares with
+``⟨ana, u⟩``, four evaluations per direction whatever the size of ``x`` (a wrong gradient passes one direction only
+by accident). Both take the fourth-order central difference ``_stencil`` and the norm-wise relative error
+``‖num − ana‖₂ / max(‖num‖₂, ‖ana‖₂, floor)``, whose floor (1e-4) makes the check absolute for gradients that have
+(nearly) vanished, such as a softmax saturated at e^-50 (finite differences cannot resolve them relatively). A
+failing ``check`` names its worst entry (``compare``); every comparison is recorded in ``WORST`` (``worst_line``).
+ReLU and ``sign`` have a kink at 0, where finite differences measure nothing useful: ``off_kink`` moves inputs and
+``off_kinks`` a network's pre-activations (by shifting biases) at least ``KINK`` from 0; no example is rejected.
 
 Example (a learner's gradient of ``L = Σ sin(x)``)::
 
@@ -85,11 +75,9 @@ def _stencil(f, h):
 
 
 def numerical_grad(f, x, h=H):
-    """Fourth-order central differences of the scalar ``f()`` w.r.t. every entry of ``x``:
-    ``(−f(x+2h) + 8 f(x+h) − 8 f(x−h) + f(x−2h)) / 12h``, truncation error O(h⁴) instead of O(h²), so a larger
-    step keeps both truncation and float64 round-off near 1e-11.
-
-    ``x`` is perturbed in place (it must be the very array ``f`` reads) and restored exactly.
+    """Fourth-order central differences (``_stencil``) of the scalar ``f()`` w.r.t. every entry of ``x``: truncation
+    error O(h⁴) instead of O(h²), so a larger step keeps both truncation and float64 round-off near 1e-11. ``x`` is
+    perturbed in place (it must be the very array ``f`` reads) and restored exactly.
     """
     _check_float64(x)
     grad = np.zeros_like(x)
@@ -166,7 +154,6 @@ def directional(f, x, analytic, label, directions=4, rng=0, h=H, tol=TOL, floor=
     WORST.append((worst, f"{label} (along {directions} random directions)", floor, worst < tol))
     assert worst < tol, f"{label}: relative error {worst:.3e} >= {tol:.0e} along random direction {at}"
     return worst
-
 
 
 def _short(x):

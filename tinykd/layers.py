@@ -216,7 +216,6 @@ class Network:
     def _set_shape(self, sizes, backend, dtype):
         """Check and keep what every network has: its layer sizes, array module and floating dtype."""
         sizes = list(sizes)
-        # int() would truncate a width of 100.7 to 100 without a word; bools are ints to Python but not widths
         if len(sizes) < 2 or not all(is_int(s, 1) for s in sizes):
             raise ValueError(f"sizes must list at least two positive integers (input, ..., classes), got {sizes}")
         self.xp, self.sizes, self.dtype = resolve(backend), [int(s) for s in sizes], check_dtype(dtype)
@@ -246,8 +245,8 @@ class Network:
         """Predicted classes, evaluated in large batches (inference mode).
 
         ``x`` must be an array of shape (N, sizes[0]) (``checks.check_rows``) with every value finite
-        (``functional.check_finite``, one read; the rule ``train.errors`` and ``train.fit`` apply): a NaN row has
-        no class, and argmax would call it class 0. ``checked=True``: the caller checked ``x`` once already."""
+        (``functional.check_finite``: argmax would call a NaN row class 0). ``checked=True``: the caller checked
+        ``x`` once already."""
         if not checked:
             check_rows("x", x, self.sizes[0])
             F.check_finite("x", x)
@@ -315,8 +314,8 @@ class Network:
 
 
 def _named_state(model):
-    """[(name, array)]: the model's parameters, then its buffers (none for a model without ``named_buffers``)."""
-    return [(n, p) for n, p, _ in model.named_parameters()] + list(getattr(model, "named_buffers", lambda: [])())
+    """[(name, array)]: the model's parameters, then its buffers."""
+    return [(n, p) for n, p, _ in model.named_parameters()] + model.named_buffers()
 
 
 def network_arrays(model):
@@ -372,11 +371,8 @@ class MLP(Network):
                     self.layers.append(Dropout(dropout, self.rng))
         # A network fed with data needs no gradient w.r.t. its input (one matrix product saved per step); one fed
         # with another network's outputs (the discriminator) does.
-        self._first_dense().needs_input_grad = bool(input_grad)
         self.input_grad = bool(input_grad)
-
-    def _first_dense(self):
-        return next(layer for layer in self.layers if isinstance(layer, Dense))
+        next(layer for layer in self.layers if isinstance(layer, Dense)).needs_input_grad = self.input_grad
 
     def config(self):
         """What rebuilds this network (``Network.from_config``): its kind and constructor arguments."""
@@ -390,7 +386,6 @@ class MLP(Network):
         return {**self.config(), "init": self.init, "output_init": self.output_init, "seed": self.seed,
                 "dropout_seed": None if self.seed is None else self.seed + 1}
 
-    # -------------------------------------------------------------------------------------------- structure
     def hidden_index(self, h):
         """Position in ``layers`` just after hidden layer ``h``'s ReLU (1 <= h <= number of hidden layers)."""
         n_hidden = len(self.sizes) - 2

@@ -61,8 +61,7 @@ def xnor_popcount_dot(x_words, w_words, n, rows=256):
     ``x_words`` (N, words), ``w_words`` (units, words). ``n`` must satisfy ``64 (words − 1) < n <= 64 words``:
     only bits beyond n are padding, zero in both and so never counted. A few rows take one broadcast XOR over all
     words (fewest NumPy calls: batch 1 is call-bound); more rows go word by word, summing counts into blocks of
-    ``rows`` samples, which avoids the (N, units, words) temporary and the slow reduction over its short last axis
-    (about twice as fast at batch 128–1024 here).
+    ``rows`` samples, which avoids the (N, units, words) temporary and the slow reduction over its short last axis.
     """
     if x_words.shape[1] != w_words.shape[1]:
         raise ValueError(f"packed widths differ: {x_words.shape[1]} vs {w_words.shape[1]} words")
@@ -129,10 +128,9 @@ class PackedBinaryMLP:
     ±1 matrix. Both then rescale in the same order as the float emulation, so outputs match it exactly.
 
     Memory: ``nbytes()`` counts what the model stores (sign words, α, biases, BatchNorm), ``sign_bytes()`` the sign
-    words alone. At run time a BWN layer also holds its ±1 matrix unpacked, in the model's dtype, built once here: a
-    product with real inputs needs BLAS, BLAS needs floats, and unpacking on every call made an XNOR network's
-    batch-1 inference 15 times slower (4.5 ms against 0.3 ms here). In XNOR mode only the first layer (real pixels
-    in) is BWN; in BWN mode every layer is, and packing then saves storage, not run-time memory.
+    words alone. At run time a BWN layer also holds its ±1 matrix unpacked once, in the model's dtype (a product
+    with real inputs needs BLAS, and BLAS needs floats). In XNOR mode only the first layer (real pixels in) is BWN; in
+    BWN mode every layer is, and packing then saves storage, not run-time memory.
     """
 
     def __init__(self, model):
