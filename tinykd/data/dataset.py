@@ -20,13 +20,9 @@ SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")  # the fix
 
 @dataclass
 class Dataset:
-    """Train/validation/test arrays (images flattened to rows, float32), class names and the image shape.
-
-    Arrays live on one array module: host NumPy after loading, the backend's after ``to(xp)``. ``note`` says when
-    the split is not the published one; ``source`` where the files came from (a folder, a file or "arrays"), for
-    the record, while ``fingerprint()`` identifies the content. ``canonical``: every file read is the named data
-    set's own by its published checksum (what was done to the files after, the settings record).
-    """
+    """Train/validation/test arrays (images flattened to rows, float32) on one array module, class names and the
+    image shape. ``note``: when the split is not the published one; ``source``: where the files came from (the
+    content is named by ``fingerprint()``); ``canonical``: every file read had its published checksum."""
     name: str
     x_train: object
     y_train: object
@@ -42,20 +38,13 @@ class Dataset:
 
     def to(self, xp, dtype=np.float32):
         """The same data set on array module ``xp`` (one copy per array), images cast to ``dtype``."""
-        move = {}
-        for k in SPLITS:
-            a = getattr(self, k)
-            if a is not None:
-                move[k] = to_device(a, xp, dtype if k.startswith("x") else np.int64)
-        return replace(self, **move)
+        return replace(self, **{k: to_device(getattr(self, k), xp, dtype if k.startswith("x") else np.int64)
+                                for k in SPLITS if getattr(self, k) is not None})
 
     def fingerprint(self):
-        """Hex SHA-256 of the content: class count, image shape, then each split's shape, dtype and bytes.
-
-        Splits go in the fixed order of ``SPLITS`` (an absent one marked as such): the same arrays give the same
-        fingerprint wherever they were loaded from, on either backend. Not cached, so a ``replace`` copy can never
-        carry a stale value (full MNIST: ~0.2 s).
-        """
+        """Hex SHA-256 of the content: class count, image shape, then each split's shape, dtype and bytes in the
+        order of ``SPLITS`` (an absent one marked), whatever the files or backend. Not cached: a ``replace`` copy
+        can never carry a stale value."""
         h = hashlib.sha256(b"tinykd.Dataset.fingerprint v1")
         h.update(f";classes={len(self.classes)};input_shape={tuple(self.input_shape)}".encode())
         for key in SPLITS:
@@ -107,13 +96,9 @@ def image_shape(shape):
 
 def from_arrays(x_train, y_train, x_test, y_test, name="custom", classes=None, input_shape=None, x_val=None,
                 y_val=None, source="arrays", canonical=False):
-    """Wrap plain arrays as a ``Dataset``: images of any shape flattened to float32 rows by the pixel rule.
-
-    Images are (N, ...) arrays of at least two dimensions (``image_shape``, ``pixels``); ``input_shape``, when
-    given, must hold as many values as one image; labels (N,) integer class indices (``check_classes``);
-    ``x_val, y_val`` (both or neither) an optional validation split; no split empty.
-    Errors are ``ValueError``/``TypeError``; ``data_errors`` turns them into one ``DataError`` line naming a file.
-    """
+    """Wrap plain arrays as a ``Dataset``: images (N, ...) flattened to float32 rows by the rules above;
+    ``input_shape``, when given, holds as many values as one image; ``x_val, y_val`` both or neither. Errors are
+    ``ValueError``/``TypeError`` (``data_errors`` turns them into one ``DataError`` line naming a file)."""
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val and y_val go together: give both or neither")
     given = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
@@ -188,12 +173,9 @@ def pixels(name, x):
 
 
 def check_classes(labels, classes=None):
-    """The one class rule; returns K, the number of classes. ``labels``: ``{split: y}`` (``"train"`` required).
-
-    Labels are class indices 0..K-1: K = ``len(classes)`` when names are given (distinct), else 1 + the largest
-    training label. Training must show at least two classes, and no validation or test label may be ≥ K (a class
-    the network has no output for).
-    """
+    """The one class rule; returns K. ``labels``: ``{split: y}`` (``"train"`` required). Labels are class indices
+    0..K-1, K = ``len(classes)`` when names are given (distinct), else 1 + the largest training label; training
+    shows at least two classes."""
     y_train = labels["train"]
     if classes is not None and len(set(classes)) != len(classes):
         twice = sorted({c for c in classes if list(classes).count(c) > 1})
@@ -266,12 +248,9 @@ def data_errors(source):
 
 
 def stratified_mask(y, count, seed):
-    """A boolean mask over the labels ``y`` selecting exactly ``count`` of them, each class in proportion.
-
-    Class c, holding n_c of the n labels, gets ⌊count·n_c/n⌋ images, and the classes with the largest remainders
-    one more each until the total is ``count`` (ties to the smaller class index): every class within one image of
-    its exact share. Within a class the images are drawn with ``backend.default_rng(seed)``, classes in order.
-    """
+    """A boolean mask over the labels ``y`` selecting exactly ``count`` of them, each class in proportion: class c,
+    n_c of the n labels, gets ⌊count·n_c/n⌋, and the largest remainders one more each until the total is ``count``
+    (ties to the smaller class). Within a class the rows are drawn by ``backend.default_rng(seed)``."""
     y = np.asarray(y)
     n = y.shape[0]
     if not is_int(count, 0, n):

@@ -126,8 +126,7 @@ def read_kind(path, kind, identity=None):
 # ------------------------------------------------------------------------------------------------- networks
 def save_model(path, model, identity=None, **info):
     """Write a network (parameters, buffers, ``model.config()``) and what produced it (``identity``, ``info``) to
-    ``path`` (.npz) atomically. A ``path`` under a file is refused first (``checks.check_parent_folder``), a folder
-    by ``write``."""
+    ``path`` (.npz) atomically."""
     check_parent_folder("path", path)
     write(path, network_arrays(model), {"kind": "model", "model": model.config(), "identity": normalise(identity),
                                         "info": normalise(info)})

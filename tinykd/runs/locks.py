@@ -25,13 +25,10 @@ def lock_path(path):
 
 @contextlib.contextmanager
 def run_lock(path, say=None):
-    """Hold the lock of the run checkpointed at ``path`` for the ``with`` block, released however the block ends.
-
-    The lock is a file created exclusively (``O_CREAT | O_EXCL``: one winner) naming its holder: pid, host, start
-    time, command. Held by a live process, or by one on another host (whose liveness cannot be seen), it raises
-    ``RunLockedError`` naming that process; left by a process of this host that no longer runs, it is taken over
-    and ``say`` (default: stderr) says so. A process may take a lock it already holds (``Runner`` around ``fit``).
-    """
+    """Hold the lock of the run checkpointed at ``path`` for the ``with`` block: a file created exclusively
+    (``O_CREAT | O_EXCL``) naming its holder. Held by a live process, or one on another host, it raises
+    ``RunLockedError`` naming it; left by a process of this host that no longer runs, it is taken over and ``say``
+    (default: stderr) says so. A process may take a lock it already holds (``Runner`` around ``fit``)."""
     lock = os.path.abspath(lock_path(path))
     if lock in _HELD:     # taken again: the outermost ``with`` releases it
         yield lock

@@ -41,9 +41,8 @@ class Store:
         return rec
 
     def put(self, identity, result, table=None, links=None, provenance=None, **extra):
-        """Write the record of ``identity``: ``result`` (what training produced), the ``table`` it belongs to,
-        ``links`` (the keys of the records it started from, e.g. its teacher) and ``provenance``: the process that
-        trained it (default: this one; a record rebuilt from a checkpoint names the one the checkpoint keeps)."""
+        """Write the record of ``identity`` (see the module docstring); ``provenance`` defaults to this process's (a
+        record rebuilt from a checkpoint names the one the checkpoint keeps)."""
         rec = {"format": FORMAT, "key": key(identity), "identity": identity, "table": table, "links": links or {},
                "result": result, "provenance": provenance or this_process(), **extra}
         return write(self.path(identity), rec)

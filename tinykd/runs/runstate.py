@@ -17,11 +17,9 @@ from .locks import run_lock
 
 
 class RunFile:
-    """``fit``'s run state kept in the file ``path`` (.npz), the best model in ``best_path`` beside it, under the
-    protocol ``train.fit`` documents; ``with`` holds the run's lock (``locks.run_lock``; ``say``: where the line
-    goes when a killed run's lock is taken over). ``identity`` (data fingerprint and settings) is stored in both
-    files; a run file of another identity is refused, never resumed.
-    """
+    """``fit``'s run state in the file ``path`` (.npz) and the best model in ``best_path``, under the protocol
+    ``train.fit`` documents, both stored with ``identity``; ``with`` holds the run's lock (``locks.run_lock``,
+    ``say`` its line when a killed run's lock is taken over)."""
 
     def __init__(self, path, identity=None, say=None):
         self.path = check_file_path("checkpoint", path)
@@ -40,9 +38,8 @@ class RunFile:
         return self._lock.__exit__(*exc)
 
     def save(self, model, optimizer, epoch, history, generators):
-        """Keep everything needed to continue training exactly: network, optimiser state, epoch, history, and the
-        state of every random generator: ``generators`` ({name: generator}, the loop's own: shuffling, jitter) and
-        the model's (``model.named_generators()``: dropout masks)."""
+        """Keep the network, optimiser state, epoch, history, and the state of every random generator: the loop's
+        ``generators`` ({name: generator}) and the model's own (``model.named_generators()``)."""
         arrays = {f"model/{k}": v for k, v in network_arrays(model).items()}
         scalars = {}
         for key, value in optimizer.state_dict().items():
@@ -60,14 +57,9 @@ class RunFile:
                                   "generators": states, "identity": normalise(self.identity)})
 
     def load(self, model, optimizer, generators):
-        """Restore the run kept by ``save`` into ``model``, ``optimizer`` and the ``generators`` ({name: generator},
-        the same names as saved; the model's own are found as ``save`` found them); returns (epoch, history), or
-        None when no run file is there.
-
-        Refuses a file of another architecture, another optimiser, another set of random generators (a run with
-        jitter or dropout resumed without it, or the reverse), or another identity; all is checked before anything
-        is loaded, so a refused resume changes nothing.
-        """
+        """Restore the run kept by ``save`` into ``model``, ``optimizer`` and ``generators``; returns (epoch,
+        history), or None when no run file is there. Another identity, architecture, optimiser or set of generators
+        is refused, all checked before anything is loaded, so a refused resume changes nothing."""
         path = self.path
         if not os.path.exists(path):
             return None
