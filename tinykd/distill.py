@@ -106,6 +106,14 @@ def _flag(name, value):
     return value
 
 
+def _cross_entropy(weight, logits, labels, ignore_label=None):
+    """``weight · H(y, P_S)`` and its gradient (``F.cross_entropy``): the hard term of every objective but KD's."""
+    dt = logits.dtype.type
+    hard, grad = F.cross_entropy(logits, labels, ignore_label)
+    grad *= dt(weight)
+    return dt(weight) * hard, grad
+
+
 def _soft_term(loss, logits, teacher_logits, standardise, checked=False):
     """``loss(student, teacher)`` on the raw logits, or on both z-scored (``F.on_standardised``); ``checked``: the
     caller has checked both logits."""
@@ -144,16 +152,14 @@ class DKD:
     def __call__(self, logits, labels, teacher_logits):
         if logits.shape[1] < 2:
             raise ValueError(f"DKD needs at least 2 classes (a target and the rest), got {logits.shape[1]}")
-        dt = logits.dtype.type
-        hard, grad = F.cross_entropy(logits, labels, self.ignore_label)
-        grad *= dt(self.ce_weight)
+        loss, grad = _cross_entropy(self.ce_weight, logits, labels, self.ignore_label)
         if not (self.alpha or self.beta):           # the cross-entropy alone (decoupled_kd refuses two 0 weights)
-            return dt(self.ce_weight) * hard, grad
+            return loss, grad
         targets = row_classes(labels, teacher_logits, self.ignore_label)
         soft, g_soft = _soft_term(lambda s, t: L.decoupled_kd(s, t, targets, self.temperature, self.alpha,
                                                               self.beta), logits, teacher_logits, self.standardise)
         grad += g_soft
-        return dt(self.ce_weight) * hard + soft, grad
+        return loss + soft, grad
 
     def describe(self):
         return {"method": "dkd", "alpha": self.alpha, "beta": self.beta, "temperature": self.temperature,
@@ -181,14 +187,12 @@ class DIST:
         self.min_batch_rows = 2 if self.gamma else 1   # the intra-class correlation runs across the batch
 
     def __call__(self, logits, labels, teacher_logits):
-        dt = logits.dtype.type
-        hard, grad = F.cross_entropy(logits, labels, self.ignore_label)
-        grad *= dt(self.ce_weight)
+        loss, grad = _cross_entropy(self.ce_weight, logits, labels, self.ignore_label)
         if not (self.beta or self.gamma):           # the cross-entropy alone (dist_loss refuses two 0 weights)
-            return dt(self.ce_weight) * hard, grad
+            return loss, grad
         soft, g_soft = L.dist_loss(logits, teacher_logits, self.temperature, self.beta, self.gamma)
         grad += g_soft
-        return dt(self.ce_weight) * hard + soft, grad
+        return loss + soft, grad
 
     def describe(self):
         return {"method": "dist", "beta": self.beta, "gamma": self.gamma, "temperature": self.temperature,
@@ -234,9 +238,7 @@ class AdversarialKD:
             for _ in range(self.d_steps):
                 self.discriminator.step(teacher_logits, logits)
         dt = logits.dtype.type
-        hard, grad = F.cross_entropy(logits, labels)
-        grad *= dt(self.alpha)
-        loss = dt(self.alpha) * hard
+        loss, grad = _cross_entropy(self.alpha, logits, labels)
         label, sign = (1, -1) if self.form == "minimax" else (0, 1)   # − L_class(a_S | x=1), or + L_class(a_S | x=0)
         adv, g_adv = self.discriminator.loss(logits, label)
         loss += dt(sign * self.beta) * adv
@@ -303,9 +305,7 @@ class ConditionalAdversarialKD:
         dt = logits.dtype.type
         classes = row_classes(labels, teacher_logits, self.ignore_label)
         self.discriminator.step(teacher_logits, logits, classes)
-        hard, grad = F.cross_entropy(logits, labels, self.ignore_label)
-        grad *= dt(self.ce_weight)
-        loss = dt(self.ce_weight) * hard
+        loss, grad = _cross_entropy(self.ce_weight, logits, labels, self.ignore_label)
         dist, g_dist = L.logit_distance(logits, teacher_logits, self.logit_loss)
         loss += dt(self.logit_weight) * dist
         grad += dt(self.logit_weight) * g_dist

@@ -1,12 +1,6 @@
 """Losses between student and teacher logits beyond Hinton's soft targets, each returning ``(value, gradient)``:
-
-- ``decoupled_kd``: Zhao et al. (CVPR 2022), "Decoupled knowledge distillation": KD split into a target-class
-  part (TCKD) and a non-target part (NCKD), weighted apart;
-- ``dist_loss``: Huang et al. (NeurIPS 2022), "Knowledge distillation from a stronger teacher" (DIST): one minus
-  the Pearson correlation of teacher and student probabilities, per sample across classes and per class across the
-  batch;
-- ``logit_distance``: the L1 or L2 distance between logits that conditional adversarial KD keeps beside its
-  adversarial term (Xu, Hsu & Huang 2017; Belagiannis et al. 2018).
+decoupled KD (``decoupled_kd``), DIST's correlations (``dist_loss``, ``pearson``) and the L1 or L2 logit distance
+of conditional adversarial KD (``logit_distance``).
 
 Like ``functional``, nothing here reads a value back to the host: shapes and dtypes are checked on every call,
 values only with ``TINYKD_DEBUG=1``. Derivations: ``docs/derivations.md`` §16–§19; finite-difference checks:
@@ -136,7 +130,8 @@ LOGIT_DISTANCES = ("l1", "l2")
 def logit_distance(student_logits, teacher_logits, kind="l1"):
     """Mean distance between student and teacher logits over every entry: ``l1``: ``mean |z_S − z_T|``, gradient
     ``sign(z_S − z_T)/(NC)`` (0 where they are equal: a subgradient); ``l2``: ``½ mean (z_S − z_T)²``, gradient
-    ``(z_S − z_T)/(NC)``. Unlike KD's soft targets it sees the logits' shift and scale."""
+    ``(z_S − z_T)/(NC)``. Unlike KD's soft targets it sees the logits' shift and scale (conditional adversarial KD
+    keeps it beside its adversarial term: Xu, Hsu & Huang 2017; Belagiannis et al. 2018)."""
     F.check_logit_pair(student_logits, teacher_logits)
     if kind not in LOGIT_DISTANCES:
         raise ValueError(f"kind must be one of {LOGIT_DISTANCES}, got {kind!r}")
