@@ -44,12 +44,9 @@ def load_path(path):
 
 # ------------------------------------------------------------------------------------------------- one door
 def load(dataset, data_dir=None, download=True, progress=True, val=0, seed=0, **options):
-    """Load a named data set (``"mnist"``, ``"notmnist"``, ``"svhn"``) or your own (an IDX folder or a ``.npz``).
-
-    A named data set is searched as ``tinykd.data.files`` says (``data_dir`` alone when given, never a fallback).
-    ``val``: how many training images to hold out as a validation split (``preprocess``). Extra ``options`` go to
-    the named data set's loader (``split_test`` for notMNIST, ``form`` for SVHN).
-    """
+    """Load a named data set (searched as ``tinykd.data.files`` says) or your own, holding out ``val`` training
+    images as a validation split (``preprocess``); extra ``options`` go to the named data set's loader
+    (``split_test`` for notMNIST, ``form`` for SVHN)."""
     if not isinstance(dataset, (str, os.PathLike)):
         raise TypeError(f"dataset must be a data set name or a path, got {type(dataset).__name__}")
     check_path("dataset", dataset, f"name a data set ({', '.join(REGISTRY)}) or the folder or .npz file of your "
@@ -82,13 +79,9 @@ def _reject(options, name):
 
 
 def preprocess(ds, val=0, seed=0):
-    """``ds`` with exactly ``val`` training images moved to a validation split, seeded and stratified.
-
-    Each class gives its share of ``val`` (``stratified_mask``); both parts keep their original order, so shuffling
-    downstream starts from the same sequence for the same seed and ``val``. ``val=0`` returns ``ds`` as it is; a
-    data set that already has a validation split refuses another, and a split leaving the training part one class
-    refuses itself (``still_two_classes``).
-    """
+    """``ds`` with exactly ``val`` training images moved to a validation split, seeded and stratified
+    (``stratified_mask``), both parts in their original order; ``val=0`` returns ``ds``. A data set that already
+    has a validation split refuses another, and one left with one training class refuses (``still_two_classes``)."""
     n_train = ds.x_train.shape[0]
     if not is_int(val, 0, n_train - 1):
         raise ValueError(f"val must be an integer in [0, {n_train}), got {val!r}")

@@ -36,13 +36,10 @@ def load_mnist(data_dir=None, download=True, progress=True):
 
 
 def load_notmnist(data_dir=None, download=True, progress=True, split_test=None, seed=0):
-    """notMNIST letters A-J as classes 0-9, in MNIST's IDX format.
-
-    Its training split has no published checksum (``files.check_notmnist_train`` checks its structure), so the
-    data set is not ``canonical``. Only when the training split is MISSING, ``split_test=f`` splits the verified
-    test file (seeded, stratified) into a training part and a test part holding a fraction ``f``: results on it
-    are NOT comparable with published notMNIST numbers. A present training split refuses ``split_test``.
-    """
+    """notMNIST letters A-J as classes 0-9, in MNIST's IDX format; not ``canonical`` (no checksum is published
+    for its training split, whose structure ``files.check_notmnist_train`` checks). Only when that split is MISSING,
+    ``split_test=f`` splits the verified test file (seeded, stratified), ``f`` of it for test: NOT comparable with
+    published notMNIST numbers."""
     test_paths = locate_all("notmnist", ("test_images", "test_labels"), data_dir, download, progress)
     test = read_verified("notmnist", test_paths)
     try:

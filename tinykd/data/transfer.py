@@ -61,11 +61,8 @@ def shifted_predictions(logits, classes, shift):
 
 
 def bias_shift_search(val_logits, val_labels, classes, shifts):
-    """The shift of ``classes``' output biases with the fewest validation errors (the smallest |shift| on ties).
-
-    Returns ``(best_shift, curve)`` with ``curve`` a list of ``{"shift", "val_errors", "val_errors_on_classes"}``.
-    Only validation logits and labels come in: the choice cannot see the test set.
-    """
+    """``(best_shift, curve)``: the shift of ``classes``' output biases with the fewest validation errors (the
+    smallest |shift| on ties), and ``[{"shift", "val_errors", "val_errors_on_classes"}]`` for every shift."""
     check_label_vector("val_labels", val_labels)
     if np.ndim(val_logits) != 2 or np.shape(val_logits)[0] != val_labels.shape[0]:
         raise ValueError(f"val_logits must have shape (N, classes) with N = {val_labels.shape[0]} rows, one per "

@@ -31,8 +31,7 @@ class CheckpointError(ValueError):
 def atomic_open(path, mode="wb"):
     """A new file opened for writing (``"wb"``, or ``"w"`` for UTF-8 text) that replaces ``path`` only when the
     ``with`` block ends without an error (a temporary file in the same folder, then a rename), the folder made if
-    needed. Its mode is 0o666 less the umask, like any file a user writes (``mkstemp``'s would be 0600).
-    """
+    needed; its mode is 0o666 less the umask, like any file a user writes (``mkstemp``'s would be 0600)."""
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_open writes 'wb' or 'w', got {mode!r}")
     path = os.fspath(path)

@@ -1,9 +1,6 @@
-"""A training run's state in a file: ``RunFile``, the run-state keeper ``train.fit`` asks for.
-
-After every good epoch it keeps everything needed to continue exactly where training stopped: the network, its
-optimiser's state, the epoch, the history and the state of every random generator it draws from (NumPy's and
-CuPy's), so a resumed run is bit for bit the run it continues. The best model by validation goes beside it.
-"""
+"""A training run's state in a file: ``RunFile``, the run-state keeper ``train.fit`` asks for. It keeps everything
+needed to resume bit for bit (network, optimiser state, epoch, history, every random generator's state, NumPy's and
+CuPy's), and the best model by validation beside it."""
 import os
 
 import numpy as np
