@@ -122,7 +122,7 @@ def test_dark_knowledge_on_a_subset_resumes_at_the_missing_student(tmp_path):
     widths = r["temperature_sweep"]["widths"]
     assert [x["temperature"] for x in widths["800"]] == [1, 2, 2.5, 4, 8, 20] and set(widths) == {"800", "30"}
     d = r["distilled_from_scratch"]
-    assert d["temperature"] == 20.0 and d["epochs"] == 1 and d["errors_mean"] == d["distilled"]["runs"][0]["errors"]
+    assert d["temperature"] == 20.0 and d["epochs"] == 1 and d["distilled"]["mean"] == d["distilled"]["runs"][0]["errors"]
     assert {f"dark_knowledge_quick_{f}.png" for f in ("soft_targets", "temperature_sweep", "bias_shift")} <= \
         set(os.listdir(tmp_path / "r"))
     v, md = the_view(dark_knowledge, tmp_path, "dark_knowledge_quick")
