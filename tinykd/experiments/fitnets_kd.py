@@ -61,7 +61,7 @@ def plan(study, s):
 @one_at_a_time("fitnets")
 def run(s):
     """FitNets against KD alone (``s``: ``FitNetsKD``): every missing record trained; returns the view."""
-    study = Study(s, EXPERIMENT, view, markdown, shared.figures)
+    study = Study(s, EXPERIMENT, view, markdown)
     x, y = study.setup.arrays[:2]
     for spec in study.missing(plan(study, s)):
         study.write(False)

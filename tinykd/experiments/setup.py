@@ -84,8 +84,7 @@ def data_record(ds, cfg):
     return {"name": ds.name, "source": ds.source, "fingerprint": ds.fingerprint(), "n_train": int(ds.x_train.shape[0]),
             "n_val": 0 if ds.x_val is None else int(ds.x_val.shape[0]), "n_test": int(ds.x_test.shape[0]),
             "val_seed": cfg.val_seed, "val_from_file": getattr(ds, "val_from_file", False), "subset": cfg.subset,
-            "canonical": ds.canonical,
-            "note": ds.note}
+            "canonical": ds.canonical, "note": ds.note}
 
 
 def logit_stats(logits):
@@ -94,10 +93,8 @@ def logit_stats(logits):
 
 
 def one_at_a_time(experiment):
-    """Decorate an experiment's ``run(cfg, ...)``: it holds a lock for the whole run, so a second run of the same
-    experiment with the same settings (and folders) stops at once, naming the first, whatever stage the first is
-    in; each network also has its own lock. The lock sits in the system's temporary folder, named by the hash of
-    what was asked, so it needs no output folder to exist."""
+    """Decorate an experiment's ``run(cfg, ...)`` to hold a lock for the whole run (``experiment_lock``): a second
+    run of the same experiment, settings and folders stops at once, naming the first."""
     def wrap(run):
         @functools.wraps(run)
         def locked(cfg, *args):
@@ -108,16 +105,16 @@ def one_at_a_time(experiment):
 
 
 def experiment_lock(experiment, cfg, *args):
-    """Where the lock of a run of ``experiment`` with these settings, arguments and folders is held."""
+    """Where the lock of a run of ``experiment`` with these settings, arguments and folders is held: the system's
+    temporary folder, so no output folder need exist."""
     asked = {"experiment": experiment, "settings": dataclasses.asdict(cfg), "values": args,
              "folders": [os.path.abspath(f) for f in (cfg.out_dir, cfg.records_dir, cfg.checkpoint_dir)]}
     return os.path.join(tempfile.gettempdir(), f"tinykd-{experiment}-{identity.key(shared.as_stored(asked))}")
 
 
 def spec(cfg, fingerprint, role, sizes, epochs, lr, jitter=0, **settings):
-    """A ``Spec`` on the data of this ``fingerprint``, with ``cfg``'s batch size and backend. The networks every
-    experiment starts from (the teacher, S (initial), the paper's candidates) record their jitter, 0 when they have
-    none; a student passes ``jitter=None``."""
+    """A ``Spec`` on the data of this ``fingerprint``, with ``cfg``'s batch size and backend; a student passes
+    ``jitter=None`` (the networks trained on the labels record theirs, 0 for none)."""
     return Spec(role, tuple(sizes), epochs, lr, data=fingerprint, batch_size=cfg.batch_size, backend=cfg.backend,
                 jitter=jitter, **settings)
 
@@ -134,13 +131,10 @@ def checkpoint_label(cfg):
 
 
 class Setup:
-    """What every experiment starts from: the data ``cfg`` asks for on its backend (``ds`` on the host, ``arrays``
-    = (x, y, x_val, y_val, x_test, y_test) on the device, ``data`` its record with the fingerprint), the records
-    folder (``store``), and the networks trained on the labels, each trained or loaded once, on first use.
-
-    Making one checks the output folders and the data before anything trains; ``check``: a function of the loaded
-    (host) data set for what an experiment needs of its data beyond the protocol's checks (e.g. the classes it
-    removes); it raises to refuse."""
+    """What every experiment starts from, its folders and data checked before anything trains: the data ``cfg``
+    asks for (``ds`` on the host, ``arrays`` = (x, y, x_val, y_val, x_test, y_test) on the device, ``data`` its
+    record), the records (``store``) and the ``runner``. ``check(ds)`` raises to refuse data an experiment cannot
+    use (e.g. without the classes it removes)."""
 
     def __init__(self, cfg, check=None):
         for folder, option in ((cfg.out_dir, "--out-dir"), (cfg.checkpoint_dir, "--checkpoint-dir"),
@@ -155,7 +149,7 @@ class Setup:
         self.store = records.Store(cfg.records_dir)
         self.runner = Runner(self.store, cfg.checkpoint_dir, checkpoint_label(cfg), self.data, say=log)
         log(f"{self.ds!r} from {self.ds.source} (fingerprint {self.data['fingerprint'][:16]}) on {cfg.backend}; "
-            f"teacher {cfg.teacher_sizes}")   # the students' sizes are each experiment's (its table says them)
+            f"teacher {cfg.teacher_sizes}")
 
     def spec(self, role, sizes, epochs, lr, **settings):
         """A ``Spec`` on this data, batch size and backend (``spec``)."""
@@ -183,14 +177,12 @@ class Setup:
 
 
 class Study:
-    """One example beside Table 1 over records: its data and teacher (``Setup``; the teacher trained or loaded only
-    when a network needs it), its table's tag (``table``: the experiment, the table's name, the preset, the
-    experiment's own settings its rows share and what the run changes from its preset), ``links`` (the teacher's
-    record key) and the module's ``view`` (records, table, links, keys -> its table), ``markdown`` and ``figures``."""
+    """One example beside Table 1 over records: its ``setup``, its table's tag (``table``: the experiment, the
+    table's name, the preset, the settings its rows share, the deviations), ``links`` (the teacher's record key)
+    and the module's ``view`` (records, table, links, keys -> its table) and ``markdown``."""
 
-    def __init__(self, settings, experiment, view, markdown, figures, check=None):
+    def __init__(self, settings, experiment, view, markdown, check=None):
         self.cfg, self.setup, self.view, self.markdown = settings, Setup(settings, check), view, markdown
-        self.figures = figures
         self.teacher_spec = self.setup.teacher_spec()
         self.links = {"teacher": self.setup.key(self.teacher_spec)}
         rows = type(settings).ROWS
@@ -203,9 +195,8 @@ class Study:
         self.keys, self._teacher = None, None
 
     def spec(self, role, sizes, epochs, lr, seed, objective, **settings):
-        """A student's specification: trained from its teacher (its record key is part of the identity), never
-        jittered; ``extra`` keywords go into the identity (what was done to its rows, and anything else that
-        makes it this run)."""
+        """A student's specification: trained from its teacher (whose record key is part of the identity), never
+        jittered; ``extra`` goes into the identity (what was done to its rows)."""
         extra = {"teacher": self.links["teacher"], **settings.pop("extra", {})}
         return self.setup.spec(role, sizes, epochs, lr, jitter=None, seed=seed, objective=objective, extra=extra,
                                **settings)
@@ -243,4 +234,4 @@ class Study:
         shared.write(self.out, v, self.markdown(v))
 
     def finish(self):
-        return shared.publish(self.out, self.view_of(True), self.markdown, self.figures, self.cfg)
+        return shared.publish(self.out, self.view_of(True), self.markdown, shared.figures, self.cfg)

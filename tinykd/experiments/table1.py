@@ -10,11 +10,9 @@
 5. Count test misclassifications once per final model (every model keeps its last weights: a fixed budget,
    nothing chosen); validation errors per epoch, parameter counts and wall time go in its record.
 
-Every network is a run specification (``tinykd.runs.spec``) trained or found through one path (``Runner.run``):
-a rerun trains only the networks whose records are missing (a run stopped after its third seed resumes at the
-fourth; more seeds train only the new ones). The table (mean ± std over seeds, the comparison with KD, the
-verdicts) is a view of the records this run asks for (``table1_view``). Step 1 is ``setup.Setup``'s, which every
-example shares; what a run asks for is a ``settings.Table1``.
+Every network is a run specification (``tinykd.runs.spec``) found by its record or trained (``Runner.run``), so a
+rerun trains only what is missing; the table is a view of the records this run asks for (``table1_view``). What a
+run asks for is a ``settings.Table1``.
 """
 import os
 
@@ -74,9 +72,8 @@ def run(cfg):
         view = view_of(complete)
         shared.write(out, view, table1_view.markdown(view))
 
-    image_shape = tuple(ds.input_shape)
     if missing or setup.record(t_spec) is None or setup.record(s_spec) is None:
-        teacher = setup.model(t_spec, image_shape=image_shape)
+        teacher = setup.model(t_spec, image_shape=tuple(ds.input_shape))
         student0 = setup.model(s_spec, arrays=(x0, y0, xv, yv), measure=lambda m: logit_stats(m.logits(x_stats)))
         check_pair(teacher, student0)
     t_rec, s_rec = setup.record(t_spec), setup.record(s_spec)

@@ -65,7 +65,7 @@ def plan(study, s):
 def run(s):
     """Binary students distilled from the float teacher (``s``: ``XnorKD``): every missing record trained;
     returns the view."""
-    study = Study(s, EXPERIMENT, view, markdown, shared.figures)
+    study = Study(s, EXPERIMENT, view, markdown)
     _, _, _, _, xt, _ = study.setup.arrays
     xt_host = to_host(xt)
     for spec in study.missing(plan(study, s)):
