@@ -30,10 +30,7 @@ def pack_signs(s):
         raise TypeError(f"pack_signs needs a numeric array, got dtype {s.dtype}")
     s = to_host(s)
     n = s.shape[1]
-    bits = s >= 0
-    pad = -n % WORD
-    if pad:
-        bits = np.concatenate([bits, np.zeros((s.shape[0], pad), bool)], axis=1)
+    bits = np.pad(s >= 0, ((0, 0), (0, -n % WORD)))                   # False (bit 0) up to a whole word
     packed = np.packbits(bits, axis=1, bitorder="little")             # uint8, 8 per word
     return np.ascontiguousarray(packed).view(np.uint64), n
 

@@ -38,9 +38,6 @@ class CosineSchedule:
         return {"schedule": "cosine", "base_lr": self.base_lr, "epochs": self.epochs,
                 "final_fraction": self.final_fraction}
 
-    def __repr__(self):
-        return f"CosineSchedule({self.base_lr:g}, {self.epochs}, final_fraction={self.final_fraction:g})"
-
 
 def cosine_lr(base_lr, epochs, final_fraction=0.01):
     """A ``CosineSchedule``: the rate for each epoch of a run of ``epochs``, from ``base_lr`` down towards
@@ -65,6 +62,3 @@ class ExponentialSchedule:
 
     def describe(self):
         return {"schedule": "exponential", "base_lr": self.base_lr, "decay": self.decay}
-
-    def __repr__(self):
-        return f"ExponentialSchedule({self.base_lr:g}, {self.decay:g})"
