@@ -202,9 +202,9 @@ def test_the_converted_records_give_the_last_full_runs_tables():
 
 
 def test_report_kinds_render_the_studies(monkeypatch):
-    """With these modules among ``regenerate.kinds()``, the results document holds their tables."""
+    """With these modules among ``regenerate.KINDS``, the results document holds their tables."""
     from tinykd.experiments import table1_view
-    monkeypatch.setattr(regenerate, "kinds", lambda: [table1_view, fitnets_kd, dark_knowledge])
+    monkeypatch.setattr(regenerate, "KINDS", (table1_view, fitnets_kd, dark_knowledge))
     text = regenerate.document(records.Store(os.path.join(ROOT, "records")).all(), draw=False)
     assert "## FitNets: hints, then KD, against KD alone on mnist, full preset" in text
     assert "## Hinton, Vinyals & Dean (2015) §3 on mnist, full preset" in text

@@ -42,17 +42,16 @@ machine its networks came from; run the command again after more runs to update 
 REFERENCE = "records"   # the committed records, whose tables are docs/results.md and the README's headline
 
 
-def kinds():
-    """The modules that turn records into tables: each has ``views(records)`` (the tables the records hold, each a
-    dict with ``name`` and ``title``), ``markdown(view)`` and ``figures(view)`` ([(name, function of (view, path))])."""
-    return [table1_view, xnor_kd, fitnets_kd, dark_knowledge, hinton_paper]
+# the modules that turn records into tables: each has views(records) (dicts with a "name"), title(view),
+# markdown(view) and figures(view) ([(name, function of (view, path))])
+KINDS = (table1_view, xnor_kd, fitnets_kd, dark_knowledge, hinton_paper)
 
 
 def document(records, header=HEADER, figure_dir=None, link_dir="figures", draw=True):
     """The Markdown of every table ``records`` hold, under ``header``; with ``draw``, every figure drawn into
     ``figure_dir`` and linked as ``link_dir/<file>`` (the figures' folder as seen from the document's)."""
     parts, seen = [header], {}
-    for kind in kinds():
+    for kind in KINDS:
         for v in kind.views(records):
             n = seen[v["name"]] = seen.get(v["name"], 0) + 1
             stem = v["name"] if n == 1 else f"{v['name']}_{n}"

@@ -29,7 +29,13 @@ def check_writable(folder, what="--out-dir", records=None):
     folder), a folder where records are read is refused too: ``records`` itself, or one holding a record."""
     given = os.fspath(folder)
     if records is not None:
-        _not_a_records_folder(given, what, os.fspath(records))
+        if os.path.realpath(given) == os.path.realpath(records):
+            raise OutputError(f"{what} {given} is the records folder ({records}): what is written there would be "
+                              "read as a damaged record; give the records and the tables different folders")
+        held = sorted(n for n in os.listdir(given) if RECORD_NAME.match(n)) if os.path.isdir(given) else []
+        if held:
+            raise OutputError(f"{what} {given} holds records ({held[0]}, {len(held)} in all): what is written there "
+                              "would sit among them and be read as a damaged record; choose a folder without records")
     probe = os.path.abspath(given)
     while not os.path.lexists(probe):
         probe = os.path.dirname(probe)
@@ -43,18 +49,6 @@ def check_writable(folder, what="--out-dir", records=None):
         where = "" if probe == os.path.abspath(given) else f" (to be made in {probe})"
         raise OutputError(f"{what} {given}{where} cannot be written ({e.strerror}); choose a writable folder") \
             from None
-
-
-def _not_a_records_folder(folder, what, records):
-    """``OutputError`` when ``folder`` is ``records`` or holds a record (``RECORD_NAME``)."""
-    here = os.path.realpath(folder)
-    if here == os.path.realpath(records):
-        raise OutputError(f"{what} {folder} is the records folder ({records}): what is written there would be read "
-                          "as a damaged record; give the records and the tables different folders")
-    held = sorted(n for n in os.listdir(here) if RECORD_NAME.match(n)) if os.path.isdir(here) else []
-    if held:
-        raise OutputError(f"{what} {folder} holds records ({held[0]}, {len(held)} in all): what is written there "
-                          "would sit among them and be read as a damaged record; choose a folder without records")
 
 
 def write(path_stem, record, markdown):

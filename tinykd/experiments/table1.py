@@ -92,7 +92,10 @@ def run(cfg):
         disc = getattr(parts.objective, "discriminator", None)
 
         def pretrain(parts, disc=disc, how=spec.extra["discriminator_pretraining"]):
-            return _pretrain(disc, how, teacher_logits, student0_logits, classes)
+            """The discriminator's pretraining on teacher (0) vs S (initial) (1) logits of the training rows."""
+            acc = disc.fit(teacher_logits, student0_logits, epochs=how["epochs"], batch_size=how["batch_size"],
+                           holdout=how["holdout"], seed=how["seed"], classes=classes if disc.conditional else None)
+            return {"d_heldout_accuracy": acc, "d_pretrain_epochs": how["epochs"]}
 
         def measure(student, disc=disc, vid=vid, seed=seed):
             out = {"name": registry.BY_ID[vid].name, "seed": seed, **logit_stats(student.logits(x_stats))}
@@ -131,14 +134,6 @@ def _variant(setup, vid, seed, links, extra, ctx):
                       shuffle_seed=100 + seed, objective=(objective, ()),
                       extra={"variant": vid, "teacher": links["teacher"], "start": links["start"],
                              "discriminator_pretraining": pretraining, **extra})
-
-
-def _pretrain(disc, how, teacher_logits, student0_logits, classes):
-    """Train the discriminator for its pretraining epochs on teacher (0) vs initial-student (1) logits of the
-    training set (a conditional one also sees each row's class)."""
-    acc = disc.fit(teacher_logits, student0_logits, epochs=how["epochs"], batch_size=how["batch_size"],
-                   holdout=how["holdout"], seed=how["seed"], classes=classes if disc.conditional else None)
-    return {"d_heldout_accuracy": acc, "d_pretrain_epochs": how["epochs"]}
 
 
 def _drift_probe(disc, xv, yv, teacher_val_logits):
