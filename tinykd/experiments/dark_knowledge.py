@@ -25,7 +25,7 @@ from ..data import transfer
 from ..data.formats import DataError
 from ..distill import KD, Supervised
 from ..runs import identity
-from . import shared
+from . import plots, shared
 from .omitted_classes import KEPT, OMITTED, PAPER, check_classes, kept_rows, omit_3, only_7_8
 from .settings import ConfigError, Settings, check_counts
 from .setup import Study, log, one_at_a_time
@@ -292,4 +292,4 @@ def markdown(r):
     return "\n".join(lines) + "\n"
 
 
-figures = shared.figures
+figures = plots.figures_for

@@ -11,7 +11,7 @@ from ..distill import KD
 from ..fitnets import HintLoss, HintNet, teacher_hidden
 from ..optim import Adam
 from ..train import fit
-from . import shared
+from . import plots, shared
 from .settings import ConfigError, Settings, check_counts
 from .setup import Study, log, one_at_a_time
 
@@ -109,4 +109,4 @@ def title(v):
     return shared.title(TITLE, v["data"]["name"], v["preset"], v["deviations"])
 
 
-figures = shared.figures
+figures = plots.figures_for

@@ -15,7 +15,7 @@ from ..data.dataset import check_outputs
 from ..runs import identity, locks, records
 from ..runs.run import Runner
 from ..runs.spec import Spec
-from . import shared
+from . import plots, shared
 from .settings import ConfigError, data_deviations, data_label
 
 
@@ -234,4 +234,4 @@ class Study:
         shared.write(self.out, v, self.markdown(v))
 
     def finish(self):
-        return shared.publish(self.out, self.view_of(True), self.markdown, shared.figures, self.cfg)
+        return shared.publish(self.out, self.view_of(True), self.markdown, plots.figures_for, self.cfg)

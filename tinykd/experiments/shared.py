@@ -245,9 +245,3 @@ def views(records_, experiment, view, keep=None):
 def title(name, data_name, preset, deviations):
     """A table's heading: what it is, on which data, which preset, and whether the run differs from it."""
     return f"{name} on {data_name}, {preset} preset" + ("" if not deviations else " (a run that differs from it)")
-
-
-def figures(v):
-    """The figures a view of this kind gives: [(name, function of (view, path))] (``plots.drawable``: those with
-    something to show)."""
-    return plots.figures_for(v)

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from . import registry, shared
+from . import plots, registry, shared
 from .settings import WHERE, Table1
 
 
@@ -243,7 +243,7 @@ def title(record):
     return shared.title("Table 1", record["data"]["name"], record["preset"], record["deviations"])
 
 
-figures = shared.figures
+figures = plots.figures_for
 
 
 def headline(records):

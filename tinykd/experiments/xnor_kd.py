@@ -14,7 +14,7 @@ from ..backend import to_host
 from ..checks import check_real
 from ..distill import KD, Supervised
 from ..packed import PackedBinaryMLP
-from . import shared
+from . import plots, shared
 from .settings import ConfigError, Settings, check_counts
 from .setup import Study, log, one_at_a_time
 
@@ -160,4 +160,4 @@ def title(v):
     return shared.title(TITLE, v["data"]["name"], v["preset"], v["deviations"])
 
 
-figures = shared.figures
+figures = plots.figures_for
