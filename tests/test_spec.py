@@ -118,7 +118,7 @@ def test_a_checkpoint_that_is_not_the_recorded_network_is_refused(tmp_path):
     records.write(records.Store(tmp_path / "rec").path(rec["identity"]), rec)
     again = Runner(records.Store(tmp_path / "rec"), str(tmp_path / "ck"), "toy", {}, say=lines.append)
     again.run(s, (x, y, None, None), (x, y), need_model=True, progress=False)
-    assert any(line.startswith("WARNING: t trained again (no checkpoint) makes") for line in lines)
+    assert any(line.startswith("WARNING: t made again (no checkpoint of it or its members) makes") for line in lines)
 
 
 def test_a_checkpoint_changed_by_hand_is_refused_even_without_its_record(tmp_path):
@@ -142,3 +142,40 @@ def test_a_checkpoint_changed_by_hand_is_refused_even_without_its_record(tmp_pat
     with pytest.raises(checkpoints.CheckpointError, match="does not hold the network it was saved with"):
         fresh.run(s, (x, y, None, None), (x, y), progress=False)
     assert not os.path.exists(store.path(rec["identity"]))
+
+
+def test_an_ensemble_records_its_choice_and_a_rerun_loads_no_member(tmp_path):
+    """``Runner.assemble``: members and average chosen on validation (``ensemble.select``), the record keeps the
+    choice and what the ensemble makes; found again, nothing is loaded unless the model is asked for, and then only
+    the chosen members; a fixed average takes every member as given."""
+    from tinykd.ensemble import Ensemble, select
+    from tinykd.runs.spec import EnsembleSpec
+    from tinykd.train import errors
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((90, 12)).astype(np.float32)
+    y = rng.integers(0, 3, 90)
+    runner = Runner(records.Store(tmp_path / "rec"), str(tmp_path / "ck"), "toy", {"name": "toy"}, say=print)
+    nets = {}
+    for seed in range(3):
+        model, rec = runner.run(spec(seed=seed, epochs=3), (x[:60], y[:60], None, None), (x[60:], y[60:]),
+                                progress=False)
+        nets[rec["key"]] = model
+    asked = []
+
+    def members(keys):
+        asked.append(list(keys))
+        return {k: nets[k] for k in keys}
+    ens = EnsembleSpec("ensemble", tuple(nets), "f" * 64, "numpy")
+    model, rec = runner.assemble(ens, members, (x[60:], y[60:]), (x[:30], y[:30]))
+    average, chosen, steps = select({k: n.logits(x[:30]) for k, n in nets.items()}, y[:30])
+    assert rec["result"]["members"] == chosen and rec["result"]["average"] == average
+    assert rec["result"]["selection"] == json.loads(json.dumps(steps)) and asked == [list(nets)]
+    assert rec["result"]["errors"] == errors(Ensemble([nets[k] for k in chosen], average), x[60:], y[60:])
+    assert rec["identity"]["model"]["members"] == list(nets) and runner.store.find(ens.identity()) == rec
+    assert runner.assemble(ens, members, (x[60:], y[60:]), (x[:30], y[:30]))[0] is None and len(asked) == 1
+    model, again = runner.assemble(ens, members, (x[60:], y[60:]), need_model=True)
+    assert again == rec and asked[-1] == chosen and [m for m in model.members] == [nets[k] for k in chosen]
+    fixed = EnsembleSpec("ensemble", tuple(nets), "f" * 64, "numpy", average="logits")
+    _, rec = runner.assemble(fixed, members, (x[60:], y[60:]))
+    assert rec["result"]["members"] == list(nets) and "selection" not in rec["result"]
+    assert rec["key"] != runner.store.find(ens.identity())["key"]
