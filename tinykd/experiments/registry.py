@@ -1,10 +1,8 @@
 """The student variants of the Table 1 experiments, each written once: one ``Variant`` per method or ablation.
 
-Everything else is derived from these entries, in their order: each preset's variant list and the variants run only
-on request (``in_preset``, ``on_request``), how many seeds a variant gets (``n_seeds``), the headline row and the
-comparison with KD in the tables and the figures (``headline``, ``compared``), and the examples' ``--variants``
-choices and help. Adding a method to the experiments is its objective in ``distill.py`` plus one ``register`` call
-here.
+Every list of variants (each preset's, those on request, those compared with KD, the headline row, the examples'
+``--variants``) is derived from these entries, in their order: a new method is its objective in ``distill.py`` plus
+one ``register`` call here.
 """
 from dataclasses import dataclass
 
