@@ -1,6 +1,6 @@
 """Networks and run state on disk (tinykd/runs/checkpoints.py, tinykd/runs/runstate.py) and what the training loop does
-with them: buffers kept, optimisers and identities checked, unreadable files named, the best model kept apart from a
-run that diverges."""
+with them: buffers kept, optimisers and identities checked, unreadable files named, the last good epoch kept apart
+from a run that diverges."""
 import dataclasses
 import inspect
 import json
@@ -24,9 +24,10 @@ from tinykd.runs.spec import Spec
 from tinykd.binary import BinaryMLP
 from tinykd.runs.checkpoints import CheckpointError, load_model, read_network, save_model
 from tinykd.distill import Supervised
+from tinykd.layers import load_network_arrays, network_arrays
 from tinykd.runs.runstate import RunFile
 from tinykd.schedules import cosine_lr
-from tinykd.train import TrainingError, errors, fit
+from tinykd.train import TrainingError, fit
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,8 @@ def test_a_scalar_where_a_matrix_belongs_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match=r"dense0.W is float32\(\), this model needs float32\(4, 3\)"):
         load_model(tmp_path / "bad.npz", MLP([4, 3, 2]))
     with pytest.raises(ValueError, match="dense0.W"):
-        BinaryMLP([4, 3, 2]).load_state_dict({**BinaryMLP([4, 3, 2]).state_dict(), "binarydense0.W": np.ones(3)})
+        load_network_arrays(BinaryMLP([4, 3, 2]), {**network_arrays(BinaryMLP([4, 3, 2])),
+                                                   "binarydense0.W": np.ones(3)})
     arrays["dense0.W"] = np.full((4, 3), np.nan, np.float32)   # one rule for non-finite weights, file or not
     checkpoints.write(tmp_path / "nan.npz", arrays, {k: v for k, v in meta.items() if k != "format"})
     for load in (lambda: load_model(tmp_path / "nan.npz", MLP([4, 3, 2])), lambda: read_network(tmp_path / "nan.npz")):
@@ -125,22 +127,16 @@ def test_resume_of_another_run_is_refused(small, tmp_path):
             resume=True, progress=False)
 
 
-def test_divergence_stops_and_keeps_the_best_model(small, tmp_path):
+def test_divergence_stops_and_keeps_the_last_good_epoch(small, tmp_path):
     """Adam at lr 1e6: the loss explodes; the run stops naming epoch and step, before it writes a bad epoch."""
     x, y, xt, yt = small
     model = MLP([784, 16, 10], seed=0)
     path = tmp_path / "run.npz"
     rates = [3e-3, 3e-3, 1e6, 1e6]
-    with pytest.raises(TrainingError, match=r"epoch 3, step \d+: the loss (exploded|became).*run.npz \(epoch 2\).*"
-                                            r"run.best.npz \(epoch [12]\)"):
+    with pytest.raises(TrainingError, match=r"epoch 3, step \d+: the loss (exploded|became).*run.npz \(epoch 2\)"):
         fit(model, Supervised(), Adam(model, lr=1e-3), x, y, 4, 100, x_val=xt, y_val=yt,
             lr_schedule=lambda e: rates[e], checkpoint=RunFile(path), progress=False)
-    run = checkpoints.meta_of(path)
-    assert run["epoch"] == 2  # the latest state is the last good epoch, not the diverged one
-    best = read_network(checkpoints.best_path(path))
-    info = checkpoints.meta_of(checkpoints.best_path(path))["info"]
-    assert info["val_errors"] == min(h["val_errors"] for h in run["history"])
-    assert errors(best, xt, yt) == info["val_errors"] < 250
+    assert checkpoints.meta_of(path)["epoch"] == 2  # the latest state is the last good epoch, not the diverged one
 
 
 def test_explosion_without_nan_is_caught(small):
@@ -148,17 +144,6 @@ def test_explosion_without_nan_is_caught(small):
     model = MLP([784, 16, 10], seed=0)
     with pytest.raises(TrainingError, match=r"epoch 1, step \d+: the loss exploded to .* more than 100 ×"):
         fit(model, Supervised(), Adam(model, lr=1e6), x, y, 5, 100, progress=False)
-
-
-def test_restore_best_returns_the_best_epoch(small):
-    x, y, xt, yt = small
-    model = MLP([784, 16, 10], seed=0)
-    rates = [3e-3, 3e-3, 0.5]  # the last epoch wrecks the model
-    history = fit(model, Supervised(), Adam(model), x, y, 3, 100, x_val=xt, y_val=yt,
-                  lr_schedule=lambda e: rates[e], restore_best=True, explode_factor=None, progress=False)
-    best = min(history, key=lambda h: h["val_errors"])
-    assert history[-1]["val_errors"] > best["val_errors"]
-    assert errors(model, xt, yt) == best["val_errors"]
 
 
 def test_bad_training_arguments(small):
@@ -190,7 +175,7 @@ def test_resume_refuses_what_it_cannot_continue(small, tmp_path):
                                         r"checkpoint=tinykd\.runs\.runstate\.RunFile\(path\)$"):
         fit(model, Supervised(), Adam(model), x, y, 1, 250, checkpoint=path, progress=False)
     with pytest.raises(TypeError, match=r"^checkpoint must be a run-state keeper such as .*RunFile\(path\); a dict "
-                                        r"has no __enter__, __exit__, load, save, save_best, read_best, best_path$"):
+                                        r"has no __enter__, __exit__, load, save$"):
         fit(model, Supervised(), Adam(model), x, y, 1, 250, checkpoint={}, progress=False)
 
 
@@ -233,7 +218,7 @@ def test_files_are_written_with_the_users_umask(tmp_path, umask, mode):
         os.umask(old)
     assert lock_mode == mode
     assert (tmp_path / "t.txt").read_text(encoding="utf-8") == "ü"
-    assert sorted(os.listdir(tmp_path)) == ["m.npz", "r.best.npz", "r.npz", "t.txt"]   # no temp file, no lock left
+    assert sorted(os.listdir(tmp_path)) == ["m.npz", "r.npz", "t.txt"]   # no temp file, no lock left
     assert {p: oct(stat.S_IMODE(os.stat(tmp_path / p).st_mode)) for p in os.listdir(tmp_path)} == \
         dict.fromkeys(os.listdir(tmp_path), oct(mode))
 
@@ -455,7 +440,7 @@ def test_a_longer_run_on_an_exponential_schedule_continues_the_shorter_one_bit_f
     assert rec_a["result"]["continued_from_epoch"] == 2 and rec_a["result"]["resumed_after_epoch"] is None
     b, rec_b = runners[1].run(longer, (x, y, x, y), (x, y))      # from scratch, elsewhere
     assert "continued_from_epoch" not in rec_b["result"]
-    assert all(np.array_equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+    assert all(np.array_equal(v, network_arrays(b)[k]) for k, v in network_arrays(a).items())
     assert [h["loss"] for h in rec_a["result"]["history"]] == [h["loss"] for h in rec_b["result"]["history"]]
     cosine = dataclasses.replace(spec, decay=None, epochs=4)       # a cosine schedule's prefix is another run
     assert "continued_from_epoch" not in runners[0].run(cosine, (x, y, x, y), (x, y))[1]["result"]

@@ -354,7 +354,7 @@ def test_label_minus_one_is_unlabelled_only_where_ignore_label_says_so(xp, no_de
 
 
 def test_non_finite_values_are_one_line_naming_where(xp):
-    """``check_finite``: the one rule for non-finite data (``fit``, ``errors``, ``predict``, ``load_state_dict``)."""
+    """``check_finite``: the one rule for non-finite data (``fit``, ``errors``, ``predict``, ``load_network_arrays``)."""
     a = np.zeros((5, 3))
     F.check_finite("x", xp.asarray(a))
     F.check_finite("x", None)

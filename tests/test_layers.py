@@ -11,7 +11,7 @@ from tinykd import MLP, SGD
 from tinykd.backend import default_rng
 from tinykd import functional as F
 from tinykd.binary import BinaryDense, BinaryMLP
-from tinykd.layers import BatchNorm, Dense, Dropout, ReLU
+from tinykd.layers import BatchNorm, Dense, Dropout, ReLU, load_network_arrays, network_arrays
 from tinykd.runs.checkpoints import load_model, read_network, save_model
 
 batches = st.integers(1, 16)
@@ -316,9 +316,10 @@ def test_parameter_and_buffer_names_are_the_ones_checkpoints_store():
         "batchnorm1.gamma", "batchnorm1.beta", "binarydense2.W", "binarydense2.b"]
     assert [name for name, _ in binary.named_buffers()] == [
         "batchnorm0.running_mean", "batchnorm0.running_var", "batchnorm1.running_mean", "batchnorm1.running_var"]
-    trained = BinaryMLP([4, 6, 6, 2], mode="bwn", seed=3).state_dict()
+    trained = network_arrays(BinaryMLP([4, 6, 6, 2], mode="bwn", seed=3))
     with pytest.raises(ValueError, match=r"^state: holds arrays this model does not have: batchnorm4\.beta"):
-        BinaryMLP([4, 6, 6, 2], mode="bwn").load_state_dict({**trained, "batchnorm4.beta": trained["batchnorm1.beta"]})
+        load_network_arrays(BinaryMLP([4, 6, 6, 2], mode="bwn"),
+                            {**trained, "batchnorm4.beta": trained["batchnorm1.beta"]})
     layers = binary.layers
     _, gamma, d_gamma = binary.named_parameters()[2]
     assert gamma is layers[1].params["gamma"] and d_gamma is layers[1].grads["gamma"]
@@ -359,19 +360,19 @@ def test_predict_and_logits_refuse_what_is_not_an_array_naming_it():
     assert model.predict(np.asarray(rows, np.float32)).shape == (2,)
 
 
-def test_load_state_dict_refuses_non_finite_weights():
+def test_load_network_arrays_refuses_non_finite_weights():
     model, source = MLP([3, 4, 2], seed=0), MLP([3, 4, 2], seed=1)
-    before = model.state_dict()
-    state = source.state_dict()
+    before = network_arrays(model)
+    state = network_arrays(source)
     state["dense1.b"][1] = np.inf
     with pytest.raises(ValueError, match=r"^state: dense1\.b contains NaN or inf; every value must be finite: load "
                                          r"weights from a run that did not diverge \(1 of its 2 entries"):
-        model.load_state_dict(state)
+        load_network_arrays(model, state)
     state["dense1.b"][1] = 0.0
     state["dense0.W"][0, 0] = np.nan
     with pytest.raises(ValueError, match=r"^state: dense0\.W contains NaN or inf"):
-        model.load_state_dict(state)
-    assert all(np.array_equal(v, model.state_dict()[k]) for k, v in before.items())   # nothing half-loaded
+        load_network_arrays(model, state)
+    assert all(np.array_equal(v, network_arrays(model)[k]) for k, v in before.items())   # nothing half-loaded
 
 
 def test_saving_under_a_file_names_the_path(tmp_path):

@@ -9,6 +9,7 @@ from tinykd import MLP, Adam, data
 from tinykd.runs import checkpoints, locks
 from tinykd.runs.runstate import RunFile
 from tinykd.distill import KD, Supervised
+from tinykd.layers import network_arrays
 from tinykd.schedules import cosine_lr
 from tinykd.train import TrainingError, errors, fit
 
@@ -295,9 +296,9 @@ class Interrupt(KeyboardInterrupt):
     pass
 
 
-def _run(path, epochs, stop=None, restore_best=False):
+def _run(path, epochs, stop=None):
     """A run with every random stream in play: dropout on inputs and hidden layers, jitter, shuffling, and
-    validation (so a best checkpoint). ``stop``: Ctrl-C arrives during epoch ``stop`` (after its steps, before its
+    validation. ``stop``: Ctrl-C arrives during epoch ``stop`` (after its steps, before its
     checkpoint), as a user's would; the run then resumes from ``path`` with a model built from another seed."""
     x, y = _images()
     xv, yv = _images(40, seed=1)
@@ -310,8 +311,7 @@ def _run(path, epochs, stop=None, restore_best=False):
 
     seen = []
     kwargs = dict(x_val=xv, y_val=yv, jitter_pixels=2, image_shape=(8, 8), seed=5, checkpoint=RunFile(path),
-                  resume=True, progress=False, lr_schedule=cosine_lr(3e-3, epochs), epoch_end=epoch_end,
-                  restore_best=restore_best)
+                  resume=True, progress=False, lr_schedule=cosine_lr(3e-3, epochs), epoch_end=epoch_end)
     model = MLP([64, 16, 16, 3], dropout=0.3, input_dropout=0.2, seed=1)
     if stop is not None:
         with pytest.raises(Interrupt):
@@ -322,23 +322,20 @@ def _run(path, epochs, stop=None, restore_best=False):
         stop = None
     history = fit(model, Supervised(), Adam(model, lr=3e-3), x, y, epochs, 32, **kwargs)
     assert not os.path.exists(locks.lock_path(path))              # released at the end
-    best = checkpoints.read(checkpoints.best_path(path))[0]
-    return [p.copy() for _, p, _ in model.named_parameters()], history, best
+    return [p.copy() for _, p, _ in model.named_parameters()], history
 
 
-@pytest.mark.parametrize("restore_best", [False, True])
-def test_an_interrupted_run_resumes_bit_for_bit(tmp_path, restore_best):
+def test_an_interrupted_run_resumes_bit_for_bit(tmp_path):
     """Issue 18, item 10: weights, optimiser state and shuffling resumed exactly, but dropout masks and jitter
     shifts restarted, so an interrupted run ended elsewhere. Interrupted after each of epochs 1 to 3 of 4, it
-    ends with the uninterrupted run's weights, history and best checkpoint, bit for bit."""
-    weights, history, best = _run(tmp_path / "whole.npz", 4, restore_best=restore_best)
+    ends with the uninterrupted run's weights and history, bit for bit."""
+    weights, history = _run(tmp_path / "whole.npz", 4)
     strip = [{k: v for k, v in h.items() if k != "seconds"} for h in history]
     for stop in (2, 3, 4):
-        w, h, b = _run(tmp_path / f"stop{stop}.npz", 4, stop=stop, restore_best=restore_best)
+        w, h = _run(tmp_path / f"stop{stop}.npz", 4, stop=stop)
         for a, c in zip(weights, w):
             np.testing.assert_array_equal(a, c)
         assert [{k: v for k, v in r.items() if k != "seconds"} for r in h] == strip
-        assert b.keys() == best.keys() and all(np.array_equal(b[k], best[k]) for k in best)
 
 
 def test_a_run_checkpoint_refuses_other_generators(tmp_path):
@@ -359,8 +356,6 @@ def test_fit_asks_any_run_state_keeper_and_knows_no_file():
     x, y = _images()
 
     class Keeper:
-        best_path = "the best, in memory"
-
         def __init__(self):
             self.calls = []
 
@@ -377,16 +372,10 @@ def test_fit_asks_any_run_state_keeper_and_knows_no_file():
         def save(self, model, optimizer, epoch, history, generators):
             self.calls.append(f"save {epoch} {len(history)}")
 
-        def save_best(self, model, epoch, val_errors):
-            self.calls.append(f"best {epoch}")
-
-        def read_best(self):
-            raise AssertionError("nothing to read on a fresh run")
-
     keeper, model = Keeper(), MLP([64, 8, 3], seed=0)
     fit(model, Supervised(), Adam(model), x, y, 2, 32, x_val=x, y_val=y, checkpoint=keeper, resume=True,
         progress=False, lr_schedule=lambda e: [1e-2, 1e-9][e])
-    assert keeper.calls == ["lock", "load ['shuffle']", "best 1", "save 1 1", "save 2 2", "unlock"]
+    assert keeper.calls == ["lock", "load ['shuffle']", "save 1 1", "save 2 2", "unlock"]
 
 
 def test_the_protocol_refuses_a_jitter_its_images_cannot_take_before_training():
@@ -447,8 +436,8 @@ def test_an_exponential_schedule_has_no_length_so_a_prefix_of_a_run_is_a_run():
     def run(epochs):
         model = MLP([6, 8, 3], seed=0)
         h = fit(model, Supervised(), Adam(model), x, y, epochs, 16, lr_schedule=ExponentialSchedule(1e-2, 0.9),
-                seed=0, progress=False, epoch_end=lambda m: seen.append(m.state_dict()) or {})
-        return model.state_dict(), [e["loss"] for e in h]
+                seed=0, progress=False, epoch_end=lambda m: seen.append(network_arrays(m)) or {})
+        return network_arrays(model), [e["loss"] for e in h]
     short, short_losses = run(2)
     seen.clear()
     _, long_losses = run(5)
@@ -463,11 +452,11 @@ def test_batch_size_one_trains_a_network_without_batchnorm():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((21, 6)).astype(np.float32), rng.integers(0, 3, 21)
     model = MLP([6, 8, 3], seed=0)
-    before = model.state_dict()
+    before = network_arrays(model)
     opt = Adam(model)
     history = fit(model, Supervised(), opt, x, y, 1, 1, progress=False)
     assert opt.t == 21 and history[0]["loss"] > 0
-    assert all(not np.array_equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert all(not np.array_equal(v, network_arrays(model)[k]) for k, v in before.items())
     opt = Adam(model)
     fit(model, Supervised(), opt, x, y, 2, 10, progress=False)      # 10 + 10 + 1 rows: three steps an epoch
     assert opt.t == 6
@@ -484,7 +473,7 @@ def test_a_batch_batchnorm_cannot_train_on_is_refused_before_training():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((21, 6)).astype(np.float32), rng.integers(0, 3, 21)
     model = BinaryMLP([6, 8, 3], seed=0)
-    before = model.state_dict()
+    before = network_arrays(model)
     for rows, batch_size, match in (
             (21, 1, r"^batch_size=1 cannot train this BinaryMLP: BatchNorm needs batches of at least 2 rows in "
                     r"training; use batch_size >= 2$"),
@@ -497,7 +486,7 @@ def test_a_batch_batchnorm_cannot_train_on_is_refused_before_training():
         with pytest.raises(ValueError, match=match):
             fit(model, Supervised(), opt, x[:rows], y[:rows], 1, batch_size, progress=False)
         assert opt.t == 0
-    assert all(np.array_equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert all(np.array_equal(v, network_arrays(model)[k]) for k, v in before.items())
     opt = Adam(model)
     fit(model, Supervised(), opt, x[:20], y[:20], 1, 9, progress=False)   # 9 + 9 + 2 rows: three steps
     assert opt.t == 3

@@ -200,8 +200,8 @@ class BatchNorm(Layer):
 
 class Network:
     """What every network in tinykd shares: a list of ``layers`` run forward and backward, evaluation in large
-    batches, named parameters and buffers (``state_dict``), parameter counts. Subclasses build ``layers`` and say how
-    to rebuild themselves (``config()``).
+    batches, named parameters and buffers (their host copies: ``network_arrays``), parameter counts. Subclasses
+    build ``layers`` and say how to rebuild themselves (``config()``).
 
     A parameter's name is its layer's kind and number among the layers of its kind, then its key: ``"dense1.W"``,
     ``"binarydense1.W"``, ``"batchnorm0.gamma"``, the same scheme for every network.
@@ -293,14 +293,6 @@ class Network:
                 seen.add(id(rng))
                 out.append((f"layer{i}.rng", rng))
         return out
-
-    def state_dict(self):
-        """Host copies of the parameters and buffers, by name (``network_arrays``)."""
-        return network_arrays(self)
-
-    def load_state_dict(self, arrays, source="state"):
-        """Load ``state_dict()``'s arrays by ``load_network_arrays``' rules (``source`` names them in errors)."""
-        load_network_arrays(self, arrays, source)
 
     @staticmethod
     def from_config(config, backend=None, source="config"):

@@ -18,9 +18,7 @@ knows where and how (``tinykd.runs.runstate.RunFile(path, identity)`` keeps it i
   optimiser state, every generator's state) and return ``(epochs done, history)``, or None when there is none;
 - ``keeper.save(model, optimizer, epoch, history, generators)``: after every epoch whose losses are good, the
   state that continues it exactly;
-- ``keeper.save_best(model, epoch, val_errors)`` and ``keeper.read_best()`` ({name: array}, or None): the model
-  at its best validation epoch, which a diverging run never touches (``restore_best`` after a resume reads it);
-- ``str(keeper)`` and ``keeper.best_path``: where the two are, named when a run stops.
+- ``str(keeper)``: where it is, named when a run stops.
 """
 import contextlib
 import math
@@ -34,7 +32,7 @@ from . import functional as F
 from .backend import default_rng, get_array_module, to_host, training_step
 from .batches import batched, batches, check_jitter, jitter
 from .checks import check_int, check_label_vector, check_rows, check_seed
-from .layers import Network, load_network_arrays, network_arrays
+from .layers import Network
 
 
 class TrainingError(RuntimeError):
@@ -85,21 +83,19 @@ def train_step(model, objective, optimizer, x, y, target=None):
 
 def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None, x_val=None, y_val=None,
         lr_schedule=None, jitter_pixels=0, image_shape=None, seed=0, checkpoint=None, resume=False,
-        restore_best=False, explode_factor=100.0, epoch_end=None, progress=True, label="train"):
+        explode_factor=100.0, epoch_end=None, progress=True, label="train"):
     """Train ``model`` on (x, y) for ``epochs``; returns the history, one dict per epoch.
 
     ``teacher``: a function x -> teacher outputs (logits or a hint layer) for objectives that need them, or those
     outputs already computed for every row of ``x`` (not with jitter).
-    ``x_val, y_val``: a validation set, counted as errors after each epoch (``val_errors`` in the history); the
-    best epoch is the one with fewest (the earliest on ties). ``restore_best``: end with the weights of that epoch.
+    ``x_val, y_val``: a validation set, counted as errors after each epoch (``val_errors`` in the history).
     ``lr_schedule``: epoch -> learning rate (> 0), e.g. ``cosine_lr(lr, epochs)``; one with a length (an ``epochs``
     attribute) must be exactly as long as the run (``_check_schedule``).
     ``jitter_pixels``: each batch's images translated by up to this many pixels (``batches.check_jitter``);
     ``image_shape``: (height, width[, channels]) the rows of ``x`` were flattened from, required with jitter.
     ``seed``: the shuffling generator (NumPy, ``seed``) and the jitter generator (x's array module, ``seed + 1``).
     ``checkpoint``: a run-state keeper (the protocol above), e.g. ``tinykd.runs.runstate.RunFile(path, identity)``:
-    the run state is kept after every good epoch, and with a validation set the best model beside it; the keeper
-    holds the run's lock while it trains. ``resume=True`` continues the run it keeps after its last epoch exactly as
+    the run state is kept after every good epoch; the keeper holds the run's lock while it trains. ``resume=True`` continues the run it keeps after its last epoch exactly as
     if it had not stopped (weights, optimiser state, every random generator); the keeper refuses a run of another
     architecture, optimiser, generators or identity.
     ``epoch_end``: model -> dict of extra measurements for each epoch's history, called after validation.
@@ -174,7 +170,6 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
         _check_data(model, [], [("the teacher's outputs", cached)])
         arrays = (x, y) if cached is None else (x, y, cached)
         steps = -(-x.shape[0] // batch_size)
-        best = _Best(model, history, checkpoint, restore_best)
         for epoch in range(start, epochs):
             if lr_schedule is not None:
                 lr = float(lr_schedule(epoch))
@@ -196,7 +191,7 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
                           file=sys.stderr)
             host = to_host(losses)                             # the epoch's one transfer of losses to the host
             _check_losses(host, history, explode_factor, f"[{label}] epoch {epoch + 1}",
-                          _kept(checkpoint, history, best))
+                          _kept(checkpoint, history))
             record = {"epoch": epoch + 1, "loss": float(host.mean()),
                       "lr": getattr(optimizer, "lr", None), "seconds": time.perf_counter() - t0}
             if x_val is not None:
@@ -204,14 +199,12 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
             if epoch_end is not None:
                 record.update(epoch_end(model))
             history.append(record)
-            best.update(record)
             if checkpoint is not None:
                 checkpoint.save(model, optimizer, epoch + 1, history, generators)
             if progress:
                 val = f"  validation errors {record['val_errors']}/{x_val.shape[0]}" if x_val is not None else ""
                 print(f"\r[{label}] epoch {epoch + 1:3d}/{epochs}  loss {record['loss']:.4f}{val}  "
                       f"({record['seconds']:.1f} s)", file=sys.stderr)
-        best.restore()
     return history
 
 
@@ -284,7 +277,7 @@ def _check_losses(host, history, factor, where, kept):
                             f"{factor:g} × {reference:.4g} ({what} loss, at least 1); lower the learning rate{kept}")
 
 
-KEEPER = ("__enter__", "__exit__", "load", "save", "save_best", "read_best", "best_path")   # what fit asks of one
+KEEPER = ("__enter__", "__exit__", "load", "save")   # what fit asks of one
 
 
 def _check_keeper(checkpoint):
@@ -301,39 +294,8 @@ def _check_keeper(checkpoint):
                         f"{type(checkpoint).__name__} has no {', '.join(missing)}")
 
 
-def _kept(checkpoint, history, best):
+def _kept(checkpoint, history):
     if checkpoint is None:
         return ""
-    latest = f"; the last good checkpoint is {checkpoint} (epoch {history[-1]['epoch']})" if history else \
+    return f"; the last good checkpoint is {checkpoint} (epoch {history[-1]['epoch']})" if history else \
         "; no epoch finished, so no checkpoint was written"
-    kept = f", the best model {checkpoint.best_path} (epoch {best.epoch})" if best.epoch is not None else ""
-    return latest + kept
-
-
-class _Best:
-    """The best epoch by validation errors: handed to the keeper (``save_best``) and kept in memory when asked."""
-
-    def __init__(self, model, history, checkpoint, keep):
-        self.model, self.checkpoint, self.keep = model, checkpoint, keep
-        scored = [h for h in history if "val_errors" in h]
-        self.epoch = min(scored, key=lambda h: h["val_errors"])["epoch"] if scored else None
-        self.errors = min(h["val_errors"] for h in scored) if scored else None
-        self.state = None
-        if keep and self.epoch is not None:    # resumed: the best so far is the keeper's
-            self.state = checkpoint.read_best()
-            if self.state is None:
-                raise ValueError(f"restore_best after a resume needs the best model written before it "
-                                 f"({checkpoint.best_path}); resume without restore_best, or start afresh")
-
-    def update(self, record):
-        if "val_errors" not in record or (self.errors is not None and record["val_errors"] >= self.errors):
-            return
-        self.epoch, self.errors = record["epoch"], record["val_errors"]
-        if self.keep:
-            self.state = network_arrays(self.model)
-        if self.checkpoint is not None:
-            self.checkpoint.save_best(self.model, self.epoch, self.errors)
-
-    def restore(self):
-        if self.keep and self.state is not None:
-            load_network_arrays(self.model, self.state, "the best epoch")

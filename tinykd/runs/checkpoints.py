@@ -104,11 +104,6 @@ def run_path(path):
     return _stem(path) + ".run.npz"
 
 
-def best_path(path):
-    """Where ``fit`` keeps the best-by-validation model beside the run checkpoint: ``x.npz`` -> ``x.best.npz``."""
-    return _stem(path) + ".best.npz"
-
-
 def read_kind(path, kind, identity=None):
     """``(arrays, meta)`` of the checkpoint ``path``, which must be of ``kind`` (``"model"`` or ``"run"``) and, with
     ``identity`` given, of that identity."""

@@ -16,6 +16,7 @@ import time
 
 from ..backend import to_host
 from ..ensemble import Ensemble, select
+from ..layers import load_network_arrays, network_arrays
 from ..train import errors, fit
 from . import checkpoints as ckpt
 from . import locks
@@ -154,7 +155,7 @@ class Runner:
                 return self._load(path, parts, ident, test)
             model = parts.model
             if start is not None:
-                model.load_state_dict(start.state_dict())
+                load_network_arrays(model, network_arrays(start))
             t0 = time.perf_counter()
             done_before = before(parts) if before else {}
             before_seconds = time.perf_counter() - t0
@@ -173,9 +174,8 @@ class Runner:
             ckpt.save_model(path, model, ident, **info)
             if spec.decay is not None and os.path.exists(run_path):   # a longer run may continue from here
                 os.replace(run_path, _state_path(path))
-            for leftover in (run_path, ckpt.best_path(run_path)):
-                if os.path.exists(leftover):
-                    os.remove(leftover)
+            if os.path.exists(run_path):
+                os.remove(run_path)
         return model, {**info, "checkpoint": path}
 
     def _continue_prefix(self, spec, ident, run_path):

@@ -1,6 +1,6 @@
 """A training run's state in a file: ``RunFile``, the run-state keeper ``train.fit`` asks for. It keeps everything
 needed to resume bit for bit (network, optimiser state, epoch, history, every random generator's state, NumPy's and
-CuPy's), and the best model by validation beside it."""
+CuPy's)."""
 import os
 
 import numpy as np
@@ -8,19 +8,18 @@ import numpy as np
 from ..backend import get_array_module, to_host
 from ..checks import check_file_path
 from ..layers import network_arrays
-from .checkpoints import CheckpointError, best_path, load_arrays, read_kind, save_model, write
+from .checkpoints import CheckpointError, load_arrays, read_kind, write
 from .identity import differences, normalise
 from .locks import run_lock
 
 
 class RunFile:
-    """``fit``'s run state in the file ``path`` (.npz) and the best model in ``best_path``, under the protocol
-    ``train.fit`` documents, both stored with ``identity``; ``with`` holds the run's lock (``locks.run_lock``,
-    ``say`` its line when a killed run's lock is taken over)."""
+    """``fit``'s run state in the file ``path`` (.npz), under the protocol ``train.fit`` documents, stored with
+    ``identity``; ``with`` holds the run's lock (``locks.run_lock``, ``say`` its line when a killed run's lock is
+    taken over)."""
 
     def __init__(self, path, identity=None, say=None):
         self.path = check_file_path("checkpoint", path)
-        self.best_path = best_path(self.path)
         self.identity, self.say = identity, say
 
     def __str__(self):
@@ -89,18 +88,6 @@ class RunFile:
         for name, gen in gens.items():
             set_generator_state(gen, saved_gens[name], arrays.get(f"generators/{name}"), path)
         return meta["epoch"], meta["history"]
-
-    def save_best(self, model, epoch, val_errors):
-        """Write ``model``, the best so far by validation, to ``best_path`` (a model file: ``checkpoints.read_network``
-        rebuilds it), with its epoch and validation errors; a model without ``config()`` is not written."""
-        if hasattr(model, "config"):
-            save_model(self.best_path, model, self.identity, epoch=epoch, val_errors=val_errors)
-
-    def read_best(self):
-        """The arrays of the best model written by ``save_best`` ({name: host array}), or None when there is none."""
-        if not os.path.exists(self.best_path):
-            return None
-        return read_kind(self.best_path, "model", self.identity)[0]
 
 
 def _all_generators(model, generators):
