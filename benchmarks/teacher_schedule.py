@@ -56,20 +56,19 @@ def main(argv=None):
         held = records.Store(a.records).all()
     except records.RecordError as e:
         p.error(" ".join(str(e).split()))
-    found = [(t, links) for t, links in shared.groups(held, "hinton_paper") if t["preset"] == a.preset]
-    found = [f for f in found if not f[0]["deviations"]] or found   # the preset's own run, if there is one
+    found = [v for v in hinton_paper.views(held) if v["preset"] == a.preset]
+    found = [v for v in found if not v["deviations"]] or found   # the preset's own run, if there is one
     if not found:
         flag = "" if a.preset == "full" else f" --{a.preset}"
         p.error(f"{a.records} holds no run of the paper's {a.preset} preset: run python examples/hinton_paper.py"
                 f"{flag} --records-dir {a.records} first")
-    table, links = found[-1]
-    v = hinton_paper.view(held, table, links)
+    v = found[0]    # the newest
     sel = v["selection"]
     name = a.recipe or sel["winner"]
     if name not in sel["recipes"]:
         p.error(f"no candidate {name!r}: the preset's are {', '.join(sel['recipes'])}")
     recipe = sel["recipes"][name]
-    epochs, decay = len(sel["curves"][name]), table["settings"]["teacher_decay"]
+    epochs, decay = len(sel["curves"][name]), v["settings"]["teacher_decay"]
     cfg = Table1(records_dir=a.out, checkpoint_dir=a.checkpoint_dir, out_dir=os.path.dirname(a.out) or ".",
                  subset=v["data"].get("subset") or 0)
     setup = Setup(cfg)
@@ -86,7 +85,7 @@ def main(argv=None):
     _, _, scores = choose(curves)
     out = {"experiment": "teacher_schedule", "recipe": recipe, "candidate": name, "stretch": k,
            "schedule": {"epochs": k * epochs, "decay": decay ** (1 / k), "from": {"epochs": epochs, "decay": decay}},
-           "deviations": table["deviations"], "window": WINDOW, "n_train": v["data"]["n_train"], "n_val": v["data"]["n_val"], "scores": scores,
+           "deviations": v["deviations"], "window": WINDOW, "n_train": v["data"]["n_train"], "n_val": v["data"]["n_val"], "scores": scores,
            "curves": curves, "record": rec["key"],
            "seconds": rec["result"]["seconds"], "wall_seconds_this_call": time.perf_counter() - t0,
            "machine": provenance.machine(), "command": " ".join(["python", "benchmarks/teacher_schedule.py"] + (argv or

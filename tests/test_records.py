@@ -99,7 +99,7 @@ def test_a_run_killed_after_its_first_seed_trains_only_the_rest_and_more_seeds_o
     assert len([p for p in os.listdir(tmp_path / "a" / "rec") if not p.startswith(("teacher", "student"))]) == 1
     (stopped,) = table1_view.views(records.Store(tmp_path / "a" / "rec").all())   # the report shows it unfinished
     assert not stopped["complete"] and stopped["missing"] == ["wo-kd seed 1", "kd seed 0", "kd seed 1"]
-    assert "not yet trained: wo-kd seed 1, kd seed 0, kd seed 1" in table1_view.markdown(stopped)
+    assert "not yet trained: wo-kd seed 1; kd seed 0; kd seed 1" in table1_view.markdown(stopped)
     trained = []
     fit = run_module.fit
     monkeypatch.setattr(run_module, "fit", lambda *a, **k: trained.append(k["label"]) or fit(*a, **k))

@@ -241,7 +241,8 @@ def view(records_, table, links, keys=None):
     students, the shifts, the goals met or not, and the training time the records hold."""
     by_key = {r["key"]: r for r in records_}
     rows = shared.rows_of(records_, table, links, keys)
-    v = {**shared.common_view(records_, table, {"teacher": links["teacher"]}, rows), "paper": PAPER, "goals": GOALS}
+    v = {**shared.common_view(records_, table, {"teacher": links["teacher"]}, rows), "paper": PAPER, "goals": GOALS,
+         "settings": table["settings"]}
     keys = dict(links["candidates"])
     teachers = [by_key[k] for k in [links["teacher"], links.get("held_out_teacher"), *keys.values()] if k in by_key]
     v["sources"] = shared.sources(teachers + rows)
