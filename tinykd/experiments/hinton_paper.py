@@ -325,8 +325,7 @@ def markdown(v):
              f"{v['n_test']:,} (every model's last weights, counted once; every choice made on the "
              f"{v['data']['n_val']:,} validation images, none on the test set).", ""] + shared.header(v)
     if "teacher_check" in v:
-        check = v["teacher_check"]
-        lines += ["", f"**{check}**" if v["teacher_not_better"] else check[0].upper() + check[1:] + "."]
+        lines += shared.teacher_banner(v)
     lines += ["", "| | paper | tinykd | goal | met |", "|---|---|---|---|---|",
               f"| teacher 784-1200-1200-10: `{sel['winner']}` for {sel['epochs']} epochs, retrained on the training "
               f"and validation images | {p['teacher']} | {t['errors']} | ≤ {g['teacher']} | "
@@ -456,14 +455,10 @@ def figures(v):
 
 
 def _curves(v, path):
-    plt = plots.pyplot()
-    fig, ax = plt.subplots(figsize=(plots.WIDTH, 4.2))
-    for i, (name, c) in enumerate(v["selection"]["curves"].items()):
-        ax.plot(range(1, len(c) + 1), c, color=f"C{i}", lw=2.5 if name == v["selection"]["winner"] else 1.2,
-                label=f"teacher: {name}")
-    for kind, c in v.get("student_selection", {}).items():
-        ax.plot(range(1, len(c) + 1), c, color="black", ls="--" if kind == "alone" else ":",
-                label=f"student {kind}")
-    ax.set_yscale("log")
-    return plots.finish(fig, ax, path, "epoch", f"validation errors (out of {v['data']['n_val']:,})",
-                   f"Validation curves, {v['data']['name']}: the teacher's candidates and the students", ncol=2)
+    sel = v["selection"]
+    lines = [(1, c, dict(color=f"C{i}", lw=2.5 if name == sel["winner"] else 1.2, label=f"teacher: {name}"))
+             for i, (name, c) in enumerate(sel["curves"].items())]
+    lines += [(1, c, dict(color="black", ls="--" if kind == "alone" else ":", label=f"student {kind}"))
+              for kind, c in v.get("student_selection", {}).items()]
+    return plots.val_curves(v, path, lines, "epoch", f"Validation curves, {v['data']['name']}: the teacher's "
+                             "candidates and the students", size=(plots.WIDTH, 4.2), ncol=2)

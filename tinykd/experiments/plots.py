@@ -52,7 +52,7 @@ def _mean_curve(runs, key):
     return [sum(c[i] for c in curves) / len(curves) for i in range(n)]
 
 
-def _val_curves(record, path, lines, xlabel, title, size=(WIDTH, 4.0), **legend):
+def val_curves(record, path, lines, xlabel, title, size=(WIDTH, 4.0), **legend):
     """Validation errors per epoch on a log scale; ``lines``: [(first epoch, curve, line style)]."""
     fig, ax = pyplot().subplots(figsize=size)
     for first, curve, style in lines:
@@ -70,7 +70,7 @@ def learning_curves(record, path):
              (1, s, dict(color="black", ls=":", lw=2, label="S (initial)"))]
     lines += [(len(s) + 1, _mean_curve(v["runs"], "val_errors"), dict(label=v.get("name", vid), **_style(i)))
               for i, (vid, v) in enumerate(record["variants"].items())]
-    return _val_curves(record, path, lines, "epoch (variants continue from S (initial))",
+    return val_curves(record, path, lines, "epoch (variants continue from S (initial))",
                        f"Learning curves, {record['data']['name']} (mean over seeds)", size=(WIDTH, 4.2),
                        legend_size=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
 
@@ -194,7 +194,7 @@ def binary_curves(record, path):
     lines = [(1, _mean_curve(v["runs"], "val_errors"), dict(color=f"C{i // 2}", label=name,
                                                           ls="-" if "with KD" in name else "--"))
              for i, (name, v) in enumerate(record["runs"].items())]
-    return _val_curves(record, path, lines, "epoch", "Binary students: validation errors (solid: with KD)")
+    return val_curves(record, path, lines, "epoch", "Binary students: validation errors (solid: with KD)")
 
 
 # ------------------------------------------------------------------------------------------------- FitNets
@@ -203,7 +203,7 @@ def fitnets_curves(record, path):
     two students have the same total budget)."""
     lines = [(1 + (record["hint_epochs"] if name.startswith("FitNets") else 0), _mean_curve([run], "val_errors"),
               dict(marker="o", ms=3, label=name)) for name, run in record["runs"].items()]
-    return _val_curves(record, path, lines, "epoch (FitNets' KD stage follows its hint epochs)",
+    return val_curves(record, path, lines, "epoch (FitNets' KD stage follows its hint epochs)",
                        "FitNets against KD alone", size=(WIDTH * 0.75, 3.8))
 
 
