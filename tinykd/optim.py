@@ -127,10 +127,9 @@ class _Optimizer:
 
     def _describe(self, name, **settings):
         """Every setting that shapes the updates, for a run's identity (``lr`` as built: a schedule overwrites
-        ``self.lr`` each epoch and describes itself); ``max_norm`` only when asked for, so the identities of runs
-        without it stay those written before it existed."""
+        ``self.lr`` each epoch and describes itself)."""
         return {"optimizer": name, "lr": self.initial_lr, **settings, "weight_decay": self.weight_decay,
-                **({} if self.max_norm is None else {"max_norm": self.max_norm})}
+                "max_norm": self.max_norm}
 
 
 def _load(state, *saved):

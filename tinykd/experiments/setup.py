@@ -13,6 +13,7 @@ from ..backend import resolve
 from ..batches import check_jitter
 from ..data.dataset import check_outputs
 from ..runs import identity, locks, records
+from ..runs.provenance import relative
 from ..runs.run import Runner
 from ..runs.spec import Spec
 from . import plots, shared
@@ -81,7 +82,7 @@ def _check_shapes(ds, cfg):
 def data_record(ds, cfg):
     """What the results say about the data: name, source, fingerprint, sizes, validation seed, subset, whether the
     files are the named data set's own (``canonical``), note."""
-    return {"name": ds.name, "source": ds.source, "fingerprint": ds.fingerprint(), "n_train": int(ds.x_train.shape[0]),
+    return {"name": ds.name, "source": relative(ds.source), "fingerprint": ds.fingerprint(), "n_train": int(ds.x_train.shape[0]),
             "n_val": 0 if ds.x_val is None else int(ds.x_val.shape[0]), "n_test": int(ds.x_test.shape[0]),
             "val_seed": cfg.val_seed, "val_from_file": getattr(ds, "val_from_file", False), "subset": cfg.subset,
             "canonical": ds.canonical, "note": ds.note}

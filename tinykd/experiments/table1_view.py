@@ -97,7 +97,7 @@ def markdown(record):
     for vid, rec in v.items():
         runs = rec["runs"]
         acc = [r["d_heldout_accuracy"] for r in runs             # only a discriminator that was pre-trained
-               if r.get("d_pretrain_epochs", 3) > 0 and "d_heldout_accuracy" in r]
+               if "d_heldout_accuracy" in r and r["d_pretrain_epochs"] > 0]
         val = [r["validation_errors"] for r in runs if r["validation_errors"] is not None]
         lines.append(f"| {rec['name']} | `{vid}` | {shared.fmt(rec)} | "
                      f"{shared.fmt(shared.mean_std(val)) if val else '–'} | {rec['n']} | "

@@ -74,3 +74,11 @@ def provenance():
     return {"commit": CODE_COMMIT, "machine": machine(), "command": " ".join([os.path.basename(sys.argv[0])]
                                                                               + sys.argv[1:]),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def relative(path):
+    """``path`` as a record names it: an absolute path inside the folder the command runs in, relative to it
+    (records are committed files, and an absolute path names one machine); anything else as given."""
+    here = os.getcwd()
+    inside = os.path.isabs(path) and os.path.commonpath([os.path.abspath(path), here]) == here
+    return os.path.relpath(path, here) if inside else path

@@ -1,0 +1,69 @@
+"""The one migration of records and checkpoints (tinykd/runs/migrate.py): records written before every optimiser
+named its max-norm bound, with an absolute data source, and a discriminator's pretraining left unsaid, become what
+the code writes now, every key that names a changed key following it; a second run does nothing."""
+import os
+
+import numpy as np
+
+from tinykd.distill import KD
+from tinykd.runs import checkpoints, records
+from tinykd.runs.identity import key
+from tinykd.runs.migrate import migrate
+from tinykd.runs.run import Runner
+from tinykd.runs.spec import Spec
+
+
+def _aged(ident, old_keys):
+    """``ident`` as written before the migration: no ``max_norm`` of None, and the old keys it names."""
+    if isinstance(ident, dict):
+        return {k: _aged(v, old_keys) for k, v in ident.items()
+                if not (k == "max_norm" and v is None and "optimizer" in ident)}
+    if isinstance(ident, list):
+        return [_aged(v, old_keys) for v in ident]
+    return old_keys.get(ident, ident)
+
+
+def test_old_records_and_checkpoints_become_what_the_code_writes_now(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((48, 6)).astype(np.float32), rng.integers(0, 3, 48)
+    data = {"name": "toy", "source": str(tmp_path / "data" / "toy.npz")}
+    runner = Runner(records.Store("rec"), "ck", "toy", data, say=lambda line: None)
+    spec = dict(sizes=(6, 5, 3), epochs=2, lr=1e-2, data="f" * 64, batch_size=16, backend="numpy")
+    teacher, t_rec = runner.run(Spec("teacher", **spec), (x, y, None, None), (x, y), progress=False)
+    student = Spec("student", objective=(KD, {"temperature": 2.0}), extra={"teacher": t_rec["key"]}, **spec)
+    _, s_rec = runner.run(student, (x, y, None, None), (x, y), teacher=teacher.logits(x), progress=False,
+                          links={"teacher": t_rec["key"]})
+    now = {r["key"]: r for r in records.Store("rec").all()}
+    assert t_rec["identity"]["optimizer"]["max_norm"] is None
+
+    # as they were written before: the teacher's key, then the student's that names it
+    old_keys = {t_rec["key"]: key(_aged(t_rec["identity"], {}))}
+    old_keys[s_rec["key"]] = key(_aged(s_rec["identity"], old_keys))
+    for r in (t_rec, s_rec):
+        old = {k: v for k, v in r.items() if k != "checksum"}
+        old.update(identity=_aged(r["identity"], old_keys), key=old_keys[r["key"]], links=_aged(r["links"], old_keys))
+        old["result"] = {**r["result"], "d_heldout_accuracy": 0.5}
+        os.remove(records.Store("rec").path(r["identity"]))
+        records.write(records.Store("rec").path(old["identity"]), old)
+        path = runner.path(r["identity"])
+        checkpoints.relabel(path, path.replace(r["key"], old_keys[r["key"]]), old["identity"])
+        os.remove(path)
+    assert not {r["key"] for r in records.Store("rec").all()} & set(now)
+
+    lines = []
+    assert migrate("rec", "ck", say=lines.append) == 2
+    after = {r["key"]: r for r in records.Store("rec").all()}
+    assert set(after) == set(now)                                     # the keys the code computes now
+    for k, r in after.items():
+        assert r["identity"] == now[k]["identity"] and r["links"] == now[k]["links"]
+        assert r["data"]["source"] == os.path.join("data", "toy.npz")  # relative to where it ran
+        assert r["result"]["d_pretrain_epochs"] == 3 and len(r["migrated"]) == 3
+    assert "2 of 2 records written again (2 new keys); 2 checkpoints relabelled" in lines[0]
+    # the checkpoints load under the new identities, nothing trains again
+    said = []
+    fresh = Runner(records.Store("rec"), "ck", "toy", data, say=said.append)
+    model, rec = fresh.run(Spec("teacher", **spec), (x, y, None, None), (x, y), need_model=True, progress=False)
+    assert rec == after[t_rec["key"]] and any("loaded" in line for line in said)
+    np.testing.assert_array_equal(model.logits(x), teacher.logits(x))
+    assert migrate("rec", "ck", say=lines.append) == 0 and "0 checkpoints relabelled" in lines[-1]
