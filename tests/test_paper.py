@@ -86,6 +86,7 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     assert md == hinton_paper.markdown(hinton_paper.views(recs)[0]) and view["complete"]   # the table: the view of the records
     assert "| teacher 784-1200-1200-10:" in md and "| ≤ 70 |" in md and "chosen on validation" in md
     assert f"| – | {e['errors']} | ≤ 67 |" in md and "| ≤ 74 |" in md and "greedy" not in md.lower()
+    assert view["ensemble_check"] in md and f"({e['validation_errors']} vs " in view["ensemble_check"]
     # the README's lines: the newest complete run of the preset asked for, beside the paper's numbers
     lines = hinton_paper.headline_of(hinton_paper.views(recs)[0])
     assert f"| {hinton_paper.PAPER['teacher']} | {teacher['result']['errors']} | ≤ 70 |" in "\n".join(lines)
@@ -161,3 +162,12 @@ def test_a_recipe_that_over_regularises_for_the_data_loses_the_selection(tmp_pat
     assert set(sel["scores"]) == {"base", "no jitter", "half the dropout"}
     assert sel["recipes"][sel["winner"]]["jitter"] == 0, sel["scores"]
     assert sel["scores"]["no jitter"][0] < sel["scores"]["base"][0]
+
+
+def test_a_teacher_that_loses_to_the_plain_student_is_told_why():
+    """Issue 31: where the chosen teacher does not beat the student alone on validation, the table says why, from
+    the selection: a budget that ended while the teacher still improved, or recipes that all stopped before it."""
+    still = {"winner": "base", "epochs": 6, "curves": {"base": [9, 8, 7, 6, 5, 4], "lr 0.0005": [9, 9, 9, 9, 9, 9]}}
+    assert "still falling at the last of its 6 epochs" in hinton_paper._why(still)
+    early = {**still, "epochs": 3}
+    assert "stopped improving before its 6 epochs ended (the chosen one at epoch 3)" in hinton_paper._why(early)

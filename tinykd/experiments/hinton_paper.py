@@ -284,7 +284,12 @@ def view(records_, table, links, keys=None):
         flag, line = shared.teacher_check(held["result"], sel["alone"],
                                           f"the student alone ({len(sel['alone']['history'])} "
                                           "epochs, seed 0; both trained on the training split only)")
-        v.update(teacher_not_better=flag, teacher_check=line)
+        v.update(teacher_not_better=flag, teacher_check=line, why=_why(v["selection"]) if flag else None)
+        if "ensemble" in v:
+            e, plain = v["ensemble"]["validation_errors"], sel["alone"]["validation_errors"]
+            v["ensemble_check"] = (f"The ensemble {'beats' if e < plain else '**does not beat**'} the student alone on "
+                                   f"validation ({e} vs {plain} errors; it was chosen on these images, so a win is "
+                                   "flattered and a loss is not).")
     seeds = table["settings"]["seeds"]
     v["missing"] = [f"{kind} students: {seeds - v['students'].get(kind, {}).get('n', 0)} of {seeds} seeds"
                     for kind in KINDS if v["students"].get(kind, {}).get("n", 0) < seeds] + \
@@ -294,6 +299,18 @@ def view(records_, table, links, keys=None):
     v["complete"] = not v["missing"]
     v["seconds_total"] = sum(r["result"].get("seconds", 0.0) for r in teachers + rows)
     return v
+
+
+def _why(sel):
+    """Why the chosen teacher may lose to a plain student, from its selection: a budget that ended while its
+    validation errors still fell, or recipes that all stopped improving before it ended."""
+    n = len(sel["curves"][sel["winner"]])
+    if sel["epochs"] == n:
+        return (f"the chosen recipe's validation errors were still falling at the last of its {n} epochs, so a longer "
+                "--teacher-epochs may let it win")
+    return (f"every recipe tried stopped improving before its {n} epochs ended (the chosen one at epoch "
+            f"{sel['epochs']}): on this data they hold the network back more than the budget repays; the ensemble "
+            "row says whether averaging them does better, and other --lr, --max-norm, --jitter or dropout may")
 
 
 def views(records_):
@@ -325,7 +342,8 @@ def markdown(v):
              f"{v['n_test']:,} (every model's last weights, counted once; every choice made on the "
              f"{v['data']['n_val']:,} validation images, none on the test set).", ""] + shared.header(v)
     if "teacher_check" in v:
-        lines += shared.teacher_banner(v)
+        lines += shared.teacher_banner(v) + (["", f"Why: {v['why']}."] if v.get("why") else []) + \
+            (["", v["ensemble_check"]] if "ensemble_check" in v else [])
     lines += ["", "| | paper | tinykd | goal | met |", "|---|---|---|---|---|",
               f"| teacher 784-1200-1200-10: `{sel['winner']}` for {sel['epochs']} epochs, retrained on the training "
               f"and validation images | {p['teacher']} | {t['errors']} | ≤ {g['teacher']} | "
