@@ -356,3 +356,28 @@ def test_settings_from_python_are_one_line_too():
         Table1.of_preset("nope")
     with pytest.raises(ConfigError, match=r"variants must be a list of variant ids, got the string 'kd': write \['kd'\]"):
         Table1(variants="kd")
+
+
+def test_kd_from_an_ensemble_teacher_is_a_variant_of_the_registry(tmp_path):
+    """Issue 31: Table 1's protocol gains an ensemble teacher through the registry. ``kd-ensemble`` distils from the
+    mean of three teachers' P^τ (the teacher and two more of its recipe, seeds 1 and 2), an ensemble recorded once
+    and named in the student's identity; a rerun trains nothing."""
+    from tinykd.runs import records
+    cfg = Table1(subset=600, teacher_epochs=1, student_epochs=1, finetune_epochs=1, seeds=1,
+                 variants=["kd", "kd-ensemble"], out_dir=str(tmp_path / "r"),
+                 checkpoint_dir=str(tmp_path / "ck"), records_dir=str(tmp_path / "rec"))
+    view = table1.run(cfg)
+    recs = records.Store(tmp_path / "rec").all()
+    teachers = sorted((r for r in recs if r["identity"]["role"] == "teacher"), key=lambda r: r["identity"]["seed"])
+    (ens,) = [r for r in recs if r["identity"]["role"] == "teacher-ensemble"]
+    (kd,) = [r for r in recs if r["identity"].get("variant") == "kd"]
+    (from_ens,) = [r for r in recs if r["identity"].get("variant") == "kd-ensemble"]
+    assert [t["identity"]["seed"] for t in teachers] == [0, 1, 2]
+    assert ens["identity"]["model"]["members"] == [t["key"] for t in teachers]
+    assert ens["result"]["average"] == "probabilities" and ens["result"]["members"] == [t["key"] for t in teachers]
+    assert from_ens["identity"]["teacher"] == ens["key"] and kd["identity"]["teacher"] == teachers[0]["key"]
+    assert {k: v for k, v in from_ens["identity"].items() if k not in ("teacher", "variant")} == \
+        {k: v for k, v in kd["identity"].items() if k not in ("teacher", "variant")}
+    assert set(view["variants"]) == {"kd", "kd-ensemble"} and view["complete"]
+    assert view["variants"]["kd-ensemble"]["name"] == "KD from an ensemble of 3 teachers"
+    assert table1.run(cfg)["variants"] == view["variants"] and len(records.Store(tmp_path / "rec").all()) == len(recs)

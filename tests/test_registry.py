@@ -93,7 +93,7 @@ def test_the_presets_run_what_they_ran_before_the_registry():
                             ("adv-logprob", 1), ("adv-logprob-kd", 5), ("dkd", 5), ("kd-standardised", 5), ("dist", 5),
                             ("adv-conditional", 5)]
     assert Table1().variants == registry.in_preset("full")
-    assert registry.on_request() == ["kd-standardised-sun", "kd-sun-weights", "l1-logits"]
+    assert registry.on_request() == ["kd-standardised-sun", "kd-sun-weights", "kd-ensemble", "l1-logits"]
     # every preset an entry names exists, and each preset has its option on the command line
     assert {p for v in registry.BY_ID.values() for p in v.presets} <= set(Table1.PRESETS)
     assert set(_cli.PRESET_OPTIONS) == set(Table1.PRESETS)

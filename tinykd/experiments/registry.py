@@ -21,7 +21,9 @@ class Variant:
     objective can skip unlabelled rows (the few-labels regime needs it); ``presets``: the presets that run it (none:
     it runs only on request, with ``--variants``); ``ablation``: it runs on ``ablation_seeds`` seeds (a single-seed
     ablation) instead of all of them; ``compared``: it is set against KD in the comparison table, the verdicts and
-    the methods-vs-KD figure; ``column``: its column in Table 1's headline row (None: not there)."""
+    the methods-vs-KD figure; ``column``: its column in Table 1's headline row (None: not there); ``teachers``: how
+    many networks of the teacher's recipe (seeds 0, 1, ...) its teacher averages, the mean of their P^τ at its
+    objective's τ (``tinykd.ensemble``; 1: the teacher itself)."""
     id: str
     name: str
     make: object
@@ -33,6 +35,7 @@ class Variant:
     ablation: bool = False
     compared: bool = False
     column: str = None
+    teachers: int = 1
 
 
 BY_ID = {}   # id -> Variant, in the order of registration: the order of every list derived from it
@@ -146,7 +149,8 @@ register(Variant(
     _CONDITIONAL_D, "Xu, Hsu & Huang 2017; Belagiannis et al. 2018",
     matches="logits (L1) and a class-conditional D on z-scored logits (β = 0.1)", unlabelled=True,
     presets=("full", "labels5"), compared=True))
-# on request only (--variants): Sun et al.'s own loss weights, their control, and adv-conditional without its D
+# on request only (--variants): Sun et al.'s own loss weights, their control, KD from an ensemble teacher, and
+# adv-conditional without its D
 register(Variant(
     "kd-standardised-sun", "KD, standardised logits, Sun et al.'s weights (CE 0.1 : KD 9)",
     lambda d, c: KD(temperature=2.0, weight=90 / 91, form="hinton", standardise=True, ignore_label=c["ignore_label"]),
@@ -156,6 +160,11 @@ register(Variant(
     "kd-sun-weights", "KD, τ = 2, CE 0.1 : KD 9 (the control for kd-standardised-sun)",
     lambda d, c: KD(temperature=2.0, weight=90 / 91, form="hinton", ignore_label=c["ignore_label"]),
     paper="control", matches="P^τ of raw logits, τ = 2, CE : KD = 0.1 : 9", unlabelled=True, compared=True))
+register(Variant(
+    "kd-ensemble", "KD from an ensemble of 3 teachers",
+    lambda d, c: KD(temperature=4.0, weight=0.9, form="hinton", ignore_label=c["ignore_label"]),
+    paper="Hinton, Vinyals & Dean 2015, §1", matches="the mean of 3 teachers' P^τ (seeds 0–2 of the teacher's "
+    "recipe; τ = 4, a = 0.9)", unlabelled=True, compared=True, teachers=3))
 register(Variant(
     "l1-logits", "CE + L1 on logits (adv-conditional with β = 0)",
     lambda d, c: ConditionalAdversarialKD(d, beta=0.0, logit_weight=1.0, logit_loss="l1",

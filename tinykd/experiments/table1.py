@@ -14,6 +14,7 @@ Every network is a run specification (``tinykd.runs.spec``) found by its record 
 rerun trains only what is missing; the table is a view of the records this run asks for (``table1_view``). What a
 run asks for is a ``settings.Table1``.
 """
+import dataclasses
 import os
 
 import numpy as np
@@ -22,6 +23,8 @@ from ..backend import resolve, to_device, to_host
 from ..data.transfer import UNLABELLED, partly_labelled
 from ..discriminator import Discriminator
 from ..distill import check_pair, row_classes
+from ..runs.identity import key
+from ..runs.spec import EnsembleSpec
 from . import registry, shared, table1_view
 from .settings import data_deviations
 from .setup import Setup, log, logit_stats, one_at_a_time
@@ -55,7 +58,13 @@ def run(cfg):
     links = {"teacher": setup.key(t_spec), "start": setup.key(s_spec)}
     table = table1_view.tag(cfg, {**cfg.deviations(), **data_deviations(cfg, ds)}, d["name"], stats_on)
     plan = [(vid, seed) for vid in cfg.variants for seed in range(registry.n_seeds(vid, cfg.seeds, cfg.ablation_seeds))]
-    specs = {run: _variant(setup, *run, links, extra, ctx) for run in plan}
+    # an ensemble teacher (a variant's ``teachers`` k > 1): the teacher and k - 1 networks of its recipe, next seeds
+    members = {k: [t_spec] + [dataclasses.replace(t_spec, seed=i) for i in range(1, k)]
+               for k in {registry.BY_ID[vid].teachers for vid in cfg.variants} if k > 1}
+    ensembles = {k: EnsembleSpec("teacher-ensemble", tuple(setup.key(m) for m in ms), d["fingerprint"], cfg.backend,
+                                 average="probabilities") for k, ms in members.items()}
+    teacher_keys = {1: links["teacher"], **{k: key(e.identity()) for k, e in ensembles.items()}}
+    specs = {run: _variant(setup, *run, links, extra, ctx, teacher_keys) for run in plan}
     keys = [setup.key(spec) for spec in specs.values()]
     missing = [run for run in plan if setup.record(specs[run]) is None]
     log(f"{len(plan) - len(missing)} of the {len(plan)} student runs asked for are in {cfg.records_dir}; "
@@ -80,6 +89,19 @@ def run(cfg):
     log(f"teacher errors {t_rec['result']['errors']}/{d['n_test']}; "
         f"student (initial) errors {s_rec['result']['errors']}/{d['n_test']}")
     log(shared.teacher_check(t_rec["result"], s_rec["result"])[1])
+    cached = {}
+
+    def ensemble_logits(k, temperature):
+        """The mean of the k networks' P^τ on the students' rows, as logits at τ (their ensemble recorded once)."""
+        if (k, temperature) not in cached:
+            model, rec = setup.runner.assemble(
+                ensembles[k], lambda keys: {setup.key(m): setup.model(m, image_shape=tuple(ds.input_shape))
+                                            for m in members[k] if setup.key(m) in keys},
+                setup.arrays[4:], (xv, yv) if xv is not None else None, need_model=True)
+            log(f"ensemble of {k} teachers: {rec['result']['errors']}/{d['n_test']} test errors")
+            cached[(k, temperature)] = model.logits(x, temperature)
+        return cached[(k, temperature)]
+
     if missing:
         write(False)
         teacher_logits = teacher.logits(x)
@@ -103,7 +125,9 @@ def run(cfg):
                 out["d_accuracy_after"] = disc.accuracy(teacher_logits, student.logits(x),
                                                         classes if disc.conditional else None)
             return out
-        _, rec = setup.run(spec, rows=(x, y, xv, yv), parts=parts, teacher=teacher_logits, start=student0,
+        k = registry.BY_ID[vid].teachers
+        _, rec = setup.run(spec, rows=(x, y, xv, yv), parts=parts, start=student0,
+                           teacher=teacher_logits if k == 1 else ensemble_logits(k, parts.objective.temperature),
                            before=pretrain if disc is not None else None, measure=measure, table=table, links=links,
                            asked=plan, label=f"{vid} seed {seed}", progress=False, explode_factor=None,
                            epoch_end=_drift_probe(disc, xv, yv, teacher_val_logits))
@@ -114,10 +138,11 @@ def run(cfg):
     return shared.publish(out, view_of(True), table1_view.markdown, table1_view.figures, cfg)
 
 
-def _variant(setup, vid, seed, links, extra, ctx):
+def _variant(setup, vid, seed, links, extra, ctx, teacher_keys):
     """The run specification of one student variant: S (initial)'s network (its weights are loaded from it) trained
     for the variant budget with the variant's objective (and discriminator), identified by the networks it starts
-    from (their record keys), what its discriminator's pretraining is and what was done to its rows."""
+    from (their record keys: ``teacher_keys`` {number of teachers: the teacher's or the ensemble's}), what its
+    discriminator's pretraining is and what was done to its rows."""
     cfg, variant = setup.cfg, registry.BY_ID[vid]
     pretraining = None
     if variant.discriminator is not None:
@@ -132,7 +157,7 @@ def _variant(setup, vid, seed, links, extra, ctx):
             return variant.make(None, ctx)
     return setup.spec("variant", cfg.student_sizes, cfg.finetune_epochs, cfg.finetune_lr, jitter=None, seed=seed,
                       shuffle_seed=100 + seed, objective=(objective, ()),
-                      extra={"variant": vid, "teacher": links["teacher"], "start": links["start"],
+                      extra={"variant": vid, "teacher": teacher_keys[variant.teachers], "start": links["start"],
                              "discriminator_pretraining": pretraining, **extra})
 
 
