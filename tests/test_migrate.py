@@ -4,11 +4,13 @@ the code writes now, every key that names a changed key following it; a second r
 import os
 
 import numpy as np
+import pytest
 
 from tinykd.distill import KD
 from tinykd.runs import checkpoints, records
 from tinykd.runs.identity import key
 from tinykd.runs.migrate import migrate
+from tinykd.runs.provenance import REPOSITORY, relative
 from tinykd.runs.run import Runner
 from tinykd.runs.spec import Spec
 
@@ -27,7 +29,7 @@ def test_old_records_and_checkpoints_become_what_the_code_writes_now(tmp_path, m
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((48, 6)).astype(np.float32), rng.integers(0, 3, 48)
-    data = {"name": "toy", "source": str(tmp_path / "data" / "toy.npz")}
+    data = {"name": "toy", "source": os.path.join("data", "toy.npz")}      # as a record names it now
     runner = Runner(records.Store("rec"), "ck", "toy", data, say=lambda line: None)
     spec = dict(sizes=(6, 5, 3), epochs=2, lr=1e-2, data="f" * 64, batch_size=16, backend="numpy")
     teacher, t_rec = runner.run(Spec("teacher", **spec), (x, y, None, None), (x, y), progress=False)
@@ -37,33 +39,46 @@ def test_old_records_and_checkpoints_become_what_the_code_writes_now(tmp_path, m
     now = {r["key"]: r for r in records.Store("rec").all()}
     assert t_rec["identity"]["optimizer"]["max_norm"] is None
 
-    # as they were written before: the teacher's key, then the student's that names it
+    # as they were written before: the old format, the teacher's key, then the student's that names it; the
+    # student's record lost (as an interrupted run leaves it), its checkpoint kept
     old_keys = {t_rec["key"]: key(_aged(t_rec["identity"], {}))}
     old_keys[s_rec["key"]] = key(_aged(s_rec["identity"], old_keys))
     for r in (t_rec, s_rec):
         old = {k: v for k, v in r.items() if k != "checksum"}
-        old.update(identity=_aged(r["identity"], old_keys), key=old_keys[r["key"]], links=_aged(r["links"], old_keys))
-        old["result"] = {**r["result"], "d_heldout_accuracy": 0.5}
+        old.update(format=records.OLD_FORMAT, identity=_aged(r["identity"], old_keys), key=old_keys[r["key"]],
+                   links=_aged(r["links"], old_keys), result={**r["result"], "d_heldout_accuracy": 0.5},
+                   data={**data, "source": os.path.join(REPOSITORY, "data", "toy.npz")})
         os.remove(records.Store("rec").path(r["identity"]))
-        records.write(records.Store("rec").path(old["identity"]), old)
+        if r is t_rec:
+            records.write(records.Store("rec").path(old["identity"]), old)
         path = runner.path(r["identity"])
         checkpoints.relabel(path, path.replace(r["key"], old_keys[r["key"]]), old["identity"])
         os.remove(path)
-    assert not {r["key"] for r in records.Store("rec").all()} & set(now)
+    with pytest.raises(records.RecordError, match="python -m tinykd.runs.migrate rec --checkpoint-dir"):
+        records.Store("rec").all()                 # an old record is refused, never passed over and retrained
 
     lines = []
-    assert migrate("rec", "ck", say=lines.append) == 2
-    after = {r["key"]: r for r in records.Store("rec").all()}
-    assert set(after) == set(now)                                     # the keys the code computes now
-    for k, r in after.items():
-        assert r["identity"] == now[k]["identity"] and r["links"] == now[k]["links"]
-        assert r["data"]["source"] == os.path.join("data", "toy.npz")  # relative to where it ran
-        assert r["result"]["d_pretrain_epochs"] == 3 and len(r["migrated"]) == 3
-    assert "2 of 2 records written again (2 new keys); 2 checkpoints relabelled" in lines[0]
-    # the checkpoints load under the new identities, nothing trains again
+    assert migrate("rec", "ck", say=lines.append) == 1
+    (after,) = records.Store("rec").all()
+    assert after["key"] == t_rec["key"] and after["identity"] == t_rec["identity"]   # the key the code computes now
+    assert after["data"] == data                                    # the source relative to the repository
+    assert after["result"]["d_pretrain_epochs"] == 3 and len(after["migrated"]) == 4
+    assert sorted(os.listdir("ck")) == sorted(os.path.basename(runner.path(r["identity"])) for r in (t_rec, s_rec))
+    assert "1 of 1 records written again (1 under new keys); 2 checkpoints relabelled" in lines[0]
+    # the checkpoints load under the new identities (the student's, which had no record, by its own), nothing trains
     said = []
     fresh = Runner(records.Store("rec"), "ck", "toy", data, say=said.append)
     model, rec = fresh.run(Spec("teacher", **spec), (x, y, None, None), (x, y), need_model=True, progress=False)
-    assert rec == after[t_rec["key"]] and any("loaded" in line for line in said)
+    assert rec == after and any("loaded" in line for line in said)
     np.testing.assert_array_equal(model.logits(x), teacher.logits(x))
+    _, rec = fresh.run(student, (x, y, None, None), (x, y), teacher=teacher.logits(x), progress=False)
+    assert rec["key"] == s_rec["key"] and rec["result"]["errors"] == s_rec["result"]["errors"]
+    assert sum("loaded" in line for line in said) == 2
     assert migrate("rec", "ck", say=lines.append) == 0 and "0 checkpoints relabelled" in lines[-1]
+
+
+def test_a_data_source_inside_the_repository_is_named_relative_to_it():
+    inside, outside = os.path.join(REPOSITORY, "data", "mnist"), os.path.join(os.sep, "elsewhere", "mnist")
+    assert relative(inside) == os.path.join("data", "mnist") and relative(outside) == outside
+    assert relative(f"{inside}; {outside}") == f"{os.path.join('data', 'mnist')}; {outside}"
+    assert relative("synthetic arrays") == "synthetic arrays" and relative("data/mnist") == "data/mnist"

@@ -149,13 +149,15 @@ def select(val_logits, y_val):
     validation rows}, in the order that breaks ties; ``y_val``: the validation labels (host arrays).
 
     Each step adds the network that gives the ensemble (at τ = 1) the fewest validation errors, then the lowest
-    validation cross-entropy; the selection stops when no network lowers that pair (the cross-entropy by more than
-    rounding, a relative 1e-9: a copy of a member changes nothing). Then the average whose
-    selection scores lower wins (a tie: the probabilities, the paper's). Returns (average, names in the order
-    added, steps {average: [[names so far, errors, cross-entropy], ...]}): the whole comparison, for the record."""
+    validation cross-entropy; the selection stops when no network lowers that pair (``_lower``: the cross-entropy
+    by more than rounding, so a copy of a member changes nothing). The logits are taken in float64 whatever their
+    dtype: in float32 the rounding of a mean would pass for a gain. Then the average whose selection scores lower
+    wins (not lower: the probabilities, the paper's). Returns (average, names in the order added, steps {average:
+    [[names so far, errors, cross-entropy], ...]}): the whole comparison, for the record."""
     if not val_logits:
         raise ValueError("select needs at least one network's validation logits")
     y_val = np.asarray(y_val)
+    val_logits = {n: np.asarray(z, dtype=np.float64) for n, z in val_logits.items()}
 
     def score(names, average):
         z = ensemble_logits([val_logits[n] for n in names], 1.0, average)
@@ -168,9 +170,15 @@ def select(val_logits, y_val):
         while len(chosen) < len(val_logits):
             s, name = min(((score(chosen + [n], average), n) for n in val_logits if n not in chosen),
                           key=lambda option: option[0])          # the first of equal scores: the earlier network
-            if best is not None and not (s[0] < best[0] or s[0] == best[0] and s[1] < best[1] * (1 - 1e-9)):
+            if best is not None and not _lower(s, best):
                 break
             chosen, best = chosen + [name], s
             steps[average].append([list(chosen), *s])
-    average = min(AVERAGES, key=lambda a: steps[a][-1][1:])
+    average = "logits" if _lower(steps["logits"][-1][1:], steps["probabilities"][-1][1:]) else "probabilities"
     return average, steps[average][-1][0], steps
+
+
+def _lower(score, than):
+    """Whether (errors, cross-entropy) ``score`` is lower than ``than``: fewer errors, or as many and a cross-entropy
+    lower by more than a relative 1e-9 (float64 rounding of a mean over the rows is far below it)."""
+    return score[0] < than[0] or score[0] == than[0] and score[1] < than[1] * (1 - 1e-9)

@@ -3,16 +3,17 @@
     python -m tinykd.runs.migrate RECORDS_DIR [--checkpoint-dir DIR]
 
 1. An optimiser's description names its max-norm bound always (``"max_norm": null`` when it has none); records
-   written before the bound existed leave it out, so their identities, and keys, change.
-2. A record's data ``source`` inside the folder the command runs in is named relative to it (records are committed
-   files: never an absolute path of one machine).
+   written before the bound existed (format ``tinykd-record-1``, which ``records.read`` refuses with this command)
+   leave it out, so their identities, and keys, change.
+2. A record's data ``source`` inside the repository is named relative to it (``provenance.relative``).
 3. A Table 1 record with a discriminator's held-out accuracy and no ``d_pretrain_epochs`` (those converted from the
    results files of their time) gets the 3 epochs that code pretrained every discriminator for.
 
 A key that changes changes every identity that names it (a student's teacher, a variant's start, a selection's
-candidates, an ensemble's members), so the new keys are found to a fixed point. Each record is written again under
-its new key (the old file removed) and says what was done to it (``migrated``); each checkpoint of an old key is
-relabelled to the new identity and renamed. A second run finds nothing to do.
+candidates, an ensemble's members), so the new keys are found to a fixed point over every record and checkpoint
+(a checkpoint without a record, such as an interrupted run's, is migrated by its own identity). Every new record is
+written before any old one is removed, so an interrupted migration run again finishes the same way; each says what
+was done to it (``migrated``); each checkpoint of an old key is relabelled and renamed. A second run does nothing.
 """
 import argparse
 import os
@@ -36,11 +37,11 @@ def identity_now(ident, new_keys):
     return new_keys.get(ident, ident) if isinstance(ident, str) else ident
 
 
-def new_keys_of(recs):
-    """{old key: new key} for every record whose key changes, directly or through a key it names."""
+def new_keys_of(identities):
+    """{old key: new key} for every identity whose key changes, directly or through a key it names."""
     new_keys = {}
     while True:
-        found = {r["key"]: key(identity_now(r["identity"], new_keys)) for r in recs}
+        found = {key(i): key(identity_now(i, new_keys)) for i in identities}
         found = {old: new for old, new in found.items() if old != new}
         if found == new_keys:
             return new_keys
@@ -51,20 +52,23 @@ def migrate(folder, checkpoint_dir=None, say=print):
     """Migrate every record in ``folder`` and every checkpoint in ``checkpoint_dir``; returns the number of records
     written again."""
     store = records.Store(folder)
-    recs = store.all()
-    new_keys = new_keys_of(recs)
-    written = 0
+    recs = store.all(formats=(records.OLD_FORMAT, records.FORMAT))
+    kept = _checkpoints(checkpoint_dir)
+    new_keys = new_keys_of([r["identity"] for r in recs] + [meta["identity"] for _, meta in kept])
+    stale, written = [], 0
     for r in recs:
         rec = {k: v for k, v in r.items() if k != "checksum"}
-        rec["identity"] = identity_now(r["identity"], new_keys)
+        rec.update(format=records.FORMAT, identity=identity_now(r["identity"], new_keys))
         rec["key"] = key(rec["identity"])
         rec["links"], rec["result"] = identity_now(r["links"], new_keys), identity_now(r["result"], new_keys)
-        done = [f"key {r['key']} -> {rec['key']}: max_norm named in every optimiser's description"] \
-            if rec["key"] != r["key"] else []
+        done = [f"format {records.FORMAT}: every optimiser names its max-norm bound"] \
+            if r["format"] != records.FORMAT else []
+        if rec["key"] != r["key"]:
+            done.append(f"key {r['key']} -> {rec['key']}")
         source = (r.get("data") or {}).get("source")
         if source and relative(source) != source:
             rec["data"] = {**r["data"], "source": relative(source)}
-            done.append("data source named relative to the folder the migration ran in")
+            done.append("data source named relative to the repository")
         if "d_heldout_accuracy" in r["result"] and "d_pretrain_epochs" not in r["result"]:
             rec["result"] = {**rec["result"], "d_pretrain_epochs": PRETRAIN_EPOCHS}
             done.append(f"d_pretrain_epochs {PRETRAIN_EPOCHS}, as every discriminator was pretrained then")
@@ -72,28 +76,30 @@ def migrate(folder, checkpoint_dir=None, say=print):
             continue
         rec["migrated"] = r.get("migrated", []) + (done or ["the keys it names"])
         records.write(store.path(rec["identity"]), rec)
-        if store.path(rec["identity"]) != store.path(r["identity"]):
-            os.remove(store.path(r["identity"]))
         written += 1
-    moved = _checkpoints(checkpoint_dir, new_keys) if checkpoint_dir and os.path.isdir(checkpoint_dir) else 0
-    say(f"{folder}: {written} of {len(recs)} records written again ({len(new_keys)} new keys); "
-        f"{moved} checkpoints relabelled")
+        if store.path(rec["identity"]) != store.path(r["identity"]):
+            stale.append(store.path(r["identity"]))
+    for path in stale:          # only once every new record is written
+        os.remove(path)
+    moved = 0
+    for path, meta in kept:
+        old, ident = key(meta["identity"]), identity_now(meta["identity"], new_keys)
+        if key(ident) != old:
+            name = os.path.basename(path)
+            checkpoints.relabel(path, os.path.join(os.path.dirname(path), name.replace(old, key(ident))), ident)
+            os.remove(path)
+            moved += 1
+    say(f"{folder}: {written} of {len(recs)} records written again ({len(stale)} under new keys); {moved} "
+        "checkpoints relabelled")
     return written
 
 
-def _checkpoints(folder, new_keys):
-    """Relabel and rename every checkpoint (model, run or training state) whose name holds an old key."""
-    moved = 0
-    for name in sorted(os.listdir(folder)):
-        old = next((k for k in new_keys if f"-{k}." in name), None)
-        if old is None or not name.endswith(".npz"):
-            continue
-        path = os.path.join(folder, name)
-        checkpoints.relabel(path, os.path.join(folder, name.replace(f"-{old}.", f"-{new_keys[old]}.")),
-                            identity_now(checkpoints.meta_of(path)["identity"], new_keys))
-        os.remove(path)
-        moved += 1
-    return moved
+def _checkpoints(folder):
+    """[(path, meta)] of every checkpoint (model, run or training state) in ``folder``."""
+    if not folder or not os.path.isdir(folder):
+        return []
+    return [(os.path.join(folder, n), checkpoints.meta_of(os.path.join(folder, n))) for n in sorted(os.listdir(folder))
+            if n.endswith(".npz") and not n.startswith(".tmp-")]
 
 
 if __name__ == "__main__":

@@ -76,9 +76,14 @@ def provenance():
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def relative(path):
-    """``path`` as a record names it: an absolute path inside the folder the command runs in, relative to it
-    (records are committed files, and an absolute path names one machine); anything else as given."""
-    here = os.getcwd()
-    inside = os.path.isabs(path) and os.path.commonpath([os.path.abspath(path), here]) == here
-    return os.path.relpath(path, here) if inside else path
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def relative(source):
+    """A data source as a record names it: each absolute path in it (``"; "`` joins the folders of one data set)
+    that lies inside the repository, relative to the repository (records are committed files, and an absolute
+    path names one machine); anything else as given."""
+    def one(path):
+        inside = os.path.isabs(path) and os.path.commonpath([os.path.abspath(path), REPOSITORY]) == REPOSITORY
+        return os.path.relpath(path, REPOSITORY) if inside else path
+    return "; ".join(one(p) for p in source.split("; "))

@@ -12,7 +12,8 @@ from .checkpoints import atomic_open
 from .identity import key, normalise
 from .provenance import provenance as this_process
 
-FORMAT = "tinykd-record-1"
+FORMAT = "tinykd-record-2"
+OLD_FORMAT = "tinykd-record-1"   # before every optimiser named its max-norm bound: ``tinykd.runs.migrate`` rewrites it
 
 
 class RecordError(ValueError):
@@ -47,12 +48,13 @@ class Store:
                "result": result, "provenance": provenance or this_process(), **extra}
         return write(self.path(identity), rec)
 
-    def all(self):
+    def all(self, formats=(FORMAT,)):
         """Every record in the folder, in name order (none when the folder does not exist). Every ``.json`` in it
-        must be a record (``read``), except the temporary files of a write under way (``atomic_open``'s ``.tmp-*``)."""
+        must be a record (``read``) of one of ``formats``, except the temporary files of a write under way
+        (``atomic_open``'s ``.tmp-*``)."""
         if not os.path.isdir(self.folder):
             return []
-        return [read(os.path.join(self.folder, name)) for name in sorted(os.listdir(self.folder))
+        return [read(os.path.join(self.folder, name), formats) for name in sorted(os.listdir(self.folder))
                 if name.endswith(".json") and not name.startswith(".tmp-")]
 
 
@@ -74,9 +76,11 @@ def write(path, rec):
 REMOVE = "remove it (the network it records trains again on the next run)"
 
 
-def read(path):
+def read(path, formats=(FORMAT,)):
     """The record in ``path``; ``RecordError`` saying why in one line when it is not one, or not as written: its
-    ``key`` must be its identity's hash and the file's name, and its checksum must match its contents."""
+    ``key`` must be its identity's hash and the file's name, and its checksum must match its contents. A record of
+    the old format is refused with the command that migrates it (its key is not the one the code looks for, so
+    read as it is it would be passed over and its network trained again)."""
     try:
         mode = os.stat(path).st_mode   # asked first: a plain open of a FIFO named like a record would block
         if not stat.S_ISREG(mode):
@@ -87,7 +91,11 @@ def read(path):
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise RecordError(f"{path}: not a readable record ({' '.join(str(e).split())}); a damaged record: {REMOVE}; "
                           "a file of yours: move it out of the records folder") from None
-    if not isinstance(rec, dict) or rec.get("format") != FORMAT or not isinstance(rec.get("identity"), dict):
+    if isinstance(rec, dict) and rec.get("format") == OLD_FORMAT and OLD_FORMAT not in formats:
+        raise RecordError(f"{path}: a record written before every optimiser named its max-norm bound; migrate its "
+                          f"folder once: python -m tinykd.runs.migrate {os.path.dirname(path) or '.'} --checkpoint-dir "
+                          "<its checkpoints folder>")
+    if not isinstance(rec, dict) or rec.get("format") not in formats or not isinstance(rec.get("identity"), dict):
         raise RecordError(f"{path}: not a tinykd record (expected format {FORMAT!r}); move it out of the records "
                           "folder")
     if rec.get("key") != key(rec["identity"]) or not os.path.basename(path).endswith(f"-{rec.get('key')}.json"):
