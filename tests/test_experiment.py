@@ -358,14 +358,23 @@ def test_settings_from_python_are_one_line_too():
         Table1(variants="kd")
 
 
-def test_kd_from_an_ensemble_teacher_is_a_variant_of_the_registry(tmp_path):
+def test_kd_from_an_ensemble_teacher_is_a_variant_of_the_registry(tmp_path, monkeypatch):
     """Issue 31: Table 1's protocol gains an ensemble teacher through the registry. ``kd-ensemble`` distils from the
     mean of three teachers' P^τ (the teacher and two more of its recipe, seeds 1 and 2), an ensemble recorded once
     and named in the student's identity; a rerun trains nothing."""
-    from tinykd.runs import records
+    from tinykd.ensemble import Ensemble
+    from tinykd.runs import checkpoints, records
+    from tinykd.runs.run import Runner
     cfg = Table1(subset=600, teacher_epochs=1, student_epochs=1, finetune_epochs=1, seeds=1,
                  variants=["kd", "kd-ensemble"], out_dir=str(tmp_path / "r"),
                  checkpoint_dir=str(tmp_path / "ck"), records_dir=str(tmp_path / "rec"))
+    given, run = {}, Runner.run
+
+    def spy(self, spec, rows, test, **kw):    # what each variant is given as its teacher, and on which rows
+        if "variant" in spec.extra:
+            given[spec.extra["variant"]] = (rows[0], kw["teacher"])
+        return run(self, spec, rows, test, **kw)
+    monkeypatch.setattr(Runner, "run", spy)
     view = table1.run(cfg)
     recs = records.Store(tmp_path / "rec").all()
     teachers = sorted((r for r in recs if r["identity"]["role"] == "teacher"), key=lambda r: r["identity"]["seed"])
@@ -378,6 +387,13 @@ def test_kd_from_an_ensemble_teacher_is_a_variant_of_the_registry(tmp_path):
     assert from_ens["identity"]["teacher"] == ens["key"] and kd["identity"]["teacher"] == teachers[0]["key"]
     assert {k: v for k, v in from_ens["identity"].items() if k not in ("teacher", "variant")} == \
         {k: v for k, v in kd["identity"].items() if k not in ("teacher", "variant")}
+    # the teacher it learns from: the mean of the three networks' P^τ at KD's τ = 4, as logits (not τ = 1)
+    nets = [checkpoints.read_network(os.path.join(cfg.checkpoint_dir, name)) for t in teachers
+            for name in os.listdir(cfg.checkpoint_dir) if name.endswith(f"-{t['key']}.npz")]
+    x, target = given["kd-ensemble"]
+    assert len(nets) == 3 and np.allclose(target, Ensemble(nets).logits(x, 4.0), rtol=1e-6, atol=1e-6)
+    assert not np.allclose(target, Ensemble(nets).logits(x, 1.0), rtol=1e-3, atol=1e-3)
+    assert np.array_equal(given["kd"][1], nets[0].logits(x))
     assert set(view["variants"]) == {"kd", "kd-ensemble"} and view["complete"]
     assert view["variants"]["kd-ensemble"]["name"] == "KD from an ensemble of 3 teachers"
     assert table1.run(cfg)["variants"] == view["variants"] and len(records.Store(tmp_path / "rec").all()) == len(recs)

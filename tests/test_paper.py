@@ -166,8 +166,15 @@ def test_a_recipe_that_over_regularises_for_the_data_loses_the_selection(tmp_pat
 
 def test_a_teacher_that_loses_to_the_plain_student_is_told_why():
     """Issue 31: where the chosen teacher does not beat the student alone on validation, the table says why, from
-    the selection: a budget that ended while the teacher still improved, or recipes that all stopped before it."""
-    still = {"winner": "base", "epochs": 6, "curves": {"base": [9, 8, 7, 6, 5, 4], "lr 0.0005": [9, 9, 9, 9, 9, 9]}}
-    assert "still falling at the last of its 6 epochs" in hinton_paper._why(still)
-    early = {**still, "epochs": 3}
-    assert "stopped improving before its 6 epochs ended (the chosen one at epoch 3)" in hinton_paper._why(early)
+    every recipe's curve as the selection scored it: one still improving at its last epoch, or all stopped before."""
+    from tinykd.experiments.selection import choose
+
+    def selection(curves):
+        winner, epochs, scores = choose(curves)
+        return {"winner": winner, "epochs": epochs, "scores": scores, "curves": curves}
+    still = selection({"base": [9, 6, 5, 5, 6, 7], "lr 0.0005": [9, 9, 9, 8, 7, 6]})   # the other still falls
+    assert still["winner"] == "base" and still["epochs"] == 4
+    assert "of `lr 0.0005` were still falling at the last epoch" in hinton_paper._why(still)
+    early = selection({"base": [9, 5, 4, 4, 6, 7, 8], "lr 0.0005": [9, 8, 7, 7, 7, 8, 9]})
+    assert early["epochs"] == 4
+    assert "stopped improving before its budget ended (the chosen one at epoch 4 of 7)" in hinton_paper._why(early)

@@ -152,12 +152,13 @@ def test_an_ensemble_records_its_choice_and_a_rerun_loads_no_member(tmp_path):
     from tinykd.runs.spec import EnsembleSpec
     from tinykd.train import errors
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((90, 12)).astype(np.float32)
-    y = rng.integers(0, 3, 90)
+    x = rng.standard_normal((120, 12)).astype(np.float32)
+    y = rng.integers(0, 3, 120)
+    train, val, test = slice(0, 60), slice(60, 90), slice(90, 120)    # the choice on rows no member saw
     runner = Runner(records.Store(tmp_path / "rec"), str(tmp_path / "ck"), "toy", {"name": "toy"}, say=print)
     nets = {}
     for seed in range(3):
-        model, rec = runner.run(spec(seed=seed, epochs=3), (x[:60], y[:60], None, None), (x[60:], y[60:]),
+        model, rec = runner.run(spec(seed=seed, epochs=3), (x[train], y[train], None, None), (x[test], y[test]),
                                 progress=False)
         nets[rec["key"]] = model
     asked = []
@@ -166,16 +167,18 @@ def test_an_ensemble_records_its_choice_and_a_rerun_loads_no_member(tmp_path):
         asked.append(list(keys))
         return {k: nets[k] for k in keys}
     ens = EnsembleSpec("ensemble", tuple(nets), "f" * 64, "numpy")
-    model, rec = runner.assemble(ens, members, (x[60:], y[60:]), (x[:30], y[:30]))
-    average, chosen, steps = select({k: n.logits(x[:30]) for k, n in nets.items()}, y[:30])
+    model, rec = runner.assemble(ens, members, (x[test], y[test]), (x[val], y[val]))
+    average, chosen, steps = select({k: n.logits(x[val]) for k, n in nets.items()}, y[val])
     assert rec["result"]["members"] == chosen and rec["result"]["average"] == average
     assert rec["result"]["selection"] == json.loads(json.dumps(steps)) and asked == [list(nets)]
-    assert rec["result"]["errors"] == errors(Ensemble([nets[k] for k in chosen], average), x[60:], y[60:])
+    assert rec["result"]["errors"] == errors(Ensemble([nets[k] for k in chosen], average), x[test], y[test])
     assert rec["identity"]["model"]["members"] == list(nets) and runner.store.find(ens.identity()) == rec
-    assert runner.assemble(ens, members, (x[60:], y[60:]), (x[:30], y[:30]))[0] is None and len(asked) == 1
-    model, again = runner.assemble(ens, members, (x[60:], y[60:]), need_model=True)
+    assert runner.assemble(ens, members, (x[test], y[test]), (x[val], y[val]))[0] is None and len(asked) == 1
+    model, again = runner.assemble(ens, members, (x[test], y[test]), need_model=True)
     assert again == rec and asked[-1] == chosen and [m for m in model.members] == [nets[k] for k in chosen]
     fixed = EnsembleSpec("ensemble", tuple(nets), "f" * 64, "numpy", average="logits")
-    _, rec = runner.assemble(fixed, members, (x[60:], y[60:]))
+    _, rec = runner.assemble(fixed, members, (x[test], y[test]))
     assert rec["result"]["members"] == list(nets) and "selection" not in rec["result"]
     assert rec["key"] != runner.store.find(ens.identity())["key"]
+    with pytest.raises(ValueError, match="chosen on validation rows, and none were given"):
+        runner.assemble(EnsembleSpec("other", tuple(nets), "f" * 64, "numpy"), members, (x[test], y[test]))

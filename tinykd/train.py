@@ -95,9 +95,9 @@ def fit(model, objective, optimizer, x, y, epochs, batch_size=128, teacher=None,
     ``image_shape``: (height, width[, channels]) the rows of ``x`` were flattened from, required with jitter.
     ``seed``: the shuffling generator (NumPy, ``seed``) and the jitter generator (x's array module, ``seed + 1``).
     ``checkpoint``: a run-state keeper (the protocol above), e.g. ``tinykd.runs.runstate.RunFile(path, identity)``:
-    the run state is kept after every good epoch; the keeper holds the run's lock while it trains. ``resume=True`` continues the run it keeps after its last epoch exactly as
-    if it had not stopped (weights, optimiser state, every random generator); the keeper refuses a run of another
-    architecture, optimiser, generators or identity.
+    the run state is kept after every good epoch; the keeper holds the run's lock while it trains. ``resume=True``
+    continues the run it keeps after its last epoch exactly as if it had not stopped (weights, optimiser state,
+    every random generator); the keeper refuses a run of another architecture, optimiser, generators or identity.
     ``epoch_end``: model -> dict of extra measurements for each epoch's history, called after validation.
     ``explode_factor``: stop when a step's loss exceeds this many times the first epoch's mean loss (at least 1
     nat; the first step's loss during the first epoch); ``None`` turns the check off. A loss that is not finite

@@ -302,15 +302,18 @@ def view(records_, table, links, keys=None):
 
 
 def _why(sel):
-    """Why the chosen teacher may lose to a plain student, from its selection: a budget that ended while its
-    validation errors still fell, or recipes that all stopped improving before it ended."""
-    n = len(sel["curves"][sel["winner"]])
-    if sel["epochs"] == n:
-        return (f"the chosen recipe's validation errors were still falling at the last of its {n} epochs, so a longer "
-                "--teacher-epochs may let it win")
-    return (f"every recipe tried stopped improving before its {n} epochs ended (the chosen one at epoch "
-            f"{sel['epochs']}): on this data they hold the network back more than the budget repays; the ensemble "
-            "row says whether averaging them does better, and other --lr, --max-norm, --jitter or dropout may")
+    """Why the chosen teacher may lose to a plain student, from the selection's curves: recipes whose validation
+    errors still fell when their budget ended (a recipe's best smoothed epoch is its last), or, none, recipes that
+    all stopped improving before it."""
+    n = {name: len(curve) for name, curve in sel["curves"].items()}
+    falling = [name for name, (_, at) in sel["scores"].items() if at == n[name]]
+    if falling:
+        return (f"the validation errors of {', '.join(f'`{name}`' for name in falling)} were still falling at the "
+                "last epoch, so a longer --teacher-epochs may let a teacher win")
+    return (f"every recipe tried stopped improving before its budget ended (the chosen one at epoch {sel['epochs']} "
+            f"of {n[sel['winner']]}): on this data they hold the network back more than the budget repays; the "
+            "ensemble's line says whether averaging them does better, and other --lr, --max-norm, --jitter or "
+            "dropout may")
 
 
 def views(records_):
@@ -376,7 +379,6 @@ def markdown(v):
                   f"{p['only_7_8'][1]:g} on the test set) | {p['only_7_8'][2]}% | {o['error_rate_after_shift']:.1f}% "
                   "| | |"]
     if "ensemble" in v:
-        en = v["ensemble"]
         lines += ["", "The paper distils an ensemble only in its speech experiments (§4); on MNIST the ensemble rows are "
                       f"held to its single teacher's and distilled student's numbers ({p['teacher']}, "
                       f"{p['distilled']})."]

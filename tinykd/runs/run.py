@@ -96,6 +96,9 @@ class Runner:
             average, chosen, steps = rec["result"]["average"], rec["result"]["members"], None
             nets = members(chosen)
         elif spec.average is None:
+            if val is None:
+                raise ValueError(f"{spec.role}: its members and average are chosen on validation rows, and none were "
+                                 "given: pass val=(x_val, y_val), or fix the average (EnsembleSpec(average=...))")
             nets = members(spec.members)
             average, chosen, steps = select({k: to_host(nets[k].logits(val[0])) for k in spec.members},
                                             to_host(val[1]))
@@ -124,8 +127,8 @@ class Runner:
             raise ckpt.CheckpointError(f"{path} does not hold the network its record describes ({now} test errors, "
                                        f"the record {self.store.path(rec['identity'])} says {then}): delete the "
                                        "checkpoint (the network trains again)")
-        self.say(f"WARNING: {rec['identity']['role']} made again (no checkpoint of it or its members) makes {now} test errors where "
-                 f"its record says {then}: the networks trained from it now learn from this one")
+        self.say(f"WARNING: {rec['identity']['role']} made again (no checkpoint of it or its members) makes {now} "
+                 f"test errors where its record says {then}: the networks trained from it now learn from this one")
 
     def _result(self, model, rows, test_errors, held_out):
         _, _, xv, yv = rows
