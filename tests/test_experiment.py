@@ -395,5 +395,10 @@ def test_kd_from_an_ensemble_teacher_is_a_variant_of_the_registry(tmp_path, monk
     assert not np.allclose(target, Ensemble(nets).logits(x, 1.0), rtol=1e-3, atol=1e-3)
     assert np.array_equal(given["kd"][1], nets[0].logits(x))
     assert set(view["variants"]) == {"kd", "kd-ensemble"} and view["complete"]
+    (shown,) = view["ensembles"]                                 # the ensemble and its cost, in the table
+    assert shown["errors"] == ens["result"]["errors"] and shown["variants"] == ["kd-ensemble"]
+    assert shown["minutes"] == pytest.approx(sum(t["result"]["seconds"] for t in teachers[1:]) / 60)
+    assert f"{ens['result']['errors']} test errors against the teacher's {teachers[0]['result']['errors']}" in \
+        (tmp_path / "r" / "mnist_table.md").read_text()
     assert view["variants"]["kd-ensemble"]["name"] == "KD from an ensemble of 3 teachers"
     assert table1.run(cfg)["variants"] == view["variants"] and len(records.Store(tmp_path / "rec").all()) == len(recs)

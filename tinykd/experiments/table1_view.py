@@ -37,7 +37,10 @@ def view(records, table, links, keys=None, asked=None, data=None):
         variants[vid] = {"name": runs[0]["result"].get("name", vid), "objective": runs[0]["identity"].get("objective"),
                          "runs": [r["result"] for r in runs], **shared.mean_std([r["result"]["errors"] for r in runs])}
     flag, line = shared.teacher_check(t["result"], s["result"])
-    trained = [t, s] + rows
+    # an ensemble teacher of a variant (registry ``teachers`` > 1): its record, and its members beyond the teacher
+    ensembles = [by_key[k] for k in sorted({r["identity"]["teacher"] for r in rows} - {t["key"]}) if k in by_key]
+    extra = [by_key[m] for e in ensembles for m in e["result"]["members"] if m != t["key"] and m in by_key]
+    trained = [t, s] + extra + rows
     # what this run asks for (``asked``, with ``keys``), or what the runs that wrote these records asked for, and
     # is not here (a run stopped early, or still going)
     asked = {tuple(a) for a in asked} if asked is not None else \
@@ -51,6 +54,10 @@ def view(records, table, links, keys=None, asked=None, data=None):
               "teacher_check": line, "variants": variants, "complete": not missing,
               "missing": [f"{vid} seed {seed}" for vid, seed in missing], "sources": shared.sources(trained),
               "seconds_total": sum(r["result"].get("seconds", 0.0) for r in trained)}
+    record["ensembles"] = [{"errors": e["result"]["errors"], "members": len(e["result"]["members"]),
+                            "average": e["result"]["average"], "variants": sorted({r["identity"]["variant"] for r in rows
+                                                                                  if r["identity"]["teacher"] == e["key"]}),
+                            "minutes": sum(m["result"].get("seconds", 0.0) for m in extra) / 60} for e in ensembles]
     record.update(n_test=record["data"]["n_test"], name=table["name"], preset=table["config"]["preset"])
     record["what_it_shows"] = what_it_shows(record)
     return record
@@ -110,6 +117,11 @@ def markdown(record):
     lines += ["", f"Parameters (weights only, as the report counts): teacher {t['params']:,}, student "
                   f"{s['params']:,}. Training time of these networks: {record['seconds_total'] / 60:.1f} min (teacher "
                   f"{timing['teacher']}; S (initial) {timing['S (initial)']})."]
+    for e in record.get("ensembles", []):
+        lines += ["", f"Ensemble teacher of {', '.join(f'`{vid}`' for vid in e['variants'])}: the mean of the "
+                      f"{e['average']} of {e['members']} networks of the teacher's recipe (the teacher and the next "
+                      f"seeds), {e['errors']} test errors against the teacher's {t['errors']}; its other members "
+                      f"trained in {e['minutes']:.1f} min (counted above)."]
     lines += comparison(record)
     kd, wo = registry.BASELINE.id, registry.LABELS_ONLY.id
     if kd in v and wo in v:
