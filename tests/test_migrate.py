@@ -36,7 +36,6 @@ def test_old_records_and_checkpoints_become_what_the_code_writes_now(tmp_path, m
     student = Spec("student", objective=(KD, {"temperature": 2.0}), extra={"teacher": t_rec["key"]}, **spec)
     _, s_rec = runner.run(student, (x, y, None, None), (x, y), teacher=teacher.logits(x), progress=False,
                           links={"teacher": t_rec["key"]})
-    now = {r["key"]: r for r in records.Store("rec").all()}
     assert t_rec["identity"]["optimizer"]["max_norm"] is None
 
     # as they were written before: the old format, the teacher's key, then the student's that names it; the

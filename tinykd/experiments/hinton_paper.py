@@ -146,7 +146,7 @@ def run(s):
                                      links=links)
     ens_rec = assemble()[1]
     keys.append(ens_rec["key"])
-    log(f"the ensemble chosen on validation: {len(ens_rec['result']['members'])} networks, the average of their "
+    log(f"the ensemble chosen on validation: {len(ens_rec['result']['members'])} network(s), the average of their "
         f"{ens_rec['result']['average']}: {ens_rec['result']['errors']} test errors")
     worlds["ensemble"] = _World(setup, None, (x_all, y_all), None, shape, ens_rec["key"], "training and validation",
                                 logits=lambda rows: assemble(need_model=True)[0].logits(rows, TEMPERATURE))
@@ -458,9 +458,11 @@ def _ensemble_rows(v, names=False):
         return []
     en, g, st = v["ensemble"], v["goals"], v.get("students", {})
     which = ", ".join(f"`{n}`" for n in en["names"]) + "; " if names else ""
-    lines = [f"| ensemble teacher: the mean of the {en['average']} of {len(en['names'])} networks trained on the "
-             f"training images ({which}members and average chosen on validation) | – | {en['errors']} | "
-             f"≤ {g['ensemble']} | {_met(en['errors'] <= g['ensemble'])} |"]
+    what = (f"the mean of the {en['average']} of {len(en['names'])} networks trained on the training images "
+            f"({which}members and average chosen on validation)" if len(en["names"]) > 1 else
+            f"one network, the {en['names'][0]} (no network averaged into it lowered its validation errors)")
+    lines = [f"| ensemble teacher as validation chose it: {what} | – | {en['errors']} | ≤ {g['ensemble']} | "
+             f"{_met(en['errors'] <= g['ensemble'])} |"]
     if "ensemble" in st:
         d = st["ensemble"]
         lines.append(f"| the student, distilled at τ = {TEMPERATURE:g} from the ensemble "
