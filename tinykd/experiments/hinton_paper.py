@@ -382,6 +382,9 @@ def markdown(v):
         lines += ["", "The paper distils an ensemble only in its speech experiments (§4); on MNIST the ensemble rows are "
                       f"held to its single teacher's and distilled student's numbers ({p['teacher']}, "
                       f"{p['distilled']})."]
+    if v["data"]["name"] != "mnist":
+        lines += ["", f"The paper's numbers and the goals are MNIST's, out of 10,000 test images: on "
+                      f"{v['data']['name']} they measure nothing; compare its rows with each other."]
     lines += ["", f"The teacher's recipe, chosen on validation (validation errors out of {v['data']['n_val']:,}, "
                   f"the mean over {sel['window']} consecutive epochs, at its lowest; Adam with the rate decayed "
                   "exponentially):", "",
