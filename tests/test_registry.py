@@ -31,7 +31,7 @@ def _record(errors, cfg, folder):
     table = table1_view.tag(cfg, {}, "mnist", "validation")
     for vid, errs in errors.items():
         for seed, e in enumerate(errs):
-            store.put({"role": "variant", "variant": vid, "seed": seed}, {
+            store.put({"role": "variant", "variant": vid, "seed": seed, **links}, {
                 "name": registry.BY_ID[vid].name, "seed": seed, "errors": e, "validation_errors": e // 2,
                 "seconds": 10.0, "history": [{}] * 5, "mean_logit": 0.1, "max_abs_logit": 5.0},
                 table=table, links=links, data=data)
