@@ -24,13 +24,21 @@ def main():
     p.add_argument("--split-test", type=float, default=0.2, help="the fraction of the file kept for testing")
     p.add_argument("--data-dir", help="the folder holding notMNIST's files (default: the README's search order)")
     a = p.parse_args()
-    ds = data.load("notmnist", data_dir=a.data_dir, split_test=a.split_test)
+
+    def fail(line):     # one line, no usage block, as every tinykd command says a mistake
+        p.exit(2, f"{p.prog}: error: {line}\n")
+    if not a.out.endswith(".npz") or os.path.isdir(a.out):
+        fail(f"{a.out}: give the .npz file to write, e.g. results/notmnist_split.npz")
+    try:
+        ds = data.load("notmnist", data_dir=a.data_dir, split_test=a.split_test)
+    except (ValueError, OSError) as e:      # data.DataError is a ValueError: one line, as every example says it
+        fail(" ".join(str(e).split()))
     arrays = {}
     for split in ("train", "test"):
         x = np.asarray(getattr(ds, f"x_{split}"), dtype=np.float64) * 255
         pixels = np.rint(x)
         if np.abs(x - pixels).max() > 1e-3:
-            p.error("the loaded images are not whole pixel values / 255: they cannot be stored as uint8 exactly")
+            fail("the loaded images are not whole pixel values / 255: they cannot be stored as uint8 exactly")
         arrays[f"x_{split}"] = pixels.astype(np.uint8).reshape(-1, *ds.input_shape)
         arrays[f"y_{split}"] = np.asarray(getattr(ds, f"y_{split}"), dtype=np.int64)
     np.savez_compressed(a.out, **arrays)

@@ -288,3 +288,5 @@ def test_select_keeps_one_network_that_no_other_improves_and_breaks_ties_by_orde
         assert [len(t) for t in steps.values()] == [1, 1]
     with pytest.raises(ValueError, match="at least one"):
         select({}, y)
+    with pytest.raises(ValueError, match="first's validation logits have shape \\(3, 10\\), for 5000 labels"):
+        select({"first": np.zeros((3, 10))}, y)

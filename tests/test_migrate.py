@@ -81,3 +81,21 @@ def test_a_data_source_inside_the_repository_is_named_relative_to_it():
     assert relative(inside) == os.path.join("data", "mnist") and relative(outside) == outside
     assert relative(f"{inside}; {outside}") == f"{os.path.join('data', 'mnist')}; {outside}"
     assert relative("synthetic arrays") == "synthetic arrays" and relative("data/mnist") == "data/mnist"
+
+
+def test_the_command_says_a_mistake_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    def run(*args):
+        out = subprocess.run([sys.executable, "-m", "tinykd.runs.migrate", *map(str, args)], capture_output=True,
+                             text=True, timeout=120)
+        return out.returncode, out.stderr.strip().splitlines()
+    code, lines = run(tmp_path / "nope")
+    assert code == 2 and len(lines) == 1 and "no records folder" in lines[0]
+    (tmp_path / "rec").mkdir()
+    code, lines = run(tmp_path / "rec", "--checkpoint-dir", tmp_path / "nock")
+    assert code == 2 and len(lines) == 1 and "no --checkpoint-dir" in lines[0]
+    (tmp_path / "rec" / "notes.json").write_text("{}")
+    code, lines = run(tmp_path / "rec")
+    assert code == 2 and len(lines) == 1 and "not a tinykd record" in lines[0]

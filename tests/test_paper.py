@@ -171,10 +171,12 @@ def test_a_teacher_that_loses_to_the_plain_student_is_told_why():
 
     def selection(curves):
         winner, epochs, scores = choose(curves)
-        return {"winner": winner, "epochs": epochs, "scores": scores, "curves": curves}
+        return {"winner": winner, "epochs": epochs, "scores": scores, "curves": curves, "window": 3}
     still = selection({"base": [9, 6, 5, 5, 6, 7], "lr 0.0005": [9, 9, 9, 8, 7, 6]})   # the other still falls
     assert still["winner"] == "base" and still["epochs"] == 4
     assert "of `lr 0.0005` were still falling at the last epoch" in hinton_paper._why(still)
     early = selection({"base": [9, 5, 4, 4, 6, 7, 8], "lr 0.0005": [9, 8, 7, 7, 7, 8, 9]})
     assert early["epochs"] == 4
     assert "stopped improving before its budget ended (the chosen one at epoch 4 of 7)" in hinton_paper._why(early)
+    short = selection({"base": [19, 22], "lr 0.0005": [20, 21]})   # a rise is not a fall: too short to tell
+    assert "too short to tell" in hinton_paper._why({**short, "window": 2})

@@ -158,6 +158,10 @@ def select(val_logits, y_val):
         raise ValueError("select needs at least one network's validation logits")
     y_val = np.asarray(y_val)
     val_logits = {n: np.asarray(z, dtype=np.float64) for n, z in val_logits.items()}
+    for name, z in val_logits.items():
+        if z.ndim != 2 or z.shape[0] != y_val.size:
+            raise ValueError(f"{name}'s validation logits have shape {z.shape}, for {y_val.size} labels: give each "
+                             "network's N×C logits on the rows of y_val")
 
     def score(names, average):
         z = ensemble_logits([val_logits[n] for n in names], 1.0, average)

@@ -303,9 +303,12 @@ def view(records_, table, links, keys=None):
 
 def _why(sel):
     """Why the chosen teacher may lose to a plain student, from the selection's curves: recipes whose validation
-    errors still fell when their budget ended (a recipe's best smoothed epoch is its last), or, none, recipes that
-    all stopped improving before it."""
-    n = {name: len(curve) for name, curve in sel["curves"].items()}
+    errors still fell when their budget ended (a recipe's best smoothed epoch is its last, on a curve longer than
+    the smoothing window), curves too short to tell, or recipes that all stopped improving before the end."""
+    n, window = {name: len(curve) for name, curve in sel["curves"].items()}, sel["window"]
+    if min(n.values()) <= window:
+        return (f"the teachers' curves ({min(n.values())} epochs, smoothed over {window}) are too short to tell "
+                "whether a longer budget would help; a longer --teacher-epochs may")
     falling = [name for name, (_, at) in sel["scores"].items() if at == n[name]]
     if falling:
         return (f"the validation errors of {', '.join(f'`{name}`' for name in falling)} were still falling at the "
@@ -463,7 +466,7 @@ def _ensemble_rows(v, names=False):
     which = ", ".join(f"`{n}`" for n in en["names"]) + "; " if names else ""
     what = (f"the mean of the {en['average']} of {len(en['names'])} networks trained on the training images "
             f"({which}members and average chosen on validation)" if len(en["names"]) > 1 else
-            f"one network, the {en['names'][0]} (no network averaged into it lowered its validation errors)")
+            f"one network, `{en['names'][0]}` (no network averaged into it lowered its validation errors)")
     lines = [f"| ensemble teacher as validation chose it: {what} | – | {en['errors']} | ≤ {g['ensemble']} | "
              f"{_met(en['errors'] <= g['ensemble'])} |"]
     if "ensemble" in st:

@@ -103,8 +103,18 @@ def _checkpoints(folder):
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m tinykd.runs.migrate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("records_dir")
     p.add_argument("--checkpoint-dir", help="the checkpoints of those records (default: none migrated)")
     a = p.parse_args()
-    migrate(a.records_dir, a.checkpoint_dir)
+
+    def fail(line):     # one line, no usage block, as every tinykd command says a mistake
+        p.exit(2, f"{p.prog}: error: {line}\n")
+    for folder, what in ((a.records_dir, "records folder"), (a.checkpoint_dir, "--checkpoint-dir")):
+        if folder is not None and not os.path.isdir(folder):
+            fail(f"no {what} {folder!r}: give the folder an experiment's --records-dir or --checkpoint-dir named")
+    try:
+        migrate(a.records_dir, a.checkpoint_dir)
+    except (records.RecordError, checkpoints.CheckpointError) as e:
+        fail(" ".join(str(e).split()))
