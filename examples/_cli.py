@@ -197,7 +197,7 @@ def parser(doc, settings=Table1, options=None, dataset_choice=False):
                         ".npz with x_train, y_train, x_test, y_test (not checksummed; fingerprinted in the results)")
     p.add_argument("--data-dir", type=path, metavar="DIR",
                    help="the folder holding the named data set's files (only it is searched; default: the search "
-                        "order in the README)")
+                        "order in docs/guide.md, 'Named data sets')")
     for o in p.options:
         p.add_argument(o.flag, type=o.type, nargs=o.nargs, choices=o.choices, metavar=o.metavar,
                        help=help_text(o, presets))
