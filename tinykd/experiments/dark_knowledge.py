@@ -237,7 +237,7 @@ def views(records_):
 
 
 def title(v):
-    return shared.title("Hinton, Vinyals & Dean (2015) §3", v["data"]["name"], v["preset"], v["deviations"])
+    return shared.title("Hinton, Vinyals & Dean (2015) §3", v)
 
 
 def _errors(run):

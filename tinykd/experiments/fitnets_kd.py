@@ -106,7 +106,7 @@ def views(records_):
 
 
 def title(v):
-    return shared.title(TITLE, v["data"]["name"], v["preset"], v["deviations"])
+    return shared.title(TITLE, v)
 
 
 figures = plots.figures_for

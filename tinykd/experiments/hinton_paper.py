@@ -328,8 +328,7 @@ def views(records_):
 
 
 def title(v):
-    return shared.title("Hinton, Vinyals & Dean (2015) §3 at the paper's fidelity", v["data"]["name"], v["preset"],
-                        v["deviations"])
+    return shared.title("Hinton, Vinyals & Dean (2015) §3 at the paper's fidelity", v)
 
 
 def _seeds(n):

@@ -242,6 +242,8 @@ def views(records_, experiment, view, keep=None):
     return sorted(found, key=lambda v: max(s["date"] for s in v["sources"]), reverse=True)
 
 
-def title(name, data_name, preset, deviations):
-    """A table's heading: what it is, on which data, which preset, and whether the run differs from it."""
-    return f"{name} on {data_name}, {preset} preset" + ("" if not deviations else " (a run that differs from it)")
+def title(name, v):
+    """A table's heading: what it is (``name``), on which data, which preset of the view ``v``, and whether the run
+    differs from it."""
+    return f"{name} on {v['data']['name']}, {v['preset']} preset" + \
+        ("" if not v["deviations"] else " (a run that differs from it)")

@@ -252,7 +252,7 @@ def what_it_shows(record):
 
 def title(record):
     """A Table 1 view's heading: the data, the preset, and whether it differs from the preset's reference run."""
-    return shared.title("Table 1", record["data"]["name"], record["preset"], record["deviations"])
+    return shared.title("Table 1", record)
 
 
 figures = plots.figures_for
