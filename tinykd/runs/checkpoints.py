@@ -1,10 +1,8 @@
 """Networks on disk: one format for every file of a run, named host arrays plus one JSON record (``__meta__``).
 
-Two kinds share it: a **model** (``save_model``; ``load_model`` into an existing network, ``read_network`` to build
-the one its ``config()`` describes) and a **run** (``tinykd.runs.runstate.RunFile``: a model plus its optimiser's
-state, the epoch, the history and every random generator's state). Both carry the **identity** that produced them
-(data fingerprint and settings), and a file is used only under the identity asked for. Every file is written
-through ``atomic_open``; every error names the path and says what to do.
+A file is a **model** (``save_model``) or a **run** (``runstate.RunFile``: a model, its optimiser, epoch, history and
+random generators); it carries the **identity** that produced it and is used only under the identity asked for.
+Every file is written through ``atomic_open``; every error names the path and says what to do.
 """
 import contextlib
 import errno
@@ -31,7 +29,7 @@ class CheckpointError(ValueError):
 def atomic_open(path, mode="wb"):
     """A new file opened for writing (``"wb"``, or ``"w"`` for UTF-8 text) that replaces ``path`` only when the
     ``with`` block ends without an error (a temporary file in the same folder, then a rename), the folder made if
-    needed; its mode is 0o666 less the umask, like any file a user writes (``mkstemp``'s would be 0600)."""
+    needed; its mode is 0o666 less the umask, like any file a user writes."""
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_open writes 'wb' or 'w', got {mode!r}")
     path = os.fspath(path)
@@ -39,13 +37,8 @@ def atomic_open(path, mode="wb"):
         raise IsADirectoryError(errno.EISDIR, "a folder is there; give a file path", path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    while True:
-        tmp = os.path.join(folder, f".tmp-{os.getpid()}-{secrets.token_hex(6)}-{os.path.basename(path)}")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:   # another writer's temporary name, drawn twice: draw again
-            continue
+    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{secrets.token_hex(6)}-{os.path.basename(path)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f
@@ -74,11 +67,7 @@ def read(path):
     fix = "delete it (or choose another path) and train again"
     try:
         with np.load(path, allow_pickle=False) as f:
-            if not hasattr(f, "files"):
-                raise CheckpointError(f"{path}: a bare .npy array, not a tinykd checkpoint; {fix}")
             arrays = {k: f[k] for k in f.files}
-    except CheckpointError:
-        raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
         raise CheckpointError(f"cannot read checkpoint {path}: not a readable .npz file (truncated, corrupted or "
                               f"another kind of file: {type(e).__name__}); {fix}") from None
