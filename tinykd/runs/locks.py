@@ -12,7 +12,7 @@ from .checkpoints import CheckpointError, _stem
 
 
 class RunLockedError(CheckpointError):
-    """Another process holds the lock of the run asked for (two runs of one identity would share its files)."""
+    """Another process holds the lock of the run asked for."""
 
 
 _HELD = set()   # the absolute paths of the locks this process holds, which it may take again

@@ -14,10 +14,9 @@ def machine():
     """Where a run ran, as far as it shapes the numbers: Python, NumPy, the processor, and the BLAS library with the
     kernel it chose at run time and its thread count (which set the order of a float32 product's sums)."""
     blas = dict(np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {}))
-    record = {"python": platform.python_version(), "numpy": np.__version__, "processor": platform.machine(),
-              "cpu": _cpu_model(), "cpus": os.cpu_count(), "blas": f"{blas.get('name')} {blas.get('version')}"}
-    record.update(_openblas_runtime())
-    return record
+    return {"python": platform.python_version(), "numpy": np.__version__, "processor": platform.machine(),
+            "cpu": _cpu_model(), "cpus": os.cpu_count(), "blas": f"{blas.get('name')} {blas.get('version')}",
+            **_openblas_runtime()}
 
 
 def _cpu_model():
@@ -69,10 +68,9 @@ CODE_COMMIT = _code_commit()
 
 
 def provenance():
-    """Where a record comes from: the commit of the code that trained it (``CODE_COMMIT``), the machine
-    (``machine``), the command line and the date (UTC)."""
-    return {"commit": CODE_COMMIT, "machine": machine(), "command": " ".join([os.path.basename(sys.argv[0])]
-                                                                              + sys.argv[1:]),
+    """This process's provenance: ``CODE_COMMIT``, ``machine()``, the command line and the date (UTC)."""
+    command = " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:])
+    return {"commit": CODE_COMMIT, "machine": machine(), "command": command,
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
@@ -80,9 +78,8 @@ REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 
 
 def relative(source):
-    """A data source as a record names it: each absolute path in it (``"; "`` joins the folders of one data set)
-    that lies inside the repository, relative to the repository (records are committed files, and an absolute
-    path names one machine); anything else as given."""
+    """A data source as a record names it: each of its ``"; "``-joined paths that lies inside the repository made
+    relative to it (records are committed; an absolute path names one machine), anything else as given."""
     def one(path):
         inside = os.path.isabs(path) and os.path.commonpath([os.path.abspath(path), REPOSITORY]) == REPOSITORY
         return os.path.relpath(path, REPOSITORY) if inside else path

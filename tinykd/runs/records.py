@@ -42,16 +42,14 @@ class Store:
         return rec
 
     def put(self, identity, result, table=None, links=None, provenance=None, **extra):
-        """Write the record of ``identity`` (see the module docstring); ``provenance`` defaults to this process's (a
-        record rebuilt from a checkpoint names the one the checkpoint keeps)."""
+        """Write the record of ``identity`` (see the module docstring); ``provenance`` defaults to this process's."""
         rec = {"format": FORMAT, "key": key(identity), "identity": identity, "table": table, "links": links or {},
                "result": result, "provenance": provenance or this_process(), **extra}
         return write(self.path(identity), rec)
 
     def all(self, formats=(FORMAT,)):
-        """Every record in the folder, in name order (none when the folder does not exist). Every ``.json`` in it
-        must be a record (``read``) of one of ``formats``, except the temporary files of a write under way
-        (``atomic_open``'s ``.tmp-*``)."""
+        """Every record in the folder, in name order (none without the folder): each ``.json`` but a write under
+        way (``.tmp-*``) must be a record (``read``) of one of ``formats``."""
         if not os.path.isdir(self.folder):
             return []
         return [read(os.path.join(self.folder, name), formats) for name in sorted(os.listdir(self.folder))
@@ -77,10 +75,9 @@ REMOVE = "remove it (the network it records trains again on the next run)"
 
 
 def read(path, formats=(FORMAT,)):
-    """The record in ``path``; ``RecordError`` saying why in one line when it is not one, or not as written: its
-    ``key`` must be its identity's hash and the file's name, and its checksum must match its contents. A record of
-    the old format is refused with the command that migrates it (its key is not the one the code looks for, so
-    read as it is it would be passed over and its network trained again)."""
+    """The record in ``path``; ``RecordError`` saying why in one line when it is not one of ``formats`` or not as
+    written: its ``key`` must be its identity's hash and the file's name, its checksum its contents' (an old-format
+    record is refused with the command that migrates it)."""
     try:
         mode = os.stat(path).st_mode   # asked first: a plain open of a FIFO named like a record would block
         if not stat.S_ISREG(mode):

@@ -1,6 +1,4 @@
-"""A training run's state in a file: ``RunFile``, the run-state keeper ``train.fit`` asks for. It keeps everything
-needed to resume bit for bit (network, optimiser state, epoch, history, every random generator's state, NumPy's and
-CuPy's)."""
+"""``RunFile``: the run-state keeper ``train.fit`` asks for, in a file; it keeps what resuming bit for bit needs."""
 import os
 
 import numpy as np
@@ -14,9 +12,8 @@ from .locks import run_lock
 
 
 class RunFile:
-    """``fit``'s run state in the file ``path`` (.npz), under the protocol ``train.fit`` documents, stored with
-    ``identity``; ``with`` holds the run's lock (``locks.run_lock``, ``say`` its line when a killed run's lock is
-    taken over)."""
+    """``fit``'s run state in the file ``path`` (.npz), stored with ``identity``; ``with`` holds the run's lock
+    (``locks.run_lock``; ``say`` gets its line when a killed run's lock is taken over)."""
 
     def __init__(self, path, identity=None, say=None):
         self.path = check_file_path("checkpoint", path)
@@ -104,10 +101,8 @@ def _config(model):
 
 
 def generator_state(gen):
-    """``(record, array)``: a random generator's whole state, ``record`` JSON and ``array`` a host array or None:
-    NumPy's bit generator's ``state`` dict, or CuPy's cuRAND states (``bit_generator._state``, one per GPU thread,
-    their size set by the GPU's multiprocessors) copied to the host.
-    """
+    """``(record, array)``: a generator's whole state as JSON and a host array or None (NumPy's ``state`` dict; CuPy's
+    cuRAND states, one per GPU thread, their number set by the GPU's multiprocessors)."""
     bit = gen.bit_generator
     if isinstance(gen, np.random.Generator):
         return {"kind": "numpy", "bit_generator": type(bit).__name__, "state": bit.state}, None
