@@ -38,32 +38,30 @@ class Resource:
 
 
 _MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
-_NOTMNIST_MIRROR = "https://github.com/davidflanagan/notMNIST-to-MNIST/raw/master/"
+_NOTMNIST_MIRRORS = ("https://github.com/davidflanagan/notMNIST-to-MNIST/raw/master/",)
 _SVHN_MIRROR = "http://ufldl.stanford.edu/housenumbers/"
 
 
-def _mnist(key, content_md5, gz_md5):
-    """An MNIST file: MD5 of its uncompressed content, and of the .gz as published on the mirrors."""
+def _idx(key, content_md5=None, gz_md5=None, mirrors=_MNIST_MIRRORS):
+    """An MNIST-named IDX file served gzipped by ``mirrors``: MD5 of its uncompressed content, and of the .gz."""
     name = MNIST_FILES[key]
-    return Resource(name, content_md5, tuple(m + name + ".gz" for m in _MNIST_MIRRORS), gz_md5)
+    return Resource(name, content_md5, tuple(m + name + ".gz" for m in mirrors), gz_md5)
 
 
 REGISTRY = {
     "mnist": {
-        "train_images": _mnist("train_images", "6bbc9ace898e44ae57da46a324031adb", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-        "train_labels": _mnist("train_labels", "a25bea736e30d166cdddb491f175f624", "d53e105ee54ea40749a09fcbcd1e9432"),
-        "test_images": _mnist("test_images", "2646ac647ad5339dbf082846283269ea", "9fb629c4189551a2d022fa330f9573f3"),
-        "test_labels": _mnist("test_labels", "27ae3e4e09519cfbb04c329615203637", "ec29112dd5afa0611ce80d1b7f02629c"),
+        "train_images": _idx("train_images", "6bbc9ace898e44ae57da46a324031adb", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        "train_labels": _idx("train_labels", "a25bea736e30d166cdddb491f175f624", "d53e105ee54ea40749a09fcbcd1e9432"),
+        "test_images": _idx("test_images", "2646ac647ad5339dbf082846283269ea", "9fb629c4189551a2d022fa330f9573f3"),
+        "test_labels": _idx("test_labels", "27ae3e4e09519cfbb04c329615203637", "ec29112dd5afa0611ce80d1b7f02629c"),
     },
     # notMNIST (Yaroslav Bulatov) as converted to IDX by notMNIST-to-MNIST; the test split's MD5s were computed here
     # from a verified copy; none is published for the training split, which is checked for structure instead
     "notmnist": {
-        "train_images": Resource("train-images-idx3-ubyte", None, (_NOTMNIST_MIRROR + "train-images-idx3-ubyte.gz",)),
-        "train_labels": Resource("train-labels-idx1-ubyte", None, (_NOTMNIST_MIRROR + "train-labels-idx1-ubyte.gz",)),
-        "test_images": Resource("t10k-images-idx3-ubyte", "1e78b07d677d6e4de2c8857bafff012e",
-                                (_NOTMNIST_MIRROR + "t10k-images-idx3-ubyte.gz",)),
-        "test_labels": Resource("t10k-labels-idx1-ubyte", "b10b3ef34b4e468313a7b24c216c6a53",
-                                (_NOTMNIST_MIRROR + "t10k-labels-idx1-ubyte.gz",)),
+        "train_images": _idx("train_images", mirrors=_NOTMNIST_MIRRORS),
+        "train_labels": _idx("train_labels", mirrors=_NOTMNIST_MIRRORS),
+        "test_images": _idx("test_images", "1e78b07d677d6e4de2c8857bafff012e", mirrors=_NOTMNIST_MIRRORS),
+        "test_labels": _idx("test_labels", "b10b3ef34b4e468313a7b24c216c6a53", mirrors=_NOTMNIST_MIRRORS),
     },
     # SVHN (Netzer et al. 2011), cropped digits; MD5s as published with torchvision's loader.
     "svhn": {
@@ -273,4 +271,4 @@ def check_notmnist_train(arrays, source):
     if problems:
         raise DataError(f"{source}: not notMNIST's training split ({'; '.join(problems)}); put notMNIST's own "
                         "train-images-idx3-ubyte and train-labels-idx1-ubyte there (from "
-                        f"{_NOTMNIST_MIRROR}), or load other files as your own data (data.load(path), --data PATH)")
+                        f"{_NOTMNIST_MIRRORS[0]}), or load other files as your own data (data.load(path), --data PATH)")

@@ -13,8 +13,8 @@ from .dataset import stratified_mask
 UNLABELLED = -1
 
 
-def _check_classes(y, classes):
-    """``classes`` as ints, once ``y`` passes the label rule and every one of them occurs in ``y``."""
+def _in_classes(y, classes):
+    """Which labels of ``y`` are in ``classes``, once ``y`` passes the label rule and each class occurs in it."""
     check_label_vector("labels", y)
     classes = [int(c) for c in classes]
     if not classes:
@@ -23,19 +23,17 @@ def _check_classes(y, classes):
     missing = [c for c in classes if c not in present]
     if missing:
         raise ValueError(f"classes {missing} do not occur in the labels")
-    return classes
+    return np.isin(y, classes)
 
 
 def without_classes(y, classes):
     """Indices of the rows whose label is not in ``classes`` (e.g. every 3 removed)."""
-    classes = _check_classes(y, classes)
-    return np.flatnonzero(~np.isin(y, classes))
+    return np.flatnonzero(~_in_classes(y, classes))
 
 
 def only_classes(y, classes):
     """Indices of the rows whose label is in ``classes`` (e.g. only 7s and 8s)."""
-    classes = _check_classes(y, classes)
-    return np.flatnonzero(np.isin(y, classes))
+    return np.flatnonzero(_in_classes(y, classes))
 
 
 def partly_labelled(y, fraction, seed=0):
