@@ -34,7 +34,7 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     recs = records.Store(tmp_path / "rec").all()
     roles = sorted(r["identity"]["role"] for r in recs)
     assert roles.count("teacher-candidate") == 5 and roles.count("teacher") == 1   # base, lr, c, jitter, dropout
-    assert roles.count("teacher-held-out") == 1
+    assert roles.count("teacher-held-out") == 1 and roles.count("teacher-member") == hinton_paper.ENSEMBLE_SEEDS - 1
     assert roles.count("student-selection") == 2 and roles.count("student") == 3   # alone, distilled, ensemble
     assert roles.count("teacher-ensemble") == 1
     for role in ("omit-3", "only-7-8", "omit-3-held-out", "only-7-8-held-out"):
@@ -59,10 +59,18 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
         {k: v for k, v in teacher["identity"].items() if k not in ("role", "rows", "selected_from")}
     assert held["result"]["validation_errors"] is not None and "val_errors" in held["result"]["history"][-1]
     by_role = {(r["identity"]["role"], r["identity"]["kind"]): r for r in recs if "kind" in r["identity"]}
-    # the ensemble: chosen on validation from the networks that never saw it (the candidates, the held-out teacher)
+    # the ensemble: chosen on validation from the networks that never saw it (the candidates, the held-out teacher
+    # and the same recipe from other initial seeds: the held-out teacher's identity but for its seeds)
     (ens,) = [r for r in recs if r["identity"]["role"] == "teacher-ensemble"]
-    pool = [r["key"] for r in recs if r["identity"]["role"] in ("teacher-candidate", "teacher-held-out")]
+    pool = [r["key"] for r in recs if r["identity"]["role"] in ("teacher-candidate", "teacher-held-out",
+                                                                 "teacher-member")]
     assert sorted(ens["identity"]["model"]["members"]) == sorted(pool) and teacher["key"] not in pool
+    for m in (r for r in recs if r["identity"]["role"] == "teacher-member"):
+        differ = {k for k in m["identity"] if m["identity"][k] != held["identity"][k]}
+        assert differ == {"role", "model", "seed"} and m["result"]["validation_errors"] is not None
+        assert m["identity"]["model"] == {**held["identity"]["model"], "seed": m["identity"]["seed"],
+                                          "dropout_seed": m["identity"]["seed"] + 1}
+    assert len(view["ensemble"]["pool"]) == len(pool) and "held-out teacher, seed 1" in view["ensemble"]["pool"]
     e = ens["result"]
     assert set(e["members"]) <= set(pool) and e["average"] in ("probabilities", "logits")
     assert e["selection"][e["average"]][-1][0] == e["members"] and e["validation_errors"] is not None

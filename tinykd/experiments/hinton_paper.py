@@ -9,9 +9,10 @@
 3. The mythical 3 (no 3 in the transfer set; the 3's bias raised by a shift chosen on validation; paper 109 errors,
    14 on the 1,010 test 3s) and the 7s and 8s (only them in the transfer set; their biases lowered; paper 13.2%).
 4. An ensemble teacher, the setting of the paper's title: the networks that never saw the validation images (the
-   candidates and the held-out teacher) averaged, which of them and whether their probabilities or their logits,
-   chosen on validation (``ensemble.select``); its students distilled at τ = 20 with the students' budget, three
-   seeds, held to the paper's 67 (teacher) and 74 (distilled student).
+   candidates, the held-out teacher and its recipe from ``ENSEMBLE_SEEDS`` - 1 more initial seeds) averaged, which
+   of them and whether their probabilities or their logits, chosen on validation (``ensemble.select``); its
+   students distilled at τ = 20 with the students' budget, three seeds, held to the paper's 67 (teacher) and 74
+   (distilled student).
 
 The students' choices (their budget, the shifts) are made in a *held-out world*: the chosen recipe trained on the
 training split only, its students on that split, so that no network that shapes them has seen the validation
@@ -23,6 +24,7 @@ Every network (each candidate teacher, the final teacher, each student) leaves a
 is missing, so an interrupted run resumes where it stopped (an interrupted network continues from its last epoch).
 The table and the learning-curve figure are a view of the records (``views``, ``markdown``, ``title``, ``figures``).
 """
+import dataclasses
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -40,6 +42,7 @@ from .settings import ConfigError, Settings, check_counts, data_deviations
 from .setup import Setup, log, one_at_a_time
 
 TEMPERATURE, KD_WEIGHT = 20.0, 0.9
+ENSEMBLE_SEEDS = 3   # the held-out teacher and the same recipe from 2 more initial seeds, all in the ensemble's pool
 GOALS = {"teacher": 70, "distilled": 80, "threes_right": 0.98, "after_shift": 109, "ensemble": 67,
          "ensemble_distilled": 74}
 
@@ -121,6 +124,8 @@ def run(s):
     final = teacher_spec(setup, cands[winner], epochs, s.teacher_decay, role="teacher",
                          rows="training and validation", selected_from=sorted(r["key"] for r in found.values()))
     held = teacher_spec(setup, cands[winner], epochs, s.teacher_decay, role="teacher-held-out")
+    # the same recipe on the same rows from other initial seeds: ensemble members that differ by more than a recipe
+    more = [dataclasses.replace(held, role="teacher-member", seed=i) for i in range(1, ENSEMBLE_SEEDS)]
     xp = resolve(s.backend)
     x_all, y_all = xp.concatenate([x, xv]), xp.concatenate([y, yv])
     links = {"teacher": setup.key(final), "held_out_teacher": setup.key(held),
@@ -131,15 +136,18 @@ def run(s):
     if setup.record(final) is None:
         worlds["final"].model()        # the final teacher now: it is the preset's first result
 
-    # the ensemble: which of the networks that never saw the validation images (the candidates and the held-out
-    # teacher) to average, and how, chosen on those images; its students learn from every labelled row
-    pool = {rec["key"]: cands[name] for name, rec in found.items()}
-    ens = EnsembleSpec("teacher-ensemble", (*pool, links["held_out_teacher"]), setup.data["fingerprint"], s.backend)
+    # the ensemble: which of the networks that never saw the validation images (the candidates, the held-out
+    # teacher and its other seeds) to average, and how, chosen on those images; its students learn from every
+    # labelled row
+    pool = {rec["key"]: teacher_spec(setup, cands[name], s.teacher_epochs, s.teacher_decay)
+            for name, rec in found.items()}
+    pool.update({setup.key(m): m for m in more})
+    order = [*(rec["key"] for rec in found.values()), links["held_out_teacher"], *(setup.key(m) for m in more)]
+    ens = EnsembleSpec("teacher-ensemble", tuple(order), setup.data["fingerprint"], s.backend)
 
     def members(keys):
         return {k: worlds["held-out"].model() if k == links["held_out_teacher"] else
-                setup.model(teacher_spec(setup, pool[k], s.teacher_epochs, s.teacher_decay), image_shape=shape)
-                for k in keys}
+                setup.model(pool[k], arrays=(x, y, xv, yv), image_shape=shape) for k in keys}
 
     def assemble(need_model=False):
         return setup.runner.assemble(ens, members, setup.arrays[4:], (xv, yv), need_model=need_model, table=table,
@@ -175,7 +183,8 @@ def run(s):
         student("final", "distilled", s_epochs, 0, role, bias_shift=shifts[role], **classes)
     v = view(setup.store.all(), table, links, keys)
     v["data"] = setup.data   # the file this run was given (two files may hold one content)
-    v["keys"] = [links["teacher"], links["held_out_teacher"], *(k for _, k in links["candidates"]), *keys]
+    v["keys"] = [links["teacher"], links["held_out_teacher"], *(k for _, k in links["candidates"]),
+                 *(setup.key(m) for m in more), *keys]
     out = f"{s.out_dir}/{table['name']}"
     return shared.publish(out, v, markdown, figures, s)
 
@@ -244,7 +253,13 @@ def view(records_, table, links, keys=None):
     v = {**shared.common_view(records_, table, {"teacher": links["teacher"]}, rows), "paper": PAPER, "goals": GOALS,
          "settings": table["settings"]}
     keys = dict(links["candidates"])
-    teachers = [by_key[k] for k in [links["teacher"], links.get("held_out_teacher"), *keys.values()] if k in by_key]
+
+    def of(role, kind=None):
+        return sorted((r for r in rows if r["identity"]["role"] == role and kind in (None, r["identity"].get("kind"))),
+                      key=lambda r: r["result"].get("seed", 0))
+    pool = of("teacher-ensemble")[0]["identity"]["model"]["members"] if of("teacher-ensemble") else []
+    teachers = [by_key[k] for k in dict.fromkeys([links["teacher"], links.get("held_out_teacher"), *keys.values(),
+                                                  *pool]) if k in by_key]
     v["sources"] = shared.sources(teachers + rows)
     cands = {name: by_key[k]["result"] for name, k in keys.items()}
     curves = {name: [h["val_errors"] for h in r["history"]] for name, r in cands.items()}
@@ -254,22 +269,22 @@ def view(records_, table, links, keys=None):
                       "scores": scores, "curves": curves,
                       "recipes": {name: recipe_of(by_key[key]["identity"]) for name, key in keys.items()}}
     v["n_test"] = v["data"]["n_test"]
-
-    def of(role, kind=None):
-        return sorted((r for r in rows if r["identity"]["role"] == role and kind in (None, r["identity"].get("kind"))),
-                      key=lambda r: r["result"].get("seed", 0))
     v["students"] = {kind: {"runs": [r["result"] for r in of("student", kind)],
                             **shared.mean_std([r["result"]["errors"] for r in of("student", kind)] or [np.nan])}
                      for kind in KINDS if of("student", kind)}
     if of("teacher-ensemble"):
         e = of("teacher-ensemble")[0]
-        names = {**{k: name for name, k in keys.items()}, links["held_out_teacher"]: "held-out teacher"}
+        names = {**{k: name for name, k in keys.items()}, links["held_out_teacher"]: "held-out teacher",
+                 **{k: f"held-out teacher, seed {by_key[k]['identity']['seed']}" for k in pool
+                    if k in by_key and by_key[k]["identity"]["role"] == "teacher-member"}}
         v["ensemble"] = {**e["result"], "names": [names[k] for k in e["result"]["members"]],
                          "pool": [names[k] for k in e["identity"]["model"]["members"]],
                          "steps": {how: [[[names[k] for k in ks], *rest] for ks, *rest in trace]
                                    for how, trace in e["result"].get("selection", {}).items()},
                          "members_seconds": sum(by_key[k]["result"].get("seconds", 0.0)
-                                                for k in e["result"]["members"] if k in by_key)}
+                                                for k in e["result"]["members"] if k in by_key),
+                         "own_seconds": sum(by_key[k]["result"].get("seconds", 0.0) for k in pool
+                                            if k in by_key and by_key[k]["identity"]["role"] == "teacher-member")}
     sel = {r["identity"]["kind"]: r["result"] for r in of("student-selection")}
     v["student_selection"] = {k: [h["val_errors"] for h in r["history"]] for k, r in sel.items()}
     if of("student"):
@@ -415,13 +430,14 @@ def markdown(v):
                       "network that gives the fewest validation errors (then the lowest validation cross-entropy, at "
                       "τ = 1), until none lowers them; the average whose last step scores lower wins (its validation "
                       "errors, being chosen on them, flatter it). Its members' training: "
-                      f"{en['members_seconds'] / 60:.0f} min, all of it spent anyway (candidates and the held-out "
-                      "teacher).", "", "| average | networks | validation errors | cross-entropy |", "|---|---|---|---|"]
+                      f"{en['members_seconds'] / 60:.0f} min; the networks trained for the ensemble alone (the "
+                      f"held-out teacher's recipe from other initial seeds) took {en['own_seconds'] / 60:.0f} min of "
+                      "the pool's training, the rest was spent anyway (candidates and the held-out teacher).", "", "| average | networks | validation errors | cross-entropy |", "|---|---|---|---|"]
         for how, trace in en["steps"].items():
             for names, errors, ce in trace:
                 mark = "**" if how == en["average"] and names == en["names"] else ""
                 lines.append(f"| {mark}{how}{mark} | {', '.join(names)} | {errors} | {ce:.4f} |")
-    lines += ["", f"Training time of these networks: {v['seconds_total'] / 60:.1f} min (candidates, both teachers, "
+    lines += ["", f"Training time of these networks: {v['seconds_total'] / 60:.1f} min (candidates, the teachers, "
                   "students; the records' own times)."]
     return "\n".join(lines) + "\n"
 
