@@ -78,17 +78,15 @@ def learning_curves(record, path):
 def adversarial_drift(record, path):
     """Mean logit, largest |logit| and the discriminator's accuracy per epoch, for each variant with a discriminator
     against KD: the picture of why a fixed linear discriminator on raw logits fails."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(WIDTH * 1.5, 3.8))
+    fig, axes = pyplot().subplots(1, 3, figsize=(WIDTH * 1.5, 3.8))
     s0 = record["student_initial"]
     shown = [(i, vid, v) for i, (vid, v) in enumerate(record["variants"].items())
              if vid == registry.BASELINE.id or registry.adversarial(vid)]    # colours as in the learning curves
     for i, vid, v in shown:
         style = dict(label=v.get("name", vid), **_style(i))
-        mean = [s0.get("mean_logit", float("nan"))] + _mean_curve(v["runs"], "mean_logit")
-        peak = [s0.get("max_abs_logit", float("nan"))] + _mean_curve(v["runs"], "max_abs_logit")
-        axes[0].plot(range(len(mean)), [abs(m) for m in mean], **style)
-        axes[1].plot(range(len(peak)), peak, **style)
+        for ax, key in zip(axes, ("mean_logit", "max_abs_logit")):   # epoch 0: S (initial)'s
+            curve = [s0.get(key, float("nan"))] + _mean_curve(v["runs"], key)
+            ax.plot(range(len(curve)), [abs(m) for m in curve], **style)
         acc = _mean_curve(v["runs"], "d_accuracy")
         if acc:   # epoch 0: the pre-trained discriminator's held-out accuracy
             start = sum(r.get("d_heldout_accuracy", float("nan")) for r in v["runs"]) / len(v["runs"])
@@ -114,10 +112,9 @@ def compared_shown(variants):
 def methods_vs_kd(record, path):
     """Test errors of KD and each method compared with it: every seed as a dot, mean ± std as a bar, KD's mean
     and spread as a band across the plot (w/o KD, far off, is given in the title)."""
-    plt = pyplot()
     v = record["variants"]
     shown, kd_id, wo_id = compared_shown(v), registry.BASELINE.id, registry.LABELS_ONLY.id
-    fig, ax = plt.subplots(figsize=(WIDTH, 0.55 * len(shown) + 1.3))
+    fig, ax = pyplot().subplots(figsize=(WIDTH, 0.55 * len(shown) + 1.3))
     kd = v[kd_id]
     ax.axvspan(kd["mean"] - (kd.get("std") or 0), kd["mean"] + (kd.get("std") or 0), color="C0", alpha=0.12)
     ax.axvline(kd["mean"], color="C0", ls="--", lw=1)
@@ -138,10 +135,9 @@ def methods_vs_kd(record, path):
 # ------------------------------------------------------------------------------------------- dark knowledge
 def soft_targets(record, path):
     """The teacher's P^τ for a few test digits at several temperatures: the dark knowledge made visible."""
-    plt = pyplot()
     st = record["soft_targets"]
     temps, digits = st["temperatures"], st["digits"]
-    fig, axes = plt.subplots(len(digits), 1 + len(temps), figsize=(WIDTH, 1.35 * len(digits) + 0.6),
+    fig, axes = pyplot().subplots(len(digits), 1 + len(temps), figsize=(WIDTH, 1.35 * len(digits) + 0.6),
                              squeeze=False)
     classes = st.get("classes", [str(i) for i in range(10)])
     for row, d in zip(axes, digits):
@@ -162,14 +158,13 @@ def soft_targets(record, path):
 
 def temperature_sweep(record, path):
     """Test errors against the temperature for students of two widths."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 3.8))
-    for width, rows in record["temperature_sweep"]["widths"].items():
-        taus = [r["temperature"] for r in rows]
-        ax.plot(taus, [r["errors"] for r in rows], marker="o", label=f"{width} units per layer")
+    sweep = record["temperature_sweep"]
+    fig, ax = pyplot().subplots(figsize=(WIDTH * 0.75, 3.8))
+    for width, rows in sweep["widths"].items():
+        ax.plot([r["temperature"] for r in rows], [r["errors"] for r in rows], marker="o",
+                label=f"{width} units per layer")
     ax.set_xscale("log")
-    ax.set_xticks(record["temperature_sweep"]["temperatures"])
-    ax.set_xticklabels([f"{t:g}" for t in record["temperature_sweep"]["temperatures"]])
+    ax.set_xticks(sweep["temperatures"], [f"{t:g}" for t in sweep["temperatures"]])
     return finish(fig, ax, path, "temperature τ", f"test errors (out of {record['n_test']:,})",
                    "Distilled students against temperature")
 
@@ -177,9 +172,8 @@ def temperature_sweep(record, path):
 def bias_shift(record, path):
     """The mythical-digit experiment's search: validation errors in total and on 3s against the 3's bias shift,
     the chosen shift marked."""
-    plt = pyplot()
     o = record["omit_3"]
-    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 3.8))
+    fig, ax = pyplot().subplots(figsize=(WIDTH * 0.75, 3.8))
     shifts = [c["shift"] for c in o["search"]]
     ax.plot(shifts, [c["val_errors"] for c in o["search"]], label="all digits")
     ax.plot(shifts, [c["val_errors_on_3"] for c in o["search"]], label="3s only")
@@ -242,8 +236,7 @@ def _has(runs, key):
 
 def why_not(record, name):
     """Why the figure ``name``, which this kind of record gives, has nothing to show in this record (None when it
-    has): a run without a validation split has no validation errors per epoch (an empty learning-curve plot
-    titled "out of 0" says nothing), nor the per-epoch logit statistics measured on it."""
+    has): a run without a validation split has no validation errors per epoch, nor the logit statistics of each."""
     no_val = f"no validation errors per epoch to draw (validation images: {record.get('data', {}).get('n_val')})"
     if name == "learning_curves":
         runs = [record["teacher"], record["student_initial"]] + [r for v in record["variants"].values()
@@ -271,17 +264,16 @@ def drawable(view, figures):
 
 
 def draw(view, figures, folder, stem, say=None):
-    """Draw the ``figures`` of ``view`` that have something to show as ``<folder>/<stem>_<name>.png``; ``say`` (a
-    function of one line) is told why each other one is left out, and a figure this kind of view can give but this
-    one does not, or cannot (no matplotlib), is removed (an earlier run's figure never stands beside this table).
-    Returns the paths; a PNG that cannot be written is an ``OSError`` naming it; without matplotlib, an
+    """Draw the ``figures`` of ``view`` that have something to show as ``<folder>/<stem>_<name>.png``, first removing
+    every figure an earlier table of ``stem`` left; ``say`` (a function of one line) is told why each other one is not
+    drawn. Returns the paths; a PNG that cannot be written is an ``OSError`` naming it; without matplotlib, an
     ``ImportError`` saying how to install it."""
     for name, _ in figures:
         why = why_not(view, name)
         if why and say is not None:
             say(f"no {name} figure: {why}")
     drawn = drawable(view, figures)
-    for name in FIGURES:   # every figure of an earlier table of this name goes first, so none outlives its table
+    for name in FIGURES:   # even one this view cannot draw: none outlives its table
         if os.path.isfile(os.path.join(folder, f"{stem}_{name}.png")):
             os.remove(os.path.join(folder, f"{stem}_{name}.png"))
     if drawn:
