@@ -7,10 +7,8 @@ records (``tinykd.runs.records``), each beside the paper's number (``PAPER``):
 4. temperature and width: τ ∈ ``TEMPERATURES`` for students of 800 and 30 units per layer;
 5. few labels: hard labels on 1%, 5%, 20% of the transfer set, with and without soft targets on all of it.
 
-Every student leaves a record (``setup.Study``) whose identity holds what was done to its rows (the first rows as
-transfer set, the classes left out or kept, the fraction labelled) and whose result holds the bias-shift searches;
-the teacher's soft targets for the figure are a record of their own. The table and figures are a view of the
-records (``views``, ``markdown``, ``title``, ``figures``).
+A student's record identity says what was done to its rows, its result holds the bias-shift searches; the teacher's
+soft targets for the figure are a record of their own. The table and figures are views of the records.
 """
 import json
 import math
@@ -143,10 +141,9 @@ def soft_target_examples(teacher, xt, yt):
 
 
 def check_data(ds, transfer_size):
-    """What these experiments need of the data set ``ds`` (as loaded), said in one line before any training: a test
-    image of each digit the soft-target figure shows; 3s, 7s and 8s where the bias shifts need them
-    (``omitted_classes.check_classes``); and, at the smallest fraction of hard labels, at least one labelled image
-    per class."""
+    """What these experiments need of ``ds``, said in one line before any training: a test image of each digit the
+    soft-target figure shows, the classes the bias shifts need (``check_classes``), and at the smallest fraction of
+    hard labels one labelled image per class."""
     rows = transfer_size or ds.x_train.shape[0]
     absent = [ds.classes[c] for c in SHOWN_DIGITS if not (to_host(ds.y_test) == c).any()]
     if absent:

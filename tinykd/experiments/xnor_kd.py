@@ -4,7 +4,7 @@
 what has no record and measures each binary student's packed inference (identical to the emulation?), bytes and
 images/s beside the teacher's; ``view`` turns the records into the table.
 """
-import time
+import timeit
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -46,12 +46,7 @@ class XnorKD(Settings):
 
 def images_per_second(fn, x, repeats=3):
     """Images per second of ``fn`` on ``x``, the best of ``repeats`` (the least disturbed by other work)."""
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn(x)
-        best = min(best, time.perf_counter() - t0)
-    return x.shape[0] / best
+    return x.shape[0] / min(timeit.repeat(lambda: fn(x), number=1, repeat=repeats))
 
 
 def plan(study, s):
