@@ -10,13 +10,14 @@
    train with those choices on every labelled row, from the final teacher);
 3. the mythical 3 and the 7s and 8s from that teacher, the bias shifts chosen on validation (paper: 109 errors,
    14 on the test 3s; 13.2%);
-4. an ensemble teacher: the candidates and the held-out teacher (none has seen the validation images), which of
-   them to average and how (probabilities or logits) chosen on validation, and its students distilled at τ = 20,
-   3 seeds (goals: the paper's 67 and 74).
+4. an ensemble teacher: the candidates, the held-out teacher and its recipe from 2 more initial seeds (none has
+   seen the validation images), which of them to average and how (probabilities or logits) chosen on validation,
+   and its students distilled at τ = 20, 3 seeds (goals: the paper's 67 and 74).
 
     python examples/hinton_paper.py            # the whole preset (at most 2.5 hours on 2 cores; resumes)
     python examples/hinton_paper.py --quick    # every step, small
     python examples/hinton_paper.py --data path/to/folder   # your data: the selection chooses its own recipe
+    python examples/hinton_paper.py --search grid --halvings 2   # every combination, the budget halved twice
 
 Every network leaves a record in --records-dir; an interrupted run, run again, trains only what is missing (a
 network that was training continues from its last epoch). Nothing is chosen on the test set. The table, a view of
@@ -39,7 +40,11 @@ OPTIONS = [Option("--lr", "the teacher's learning rates, the first the base reci
            Option("--student-epochs", "the students' longest run (their budget is chosen on its curves)", count(1)),
            Option("--student-lr", "the students' learning rate", rate, "LR"),
            Option("--student-decay", "the students' decay per epoch", decay, "D"),
-           Option("--seeds", "seeds per student", count(1))]
+           Option("--seeds", "seeds per student", count(1)),
+           Option("--search", "the teacher recipes compared: changes (the base recipe, then one setting changed at a "
+                  "time) or grid (every combination of those changes)", str, "HOW", choices=["changes", "grid"]),
+           Option("--halvings", "rounds of successive halving: every candidate first trains teacher-epochs / 2^N "
+                  "epochs, the better half on validation twice as long, ... (0: all the whole budget)", count(0))]
 
 if __name__ == "__main__":
     main(__doc__, run, HintonPaper, OPTIONS)

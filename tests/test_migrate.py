@@ -76,6 +76,22 @@ def test_old_records_and_checkpoints_become_what_the_code_writes_now(tmp_path, m
     assert migrate("rec", "ck", say=lines.append) == 0 and "0 checkpoints relabelled" in lines[-1]
 
 
+def test_a_table_tag_gains_the_settings_added_since_at_the_values_runs_had_then(tmp_path):
+    from tinykd.experiments.hinton_paper import HintonPaper
+    from tinykd.runs.migrate import SETTINGS_ADDED
+    now = {k: getattr(HintonPaper(), k) for k in HintonPaper.own()}
+    then = {k: v for k, v in now.items() if k not in SETTINGS_ADDED["hinton_paper"]}
+    store = records.Store(tmp_path)
+    ident = {"role": "student", "data": "f" * 64}
+    store.put(ident, {"errors": 1}, table={"experiment": "hinton_paper", "name": "x", "settings": then})
+    store.put({**ident, "role": "teacher"}, {"errors": 2}, table={"experiment": "table1", "settings": {"a": 1}})
+    assert migrate(tmp_path, say=lambda line: None) == 1
+    paper, other = sorted(store.all(), key=lambda r: r["identity"]["role"])
+    assert paper["table"]["settings"] == now and paper["key"] == key(ident)   # the defaults: what every run had
+    assert other["table"]["settings"] == {"a": 1} and "migrated" not in other
+    assert migrate(tmp_path, say=lambda line: None) == 0
+
+
 def test_a_data_source_inside_the_repository_is_named_relative_to_it():
     inside, outside = os.path.join(REPOSITORY, "data", "mnist"), os.path.join(os.sep, "elsewhere", "mnist")
     assert relative(inside) == os.path.join("data", "mnist") and relative(outside) == outside

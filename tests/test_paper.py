@@ -172,6 +172,51 @@ def test_a_recipe_that_over_regularises_for_the_data_loses_the_selection(tmp_pat
     assert sel["scores"]["no jitter"][0] < sel["scores"]["base"][0]
 
 
+def test_the_grid_search_with_successive_halving_continues_the_better_half_and_a_longer_run_reuses_it(tmp_path):
+    """Issue 31, item 3: every combination (jitter x dropout here, one rate and bound) trains 2 epochs, the better
+    half 4, the best 8, each longer run continuing the shorter one; the winner went the whole budget. The same
+    search without halving then trains only the rest of each curve."""
+    import numpy as np
+    from tinykd.experiments.hinton_paper import HintonPaper, run as run_paper
+    from tinykd.experiments.selection import choose, successive
+
+    rng = np.random.default_rng(0)
+    x, y = (rng.random((900, 28, 28)) * 255).astype(np.uint8), rng.integers(0, 10, 900)
+    x[np.arange(900), 4 + 2 * y, 4:24] = 255                      # a bright row per class
+    np.savez(tmp_path / "rows.npz", x_train=x[:700], y_train=y[:700], x_test=x[700:], y_test=y[700:])
+
+    def paper(halvings):
+        return run_paper(HintonPaper(
+            data=str(tmp_path / "rows.npz"), teacher_sizes=[784, 32, 10], student_sizes=[784, 16, 10],
+            teacher_epochs=8, out_dir=str(tmp_path / "r"), checkpoint_dir=str(tmp_path / "ck"),
+            records_dir=str(tmp_path / "rec"), preset="quick", lr=[3e-3], max_norm=[3.0], teacher_decay=0.9,
+            student_epochs=1, student_decay=0.9, seeds=1, search="grid", halvings=halvings))
+    view = paper(2)
+    sel = view["selection"]
+    assert {k: view["deviations"][k] for k in ("search", "halvings")} == {"search": "grid", "halvings": 2}
+    assert sorted(len(c) for c in sel["curves"].values()) == [2, 2, 4, 8]
+    assert list(sel["scores"]) == ["base", "half the dropout", "no jitter", "no jitter, half the dropout"]
+    assert len(sel["curves"][sel["winner"]]) == 8 and sel["winner"] == choose(sel["curves"])[0]
+    recs = records.Store(tmp_path / "rec").all()
+    cands = sorted((r for r in recs if r["identity"]["role"] == "teacher-candidate"),
+                   key=lambda r: r["identity"]["epochs"])
+    assert [r["identity"]["epochs"] for r in cands] == [2, 2, 2, 2, 4, 4, 8]
+    assert [r["result"].get("continued_from_epoch") for r in cands[4:]] == [2, 2, 4]   # each from the shorter run
+    full = [r for r in cands if r["identity"]["epochs"] == 8]
+    assert [h["val_errors"] for h in full[0]["result"]["history"]] == sel["curves"][sel["winner"]]
+    md = (tmp_path / "r" / "rows_hinton_paper_quick.md").read_text()
+    assert "every combination of the changes; successive halving: each candidate trained 2, then 4, then 8" in md
+    assert "| epochs trained |" in md
+    # without halving, every combination goes the whole budget: the 8-epoch run is found, the rest continue theirs
+    again = paper(0)
+    curves = again["selection"]["curves"]
+    assert all(len(c) == 8 for c in curves.values()) and curves == successive(curves, [8])
+    longer = [r for r in records.Store(tmp_path / "rec").all() if r["identity"]["role"] == "teacher-candidate"
+              and r["identity"]["epochs"] == 8]
+    assert sorted(r["result"].get("continued_from_epoch") for r in longer) == [2, 2, 4, 4]
+    assert curves[sel["winner"]] == sel["curves"][sel["winner"]]           # the same run, found again
+
+
 def test_a_teacher_that_loses_to_the_plain_student_is_told_why():
     """Issue 31: where the chosen teacher does not beat the student alone on validation, the table says why, from
     every recipe's curve as the selection scored it: one still improving at its last epoch, or all stopped before."""
@@ -179,12 +224,18 @@ def test_a_teacher_that_loses_to_the_plain_student_is_told_why():
 
     def selection(curves):
         winner, epochs, scores = choose(curves)
-        return {"winner": winner, "epochs": epochs, "scores": scores, "curves": curves, "window": 3}
+        return {"winner": winner, "epochs": epochs, "scores": scores, "curves": curves, "window": 3,
+                "search": "changes"}
     still = selection({"base": [9, 6, 5, 5, 6, 7], "lr 0.0005": [9, 9, 9, 8, 7, 6]})   # the other still falls
     assert still["winner"] == "base" and still["epochs"] == 4
     assert "of `lr 0.0005` were still falling at the last epoch" in hinton_paper._why(still)
     early = selection({"base": [9, 5, 4, 4, 6, 7, 8], "lr 0.0005": [9, 8, 7, 7, 7, 8, 9]})
     assert early["epochs"] == 4
     assert "stopped improving before its budget ended (the chosen one at epoch 4 of 7)" in hinton_paper._why(early)
+    assert hinton_paper._why(early).endswith("or their combinations (--search grid)")
+    assert "--search grid" not in hinton_paper._why({**early, "search": "grid"})
+    # a recipe that successive halving stopped early was stopped on purpose: its fall at its last epoch says nothing
+    halved = selection({"base": [9, 5, 4, 4, 6, 7, 8], "lr 0.0005": [9, 8, 7, 6]})
+    assert "stopped improving" in hinton_paper._why(halved)
     short = selection({"base": [19, 22], "lr 0.0005": [20, 21]})   # a rise is not a fall: too short to tell
     assert "too short to tell" in hinton_paper._why({**short, "window": 2})

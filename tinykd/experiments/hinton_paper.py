@@ -36,12 +36,13 @@ from ..runs.spec import EnsembleSpec
 from . import plots, shared
 from .omitted_classes import (KEPT, OMITTED, PAPER, check_classes, kept_rows, omit_3, omit_3_at, only_7_8,
                               only_7_8_at)
-from .selection import WINDOW, candidates, choose, recipe_of
+from .selection import WINDOW, candidates, choose, grid, halve, recipe_of, rungs, successive
 from ..checks import check_real
 from .settings import ConfigError, Settings, check_counts, data_deviations
 from .setup import Setup, log, one_at_a_time
 
 TEMPERATURE, KD_WEIGHT = 20.0, 0.9
+SEARCHES = {"changes": candidates, "grid": grid}   # the teacher recipes a search compares (``selection``)
 ENSEMBLE_SEEDS = 3   # the held-out teacher and the same recipe from 2 more initial seeds, all in the ensemble's pool
 GOALS = {"teacher": 70, "distilled": 80, "threes_right": 0.98, "after_shift": 109, "ensemble": 67,
          "ensemble_distilled": 74}
@@ -51,7 +52,8 @@ GOALS = {"teacher": 70, "distilled": 80, "threes_right": 0.98, "after_shift": 10
 class HintonPaper(Settings):
     """The paper preset's settings: the teacher candidates' learning rates and max-norm bounds (the first of each
     the base recipe's), the teacher's decay per epoch, the students' longest run (their budget is chosen on its
-    curves), rate and decay, and the seeds per student."""
+    curves), rate and decay, the seeds per student, and how the teacher's recipe is searched (``search``: the
+    candidates ``SEARCHES`` names; ``halvings``: the rounds of successive halving, ``selection.rungs``)."""
     lr: list = field(default_factory=lambda: [1e-3, 5e-4])
     max_norm: list = field(default_factory=lambda: [3.0, 4.0])
     teacher_decay: float = 0.97
@@ -59,6 +61,8 @@ class HintonPaper(Settings):
     student_lr: float = 1e-3
     student_decay: float = 0.95
     seeds: int = 3
+    search: str = "changes"            # "changes": the base recipe and one change at a time; "grid": every combination
+    halvings: int = 0                  # successive halving: the candidates first train teacher_epochs / 2^halvings
 
     PRESETS: ClassVar[dict] = {"full": {"teacher_epochs": 90},
                                "quick": {"teacher_epochs": 2, "student_epochs": 3, "seeds": 1, "subset": 3000}}
@@ -72,6 +76,12 @@ class HintonPaper(Settings):
                 raise ConfigError(f"{name} must be a list of numbers > 0, the first the base recipe's; got {values!r}")
             for v in values:
                 check_real(name, v, low_open=True, error=ConfigError)
+        if self.search not in SEARCHES:
+            raise ConfigError(f"unknown search {self.search!r}: expected one of {', '.join(SEARCHES)}")
+        check_counts(self, halvings=0)
+        if self.teacher_epochs < 2 ** self.halvings:
+            raise ConfigError(f"halvings {self.halvings} halve the teacher's {self.teacher_epochs} epochs below one; "
+                              f"give at least {2 ** self.halvings} teacher epochs or fewer halvings")
         check_real("student_lr", self.student_lr, low_open=True, error=ConfigError)
         for name in ("teacher_decay", "student_decay"):
             check_real(name, getattr(self, name), low_open=True, high=1.0, error=ConfigError)
@@ -109,16 +119,21 @@ def run(s):
     def curve(rec):
         return [h["val_errors"] for h in rec["result"]["history"]]
 
-    # 1. the teacher's recipe and epochs, on validation; then the recipe on every labelled row
-    cands = candidates(s)
-    for name, recipe in cands.items():
-        spec = teacher_spec(setup, recipe, s.teacher_epochs, s.teacher_decay)
-        if setup.record(spec) is None:   # a recorded candidate is not even loaded: only its curve is needed
-            log(f"teacher candidate {name}: {recipe}")
-            setup.model(spec, image_shape=shape)
-    found = {name: setup.record(teacher_spec(setup, r, s.teacher_epochs, s.teacher_decay))
-             for name, r in cands.items()}
-    winner, epochs, scores = choose({name: curve(rec) for name, rec in found.items()})
+    # 1. the teacher's recipe and epochs, on validation (each rung of successive halving trains the better half of
+    # the last one twice as long); then the recipe on every labelled row
+    cands, budgets = SEARCHES[s.search](s), rungs(s.teacher_epochs, s.halvings)
+    found, alive = {}, list(cands)
+    for i, epochs in enumerate(budgets):
+        for name in alive:
+            # a recorded candidate is not even loaded: only its curve is needed, and a longer run's says as much
+            runs = [teacher_spec(setup, cands[name], e, s.teacher_decay) for e in budgets[i:]]
+            if all(setup.record(spec) is None for spec in runs):
+                log(f"teacher candidate {name} for {epochs} epochs: {cands[name]}")
+                setup.model(runs[0], image_shape=shape)
+            found[name] = next(setup.record(spec) for spec in runs if setup.record(spec) is not None)
+        if i + 1 < len(budgets):
+            alive = halve({name: curve(found[name]) for name in alive}, epochs)
+    winner, epochs, scores = choose(successive({name: curve(rec) for name, rec in found.items()}, budgets))
     log(f"chosen on validation: {winner} ({cands[winner]}), {epochs} epochs (smoothed validation errors "
         f"{scores[winner][0]:.1f})")
     final = teacher_spec(setup, cands[winner], epochs, s.teacher_decay, role="teacher",
@@ -139,8 +154,8 @@ def run(s):
     # the ensemble: which of the networks that never saw the validation images (the candidates, the held-out
     # teacher and its other seeds) to average, and how, chosen on those images; its students learn from every
     # labelled row
-    pool = {rec["key"]: teacher_spec(setup, cands[name], s.teacher_epochs, s.teacher_decay)
-            for name, rec in found.items()}
+    pool = {rec["key"]: teacher_spec(setup, cands[name], rec["identity"]["epochs"], s.teacher_decay)
+            for name, rec in found.items()}     # each candidate as far as it trained
     pool.update({setup.key(m): m for m in more})
     order = [*(rec["key"] for rec in found.values()), links["held_out_teacher"], *(setup.key(m) for m in more)]
     ens = EnsembleSpec("teacher-ensemble", tuple(order), setup.data["fingerprint"], s.backend)
@@ -263,9 +278,11 @@ def view(records_, table, links, keys=None):
     v["sources"] = shared.sources(teachers + rows)
     cands = {name: by_key[k]["result"] for name, k in keys.items()}
     curves = {name: [h["val_errors"] for h in r["history"]] for name, r in cands.items()}
+    curves = successive(curves, rungs(max(map(len, curves.values())), table["settings"]["halvings"]))
     winner, epochs, scores = choose(curves)
     # the window as smoothed: a curve shorter than WINDOW is its own mean
-    v["selection"] = {"window": min(WINDOW, *map(len, curves.values())), "winner": winner, "epochs": epochs,
+    v["selection"] = {"window": min(WINDOW, max(map(len, curves.values()))), "winner": winner, "epochs": epochs,
+                      "search": table["settings"]["search"], "halvings": table["settings"]["halvings"],
                       "scores": scores, "curves": curves,
                       "recipes": {name: recipe_of(by_key[key]["identity"]) for name, key in keys.items()}}
     v["n_test"] = v["data"]["n_test"]
@@ -319,19 +336,22 @@ def view(records_, table, links, keys=None):
 def _why(sel):
     """Why the chosen teacher may lose to a plain student, from the selection's curves: recipes whose validation
     errors still fell when their budget ended (a recipe's best smoothed epoch is its last, on a curve longer than
-    the smoothing window), curves too short to tell, or recipes that all stopped improving before the end."""
-    n, window = {name: len(curve) for name, curve in sel["curves"].items()}, sel["window"]
+    the smoothing window), curves too short to tell, or recipes that all stopped improving before the end. Only
+    the recipes trained for the whole budget count (successive halving stopped the others on purpose)."""
+    longest = max(len(curve) for curve in sel["curves"].values())
+    n = {name: len(curve) for name, curve in sel["curves"].items() if len(curve) == longest}
+    window = sel["window"]
     if min(n.values()) <= window:
         return (f"the teachers' curves ({min(n.values())} epochs, smoothed over {window}) are too short to tell "
                 "whether a longer budget would help; a longer --teacher-epochs may")
-    falling = [name for name, (_, at) in sel["scores"].items() if at == n[name]]
+    falling = [name for name, (_, at) in sel["scores"].items() if name in n and at == n[name]]
     if falling:
         return (f"the validation errors of {', '.join(f'`{name}`' for name in falling)} were still falling at the "
                 "last epoch, so a longer --teacher-epochs may let a teacher win")
     return (f"every recipe tried stopped improving before its budget ended (the chosen one at epoch {sel['epochs']} "
             f"of {n[sel['winner']]}): on this data they hold the network back more than the budget repays; the "
             "ensemble's line says whether averaging them does better, and other --lr, --max-norm, --jitter or "
-            "dropout may")
+            "dropout may" + ("" if sel["search"] == "grid" else ", or their combinations (--search grid)"))
 
 
 def views(records_):
@@ -402,16 +422,23 @@ def markdown(v):
     if v["data"]["name"] != "mnist":
         lines += ["", f"The paper's numbers and the goals are MNIST's, out of 10,000 test images: on "
                       f"{v['data']['name']} they measure nothing; compare its rows with each other."]
+    trained = {name: len(curve) for name, curve in sel["curves"].items()}
+    halved = len(set(trained.values())) > 1
+    how = ["every combination of the changes"] if sel["search"] == "grid" else []
+    if halved:
+        how.append("successive halving: each candidate trained " + ", then ".join(
+            str(e) for e in sorted(set(trained.values()))) + " epochs while it stayed in the better half")
     lines += ["", f"The teacher's recipe, chosen on validation (validation errors out of {v['data']['n_val']:,}, "
                   f"the mean over {sel['window']} consecutive epochs, at its lowest; Adam with the rate decayed "
-                  "exponentially):", "",
-              "| candidate | learning rate | max-norm | jitter | dropout (input, hidden) | validation errors | at epoch |",
-              "|---|---|---|---|---|---|---|"]
+                  "exponentially" + "".join(f"; {h}" for h in how) + "):", "",
+              "| candidate | learning rate | max-norm | jitter | dropout (input, hidden) | validation errors | at epoch |"
+              + (" epochs trained |" if halved else ""), "|---|---|---|---|---|---|---|" + ("---|" if halved else "")]
     for name, (score, at) in sel["scores"].items():
         r = sel["recipes"][name]
         mark = "**" if name == sel["winner"] else ""
         lines.append(f"| {mark}{name}{mark} | {r['lr']:g} | {r['max_norm']:g} | ±{r['jitter']} | "
-                     f"{r['input_dropout']:g}, {r['dropout']:g} | {score:.1f} | {at} |")
+                     f"{r['input_dropout']:g}, {r['dropout']:g} | {score:.1f} | {at} |" +
+                     (f" {trained[name]} |" if halved else ""))
     if v.get("student_selection"):
         held = v.get("held_out_teacher")
         lines += ["", f"The students' choices were made where the validation images are held out: the teacher's "

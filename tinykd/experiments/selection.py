@@ -13,10 +13,17 @@
    student's, is made with the winner trained on the training split only (``hinton_paper``): a network trained on the
    validation rows would flatter everything scored on them.
 
+``grid`` tries every combination of those changes instead, and ``rungs``/``halve`` spend the budget where it pays
+(successive halving): every candidate trains a fraction of the epochs, the better half on validation go on (on
+the exponential schedule, a longer run continues the shorter one exactly), and the winner is chosen among those
+that trained for the whole budget.
+
 Nothing here looks at the test set. The same candidates run on any data (``--data``): a recipe that
 over-regularises a network for that data (jitter that does not suit its images, dropout it does not need) shows
 it on that data's validation split and loses the selection.
 """
+import itertools
+
 import numpy as np
 
 WINDOW = 3
@@ -34,8 +41,9 @@ def smooth(curve, window=WINDOW):
 
 def choose(curves, window=WINDOW):
     """The candidate and epochs the validation curves choose: ``curves`` {name: [validation errors after each
-    epoch]} (in the candidates' order, which breaks ties). Returns (name, epochs, scores): ``scores`` {name:
-    (lowest smoothed value, the epochs where it is reached)}, for the results to show the whole comparison."""
+    epoch]} (in the candidates' order, which breaks ties); the winner is one of those trained longest (successive
+    halving stops the others early). Returns (name, epochs, scores): ``scores`` {name: (lowest smoothed value, the
+    epochs where it is reached)}, for the results to show the whole comparison."""
     if not curves:
         raise ValueError("no candidates to choose from")
     scores = {}
@@ -43,7 +51,8 @@ def choose(curves, window=WINDOW):
         s = smooth(curve, window)
         best = int(np.argmin(s))                       # the first of equal values: fewer epochs
         scores[name] = (float(s[best]), best + min(window, len(curve)))
-    name = min(scores, key=lambda k: scores[k][0])      # the first of equal scores: the earlier candidate
+    longest = max(len(curve) for curve in curves.values())
+    name = min((k for k in scores if len(curves[k]) == longest), key=lambda k: scores[k][0])   # ties: the earlier
     return name, scores[name][1], scores
 
 
@@ -62,6 +71,49 @@ def candidates(s):
     if s.teacher_dropout or s.teacher_input_dropout:
         out["half the dropout"] = {**base, "dropout": s.teacher_dropout / 2,
                                    "input_dropout": s.teacher_input_dropout / 2}
+    return out
+
+
+def grid(s):
+    """Every combination of what ``candidates`` changes one at a time: each learning rate × each norm bound × the
+    jitter or none × the dropout or half of it, the base recipe first. Each is named by what it changes from the
+    base ("base" for nothing), so a combination of one change has the name ``candidates`` gives it."""
+    base = candidates(s)["base"]
+    jitters = [s.jitter, 0] if s.jitter else [s.jitter]
+    halves = [1.0, 0.5] if s.teacher_dropout or s.teacher_input_dropout else [1.0]
+    out = {}
+    for lr, bound, jitter, half in itertools.product(s.lr, s.max_norm, jitters, halves):
+        changes = [f"lr {lr:g}" if lr != s.lr[0] else "", f"max-norm {bound:g}" if bound != s.max_norm[0] else "",
+                   "no jitter" if jitter != s.jitter else "", "half the dropout" if half != 1.0 else ""]
+        out[", ".join(c for c in changes if c) or "base"] = {
+            **base, "lr": lr, "max_norm": bound, "jitter": jitter, "dropout": s.teacher_dropout * half,
+            "input_dropout": s.teacher_input_dropout * half}
+    return out
+
+
+def rungs(epochs, halvings):
+    """The budgets of successive halving (Jamieson & Talwalkar 2016): every candidate trains ``epochs`` / 2^h
+    epochs (rounded down, at least 1), the better half of them twice as long, and so on up to ``epochs``."""
+    return sorted({max(1, epochs >> h) for h in range(halvings + 1)})
+
+
+def halve(curves, epochs, window=WINDOW):
+    """The better half (rounded up) of the candidates, in their order: ranked by ``choose``'s score on the first
+    ``epochs`` epochs of each validation curve, a tie kept by the earlier candidate."""
+    _, _, scores = choose({name: curve[:epochs] for name, curve in curves.items()}, window)
+    ranked = sorted(scores, key=lambda name: scores[name][0])     # a stable sort: ties keep the candidates' order
+    kept = set(ranked[:(len(ranked) + 1) // 2])
+    return [name for name in curves if name in kept]
+
+
+def successive(curves, budgets, window=WINDOW):
+    """Each candidate's validation curve as far as successive halving trains it: every one to the first of
+    ``budgets``, the better half of those (``halve``) to the next, and so on (``curves`` may run longer)."""
+    alive, out = list(curves), {}
+    for i, epochs in enumerate(budgets):
+        out.update({name: list(curves[name][:epochs]) for name in alive})
+        if i + 1 < len(budgets):
+            alive = halve({name: curves[name] for name in alive}, epochs, window)
     return out
 
 

@@ -8,6 +8,9 @@
 2. A record's data ``source`` inside the repository is named relative to it (``provenance.relative``).
 3. A Table 1 record with a discriminator's held-out accuracy and no ``d_pretrain_epochs`` (those converted from the
    results files of their time) gets the 3 epochs that code pretrained every discriminator for.
+4. A record's table tag (the settings its table's rows share) names every setting its experiment has now
+   (``SETTINGS_ADDED``: a setting added later, at the value every run before it had), so a run of the same
+   settings now finds the same table.
 
 A key that changes changes every identity that names it (a student's teacher, a variant's start, a selection's
 candidates, an ensemble's members), so the new keys are found to a fixed point over every record and checkpoint
@@ -23,6 +26,8 @@ from .identity import key
 from .provenance import relative
 
 PRETRAIN_EPOCHS = 3
+# {experiment: {setting: the value every run made before the setting existed}}
+SETTINGS_ADDED = {"hinton_paper": {"search": "changes", "halvings": 0}}
 
 
 def identity_now(ident, new_keys):
@@ -72,6 +77,12 @@ def migrate(folder, checkpoint_dir=None, say=print):
         if "d_heldout_accuracy" in r["result"] and "d_pretrain_epochs" not in r["result"]:
             rec["result"] = {**rec["result"], "d_pretrain_epochs": PRETRAIN_EPOCHS}
             done.append(f"d_pretrain_epochs {PRETRAIN_EPOCHS}, as every discriminator was pretrained then")
+        table = r.get("table") or {}
+        added = {k: v for k, v in SETTINGS_ADDED.get(table.get("experiment"), {}).items()
+                 if k not in table.get("settings", {})}
+        if added:
+            rec["table"] = {**table, "settings": {**table["settings"], **added}}
+            done.append(f"its table's settings name {', '.join(added)}, at the values every run before them had")
         if rec == {k: v for k, v in r.items() if k != "checksum"}:
             continue
         rec["migrated"] = r.get("migrated", []) + (done or ["the keys it names"])
