@@ -209,6 +209,9 @@ def test_a_teacher_worse_than_its_student_is_flagged(tmp_path):
     (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
     record = json.loads((tmp_path / "r" / name).read_text())
     assert record["teacher_not_better"] is True
+    # the run proposes what may help: an ensemble of teachers, as the registry's ensemble variant distils
+    assert record["teacher_check"].endswith("where one does not: --variants kd-ensemble")
+    assert "where one does not: --variants kd-ensemble" in out.stdout
     assert "**WARNING: the teacher is NOT better" in (tmp_path / "r" / name.replace(".json", ".md")).read_text()
 
 

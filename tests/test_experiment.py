@@ -402,3 +402,13 @@ def test_kd_from_an_ensemble_teacher_is_a_variant_of_the_registry(tmp_path, monk
         (tmp_path / "r" / "mnist_table.md").read_text()
     assert view["variants"]["kd-ensemble"]["name"] == "KD from an ensemble of 3 teachers"
     assert table1.run(cfg)["variants"] == view["variants"] and len(records.Store(tmp_path / "rec").all()) == len(recs)
+
+
+def test_a_teacher_that_loses_to_s_initial_is_told_of_the_ensemble_variant_unless_the_run_has_it():
+    from tinykd.experiments import table1_view
+    worse, better, s0 = {"validation_errors": 50}, {"validation_errors": 30}, {"validation_errors": 40}
+    flag, line = table1_view.teacher_check(worse, s0, ["wo-kd", "kd"])
+    assert flag and line.startswith("WARNING") and line.endswith("--variants kd-ensemble")
+    assert "--variants" not in table1_view.teacher_check(worse, s0, ["kd", "kd-ensemble"])[1]   # it runs already
+    assert table1_view.teacher_check(better, s0, ["kd"]) == (False, "the teacher beats S (initial) on validation "
+                                                                   "(30 vs 40 errors)")

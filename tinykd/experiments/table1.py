@@ -88,7 +88,7 @@ def run(cfg):
     t_rec, s_rec = setup.record(t_spec), setup.record(s_spec)
     log(f"teacher errors {t_rec['result']['errors']}/{d['n_test']}; "
         f"student (initial) errors {s_rec['result']['errors']}/{d['n_test']}")
-    log(shared.teacher_check(t_rec["result"], s_rec["result"])[1])
+    log(table1_view.teacher_check(t_rec["result"], s_rec["result"], cfg.variants)[1])
     cached = {}
 
     def ensemble_logits(k, temperature):

@@ -20,6 +20,16 @@ def tag(cfg, deviations, data_name, stats_on):
             "deviations": {k: v for k, v in deviations.items() if k not in Table1.ROWS}, "logit_stats_on": stats_on})
 
 
+def teacher_check(t, s, variants):
+    """``shared.teacher_check`` of the teacher against S (initial); a teacher that does not beat it is told which
+    variants distil an ensemble of teachers instead (registry ``teachers`` > 1), unless ``variants`` run one."""
+    flag, line = shared.teacher_check(t, s)
+    ensembles = [k for k, v in registry.BY_ID.items() if v.teachers > 1]
+    if flag and ensembles and not set(ensembles) & set(variants):
+        line += f"; an ensemble of teachers may beat S (initial) where one does not: --variants {' '.join(ensembles)}"
+    return flag, line
+
+
 def view(records, table, links, keys=None, asked=None, data=None):
     """The Table 1 record of the student runs in ``records`` (those of ``keys``, a run's plan, or else those tagged
     ``table`` that start from the networks ``links`` names: ``shared.rows_of``): teacher, S (initial), every variant
@@ -36,7 +46,7 @@ def view(records, table, links, keys=None, asked=None, data=None):
         runs = sorted((r for r in rows if r["identity"]["variant"] == vid), key=lambda r: r["result"]["seed"])
         variants[vid] = {"name": runs[0]["result"].get("name", vid), "objective": runs[0]["identity"].get("objective"),
                          "runs": [r["result"] for r in runs], **shared.mean_std([r["result"]["errors"] for r in runs])}
-    flag, line = shared.teacher_check(t["result"], s["result"])
+    flag, line = teacher_check(t["result"], s["result"], ids)
     # an ensemble teacher of a variant (registry ``teachers`` > 1): its record, and its members beyond the teacher
     ensembles = [by_key[k] for k in sorted({r["identity"]["teacher"] for r in rows} - {t["key"]}) if k in by_key]
     extra = [by_key[m] for e in ensembles for m in e["result"]["members"] if m != t["key"] and m in by_key]
