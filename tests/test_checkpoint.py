@@ -90,6 +90,8 @@ def test_unreadable_files_name_their_path(tmp_path):
     good = (tmp_path / "good.npz").read_bytes()
     cases = {"truncated.npz": good[: len(good) // 2], "text.npz": b"hello, I am a text file\n",
              "empty.npz": b""}
+    np.save(tmp_path / "array.npy", np.ones(3))                # a .npy file renamed: one array, not an archive
+    cases["array.npz"] = (tmp_path / "array.npy").read_bytes()
     for name, payload in cases.items():
         (tmp_path / name).write_bytes(payload)
         with pytest.raises(CheckpointError, match=r"cannot read checkpoint .*" + name + ".*not a readable .npz"):

@@ -68,7 +68,7 @@ def read(path):
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, TypeError) as e:   # TypeError: a .npy
         raise CheckpointError(f"cannot read checkpoint {path}: not a readable .npz file (truncated, corrupted or "
                               f"another kind of file: {type(e).__name__}); {fix}") from None
     if "__meta__" not in arrays:
