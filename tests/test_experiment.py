@@ -81,7 +81,8 @@ def test_a_late_failure_keeps_the_finished_variants(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="the last variant breaks"):
         table1.run(cfg)
     # the records of what finished are there, and the broken variant, planned before anything trained, has none
-    assert sorted(p.split("-")[0] for p in os.listdir(tmp_path / "rec")) == ["kd", "student", "teacher", "wo"]
+    assert sorted(p.split("-")[0] for p in os.listdir(tmp_path / "rec")) == ["kd", "student", "table", "teacher",
+                                                                           "wo"]
     (name,) = [p for p in os.listdir(tmp_path / "r") if p.endswith(".json")]
     record = json.loads((tmp_path / "r" / name).read_text())
     assert name.endswith(".partial.json")  # an unfinished run never takes the finished results' name
@@ -253,8 +254,11 @@ def test_files_that_are_not_the_canonical_ones_make_a_custom_run(tmp_path, monke
     assert "this run differs from it in: " in text
     assert "data_files = mnist files not verified by a published checksum" in text
     assert "(the preset's reference run)" not in text
-    (kd,) = [r for r in records.Store(tmp_path / "rec").all() if r["identity"]["role"] == "variant"]
-    assert kd["table"]["deviations"] == record["deviations"] and kd["identity"]["data"] == record["data"]["fingerprint"]
+    recs = records.Store(tmp_path / "rec").all()
+    (kd,) = [r for r in recs if r["identity"]["role"] == "variant"]
+    (table,) = [r for r in recs if r["identity"]["role"] == "table"]
+    assert table["identity"]["table"]["deviations"] == record["deviations"] and table["result"]["keys"] == [kd["key"]]
+    assert kd["identity"]["data"] == record["data"]["fingerprint"]
 
 
 def test_the_machine_record_names_the_blas_kernel_and_threads_that_ran():
@@ -311,14 +315,17 @@ def test_results_on_your_own_data_are_named_by_its_content_not_its_path(tmp_path
     records (the second run trains nothing), new content at the same path makes new ones."""
     _tiny_npz(tmp_path / "own.npz", seed=0)
     monkeypatch.chdir(tmp_path)
-    names = []
+    names, views = [], []
     for data_path in ("own.npz", str(tmp_path / "own.npz")):
-        table1.run(_tiny_cfg(tmp_path, data_path))
-        names.append(sorted(os.listdir(tmp_path / "rec")))
+        views.append(table1.run(_tiny_cfg(tmp_path, data_path)))
+        names.append(sorted(p for p in os.listdir(tmp_path / "rec") if not p.startswith("table-")))
     assert names[0] == names[1] and len(names[0]) == 3   # teacher, S (initial), one KD run: found, not retrained
+    # each command's table is recorded (the path is part of its settings) and shows the same networks
+    shown = [v for v in table1_view.views(records.Store(tmp_path / "rec").all())]
+    assert len(shown) == 2 and all(v["variants"] == views[0]["variants"] for v in shown)
     _tiny_npz(tmp_path / "own.npz", seed=1)                 # new content at the same path: new records
     table1.run(_tiny_cfg(tmp_path, "own.npz"))
-    assert len(os.listdir(tmp_path / "rec")) == 6
+    assert len([p for p in os.listdir(tmp_path / "rec") if not p.startswith("table-")]) == 6
 
 
 def test_a_run_without_finetune_epochs_is_refused_before_training():

@@ -63,7 +63,8 @@ def test_old_records_and_checkpoints_become_what_the_code_writes_now(tmp_path, m
     assert after["data"] == data                                    # the source relative to the repository
     assert after["result"]["d_pretrain_epochs"] == 3 and len(after["migrated"]) == 4
     assert sorted(os.listdir("ck")) == sorted(os.path.basename(runner.path(r["identity"])) for r in (t_rec, s_rec))
-    assert "1 of 1 records written again (1 under new keys); 2 checkpoints relabelled" in lines[0]
+    assert "1 of 1 records written again (1 under new keys), 0 tables recorded from their tags; 2 checkpoints " \
+        "relabelled" in lines[0]
     # the checkpoints load under the new identities (the student's, which had no record, by its own), nothing trains
     said = []
     fresh = Runner(records.Store("rec"), "ck", "toy", data, say=said.append)
@@ -76,20 +77,35 @@ def test_old_records_and_checkpoints_become_what_the_code_writes_now(tmp_path, m
     assert migrate("rec", "ck", say=lines.append) == 0 and "0 checkpoints relabelled" in lines[-1]
 
 
-def test_a_table_tag_gains_the_settings_added_since_at_the_values_runs_had_then(tmp_path):
+def test_a_table_tag_becomes_the_tables_own_record_with_the_settings_added_since(tmp_path):
+    """Steps 4 and 5: the records that shared a tag and links become one table record of their keys (the tags go),
+    its settings those of the experiment now, at the values every earlier run had; a second run does nothing."""
     from tinykd.experiments.hinton_paper import HintonPaper
     from tinykd.runs.migrate import SETTINGS_ADDED
     now = {k: getattr(HintonPaper(), k) for k in HintonPaper.own()}
     then = {k: v for k, v in now.items() if k not in SETTINGS_ADDED["hinton_paper"]}
     store = records.Store(tmp_path)
-    ident = {"role": "student", "data": "f" * 64}
-    store.put(ident, {"errors": 1}, table={"experiment": "hinton_paper", "name": "x", "settings": then})
-    store.put({**ident, "role": "teacher"}, {"errors": 2}, table={"experiment": "table1", "settings": {"a": 1}})
-    assert migrate(tmp_path, say=lambda line: None) == 1
-    paper, other = sorted(store.all(), key=lambda r: r["identity"]["role"])
-    assert paper["table"]["settings"] == now and paper["key"] == key(ident)   # the defaults: what every run had
-    assert other["table"]["settings"] == {"a": 1} and "migrated" not in other
-    assert migrate(tmp_path, say=lambda line: None) == 0
+    paper, other = {"experiment": "hinton_paper", "name": "x", "settings": then}, {"experiment": "table1", "a": 1}
+    links = {"teacher": "t" * 16}
+    students = [store.put({"role": "student", "seed": i}, {"errors": i}, links=links, table=paper)["key"]
+                for i in range(3)]
+    lone = store.put({"role": "variant"}, {"errors": 5}, links=links, table=other)["key"]
+    teacher = store.put({"role": "teacher"}, {"errors": 2}, table=None)["key"]
+    lines = []
+    assert migrate(tmp_path, say=lines.append) == 5 and "2 tables recorded from their tags" in lines[0]
+    tables = {r["identity"]["table"]["experiment"]: r for r in store.all() if r["identity"]["role"] == "table"}
+    assert tables["hinton_paper"]["identity"] == {"role": "table", "links": links,
+                                                  "table": {**paper, "settings": now}}   # what every run had
+    assert tables["hinton_paper"]["result"]["keys"] == students and tables["table1"]["result"]["keys"] == [lone]
+    assert all("table" not in r for r in store.all())
+    assert {r["key"] for r in store.all() if r["identity"]["role"] != "table"} == {*students, lone, teacher}
+    assert migrate(tmp_path, say=lines.append) == 0
+    # a table record of before a setting was added gains it too (under its new key), its keys kept
+    old = {"role": "table", "links": links, "table": {**paper, "settings": then, "name": "y"}}
+    store.put(old, {"keys": students[:1]})
+    assert migrate(tmp_path, say=lines.append) == 1
+    (y,) = [r for r in store.all() if r["identity"]["role"] == "table" and r["identity"]["table"].get("name") == "y"]
+    assert y["identity"]["table"]["settings"] == now and y["result"]["keys"] == students[:1]
 
 
 def test_a_data_source_inside_the_repository_is_named_relative_to_it():

@@ -96,7 +96,11 @@ def test_a_run_killed_after_its_first_seed_trains_only_the_rest_and_more_seeds_o
     killed = subprocess.run([sys.executable, "-c", RUN, repr(_cfg(tmp_path, "a", 2))], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr
-    assert len([p for p in os.listdir(tmp_path / "a" / "rec") if not p.startswith(("teacher", "student"))]) == 1
+    assert len([p for p in os.listdir(tmp_path / "a" / "rec") if not p.startswith(("teacher", "student", "table"))]) \
+        == 1
+    # the table was recorded before anything trained for it: the four networks it asks for
+    (plan,) = [r for r in records.Store(tmp_path / "a" / "rec").all() if r["identity"]["role"] == "table"]
+    assert len(plan["result"]["keys"]) == 4
     (stopped,) = table1_view.views(records.Store(tmp_path / "a" / "rec").all())   # the report shows it unfinished
     assert not stopped["complete"] and stopped["missing"] == ["wo-kd seed 1", "kd seed 0", "kd seed 1"]
     assert "not yet trained: wo-kd seed 1; kd seed 0; kd seed 1" in table1_view.markdown(stopped)
@@ -110,6 +114,8 @@ def test_a_run_killed_after_its_first_seed_trains_only_the_rest_and_more_seeds_o
     trained.clear()
     view = table1.run(Table1(**_cfg(tmp_path, "a", 3)))               # one seed more: only it trains
     assert trained == ["wo-kd seed 2", "kd seed 2"] and view["variants"]["kd"]["n"] == 3
+    (plan,) = [r for r in records.Store(tmp_path / "a" / "rec").all() if r["identity"]["role"] == "table"]
+    assert len(plan["result"]["keys"]) == 6          # one table: the seeds it asked for before, and the new ones
     trained.clear()
     table1.run(Table1(**_cfg(tmp_path, "b", 3)))                      # uninterrupted, elsewhere
     assert trained[:2] == ["teacher", "student"] and len(trained) == 2 + 6   # one path: they train through it too

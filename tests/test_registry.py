@@ -29,12 +29,11 @@ def _record(errors, cfg, folder):
     links = {role: store.put({"role": role}, dict(net, **extra), data=data)["key"]
              for role, extra in (("teacher", {}), ("start", {"errors": 150, "validation_errors": 70}))}
     table = table1_view.tag(cfg, {}, "mnist", "validation")
-    for vid, errs in errors.items():
-        for seed, e in enumerate(errs):
-            store.put({"role": "variant", "variant": vid, "seed": seed, **links}, {
+    keys = [store.put({"role": "variant", "variant": vid, "seed": seed, **links}, {
                 "name": registry.BY_ID[vid].name, "seed": seed, "errors": e, "validation_errors": e // 2,
                 "seconds": 10.0, "history": [{}] * 5, "mean_logit": 0.1, "max_abs_logit": 5.0},
-                table=table, links=links, data=data)
+                links=links, data=data)["key"] for vid, errs in errors.items() for seed, e in enumerate(errs)]
+    store.plan(table, links, keys)
     (view,) = table1_view.views(store.all())
     return view
 

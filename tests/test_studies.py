@@ -45,7 +45,7 @@ def test_fitnets_leaves_a_record_per_student_and_a_rerun_trains_only_the_missing
     out = run_example("mnist_fitnets.py", *args, folder=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "0 of the 2 networks asked for are in" in out.stdout
-    assert [n.split("-")[0] for n in names(tmp_path)] == ["fitnets", "fitnets", "teacher"]
+    assert [n.split("-")[0] for n in names(tmp_path)] == ["fitnets", "fitnets", "table", "teacher"]
     record = json.loads((tmp_path / "r" / "mnist_fitnets_quick.json").read_text())
     for run in record["runs"].values():
         assert run["errors"] < 5000 and run["validation_errors"] <= 100
@@ -74,19 +74,19 @@ def test_fitnets_leaves_a_record_per_student_and_a_rerun_trains_only_the_missing
     assert "1 of the 2 networks asked for are in" in again.stdout and "1 to train" in again.stdout
     assert "[hints]" in again.stderr + again.stdout and "[KD only]" not in again.stderr + again.stdout
     assert "[teacher]" not in again.stderr + again.stdout   # its checkpoint and record are found
-    assert len(names(tmp_path)) == 3
+    assert len(names(tmp_path)) == 4     # two students, the teacher, the table's record
 
 
 def test_xnor_more_seeds_train_only_the_new_ones_and_the_table_is_a_view(tmp_path):
     args = ["--quick", "--subset", "1200", "--teacher-epochs", "1", "--epochs", "1", "--sizes", "784", "100", "10"]
     out = run_example("mnist_xnor_kd.py", *args, folder=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert len(names(tmp_path)) == 7     # six students and the teacher
+    assert len(names(tmp_path)) == 8     # six students, the teacher and the table's record
     more = run_example("mnist_xnor_kd.py", *args, "--seeds", "2", folder=tmp_path)
     assert more.returncode == 0, more.stderr
     assert "6 of the 12 networks asked for are in" in more.stdout and "6 to train" in more.stdout
     assert "seed 0:" not in more.stdout and more.stdout.count("seed 1:") == 6
-    assert len(names(tmp_path)) == 13
+    assert len(names(tmp_path)) == 14    # more seeds join the same table
     record = json.loads((tmp_path / "r" / "mnist_xnor_kd_quick.json").read_text())
     assert set(record["runs"]) == {f"{m} {k} KD" for m in ("FLOAT", "BWN", "XNOR") for k in ("with", "without")}
     assert all(v["n"] == 2 for v in record["runs"].values()) and record["seeds"] == 2
@@ -106,7 +106,7 @@ def test_dark_knowledge_on_a_subset_resumes_at_the_missing_student(tmp_path):
     out = run_example("dark_knowledge.py", *args, folder=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "WARNING: the teacher is NOT better than the student alone (mean over its seeds)" in out.stdout
-    assert len(names(tmp_path)) == 22 + 2   # 22 students, the teacher, the soft targets
+    assert len(names(tmp_path)) == 22 + 3   # 22 students, the teacher, the soft targets, the table
     r = json.loads((tmp_path / "r" / "dark_knowledge_quick.json").read_text())
     assert r["teacher_not_better"] is True and "**WARNING: the teacher is NOT better" in \
         (tmp_path / "r" / "dark_knowledge_quick.md").read_text()
@@ -135,7 +135,7 @@ def test_dark_knowledge_on_a_subset_resumes_at_the_missing_student(tmp_path):
     assert again.returncode == 0, again.stderr
     assert "21 of the 22 networks asked for are in" in again.stdout and "1 to train" in again.stdout
     assert again.stdout.count("test errors (") == 1 and "hinton-omit-3 seed 0" in again.stdout
-    assert len(names(tmp_path)) == 24
+    assert len(names(tmp_path)) == 25
     assert json.loads((tmp_path / "r" / "dark_knowledge_quick.json").read_text())["omit_3"]["errors"] == o["errors"]
 
 

@@ -179,11 +179,11 @@ def run(s):
 
 
 # ---------------------------------------------------------------------------------------------------- view
-def view(records_, table, links, keys=None):
+def view(records_, table, links, keys):
     """The dark-knowledge record of one table: each experiment whose students are present, as the figures read it,
     the teacher check (the teacher against the student alone, mean over its seeds) and the minutes per
     experiment."""
-    rows = shared.rows_of(records_, table, links, keys)
+    rows = shared.rows_of(records_, keys)
     v = {**shared.common_view(records_, table, links, rows), "paper": PAPER, "kd_weight": KD_WEIGHT, "seconds": {}}
     s = table["settings"]
     v["n_test"], v["transfer_size"] = v["data"]["n_test"], s["transfer_size"] or v["data"]["n_train"]

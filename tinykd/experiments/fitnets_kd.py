@@ -79,9 +79,9 @@ def run(s):
     return study.finish()
 
 
-def view(records_, table, links, keys=None):
+def view(records_, table, links, keys):
     """The FitNets table: each student's test and validation errors and time, the teacher's."""
-    rows = shared.rows_of(records_, table, links, keys)
+    rows = shared.rows_of(records_, keys)
     v = {**shared.common_view(records_, table, links, rows), **table["settings"]}
     by_name = {r["result"]["name"]: r["result"] for r in rows}
     v["runs"] = {name: by_name[name] for name, _ in FITNETS if name in by_name}

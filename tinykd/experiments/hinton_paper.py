@@ -114,7 +114,11 @@ def run(s):
     table = shared.as_stored({"experiment": "hinton_paper", "name": s.results_name(setup.data["name"]),
                               "preset": s.preset, "settings": {k: getattr(s, k) for k in s.own()},
                               "deviations": {**s.deviations(), **data_deviations(s, setup.ds)}})
-    keys = []   # the students this run asks for: its table shows exactly them
+    keys = []   # the students (and the ensemble) this run asks for: its table shows exactly them
+
+    def ask(key):
+        keys.append(key)
+        setup.store.plan(table, links, keys)
 
     def curve(rec):
         return [h["val_errors"] for h in rec["result"]["history"]]
@@ -165,10 +169,9 @@ def run(s):
                 setup.model(pool[k], arrays=(x, y, xv, yv), image_shape=shape) for k in keys}
 
     def assemble(need_model=False):
-        return setup.runner.assemble(ens, members, setup.arrays[4:], (xv, yv), need_model=need_model, table=table,
-                                     links=links)
+        return setup.runner.assemble(ens, members, setup.arrays[4:], (xv, yv), need_model=need_model, links=links)
     ens_rec = assemble()[1]
-    keys.append(ens_rec["key"])
+    ask(ens_rec["key"])
     log(f"the ensemble chosen on validation: {len(ens_rec['result']['members'])} network(s), the average of their "
         f"{ens_rec['result']['average']}: {ens_rec['result']['errors']} test errors")
     worlds["ensemble"] = _World(setup, None, (x_all, y_all), None, shape, ens_rec["key"], "training and validation",
@@ -178,8 +181,8 @@ def run(s):
     def student(world, kind, epochs, seed, role, **rows):
         w = worlds[world]
         spec = student_spec(setup, w.key, kind, epochs, s, seed, role, rows=w.rows, **rows)
-        keys.append(setup.key(spec))
-        return setup.record(spec) or w.train(spec, table, links)
+        ask(setup.key(spec))
+        return setup.record(spec) or w.train(spec, links)
 
     sel = {kind: student("held-out", kind, s.student_epochs, 0, "student-selection")
            for kind in ("alone", "distilled")}
@@ -227,7 +230,7 @@ class _World:
                                            held_out=self.val is not None)
         return self._model
 
-    def train(self, spec, table, links):
+    def train(self, spec, links):
         """Train the student ``spec`` asks for on this world's rows (those its ``extra`` keeps); its record: test
         errors, validation curve (held-out world only) and the shifts: chosen on validation in the held-out world,
         applied as its identity says in the final one."""
@@ -252,7 +255,7 @@ class _World:
                 choose_shift = omit_3 if "without_classes" in rows else only_7_8
                 out.update(choose_shift(to_host(model.logits(xv)), test, to_host(yv), yt_host))
             return out
-        _, rec = self.setup.run(spec, rows=(x, y, xv, yv), teacher=t, measure=measure, table=table, links=links,
+        _, rec = self.setup.run(spec, rows=(x, y, xv, yv), teacher=t, measure=measure, links=links,
                                 label=f"{spec.role} {rows['kind']} seed {spec.seed}", progress=False)
         log(f"  {spec.role} {rows['kind']} seed {spec.seed}: {rec['result']['errors']} test errors "
             f"({rec['result']['seconds']:.0f} s)")
@@ -260,11 +263,11 @@ class _World:
 
 
 # ---------------------------------------------------------------------------------------------------- view
-def view(records_, table, links, keys=None):
+def view(records_, table, links, keys):
     """The record of one run of the preset: the candidates and their curves, the choice, the teacher, the
     students, the shifts, the goals met or not, and the training time the records hold."""
     by_key = {r["key"]: r for r in records_}
-    rows = shared.rows_of(records_, table, links, keys)
+    rows = shared.rows_of(records_, keys)
     v = {**shared.common_view(records_, table, {"teacher": links["teacher"]}, rows), "paper": PAPER, "goals": GOALS,
          "settings": table["settings"]}
     keys = dict(links["candidates"])

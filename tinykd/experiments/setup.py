@@ -179,8 +179,9 @@ class Setup:
 
 class Study:
     """One example beside Table 1 over records: its ``setup``, its table's tag (``table``: the experiment, the
-    table's name, the preset, the settings its rows share, the deviations), ``links`` (the teacher's record key)
-    and the module's ``view`` (records, table, links, keys -> its table) and ``markdown``."""
+    table's name, the preset, the settings its rows share, the deviations), ``links`` (the teacher's record key),
+    the students it asks for (``keys``, recorded as the table's plan, ``Store.plan``) and the module's ``view``
+    (records, table, links, keys -> its table) and ``markdown``."""
 
     def __init__(self, settings, experiment, view, markdown, check=None):
         self.cfg, self.setup, self.view, self.markdown = settings, Setup(settings, check), view, markdown
@@ -216,11 +217,12 @@ class Study:
             f" {len(out)} to train (or to load, where a checkpoint is kept)")
         if self.setup.record(self.teacher_spec) is None:
             self.teacher()   # the table shows the teacher: its record is made even when no student trains
+        self.setup.store.plan(self.table, self.links, self.keys)
         return out
 
     def run(self, spec, rows=None, **options):
-        """Train (or load) one student, its record tagged with this study's table and links."""
-        return self.setup.run(spec, rows, table=self.table, links=self.links, **options)[1]
+        """Train (or load) one student, its record linked to this study's teacher."""
+        return self.setup.run(spec, rows, links=self.links, **options)[1]
 
     def view_of(self, complete):
         """This run's table as a view of the records it asks for."""

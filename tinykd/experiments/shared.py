@@ -177,15 +177,10 @@ def as_stored(value):
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
-def rows_of(records, table, links, keys=None):
-    """The records of one table: those whose keys are ``keys`` (the networks a run's plan asks for), or, without
-    ``keys`` (regenerating from a records folder), those tagged ``table`` that started from the networks ``links``
-    names (every study's)."""
-    if keys is not None:
-        keys = set(keys)
-        return [r for r in records if r["key"] in keys]
-    table, links = as_stored(table), as_stored(links)
-    return [r for r in records if as_stored(r.get("table")) == table and as_stored(r["links"]) == links]
+def rows_of(records, keys):
+    """The records of ``keys`` (the networks a table's plan names), in the records' order."""
+    keys = set(keys)
+    return [r for r in records if r["key"] in keys]
 
 
 def common_view(records_, table, links, rows):
@@ -231,15 +226,20 @@ def count(x):
 
 
 def views(records_, experiment, view, keep=None):
-    """Every table of ``experiment`` that ``records_`` hold (``view`` of each (table, links) group; ``keep(links)``
-    may leave out a group whose networks are not all there), the newest first."""
-    groups = {}
+    """Every table of ``experiment`` whose plan (``plan``) the records hold and that shows at least one network
+    (``view`` of each; ``keep(links)`` may leave out one whose networks are not all there), the newest first, then
+    in the order of their networks' records."""
+    first = {r["key"]: i for i, r in enumerate(records_)}
+    found = []
     for r in records_:
-        if (r.get("table") or {}).get("experiment") == experiment:
-            group = (r["table"], r["links"])
-            groups.setdefault(json.dumps(group, sort_keys=True, default=str), group)
-    found = [view(records_, table, links) for table, links in groups.values() if keep is None or keep(links)]
-    return sorted(found, key=lambda v: max(s["date"] for s in v["sources"]), reverse=True)
+        ident = r["identity"]
+        if ident["role"] != "table" or ident["table"]["experiment"] != experiment:
+            continue
+        shown = [first[k] for k in r["result"]["keys"] if k in first]
+        if shown and (keep is None or keep(ident["links"])):
+            found.append((min(shown), view(records_, ident["table"], ident["links"], r["result"]["keys"])))
+    found.sort(key=lambda f: f[0])
+    return [v for _, v in sorted(found, key=lambda f: max(s["date"] for s in f[1]["sources"]), reverse=True)]
 
 
 def title(name, v):

@@ -102,6 +102,7 @@ def run(cfg):
             cached[(k, temperature)] = model.logits(x, temperature)
         return cached[(k, temperature)]
 
+    setup.store.plan(table, links, keys)
     if missing:
         write(False)
         teacher_logits = teacher.logits(x)
@@ -128,7 +129,7 @@ def run(cfg):
         k = registry.BY_ID[vid].teachers
         _, rec = setup.run(spec, rows=(x, y, xv, yv), parts=parts, start=student0,
                            teacher=teacher_logits if k == 1 else ensemble_logits(k, parts.objective.temperature),
-                           before=pretrain if disc is not None else None, measure=measure, table=table, links=links,
+                           before=pretrain if disc is not None else None, measure=measure, links=links,
                            asked=plan, label=f"{vid} seed {seed}", progress=False, explode_factor=None,
                            epoch_end=_drift_probe(disc, xv, yv, teacher_val_logits))
         write(False)

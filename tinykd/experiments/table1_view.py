@@ -30,15 +30,14 @@ def teacher_check(t, s, variants):
     return flag, line
 
 
-def view(records, table, links, keys=None, asked=None, data=None):
-    """The Table 1 record of the student runs in ``records`` (those of ``keys``, a run's plan, or else those tagged
-    ``table`` that start from the networks ``links`` names: ``shared.rows_of``): teacher, S (initial), every variant
-    present with its runs in seed order (registered variants in registry order), mean ± std, the teacher check, the
-    verdicts, where the records came from, and the training time they hold. A run's own table passes its plan
-    (``keys``, ``asked``: (variant, seed) pairs) and the data it was given (``data``: the file it named, where two
-    files hold one content)."""
+def view(records, table, links, keys, asked=None, data=None):
+    """The Table 1 record of the student runs in ``records`` whose keys its plan names (``keys``, ``Store.plan``),
+    from the teacher and S (initial) ``links`` names: every variant present with its runs in seed order (registered
+    variants in registry order), mean ± std, the teacher check, the verdicts, where the records came from, and the
+    training time they hold. A run's own table passes what it asks for (``asked``: (variant, seed) pairs) and the
+    data it was given (``data``: the file it named, where two files hold one content)."""
     by_key = {r["key"]: r for r in records}
-    rows = shared.rows_of(records, table, links, keys)
+    rows = shared.rows_of(records, keys)
     t, s = by_key[links["teacher"]], by_key[links["start"]]
     ids = sorted({r["identity"]["variant"] for r in rows}, key=_order)
     variants = {}

@@ -93,10 +93,10 @@ def _name(result):
     return f"{result['mode'].upper()} {'with KD' if result['distilled'] else 'without KD'}"
 
 
-def view(records_, table, links, keys=None):
+def view(records_, table, links, keys):
     """The binary students' table: each student (mode, with or without KD) over its seeds, the bytes of each
     mode's networks and its images/s (mean over its networks), the teacher's."""
-    rows = shared.rows_of(records_, table, links, keys)
+    rows = shared.rows_of(records_, keys)
     v = {**shared.common_view(records_, table, links, rows), **table["settings"], "runs": {}}
     order = [f"{m.upper()} {k} KD" for m in MODES for k in ("without", "with")]
     for name in order:

@@ -8,9 +8,11 @@
 2. A record's data ``source`` inside the repository is named relative to it (``provenance.relative``).
 3. A Table 1 record with a discriminator's held-out accuracy and no ``d_pretrain_epochs`` (those converted from the
    results files of their time) gets the 3 epochs that code pretrained every discriminator for.
-4. A record's table tag (the settings its table's rows share) names every setting its experiment has now
-   (``SETTINGS_ADDED``: a setting added later, at the value every run before it had), so a run of the same
-   settings now finds the same table.
+4. A table's tag (the settings its rows share) names every setting its experiment has now (``SETTINGS_ADDED``: a
+   setting added later, at the value every run before it had), so a run of the same settings finds the same table.
+5. A table is a record of its own (role "table", ``Store.plan``: the keys of the networks it shows), no longer a
+   tag on each network's record: every group of records that shared a tag and links becomes one table record of
+   their keys, and the tags go.
 
 A key that changes changes every identity that names it (a student's teacher, a variant's start, a selection's
 candidates, an ensemble's members), so the new keys are found to a fixed point over every record and checkpoint
@@ -31,11 +33,14 @@ SETTINGS_ADDED = {"hinton_paper": {"search": "changes", "halvings": 0}}
 
 
 def identity_now(ident, new_keys):
-    """``ident`` as the code writes it now: every optimiser's description with its bound, every old key replaced."""
+    """``ident`` as the code writes it now: every optimiser's description with its bound, every table tag with the
+    settings added since, every old key replaced."""
     if isinstance(ident, dict):
         out = {k: identity_now(v, new_keys) for k, v in ident.items()}
         if out.get("optimizer") in ("Adam", "SGD"):
             out.setdefault("max_norm", None)
+        if isinstance(out.get("settings"), dict) and out.get("experiment") in SETTINGS_ADDED:
+            out["settings"] = {**SETTINGS_ADDED[out["experiment"]], **out["settings"]}
         return out
     if isinstance(ident, list):
         return [identity_now(v, new_keys) for v in ident]
@@ -60,7 +65,7 @@ def migrate(folder, checkpoint_dir=None, say=print):
     recs = store.all(formats=(records.OLD_FORMAT, records.FORMAT))
     kept = _checkpoints(checkpoint_dir)
     new_keys = new_keys_of([r["identity"] for r in recs] + [meta["identity"] for _, meta in kept])
-    stale, written = [], 0
+    stale, written, tables = [], 0, {}
     for r in recs:
         rec = {k: v for k, v in r.items() if k != "checksum"}
         rec.update(format=records.FORMAT, identity=identity_now(r["identity"], new_keys))
@@ -77,12 +82,12 @@ def migrate(folder, checkpoint_dir=None, say=print):
         if "d_heldout_accuracy" in r["result"] and "d_pretrain_epochs" not in r["result"]:
             rec["result"] = {**rec["result"], "d_pretrain_epochs": PRETRAIN_EPOCHS}
             done.append(f"d_pretrain_epochs {PRETRAIN_EPOCHS}, as every discriminator was pretrained then")
-        table = r.get("table") or {}
-        added = {k: v for k, v in SETTINGS_ADDED.get(table.get("experiment"), {}).items()
-                 if k not in table.get("settings", {})}
-        if added:
-            rec["table"] = {**table, "settings": {**table["settings"], **added}}
-            done.append(f"its table's settings name {', '.join(added)}, at the values every run before them had")
+        if "table" in rec:      # the table it belonged to is a record of its own now (below)
+            tag = identity_now(rec.pop("table"), new_keys)
+            if tag:
+                ident = {"role": "table", "table": tag, "links": rec["links"]}
+                tables.setdefault(key(ident), (ident, []))[1].append(rec["key"])
+            done.append("its table tag gone: a table is a record of its own")
         if rec == {k: v for k, v in r.items() if k != "checksum"}:
             continue
         rec["migrated"] = r.get("migrated", []) + (done or ["the keys it names"])
@@ -90,6 +95,8 @@ def migrate(folder, checkpoint_dir=None, say=print):
         written += 1
         if store.path(rec["identity"]) != store.path(r["identity"]):
             stale.append(store.path(r["identity"]))
+    for ident, keys in tables.values():
+        store.plan(ident["table"], ident["links"], keys)
     for path in stale:          # only once every new record is written
         os.remove(path)
     moved = 0
@@ -100,8 +107,8 @@ def migrate(folder, checkpoint_dir=None, say=print):
             checkpoints.relabel(path, os.path.join(os.path.dirname(path), name.replace(old, key(ident))), ident)
             os.remove(path)
             moved += 1
-    say(f"{folder}: {written} of {len(recs)} records written again ({len(stale)} under new keys); {moved} "
-        "checkpoints relabelled")
+    say(f"{folder}: {written} of {len(recs)} records written again ({len(stale)} under new keys), {len(tables)} "
+        f"tables recorded from their tags; {moved} checkpoints relabelled")
     return written
 
 

@@ -1,8 +1,9 @@
 """Runs as records: every trained network leaves a small JSON record named by the hash of its identity.
 
 A record holds the identity that names it, what training produced (``result``), where it came from
-(``provenance``), the keys of the records it started from (``links``) and the table it belongs to (``table``).
-Like a build system: the identity is the key, the record the artefact, a table a view (``tinykd.report``).
+(``provenance``) and the keys of the records it started from (``links``). A table is a record too (role "table":
+the keys of the networks its runs asked for, ``Store.plan``). Like a build system: the identity
+is the key, the record the artefact, a table a view of the records (``tinykd.report``).
 """
 import json
 import os
@@ -41,11 +42,23 @@ class Store:
             raise RecordError(f"{path} holds another identity than its name says; remove it and run again")
         return rec
 
-    def put(self, identity, result, table=None, links=None, provenance=None, **extra):
+    def put(self, identity, result, links=None, provenance=None, **extra):
         """Write the record of ``identity`` (see the module docstring); ``provenance`` defaults to this process's."""
-        rec = {"format": FORMAT, "key": key(identity), "identity": identity, "table": table, "links": links or {},
+        rec = {"format": FORMAT, "key": key(identity), "identity": identity, "links": links or {},
                "result": result, "provenance": provenance or this_process(), **extra}
         return write(self.path(identity), rec)
+
+    def plan(self, table, links, keys):
+        """Record that the table ``table`` (its tag: experiment, name, preset, settings, deviations) of the networks
+        ``links`` names shows the networks of ``keys``, after those an earlier run of the same table asked for (more
+        seeds or variants join it). This record (role "table") is how a table is found: it shows exactly the
+        networks its runs asked for, whichever run trained them."""
+        ident = normalise({"role": "table", "table": table, "links": links})
+        old = self.find(ident)
+        known = old["result"]["keys"] if old else []
+        new = known + [k for k in dict.fromkeys(keys) if k not in known]
+        if old is None or new != known:
+            self.put(ident, {"keys": new})
 
     def all(self, formats=(FORMAT,)):
         """Every record in the folder, in name order (none without the folder): each ``.json`` but a write under

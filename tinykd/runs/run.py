@@ -54,7 +54,7 @@ class Runner:
         return os.path.join(self.checkpoint_dir, f"{self.label}-{ident['role']}-{sizes}-{key(ident)}.npz")
 
     def run(self, spec, rows, test, parts=None, need_model=False, teacher=None, image_shape=None, start=None,
-            before=None, measure=None, table=None, links=None, held_out=True, asked=None, **fit_options):
+            before=None, measure=None, links=None, held_out=True, asked=None, **fit_options):
         """The network ``spec`` asks for, trained on ``rows`` = (x, y, x_val, y_val) and counted on ``test`` =
         (x_test, y_test): (model, record). ``need_model=False`` and a record present: (None, record), nothing built
         beyond the description. ``teacher``: its outputs or a function (``fit``'s); ``start``: a network whose
@@ -62,7 +62,7 @@ class Runner:
         hints), returning fields for the result; ``measure(model)``: fields for the result after training.
         ``held_out=False``: the network trained on the validation rows too, so it has no validation errors.
         ``parts``: the objects ``spec.build()`` made, when the caller needs them too (e.g. a discriminator).
-        ``table``, ``links`` and any other keyword of ``Store.put`` go into the record; the rest to ``fit``."""
+        ``links`` and any other keyword of ``Store.put`` go into the record; the rest to ``fit``."""
         rec, parts, ident = self.find(spec, parts)
         if rec is not None and not need_model:
             return None, rec
@@ -77,11 +77,11 @@ class Runner:
             result = {**self._result(model, rows, info["test_errors"], held_out), **info.pop("before", {}),
                       **{k: v for k, v in info.items() if k not in ("provenance", "test_errors")},
                       **(measure(model) if measure else {})}
-            rec = self.store.put(ident, result, table=table, links=links, data=self.data,
+            rec = self.store.put(ident, result, links=links, data=self.data,
                                  provenance=info.get("provenance"), **({"asked": asked} if asked else {}))
         return model, rec
 
-    def assemble(self, spec, members, test, val=None, need_model=False, measure=None, table=None, links=None):
+    def assemble(self, spec, members, test, val=None, need_model=False, measure=None, links=None):
         """The ensemble ``spec`` (an ``EnsembleSpec``) asks for: (model, record), nothing trained. ``members(keys)``
         gives {record key: trained network} for those keys, called only when the record is missing or the model is
         needed (and then, the record found, for the chosen members only). ``val`` = (x_val, y_val): where members
@@ -113,7 +113,7 @@ class Runner:
                   "params": model.count_params(biases=False), "params_with_biases": model.count_params(),
                   "average": average, "members": chosen, "seconds": 0.0,
                   **({"selection": steps} if steps else {}), **(measure(model) if measure else {})}
-        return model, self.store.put(ident, result, table=table, links=links, data=self.data)
+        return model, self.store.put(ident, result, links=links, data=self.data)
 
     def _check_against(self, rec, now, path, loaded):
         """The network in hand is the one its record describes: its test errors are the record's. A checkpoint that
