@@ -460,9 +460,10 @@ def markdown(v):
                       "network that gives the fewest validation errors (then the lowest validation cross-entropy, at "
                       "τ = 1), until none lowers them; the average whose last step scores lower wins (its validation "
                       "errors, being chosen on them, flatter it). Its members' training: "
-                      f"{en['members_seconds'] / 60:.0f} min; the networks trained for the ensemble alone (the "
-                      f"held-out teacher's recipe from other initial seeds) took {en['own_seconds'] / 60:.0f} min of "
-                      "the pool's training, the rest was spent anyway (candidates and the held-out teacher).", "", "| average | networks | validation errors | cross-entropy |", "|---|---|---|---|"]
+                      f"{en['members_seconds'] / 60:.0f} min. The pool's networks trained for the ensemble alone (the "
+                      f"held-out teacher's recipe from other initial seeds) took {en['own_seconds'] / 60:.0f} min; "
+                      "the others were trained anyway (candidates and the held-out teacher).", "",
+                  "| average | networks | validation errors | cross-entropy |", "|---|---|---|---|"]
         for how, trace in en["steps"].items():
             for names, errors, ce in trace:
                 mark = "**" if how == en["average"] and names == en["names"] else ""
