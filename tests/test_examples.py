@@ -68,7 +68,7 @@ def test_mnist_adv_kd_quick_on_a_subset(tmp_path):
     assert record["complete"] and record["deviations"]["subset"] == 1200       # not the preset's reference run
     assert record["teacher"]["params"] == 2_392_800 and record["student_initial"]["params"] == 1_275_200
     assert set(record["variants"]) == {"wo-kd", "kd", "adv-report", "adv-logprob-kd"}
-    assert sorted(len(v) for v in recs.values()) == [1, 1, 4]                 # teacher, S (initial), 4 variants
+    assert sorted(len(v) for v in recs.values()) == [1, 1, 1, 4]     # teacher, S (initial), the table, 4 variants
     d = record["data"]
     assert d["n_train"] + d["n_val"] == 1200 and d["n_val"] == 100 and d["n_test"] == 10000
     # the numbers are those of the models on disk, and a 1-epoch teacher on 1,100 images has learnt something
