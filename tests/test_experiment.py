@@ -413,9 +413,12 @@ def test_kd_from_an_ensemble_teacher_is_a_variant_of_the_registry(tmp_path, monk
 
 def test_a_teacher_that_loses_to_s_initial_is_told_of_the_ensemble_variant_unless_the_run_has_it():
     from tinykd.experiments import table1_view
-    worse, better, s0 = {"validation_errors": 50}, {"validation_errors": 30}, {"validation_errors": 40}
+    worse, better, s0 = {"validation_errors": 50, "history": [{}]}, {"validation_errors": 30}, {"validation_errors": 40}
     flag, line = table1_view.teacher_check(worse, s0, ["wo-kd", "kd"])
     assert flag and line.startswith("WARNING") and line.endswith("--variants kd-ensemble")
     assert "--variants" not in table1_view.teacher_check(worse, s0, ["kd", "kd-ensemble"])[1]   # it runs already
     assert table1_view.teacher_check(better, s0, ["kd"]) == (False, "the teacher beats S (initial) on validation "
                                                                    "(30 vs 40 errors)")
+    # an untrained teacher is told to train, not to be averaged
+    assert table1_view.teacher_check({**worse, "history": []}, s0, ["kd"])[1].endswith(
+        "it trained no epoch (--teacher-epochs 0): give it epochs")

@@ -132,7 +132,7 @@ def run(s):
             # a recorded candidate is not even loaded: only its curve is needed, and a longer run's says as much
             runs = [teacher_spec(setup, cands[name], e, s.teacher_decay) for e in budgets[i:]]
             if all(setup.record(spec) is None for spec in runs):
-                log(f"teacher candidate {name} for {epochs} epochs: {cands[name]}")
+                log(f"teacher candidate {name} for {epochs} epoch{'s' if epochs != 1 else ''}: {cands[name]}")
                 setup.model(runs[0], image_shape=shape)
             found[name] = next(setup.record(spec) for spec in runs if setup.record(spec) is not None)
         if i + 1 < len(budgets):
@@ -330,7 +330,8 @@ def view(records_, table, links, keys):
                     for kind in KINDS if v["students"].get(kind, {}).get("n", 0) < seeds] + \
         ([] if "ensemble" in v else ["the ensemble teacher"]) + \
         [what for what, key in (("the mythical-3 student", "omit_3"), ("the 7s-and-8s student", "only_7_8"))
-         if key not in v]
+         if key not in v] + \
+        [f"the {kind} student that chose the budget" for kind in ("alone", "distilled") if kind not in sel]
     v["complete"] = not v["missing"]
     v["seconds_total"] = sum(r["result"].get("seconds", 0.0) for r in teachers + rows)
     return v
@@ -467,7 +468,7 @@ def markdown(v):
         for how, trace in en["steps"].items():
             for names, errors, ce in trace:
                 mark = "**" if how == en["average"] and names == en["names"] else ""
-                lines.append(f"| {mark}{how}{mark} | {', '.join(names)} | {errors} | {ce:.4f} |")
+                lines.append(f"| {mark}{how}{mark} | {', '.join(f'`{n}`' for n in names)} | {errors} | {ce:.4f} |")
     lines += ["", f"Training time of these networks: {v['seconds_total'] / 60:.1f} min (candidates, the teachers, "
                   "students; the records' own times)."]
     return "\n".join(lines) + "\n"

@@ -53,8 +53,9 @@ def load_data(cfg):
 def _check_shapes(ds, cfg):
     transfer = getattr(cfg, "transfer_size", 0)
     if transfer > ds.x_train.shape[0]:
-        raise ConfigError(f"transfer_size {transfer} is larger than the {ds.x_train.shape[0]:,} training images left "
-                          "after the validation split; choose fewer")
+        preset = f" (the {cfg.preset} preset's)" if transfer == cfg.PRESETS[cfg.preset].get("transfer_size") else ""
+        raise ConfigError(f"transfer_size {transfer}{preset} is larger than the {ds.x_train.shape[0]:,} training images "
+                          "left after the validation split; choose fewer")
     labelled = getattr(cfg, "labelled", 1.0)
     if labelled < 1:
         rows = transfer or ds.x_train.shape[0]

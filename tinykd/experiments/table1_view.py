@@ -21,11 +21,14 @@ def tag(cfg, deviations, data_name, stats_on):
 
 
 def teacher_check(t, s, variants):
-    """``shared.teacher_check`` of the teacher against S (initial); a teacher that does not beat it is told which
-    variants distil an ensemble of teachers instead (registry ``teachers`` > 1), unless ``variants`` run one."""
+    """``shared.teacher_check`` of the teacher against S (initial); a teacher that does not beat it is told to train
+    when it trained no epoch, else which variants distil an ensemble of teachers instead (registry ``teachers`` >
+    1), unless ``variants`` run one."""
     flag, line = shared.teacher_check(t, s)
     ensembles = [k for k, v in registry.BY_ID.items() if v.teachers > 1]
-    if flag and ensembles and not set(ensembles) & set(variants):
+    if flag and not t.get("history"):
+        line += "; it trained no epoch (--teacher-epochs 0): give it epochs"
+    elif flag and ensembles and not set(ensembles) & set(variants):
         line += f"; an ensemble of teachers may beat S (initial) where one does not: --variants {' '.join(ensembles)}"
     return flag, line
 
