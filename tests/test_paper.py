@@ -215,6 +215,13 @@ def test_the_grid_search_with_successive_halving_continues_the_better_half_and_a
               and r["identity"]["epochs"] == 8]
     assert sorted(r["result"].get("continued_from_epoch") for r in longer) == [2, 2, 4, 4]
     assert curves[sel["winner"]] == sel["curves"][sel["winner"]]           # the same run, found again
+    # a student that chose the budget lost: each table says so, rather than quietly dropping its lines
+    store = records.Store(tmp_path / "rec")
+    for r in store.all():
+        if r["identity"]["role"] == "student-selection" and r["identity"]["kind"] == "alone":
+            os.remove(store.path(r["identity"]))
+    for v in hinton_paper.views(store.all()):
+        assert not v["complete"] and "the alone student that chose the budget" in v["missing"]
 
 
 def test_a_teacher_that_loses_to_the_plain_student_is_told_why():
