@@ -108,6 +108,18 @@ def test_a_table_tag_becomes_the_tables_own_record_with_the_settings_added_since
     assert y["identity"]["table"]["settings"] == now and y["result"]["keys"] == students[:1]
 
 
+def test_a_teacher_no_longer_names_the_candidates_it_was_chosen_from_and_what_learnt_from_it_follows(tmp_path):
+    store = records.Store(tmp_path)
+    teacher = {"role": "teacher", "rows": "training and validation", "selected_from": ["c" * 16]}
+    old = store.put(teacher, {"errors": 1})["key"]
+    student = store.put({"role": "student", "teacher": old}, {"errors": 2}, links={"teacher": old})["key"]
+    assert migrate(tmp_path, say=lambda line: None) == 2
+    now = {r["identity"]["role"]: r for r in store.all()}
+    assert now["teacher"]["identity"] == {"role": "teacher", "rows": "training and validation"}
+    assert now["student"]["identity"]["teacher"] == now["student"]["links"]["teacher"] == now["teacher"]["key"]
+    assert now["student"]["key"] != student and len(store.all()) == 2
+
+
 def test_a_data_source_inside_the_repository_is_named_relative_to_it():
     inside, outside = os.path.join(REPOSITORY, "data", "mnist"), os.path.join(os.sep, "elsewhere", "mnist")
     assert relative(inside) == os.path.join("data", "mnist") and relative(outside) == outside

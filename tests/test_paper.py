@@ -55,8 +55,8 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     # held-out teacher is the chosen recipe on the training split; the final students learn from the final teacher
     # on every labelled row, with the budget and the shifts chosen in the held-out world
     (held,) = [r for r in recs if r["identity"]["role"] == "teacher-held-out"]
-    assert {k: v for k, v in held["identity"].items() if k not in ("role", "rows", "selected_from")} == \
-        {k: v for k, v in teacher["identity"].items() if k not in ("role", "rows", "selected_from")}
+    assert {k: v for k, v in held["identity"].items() if k not in ("role", "rows")} == \
+        {k: v for k, v in teacher["identity"].items() if k not in ("role", "rows")}
     assert held["result"]["validation_errors"] is not None and "val_errors" in held["result"]["history"][-1]
     by_role = {(r["identity"]["role"], r["identity"]["kind"]): r for r in recs if "kind" in r["identity"]}
     # the ensemble: chosen on validation from the networks that never saw it (the candidates, the held-out teacher
@@ -215,6 +215,12 @@ def test_the_grid_search_with_successive_halving_continues_the_better_half_and_a
               and r["identity"]["epochs"] == 8]
     assert sorted(r["result"].get("continued_from_epoch") for r in longer) == [2, 2, 4, 4]
     assert curves[sel["winner"]] == sel["curves"][sel["winner"]]           # the same run, found again
+    # a final teacher's identity is what shaped it, not the candidates it beat: a grown search that chooses the same
+    # recipe for as many epochs finds it (and everything that learnt from it) instead of training it again
+    every = records.Store(tmp_path / "rec").all()
+    for teacher in (r for r in every if r["identity"]["role"] == "teacher"):
+        assert not any(c["key"] in json.dumps(teacher["identity"]) for c in every
+                       if c["identity"]["role"] == "teacher-candidate")
     # a student that chose the budget lost: each table says so, rather than quietly dropping its lines
     store = records.Store(tmp_path / "rec")
     for r in store.all():

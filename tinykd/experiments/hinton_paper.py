@@ -141,7 +141,7 @@ def run(s):
     log(f"chosen on validation: {winner} ({cands[winner]}), {epochs} epochs (smoothed validation errors "
         f"{scores[winner][0]:.1f})")
     final = teacher_spec(setup, cands[winner], epochs, s.teacher_decay, role="teacher",
-                         rows="training and validation", selected_from=sorted(r["key"] for r in found.values()))
+                         rows="training and validation")
     held = teacher_spec(setup, cands[winner], epochs, s.teacher_decay, role="teacher-held-out")
     # the same recipe on the same rows from other initial seeds: ensemble members that differ by more than a recipe
     more = [dataclasses.replace(held, role="teacher-member", seed=i) for i in range(1, ENSEMBLE_SEEDS)]
