@@ -131,10 +131,10 @@ def run(s):
         for name in alive:
             # a recorded candidate is not even loaded: only its curve is needed, and a longer run's says as much
             runs = [teacher_spec(setup, cands[name], e, s.teacher_decay) for e in budgets[i:]]
-            if all(setup.record(spec) is None for spec in runs):
+            found[name] = next((rec for rec in map(setup.record, runs) if rec is not None), None)
+            if found[name] is None:
                 log(f"teacher candidate {name} for {epochs} epoch{'s' if epochs != 1 else ''}: {cands[name]}")
-                setup.model(runs[0], image_shape=shape)
-            found[name] = next(setup.record(spec) for spec in runs if setup.record(spec) is not None)
+                found[name] = setup.run(runs[0], image_shape=shape)[1]
         if i + 1 < len(budgets):
             alive = halve({name: curve(found[name]) for name in alive}, epochs)
     winner, epochs, scores = choose(successive({name: curve(rec) for name, rec in found.items()}, budgets))

@@ -59,15 +59,17 @@ def write(path, arrays, meta):
         np.savez(f, __meta__=np.array(json.dumps({"format": FORMAT, **meta})), **arrays)
 
 
-def read(path):
-    """``(arrays, meta)`` from a file written by ``write``; ``CheckpointError`` naming the path otherwise."""
+def read(path, whole=True):
+    """``(arrays, meta)`` from a file written by ``write``; ``CheckpointError`` naming the path otherwise. With
+    ``whole=False`` only the JSON record is read (``{}`` for the arrays): a run's checkpoints are tens of MB."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such checkpoint file")
     fix = "delete it (or choose another path) and train again"
     try:
         with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
+            names = f.files if whole else [k for k in f.files if k == "__meta__"]
+            arrays = {k: f[k] for k in names}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, TypeError) as e:   # TypeError: a .npy
         raise CheckpointError(f"cannot read checkpoint {path}: not a readable .npz file (truncated, corrupted or "
                               f"another kind of file: {type(e).__name__}); {fix}") from None
@@ -150,7 +152,7 @@ def load_arrays(model, arrays, path):
 
 def meta_of(path):
     """The JSON record of a checkpoint (identity, info, configuration), checked like ``read``."""
-    return read(path)[1]
+    return read(path, whole=False)[1]
 
 
 def relabel(source, path, identity):
