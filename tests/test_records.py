@@ -171,6 +171,14 @@ def test_the_report_of_your_own_runs_never_touches_the_reference_and_links_its_f
     assert links and all((tmp_path / "out" / link).is_file() for link in links)   # relative to the document
     assert f"--records {rec} --out out/all.md" in text and "docs/results.md" not in text
     assert not (tmp_path / "README.md").exists()
+    # --no-figures draws nothing, so it links only the figures already there: never a link that goes nowhere
+    os.remove(tmp_path / "out" / links[0])
+    assert regenerate.main(["--records", rec, "--out", "out/all.md", "--figures", "figs", "--no-figures"]) == 0
+    again = [line.split("(")[1].rstrip(")") for line in (tmp_path / "out" / "all.md").read_text().splitlines()
+             if line.startswith("![")]
+    assert again == links[1:]
+    assert regenerate.main(["--records", rec, "--out", "bare/all.md", "--no-figures"]) == 0
+    assert "![" not in (tmp_path / "bare" / "all.md").read_text()
 
 
 def _one_line_exit(capsys, status=2):

@@ -47,9 +47,10 @@ REFERENCE = "records"   # the committed records, whose tables are docs/results.m
 KINDS = (table1_view, xnor_kd, fitnets_kd, dark_knowledge, hinton_paper)
 
 
-def document(records, header=HEADER, figure_dir=None, link_dir="figures", draw=True):
+def document(records, header=HEADER, figure_dir=None, link_dir="figures", draw=True, drawn_in=None):
     """The Markdown of every table ``records`` hold, under ``header``; with ``draw``, every figure drawn into
-    ``figure_dir`` and linked as ``link_dir/<file>`` (the figures' folder as seen from the document's)."""
+    ``figure_dir`` and linked as ``link_dir/<file>`` (the figures' folder as seen from the document's). Given
+    ``drawn_in`` (a folder), only the figures already there are linked (nothing is drawn: no link goes nowhere)."""
     parts, seen = [header], {}
     for kind in KINDS:
         for v in kind.views(records):
@@ -60,6 +61,8 @@ def document(records, header=HEADER, figure_dir=None, link_dir="figures", draw=T
             if draw:
                 plots.draw(v, kind.figures(v), figure_dir, stem)
             for fig, _ in plots.drawable(v, kind.figures(v)):
+                if drawn_in is not None and not os.path.isfile(os.path.join(drawn_in, f"{stem}_{fig}.png")):
+                    continue
                 parts += [f"![{fig.replace('_', ' ')}]({link_dir}/{stem}_{fig}.png)", ""]
     return "\n".join(parts).rstrip("\n") + "\n"
 
@@ -137,7 +140,8 @@ def _outputs(args, found, out, figure_dir, readme, draw_dir):
     command = shlex.join(["python", "-m", "tinykd.report", "--records", args.records.rstrip("/"), "--out", out])
     header = HEADER if _reference(args) else OWN_HEADER.format(records=args.records.rstrip("/"), command=command)
     link = os.path.relpath(figure_dir, os.path.dirname(os.path.abspath(out)))
-    outputs = {out: document(found, header, draw_dir, link.replace(os.sep, "/"), draw_dir is not None)}
+    outputs = {out: document(found, header, draw_dir, link.replace(os.sep, "/"), draw_dir is not None,
+                             drawn_in=figure_dir if args.no_figures and not args.check else None)}
     if readme:
         outputs[readme[0]] = headline
     return outputs
@@ -176,7 +180,8 @@ def main(argv=None):
     p.add_argument("--readme", type=os.path.expanduser,
                    help="the README whose headline table is regenerated (default: README.md for the committed "
                         "records; none otherwise)")
-    p.add_argument("--no-figures", action="store_true", help="write the Markdown only")
+    p.add_argument("--no-figures", action="store_true",
+                   help="write the Markdown only (linking only the figures already in --figures)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is not what the records give")
 
     def fail(line, status=2):
