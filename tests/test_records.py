@@ -360,3 +360,23 @@ def test_the_readme_headline_is_never_emptied_by_records_without_its_runs(tmp_pa
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and "would be emptied; leave out --readme" in err and len(err.splitlines()) == 1
     assert readme.read_text() == text and not (tmp_path / "all.md").exists()
+
+
+def test_a_table_whose_teachers_are_gone_is_one_line_never_left_out(tmp_path):
+    """A trial's finding: a paper-preset table whose teacher record was removed vanished from the report without a
+    word, and a Table 1 or study table was a KeyError. Every table whose linked records are missing now stops the
+    view in one line naming them."""
+    from tinykd.experiments import fitnets_kd, hinton_paper
+    store = records.Store(tmp_path)
+    teacher = store.put({"role": "teacher", "lr": 1e-3}, {"errors": 90})
+    student = store.put({"role": "fitnets", "seed": 0}, {"errors": 120})
+    gone = "teacher-candidate-" + "0" * 16
+    for module, experiment, links in ((fitnets_kd, "fitnets", {"teacher": gone}),
+                                      (hinton_paper, "hinton_paper", {"teacher": teacher["key"],
+                                                                      "candidates": [["base", gone]]})):
+        table = {"experiment": experiment, "name": "t", "preset": "full", "deviations": {}, "settings": {}}
+        store.plan(table, links, [student["key"]])
+        with pytest.raises(records.RecordError, match=rf"the table t .*{gone}\): put them back") as e:
+            module.views(store.all())
+        assert "\n" not in str(e.value)
+        os.remove(store.path({"role": "table", "table": table, "links": links}))

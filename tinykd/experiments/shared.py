@@ -12,6 +12,7 @@ import numpy as np
 
 from ..runs.checkpoints import atomic_open
 from ..runs.identity import normalise
+from ..runs.records import RecordError
 from . import plots
 
 
@@ -225,10 +226,11 @@ def count(x):
     return f"{x:g}" if float(x).is_integer() else f"{x:.1f}"
 
 
-def views(records_, experiment, view, keep=None):
+def views(records_, experiment, view):
     """Every table of ``experiment`` whose plan (``plan``) the records hold and that shows at least one network
-    (``view`` of each; ``keep(links)`` may leave out one whose networks are not all there), the newest first, then
-    in the order of their networks' records."""
+    (``view`` of each), the newest first, then in the order of their networks' records. A table whose teachers (the
+    records its ``links`` name) are not all there is a ``RecordError``: its numbers cannot be shown, and leaving it
+    out would hide that."""
     first = {r["key"]: i for i, r in enumerate(records_)}
     found = []
     for r in records_:
@@ -236,7 +238,13 @@ def views(records_, experiment, view, keep=None):
         if ident["role"] != "table" or ident["table"]["experiment"] != experiment:
             continue
         shown = [first[k] for k in r["result"]["keys"] if k in first]
-        if shown and (keep is None or keep(ident["links"])):
+        linked = [k for v in ident["links"].values() for k in ([v] if isinstance(v, str) else dict(v).values())]
+        lost = [k for k in linked if k not in first]
+        if shown and lost:
+            raise RecordError(f"the table {ident['table']['name']} ({r['key']}) shows networks that learnt from "
+                              f"records not in this folder ({', '.join(lost)}): put them back, or remove its table "
+                              "record and its networks' records")
+        if shown:
             found.append((min(shown), view(records_, ident["table"], ident["links"], r["result"]["keys"])))
     found.sort(key=lambda f: f[0])
     return [v for _, v in sorted(found, key=lambda f: max(s["date"] for s in f[1]["sources"]), reverse=True)]
