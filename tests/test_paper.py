@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tinykd.experiments import hinton_paper
 
 from tinykd.runs import records
@@ -29,7 +31,7 @@ def sel_epochs(view):
     return choose({"both": [(a + b) / 2 for a, b in zip(c["alone"], c["distilled"])]})[1]
 
 
-def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp_path):
+def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp_path, monkeypatch):
     first = run(tmp_path)
     recs = records.Store(tmp_path / "rec").all()
     roles = sorted(r["identity"]["role"] for r in recs)
@@ -106,7 +108,19 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     (stopped,) = hinton_paper.views(records.Store(tmp_path / "rec").all())      # shown as unfinished, saying what is not
     assert not stopped["complete"] and stopped["missing"] == ["the mythical-3 student", "the 7s-and-8s student"]
     assert "not yet trained: the mythical-3 student; the 7s-and-8s student" in hinton_paper.markdown(stopped)
+    # while the students train, the table so far is <name>.partial.md (here: stopped before the first of them)
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(hinton_paper._World, "train", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    cfg = hinton_paper.HintonPaper.of_preset("quick", subset=1200, teacher_epochs=2, student_epochs=2,
+                                             **{f"{k}_dir": str(tmp_path / d) for k, d in
+                                                (("records", "rec"), ("checkpoint", "ck"), ("out", "r"))})
+    with pytest.raises(KeyboardInterrupt):
+        hinton_paper.run(cfg)
+    partial = (tmp_path / "r" / "mnist_hinton_paper_quick.partial.md").read_text()
+    assert "**Incomplete" in partial and "not yet trained: the mythical-3 student; the 7s-and-8s student" in partial
+    monkeypatch.undo()
     again = run(tmp_path)
+    assert not (tmp_path / "r" / "mnist_hinton_paper_quick.partial.md").exists()
     assert "teacher candidate" not in again and "[teacher] epoch" not in again   # no teacher trains again
     assert "loaded" not in again[:again.index("the ensemble chosen")]   # its choice is read from its record
     assert "omit-3 distilled seed 0" in again and "student alone seed 0" not in again

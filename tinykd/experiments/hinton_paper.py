@@ -177,12 +177,26 @@ def run(s):
     worlds["ensemble"] = _World(setup, None, (x_all, y_all), None, shape, ens_rec["key"], "training and validation",
                                 logits=lambda rows: assemble(need_model=True)[0].logits(rows, TEMPERATURE))
 
+    out = f"{s.out_dir}/{table['name']}"
+
+    def view_of():
+        v = view(setup.store.all(), table, links, keys)
+        v["data"] = setup.data   # the file this run was given (two files may hold one content)
+        v["keys"] = [links["teacher"], links["held_out_teacher"], *(k for _, k in links["candidates"]),
+                     *(setup.key(m) for m in more), *keys]
+        return v
+
     # 2. the students' budget, chosen in the held-out world on the mean of both students' validation curves
     def student(world, kind, epochs, seed, role, **rows):
         w = worlds[world]
         spec = student_spec(setup, w.key, kind, epochs, s, seed, role, rows=w.rows, **rows)
         ask(setup.key(spec))
-        return setup.record(spec) or w.train(spec, links)
+        rec = setup.record(spec)
+        if rec is None:
+            v = view_of()
+            shared.write(out, v, markdown(v))   # the table so far: <name>.partial.md until every row is there
+            rec = w.train(spec, links)
+        return rec
 
     sel = {kind: student("held-out", kind, s.student_epochs, 0, "student-selection")
            for kind in ("alone", "distilled")}
@@ -199,12 +213,7 @@ def run(s):
         student("ensemble", "ensemble", s_epochs, seed, "student")
     for role, classes in SHIFTED.items():
         student("final", "distilled", s_epochs, 0, role, bias_shift=shifts[role], **classes)
-    v = view(setup.store.all(), table, links, keys)
-    v["data"] = setup.data   # the file this run was given (two files may hold one content)
-    v["keys"] = [links["teacher"], links["held_out_teacher"], *(k for _, k in links["candidates"]),
-                 *(setup.key(m) for m in more), *keys]
-    out = f"{s.out_dir}/{table['name']}"
-    return shared.publish(out, v, markdown, figures, s)
+    return shared.publish(out, view_of(), markdown, figures, s)
 
 
 SHIFTED = {"omit-3": {"without_classes": OMITTED}, "only-7-8": {"only_classes": KEPT}}
