@@ -140,6 +140,8 @@ def test_the_command_says_a_mistake_in_one_line(tmp_path):
     (tmp_path / "rec").mkdir()
     code, lines = run(tmp_path / "rec", "--checkpoint-dir", tmp_path / "nock")
     assert code == 2 and len(lines) == 1 and "no --checkpoint-dir" in lines[0]
+    code, lines = run(tmp_path / "rec")      # an empty folder: said, not "0 of 0 records written again"
+    assert code == 2 and len(lines) == 1 and "no records in" in lines[0] and "--records-dir" in lines[0]
     (tmp_path / "rec" / "notes.json").write_text("{}")
     code, lines = run(tmp_path / "rec")
     assert code == 2 and len(lines) == 1 and "not a tinykd record" in lines[0]

@@ -133,9 +133,12 @@ if __name__ == "__main__":
 
     def fail(line):     # one line, no usage block, as every tinykd command says a mistake
         p.exit(2, f"{p.prog}: error: {line}\n")
-    for folder, what in ((a.records_dir, "records folder"), (a.checkpoint_dir, "--checkpoint-dir")):
+    for folder, what, option in ((a.records_dir, "records folder", "--records-dir"),
+                                 (a.checkpoint_dir, "--checkpoint-dir", "--checkpoint-dir")):
         if folder is not None and not os.path.isdir(folder):
-            fail(f"no {what} {folder!r}: give the folder an experiment's --records-dir or --checkpoint-dir named")
+            fail(f"no {what} {folder!r}: give the folder an experiment's {option} named")
+    if not records.Store(a.records_dir).all():
+        fail(f"no records in {a.records_dir!r}: give the folder an experiment's --records-dir named")
     try:
         migrate(a.records_dir, a.checkpoint_dir)
     except (records.RecordError, checkpoints.CheckpointError) as e:
