@@ -137,9 +137,9 @@ if __name__ == "__main__":
                                  (a.checkpoint_dir, "--checkpoint-dir", "--checkpoint-dir")):
         if folder is not None and not os.path.isdir(folder):
             fail(f"no {what} {folder!r}: give the folder an experiment's {option} named")
-    if not records.Store(a.records_dir).all():
-        fail(f"no records in {a.records_dir!r}: give the folder an experiment's --records-dir named")
     try:
+        if not records.Store(a.records_dir).all():
+            fail(f"no records in {a.records_dir!r}: give the folder an experiment's --records-dir named")
         migrate(a.records_dir, a.checkpoint_dir)
     except (records.RecordError, checkpoints.CheckpointError) as e:
         fail(" ".join(str(e).split()))
