@@ -67,6 +67,8 @@ def migrate(folder, checkpoint_dir=None, say=print):
     written again."""
     store = records.Store(folder)
     recs = store.all(formats=(records.OLD_FORMAT, records.FORMAT))
+    if not recs:
+        raise records.RecordError(f"no records in {folder!r}: give the folder an experiment's --records-dir named")
     kept = _checkpoints(checkpoint_dir)
     new_keys = new_keys_of([r["identity"] for r in recs] + [meta["identity"] for _, meta in kept])
     stale, written, tables = [], 0, {}
@@ -138,8 +140,6 @@ if __name__ == "__main__":
         if folder is not None and not os.path.isdir(folder):
             fail(f"no {what} {folder!r}: give the folder an experiment's {option} named")
     try:
-        if not records.Store(a.records_dir).all():
-            fail(f"no records in {a.records_dir!r}: give the folder an experiment's --records-dir named")
         migrate(a.records_dir, a.checkpoint_dir)
     except (records.RecordError, checkpoints.CheckpointError) as e:
         fail(" ".join(str(e).split()))
