@@ -287,7 +287,7 @@ def view(records_, table, links, keys):
     pool = of("teacher-ensemble")[0]["identity"]["model"]["members"] if of("teacher-ensemble") else []
     teachers = [by_key[k] for k in dict.fromkeys([links["teacher"], links.get("held_out_teacher"), *keys.values(),
                                                   *pool]) if k in by_key]
-    v["sources"] = shared.sources(teachers + rows)
+    v["sources"] = shared.sources([r for r in teachers + rows if r["identity"]["role"] != "teacher-ensemble"])
     cands = {name: by_key[k]["result"] for name, k in keys.items()}
     curves = {name: [h["val_errors"] for h in r["history"]] for name, r in cands.items()}
     curves = successive(curves, rungs(max(map(len, curves.values())), table["settings"]["halvings"]))
