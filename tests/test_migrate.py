@@ -120,6 +120,26 @@ def test_a_teacher_no_longer_names_the_candidates_it_was_chosen_from_and_what_le
     assert now["student"]["key"] != student and len(store.all()) == 2
 
 
+def test_a_student_on_the_labels_alone_no_longer_names_a_teacher_and_its_twins_become_one(tmp_path):
+    """Step 7: two students on the labels alone that differ only by the teacher they named are one network (none
+    shaped it): one record, the table that showed either shows it; a distilled student keeps its teacher."""
+    store = records.Store(tmp_path)
+    alone = {"role": "student", "objective": {"method": "supervised", "ignore_label": None}, "seed": 0}
+    kd = {"role": "student", "objective": {"method": "kd", "temperature": 20.0}, "seed": 0, "teacher": "t" * 16}
+    twins = [store.put({**alone, "teacher": t * 16}, {"errors": 150})["key"] for t in "ab"]
+    distilled = store.put(kd, {"errors": 90})["key"]
+    table = {"experiment": "x", "name": "x", "preset": "full", "deviations": {}, "settings": {}}
+    store.plan(table, {"teacher": "b" * 16}, [twins[1], distilled])
+    assert migrate(tmp_path, say=lambda line: None) == 3   # the two twins and the table
+    by_role = {}
+    for r in store.all():
+        by_role.setdefault(r["identity"]["role"], []).append(r)
+    (student_alone,) = [r for r in by_role["student"] if "teacher" not in r["identity"]]
+    assert student_alone["identity"] == alone and len(by_role["student"]) == 2
+    assert [r for r in by_role["student"] if r["identity"].get("teacher")][0]["key"] == distilled
+    assert by_role["table"][0]["result"]["keys"] == [student_alone["key"], distilled]
+
+
 def test_a_data_source_inside_the_repository_is_named_relative_to_it():
     inside, outside = os.path.join(REPOSITORY, "data", "mnist"), os.path.join(os.sep, "elsewhere", "mnist")
     assert relative(inside) == os.path.join("data", "mnist") and relative(outside) == outside

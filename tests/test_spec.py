@@ -43,6 +43,10 @@ def test_the_identity_is_what_the_built_objects_say_of_themselves():
         other = spec(**{"objective": (KD, {"temperature": 4.0}), "extra": {"teacher": "a" * 16}, **change})
         keys.add(identity.key(other.identity(other.build())))
     assert len(keys) == 12
+    # a network on the labels alone is named by no teacher: none shaped it, so a new teacher finds it
+    alone = [spec(extra={"teacher": t, "rows": "training"}) for t in ("a" * 16, "b" * 16)]
+    idents = [a.identity(a.build()) for a in alone]
+    assert idents[0] == idents[1] and "teacher" not in idents[0] and idents[0]["rows"] == "training"
 
 
 def test_the_committed_records_keep_their_keys():

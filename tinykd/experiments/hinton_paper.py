@@ -315,7 +315,7 @@ def view(records_, table, links, keys):
                          "own_seconds": sum(by_key[k]["result"].get("seconds", 0.0) for k in pool
                                             if k in by_key and by_key[k]["identity"]["role"] == "teacher-member")}
     sel = {r["identity"]["kind"]: r["result"] for r in of("student-selection")}
-    v["student_selection"] = {k: [h["val_errors"] for h in r["history"]] for k, r in sel.items()}
+    v["student_selection"] = {k: [h["val_errors"] for h in sel[k]["history"]] for k in KINDS if k in sel}
     if of("student"):
         v["student_epochs"] = of("student")[0]["identity"]["epochs"]
     for key, role in (("omit_3", "omit-3"), ("only_7_8", "only-7-8")):

@@ -50,7 +50,8 @@ def view(records, table, links, keys, asked=None, data=None):
                          "runs": [r["result"] for r in runs], **shared.mean_std([r["result"]["errors"] for r in runs])}
     flag, line = teacher_check(t["result"], s["result"], ids)
     # an ensemble teacher of a variant (registry ``teachers`` > 1): its record, and its members beyond the teacher
-    ensembles = [by_key[k] for k in sorted({r["identity"]["teacher"] for r in rows} - {t["key"]}) if k in by_key]
+    teachers = sorted({r["identity"].get("teacher") for r in rows} - {t["key"], None})   # none: on the labels alone
+    ensembles = [by_key[k] for k in teachers if k in by_key]
     extra = [by_key[m] for e in ensembles for m in e["result"]["members"] if m != t["key"] and m in by_key]
     trained = [t, s] + extra + rows
     # what this run asks for (``asked``, with ``keys``), or what the runs that wrote these records asked for, and
@@ -67,8 +68,9 @@ def view(records, table, links, keys, asked=None, data=None):
               "missing": [f"{vid} seed {seed}" for vid, seed in missing], "sources": shared.sources(trained),
               "seconds_total": sum(r["result"].get("seconds", 0.0) for r in trained)}
     record["ensembles"] = [{"errors": e["result"]["errors"], "members": len(e["result"]["members"]),
-                            "average": e["result"]["average"], "variants": sorted({r["identity"]["variant"] for r in rows
-                                                                                  if r["identity"]["teacher"] == e["key"]}),
+                            "average": e["result"]["average"],
+                            "variants": sorted({r["identity"]["variant"] for r in rows
+                                                if r["identity"].get("teacher") == e["key"]}),
                             "minutes": sum(m["result"].get("seconds", 0.0) for m in extra) / 60} for e in ensembles]
     record.update(n_test=record["data"]["n_test"], name=table["name"], preset=table["config"]["preset"])
     record["what_it_shows"] = what_it_shows(record)

@@ -16,6 +16,8 @@
 6. A paper-preset teacher's identity no longer names the candidates it was chosen from (``selected_from``): they
    did not shape its weights, and a search that grew (more candidates, longer rungs) trained the same teacher, and
    everything that learnt from it, again.
+7. A student on the labels alone (objective ``supervised``) no longer names a teacher (``Spec.identity``): none
+   shaped it, and a new teacher trained it again, the same network.
 
 A key that changes changes every identity that names it (a student's teacher, a variant's start, a selection's
 candidates, an ensemble's members), so the new keys are found to a fixed point over every record and checkpoint
@@ -36,13 +38,16 @@ SETTINGS_ADDED = {"hinton_paper": {"search": "changes", "halvings": 0}}
 
 
 def identity_now(ident, new_keys):
-    """``ident`` as the code writes it now: every optimiser's description with its bound, no ``selected_from``,
-    every table tag with the settings added since, every old key replaced."""
+    """``ident`` as the code writes it now: every optimiser's description with its bound, no ``selected_from``, no
+    teacher for a student on the labels alone, every table tag with the settings added since, every old key
+    replaced."""
     if isinstance(ident, dict):
         out = {k: identity_now(v, new_keys) for k, v in ident.items()}
         if out.get("optimizer") in ("Adam", "SGD"):
             out.setdefault("max_norm", None)
         out.pop("selected_from", None)
+        if isinstance(out.get("objective"), dict) and out["objective"].get("method") == "supervised":
+            out.pop("teacher", None)
         if isinstance(out.get("settings"), dict) and out.get("experiment") in SETTINGS_ADDED:
             out["settings"] = {**SETTINGS_ADDED[out["experiment"]], **out["settings"]}
         return out

@@ -69,7 +69,8 @@ class Spec:
         """The data's fingerprint, what each object that shapes the weights says of itself (the model's
         architecture, initialisation and seeds; the optimiser's settings; the schedule's base rate, length and
         floor; the objective's settings), the loop's own settings (epochs, batch size, jitter, the shuffling seed,
-        the backend), then ``extra``."""
+        the backend), then ``extra``: without its ``teacher`` for a network on the labels alone (``Supervised``),
+        which no teacher shapes, so a new teacher finds it instead of training it again."""
         model = parts.model
         ident = {"data": self.data, "role": self.role,
                  "model": model.describe() if self.mode is None else {**model.config(), "seed": self.seed},
@@ -79,7 +80,8 @@ class Spec:
                  "seed": self.seed if self.shuffle_seed is None else self.shuffle_seed, "backend": self.backend}
         if self.jitter is not None:
             ident["jitter"] = self.jitter
-        return {**ident, **self.extra}
+        alone = isinstance(parts.objective, Supervised)
+        return {**ident, **{k: v for k, v in self.extra.items() if not (alone and k == "teacher")}}
 
 
 @dataclass(frozen=True)
