@@ -140,6 +140,34 @@ def test_a_student_on_the_labels_alone_no_longer_names_a_teacher_and_its_twins_b
     assert by_role["table"][0]["result"]["keys"] == [student_alone["key"], distilled]
 
 
+def test_a_held_out_teacher_becomes_the_candidate_run_it_is_and_its_checkpoint_follows(tmp_path, monkeypatch):
+    """Step 8: a paper-preset held-out teacher (role teacher-held-out) is the candidate run of its recipe and
+    epochs: its record and checkpoint take that name (the checkpoint's file name names the role too), and the
+    network loads as the candidate, nothing trained."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((48, 6)).astype(np.float32), rng.integers(0, 3, 48)
+    runner = Runner(records.Store("rec"), "ck", "toy", {"name": "toy"}, say=lambda line: None)
+    spec = Spec("teacher-candidate", sizes=(6, 5, 3), epochs=2, lr=1e-2, data="f" * 64, batch_size=16,
+                backend="numpy")
+    net, rec = runner.run(spec, (x, y, None, None), (x, y), need_model=True, progress=False)
+    old = {**rec["identity"], "role": "teacher-held-out"}
+    path = runner.path(rec["identity"])
+    checkpoints.relabel(path, runner.path(old), old)
+    os.remove(path)
+    os.remove(records.Store("rec").path(rec["identity"]))
+    records.write(records.Store("rec").path(old), {**{k: v for k, v in rec.items() if k != "checksum"},
+                                                    "identity": old, "key": key(old)})
+    assert migrate("rec", "ck", say=lambda line: None) == 1
+    (after,) = records.Store("rec").all()
+    assert after["identity"] == rec["identity"] and os.listdir("ck") == [os.path.basename(path)]
+    said = []
+    model, _ = Runner(records.Store("rec"), "ck", "toy", {"name": "toy"}, say=said.append).run(
+        spec, (x, y, None, None), (x, y), need_model=True, progress=False)
+    assert any("loaded" in line for line in said)
+    np.testing.assert_array_equal(model.logits(x), net.logits(x))
+
+
 def test_a_data_source_inside_the_repository_is_named_relative_to_it():
     inside, outside = os.path.join(REPOSITORY, "data", "mnist"), os.path.join(os.sep, "elsewhere", "mnist")
     assert relative(inside) == os.path.join("data", "mnist") and relative(outside) == outside

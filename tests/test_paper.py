@@ -35,13 +35,18 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     first = run(tmp_path)
     recs = records.Store(tmp_path / "rec").all()
     roles = sorted(r["identity"]["role"] for r in recs)
-    assert roles.count("teacher-candidate") == 5 and roles.count("teacher") == 1   # base, lr, c, jitter, dropout
-    assert roles.count("teacher-held-out") == 1 and roles.count("teacher-member") == hinton_paper.ENSEMBLE_SEEDS - 1
+    view = json.loads((tmp_path / "r" / "mnist_hinton_paper_quick.json").read_text())
+    # the held-out teacher is a candidate run: the winner's own record when the chosen epochs are its last
+    held = {r["key"]: r for r in recs}[view["keys"][1]]
+    winner = dict(view["selection"]["recipes"])[view["selection"]["winner"]]
+    trained_twice = held["identity"]["epochs"] != len(view["selection"]["curves"][view["selection"]["winner"]])
+    assert roles.count("teacher-candidate") == 5 + trained_twice and roles.count("teacher") == 1   # base, lr, c, ...
+    assert held["identity"]["role"] == "teacher-candidate" and hinton_paper.recipe_of(held["identity"]) == winner
+    assert roles.count("teacher-member") == hinton_paper.ENSEMBLE_SEEDS - 1
     assert roles.count("student-selection") == 2 and roles.count("student") == 3   # alone, distilled, ensemble
     assert roles.count("teacher-ensemble") == 1
     for role in ("omit-3", "only-7-8", "omit-3-held-out", "only-7-8-held-out"):
         assert roles.count(role) == 1
-    view = json.loads((tmp_path / "r" / "mnist_hinton_paper_quick.json").read_text())
     sel = view["selection"]
     # what this run changes from the quick preset: its subset (3,000 there) and the students' epochs (3 there); the
     # teacher's 2 epochs are the preset's own. Its 2-epoch curves are smoothed over 2 epochs, and the view says so
@@ -56,7 +61,6 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     # every choice for the students is made where no network that shapes them has seen the validation images: the
     # held-out teacher is the chosen recipe on the training split; the final students learn from the final teacher
     # on every labelled row, with the budget and the shifts chosen in the held-out world
-    (held,) = [r for r in recs if r["identity"]["role"] == "teacher-held-out"]
     assert {k: v for k, v in held["identity"].items() if k not in ("role", "rows")} == \
         {k: v for k, v in teacher["identity"].items() if k not in ("role", "rows")}
     assert held["result"]["validation_errors"] is not None and "val_errors" in held["result"]["history"][-1]
@@ -64,7 +68,7 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     # the ensemble: chosen on validation from the networks that never saw it (the candidates, the held-out teacher
     # and the same recipe from other initial seeds: the held-out teacher's identity but for its seeds)
     (ens,) = [r for r in recs if r["identity"]["role"] == "teacher-ensemble"]
-    pool = [r["key"] for r in recs if r["identity"]["role"] in ("teacher-candidate", "teacher-held-out",
+    pool = [r["key"] for r in recs if r["identity"]["role"] in ("teacher-candidate",
                                                                  "teacher-member")]
     assert sorted(ens["identity"]["model"]["members"]) == sorted(pool) and teacher["key"] not in pool
     for m in (r for r in recs if r["identity"]["role"] == "teacher-member"):
@@ -212,8 +216,15 @@ def test_the_grid_search_with_successive_halving_continues_the_better_half_and_a
     assert list(sel["scores"]) == ["base", "half the dropout", "no jitter", "no jitter, half the dropout"]
     assert len(sel["curves"][sel["winner"]]) == 8 and sel["winner"] == choose(sel["curves"])[0]
     recs = records.Store(tmp_path / "rec").all()
-    cands = sorted((r for r in recs if r["identity"]["role"] == "teacher-candidate"),
-                   key=lambda r: r["identity"]["epochs"])
+    # the held-out teacher is the winner's recipe for its chosen epochs: a candidate run of its own unless those
+    # are the winner's last, when it is the winner's record (and nothing trains twice)
+    held = {r["key"]: r for r in recs}[view["keys"][1]]
+    assert hinton_paper.recipe_of(held["identity"]) == sel["recipes"][sel["winner"]]
+    (winner,) = [r for r in recs if r["identity"]["role"] == "teacher-candidate" and r["identity"]["epochs"] == 8
+                 and hinton_paper.recipe_of(r["identity"]) == sel["recipes"][sel["winner"]]]
+    assert (held["key"] == winner["key"]) == (held["identity"]["epochs"] == 8)
+    cands = sorted((r for r in recs if r["identity"]["role"] == "teacher-candidate" and
+                    (r["key"] != held["key"] or held["identity"]["epochs"] == 8)), key=lambda r: r["identity"]["epochs"])
     assert [r["identity"]["epochs"] for r in cands] == [2, 2, 2, 2, 4, 4, 8]
     assert [r["result"].get("continued_from_epoch") for r in cands[4:]] == [2, 2, 4]   # each from the shorter run
     full = [r for r in cands if r["identity"]["epochs"] == 8]

@@ -142,7 +142,9 @@ def run(s):
         f"{scores[winner][0]:.1f})")
     final = teacher_spec(setup, cands[winner], epochs, s.teacher_decay, role="teacher",
                          rows="training and validation")
-    held = teacher_spec(setup, cands[winner], epochs, s.teacher_decay, role="teacher-held-out")
+    # the held-out teacher: the chosen recipe for the chosen epochs on the training split, a candidate run (the
+    # winner's own record when the best epoch is its last)
+    held = teacher_spec(setup, cands[winner], epochs, s.teacher_decay)
     # the same recipe on the same rows from other initial seeds: ensemble members that differ by more than a recipe
     more = [dataclasses.replace(held, role="teacher-member", seed=i) for i in range(1, ENSEMBLE_SEEDS)]
     xp = resolve(s.backend)
@@ -161,7 +163,8 @@ def run(s):
     pool = {rec["key"]: teacher_spec(setup, cands[name], rec["identity"]["epochs"], s.teacher_decay)
             for name, rec in found.items()}     # each candidate as far as it trained
     pool.update({setup.key(m): m for m in more})
-    order = [*(rec["key"] for rec in found.values()), links["held_out_teacher"], *(setup.key(m) for m in more)]
+    order = list(dict.fromkeys([*(rec["key"] for rec in found.values()), links["held_out_teacher"],
+                                *(setup.key(m) for m in more)]))   # each network once
     ens = EnsembleSpec("teacher-ensemble", tuple(order), setup.data["fingerprint"], s.backend)
 
     def members(keys):
@@ -182,8 +185,8 @@ def run(s):
     def view_of():
         v = view(setup.store.all(), table, links, keys)
         v["data"] = setup.data   # the file this run was given (two files may hold one content)
-        v["keys"] = [links["teacher"], links["held_out_teacher"], *(k for _, k in links["candidates"]),
-                     *(setup.key(m) for m in more), *keys]
+        v["keys"] = list(dict.fromkeys([links["teacher"], links["held_out_teacher"],
+                                        *(k for _, k in links["candidates"]), *(setup.key(m) for m in more), *keys]))
         return v
 
     # 2. the students' budget, chosen in the held-out world on the mean of both students' validation curves
@@ -303,7 +306,7 @@ def view(records_, table, links, keys):
                      for kind in KINDS if of("student", kind)}
     if of("teacher-ensemble"):
         e = of("teacher-ensemble")[0]
-        names = {**{k: name for name, k in keys.items()}, links["held_out_teacher"]: "held-out teacher",
+        names = {links["held_out_teacher"]: "held-out teacher", **{k: name for name, k in keys.items()},
                  **{k: f"held-out teacher, seed {by_key[k]['identity']['seed']}" for k in pool
                     if k in by_key and by_key[k]["identity"]["role"] == "teacher-member"}}
         v["ensemble"] = {**e["result"], "names": [names[k] for k in e["result"]["members"]],

@@ -18,6 +18,8 @@
    everything that learnt from it, again.
 7. A student on the labels alone (objective ``supervised``) no longer names a teacher (``Spec.identity``): none
    shaped it, and a new teacher trained it again, the same network.
+8. The paper preset's held-out teacher is a candidate run (role ``teacher-candidate``, not ``teacher-held-out``):
+   when the chosen epochs were the winner's last, it was the winning candidate trained a second time.
 
 A key that changes changes every identity that names it (a student's teacher, a variant's start, a selection's
 candidates, an ensemble's members), so the new keys are found to a fixed point over every record and checkpoint
@@ -39,13 +41,15 @@ SETTINGS_ADDED = {"hinton_paper": {"search": "changes", "halvings": 0}}
 
 def identity_now(ident, new_keys):
     """``ident`` as the code writes it now: every optimiser's description with its bound, no ``selected_from``, no
-    teacher for a student on the labels alone, every table tag with the settings added since, every old key
+    teacher for a student on the labels alone, a held-out teacher as a candidate, every table tag with the settings added since, every old key
     replaced."""
     if isinstance(ident, dict):
         out = {k: identity_now(v, new_keys) for k, v in ident.items()}
         if out.get("optimizer") in ("Adam", "SGD"):
             out.setdefault("max_norm", None)
         out.pop("selected_from", None)
+        if out.get("role") == "teacher-held-out":
+            out["role"] = "teacher-candidate"
         if isinstance(out.get("objective"), dict) and out["objective"].get("method") == "supervised":
             out.pop("teacher", None)
         if isinstance(out.get("settings"), dict) and out.get("experiment") in SETTINGS_ADDED:
@@ -114,7 +118,7 @@ def migrate(folder, checkpoint_dir=None, say=print):
     for path, meta in kept:
         old, ident = key(meta["identity"]), identity_now(meta["identity"], new_keys)
         if key(ident) != old:
-            name = os.path.basename(path)
+            name = os.path.basename(path).replace(f"-{meta['identity']['role']}-", f"-{ident['role']}-", 1)
             checkpoints.relabel(path, os.path.join(os.path.dirname(path), name.replace(old, key(ident))), ident)
             os.remove(path)
             moved += 1
