@@ -409,6 +409,15 @@ def test_kd_from_an_ensemble_teacher_is_a_variant_of_the_registry(tmp_path, monk
         (tmp_path / "r" / "mnist_table.md").read_text()
     assert view["variants"]["kd-ensemble"]["name"] == "KD from an ensemble of 3 teachers"
     assert table1.run(cfg)["variants"] == view["variants"] and len(records.Store(tmp_path / "rec").all()) == len(recs)
+    # a member's or the ensemble's record gone: the table is one line naming it, never shown without them
+    from tinykd.experiments import table1_view
+    for gone in (teachers[2], ens):
+        path = records.Store(tmp_path / "rec").path(gone["identity"])
+        kept = open(path, encoding="utf-8").read()
+        os.remove(path)
+        with pytest.raises(records.RecordError, match=f"learnt from records not in this folder \\({gone['key']}\\)"):
+            table1_view.views(records.Store(tmp_path / "rec").all())
+        open(path, "w", encoding="utf-8").write(kept)
 
 
 def test_a_teacher_that_loses_to_s_initial_is_told_of_the_ensemble_variant_unless_the_run_has_it():

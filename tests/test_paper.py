@@ -105,6 +105,12 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     lines = hinton_paper.headline_of(hinton_paper.views(recs)[0])
     assert f"| {hinton_paper.PAPER['teacher']} | {teacher['result']['errors']} | ≤ 70 |" in "\n".join(lines)
     assert hinton_paper.headline(recs) == []                    # no run of the full preset as the preset has it here
+    # before any final student trains, the table already says the budget chosen (it said "–")
+    (tab,) = [r for r in recs if r["identity"]["role"] == "table"]
+    early = hinton_paper.view([r for r in recs if r["identity"]["role"] != "student"], tab["identity"]["table"],
+                              tab["identity"]["links"], tab["result"]["keys"])
+    assert early["student_epochs"] == sel_epochs(view) and not early["complete"]
+    assert f"Their budget, {sel_epochs(view)} epochs" in hinton_paper.markdown(early)
     # a run that lost its last records (as a run stopped there would) trains only those
     for r in recs:
         if r["identity"]["role"] in ("omit-3", "only-7-8"):

@@ -307,8 +307,17 @@ def test_the_commands_printed_are_quoted_for_a_shell(tmp_path, capsys):
                                     "--out", str(tmp_path / "my results" / "all.md")]
     store = records.Store(tmp_path / "my runs")
     store.put({"role": "teacher", "lr": 1e-3}, {"errors": 90})
-    assert regenerate.main(["--records", str(tmp_path / "my runs"), "--out", str(tmp_path / "my results" / "a.md"),
-                            "--no-figures"]) == 0
+    argv = ["--records", str(tmp_path / "my runs"), "--out", str(tmp_path / "my results" / "a.md"), "--no-figures"]
+    with pytest.raises(SystemExit) as e:        # records no table shows: one line, never an empty page
+        regenerate.main(argv)
+    assert e.value.code == 2 and "is shown by a table" in _one_line_exit(capsys)
+    assert not (tmp_path / "my results" / "a.md").exists()
+    (table,) = [r for r in records.Store(ROOT / "records").all() if r["identity"]["role"] == "table"
+                and r["identity"]["table"]["experiment"] == "fitnets"]     # the committed FitNets table
+    for k in [table["key"], table["identity"]["links"]["teacher"], *table["result"]["keys"]]:
+        (path,) = (ROOT / "records").glob(f"*-{k}.json")
+        (tmp_path / "my runs" / path.name).write_bytes(path.read_bytes())
+    assert regenerate.main(argv) == 0
     text = (tmp_path / "my results" / "a.md").read_text()
     quoted = f"--records {shlex.quote(str(tmp_path / 'my runs'))} --out " \
              f"{shlex.quote(str(tmp_path / 'my results' / 'a.md'))}"

@@ -76,6 +76,9 @@ class HintonPaper(Settings):
                 raise ConfigError(f"{name} must be a list of numbers > 0, the first the base recipe's; got {values!r}")
             for v in values:
                 check_real(name, v, low_open=True, error=ConfigError)
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:     # a second candidate of the same recipe would be the first, trained again
+                raise ConfigError(f"{name} lists {', '.join(f'{v:g}' for v in twice)} more than once; list each once")
         if self.search not in SEARCHES:
             raise ConfigError(f"unknown search {self.search!r}: expected one of {', '.join(SEARCHES)}")
         check_counts(self, halvings=0)
@@ -156,6 +159,8 @@ def run(s):
               "final": _World(setup, final, (x_all, y_all), None, shape, links["teacher"], "training and validation")}
     if setup.record(final) is None:
         worlds["final"].model()        # the final teacher now: it is the preset's first result
+    log(f"the final teacher ({winner} for {epochs} epochs, on the training and validation images): "
+        f"{setup.record(final)['result']['errors']} test errors")
 
     # the ensemble: which of the networks that never saw the validation images (the candidates, the held-out
     # teacher and its other seeds) to average, and how, chosen on those images; its students learn from every
@@ -203,8 +208,7 @@ def run(s):
 
     sel = {kind: student("held-out", kind, s.student_epochs, 0, "student-selection")
            for kind in ("alone", "distilled")}
-    both = [(a + b) / 2 for a, b in zip(curve(sel["alone"]), curve(sel["distilled"]))]
-    _, s_epochs, _ = choose({"both": both})
+    s_epochs = student_budget({kind: curve(rec) for kind, rec in sel.items()})
     log(f"the students' budget chosen on validation: {s_epochs} epochs")
     # 3. the bias shifts, chosen in the held-out world; then the final world: 3 seeds each, the shifts applied
     shifts = {role: student("held-out", "distilled", s_epochs, 0, f"{role}-held-out", **classes)["result"]["bias_shift"]
@@ -220,6 +224,12 @@ def run(s):
 
 
 SHIFTED = {"omit-3": {"without_classes": OMITTED}, "only-7-8": {"only_classes": KEPT}}
+
+
+def student_budget(curves):
+    """The students' epochs: where the mean of the two selection students' validation curves (``curves``: alone,
+    distilled), smoothed as ``selection.choose`` smooths, is lowest."""
+    return choose({"both": [(a + b) / 2 for a, b in zip(curves["alone"], curves["distilled"])]})[1]
 KINDS = ("alone", "distilled", "ensemble")   # the students: on the labels, from the teacher, from the ensemble
 
 
@@ -288,8 +298,8 @@ def view(records_, table, links, keys):
         return sorted((r for r in rows if r["identity"]["role"] == role and kind in (None, r["identity"].get("kind"))),
                       key=lambda r: r["result"].get("seed", 0))
     pool = of("teacher-ensemble")[0]["identity"]["model"]["members"] if of("teacher-ensemble") else []
-    teachers = [by_key[k] for k in dict.fromkeys([links["teacher"], links.get("held_out_teacher"), *keys.values(),
-                                                  *pool]) if k in by_key]
+    teachers = shared.linked(by_key, list(dict.fromkeys([links["teacher"], links["held_out_teacher"],
+                                                         *keys.values(), *pool])), table["name"])
     v["sources"] = shared.sources([r for r in teachers + rows if r["identity"]["role"] != "teacher-ensemble"])
     cands = {name: by_key[k]["result"] for name, k in keys.items()}
     curves = {name: [h["val_errors"] for h in r["history"]] for name, r in cands.items()}
@@ -308,19 +318,21 @@ def view(records_, table, links, keys):
         e = of("teacher-ensemble")[0]
         names = {links["held_out_teacher"]: "held-out teacher", **{k: name for name, k in keys.items()},
                  **{k: f"held-out teacher, seed {by_key[k]['identity']['seed']}" for k in pool
-                    if k in by_key and by_key[k]["identity"]["role"] == "teacher-member"}}
+                    if by_key[k]["identity"]["role"] == "teacher-member"}}
         v["ensemble"] = {**e["result"], "names": [names[k] for k in e["result"]["members"]],
                          "pool": [names[k] for k in e["identity"]["model"]["members"]],
                          "steps": {how: [[[names[k] for k in ks], *rest] for ks, *rest in trace]
                                    for how, trace in e["result"].get("selection", {}).items()},
                          "members_seconds": sum(by_key[k]["result"].get("seconds", 0.0)
-                                                for k in e["result"]["members"] if k in by_key),
-                         "own_seconds": sum(by_key[k]["result"].get("seconds", 0.0) for k in pool
-                                            if k in by_key and by_key[k]["identity"]["role"] == "teacher-member")}
+                                                for k in dict.fromkeys(e["result"]["members"])),
+                         "own_seconds": sum(by_key[k]["result"].get("seconds", 0.0) for k in dict.fromkeys(pool)
+                                            if by_key[k]["identity"]["role"] == "teacher-member")}
     sel = {r["identity"]["kind"]: r["result"] for r in of("student-selection")}
     v["student_selection"] = {k: [h["val_errors"] for h in sel[k]["history"]] for k in KINDS if k in sel}
     if of("student"):
         v["student_epochs"] = of("student")[0]["identity"]["epochs"]
+    elif {"alone", "distilled"} <= set(sel):      # chosen, before any final student trained
+        v["student_epochs"] = student_budget(v["student_selection"])
     for key, role in (("omit_3", "omit-3"), ("only_7_8", "only-7-8")):
         if of(role):
             v[key] = of(role)[0]["result"]

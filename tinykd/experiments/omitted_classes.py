@@ -32,8 +32,9 @@ def check_classes(ds, rows):
             ("validation split", ds.y_val, "the bias shifts of 3, 7 and 8 are chosen on it")):
         absent = [ds.classes[c] for c in OMITTED + KEPT if not (to_host(y) == c).any()]
         if absent:
+            more = "--subset, --transfer-size, --val" if rows < ds.y_train.shape[0] else "--subset, --val"
             raise DataError(f"{ds.name}: the {what} has no image of class {', '.join(absent)}; {why}: use more "
-                            "images (--subset, --transfer-size, --val) or data that has them")
+                            f"images ({more}) or data that has them")
 
 
 def omit_3(val, test, yv, yt):

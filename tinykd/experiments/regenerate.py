@@ -52,18 +52,22 @@ def document(records, header=HEADER, figure_dir=None, link_dir="figures", draw=T
     ``figure_dir`` and linked as ``link_dir/<file>`` (the figures' folder as seen from the document's). Given
     ``drawn_in`` (a folder), only the figures already there are linked (nothing is drawn: no link goes nowhere)."""
     parts, seen = [header], {}
-    for kind in KINDS:
-        for v in kind.views(records):
-            n = seen[v["name"]] = seen.get(v["name"], 0) + 1
-            stem = v["name"] if n == 1 else f"{v['name']}_{n}"
-            parts += [f"## {kind.title(v)}" + ("" if n == 1 else f" (an earlier run, {n})"), "",
-                      kind.markdown(v).rstrip("\n"), ""]
-            if draw:
-                plots.draw(v, kind.figures(v), figure_dir, stem)
-            for fig, _ in plots.drawable(v, kind.figures(v)):
-                if drawn_in is not None and not os.path.isfile(os.path.join(drawn_in, f"{stem}_{fig}.png")):
-                    continue
-                parts += [f"![{fig.replace('_', ' ')}]({link_dir}/{stem}_{fig}.png)", ""]
+    views = [(kind, v) for kind in KINDS for v in kind.views(records)]
+    if not views:   # networks whose tables' records are gone: an empty page would say nothing happened
+        raise OutputError(f"none of these {len(records)} records is shown by a table (no table record, role "
+                          "\"table\"): run the command that trained them again with the same --records-dir; it "
+                          "trains nothing and records their table")
+    for kind, v in views:
+        n = seen[v["name"]] = seen.get(v["name"], 0) + 1
+        stem = v["name"] if n == 1 else f"{v['name']}_{n}"
+        parts += [f"## {kind.title(v)}" + ("" if n == 1 else f" (an earlier run, {n})"), "",
+                  kind.markdown(v).rstrip("\n"), ""]
+        if draw:
+            plots.draw(v, kind.figures(v), figure_dir, stem)
+        for fig, _ in plots.drawable(v, kind.figures(v)):
+            if drawn_in is not None and not os.path.isfile(os.path.join(drawn_in, f"{stem}_{fig}.png")):
+                continue
+            parts += [f"![{fig.replace('_', ' ')}]({link_dir}/{stem}_{fig}.png)", ""]
     return "\n".join(parts).rstrip("\n") + "\n"
 
 

@@ -229,8 +229,7 @@ def count(x):
 def views(records_, experiment, view):
     """Every table of ``experiment`` whose plan (``plan``) the records hold and that shows at least one network
     (``view`` of each), the newest first, then in the order of their networks' records. A table whose teachers (the
-    records its ``links`` name) are not all there is a ``RecordError``: its numbers cannot be shown, and leaving it
-    out would hide that."""
+    records its ``links`` name) are not all there is a ``RecordError`` (``linked``)."""
     first = {r["key"]: i for i, r in enumerate(records_)}
     found = []
     for r in records_:
@@ -238,16 +237,24 @@ def views(records_, experiment, view):
         if ident["role"] != "table" or ident["table"]["experiment"] != experiment:
             continue
         shown = [first[k] for k in r["result"]["keys"] if k in first]
-        linked = [k for v in ident["links"].values() for k in ([v] if isinstance(v, str) else dict(v).values())]
-        lost = [k for k in linked if k not in first]
-        if shown and lost:
-            raise RecordError(f"the table {ident['table']['name']} ({r['key']}) shows networks that learnt from "
-                              f"records not in this folder ({', '.join(lost)}): put them back, or remove its table "
-                              "record and its networks' records")
         if shown:
+            linked(first, [k for v in ident["links"].values() for k in ([v] if isinstance(v, str) else
+                                                                         dict(v).values())],
+                   f"{ident['table']['name']} ({r['key']})")
             found.append((min(shown), view(records_, ident["table"], ident["links"], r["result"]["keys"])))
     found.sort(key=lambda f: f[0])
     return [v for _, v in sorted(found, key=lambda f: max(s["date"] for s in f[1]["sources"]), reverse=True)]
+
+
+def linked(by_key, keys, table):
+    """The records of ``keys`` (what a table's networks learnt from: its teachers, an ensemble's members) in
+    ``by_key``, or a ``RecordError`` naming those not in the folder: a number that leans on a missing record is
+    never shown, nor quietly left out."""
+    lost = [k for k in keys if k not in by_key]
+    if lost:
+        raise RecordError(f"the table {table} shows networks that learnt from records not in this folder "
+                          f"({', '.join(lost)}): put them back, or remove its table record and its networks' records")
+    return [by_key[k] for k in keys]
 
 
 def title(name, v):

@@ -51,8 +51,8 @@ def view(records, table, links, keys, asked=None, data=None):
     flag, line = teacher_check(t["result"], s["result"], ids)
     # an ensemble teacher of a variant (registry ``teachers`` > 1): its record, and its members beyond the teacher
     teachers = sorted({r["identity"].get("teacher") for r in rows} - {t["key"], None})   # none: on the labels alone
-    ensembles = [by_key[k] for k in teachers if k in by_key]
-    extra = [by_key[m] for e in ensembles for m in e["result"]["members"] if m != t["key"] and m in by_key]
+    ensembles = shared.linked(by_key, teachers, table["name"])
+    extra = shared.linked(by_key, [m for e in ensembles for m in e["result"]["members"] if m != t["key"]], table["name"])
     trained = [t, s] + extra + rows
     # what this run asks for (``asked``, with ``keys``), or what the runs that wrote these records asked for, and
     # is not here (a run stopped early, or still going)
