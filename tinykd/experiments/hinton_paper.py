@@ -552,9 +552,11 @@ def figures(v):
 
 def _curves(v, path):
     sel = v["selection"]
-    lines = [(1, c, dict(color=f"C{i}", lw=2.5 if name == sel["winner"] else 1.2, label=f"teacher: {name}"))
+    lines = [(1, c, dict(lw=1.1, label=f"teacher: {name}", **plots.line_style(i)) if name != sel["winner"] else
+              dict(color="black", lw=2.5, label=f"teacher: {name} (chosen)"))
              for i, (name, c) in enumerate(sel["curves"].items())]
-    lines += [(1, c, dict(color="black", ls="--" if kind == "alone" else ":", label=f"student {kind}"))
+    lines += [(1, c, dict(color="grey", lw=2, ls="--" if kind == "alone" else ":", label=f"student {kind}"))
               for kind, c in v.get("student_selection", {}).items()]
     return plots.val_curves(v, path, lines, "epoch", f"Validation curves, {v['data']['name']}: the teacher's "
-                             "candidates and the students", size=(plots.WIDTH, 4.2), ncol=2)
+                             "candidates and the students", size=(plots.WIDTH, 5.0), legend_size=7, ncol=2,
+                            loc="upper center", bbox_to_anchor=(0.5, -0.19))

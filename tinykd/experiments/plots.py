@@ -40,7 +40,7 @@ def finish(fig, ax, path, xlabel, ylabel, title, log_grid=True, legend_size=8, *
     return _save(fig, path)
 
 
-def _style(i):
+def line_style(i):
     """The i-th variant's line: matplotlib's ten colours, then the same colours dashed."""
     return {"color": f"C{i % 10}", "ls": "-" if i < 10 else "--"}
 
@@ -53,11 +53,16 @@ def _mean_curve(runs, key):
 
 
 def val_curves(record, path, lines, xlabel, title, size=(WIDTH, 4.0), **legend):
-    """Validation errors per epoch on a log scale; ``lines``: [(first epoch, curve, line style)]."""
+    """Validation errors per epoch on a log scale, labelled as plain counts, whole epochs on the x axis; ``lines``:
+    [(first epoch, curve, line style)]."""
+    from matplotlib.ticker import LogFormatter, MaxNLocator
     fig, ax = pyplot().subplots(figsize=size)
     for first, curve, style in lines:
         ax.plot(range(first, first + len(curve)), curve, **style)
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))     # 40, not 4×10^1
+    ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return finish(fig, ax, path, xlabel, f"validation errors (out of {record['data']['n_val']:,})", title, **legend)
 
 
@@ -68,7 +73,7 @@ def learning_curves(record, path):
     t, s = (_mean_curve([record[k]], "val_errors") for k in ("teacher", "student_initial"))
     lines = [(1, t, dict(color="black", lw=2, label="teacher")),
              (1, s, dict(color="black", ls=":", lw=2, label="S (initial)"))]
-    lines += [(len(s) + 1, _mean_curve(v["runs"], "val_errors"), dict(label=v.get("name", vid), **_style(i)))
+    lines += [(len(s) + 1, _mean_curve(v["runs"], "val_errors"), dict(label=v.get("name", vid), **line_style(i)))
               for i, (vid, v) in enumerate(record["variants"].items())]
     return val_curves(record, path, lines, "epoch (variants continue from S (initial))",
                        f"Learning curves, {record['data']['name']} (mean over seeds)", size=(WIDTH, 4.2),
@@ -83,7 +88,7 @@ def adversarial_drift(record, path):
     shown = [(i, vid, v) for i, (vid, v) in enumerate(record["variants"].items())
              if vid == registry.BASELINE.id or registry.adversarial(vid)]    # colours as in the learning curves
     for i, vid, v in shown:
-        style = dict(label=v.get("name", vid), **_style(i))
+        style = dict(label=v.get("name", vid), **line_style(i))
         for ax, key in zip(axes, ("mean_logit", "max_abs_logit")):   # epoch 0: S (initial)'s
             curve = [s0.get(key, float("nan"))] + _mean_curve(v["runs"], key)
             ax.plot(range(len(curve)), [abs(m) for m in curve], **style)
