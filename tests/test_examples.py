@@ -263,7 +263,7 @@ def _user_error(out, message):
     ("hinton_paper.py", ["--student-decay", "-1"], "--student-decay: must be a number in (0, 1]"),
     # a trial's findings: a rate listed twice trained one candidate twice; an option the example has not was named
     ("hinton_paper.py", ["--lr", "0.001", "0.001"], "--lr lists 0.001 more than once; list each once"),
-    ("hinton_paper.py", ["--quick", "--subset", "50"], "use more images (--subset, --val) or data that has them"),
+    ("hinton_paper.py", ["--quick", "--subset", "50"], "use more images (--val, --subset) or data that has them"),
     ("reproduce_table.py", ["--finetune-epochs", "0"], "--finetune-epochs: must be an integer >= 1, got 0"),
     # dark_knowledge.py makes the Table 1 example's checks (issue 18, item 15): its --quick transfer set of 10,000 is
     # never cut silently to a smaller --subset, and its 1% few-labels student gets at least one label per class

@@ -122,22 +122,36 @@ def test_a_teacher_no_longer_names_the_candidates_it_was_chosen_from_and_what_le
 
 def test_a_student_on_the_labels_alone_no_longer_names_a_teacher_and_its_twins_become_one(tmp_path):
     """Step 7: two students on the labels alone that differ only by the teacher they named are one network (none
-    shaped it): one record, the table that showed either shows it; a distilled student keeps its teacher."""
+    shaped it): one record, which says so, and the table that showed either shows it; a distilled student keeps its
+    teacher. Twins whose results differ are not one network: refused, nothing written."""
     store = records.Store(tmp_path)
     alone = {"role": "student", "objective": {"method": "supervised", "ignore_label": None}, "seed": 0}
     kd = {"role": "student", "objective": {"method": "kd", "temperature": 20.0}, "seed": 0, "teacher": "t" * 16}
-    twins = [store.put({**alone, "teacher": t * 16}, {"errors": 150})["key"] for t in "ab"]
+    ran = {"errors": 150, "history": [{"loss": 0.5, "val_errors": 12, "seconds": 3.0}]}
+    twins = [store.put({**alone, "teacher": "a" * 16}, ran)["key"],
+             store.put({**alone, "teacher": "b" * 16}, {**ran, "history": [{**ran["history"][0], "seconds": 4.0}]})
+             ["key"]]
     distilled = store.put(kd, {"errors": 90})["key"]
     table = {"experiment": "x", "name": "x", "preset": "full", "deviations": {}, "settings": {}}
     store.plan(table, {"teacher": "b" * 16}, [twins[1], distilled])
-    assert migrate(tmp_path, say=lambda line: None) == 3   # the two twins and the table
+    wrong = store.put({**alone, "teacher": "c" * 16, "seed": 1}, ran)["key"]
+    store.put({**alone, "teacher": "d" * 16, "seed": 1}, {**ran, "errors": 151})
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(records.RecordError, match=f"become one identity .* other results \\(150 and 151 test errors"):
+        migrate(tmp_path, say=lambda line: None)
+    assert sorted(os.listdir(tmp_path)) == before                  # refused before anything is written
+    os.remove(store.path({**alone, "teacher": "d" * 16, "seed": 1}))
+    assert migrate(tmp_path, say=lambda line: None) == 3    # one of the twins, the one at seed 1, and the table
     by_role = {}
     for r in store.all():
         by_role.setdefault(r["identity"]["role"], []).append(r)
-    (student_alone,) = [r for r in by_role["student"] if "teacher" not in r["identity"]]
-    assert student_alone["identity"] == alone and len(by_role["student"]) == 2
+    (student_alone,) = [r for r in by_role["student"] if "teacher" not in r["identity"] and r["identity"]["seed"] == 0]
+    assert student_alone["identity"] == alone and len(by_role["student"]) == 3
+    kept = [k for k in twins if f"key {k} -> {student_alone['key']}" in student_alone["migrated"]]
+    assert len(kept) == 1 and f"also key {(set(twins) - set(kept)).pop()}: the same network, trained again" in \
+        student_alone["migrated"]
     assert [r for r in by_role["student"] if r["identity"].get("teacher")][0]["key"] == distilled
-    assert by_role["table"][0]["result"]["keys"] == [student_alone["key"], distilled]
+    assert by_role["table"][0]["result"]["keys"] == [student_alone["key"], distilled] and wrong not in store.all()
 
 
 def test_a_held_out_teacher_becomes_the_candidate_run_it_is_and_its_checkpoint_follows(tmp_path, monkeypatch):
@@ -166,6 +180,21 @@ def test_a_held_out_teacher_becomes_the_candidate_run_it_is_and_its_checkpoint_f
         spec, (x, y, None, None), (x, y), need_model=True, progress=False)
     assert any("loaded" in line for line in said)
     np.testing.assert_array_equal(model.logits(x), net.logits(x))
+    # as in the committed notMNIST run: the winning candidate is there too, so the held-out copy is its twin; the
+    # candidate's record and checkpoint stay, the copy's go, and an ensemble's pool names the network once
+    (cand,) = records.Store("rec").all()
+    checkpoints.relabel(path, runner.path(old), old)
+    records.write(records.Store("rec").path(old), {**{k: v for k, v in cand.items() if k != "checksum"},
+                                                    "identity": old, "key": key(old),
+                                                    "result": {**cand["result"], "seconds": 99.0}})
+    pool = {"role": "teacher-ensemble", "model": {"kind": "ensemble", "members": [cand["key"], key(old)]}}
+    records.Store("rec").put(pool, {"errors": 5, "members": [cand["key"]]})
+    assert migrate("rec", "ck", say=lambda line: None) == 2           # the candidate (saying so) and the ensemble
+    by_role = {r["identity"]["role"]: r for r in records.Store("rec").all()}
+    assert len(records.Store("rec").all()) == 2 and by_role["teacher-candidate"]["result"] == cand["result"]
+    assert f"also key {key(old)}: the same network, trained again" in by_role["teacher-candidate"]["migrated"]
+    assert by_role["teacher-ensemble"]["identity"]["model"]["members"] == [cand["key"]]
+    assert os.listdir("ck") == [os.path.basename(path)]
 
 
 def test_a_data_source_inside_the_repository_is_named_relative_to_it():

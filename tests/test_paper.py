@@ -39,8 +39,8 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
     # the held-out teacher is a candidate run: the winner's own record when the chosen epochs are its last
     held = {r["key"]: r for r in recs}[view["keys"][1]]
     winner = dict(view["selection"]["recipes"])[view["selection"]["winner"]]
-    trained_twice = held["identity"]["epochs"] != len(view["selection"]["curves"][view["selection"]["winner"]])
-    assert roles.count("teacher-candidate") == 5 + trained_twice and roles.count("teacher") == 1   # base, lr, c, ...
+    own_run = held["identity"]["epochs"] != len(view["selection"]["curves"][view["selection"]["winner"]])
+    assert roles.count("teacher-candidate") == 5 + own_run and roles.count("teacher") == 1   # base, lr, c, ...
     assert held["identity"]["role"] == "teacher-candidate" and hinton_paper.recipe_of(held["identity"]) == winner
     assert roles.count("teacher-member") == hinton_paper.ENSEMBLE_SEEDS - 1
     assert roles.count("student-selection") == 2 and roles.count("student") == 3   # alone, distilled, ensemble
@@ -116,6 +116,12 @@ def test_the_preset_chooses_on_validation_retrains_on_everything_and_resumes(tmp
         if r["identity"]["role"] in ("omit-3", "only-7-8"):
             os.remove(records.Store(tmp_path / "rec").path(r["identity"]))
     (stopped,) = hinton_paper.views(records.Store(tmp_path / "rec").all())      # shown as unfinished, saying what is not
+    path = records.Store(tmp_path / "rec").path(ens["identity"])    # the ensemble's record gone: its students are
+    kept = open(path, encoding="utf-8").read()                      # not shown without it, but refused in one line
+    os.remove(path)
+    with pytest.raises(records.RecordError, match=f"records not in this folder \\({ens['key']}\\)"):
+        hinton_paper.views(records.Store(tmp_path / "rec").all())
+    open(path, "w", encoding="utf-8").write(kept)
     assert not stopped["complete"] and stopped["missing"] == ["the mythical-3 student", "the 7s-and-8s student"]
     assert "not yet trained: the mythical-3 student; the 7s-and-8s student" in hinton_paper.markdown(stopped)
     # while the students train, the table so far is <name>.partial.md (here: stopped before the first of them)
@@ -230,7 +236,8 @@ def test_the_grid_search_with_successive_halving_continues_the_better_half_and_a
                  and hinton_paper.recipe_of(r["identity"]) == sel["recipes"][sel["winner"]]]
     assert (held["key"] == winner["key"]) == (held["identity"]["epochs"] == 8)
     cands = sorted((r for r in recs if r["identity"]["role"] == "teacher-candidate" and
-                    (r["key"] != held["key"] or held["identity"]["epochs"] == 8)), key=lambda r: r["identity"]["epochs"])
+                    (r["key"] != held["key"] or held["identity"]["epochs"] == 8)),
+                   key=lambda r: r["identity"]["epochs"])
     assert [r["identity"]["epochs"] for r in cands] == [2, 2, 2, 2, 4, 4, 8]
     assert [r["result"].get("continued_from_epoch") for r in cands[4:]] == [2, 2, 4]   # each from the shorter run
     full = [r for r in cands if r["identity"]["epochs"] == 8]

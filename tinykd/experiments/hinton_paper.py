@@ -224,13 +224,13 @@ def run(s):
 
 
 SHIFTED = {"omit-3": {"without_classes": OMITTED}, "only-7-8": {"only_classes": KEPT}}
+KINDS = ("alone", "distilled", "ensemble")   # the students: on the labels, from the teacher, from the ensemble
 
 
 def student_budget(curves):
     """The students' epochs: where the mean of the two selection students' validation curves (``curves``: alone,
     distilled), smoothed as ``selection.choose`` smooths, is lowest."""
     return choose({"both": [(a + b) / 2 for a, b in zip(curves["alone"], curves["distilled"])]})[1]
-KINDS = ("alone", "distilled", "ensemble")   # the students: on the labels, from the teacher, from the ensemble
 
 
 class _World:
@@ -298,9 +298,11 @@ def view(records_, table, links, keys):
         return sorted((r for r in rows if r["identity"]["role"] == role and kind in (None, r["identity"].get("kind"))),
                       key=lambda r: r["result"].get("seed", 0))
     pool = of("teacher-ensemble")[0]["identity"]["model"]["members"] if of("teacher-ensemble") else []
+    learnt_from = [r["identity"]["teacher"] for r in rows if r["identity"].get("teacher")]   # the ensemble's too
     teachers = shared.linked(by_key, list(dict.fromkeys([links["teacher"], links["held_out_teacher"],
-                                                         *keys.values(), *pool])), table["name"])
-    v["sources"] = shared.sources([r for r in teachers + rows if r["identity"]["role"] != "teacher-ensemble"])
+                                                         *keys.values(), *pool, *learnt_from])), table["name"])
+    networks = list({r["key"]: r for r in teachers + rows}.values())     # each once
+    v["sources"] = shared.sources([r for r in networks if r["identity"]["role"] != "teacher-ensemble"])
     cands = {name: by_key[k]["result"] for name, k in keys.items()}
     curves = {name: [h["val_errors"] for h in r["history"]] for name, r in cands.items()}
     curves = successive(curves, rungs(max(map(len, curves.values())), table["settings"]["halvings"]))
@@ -316,7 +318,9 @@ def view(records_, table, links, keys):
                      for kind in KINDS if of("student", kind)}
     if of("teacher-ensemble"):
         e = of("teacher-ensemble")[0]
-        names = {links["held_out_teacher"]: "held-out teacher", **{k: name for name, k in keys.items()},
+        held_key = links["held_out_teacher"]    # a candidate itself when the chosen epochs were the winner's last
+        names = {held_key: "held-out teacher", **{k: name + (", the held-out teacher" if k == held_key else "")
+                                                  for name, k in keys.items()},
                  **{k: f"held-out teacher, seed {by_key[k]['identity']['seed']}" for k in pool
                     if by_key[k]["identity"]["role"] == "teacher-member"}}
         v["ensemble"] = {**e["result"], "names": [names[k] for k in e["result"]["members"]],
@@ -357,7 +361,7 @@ def view(records_, table, links, keys):
          if key not in v] + \
         [f"the {kind} student that chose the budget" for kind in ("alone", "distilled") if kind not in sel]
     v["complete"] = not v["missing"]
-    v["seconds_total"] = sum(r["result"].get("seconds", 0.0) for r in teachers + rows)
+    v["seconds_total"] = sum(r["result"].get("seconds", 0.0) for r in networks)
     return v
 
 

@@ -26,13 +26,13 @@ def kept_rows(y_host, rows):
 def check_classes(ds, rows):
     """3s, 7s and 8s in the transfer set (the first ``rows`` training images) and in the validation split, which
     choose the bias shifts; a ``DataError`` of one line otherwise."""
-    for what, y, why in (
+    for what, y, why, more in (
             (f"transfer set (the first {rows:,} training images)", ds.y_train[:rows],
-             "the mythical-digit experiment leaves out the 3s and the next keeps only the 7s and 8s"),
-            ("validation split", ds.y_val, "the bias shifts of 3, 7 and 8 are chosen on it")):
+             "the mythical-digit experiment leaves out the 3s and the next keeps only the 7s and 8s",
+             "--subset, --transfer-size" if rows < ds.y_train.shape[0] else "--subset"),
+            ("validation split", ds.y_val, "the bias shifts of 3, 7 and 8 are chosen on it", "--val, --subset")):
         absent = [ds.classes[c] for c in OMITTED + KEPT if not (to_host(y) == c).any()]
         if absent:
-            more = "--subset, --transfer-size, --val" if rows < ds.y_train.shape[0] else "--subset, --val"
             raise DataError(f"{ds.name}: the {what} has no image of class {', '.join(absent)}; {why}: use more "
                             f"images ({more}) or data that has them")
 

@@ -54,9 +54,9 @@ def document(records, header=HEADER, figure_dir=None, link_dir="figures", draw=T
     parts, seen = [header], {}
     views = [(kind, v) for kind in KINDS for v in kind.views(records)]
     if not views:   # networks whose tables' records are gone: an empty page would say nothing happened
-        raise OutputError(f"none of these {len(records)} records is shown by a table (no table record, role "
-                          "\"table\"): run the command that trained them again with the same --records-dir; it "
-                          "trains nothing and records their table")
+        raise OutputError(f"none of these {len(records)} records is shown by a table (a table's record is gone, or "
+                          "none of its networks is here): run the command that trained them again with the same "
+                          "--records-dir; it records its table, and trains only what is missing")
     for kind, v in views:
         n = seen[v["name"]] = seen.get(v["name"], 0) + 1
         stem = v["name"] if n == 1 else f"{v['name']}_{n}"
@@ -185,7 +185,8 @@ def main(argv=None):
                    help="the README whose headline table is regenerated (default: README.md for the committed "
                         "records; none otherwise)")
     p.add_argument("--no-figures", action="store_true",
-                   help="write the Markdown only (linking only the figures already in --figures)")
+                   help="write the Markdown only, linking only the figures already in --figures (as they were "
+                        "last drawn)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is not what the records give")
 
     def fail(line, status=2):

@@ -52,7 +52,8 @@ def view(records, table, links, keys, asked=None, data=None):
     # an ensemble teacher of a variant (registry ``teachers`` > 1): its record, and its members beyond the teacher
     teachers = sorted({r["identity"].get("teacher") for r in rows} - {t["key"], None})   # none: on the labels alone
     ensembles = shared.linked(by_key, teachers, table["name"])
-    extra = shared.linked(by_key, [m for e in ensembles for m in e["result"]["members"] if m != t["key"]], table["name"])
+    extra = shared.linked(by_key, [m for e in ensembles for m in e["result"]["members"] if m != t["key"]],
+                          table["name"])
     trained = [t, s] + extra + rows
     # what this run asks for (``asked``, with ``keys``), or what the runs that wrote these records asked for, and
     # is not here (a run stopped early, or still going)

@@ -19,7 +19,12 @@
 7. A student on the labels alone (objective ``supervised``) no longer names a teacher (``Spec.identity``): none
    shaped it, and a new teacher trained it again, the same network.
 8. The paper preset's held-out teacher is a candidate run (role ``teacher-candidate``, not ``teacher-held-out``):
-   when the chosen epochs were the winner's last, it was the winning candidate trained a second time.
+   when the chosen epochs were the winner's last, it was the winning candidate trained a second time; an ensemble's
+   pool names each network once.
+
+Two records that become one identity must be one network: the same test errors and the same validation errors and
+loss at every epoch (``RecordError`` otherwise). The record already under that key is kept (else the first), and
+says which keys it answers for now.
 
 A key that changes changes every identity that names it (a student's teacher, a variant's start, a selection's
 candidates, an ensemble's members), so the new keys are found to a fixed point over every record and checkpoint
@@ -29,6 +34,7 @@ was done to it (``migrated``); each checkpoint of an old key is relabelled and r
 """
 import argparse
 import os
+import re
 
 from . import checkpoints, records
 from .identity import key
@@ -41,8 +47,8 @@ SETTINGS_ADDED = {"hinton_paper": {"search": "changes", "halvings": 0}}
 
 def identity_now(ident, new_keys):
     """``ident`` as the code writes it now: every optimiser's description with its bound, no ``selected_from``, no
-    teacher for a student on the labels alone, a held-out teacher as a candidate, every table tag with the settings added since, every old key
-    replaced."""
+    teacher for a student on the labels alone, a held-out teacher as a candidate, an ensemble's pool without a
+    network twice, every table tag with the settings added since, every old key replaced."""
     if isinstance(ident, dict):
         out = {k: identity_now(v, new_keys) for k, v in ident.items()}
         if out.get("optimizer") in ("Adam", "SGD"):
@@ -52,6 +58,8 @@ def identity_now(ident, new_keys):
             out["role"] = "teacher-candidate"
         if isinstance(out.get("objective"), dict) and out["objective"].get("method") == "supervised":
             out.pop("teacher", None)
+        if isinstance(out.get("model"), dict) and out["model"].get("kind") == "ensemble":
+            out["model"] = {**out["model"], "members": list(dict.fromkeys(out["model"]["members"]))}
         if isinstance(out.get("settings"), dict) and out.get("experiment") in SETTINGS_ADDED:
             out["settings"] = {**SETTINGS_ADDED[out["experiment"]], **out["settings"]}
         return out
@@ -76,11 +84,11 @@ def migrate(folder, checkpoint_dir=None, say=print):
     written again."""
     store = records.Store(folder)
     recs = store.all(formats=(records.OLD_FORMAT, records.FORMAT))
-    if not recs:
-        raise records.RecordError(f"no records in {folder!r}: give the folder an experiment's --records-dir named")
     kept = _checkpoints(checkpoint_dir)
+    if not recs and not kept:
+        raise records.RecordError(f"no records in {folder!r}: give the folder an experiment's --records-dir named")
     new_keys = new_keys_of([r["identity"] for r in recs] + [meta["identity"] for _, meta in kept])
-    stale, written, tables = [], 0, {}
+    tables, now = {}, {}
     for r in recs:
         rec = {k: v for k, v in r.items() if k != "checksum"}
         rec.update(format=records.FORMAT, identity=identity_now(r["identity"], new_keys))
@@ -103,12 +111,28 @@ def migrate(folder, checkpoint_dir=None, say=print):
                 ident = {"role": "table", "table": tag, "links": rec["links"]}
                 tables.setdefault(key(ident), (ident, []))[1].append(rec["key"])
             done.append("its table tag gone: a table is a record of its own")
-        if rec == {k: v for k, v in r.items() if k != "checksum"}:
+        now.setdefault(rec["key"], []).append((r, rec, done))
+    for new_key, same in now.items():      # every twin checked before anything is written
+        same.sort(key=lambda t: t[0]["key"] != new_key)      # the record already under this key first
+        r = same[0][0]
+        for other, _, _ in same[1:]:
+            if _outcome(other) != _outcome(r):
+                raise records.RecordError(
+                    f"{store.path(r['identity'])} and {store.path(other['identity'])} become one identity "
+                    f"({new_key}) but record other results ({r['result'].get('errors')} and "
+                    f"{other['result'].get('errors')} test errors): remove the one that is wrong, then migrate")
+    stale, written = [], 0
+    for new_key, same in now.items():
+        (r, rec, done), twins = same[0], same[1:]
+        for other, _, _ in twins:
+            stale.append(store.path(other["identity"]))
+            done = done + [f"also key {other['key']}: the same network, trained again"]
+        if not twins and rec == {k: v for k, v in r.items() if k != "checksum"}:
             continue
         rec["migrated"] = r.get("migrated", []) + (done or ["the keys it names"])
         records.write(store.path(rec["identity"]), rec)
         written += 1
-        if store.path(rec["identity"]) != store.path(r["identity"]):
+        if r["key"] != new_key:
             stale.append(store.path(r["identity"]))
     for ident, keys in tables.values():
         store.plan(ident["table"], ident["links"], keys)
@@ -116,15 +140,29 @@ def migrate(folder, checkpoint_dir=None, say=print):
         os.remove(path)
     moved = 0
     for path, meta in kept:
-        old, ident = key(meta["identity"]), identity_now(meta["identity"], new_keys)
-        if key(ident) != old:
-            name = os.path.basename(path).replace(f"-{meta['identity']['role']}-", f"-{ident['role']}-", 1)
-            checkpoints.relabel(path, os.path.join(os.path.dirname(path), name.replace(old, key(ident))), ident)
-            os.remove(path)
-            moved += 1
+        ident = identity_now(meta["identity"], new_keys)
+        if key(ident) == key(meta["identity"]):
+            continue
+        name = os.path.basename(path)     # <label>-<role>-<sizes>-<key>[.run|.state].npz, as Runner.path names it
+        parts = re.fullmatch(rf"(.+)-{re.escape(meta['identity']['role'])}-(\d+(?:x\d+)*)-[0-9a-f]{{12,16}}"
+                             r"((?:\.run|\.state)?\.npz)", name)
+        if parts is None:
+            raise checkpoints.CheckpointError(f"{path}: not named as a checkpoint of its identity is (<label>-<role>-"
+                                              "<sizes>-<key>.npz); move it out of the checkpoints folder")
+        to = os.path.join(os.path.dirname(path), f"{parts[1]}-{ident['role']}-{parts[2]}-{key(ident)}{parts[3]}")
+        if not os.path.exists(to):     # there already: the same network's (its records agree), kept
+            checkpoints.relabel(path, to, ident)
+        os.remove(path)
+        moved += 1
     say(f"{folder}: {written} of {len(recs)} records written again ({len(stale)} under new keys), {len(tables)} "
         f"tables recorded from their tags; {moved} checkpoints relabelled")
     return written
+
+
+def _outcome(r):
+    """What a record says its network did: its test errors and its validation errors and loss at every epoch."""
+    res = r["result"]
+    return res.get("errors"), [(h.get("val_errors"), h.get("loss")) for h in res.get("history") or []]
 
 
 def _checkpoints(folder):
