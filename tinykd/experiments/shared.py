@@ -231,6 +231,7 @@ def views(records_, experiment, view):
     (``view`` of each), the newest first, then in the order of their networks' records. A table whose teachers (the
     records its ``links`` name) are not all there is a ``RecordError`` (``linked``)."""
     first = {r["key"]: i for i, r in enumerate(records_)}
+    by_key = {r["key"]: r for r in records_}
     found = []
     for r in records_:
         ident = r["identity"]
@@ -238,8 +239,8 @@ def views(records_, experiment, view):
             continue
         shown = [first[k] for k in r["result"]["keys"] if k in first]
         if shown:
-            linked(first, [k for v in ident["links"].values() for k in ([v] if isinstance(v, str) else
-                                                                         dict(v).values())],
+            linked(by_key, [k for v in ident["links"].values() for k in ([v] if isinstance(v, str) else
+                                                                          dict(v).values())],
                    f"{ident['table']['name']} ({r['key']})")
             found.append((min(shown), view(records_, ident["table"], ident["links"], r["result"]["keys"])))
     found.sort(key=lambda f: f[0])
