@@ -251,7 +251,7 @@ def linked(by_key, keys, table):
     """The records of ``keys`` (what a table's networks learnt from: its teachers, an ensemble's members) in
     ``by_key``, or a ``RecordError`` naming those not in the folder: a number that leans on a missing record is
     never shown, nor quietly left out."""
-    lost = [k for k in keys if k not in by_key]
+    lost = [k for k in dict.fromkeys(keys) if k not in by_key]     # each named once
     if lost:
         raise RecordError(f"the table {table} shows networks that learnt from records not in this folder "
                           f"({', '.join(lost)}): put them back, or remove its table record and its networks' records")
